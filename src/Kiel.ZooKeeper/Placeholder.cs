@@ -1,0 +1,4 @@
+namespace Kiel.ZooKeeper;
+
+/// <summary>Placeholder until the ZooKeeper client lands.</summary>
+internal static class Placeholder { }

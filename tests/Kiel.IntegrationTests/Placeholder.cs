@@ -1,0 +1,3 @@
+namespace Kiel.IntegrationTests;
+
+internal static class Placeholder { }
