@@ -1,21 +1,29 @@
+using System.Reflection;
+
 namespace Kiel.Benchmarks;
 
-/// <summary>
-/// Whole-process runners (for example Kiel vs Confluent.Kafka throughput on the embedded cluster).
-/// Each area adds its runner to <see cref="All"/> in its own file via a partial method.
-/// </summary>
-public static partial class Runners
+/// <summary>Marks a <c>static Task&lt;int&gt; Name(string[] args)</c> method as a whole-process runner named on the command line.</summary>
+[AttributeUsage(AttributeTargets.Method)]
+public sealed class BenchRunnerAttribute(string name) : Attribute
 {
-    private static readonly Dictionary<string, Func<string[], Task<int>>> All = new(StringComparer.OrdinalIgnoreCase);
+    public string Name { get; } = name;
+}
 
-    static partial void Register(Dictionary<string, Func<string[], Task<int>>> runners);
-
+/// <summary>
+/// Whole-process runners (for example Kiel vs Confluent.Kafka throughput on the embedded cluster):
+/// <c>dotnet run -c Release --project bench/Kiel.Benchmarks -- NAME [args]</c>.
+/// </summary>
+public static class Runners
+{
     public static bool TryRun(string[] args, out int exitCode)
     {
-        Register(All);
-        if (All.TryGetValue(args[0], out var run))
+        foreach (var type in typeof(Runners).Assembly.GetTypes())
+        foreach (var method in type.GetMethods(BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static))
         {
-            exitCode = run(args[1..]).GetAwaiter().GetResult();
+            var attr = method.GetCustomAttribute<BenchRunnerAttribute>();
+            if (attr is null || !string.Equals(attr.Name, args[0], StringComparison.OrdinalIgnoreCase)) continue;
+            var task = (Task<int>)method.Invoke(null, [args[1..]])!;
+            exitCode = task.GetAwaiter().GetResult();
             return true;
         }
         exitCode = 0;
