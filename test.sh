@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Builds Kiel and runs every test project; installs what the tests need first when run as root.
+# Ends with one line "N passed, N failed, N skipped" summed over all projects; exits non-zero on a
+# build error, any failed test, a crashed test host, or when no test ran.
+set -uo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$here"
+# shellcheck source=scripts/deps.sh
+. "$here/scripts/deps.sh"
+kiel_ensure_deps || exit 1
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+if ! dotnet build Kiel.slnx -c Release -nologo -v quiet -warnaserror; then
+  echo "build failed"
+  echo "0 passed, 1 failed, 0 skipped"
+  exit 1
+fi
+
+results=$(mktemp -d /tmp/kiel-test-results.XXXXXX)
+trap 'rm -rf "$results"' EXIT
+status=0
+passed=0; failed=0; skipped=0
+for proj in tests/*/*.csproj; do
+  name=$(basename "$proj" .csproj)
+  echo "== $name"
+  dotnet test "$proj" -c Release --no-build -nologo \
+    --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=minimal" \
+    --results-directory "$results" --blame-hang-timeout 8m || status=1
+  trx="$results/$name.trx"
+  if [ ! -f "$trx" ]; then
+    echo "$name: no test results (the test host crashed or did not start)"
+    failed=$((failed + 1)); status=1
+    continue
+  fi
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
+  get() { echo "$counters" | sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p"; }
+  p=$(get passed); f=$(get failed); e=$(get error); t=$(get timeout); a=$(get aborted); n=$(get notExecuted)
+  p=${p:-0}; f=$(( ${f:-0} + ${e:-0} + ${t:-0} + ${a:-0} )); n=${n:-0}
+  echo "$name: $p passed, $f failed, $n skipped"
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + n))
+done
+
+# Tests must not leave servers behind; in CI (where nothing else runs ZooKeeper) report and clean up any that did.
+leftover=""
+[ "${CI:-}" = true ] && leftover=$(pgrep -f 'org.apache.zookeeper.server' || true)
+if [ -n "$leftover" ]; then
+  echo "leftover ZooKeeper processes after the tests: $leftover"
+  kill $leftover 2>/dev/null || true
+  failed=$((failed + 1)); status=1
+fi
+
+[ "$failed" -gt 0 ] && status=1
+if [ "$passed" -eq 0 ]; then
+  echo "no test ran"
+  status=1
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+exit $status
