@@ -67,6 +67,29 @@ public sealed class KielClusterCommandTests
         Assert.Equal(0, kiel.ExitCode);
     }
 
+    [ZooKeeperFact]
+    public async Task With_zookeeper_it_prints_a_connect_string_that_answers_and_stops_the_server_on_sigint()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        await using var kiel = KielCliProcess.Start("cluster", "--zookeeper", "--brokers-count", "1");
+        var connect = (await kiel.WaitForLineAsync(l => l.StartsWith("zookeeper.connect=", StringComparison.Ordinal), StartBound))["zookeeper.connect=".Length..];
+        await kiel.WaitForLineAsync(l => l.StartsWith("Ready.", StringComparison.Ordinal), StartBound);
+        var port = int.Parse(connect.Split(':')[1], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.StartsWith("127.0.0.1:", connect, StringComparison.Ordinal);
+        Assert.True(await Kiel.Testing.ZooKeeper.FourLetterWords.IsOkAsync(port), "ZooKeeper did not answer ruok");
+        var javaPid = kiel.StdOutSoFar.Select(l => System.Text.RegularExpressions.Regex.Match(l, @"java process (\d+)")).First(m => m.Success).Groups[1].Value;
+
+        kiel.Interrupt();
+        Assert.True(await kiel.WaitForExitAsync(StopBound), $"kiel did not exit within {StopBound} of SIGINT; stderr: {kiel.StdErr}");
+        Assert.Equal(0, kiel.ExitCode);
+        Assert.False(await Kiel.Testing.ZooKeeper.FourLetterWords.IsOkAsync(port), "ZooKeeper still answers after kiel stopped");
+        Assert.False(Directory.Exists($"/proc/{javaPid}"), $"the ZooKeeper java process {javaPid} outlived kiel");
+    }
+
     [Theory]
     [InlineData("cluster --topic x:0", "PARTITIONS")]
     [InlineData("cluster --brokers-count 0", "--brokers-count")]
