@@ -14,6 +14,8 @@ public sealed class FakeZooKeeperServer : IAsyncDisposable
         RefuseHandshake,
         /// <summary>Accept the session, then answer the first request with a 2 GiB frame length.</summary>
         HostileReplyLength,
+        /// <summary>Answer a request for an existing session with timeout 0 (the session expired); refuse new sessions.</summary>
+        ExpireSession,
     }
 
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
@@ -53,6 +55,15 @@ public sealed class FakeZooKeeperServer : IAsyncDisposable
         await ReadExactAsync(socket, request);
         ConnectRequests.Enqueue((BinaryPrimitives.ReadInt64BigEndian(request.AsSpan(8)), BinaryPrimitives.ReadInt64BigEndian(request.AsSpan(20))));
         if (_behaviour == Behaviour.RefuseHandshake) return;
+        if (_behaviour == Behaviour.ExpireSession)
+        {
+            if (BinaryPrimitives.ReadInt64BigEndian(request.AsSpan(20)) == 0) return;
+            var expired = new byte[4 + 4 + 4 + 8 + 4 + 16 + 1];
+            BinaryPrimitives.WriteInt32BigEndian(expired, expired.Length - 4);
+            BinaryPrimitives.WriteInt32BigEndian(expired.AsSpan(20), 16);
+            await socket.SendAsync(expired, SocketFlags.None, _cts.Token);
+            return;
+        }
 
         var reply = new byte[4 + 4 + 4 + 8 + 4 + 16 + 1];
         BinaryPrimitives.WriteInt32BigEndian(reply, reply.Length - 4);

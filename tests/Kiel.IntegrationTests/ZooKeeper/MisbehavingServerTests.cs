@@ -52,4 +52,50 @@ public sealed class MisbehavingServerTests(StandaloneZooKeeperFixture zk) : ICla
         Assert.Equal(session, client.SessionId);
         Assert.NotNull(await client.ExistsAsync(root));
     }
+
+    [Fact]
+    public async Task A_server_reporting_the_session_expired_makes_the_client_report_expiry_and_start_a_new_session()
+    {
+        await using var proxy = new BlackholeProxy(zk.Server.Port);
+        await using var expiring = new FakeZooKeeperServer(FakeZooKeeperServer.Behaviour.ExpireSession);
+        await using var client = await StandaloneZooKeeperFixture.ConnectAsync(new ZooKeeperClientOptions
+        {
+            ConnectString = proxy.ConnectString + "," + expiring.ConnectString,
+            ShuffleHosts = false,
+            SessionTimeout = TimeSpan.FromSeconds(4),
+            ConnectTimeout = TimeSpan.FromMilliseconds(500),
+        });
+        var root = StandaloneZooKeeperFixture.UniqueRoot("told");
+        await client.CreateAsync(root);
+        var members = root + "/members";
+        await using var party = new Kiel.ZooKeeper.Recipes.Party(client, members, "me");
+        await party.StartAsync();
+        await party.JoinAsync();
+        var watch = new TaskCompletionSource<WatchedEvent>();
+        await client.GetDataAsync(root, e => watch.TrySetResult(e));
+        var session = client.SessionId;
+
+        var states = client.WatchStateAsync(new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token).GetAsyncEnumerator();
+        proxy.Blackhole();
+        while (await states.MoveNextAsync() && states.Current.State != SessionState.Expired) { }
+        Assert.Equal(SessionState.Expired, states.Current.State);
+        Assert.Equal(session, states.Current.SessionId);
+        Assert.Equal(WatchState.Expired, (await watch.Task.WaitAsync(TimeSpan.FromSeconds(5))).State);
+        proxy.Restore();
+        while (await states.MoveNextAsync() && states.Current.State != SessionState.Connected) { }
+        Assert.Equal(SessionState.Connected, states.Current.State);
+        await states.DisposeAsync();
+        Assert.NotEqual(session, client.SessionId);
+
+        // Unlike kiel (bug L10) the party member registers again under the new session.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        ZooKeeperStat? stat = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            stat = await client.ExistsAsync(members + "/me");
+            if (stat?.EphemeralOwner == client.SessionId) break;
+            await Task.Delay(50);
+        }
+        Assert.Equal(client.SessionId, stat!.EphemeralOwner);
+    }
 }
