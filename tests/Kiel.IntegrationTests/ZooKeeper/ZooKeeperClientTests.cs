@@ -187,4 +187,34 @@ public sealed class ZooKeeperClientTests(StandaloneZooKeeperFixture zk) : IClass
         Assert.Contains("1048576", e.Message);
         Assert.True(client.IsConnected);
     }
+
+    [Fact]
+    public async Task Container_and_ttl_nodes_are_created()
+    {
+        await using var client = await zk.ConnectAsync();
+        var root = StandaloneZooKeeperFixture.UniqueRoot("ext");
+        var container = await client.CreateWithStatAsync(root, mode: CreateMode.Container);
+        Assert.Equal(root, container.Path);
+        Assert.NotNull(container.Stat);
+        var ttl = await client.CreateAsync(root + "/ttl-", mode: CreateMode.PersistentSequentialWithTtl, ttl: TimeSpan.FromMinutes(1));
+        Assert.StartsWith(root + "/ttl-", ttl);
+        await Assert.ThrowsAsync<ArgumentException>(() => client.CreateAsync(root + "/x", mode: CreateMode.PersistentWithTtl));
+        await Assert.ThrowsAsync<ArgumentException>(() => client.CreateAsync(root + "/y", ttl: TimeSpan.FromSeconds(1)));
+    }
+
+    [Fact]
+    public async Task Pings_keep_an_idle_short_session_alive()
+    {
+        await using var client = await zk.ConnectAsync(sessionTimeout: TimeSpan.FromMilliseconds(1500));
+        Assert.Equal(TimeSpan.FromMilliseconds(1500), client.NegotiatedSessionTimeout);
+        var root = StandaloneZooKeeperFixture.UniqueRoot("idle");
+        await client.CreateAsync(root, mode: CreateMode.Ephemeral);
+        var session = client.SessionId;
+        var changes = new List<SessionState>();
+        client.StateChanged += (_, c) => { lock (changes) changes.Add(c.State); };
+        await Task.Delay(TimeSpan.FromSeconds(3)); // twice the session timeout with no request
+        lock (changes) Assert.Empty(changes);
+        Assert.Equal(session, client.SessionId);
+        Assert.Equal(session, (await client.ExistsAsync(root))!.EphemeralOwner);
+    }
 }
