@@ -9,40 +9,38 @@ namespace Kiel.Network;
 /// </summary>
 public static class KielApiVersions
 {
-    private static ApiKey K(short key) => (ApiKey)key;
-
     private static readonly FrozenDictionary<ApiKey, ApiVersionRange> Table = new Dictionary<ApiKey, ApiVersionRange>
     {
-        [K(0)] = new(0, 10),  // Produce: mock serves 0-10
-        [K(1)] = new(0, 16),  // Fetch: mock serves 0-16
-        [K(2)] = new(0, 7),   // ListOffsets
-        [K(3)] = new(0, 12),  // Metadata: snapshot max 12
-        [K(8)] = new(0, 9),   // OffsetCommit
-        [K(9)] = new(0, 7),   // OffsetFetch: v8+ is the multi-group form
-        [K(10)] = new(0, 4),  // FindCoordinator: v4 batches keys
-        [K(11)] = new(0, 5),  // JoinGroup: the mock's v6 is broken
-        [K(12)] = new(0, 4),  // Heartbeat
-        [K(13)] = new(0, 2),  // LeaveGroup: v3+ (batch leave) untested, the mock mis-serves it
-        [K(14)] = new(0, 3),  // SyncGroup: the mock's v4 is suspect
-        [K(15)] = new(0, 5),  // DescribeGroups
-        [K(16)] = new(0, 4),  // ListGroups
-        [K(17)] = new(0, 1),  // SaslHandshake
-        [K(18)] = new(0, 3),  // ApiVersions
-        [K(19)] = new(0, 7),  // CreateTopics
-        [K(20)] = new(0, 6),  // DeleteTopics
-        [K(21)] = new(0, 2),  // DeleteRecords
-        [K(22)] = new(0, 4),  // InitProducerId
-        [K(23)] = new(0, 4),  // OffsetForLeaderEpoch
-        [K(24)] = new(0, 3),  // AddPartitionsToTxn: v4+ is the broker-to-broker batch form
-        [K(25)] = new(0, 3),  // AddOffsetsToTxn
-        [K(26)] = new(0, 3),  // EndTxn
-        [K(28)] = new(0, 3),  // TxnOffsetCommit
-        [K(32)] = new(0, 4),  // DescribeConfigs
-        [K(36)] = new(0, 2),  // SaslAuthenticate
-        [K(37)] = new(0, 3),  // CreatePartitions
-        [K(42)] = new(0, 2),  // DeleteGroups
-        [K(60)] = new(0, 1),  // DescribeCluster
-        [K(68)] = new(0, 1),  // ConsumerGroupHeartbeat
+        [ApiKey.Produce] = new(0, 10), // mock serves 0-10
+        [ApiKey.Fetch] = new(0, 16), // mock serves 0-16
+        [ApiKey.ListOffsets] = new(0, 7),
+        [ApiKey.Metadata] = new(0, 12), // snapshot max 12
+        [ApiKey.OffsetCommit] = new(0, 9),
+        [ApiKey.OffsetFetch] = new(0, 7), // v8+ is the multi-group form
+        [ApiKey.FindCoordinator] = new(0, 4), // v4 batches keys
+        [ApiKey.JoinGroup] = new(0, 5), // the mock's v6 is broken
+        [ApiKey.Heartbeat] = new(0, 4),
+        [ApiKey.LeaveGroup] = new(0, 2), // v3+ (batch leave) untested, the mock mis-serves it
+        [ApiKey.SyncGroup] = new(0, 3), // the mock's v4 is suspect
+        [ApiKey.DescribeGroups] = new(0, 5),
+        [ApiKey.ListGroups] = new(0, 4),
+        [ApiKey.SaslHandshake] = new(0, 1),
+        [ApiKey.ApiVersions] = new(0, 3),
+        [ApiKey.CreateTopics] = new(0, 7),
+        [ApiKey.DeleteTopics] = new(0, 6),
+        [ApiKey.DeleteRecords] = new(0, 2),
+        [ApiKey.InitProducerId] = new(0, 4),
+        [ApiKey.OffsetForLeaderEpoch] = new(0, 4),
+        [ApiKey.AddPartitionsToTxn] = new(0, 3), // v4+ is the broker-to-broker batch form
+        [ApiKey.AddOffsetsToTxn] = new(0, 3),
+        [ApiKey.EndTxn] = new(0, 3),
+        [ApiKey.TxnOffsetCommit] = new(0, 3),
+        [ApiKey.DescribeConfigs] = new(0, 4),
+        [ApiKey.SaslAuthenticate] = new(0, 2),
+        [ApiKey.CreatePartitions] = new(0, 3),
+        [ApiKey.DeleteGroups] = new(0, 2),
+        [ApiKey.DescribeCluster] = new(0, 1),
+        [ApiKey.ConsumerGroupHeartbeat] = new(0, 1),
     }.ToFrozenDictionary();
 
     /// <summary>The range Kiel supports for <paramref name="apiKey"/>, or null when Kiel never sends it.</summary>
