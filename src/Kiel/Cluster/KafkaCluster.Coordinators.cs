@@ -91,7 +91,7 @@ public sealed partial class KafkaCluster
             }
         }
         // Every broker failed in a retriable way: surface a broker error as itself so its code is visible.
-        if (attempts.Count > 0 && last is BrokerErrorException && attempts.Count == 1) throw last;
+        if (attempts.Count > 0 && last is KafkaException && attempts.Count == 1) throw last;
         throw new NoBrokersException($"FindCoordinator({type} {string.Join(", ", keys.Select(k => $"'{k}'"))})", attempts, last);
     }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Kiel;
 using Kiel.Cluster;
 using Kiel.Network;
 using Kiel.Protocol;
@@ -200,11 +201,11 @@ public sealed class KafkaClusterMockTests
         kafka.SetTopicError("forbidden", 29);
         await using var cluster = new KafkaCluster(Options(kafka));
         await cluster.StartAsync(Bounded());
-        var retriable = await Assert.ThrowsAsync<BrokerErrorException>(() => cluster.GetLeaderAsync("electing", 0, Bounded()).AsTask());
-        Assert.Equal(5, retriable.ErrorCode);
+        var retriable = await Assert.ThrowsAsync<KafkaException>(() => cluster.GetLeaderAsync("electing", 0, Bounded()).AsTask());
+        Assert.Equal(ErrorCode.LeaderNotAvailable, retriable.Code);
         Assert.True(retriable.IsRetriable);
-        var fatal = await Assert.ThrowsAsync<BrokerErrorException>(() => cluster.GetLeaderAsync("forbidden", 0, Bounded()).AsTask());
-        Assert.Equal(29, fatal.ErrorCode);
+        var fatal = await Assert.ThrowsAsync<KafkaException>(() => cluster.GetLeaderAsync("forbidden", 0, Bounded()).AsTask());
+        Assert.Equal(ErrorCode.TopicAuthorizationFailed, fatal.Code);
         Assert.False(fatal.IsRetriable);
 
         // The retry helper waits out the retriable one until it clears, and gives up at once on the fatal one.
@@ -213,7 +214,7 @@ public sealed class KafkaClusterMockTests
         Assert.Equal(1, leader.NodeId);
         await clear;
         var attempts = 0;
-        await Assert.ThrowsAsync<BrokerErrorException>(() => cluster.ExecuteAsync("leader of forbidden", async (_, ct) =>
+        await Assert.ThrowsAsync<KafkaException>(() => cluster.ExecuteAsync("leader of forbidden", async (_, ct) =>
         {
             attempts++;
             return await cluster.GetLeaderAsync("forbidden", 0, ct);
@@ -233,8 +234,8 @@ public sealed class KafkaClusterMockTests
         Assert.Equal(2, coordinator.NodeId);
 
         kafka.PushRequestErrors(KafkaApiKeys.FindCoordinator, 30);
-        var e = await Assert.ThrowsAsync<BrokerErrorException>(() => cluster.FindCoordinatorAsync(CoordinatorType.Group, "g2", Bounded()));
-        Assert.Equal(30, e.ErrorCode);
+        var e = await Assert.ThrowsAsync<KafkaException>(() => cluster.FindCoordinatorAsync(CoordinatorType.Group, "g2", Bounded()));
+        Assert.Equal(ErrorCode.GroupAuthorizationFailed, e.Code);
         Assert.False(e.IsRetriable);
 
         kafka.SetTransactionCoordinator("tx", 3);
@@ -272,8 +273,14 @@ public sealed class KafkaClusterMockTests
         await cluster.FindCoordinatorAsync(CoordinatorType.Group, "g", Bounded());
         kafka.SetBrokerDown(2);
         kafka.SetGroupCoordinator("g", 1);
-        var node = await cluster.ExecuteOnCoordinatorAsync(CoordinatorType.Group, "g", (c, _) => ValueTask.FromResult(c.Endpoint.NodeId), Bounded());
+        var node = await cluster.ExecuteOnCoordinatorAsync(CoordinatorType.Group, "g", async (c, ct) =>
+        {
+            var hb = await c.SendAsync(new HeartbeatRequest { GroupId = "g", GenerationId = -1, MemberId = "m" }, ct);
+            if (hb.ErrorCode is 15 or 16) cluster.ThrowIfError(hb.ErrorCode, "Heartbeat");
+            return c.Endpoint.NodeId;
+        }, Bounded());
         Assert.Equal(1, node);
+        Assert.Equal(1, cluster.GetCachedCoordinator(CoordinatorType.Group, "g")!.NodeId);
     }
 
     [Fact]
