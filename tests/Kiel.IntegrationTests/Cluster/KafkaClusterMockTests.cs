@@ -295,13 +295,11 @@ public sealed class KafkaClusterMockTests
         Assert.Equal(3, new HashSet<BrokerConnection> { group, fetch, produce }.Count);
         Assert.Same(group, await cluster.GetConnectionAsync(1, ConnectionPurpose.Group, Bounded()));
         // A slow request on the fetch connection does not hold up the group connection.
-        kafka.PushBrokerRequestErrors(1, KafkaApiKeys.Metadata, [(0, 1500)]);
+        kafka.PushBrokerRequestErrors(1, KafkaApiKeys.Metadata, [(0, 2500)]);
         var slow = fetch.SendAsync(new MetadataRequest { Topics = [] }, Bounded()).AsTask();
         await Task.Delay(100);
-        var sw = Stopwatch.StartNew();
         await group.SendAsync(new MetadataRequest { Topics = [] }, Bounded());
-        Assert.False(slow.IsCompleted);
-        Assert.True(sw.Elapsed < TimeSpan.FromMilliseconds(1200), $"group request took {sw.Elapsed}");
+        Assert.False(slow.IsCompleted, "the group request had to wait for the held fetch-connection request");
         await slow;
     }
 }
