@@ -36,6 +36,9 @@ public sealed class KafkaClusterMockTests
         Assert.Equal(12, md.MetadataVersion);
         Assert.True(md.TryGetTopic("orders", out var orders));
         Assert.NotEqual(Guid.Empty, orders.TopicId);
+        Assert.True(md.TryGetTopicById(orders.TopicId, out var byId));
+        Assert.Same(orders, byId);
+        Assert.False(md.TryGetTopicById(Guid.Empty, out _));
         Assert.Equal(4, orders.Partitions.Count);
         foreach (var p in orders.Partitions)
         {
