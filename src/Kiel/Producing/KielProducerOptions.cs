@@ -27,7 +27,7 @@ public sealed record KielProducerOptions
     /// <summary>Compression of record batches. Default none.</summary>
     public CompressionType Compression { get; init; } = CompressionType.None;
 
-    /// <summary>Codec level (gzip 0–9, lz4 0–12, zstd 1–22), or null for the codec's default.</summary>
+    /// <summary>Codec level (gzip 0–9, lz4 0–17, zstd -131072–22), or null for the codec's default.</summary>
     public int? CompressionLevel { get; init; }
 
     /// <summary>How long a record may take from the produce call to its acknowledgement, retries included. Default 120 s.
@@ -80,16 +80,9 @@ public sealed record KielProducerOptions
         if (!Enum.IsDefined(Compression)) Fail(nameof(Compression), $"{(int)Compression} is not a codec; use None, Gzip, Snappy, Lz4 or Zstd.");
         if (CompressionLevel is { } level)
         {
-            var (min, max) = Compression switch
-            {
-                CompressionType.Gzip => (0, 9),
-                CompressionType.Lz4 => (0, 12),
-                CompressionType.Zstd => (-131072, 22),
-                _ => (int.MinValue, int.MaxValue),
-            };
             if (Compression is CompressionType.None or CompressionType.Snappy)
                 Fail(nameof(CompressionLevel), $"{Compression} has no levels; leave CompressionLevel null.");
-            if (level < min || level > max) Fail(nameof(CompressionLevel), $"{level} is out of range for {Compression}; use {min} to {max}.");
+            if (CompressionCodec.ValidateLevel(Compression, level) is { } problem) Fail(nameof(CompressionLevel), problem);
         }
         if (RequestTimeout <= TimeSpan.Zero || RequestTimeout.TotalMilliseconds > int.MaxValue) Fail(nameof(RequestTimeout), $"{RequestTimeout} must be positive and under 24 days.");
         if (DeliveryTimeout <= TimeSpan.Zero) Fail(nameof(DeliveryTimeout), $"{DeliveryTimeout} must be positive (default 120 s).");

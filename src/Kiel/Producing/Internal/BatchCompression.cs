@@ -14,7 +14,8 @@ internal static class BatchCompression
                 destination.Write(source);
                 break;
             default:
-                throw new ProduceException($"Compression {type} is not available in this build yet.");
+                CompressionCodec.Compress(type, source, destination, level, magic);
+                break;
         }
     }
 }

@@ -100,4 +100,16 @@ internal sealed partial class ProducerEngine
             }
         });
     }
+
+    /// <summary>The topic's partition count, from the cached layout or a lookup; throws when the topic is unknown.</summary>
+    public async ValueTask<int> GetPartitionCountAsync(string topic, CancellationToken cancellationToken)
+    {
+        if (GetTopic(topic).Layout is { } known) return known.PartitionCount;
+        var layout = await _transport.GetTopicAsync(topic, false, cancellationToken).ConfigureAwait(false);
+        if (layout.ErrorCode == ProduceErrors.UnknownTopicOrPartition)
+            layout = await _transport.GetTopicAsync(topic, true, cancellationToken).ConfigureAwait(false);
+        if (layout.ErrorCode != 0 || layout.PartitionCount == 0)
+            throw new ProduceException($"Topic '{topic}' cannot be produced to: {ProduceErrors.Name(layout.ErrorCode)}.", layout.ErrorCode);
+        return layout.PartitionCount;
+    }
 }
