@@ -30,6 +30,13 @@ public sealed class Producer<TMessage> : IAsyncDisposable
     public Producer(IReadOnlyList<string> brokers, ISerializer<TMessage>? serializer = null, Func<TMessage, object?>? keyMaker = null,
         Func<object?, IReadOnlyList<int>, int>? partitioner = null, int batchSize = 1, CompressionType compression = CompressionType.None,
         short requiredAcks = -1, int ackTimeout = 500)
+        : this(brokers, serializer, keyMaker, partitioner, batchSize, compression, requiredAcks, ackTimeout, null)
+    {
+    }
+
+    internal Producer(IReadOnlyList<string> brokers, ISerializer<TMessage>? serializer = null, Func<TMessage, object?>? keyMaker = null,
+        Func<object?, IReadOnlyList<int>, int>? partitioner = null, int batchSize = 1, CompressionType compression = CompressionType.None,
+        short requiredAcks = -1, int ackTimeout = 500, Func<KielProducerOptions, Internal.IProducerTransport>? transportForTests = null)
     {
         if (requiredAcks is not (-1 or 0 or 1))
             throw new ArgumentOutOfRangeException(nameof(requiredAcks), requiredAcks, "requiredAcks must be -1 (all), 0 (none) or 1 (leader).");
@@ -43,8 +50,12 @@ public sealed class Producer<TMessage> : IAsyncDisposable
             Linger = batchSize <= 1 ? TimeSpan.Zero : TimeSpan.FromMilliseconds(5),
             Compression = compression,
             RequestTimeout = TimeSpan.FromMilliseconds(ackTimeout),
+            DeliveryTimeout = TimeSpan.FromSeconds(120) + TimeSpan.FromMilliseconds(ackTimeout),
         };
-        _producer = new KielProducer<byte[], TMessage>(options, Serializers.Bytes, serializer ?? Serializers.Json<TMessage>(KielJson));
+        var valueSerializer = serializer ?? Serializers.Json<TMessage>(KielJson);
+        _producer = transportForTests is null
+            ? new KielProducer<byte[], TMessage>(options, Serializers.Bytes, valueSerializer)
+            : new KielProducer<byte[], TMessage>(options, Serializers.Bytes, valueSerializer, transportForTests);
         _keyMaker = keyMaker;
         _partitioner = partitioner;
     }
