@@ -30,13 +30,14 @@ public sealed class Producer<TMessage> : IAsyncDisposable
     public Producer(IReadOnlyList<string> brokers, ISerializer<TMessage>? serializer = null, Func<TMessage, object?>? keyMaker = null,
         Func<object?, IReadOnlyList<int>, int>? partitioner = null, int batchSize = 1, CompressionType compression = CompressionType.None,
         short requiredAcks = -1, int ackTimeout = 500)
-        : this(brokers, serializer, keyMaker, partitioner, batchSize, compression, requiredAcks, ackTimeout, null)
+        : this(null, brokers, serializer, keyMaker, partitioner, batchSize, compression, requiredAcks, ackTimeout)
     {
     }
 
-    internal Producer(IReadOnlyList<string> brokers, ISerializer<TMessage>? serializer = null, Func<TMessage, object?>? keyMaker = null,
+    internal Producer(Func<KielProducerOptions, Internal.IProducerTransport>? transportForTests, IReadOnlyList<string> brokers,
+        ISerializer<TMessage>? serializer = null, Func<TMessage, object?>? keyMaker = null,
         Func<object?, IReadOnlyList<int>, int>? partitioner = null, int batchSize = 1, CompressionType compression = CompressionType.None,
-        short requiredAcks = -1, int ackTimeout = 500, Func<KielProducerOptions, Internal.IProducerTransport>? transportForTests = null)
+        short requiredAcks = -1, int ackTimeout = 500)
     {
         if (requiredAcks is not (-1 or 0 or 1))
             throw new ArgumentOutOfRangeException(nameof(requiredAcks), requiredAcks, "requiredAcks must be -1 (all), 0 (none) or 1 (leader).");

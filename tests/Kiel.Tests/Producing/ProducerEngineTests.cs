@@ -334,9 +334,8 @@ public class ProducerEngineTests
     {
         var fake = Cluster();
         var calls = new List<(object? Key, int Count)>();
-        await using var producer = new Producer<Dictionary<string, int>>(["fake:9092"], keyMaker: m => $"user-{m["id"]}",
-            partitioner: (key, partitions) => { lock (calls) calls.Add((key, partitions.Count)); return partitions[^1]; },
-            transportForTests: _ => fake);
+        await using var producer = new Producer<Dictionary<string, int>>(_ => fake, ["fake:9092"], keyMaker: m => $"user-{m["id"]}",
+            partitioner: (key, partitions) => { lock (calls) calls.Add((key, partitions.Count)); return partitions[^1]; });
         var r = await producer.ProduceAsync("t", new Dictionary<string, int> { ["id"] = 7 });
         Assert.Equal(3, r.Partition);
         Assert.Equal(("user-7", 4), Assert.Single(calls));
