@@ -185,6 +185,14 @@ internal sealed partial class ProducerEngine
         {
             outcome = new SendOutcome(broker, batches, null, ex);
         }
+        // The request has been written (and answered): drop the wire copies now rather than at completion, so that
+        // only batches in flight hold two buffers. A retry encodes again.
+        foreach (var b in batches)
+        {
+            b.Wire?.Dispose();
+            b.Wire = null;
+            b.WireMagic = 255;
+        }
         _outcomes.Enqueue(outcome);
         _wake.Set();
     }
