@@ -144,7 +144,7 @@ public static class ProduceRunner
         await using var producer = new KielProducer<byte[], byte[]>(options);
         // Warm up: metadata, connections, producer id.
         await producer.ProduceAsync(topic, null, value);
-        return await Measure(count, async () =>
+        var sample = await Measure(count, async () =>
         {
             if (s.Mode == "fire-and-forget")
             {
@@ -162,6 +162,9 @@ public static class ProduceRunner
             }
             await producer.FlushAsync();
         });
+        if (producer.FailedCount > 0 || producer.DeliveredCount < count + 1)
+            throw new InvalidOperationException($"Kiel reported {producer.FailedCount} failed and {producer.DeliveredCount} delivered of {count + 1}.");
+        return sample;
     }
 
     private static async Task<Sample> RunConfluent(EmbeddedKafkaCluster cluster, Scenario s, int count)

@@ -54,6 +54,12 @@ public sealed class KielProducer<TKey, TValue> : IAsyncDisposable
     /// <summary>Records produced and not yet reported.</summary>
     public long PendingCount => _engine.Outstanding;
 
+    /// <summary>Records reported delivered since the producer started.</summary>
+    public long DeliveredCount => _engine.DeliveredCount;
+
+    /// <summary>Records reported failed since the producer started.</summary>
+    public long FailedCount => _engine.FailedCount;
+
     /// <summary>
     /// Produces one record and completes when it is acknowledged (or written, for acks=0) with its partition, offset
     /// and timestamp. A failure throws a <see cref="ProduceException"/> that says why.

@@ -334,6 +334,7 @@ internal sealed partial class ProducerEngine
         _memory.Release(b.ReservedBytes);
         var count = b.Count;
         b.Dispose();
+        Interlocked.Add(ref error is null ? ref _delivered : ref _failed, count);
         RecordsDone(count);
     }
 
