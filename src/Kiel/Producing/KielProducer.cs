@@ -22,7 +22,7 @@ public sealed class KielProducer<TKey, TValue> : IAsyncDisposable
     /// <summary>Creates a producer. Serializers may be omitted for <c>string</c> (UTF-8), <c>byte[]</c> and <c>ReadOnlyMemory&lt;byte&gt;</c>.</summary>
     /// <exception cref="ArgumentException">The options are invalid, or no serializer was given for a type without a default.</exception>
     public KielProducer(KielProducerOptions options, ISerializer<TKey>? keySerializer = null, ISerializer<TValue>? valueSerializer = null)
-        : this(Validated(options), keySerializer, valueSerializer, static o => new ConnectionProducerTransport(o))
+        : this(Validated(options), keySerializer, valueSerializer, static o => new ClusterProducerTransport(o))
     {
     }
 
