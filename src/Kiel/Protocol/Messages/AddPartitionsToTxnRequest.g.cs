@@ -76,6 +76,7 @@ public sealed partial class AddPartitionsToTxnRequest : IRequestMessage<AddParti
     {
         reader.MessageName = "AddPartitionsToTxnRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 5) ProtocolSupport.FailVersion(ref reader, 0, 5);
         var o = new AddPartitionsToTxnRequest(true);
         bool flexible = version >= 3;
@@ -93,7 +94,6 @@ public sealed partial class AddPartitionsToTxnRequest : IRequestMessage<AddParti
     /// <summary>The AddPartitionsToTxnTopic structure of AddPartitionsToTxnRequest.</summary>
     public sealed partial class AddPartitionsToTxnTopic : IProtocolStruct<AddPartitionsToTxnTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AddPartitionsToTxnTopic()
         {
@@ -135,7 +135,6 @@ public sealed partial class AddPartitionsToTxnRequest : IRequestMessage<AddParti
     /// <summary>The AddPartitionsToTxnTransaction structure of AddPartitionsToTxnRequest.</summary>
     public sealed partial class AddPartitionsToTxnTransaction : IProtocolStruct<AddPartitionsToTxnTransaction>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AddPartitionsToTxnTransaction()
         {

@@ -65,6 +65,7 @@ public sealed partial class AddPartitionsToTxnResponse : IResponseMessage<AddPar
     {
         reader.MessageName = "AddPartitionsToTxnResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 5) ProtocolSupport.FailVersion(ref reader, 0, 5);
         var o = new AddPartitionsToTxnResponse(true);
         bool flexible = version >= 3;
@@ -81,7 +82,6 @@ public sealed partial class AddPartitionsToTxnResponse : IResponseMessage<AddPar
     /// <summary>The AddPartitionsToTxnTopicResult structure of AddPartitionsToTxnResponse.</summary>
     public sealed partial class AddPartitionsToTxnTopicResult : IProtocolStruct<AddPartitionsToTxnTopicResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AddPartitionsToTxnTopicResult()
         {
@@ -123,7 +123,6 @@ public sealed partial class AddPartitionsToTxnResponse : IResponseMessage<AddPar
     /// <summary>The AddPartitionsToTxnPartitionResult structure of AddPartitionsToTxnResponse.</summary>
     public sealed partial class AddPartitionsToTxnPartitionResult : IProtocolStruct<AddPartitionsToTxnPartitionResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AddPartitionsToTxnPartitionResult() { }
 
@@ -162,7 +161,6 @@ public sealed partial class AddPartitionsToTxnResponse : IResponseMessage<AddPar
     /// <summary>The AddPartitionsToTxnResult structure of AddPartitionsToTxnResponse.</summary>
     public sealed partial class AddPartitionsToTxnResult : IProtocolStruct<AddPartitionsToTxnResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AddPartitionsToTxnResult()
         {

@@ -70,6 +70,7 @@ public sealed partial class AddRaftVoterRequest : IRequestMessage<AddRaftVoterRe
     {
         reader.MessageName = "AddRaftVoterRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new AddRaftVoterRequest(true);
         bool flexible = true;
@@ -85,7 +86,6 @@ public sealed partial class AddRaftVoterRequest : IRequestMessage<AddRaftVoterRe
     /// <summary>The Listener structure of AddRaftVoterRequest.</summary>
     public sealed partial class Listener : IProtocolStruct<Listener>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public Listener() { }
 

@@ -55,6 +55,7 @@ public sealed partial class AlterClientQuotasRequest : IRequestMessage<AlterClie
     {
         reader.MessageName = "AlterClientQuotasRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new AlterClientQuotasRequest(true);
         bool flexible = version >= 1;
@@ -67,7 +68,6 @@ public sealed partial class AlterClientQuotasRequest : IRequestMessage<AlterClie
     /// <summary>The EntryData structure of AlterClientQuotasRequest.</summary>
     public sealed partial class EntryData : IProtocolStruct<EntryData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public EntryData()
         {
@@ -110,7 +110,6 @@ public sealed partial class AlterClientQuotasRequest : IRequestMessage<AlterClie
     /// <summary>The EntityData structure of AlterClientQuotasRequest.</summary>
     public sealed partial class EntityData : IProtocolStruct<EntityData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public EntityData() { }
 
@@ -149,7 +148,6 @@ public sealed partial class AlterClientQuotasRequest : IRequestMessage<AlterClie
     /// <summary>The OpData structure of AlterClientQuotasRequest.</summary>
     public sealed partial class OpData : IProtocolStruct<OpData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OpData() { }
 

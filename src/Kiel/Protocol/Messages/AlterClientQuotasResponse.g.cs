@@ -52,6 +52,7 @@ public sealed partial class AlterClientQuotasResponse : IResponseMessage<AlterCl
     {
         reader.MessageName = "AlterClientQuotasResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new AlterClientQuotasResponse(true);
         bool flexible = version >= 1;
@@ -64,7 +65,6 @@ public sealed partial class AlterClientQuotasResponse : IResponseMessage<AlterCl
     /// <summary>The EntryData structure of AlterClientQuotasResponse.</summary>
     public sealed partial class EntryData : IProtocolStruct<EntryData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public EntryData()
         {
@@ -112,7 +112,6 @@ public sealed partial class AlterClientQuotasResponse : IResponseMessage<AlterCl
     /// <summary>The EntityData structure of AlterClientQuotasResponse.</summary>
     public sealed partial class EntityData : IProtocolStruct<EntityData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public EntityData() { }
 

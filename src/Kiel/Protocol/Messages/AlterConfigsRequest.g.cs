@@ -55,6 +55,7 @@ public sealed partial class AlterConfigsRequest : IRequestMessage<AlterConfigsRe
     {
         reader.MessageName = "AlterConfigsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 2) ProtocolSupport.FailVersion(ref reader, 0, 2);
         var o = new AlterConfigsRequest(true);
         bool flexible = version >= 2;
@@ -67,7 +68,6 @@ public sealed partial class AlterConfigsRequest : IRequestMessage<AlterConfigsRe
     /// <summary>The AlterConfigsResource structure of AlterConfigsRequest.</summary>
     public sealed partial class AlterConfigsResource : IProtocolStruct<AlterConfigsResource>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AlterConfigsResource()
         {
@@ -115,7 +115,6 @@ public sealed partial class AlterConfigsRequest : IRequestMessage<AlterConfigsRe
     /// <summary>The AlterableConfig structure of AlterConfigsRequest.</summary>
     public sealed partial class AlterableConfig : IProtocolStruct<AlterableConfig>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AlterableConfig() { }
 

@@ -52,6 +52,7 @@ public sealed partial class AlterConfigsResponse : IResponseMessage<AlterConfigs
     {
         reader.MessageName = "AlterConfigsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 2) ProtocolSupport.FailVersion(ref reader, 0, 2);
         var o = new AlterConfigsResponse(true);
         bool flexible = version >= 2;
@@ -64,7 +65,6 @@ public sealed partial class AlterConfigsResponse : IResponseMessage<AlterConfigs
     /// <summary>The AlterConfigsResourceResponse structure of AlterConfigsResponse.</summary>
     public sealed partial class AlterConfigsResourceResponse : IProtocolStruct<AlterConfigsResourceResponse>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AlterConfigsResourceResponse() { }
 

@@ -55,6 +55,7 @@ public sealed partial class AlterPartitionReassignmentsRequest : IRequestMessage
     {
         reader.MessageName = "AlterPartitionReassignmentsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new AlterPartitionReassignmentsRequest(true);
         bool flexible = true;
@@ -67,7 +68,6 @@ public sealed partial class AlterPartitionReassignmentsRequest : IRequestMessage
     /// <summary>The ReassignableTopic structure of AlterPartitionReassignmentsRequest.</summary>
     public sealed partial class ReassignableTopic : IProtocolStruct<ReassignableTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ReassignableTopic()
         {
@@ -109,7 +109,6 @@ public sealed partial class AlterPartitionReassignmentsRequest : IRequestMessage
     /// <summary>The ReassignablePartition structure of AlterPartitionReassignmentsRequest.</summary>
     public sealed partial class ReassignablePartition : IProtocolStruct<ReassignablePartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ReassignablePartition() { }
 

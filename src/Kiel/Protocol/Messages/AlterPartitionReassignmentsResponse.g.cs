@@ -62,6 +62,7 @@ public sealed partial class AlterPartitionReassignmentsResponse : IResponseMessa
     {
         reader.MessageName = "AlterPartitionReassignmentsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new AlterPartitionReassignmentsResponse(true);
         bool flexible = true;
@@ -76,7 +77,6 @@ public sealed partial class AlterPartitionReassignmentsResponse : IResponseMessa
     /// <summary>The ReassignableTopicResponse structure of AlterPartitionReassignmentsResponse.</summary>
     public sealed partial class ReassignableTopicResponse : IProtocolStruct<ReassignableTopicResponse>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ReassignableTopicResponse()
         {
@@ -118,7 +118,6 @@ public sealed partial class AlterPartitionReassignmentsResponse : IResponseMessa
     /// <summary>The ReassignablePartitionResponse structure of AlterPartitionReassignmentsResponse.</summary>
     public sealed partial class ReassignablePartitionResponse : IProtocolStruct<ReassignablePartitionResponse>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ReassignablePartitionResponse() { }
 

@@ -60,6 +60,7 @@ public sealed partial class AlterPartitionRequest : IRequestMessage<AlterPartiti
     {
         reader.MessageName = "AlterPartitionRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 3) ProtocolSupport.FailVersion(ref reader, 0, 3);
         var o = new AlterPartitionRequest(true);
         bool flexible = true;
@@ -73,7 +74,6 @@ public sealed partial class AlterPartitionRequest : IRequestMessage<AlterPartiti
     /// <summary>The TopicData structure of AlterPartitionRequest.</summary>
     public sealed partial class TopicData : IProtocolStruct<TopicData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicData()
         {
@@ -121,7 +121,6 @@ public sealed partial class AlterPartitionRequest : IRequestMessage<AlterPartiti
     /// <summary>The PartitionData structure of AlterPartitionRequest.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData()
         {
@@ -193,7 +192,6 @@ public sealed partial class AlterPartitionRequest : IRequestMessage<AlterPartiti
     /// <summary>The BrokerState structure of AlterPartitionRequest.</summary>
     public sealed partial class BrokerState : IProtocolStruct<BrokerState>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public BrokerState() { }
 

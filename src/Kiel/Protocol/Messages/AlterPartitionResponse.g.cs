@@ -57,6 +57,7 @@ public sealed partial class AlterPartitionResponse : IResponseMessage<AlterParti
     {
         reader.MessageName = "AlterPartitionResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 3) ProtocolSupport.FailVersion(ref reader, 0, 3);
         var o = new AlterPartitionResponse(true);
         bool flexible = true;
@@ -70,7 +71,6 @@ public sealed partial class AlterPartitionResponse : IResponseMessage<AlterParti
     /// <summary>The TopicData structure of AlterPartitionResponse.</summary>
     public sealed partial class TopicData : IProtocolStruct<TopicData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicData()
         {
@@ -118,7 +118,6 @@ public sealed partial class AlterPartitionResponse : IResponseMessage<AlterParti
     /// <summary>The PartitionData structure of AlterPartitionResponse.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData()
         {

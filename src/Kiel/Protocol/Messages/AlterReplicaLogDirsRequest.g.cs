@@ -50,6 +50,7 @@ public sealed partial class AlterReplicaLogDirsRequest : IRequestMessage<AlterRe
     {
         reader.MessageName = "AlterReplicaLogDirsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 2) ProtocolSupport.FailVersion(ref reader, 0, 2);
         var o = new AlterReplicaLogDirsRequest(true);
         bool flexible = version >= 2;
@@ -61,7 +62,6 @@ public sealed partial class AlterReplicaLogDirsRequest : IRequestMessage<AlterRe
     /// <summary>The AlterReplicaLogDir structure of AlterReplicaLogDirsRequest.</summary>
     public sealed partial class AlterReplicaLogDir : IProtocolStruct<AlterReplicaLogDir>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AlterReplicaLogDir()
         {
@@ -103,7 +103,6 @@ public sealed partial class AlterReplicaLogDirsRequest : IRequestMessage<AlterRe
     /// <summary>The AlterReplicaLogDirTopic structure of AlterReplicaLogDirsRequest.</summary>
     public sealed partial class AlterReplicaLogDirTopic : IProtocolStruct<AlterReplicaLogDirTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AlterReplicaLogDirTopic()
         {

@@ -52,6 +52,7 @@ public sealed partial class AlterReplicaLogDirsResponse : IResponseMessage<Alter
     {
         reader.MessageName = "AlterReplicaLogDirsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 2) ProtocolSupport.FailVersion(ref reader, 0, 2);
         var o = new AlterReplicaLogDirsResponse(true);
         bool flexible = version >= 2;
@@ -64,7 +65,6 @@ public sealed partial class AlterReplicaLogDirsResponse : IResponseMessage<Alter
     /// <summary>The AlterReplicaLogDirTopicResult structure of AlterReplicaLogDirsResponse.</summary>
     public sealed partial class AlterReplicaLogDirTopicResult : IProtocolStruct<AlterReplicaLogDirTopicResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AlterReplicaLogDirTopicResult()
         {
@@ -106,7 +106,6 @@ public sealed partial class AlterReplicaLogDirsResponse : IResponseMessage<Alter
     /// <summary>The AlterReplicaLogDirPartitionResult structure of AlterReplicaLogDirsResponse.</summary>
     public sealed partial class AlterReplicaLogDirPartitionResult : IProtocolStruct<AlterReplicaLogDirPartitionResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AlterReplicaLogDirPartitionResult() { }
 

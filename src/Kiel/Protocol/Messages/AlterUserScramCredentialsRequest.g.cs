@@ -56,6 +56,7 @@ public sealed partial class AlterUserScramCredentialsRequest : IRequestMessage<A
     {
         reader.MessageName = "AlterUserScramCredentialsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new AlterUserScramCredentialsRequest(true);
         bool flexible = true;
@@ -68,7 +69,6 @@ public sealed partial class AlterUserScramCredentialsRequest : IRequestMessage<A
     /// <summary>The ScramCredentialDeletion structure of AlterUserScramCredentialsRequest.</summary>
     public sealed partial class ScramCredentialDeletion : IProtocolStruct<ScramCredentialDeletion>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ScramCredentialDeletion() { }
 
@@ -107,7 +107,6 @@ public sealed partial class AlterUserScramCredentialsRequest : IRequestMessage<A
     /// <summary>The ScramCredentialUpsertion structure of AlterUserScramCredentialsRequest.</summary>
     public sealed partial class ScramCredentialUpsertion : IProtocolStruct<ScramCredentialUpsertion>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ScramCredentialUpsertion() { }
 

@@ -60,6 +60,7 @@ public sealed partial class AssignReplicasToDirsRequest : IRequestMessage<Assign
     {
         reader.MessageName = "AssignReplicasToDirsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new AssignReplicasToDirsRequest(true);
         bool flexible = true;
@@ -73,7 +74,6 @@ public sealed partial class AssignReplicasToDirsRequest : IRequestMessage<Assign
     /// <summary>The DirectoryData structure of AssignReplicasToDirsRequest.</summary>
     public sealed partial class DirectoryData : IProtocolStruct<DirectoryData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DirectoryData()
         {
@@ -115,7 +115,6 @@ public sealed partial class AssignReplicasToDirsRequest : IRequestMessage<Assign
     /// <summary>The TopicData structure of AssignReplicasToDirsRequest.</summary>
     public sealed partial class TopicData : IProtocolStruct<TopicData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicData()
         {
@@ -157,7 +156,6 @@ public sealed partial class AssignReplicasToDirsRequest : IRequestMessage<Assign
     /// <summary>The PartitionData structure of AssignReplicasToDirsRequest.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData() { }
 

@@ -57,6 +57,7 @@ public sealed partial class AssignReplicasToDirsResponse : IResponseMessage<Assi
     {
         reader.MessageName = "AssignReplicasToDirsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new AssignReplicasToDirsResponse(true);
         bool flexible = true;
@@ -70,7 +71,6 @@ public sealed partial class AssignReplicasToDirsResponse : IResponseMessage<Assi
     /// <summary>The DirectoryData structure of AssignReplicasToDirsResponse.</summary>
     public sealed partial class DirectoryData : IProtocolStruct<DirectoryData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DirectoryData()
         {
@@ -112,7 +112,6 @@ public sealed partial class AssignReplicasToDirsResponse : IResponseMessage<Assi
     /// <summary>The TopicData structure of AssignReplicasToDirsResponse.</summary>
     public sealed partial class TopicData : IProtocolStruct<TopicData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicData()
         {
@@ -154,7 +153,6 @@ public sealed partial class AssignReplicasToDirsResponse : IResponseMessage<Assi
     /// <summary>The PartitionData structure of AssignReplicasToDirsResponse.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData() { }
 

@@ -66,6 +66,7 @@ public sealed partial class BeginQuorumEpochRequest : IRequestMessage<BeginQuoru
     {
         reader.MessageName = "BeginQuorumEpochRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new BeginQuorumEpochRequest(true);
         bool flexible = version >= 1;
@@ -81,7 +82,6 @@ public sealed partial class BeginQuorumEpochRequest : IRequestMessage<BeginQuoru
     /// <summary>The TopicData structure of BeginQuorumEpochRequest.</summary>
     public sealed partial class TopicData : IProtocolStruct<TopicData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicData()
         {
@@ -123,7 +123,6 @@ public sealed partial class BeginQuorumEpochRequest : IRequestMessage<BeginQuoru
     /// <summary>The PartitionData structure of BeginQuorumEpochRequest.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData() { }
 
@@ -174,7 +173,6 @@ public sealed partial class BeginQuorumEpochRequest : IRequestMessage<BeginQuoru
     /// <summary>The LeaderEndpoint structure of BeginQuorumEpochRequest.</summary>
     public sealed partial class LeaderEndpoint : IProtocolStruct<LeaderEndpoint>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public LeaderEndpoint() { }
 

@@ -75,6 +75,7 @@ public sealed partial class BeginQuorumEpochResponse : IResponseMessage<BeginQuo
     {
         reader.MessageName = "BeginQuorumEpochResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new BeginQuorumEpochResponse(true);
         bool flexible = version >= 1;
@@ -111,7 +112,6 @@ public sealed partial class BeginQuorumEpochResponse : IResponseMessage<BeginQuo
     /// <summary>The TopicData structure of BeginQuorumEpochResponse.</summary>
     public sealed partial class TopicData : IProtocolStruct<TopicData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicData()
         {
@@ -153,7 +153,6 @@ public sealed partial class BeginQuorumEpochResponse : IResponseMessage<BeginQuo
     /// <summary>The PartitionData structure of BeginQuorumEpochResponse.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData() { }
 
@@ -204,7 +203,6 @@ public sealed partial class BeginQuorumEpochResponse : IResponseMessage<BeginQuo
     /// <summary>The NodeEndpoint structure of BeginQuorumEpochResponse.</summary>
     public sealed partial class NodeEndpoint : IProtocolStruct<NodeEndpoint>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public NodeEndpoint() { }
 

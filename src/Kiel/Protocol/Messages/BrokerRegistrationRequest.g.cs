@@ -93,6 +93,7 @@ public sealed partial class BrokerRegistrationRequest : IRequestMessage<BrokerRe
     {
         reader.MessageName = "BrokerRegistrationRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 4) ProtocolSupport.FailVersion(ref reader, 0, 4);
         var o = new BrokerRegistrationRequest(true);
         bool flexible = true;
@@ -113,7 +114,6 @@ public sealed partial class BrokerRegistrationRequest : IRequestMessage<BrokerRe
     /// <summary>The Listener structure of BrokerRegistrationRequest.</summary>
     public sealed partial class Listener : IProtocolStruct<Listener>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public Listener() { }
 
@@ -164,7 +164,6 @@ public sealed partial class BrokerRegistrationRequest : IRequestMessage<BrokerRe
     /// <summary>The Feature structure of BrokerRegistrationRequest.</summary>
     public sealed partial class Feature : IProtocolStruct<Feature>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public Feature() { }
 

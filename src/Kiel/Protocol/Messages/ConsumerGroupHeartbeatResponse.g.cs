@@ -74,6 +74,7 @@ public sealed partial class ConsumerGroupHeartbeatResponse : IResponseMessage<Co
     {
         reader.MessageName = "ConsumerGroupHeartbeatResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new ConsumerGroupHeartbeatResponse(true);
         bool flexible = true;
@@ -91,7 +92,6 @@ public sealed partial class ConsumerGroupHeartbeatResponse : IResponseMessage<Co
     /// <summary>The TopicPartitions structure of ConsumerGroupHeartbeatResponse.</summary>
     public sealed partial class TopicPartitions : IProtocolStruct<TopicPartitions>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicPartitions()
         {
@@ -133,7 +133,6 @@ public sealed partial class ConsumerGroupHeartbeatResponse : IResponseMessage<Co
     /// <summary>The Assignment structure of ConsumerGroupHeartbeatResponse.</summary>
     public sealed partial class AssignmentData : IProtocolStruct<AssignmentData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AssignmentData()
         {

@@ -47,6 +47,7 @@ public sealed partial class ConsumerProtocolAssignment : IKafkaMessage
     {
         reader.MessageName = "ConsumerProtocolAssignment";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 3) ProtocolSupport.FailVersion(ref reader, 0, 3);
         var o = new ConsumerProtocolAssignment(true);
         { reader.Field = "AssignedPartitions"; o.AssignedPartitions = ProtocolSupport.ReadStructs<TopicPartition>(ref reader, false, false, 6, version)!; }
@@ -57,7 +58,6 @@ public sealed partial class ConsumerProtocolAssignment : IKafkaMessage
     /// <summary>The TopicPartition structure of ConsumerProtocolAssignment.</summary>
     public sealed partial class TopicPartition : IProtocolStruct<TopicPartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicPartition()
         {

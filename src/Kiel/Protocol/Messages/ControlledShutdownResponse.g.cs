@@ -52,6 +52,7 @@ public sealed partial class ControlledShutdownResponse : IResponseMessage<Contro
     {
         reader.MessageName = "ControlledShutdownResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 3) ProtocolSupport.FailVersion(ref reader, 0, 3);
         var o = new ControlledShutdownResponse(true);
         bool flexible = version >= 3;
@@ -64,7 +65,6 @@ public sealed partial class ControlledShutdownResponse : IResponseMessage<Contro
     /// <summary>The RemainingPartition structure of ControlledShutdownResponse.</summary>
     public sealed partial class RemainingPartition : IProtocolStruct<RemainingPartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public RemainingPartition() { }
 

@@ -71,6 +71,7 @@ public sealed partial class ControllerRegistrationRequest : IRequestMessage<Cont
     {
         reader.MessageName = "ControllerRegistrationRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new ControllerRegistrationRequest(true);
         bool flexible = true;
@@ -86,7 +87,6 @@ public sealed partial class ControllerRegistrationRequest : IRequestMessage<Cont
     /// <summary>The Listener structure of ControllerRegistrationRequest.</summary>
     public sealed partial class Listener : IProtocolStruct<Listener>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public Listener() { }
 
@@ -137,7 +137,6 @@ public sealed partial class ControllerRegistrationRequest : IRequestMessage<Cont
     /// <summary>The Feature structure of ControllerRegistrationRequest.</summary>
     public sealed partial class Feature : IProtocolStruct<Feature>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public Feature() { }
 

@@ -52,6 +52,7 @@ public sealed partial class CreateAclsResponse : IResponseMessage<CreateAclsResp
     {
         reader.MessageName = "CreateAclsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 3) ProtocolSupport.FailVersion(ref reader, 0, 3);
         var o = new CreateAclsResponse(true);
         bool flexible = version >= 2;
@@ -64,7 +65,6 @@ public sealed partial class CreateAclsResponse : IResponseMessage<CreateAclsResp
     /// <summary>The AclCreationResult structure of CreateAclsResponse.</summary>
     public sealed partial class AclCreationResult : IProtocolStruct<AclCreationResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AclCreationResult() { }
 

@@ -67,6 +67,7 @@ public sealed partial class CreateDelegationTokenRequest : IRequestMessage<Creat
     {
         reader.MessageName = "CreateDelegationTokenRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 3) ProtocolSupport.FailVersion(ref reader, 0, 3);
         var o = new CreateDelegationTokenRequest(true);
         bool flexible = version >= 2;
@@ -81,7 +82,6 @@ public sealed partial class CreateDelegationTokenRequest : IRequestMessage<Creat
     /// <summary>The CreatableRenewers structure of CreateDelegationTokenRequest.</summary>
     public sealed partial class CreatableRenewers : IProtocolStruct<CreatableRenewers>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public CreatableRenewers() { }
 

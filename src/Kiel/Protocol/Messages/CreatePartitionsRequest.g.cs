@@ -60,6 +60,7 @@ public sealed partial class CreatePartitionsRequest : IRequestMessage<CreatePart
     {
         reader.MessageName = "CreatePartitionsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 3) ProtocolSupport.FailVersion(ref reader, 0, 3);
         var o = new CreatePartitionsRequest(true);
         bool flexible = version >= 2;
@@ -73,7 +74,6 @@ public sealed partial class CreatePartitionsRequest : IRequestMessage<CreatePart
     /// <summary>The CreatePartitionsTopic structure of CreatePartitionsRequest.</summary>
     public sealed partial class CreatePartitionsTopic : IProtocolStruct<CreatePartitionsTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public CreatePartitionsTopic()
         {
@@ -121,7 +121,6 @@ public sealed partial class CreatePartitionsRequest : IRequestMessage<CreatePart
     /// <summary>The CreatePartitionsAssignment structure of CreatePartitionsRequest.</summary>
     public sealed partial class CreatePartitionsAssignment : IProtocolStruct<CreatePartitionsAssignment>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public CreatePartitionsAssignment()
         {

@@ -52,6 +52,7 @@ public sealed partial class CreatePartitionsResponse : IResponseMessage<CreatePa
     {
         reader.MessageName = "CreatePartitionsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 3) ProtocolSupport.FailVersion(ref reader, 0, 3);
         var o = new CreatePartitionsResponse(true);
         bool flexible = version >= 2;
@@ -64,7 +65,6 @@ public sealed partial class CreatePartitionsResponse : IResponseMessage<CreatePa
     /// <summary>The CreatePartitionsTopicResult structure of CreatePartitionsResponse.</summary>
     public sealed partial class CreatePartitionsTopicResult : IProtocolStruct<CreatePartitionsTopicResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public CreatePartitionsTopicResult() { }
 

@@ -61,6 +61,7 @@ public sealed partial class CreateTopicsRequest : IRequestMessage<CreateTopicsRe
     {
         reader.MessageName = "CreateTopicsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 7) ProtocolSupport.FailVersion(ref reader, 0, 7);
         var o = new CreateTopicsRequest(true);
         bool flexible = version >= 5;
@@ -74,7 +75,6 @@ public sealed partial class CreateTopicsRequest : IRequestMessage<CreateTopicsRe
     /// <summary>The CreatableTopic structure of CreateTopicsRequest.</summary>
     public sealed partial class CreatableTopic : IProtocolStruct<CreatableTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public CreatableTopic()
         {
@@ -135,7 +135,6 @@ public sealed partial class CreateTopicsRequest : IRequestMessage<CreateTopicsRe
     /// <summary>The CreatableReplicaAssignment structure of CreateTopicsRequest.</summary>
     public sealed partial class CreatableReplicaAssignment : IProtocolStruct<CreatableReplicaAssignment>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public CreatableReplicaAssignment()
         {
@@ -177,7 +176,6 @@ public sealed partial class CreateTopicsRequest : IRequestMessage<CreateTopicsRe
     /// <summary>The CreatableTopicConfig structure of CreateTopicsRequest.</summary>
     public sealed partial class CreatableTopicConfig : IProtocolStruct<CreatableTopicConfig>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public CreatableTopicConfig() { }
 

@@ -52,6 +52,7 @@ public sealed partial class CreateTopicsResponse : IResponseMessage<CreateTopics
     {
         reader.MessageName = "CreateTopicsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 7) ProtocolSupport.FailVersion(ref reader, 0, 7);
         var o = new CreateTopicsResponse(true);
         bool flexible = version >= 5;
@@ -64,7 +65,6 @@ public sealed partial class CreateTopicsResponse : IResponseMessage<CreateTopics
     /// <summary>The CreatableTopicResult structure of CreateTopicsResponse.</summary>
     public sealed partial class CreatableTopicResult : IProtocolStruct<CreatableTopicResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public CreatableTopicResult()
         {
@@ -128,11 +128,9 @@ public sealed partial class CreateTopicsResponse : IResponseMessage<CreateTopics
                 if (sendTopicConfigErrorCode)
                 {
                     ProtocolSupport.WriteUnknownTagsBefore(ref writer, UnknownTaggedFields, ref unknownIndex, 0);
-                    var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-                    var tagWriter = new KafkaWriter(buffer);
-                    tagWriter.WriteInt16(TopicConfigErrorCode);
-                    tagWriter.Flush();
-                    ProtocolSupport.WriteTag(ref writer, 0, buffer.WrittenSpan);
+                    writer.WriteUnsignedVarInt(0);
+                    writer.WriteUnsignedVarInt(2);
+                    writer.WriteInt16(TopicConfigErrorCode);
                 }
                 ProtocolSupport.WriteUnknownTagsBefore(ref writer, UnknownTaggedFields, ref unknownIndex, uint.MaxValue);
             }
@@ -181,7 +179,6 @@ public sealed partial class CreateTopicsResponse : IResponseMessage<CreateTopics
     /// <summary>The CreatableTopicConfigs structure of CreateTopicsResponse.</summary>
     public sealed partial class CreatableTopicConfigs : IProtocolStruct<CreatableTopicConfigs>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public CreatableTopicConfigs() { }
 

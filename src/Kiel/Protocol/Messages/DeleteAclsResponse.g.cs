@@ -52,6 +52,7 @@ public sealed partial class DeleteAclsResponse : IResponseMessage<DeleteAclsResp
     {
         reader.MessageName = "DeleteAclsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 3) ProtocolSupport.FailVersion(ref reader, 0, 3);
         var o = new DeleteAclsResponse(true);
         bool flexible = version >= 2;
@@ -64,7 +65,6 @@ public sealed partial class DeleteAclsResponse : IResponseMessage<DeleteAclsResp
     /// <summary>The DeleteAclsFilterResult structure of DeleteAclsResponse.</summary>
     public sealed partial class DeleteAclsFilterResult : IProtocolStruct<DeleteAclsFilterResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DeleteAclsFilterResult()
         {
@@ -112,7 +112,6 @@ public sealed partial class DeleteAclsResponse : IResponseMessage<DeleteAclsResp
     /// <summary>The DeleteAclsMatchingAcl structure of DeleteAclsResponse.</summary>
     public sealed partial class DeleteAclsMatchingAcl : IProtocolStruct<DeleteAclsMatchingAcl>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DeleteAclsMatchingAcl() { }
 

@@ -52,6 +52,7 @@ public sealed partial class DeleteGroupsResponse : IResponseMessage<DeleteGroups
     {
         reader.MessageName = "DeleteGroupsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 2) ProtocolSupport.FailVersion(ref reader, 0, 2);
         var o = new DeleteGroupsResponse(true);
         bool flexible = version >= 2;
@@ -64,7 +65,6 @@ public sealed partial class DeleteGroupsResponse : IResponseMessage<DeleteGroups
     /// <summary>The DeletableGroupResult structure of DeleteGroupsResponse.</summary>
     public sealed partial class DeletableGroupResult : IProtocolStruct<DeletableGroupResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DeletableGroupResult() { }
 

@@ -55,6 +55,7 @@ public sealed partial class DeleteRecordsRequest : IRequestMessage<DeleteRecords
     {
         reader.MessageName = "DeleteRecordsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 2) ProtocolSupport.FailVersion(ref reader, 0, 2);
         var o = new DeleteRecordsRequest(true);
         bool flexible = version >= 2;
@@ -67,7 +68,6 @@ public sealed partial class DeleteRecordsRequest : IRequestMessage<DeleteRecords
     /// <summary>The DeleteRecordsTopic structure of DeleteRecordsRequest.</summary>
     public sealed partial class DeleteRecordsTopic : IProtocolStruct<DeleteRecordsTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DeleteRecordsTopic()
         {
@@ -109,7 +109,6 @@ public sealed partial class DeleteRecordsRequest : IRequestMessage<DeleteRecords
     /// <summary>The DeleteRecordsPartition structure of DeleteRecordsRequest.</summary>
     public sealed partial class DeleteRecordsPartition : IProtocolStruct<DeleteRecordsPartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DeleteRecordsPartition() { }
 

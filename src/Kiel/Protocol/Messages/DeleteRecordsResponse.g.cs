@@ -52,6 +52,7 @@ public sealed partial class DeleteRecordsResponse : IResponseMessage<DeleteRecor
     {
         reader.MessageName = "DeleteRecordsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 2) ProtocolSupport.FailVersion(ref reader, 0, 2);
         var o = new DeleteRecordsResponse(true);
         bool flexible = version >= 2;
@@ -64,7 +65,6 @@ public sealed partial class DeleteRecordsResponse : IResponseMessage<DeleteRecor
     /// <summary>The DeleteRecordsTopicResult structure of DeleteRecordsResponse.</summary>
     public sealed partial class DeleteRecordsTopicResult : IProtocolStruct<DeleteRecordsTopicResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DeleteRecordsTopicResult()
         {
@@ -106,7 +106,6 @@ public sealed partial class DeleteRecordsResponse : IResponseMessage<DeleteRecor
     /// <summary>The DeleteRecordsPartitionResult structure of DeleteRecordsResponse.</summary>
     public sealed partial class DeleteRecordsPartitionResult : IProtocolStruct<DeleteRecordsPartitionResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DeleteRecordsPartitionResult() { }
 

@@ -55,6 +55,7 @@ public sealed partial class DeleteShareGroupStateRequest : IRequestMessage<Delet
     {
         reader.MessageName = "DeleteShareGroupStateRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new DeleteShareGroupStateRequest(true);
         bool flexible = true;
@@ -67,7 +68,6 @@ public sealed partial class DeleteShareGroupStateRequest : IRequestMessage<Delet
     /// <summary>The DeleteStateData structure of DeleteShareGroupStateRequest.</summary>
     public sealed partial class DeleteStateData : IProtocolStruct<DeleteStateData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DeleteStateData()
         {
@@ -109,7 +109,6 @@ public sealed partial class DeleteShareGroupStateRequest : IRequestMessage<Delet
     /// <summary>The PartitionData structure of DeleteShareGroupStateRequest.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData() { }
 

@@ -47,6 +47,7 @@ public sealed partial class DeleteShareGroupStateResponse : IResponseMessage<Del
     {
         reader.MessageName = "DeleteShareGroupStateResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new DeleteShareGroupStateResponse(true);
         bool flexible = true;
@@ -58,7 +59,6 @@ public sealed partial class DeleteShareGroupStateResponse : IResponseMessage<Del
     /// <summary>The DeleteStateResult structure of DeleteShareGroupStateResponse.</summary>
     public sealed partial class DeleteStateResult : IProtocolStruct<DeleteStateResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DeleteStateResult()
         {
@@ -100,7 +100,6 @@ public sealed partial class DeleteShareGroupStateResponse : IResponseMessage<Del
     /// <summary>The PartitionResult structure of DeleteShareGroupStateResponse.</summary>
     public sealed partial class PartitionResult : IProtocolStruct<PartitionResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionResult() { }
 

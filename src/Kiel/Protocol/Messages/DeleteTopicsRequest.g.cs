@@ -62,6 +62,7 @@ public sealed partial class DeleteTopicsRequest : IRequestMessage<DeleteTopicsRe
     {
         reader.MessageName = "DeleteTopicsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 6) ProtocolSupport.FailVersion(ref reader, 0, 6);
         var o = new DeleteTopicsRequest(true);
         bool flexible = version >= 4;
@@ -77,7 +78,6 @@ public sealed partial class DeleteTopicsRequest : IRequestMessage<DeleteTopicsRe
     /// <summary>The DeleteTopicState structure of DeleteTopicsRequest.</summary>
     public sealed partial class DeleteTopicState : IProtocolStruct<DeleteTopicState>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DeleteTopicState() { }
 

@@ -52,6 +52,7 @@ public sealed partial class DeleteTopicsResponse : IResponseMessage<DeleteTopics
     {
         reader.MessageName = "DeleteTopicsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 6) ProtocolSupport.FailVersion(ref reader, 0, 6);
         var o = new DeleteTopicsResponse(true);
         bool flexible = version >= 4;
@@ -64,7 +65,6 @@ public sealed partial class DeleteTopicsResponse : IResponseMessage<DeleteTopics
     /// <summary>The DeletableTopicResult structure of DeleteTopicsResponse.</summary>
     public sealed partial class DeletableTopicResult : IProtocolStruct<DeletableTopicResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DeletableTopicResult() { }
 

@@ -62,6 +62,7 @@ public sealed partial class DescribeAclsResponse : IResponseMessage<DescribeAcls
     {
         reader.MessageName = "DescribeAclsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 3) ProtocolSupport.FailVersion(ref reader, 0, 3);
         var o = new DescribeAclsResponse(true);
         bool flexible = version >= 2;
@@ -76,7 +77,6 @@ public sealed partial class DescribeAclsResponse : IResponseMessage<DescribeAcls
     /// <summary>The DescribeAclsResource structure of DescribeAclsResponse.</summary>
     public sealed partial class DescribeAclsResource : IProtocolStruct<DescribeAclsResource>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribeAclsResource()
         {
@@ -131,7 +131,6 @@ public sealed partial class DescribeAclsResponse : IResponseMessage<DescribeAcls
     /// <summary>The AclDescription structure of DescribeAclsResponse.</summary>
     public sealed partial class AclDescription : IProtocolStruct<AclDescription>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AclDescription() { }
 

@@ -55,6 +55,7 @@ public sealed partial class DescribeClientQuotasRequest : IRequestMessage<Descri
     {
         reader.MessageName = "DescribeClientQuotasRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new DescribeClientQuotasRequest(true);
         bool flexible = version >= 1;
@@ -67,7 +68,6 @@ public sealed partial class DescribeClientQuotasRequest : IRequestMessage<Descri
     /// <summary>The ComponentData structure of DescribeClientQuotasRequest.</summary>
     public sealed partial class ComponentData : IProtocolStruct<ComponentData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ComponentData() { }
 

@@ -62,6 +62,7 @@ public sealed partial class DescribeClientQuotasResponse : IResponseMessage<Desc
     {
         reader.MessageName = "DescribeClientQuotasResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new DescribeClientQuotasResponse(true);
         bool flexible = version >= 1;
@@ -76,7 +77,6 @@ public sealed partial class DescribeClientQuotasResponse : IResponseMessage<Desc
     /// <summary>The EntryData structure of DescribeClientQuotasResponse.</summary>
     public sealed partial class EntryData : IProtocolStruct<EntryData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public EntryData()
         {
@@ -119,7 +119,6 @@ public sealed partial class DescribeClientQuotasResponse : IResponseMessage<Desc
     /// <summary>The EntityData structure of DescribeClientQuotasResponse.</summary>
     public sealed partial class EntityData : IProtocolStruct<EntityData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public EntityData() { }
 
@@ -158,7 +157,6 @@ public sealed partial class DescribeClientQuotasResponse : IResponseMessage<Desc
     /// <summary>The ValueData structure of DescribeClientQuotasResponse.</summary>
     public sealed partial class ValueData : IProtocolStruct<ValueData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ValueData() { }
 

@@ -52,6 +52,7 @@ public sealed partial class DescribeConfigsResponse : IResponseMessage<DescribeC
     {
         reader.MessageName = "DescribeConfigsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 4) ProtocolSupport.FailVersion(ref reader, 0, 4);
         var o = new DescribeConfigsResponse(true);
         bool flexible = version >= 4;
@@ -64,7 +65,6 @@ public sealed partial class DescribeConfigsResponse : IResponseMessage<DescribeC
     /// <summary>The DescribeConfigsResult structure of DescribeConfigsResponse.</summary>
     public sealed partial class DescribeConfigsResult : IProtocolStruct<DescribeConfigsResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribeConfigsResult()
         {
@@ -124,7 +124,6 @@ public sealed partial class DescribeConfigsResponse : IResponseMessage<DescribeC
     /// <summary>The DescribeConfigsResourceResult structure of DescribeConfigsResponse.</summary>
     public sealed partial class DescribeConfigsResourceResult : IProtocolStruct<DescribeConfigsResourceResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribeConfigsResourceResult()
         {
@@ -210,7 +209,6 @@ public sealed partial class DescribeConfigsResponse : IResponseMessage<DescribeC
     /// <summary>The DescribeConfigsSynonym structure of DescribeConfigsResponse.</summary>
     public sealed partial class DescribeConfigsSynonym : IProtocolStruct<DescribeConfigsSynonym>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribeConfigsSynonym() { }
 

@@ -50,6 +50,7 @@ public sealed partial class DescribeDelegationTokenRequest : IRequestMessage<Des
     {
         reader.MessageName = "DescribeDelegationTokenRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 3) ProtocolSupport.FailVersion(ref reader, 0, 3);
         var o = new DescribeDelegationTokenRequest(true);
         bool flexible = version >= 2;
@@ -61,7 +62,6 @@ public sealed partial class DescribeDelegationTokenRequest : IRequestMessage<Des
     /// <summary>The DescribeDelegationTokenOwner structure of DescribeDelegationTokenRequest.</summary>
     public sealed partial class DescribeDelegationTokenOwner : IProtocolStruct<DescribeDelegationTokenOwner>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribeDelegationTokenOwner() { }
 

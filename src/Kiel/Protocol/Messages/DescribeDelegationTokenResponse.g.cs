@@ -57,6 +57,7 @@ public sealed partial class DescribeDelegationTokenResponse : IResponseMessage<D
     {
         reader.MessageName = "DescribeDelegationTokenResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 3) ProtocolSupport.FailVersion(ref reader, 0, 3);
         var o = new DescribeDelegationTokenResponse(true);
         bool flexible = version >= 2;
@@ -70,7 +71,6 @@ public sealed partial class DescribeDelegationTokenResponse : IResponseMessage<D
     /// <summary>The DescribedDelegationToken structure of DescribeDelegationTokenResponse.</summary>
     public sealed partial class DescribedDelegationToken : IProtocolStruct<DescribedDelegationToken>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribedDelegationToken()
         {
@@ -162,7 +162,6 @@ public sealed partial class DescribeDelegationTokenResponse : IResponseMessage<D
     /// <summary>The DescribedDelegationTokenRenewer structure of DescribeDelegationTokenResponse.</summary>
     public sealed partial class DescribedDelegationTokenRenewer : IProtocolStruct<DescribedDelegationTokenRenewer>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribedDelegationTokenRenewer() { }
 

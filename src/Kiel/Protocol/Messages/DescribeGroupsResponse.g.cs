@@ -52,6 +52,7 @@ public sealed partial class DescribeGroupsResponse : IResponseMessage<DescribeGr
     {
         reader.MessageName = "DescribeGroupsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 5) ProtocolSupport.FailVersion(ref reader, 0, 5);
         var o = new DescribeGroupsResponse(true);
         bool flexible = version >= 5;
@@ -64,7 +65,6 @@ public sealed partial class DescribeGroupsResponse : IResponseMessage<DescribeGr
     /// <summary>The DescribedGroup structure of DescribeGroupsResponse.</summary>
     public sealed partial class DescribedGroup : IProtocolStruct<DescribedGroup>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribedGroup()
         {
@@ -137,7 +137,6 @@ public sealed partial class DescribeGroupsResponse : IResponseMessage<DescribeGr
     /// <summary>The DescribedGroupMember structure of DescribeGroupsResponse.</summary>
     public sealed partial class DescribedGroupMember : IProtocolStruct<DescribedGroupMember>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribedGroupMember() { }
 

@@ -50,6 +50,7 @@ public sealed partial class DescribeLogDirsRequest : IRequestMessage<DescribeLog
     {
         reader.MessageName = "DescribeLogDirsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 4) ProtocolSupport.FailVersion(ref reader, 0, 4);
         var o = new DescribeLogDirsRequest(true);
         bool flexible = version >= 2;
@@ -61,7 +62,6 @@ public sealed partial class DescribeLogDirsRequest : IRequestMessage<DescribeLog
     /// <summary>The DescribableLogDirTopic structure of DescribeLogDirsRequest.</summary>
     public sealed partial class DescribableLogDirTopic : IProtocolStruct<DescribableLogDirTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribableLogDirTopic()
         {

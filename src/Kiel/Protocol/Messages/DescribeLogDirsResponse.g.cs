@@ -57,6 +57,7 @@ public sealed partial class DescribeLogDirsResponse : IResponseMessage<DescribeL
     {
         reader.MessageName = "DescribeLogDirsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 4) ProtocolSupport.FailVersion(ref reader, 0, 4);
         var o = new DescribeLogDirsResponse(true);
         bool flexible = version >= 2;
@@ -70,7 +71,6 @@ public sealed partial class DescribeLogDirsResponse : IResponseMessage<DescribeL
     /// <summary>The DescribeLogDirsResult structure of DescribeLogDirsResponse.</summary>
     public sealed partial class DescribeLogDirsResult : IProtocolStruct<DescribeLogDirsResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribeLogDirsResult()
         {
@@ -130,7 +130,6 @@ public sealed partial class DescribeLogDirsResponse : IResponseMessage<DescribeL
     /// <summary>The DescribeLogDirsTopic structure of DescribeLogDirsResponse.</summary>
     public sealed partial class DescribeLogDirsTopic : IProtocolStruct<DescribeLogDirsTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribeLogDirsTopic()
         {
@@ -172,7 +171,6 @@ public sealed partial class DescribeLogDirsResponse : IResponseMessage<DescribeL
     /// <summary>The DescribeLogDirsPartition structure of DescribeLogDirsResponse.</summary>
     public sealed partial class DescribeLogDirsPartition : IProtocolStruct<DescribeLogDirsPartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribeLogDirsPartition() { }
 

@@ -50,6 +50,7 @@ public sealed partial class DescribeProducersRequest : IRequestMessage<DescribeP
     {
         reader.MessageName = "DescribeProducersRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new DescribeProducersRequest(true);
         bool flexible = true;
@@ -61,7 +62,6 @@ public sealed partial class DescribeProducersRequest : IRequestMessage<DescribeP
     /// <summary>The TopicRequest structure of DescribeProducersRequest.</summary>
     public sealed partial class TopicRequest : IProtocolStruct<TopicRequest>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicRequest()
         {

@@ -52,6 +52,7 @@ public sealed partial class DescribeProducersResponse : IResponseMessage<Describ
     {
         reader.MessageName = "DescribeProducersResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new DescribeProducersResponse(true);
         bool flexible = true;
@@ -64,7 +65,6 @@ public sealed partial class DescribeProducersResponse : IResponseMessage<Describ
     /// <summary>The TopicResponse structure of DescribeProducersResponse.</summary>
     public sealed partial class TopicResponse : IProtocolStruct<TopicResponse>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicResponse()
         {
@@ -106,7 +106,6 @@ public sealed partial class DescribeProducersResponse : IResponseMessage<Describ
     /// <summary>The PartitionResponse structure of DescribeProducersResponse.</summary>
     public sealed partial class PartitionResponse : IProtocolStruct<PartitionResponse>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionResponse()
         {
@@ -160,7 +159,6 @@ public sealed partial class DescribeProducersResponse : IResponseMessage<Describ
     /// <summary>The ProducerState structure of DescribeProducersResponse.</summary>
     public sealed partial class ProducerState : IProtocolStruct<ProducerState>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ProducerState() { }
 

@@ -50,6 +50,7 @@ public sealed partial class DescribeQuorumRequest : IRequestMessage<DescribeQuor
     {
         reader.MessageName = "DescribeQuorumRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 2) ProtocolSupport.FailVersion(ref reader, 0, 2);
         var o = new DescribeQuorumRequest(true);
         bool flexible = true;
@@ -61,7 +62,6 @@ public sealed partial class DescribeQuorumRequest : IRequestMessage<DescribeQuor
     /// <summary>The TopicData structure of DescribeQuorumRequest.</summary>
     public sealed partial class TopicData : IProtocolStruct<TopicData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicData()
         {
@@ -103,7 +103,6 @@ public sealed partial class DescribeQuorumRequest : IRequestMessage<DescribeQuor
     /// <summary>The PartitionData structure of DescribeQuorumRequest.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData() { }
 

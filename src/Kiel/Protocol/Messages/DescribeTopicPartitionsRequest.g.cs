@@ -60,6 +60,7 @@ public sealed partial class DescribeTopicPartitionsRequest : IRequestMessage<Des
     {
         reader.MessageName = "DescribeTopicPartitionsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new DescribeTopicPartitionsRequest(true);
         bool flexible = true;
@@ -73,7 +74,6 @@ public sealed partial class DescribeTopicPartitionsRequest : IRequestMessage<Des
     /// <summary>The TopicRequest structure of DescribeTopicPartitionsRequest.</summary>
     public sealed partial class TopicRequest : IProtocolStruct<TopicRequest>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicRequest() { }
 
@@ -106,7 +106,6 @@ public sealed partial class DescribeTopicPartitionsRequest : IRequestMessage<Des
     /// <summary>The Cursor structure of DescribeTopicPartitionsRequest.</summary>
     public sealed partial class CursorData : IProtocolStruct<CursorData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public CursorData() { }
 

@@ -57,6 +57,7 @@ public sealed partial class DescribeTopicPartitionsResponse : IResponseMessage<D
     {
         reader.MessageName = "DescribeTopicPartitionsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new DescribeTopicPartitionsResponse(true);
         bool flexible = true;
@@ -70,7 +71,6 @@ public sealed partial class DescribeTopicPartitionsResponse : IResponseMessage<D
     /// <summary>The DescribeTopicPartitionsResponseTopic structure of DescribeTopicPartitionsResponse.</summary>
     public sealed partial class DescribeTopicPartitionsResponseTopic : IProtocolStruct<DescribeTopicPartitionsResponseTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribeTopicPartitionsResponseTopic()
         {
@@ -136,7 +136,6 @@ public sealed partial class DescribeTopicPartitionsResponse : IResponseMessage<D
     /// <summary>The DescribeTopicPartitionsResponsePartition structure of DescribeTopicPartitionsResponse.</summary>
     public sealed partial class DescribeTopicPartitionsResponsePartition : IProtocolStruct<DescribeTopicPartitionsResponsePartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribeTopicPartitionsResponsePartition()
         {
@@ -222,7 +221,6 @@ public sealed partial class DescribeTopicPartitionsResponse : IResponseMessage<D
     /// <summary>The Cursor structure of DescribeTopicPartitionsResponse.</summary>
     public sealed partial class Cursor : IProtocolStruct<Cursor>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public Cursor() { }
 

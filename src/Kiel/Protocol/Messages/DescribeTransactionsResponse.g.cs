@@ -52,6 +52,7 @@ public sealed partial class DescribeTransactionsResponse : IResponseMessage<Desc
     {
         reader.MessageName = "DescribeTransactionsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new DescribeTransactionsResponse(true);
         bool flexible = true;
@@ -64,7 +65,6 @@ public sealed partial class DescribeTransactionsResponse : IResponseMessage<Desc
     /// <summary>The TransactionState structure of DescribeTransactionsResponse.</summary>
     public sealed partial class TransactionStateData : IProtocolStruct<TransactionStateData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TransactionStateData()
         {
@@ -142,7 +142,6 @@ public sealed partial class DescribeTransactionsResponse : IResponseMessage<Desc
     /// <summary>The TopicData structure of DescribeTransactionsResponse.</summary>
     public sealed partial class TopicData : IProtocolStruct<TopicData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicData()
         {

@@ -50,6 +50,7 @@ public sealed partial class DescribeUserScramCredentialsRequest : IRequestMessag
     {
         reader.MessageName = "DescribeUserScramCredentialsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new DescribeUserScramCredentialsRequest(true);
         bool flexible = true;
@@ -61,7 +62,6 @@ public sealed partial class DescribeUserScramCredentialsRequest : IRequestMessag
     /// <summary>The UserName structure of DescribeUserScramCredentialsRequest.</summary>
     public sealed partial class UserName : IProtocolStruct<UserName>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public UserName() { }
 

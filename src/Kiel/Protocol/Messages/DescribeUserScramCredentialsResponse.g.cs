@@ -62,6 +62,7 @@ public sealed partial class DescribeUserScramCredentialsResponse : IResponseMess
     {
         reader.MessageName = "DescribeUserScramCredentialsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new DescribeUserScramCredentialsResponse(true);
         bool flexible = true;
@@ -76,7 +77,6 @@ public sealed partial class DescribeUserScramCredentialsResponse : IResponseMess
     /// <summary>The DescribeUserScramCredentialsResult structure of DescribeUserScramCredentialsResponse.</summary>
     public sealed partial class DescribeUserScramCredentialsResult : IProtocolStruct<DescribeUserScramCredentialsResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribeUserScramCredentialsResult()
         {
@@ -130,7 +130,6 @@ public sealed partial class DescribeUserScramCredentialsResponse : IResponseMess
     /// <summary>The CredentialInfo structure of DescribeUserScramCredentialsResponse.</summary>
     public sealed partial class CredentialInfo : IProtocolStruct<CredentialInfo>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public CredentialInfo() { }
 

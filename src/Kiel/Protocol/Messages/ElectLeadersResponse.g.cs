@@ -58,6 +58,7 @@ public sealed partial class ElectLeadersResponse : IResponseMessage<ElectLeaders
     {
         reader.MessageName = "ElectLeadersResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 2) ProtocolSupport.FailVersion(ref reader, 0, 2);
         var o = new ElectLeadersResponse(true);
         bool flexible = version >= 2;
@@ -71,7 +72,6 @@ public sealed partial class ElectLeadersResponse : IResponseMessage<ElectLeaders
     /// <summary>The ReplicaElectionResult structure of ElectLeadersResponse.</summary>
     public sealed partial class ReplicaElectionResult : IProtocolStruct<ReplicaElectionResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ReplicaElectionResult()
         {
@@ -113,7 +113,6 @@ public sealed partial class ElectLeadersResponse : IResponseMessage<ElectLeaders
     /// <summary>The PartitionResult structure of ElectLeadersResponse.</summary>
     public sealed partial class PartitionResult : IProtocolStruct<PartitionResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionResult() { }
 

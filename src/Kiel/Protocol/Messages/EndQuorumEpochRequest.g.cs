@@ -61,6 +61,7 @@ public sealed partial class EndQuorumEpochRequest : IRequestMessage<EndQuorumEpo
     {
         reader.MessageName = "EndQuorumEpochRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new EndQuorumEpochRequest(true);
         bool flexible = version >= 1;
@@ -75,7 +76,6 @@ public sealed partial class EndQuorumEpochRequest : IRequestMessage<EndQuorumEpo
     /// <summary>The TopicData structure of EndQuorumEpochRequest.</summary>
     public sealed partial class TopicData : IProtocolStruct<TopicData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicData()
         {
@@ -117,7 +117,6 @@ public sealed partial class EndQuorumEpochRequest : IRequestMessage<EndQuorumEpo
     /// <summary>The PartitionData structure of EndQuorumEpochRequest.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData()
         {
@@ -180,7 +179,6 @@ public sealed partial class EndQuorumEpochRequest : IRequestMessage<EndQuorumEpo
     /// <summary>The ReplicaInfo structure of EndQuorumEpochRequest.</summary>
     public sealed partial class ReplicaInfo : IProtocolStruct<ReplicaInfo>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ReplicaInfo() { }
 
@@ -219,7 +217,6 @@ public sealed partial class EndQuorumEpochRequest : IRequestMessage<EndQuorumEpo
     /// <summary>The LeaderEndpoint structure of EndQuorumEpochRequest.</summary>
     public sealed partial class LeaderEndpoint : IProtocolStruct<LeaderEndpoint>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public LeaderEndpoint() { }
 

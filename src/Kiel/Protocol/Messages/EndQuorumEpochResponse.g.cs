@@ -75,6 +75,7 @@ public sealed partial class EndQuorumEpochResponse : IResponseMessage<EndQuorumE
     {
         reader.MessageName = "EndQuorumEpochResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new EndQuorumEpochResponse(true);
         bool flexible = version >= 1;
@@ -111,7 +112,6 @@ public sealed partial class EndQuorumEpochResponse : IResponseMessage<EndQuorumE
     /// <summary>The TopicData structure of EndQuorumEpochResponse.</summary>
     public sealed partial class TopicData : IProtocolStruct<TopicData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicData()
         {
@@ -153,7 +153,6 @@ public sealed partial class EndQuorumEpochResponse : IResponseMessage<EndQuorumE
     /// <summary>The PartitionData structure of EndQuorumEpochResponse.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData() { }
 
@@ -204,7 +203,6 @@ public sealed partial class EndQuorumEpochResponse : IResponseMessage<EndQuorumE
     /// <summary>The NodeEndpoint structure of EndQuorumEpochResponse.</summary>
     public sealed partial class NodeEndpoint : IProtocolStruct<NodeEndpoint>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public NodeEndpoint() { }
 

@@ -136,6 +136,7 @@ public sealed partial class FetchRequest : IRequestMessage<FetchResponse>
     {
         reader.MessageName = "FetchRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 17) ProtocolSupport.FailVersion(ref reader, 0, 17);
         var o = new FetchRequest(true);
         bool flexible = version >= 12;
@@ -189,7 +190,6 @@ public sealed partial class FetchRequest : IRequestMessage<FetchResponse>
     /// <summary>The ReplicaState structure of FetchRequest.</summary>
     public sealed partial class ReplicaStateData : IProtocolStruct<ReplicaStateData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ReplicaStateData() { }
 
@@ -233,7 +233,6 @@ public sealed partial class FetchRequest : IRequestMessage<FetchResponse>
     /// <summary>The FetchTopic structure of FetchRequest.</summary>
     public sealed partial class FetchTopic : IProtocolStruct<FetchTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public FetchTopic()
         {
@@ -281,7 +280,6 @@ public sealed partial class FetchRequest : IRequestMessage<FetchResponse>
     /// <summary>The FetchPartition structure of FetchRequest.</summary>
     public sealed partial class FetchPartition : IProtocolStruct<FetchPartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public FetchPartition() { }
 
@@ -338,11 +336,9 @@ public sealed partial class FetchRequest : IRequestMessage<FetchResponse>
                 if (sendReplicaDirectoryId)
                 {
                     ProtocolSupport.WriteUnknownTagsBefore(ref writer, UnknownTaggedFields, ref unknownIndex, 0);
-                    var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-                    var tagWriter = new KafkaWriter(buffer);
-                    tagWriter.WriteUuid(ReplicaDirectoryId);
-                    tagWriter.Flush();
-                    ProtocolSupport.WriteTag(ref writer, 0, buffer.WrittenSpan);
+                    writer.WriteUnsignedVarInt(0);
+                    writer.WriteUnsignedVarInt(16);
+                    writer.WriteUuid(ReplicaDirectoryId);
                 }
                 ProtocolSupport.WriteUnknownTagsBefore(ref writer, UnknownTaggedFields, ref unknownIndex, uint.MaxValue);
             }
@@ -389,7 +385,6 @@ public sealed partial class FetchRequest : IRequestMessage<FetchResponse>
     /// <summary>The ForgottenTopic structure of FetchRequest.</summary>
     public sealed partial class ForgottenTopic : IProtocolStruct<ForgottenTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ForgottenTopic()
         {

@@ -86,6 +86,7 @@ public sealed partial class FetchResponse : IResponseMessage<FetchResponse>
     {
         reader.MessageName = "FetchResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 17) ProtocolSupport.FailVersion(ref reader, 0, 17);
         var o = new FetchResponse(true);
         bool flexible = version >= 12;
@@ -124,7 +125,6 @@ public sealed partial class FetchResponse : IResponseMessage<FetchResponse>
     /// <summary>The FetchableTopicResponse structure of FetchResponse.</summary>
     public sealed partial class FetchableTopicResponse : IProtocolStruct<FetchableTopicResponse>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public FetchableTopicResponse()
         {
@@ -172,7 +172,6 @@ public sealed partial class FetchResponse : IResponseMessage<FetchResponse>
     /// <summary>The PartitionData structure of FetchResponse.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData()
         {
@@ -351,7 +350,6 @@ public sealed partial class FetchResponse : IResponseMessage<FetchResponse>
     /// <summary>The EpochEndOffset structure of FetchResponse.</summary>
     public sealed partial class EpochEndOffset : IProtocolStruct<EpochEndOffset>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public EpochEndOffset() { }
 
@@ -395,7 +393,6 @@ public sealed partial class FetchResponse : IResponseMessage<FetchResponse>
     /// <summary>The LeaderIdAndEpoch structure of FetchResponse.</summary>
     public sealed partial class LeaderIdAndEpoch : IProtocolStruct<LeaderIdAndEpoch>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public LeaderIdAndEpoch() { }
 
@@ -439,7 +436,6 @@ public sealed partial class FetchResponse : IResponseMessage<FetchResponse>
     /// <summary>The SnapshotId structure of FetchResponse.</summary>
     public sealed partial class SnapshotId : IProtocolStruct<SnapshotId>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public SnapshotId() { }
 
@@ -483,7 +479,6 @@ public sealed partial class FetchResponse : IResponseMessage<FetchResponse>
     /// <summary>The AbortedTransaction structure of FetchResponse.</summary>
     public sealed partial class AbortedTransaction : IProtocolStruct<AbortedTransaction>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AbortedTransaction() { }
 
@@ -522,7 +517,6 @@ public sealed partial class FetchResponse : IResponseMessage<FetchResponse>
     /// <summary>The NodeEndpoint structure of FetchResponse.</summary>
     public sealed partial class NodeEndpoint : IProtocolStruct<NodeEndpoint>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public NodeEndpoint() { }
 

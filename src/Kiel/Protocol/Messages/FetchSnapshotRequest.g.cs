@@ -81,6 +81,7 @@ public sealed partial class FetchSnapshotRequest : IRequestMessage<FetchSnapshot
     {
         reader.MessageName = "FetchSnapshotRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new FetchSnapshotRequest(true);
         bool flexible = true;
@@ -117,7 +118,6 @@ public sealed partial class FetchSnapshotRequest : IRequestMessage<FetchSnapshot
     /// <summary>The TopicSnapshot structure of FetchSnapshotRequest.</summary>
     public sealed partial class TopicSnapshot : IProtocolStruct<TopicSnapshot>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicSnapshot()
         {
@@ -159,7 +159,6 @@ public sealed partial class FetchSnapshotRequest : IRequestMessage<FetchSnapshot
     /// <summary>The PartitionSnapshot structure of FetchSnapshotRequest.</summary>
     public sealed partial class PartitionSnapshot : IProtocolStruct<PartitionSnapshot>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionSnapshot()
         {
@@ -208,11 +207,9 @@ public sealed partial class FetchSnapshotRequest : IRequestMessage<FetchSnapshot
                 if (sendReplicaDirectoryId)
                 {
                     ProtocolSupport.WriteUnknownTagsBefore(ref writer, UnknownTaggedFields, ref unknownIndex, 0);
-                    var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-                    var tagWriter = new KafkaWriter(buffer);
-                    tagWriter.WriteUuid(ReplicaDirectoryId);
-                    tagWriter.Flush();
-                    ProtocolSupport.WriteTag(ref writer, 0, buffer.WrittenSpan);
+                    writer.WriteUnsignedVarInt(0);
+                    writer.WriteUnsignedVarInt(16);
+                    writer.WriteUuid(ReplicaDirectoryId);
                 }
                 ProtocolSupport.WriteUnknownTagsBefore(ref writer, UnknownTaggedFields, ref unknownIndex, uint.MaxValue);
             }
@@ -257,7 +254,6 @@ public sealed partial class FetchSnapshotRequest : IRequestMessage<FetchSnapshot
     /// <summary>The SnapshotId structure of FetchSnapshotRequest.</summary>
     public sealed partial class SnapshotId : IProtocolStruct<SnapshotId>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public SnapshotId() { }
 

@@ -80,6 +80,7 @@ public sealed partial class FetchSnapshotResponse : IResponseMessage<FetchSnapsh
     {
         reader.MessageName = "FetchSnapshotResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new FetchSnapshotResponse(true);
         bool flexible = true;
@@ -117,7 +118,6 @@ public sealed partial class FetchSnapshotResponse : IResponseMessage<FetchSnapsh
     /// <summary>The TopicSnapshot structure of FetchSnapshotResponse.</summary>
     public sealed partial class TopicSnapshot : IProtocolStruct<TopicSnapshot>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicSnapshot()
         {
@@ -159,7 +159,6 @@ public sealed partial class FetchSnapshotResponse : IResponseMessage<FetchSnapsh
     /// <summary>The PartitionSnapshot structure of FetchSnapshotResponse.</summary>
     public sealed partial class PartitionSnapshot : IProtocolStruct<PartitionSnapshot>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionSnapshot()
         {
@@ -271,7 +270,6 @@ public sealed partial class FetchSnapshotResponse : IResponseMessage<FetchSnapsh
     /// <summary>The SnapshotId structure of FetchSnapshotResponse.</summary>
     public sealed partial class SnapshotId : IProtocolStruct<SnapshotId>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public SnapshotId() { }
 
@@ -315,7 +313,6 @@ public sealed partial class FetchSnapshotResponse : IResponseMessage<FetchSnapsh
     /// <summary>The LeaderIdAndEpoch structure of FetchSnapshotResponse.</summary>
     public sealed partial class LeaderIdAndEpoch : IProtocolStruct<LeaderIdAndEpoch>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public LeaderIdAndEpoch() { }
 
@@ -359,7 +356,6 @@ public sealed partial class FetchSnapshotResponse : IResponseMessage<FetchSnapsh
     /// <summary>The NodeEndpoint structure of FetchSnapshotResponse.</summary>
     public sealed partial class NodeEndpoint : IProtocolStruct<NodeEndpoint>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public NodeEndpoint() { }
 

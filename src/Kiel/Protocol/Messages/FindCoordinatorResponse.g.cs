@@ -82,6 +82,7 @@ public sealed partial class FindCoordinatorResponse : IResponseMessage<FindCoord
     {
         reader.MessageName = "FindCoordinatorResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 6) ProtocolSupport.FailVersion(ref reader, 0, 6);
         var o = new FindCoordinatorResponse(true);
         bool flexible = version >= 3;
@@ -100,7 +101,6 @@ public sealed partial class FindCoordinatorResponse : IResponseMessage<FindCoord
     /// <summary>The Coordinator structure of FindCoordinatorResponse.</summary>
     public sealed partial class Coordinator : IProtocolStruct<Coordinator>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public Coordinator() { }
 

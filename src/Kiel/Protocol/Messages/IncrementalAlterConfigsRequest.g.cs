@@ -55,6 +55,7 @@ public sealed partial class IncrementalAlterConfigsRequest : IRequestMessage<Inc
     {
         reader.MessageName = "IncrementalAlterConfigsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new IncrementalAlterConfigsRequest(true);
         bool flexible = version >= 1;
@@ -67,7 +68,6 @@ public sealed partial class IncrementalAlterConfigsRequest : IRequestMessage<Inc
     /// <summary>The AlterConfigsResource structure of IncrementalAlterConfigsRequest.</summary>
     public sealed partial class AlterConfigsResource : IProtocolStruct<AlterConfigsResource>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AlterConfigsResource()
         {
@@ -115,7 +115,6 @@ public sealed partial class IncrementalAlterConfigsRequest : IRequestMessage<Inc
     /// <summary>The AlterableConfig structure of IncrementalAlterConfigsRequest.</summary>
     public sealed partial class AlterableConfig : IProtocolStruct<AlterableConfig>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AlterableConfig() { }
 

@@ -52,6 +52,7 @@ public sealed partial class IncrementalAlterConfigsResponse : IResponseMessage<I
     {
         reader.MessageName = "IncrementalAlterConfigsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new IncrementalAlterConfigsResponse(true);
         bool flexible = version >= 1;
@@ -64,7 +65,6 @@ public sealed partial class IncrementalAlterConfigsResponse : IResponseMessage<I
     /// <summary>The AlterConfigsResourceResponse structure of IncrementalAlterConfigsResponse.</summary>
     public sealed partial class AlterConfigsResourceResponse : IProtocolStruct<AlterConfigsResourceResponse>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AlterConfigsResourceResponse() { }
 

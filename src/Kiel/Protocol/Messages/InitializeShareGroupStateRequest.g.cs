@@ -55,6 +55,7 @@ public sealed partial class InitializeShareGroupStateRequest : IRequestMessage<I
     {
         reader.MessageName = "InitializeShareGroupStateRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new InitializeShareGroupStateRequest(true);
         bool flexible = true;
@@ -67,7 +68,6 @@ public sealed partial class InitializeShareGroupStateRequest : IRequestMessage<I
     /// <summary>The InitializeStateData structure of InitializeShareGroupStateRequest.</summary>
     public sealed partial class InitializeStateData : IProtocolStruct<InitializeStateData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public InitializeStateData()
         {
@@ -109,7 +109,6 @@ public sealed partial class InitializeShareGroupStateRequest : IRequestMessage<I
     /// <summary>The PartitionData structure of InitializeShareGroupStateRequest.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData() { }
 

@@ -47,6 +47,7 @@ public sealed partial class InitializeShareGroupStateResponse : IResponseMessage
     {
         reader.MessageName = "InitializeShareGroupStateResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new InitializeShareGroupStateResponse(true);
         bool flexible = true;
@@ -58,7 +59,6 @@ public sealed partial class InitializeShareGroupStateResponse : IResponseMessage
     /// <summary>The InitializeStateResult structure of InitializeShareGroupStateResponse.</summary>
     public sealed partial class InitializeStateResult : IProtocolStruct<InitializeStateResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public InitializeStateResult()
         {
@@ -100,7 +100,6 @@ public sealed partial class InitializeShareGroupStateResponse : IResponseMessage
     /// <summary>The PartitionResult structure of InitializeShareGroupStateResponse.</summary>
     public sealed partial class PartitionResult : IProtocolStruct<PartitionResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionResult() { }
 

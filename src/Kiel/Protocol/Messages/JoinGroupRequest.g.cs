@@ -86,6 +86,7 @@ public sealed partial class JoinGroupRequest : IRequestMessage<JoinGroupResponse
     {
         reader.MessageName = "JoinGroupRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 9) ProtocolSupport.FailVersion(ref reader, 0, 9);
         var o = new JoinGroupRequest(true);
         bool flexible = version >= 6;
@@ -104,7 +105,6 @@ public sealed partial class JoinGroupRequest : IRequestMessage<JoinGroupResponse
     /// <summary>The JoinGroupRequestProtocol structure of JoinGroupRequest.</summary>
     public sealed partial class JoinGroupRequestProtocol : IProtocolStruct<JoinGroupRequestProtocol>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public JoinGroupRequestProtocol() { }
 

@@ -88,6 +88,7 @@ public sealed partial class JoinGroupResponse : IResponseMessage<JoinGroupRespon
     {
         reader.MessageName = "JoinGroupResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 9) ProtocolSupport.FailVersion(ref reader, 0, 9);
         var o = new JoinGroupResponse(true);
         bool flexible = version >= 6;
@@ -107,7 +108,6 @@ public sealed partial class JoinGroupResponse : IResponseMessage<JoinGroupRespon
     /// <summary>The JoinGroupResponseMember structure of JoinGroupResponse.</summary>
     public sealed partial class JoinGroupResponseMember : IProtocolStruct<JoinGroupResponseMember>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public JoinGroupResponseMember() { }
 

@@ -91,6 +91,7 @@ public sealed partial class LeaderAndIsrRequest : IRequestMessage<LeaderAndIsrRe
     {
         reader.MessageName = "LeaderAndIsrRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 7) ProtocolSupport.FailVersion(ref reader, 0, 7);
         var o = new LeaderAndIsrRequest(true);
         bool flexible = version >= 4;
@@ -111,7 +112,6 @@ public sealed partial class LeaderAndIsrRequest : IRequestMessage<LeaderAndIsrRe
     /// <summary>The LeaderAndIsrPartitionState structure of LeaderAndIsrRequest.</summary>
     public sealed partial class LeaderAndIsrPartitionState : IProtocolStruct<LeaderAndIsrPartitionState>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public LeaderAndIsrPartitionState()
         {
@@ -219,7 +219,6 @@ public sealed partial class LeaderAndIsrRequest : IRequestMessage<LeaderAndIsrRe
     /// <summary>The LeaderAndIsrTopicState structure of LeaderAndIsrRequest.</summary>
     public sealed partial class LeaderAndIsrTopicState : IProtocolStruct<LeaderAndIsrTopicState>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public LeaderAndIsrTopicState()
         {
@@ -267,7 +266,6 @@ public sealed partial class LeaderAndIsrRequest : IRequestMessage<LeaderAndIsrRe
     /// <summary>The LeaderAndIsrLiveLeader structure of LeaderAndIsrRequest.</summary>
     public sealed partial class LeaderAndIsrLiveLeader : IProtocolStruct<LeaderAndIsrLiveLeader>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public LeaderAndIsrLiveLeader() { }
 

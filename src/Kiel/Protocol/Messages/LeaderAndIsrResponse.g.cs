@@ -60,6 +60,7 @@ public sealed partial class LeaderAndIsrResponse : IResponseMessage<LeaderAndIsr
     {
         reader.MessageName = "LeaderAndIsrResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 7) ProtocolSupport.FailVersion(ref reader, 0, 7);
         var o = new LeaderAndIsrResponse(true);
         bool flexible = version >= 4;
@@ -75,7 +76,6 @@ public sealed partial class LeaderAndIsrResponse : IResponseMessage<LeaderAndIsr
     /// <summary>The LeaderAndIsrPartitionError structure of LeaderAndIsrResponse.</summary>
     public sealed partial class LeaderAndIsrPartitionError : IProtocolStruct<LeaderAndIsrPartitionError>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public LeaderAndIsrPartitionError() { }
 
@@ -120,7 +120,6 @@ public sealed partial class LeaderAndIsrResponse : IResponseMessage<LeaderAndIsr
     /// <summary>The LeaderAndIsrTopicError structure of LeaderAndIsrResponse.</summary>
     public sealed partial class LeaderAndIsrTopicError : IProtocolStruct<LeaderAndIsrTopicError>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public LeaderAndIsrTopicError()
         {

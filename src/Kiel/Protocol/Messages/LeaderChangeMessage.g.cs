@@ -63,6 +63,7 @@ public sealed partial class LeaderChangeMessage : IKafkaMessage
     {
         reader.MessageName = "LeaderChangeMessage";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new LeaderChangeMessage(true);
         bool flexible = true;
@@ -77,7 +78,6 @@ public sealed partial class LeaderChangeMessage : IKafkaMessage
     /// <summary>The Voter structure of LeaderChangeMessage.</summary>
     public sealed partial class Voter : IProtocolStruct<Voter>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public Voter() { }
 

@@ -62,6 +62,7 @@ public sealed partial class LeaveGroupRequest : IRequestMessage<LeaveGroupRespon
     {
         reader.MessageName = "LeaveGroupRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 5) ProtocolSupport.FailVersion(ref reader, 0, 5);
         var o = new LeaveGroupRequest(true);
         bool flexible = version >= 4;
@@ -76,7 +77,6 @@ public sealed partial class LeaveGroupRequest : IRequestMessage<LeaveGroupRespon
     /// <summary>The MemberIdentity structure of LeaveGroupRequest.</summary>
     public sealed partial class MemberIdentity : IProtocolStruct<MemberIdentity>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public MemberIdentity() { }
 

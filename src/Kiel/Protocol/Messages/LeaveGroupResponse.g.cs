@@ -58,6 +58,7 @@ public sealed partial class LeaveGroupResponse : IResponseMessage<LeaveGroupResp
     {
         reader.MessageName = "LeaveGroupResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 5) ProtocolSupport.FailVersion(ref reader, 0, 5);
         var o = new LeaveGroupResponse(true);
         bool flexible = version >= 4;
@@ -72,7 +73,6 @@ public sealed partial class LeaveGroupResponse : IResponseMessage<LeaveGroupResp
     /// <summary>The MemberResponse structure of LeaveGroupResponse.</summary>
     public sealed partial class MemberResponse : IProtocolStruct<MemberResponse>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public MemberResponse() { }
 

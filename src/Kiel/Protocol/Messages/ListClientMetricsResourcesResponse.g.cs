@@ -57,6 +57,7 @@ public sealed partial class ListClientMetricsResourcesResponse : IResponseMessag
     {
         reader.MessageName = "ListClientMetricsResourcesResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new ListClientMetricsResourcesResponse(true);
         bool flexible = true;
@@ -70,7 +71,6 @@ public sealed partial class ListClientMetricsResourcesResponse : IResponseMessag
     /// <summary>The ClientMetricsResource structure of ListClientMetricsResourcesResponse.</summary>
     public sealed partial class ClientMetricsResource : IProtocolStruct<ClientMetricsResource>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ClientMetricsResource() { }
 

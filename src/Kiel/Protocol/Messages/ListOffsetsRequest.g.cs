@@ -66,6 +66,7 @@ public sealed partial class ListOffsetsRequest : IRequestMessage<ListOffsetsResp
     {
         reader.MessageName = "ListOffsetsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 10) ProtocolSupport.FailVersion(ref reader, 0, 10);
         var o = new ListOffsetsRequest(true);
         bool flexible = version >= 6;
@@ -80,7 +81,6 @@ public sealed partial class ListOffsetsRequest : IRequestMessage<ListOffsetsResp
     /// <summary>The ListOffsetsTopic structure of ListOffsetsRequest.</summary>
     public sealed partial class ListOffsetsTopic : IProtocolStruct<ListOffsetsTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ListOffsetsTopic()
         {
@@ -122,7 +122,6 @@ public sealed partial class ListOffsetsRequest : IRequestMessage<ListOffsetsResp
     /// <summary>The ListOffsetsPartition structure of ListOffsetsRequest.</summary>
     public sealed partial class ListOffsetsPartition : IProtocolStruct<ListOffsetsPartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ListOffsetsPartition() { }
 

@@ -52,6 +52,7 @@ public sealed partial class ListOffsetsResponse : IResponseMessage<ListOffsetsRe
     {
         reader.MessageName = "ListOffsetsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 10) ProtocolSupport.FailVersion(ref reader, 0, 10);
         var o = new ListOffsetsResponse(true);
         bool flexible = version >= 6;
@@ -64,7 +65,6 @@ public sealed partial class ListOffsetsResponse : IResponseMessage<ListOffsetsRe
     /// <summary>The ListOffsetsTopicResponse structure of ListOffsetsResponse.</summary>
     public sealed partial class ListOffsetsTopicResponse : IProtocolStruct<ListOffsetsTopicResponse>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ListOffsetsTopicResponse()
         {
@@ -106,7 +106,6 @@ public sealed partial class ListOffsetsResponse : IResponseMessage<ListOffsetsRe
     /// <summary>The ListOffsetsPartitionResponse structure of ListOffsetsResponse.</summary>
     public sealed partial class ListOffsetsPartitionResponse : IProtocolStruct<ListOffsetsPartitionResponse>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ListOffsetsPartitionResponse()
         {

@@ -62,6 +62,7 @@ public sealed partial class ListPartitionReassignmentsResponse : IResponseMessag
     {
         reader.MessageName = "ListPartitionReassignmentsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new ListPartitionReassignmentsResponse(true);
         bool flexible = true;
@@ -76,7 +77,6 @@ public sealed partial class ListPartitionReassignmentsResponse : IResponseMessag
     /// <summary>The OngoingTopicReassignment structure of ListPartitionReassignmentsResponse.</summary>
     public sealed partial class OngoingTopicReassignment : IProtocolStruct<OngoingTopicReassignment>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OngoingTopicReassignment()
         {
@@ -118,7 +118,6 @@ public sealed partial class ListPartitionReassignmentsResponse : IResponseMessag
     /// <summary>The OngoingPartitionReassignment structure of ListPartitionReassignmentsResponse.</summary>
     public sealed partial class OngoingPartitionReassignment : IProtocolStruct<OngoingPartitionReassignment>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OngoingPartitionReassignment()
         {

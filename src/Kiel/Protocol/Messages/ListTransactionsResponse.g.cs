@@ -63,6 +63,7 @@ public sealed partial class ListTransactionsResponse : IResponseMessage<ListTran
     {
         reader.MessageName = "ListTransactionsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new ListTransactionsResponse(true);
         bool flexible = true;
@@ -77,7 +78,6 @@ public sealed partial class ListTransactionsResponse : IResponseMessage<ListTran
     /// <summary>The TransactionState structure of ListTransactionsResponse.</summary>
     public sealed partial class TransactionStateData : IProtocolStruct<TransactionStateData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TransactionStateData() { }
 

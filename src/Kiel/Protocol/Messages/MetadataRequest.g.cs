@@ -68,6 +68,7 @@ public sealed partial class MetadataRequest : IRequestMessage<MetadataResponse>
     {
         reader.MessageName = "MetadataRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 12) ProtocolSupport.FailVersion(ref reader, 0, 12);
         var o = new MetadataRequest(true);
         bool flexible = version >= 9;
@@ -82,7 +83,6 @@ public sealed partial class MetadataRequest : IRequestMessage<MetadataResponse>
     /// <summary>The MetadataRequestTopic structure of MetadataRequest.</summary>
     public sealed partial class MetadataRequestTopic : IProtocolStruct<MetadataRequestTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public MetadataRequestTopic() { }
 

@@ -74,6 +74,7 @@ public sealed partial class MetadataResponse : IResponseMessage<MetadataResponse
     {
         reader.MessageName = "MetadataResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 12) ProtocolSupport.FailVersion(ref reader, 0, 12);
         var o = new MetadataResponse(true);
         bool flexible = version >= 9;
@@ -90,7 +91,6 @@ public sealed partial class MetadataResponse : IResponseMessage<MetadataResponse
     /// <summary>The MetadataResponseBroker structure of MetadataResponse.</summary>
     public sealed partial class MetadataResponseBroker : IProtocolStruct<MetadataResponseBroker>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public MetadataResponseBroker() { }
 
@@ -141,7 +141,6 @@ public sealed partial class MetadataResponse : IResponseMessage<MetadataResponse
     /// <summary>The MetadataResponseTopic structure of MetadataResponse.</summary>
     public sealed partial class MetadataResponseTopic : IProtocolStruct<MetadataResponseTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public MetadataResponseTopic()
         {
@@ -208,7 +207,6 @@ public sealed partial class MetadataResponse : IResponseMessage<MetadataResponse
     /// <summary>The MetadataResponsePartition structure of MetadataResponse.</summary>
     public sealed partial class MetadataResponsePartition : IProtocolStruct<MetadataResponsePartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public MetadataResponsePartition()
         {

@@ -76,6 +76,7 @@ public sealed partial class OffsetCommitRequest : IRequestMessage<OffsetCommitRe
     {
         reader.MessageName = "OffsetCommitRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 9) ProtocolSupport.FailVersion(ref reader, 0, 9);
         var o = new OffsetCommitRequest(true);
         bool flexible = version >= 8;
@@ -92,7 +93,6 @@ public sealed partial class OffsetCommitRequest : IRequestMessage<OffsetCommitRe
     /// <summary>The OffsetCommitRequestTopic structure of OffsetCommitRequest.</summary>
     public sealed partial class OffsetCommitRequestTopic : IProtocolStruct<OffsetCommitRequestTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetCommitRequestTopic()
         {
@@ -134,7 +134,6 @@ public sealed partial class OffsetCommitRequest : IRequestMessage<OffsetCommitRe
     /// <summary>The OffsetCommitRequestPartition structure of OffsetCommitRequest.</summary>
     public sealed partial class OffsetCommitRequestPartition : IProtocolStruct<OffsetCommitRequestPartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetCommitRequestPartition() { }
 

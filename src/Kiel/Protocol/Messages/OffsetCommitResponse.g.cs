@@ -52,6 +52,7 @@ public sealed partial class OffsetCommitResponse : IResponseMessage<OffsetCommit
     {
         reader.MessageName = "OffsetCommitResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 9) ProtocolSupport.FailVersion(ref reader, 0, 9);
         var o = new OffsetCommitResponse(true);
         bool flexible = version >= 8;
@@ -64,7 +65,6 @@ public sealed partial class OffsetCommitResponse : IResponseMessage<OffsetCommit
     /// <summary>The OffsetCommitResponseTopic structure of OffsetCommitResponse.</summary>
     public sealed partial class OffsetCommitResponseTopic : IProtocolStruct<OffsetCommitResponseTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetCommitResponseTopic()
         {
@@ -106,7 +106,6 @@ public sealed partial class OffsetCommitResponse : IResponseMessage<OffsetCommit
     /// <summary>The OffsetCommitResponsePartition structure of OffsetCommitResponse.</summary>
     public sealed partial class OffsetCommitResponsePartition : IProtocolStruct<OffsetCommitResponsePartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetCommitResponsePartition() { }
 

@@ -50,6 +50,7 @@ public sealed partial class OffsetDeleteRequest : IRequestMessage<OffsetDeleteRe
     {
         reader.MessageName = "OffsetDeleteRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new OffsetDeleteRequest(true);
         { reader.Field = "GroupId"; o.GroupId = reader.ReadString(false); }
@@ -60,7 +61,6 @@ public sealed partial class OffsetDeleteRequest : IRequestMessage<OffsetDeleteRe
     /// <summary>The OffsetDeleteRequestTopic structure of OffsetDeleteRequest.</summary>
     public sealed partial class OffsetDeleteRequestTopic : IProtocolStruct<OffsetDeleteRequestTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetDeleteRequestTopic()
         {
@@ -95,7 +95,6 @@ public sealed partial class OffsetDeleteRequest : IRequestMessage<OffsetDeleteRe
     /// <summary>The OffsetDeleteRequestPartition structure of OffsetDeleteRequest.</summary>
     public sealed partial class OffsetDeleteRequestPartition : IProtocolStruct<OffsetDeleteRequestPartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetDeleteRequestPartition() { }
 

@@ -52,6 +52,7 @@ public sealed partial class OffsetDeleteResponse : IResponseMessage<OffsetDelete
     {
         reader.MessageName = "OffsetDeleteResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new OffsetDeleteResponse(true);
         { reader.Field = "ErrorCode"; o.ErrorCode = reader.ReadInt16(); }
@@ -63,7 +64,6 @@ public sealed partial class OffsetDeleteResponse : IResponseMessage<OffsetDelete
     /// <summary>The OffsetDeleteResponseTopic structure of OffsetDeleteResponse.</summary>
     public sealed partial class OffsetDeleteResponseTopic : IProtocolStruct<OffsetDeleteResponseTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetDeleteResponseTopic()
         {
@@ -98,7 +98,6 @@ public sealed partial class OffsetDeleteResponse : IResponseMessage<OffsetDelete
     /// <summary>The OffsetDeleteResponsePartition structure of OffsetDeleteResponse.</summary>
     public sealed partial class OffsetDeleteResponsePartition : IProtocolStruct<OffsetDeleteResponsePartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetDeleteResponsePartition() { }
 

@@ -70,6 +70,7 @@ public sealed partial class OffsetFetchRequest : IRequestMessage<OffsetFetchResp
     {
         reader.MessageName = "OffsetFetchRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 9) ProtocolSupport.FailVersion(ref reader, 0, 9);
         var o = new OffsetFetchRequest(true);
         bool flexible = version >= 6;
@@ -86,7 +87,6 @@ public sealed partial class OffsetFetchRequest : IRequestMessage<OffsetFetchResp
     /// <summary>The OffsetFetchRequestTopic structure of OffsetFetchRequest.</summary>
     public sealed partial class OffsetFetchRequestTopic : IProtocolStruct<OffsetFetchRequestTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetFetchRequestTopic()
         {
@@ -128,7 +128,6 @@ public sealed partial class OffsetFetchRequest : IRequestMessage<OffsetFetchResp
     /// <summary>The OffsetFetchRequestGroup structure of OffsetFetchRequest.</summary>
     public sealed partial class OffsetFetchRequestGroup : IProtocolStruct<OffsetFetchRequestGroup>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetFetchRequestGroup()
         {
@@ -182,7 +181,6 @@ public sealed partial class OffsetFetchRequest : IRequestMessage<OffsetFetchResp
     /// <summary>The OffsetFetchRequestTopics structure of OffsetFetchRequest.</summary>
     public sealed partial class OffsetFetchRequestTopics : IProtocolStruct<OffsetFetchRequestTopics>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetFetchRequestTopics()
         {

@@ -65,6 +65,7 @@ public sealed partial class OffsetFetchResponse : IResponseMessage<OffsetFetchRe
     {
         reader.MessageName = "OffsetFetchResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 9) ProtocolSupport.FailVersion(ref reader, 0, 9);
         var o = new OffsetFetchResponse(true);
         bool flexible = version >= 6;
@@ -81,7 +82,6 @@ public sealed partial class OffsetFetchResponse : IResponseMessage<OffsetFetchRe
     /// <summary>The OffsetFetchResponseTopic structure of OffsetFetchResponse.</summary>
     public sealed partial class OffsetFetchResponseTopic : IProtocolStruct<OffsetFetchResponseTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetFetchResponseTopic()
         {
@@ -123,7 +123,6 @@ public sealed partial class OffsetFetchResponse : IResponseMessage<OffsetFetchRe
     /// <summary>The OffsetFetchResponsePartition structure of OffsetFetchResponse.</summary>
     public sealed partial class OffsetFetchResponsePartition : IProtocolStruct<OffsetFetchResponsePartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetFetchResponsePartition() { }
 
@@ -180,7 +179,6 @@ public sealed partial class OffsetFetchResponse : IResponseMessage<OffsetFetchRe
     /// <summary>The OffsetFetchResponseGroup structure of OffsetFetchResponse.</summary>
     public sealed partial class OffsetFetchResponseGroup : IProtocolStruct<OffsetFetchResponseGroup>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetFetchResponseGroup()
         {
@@ -228,7 +226,6 @@ public sealed partial class OffsetFetchResponse : IResponseMessage<OffsetFetchRe
     /// <summary>The OffsetFetchResponseTopics structure of OffsetFetchResponse.</summary>
     public sealed partial class OffsetFetchResponseTopics : IProtocolStruct<OffsetFetchResponseTopics>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetFetchResponseTopics()
         {
@@ -270,7 +267,6 @@ public sealed partial class OffsetFetchResponse : IResponseMessage<OffsetFetchRe
     /// <summary>The OffsetFetchResponsePartitions structure of OffsetFetchResponse.</summary>
     public sealed partial class OffsetFetchResponsePartitions : IProtocolStruct<OffsetFetchResponsePartitions>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetFetchResponsePartitions() { }
 

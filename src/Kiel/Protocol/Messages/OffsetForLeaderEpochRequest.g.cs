@@ -55,6 +55,7 @@ public sealed partial class OffsetForLeaderEpochRequest : IRequestMessage<Offset
     {
         reader.MessageName = "OffsetForLeaderEpochRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 4) ProtocolSupport.FailVersion(ref reader, 0, 4);
         var o = new OffsetForLeaderEpochRequest(true);
         bool flexible = version >= 4;
@@ -67,7 +68,6 @@ public sealed partial class OffsetForLeaderEpochRequest : IRequestMessage<Offset
     /// <summary>The OffsetForLeaderTopic structure of OffsetForLeaderEpochRequest.</summary>
     public sealed partial class OffsetForLeaderTopic : IProtocolStruct<OffsetForLeaderTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetForLeaderTopic()
         {
@@ -109,7 +109,6 @@ public sealed partial class OffsetForLeaderEpochRequest : IRequestMessage<Offset
     /// <summary>The OffsetForLeaderPartition structure of OffsetForLeaderEpochRequest.</summary>
     public sealed partial class OffsetForLeaderPartition : IProtocolStruct<OffsetForLeaderPartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetForLeaderPartition() { }
 

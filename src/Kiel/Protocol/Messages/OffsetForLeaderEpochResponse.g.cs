@@ -52,6 +52,7 @@ public sealed partial class OffsetForLeaderEpochResponse : IResponseMessage<Offs
     {
         reader.MessageName = "OffsetForLeaderEpochResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 4) ProtocolSupport.FailVersion(ref reader, 0, 4);
         var o = new OffsetForLeaderEpochResponse(true);
         bool flexible = version >= 4;
@@ -64,7 +65,6 @@ public sealed partial class OffsetForLeaderEpochResponse : IResponseMessage<Offs
     /// <summary>The OffsetForLeaderTopicResult structure of OffsetForLeaderEpochResponse.</summary>
     public sealed partial class OffsetForLeaderTopicResult : IProtocolStruct<OffsetForLeaderTopicResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetForLeaderTopicResult()
         {
@@ -106,7 +106,6 @@ public sealed partial class OffsetForLeaderEpochResponse : IResponseMessage<Offs
     /// <summary>The EpochEndOffset structure of OffsetForLeaderEpochResponse.</summary>
     public sealed partial class EpochEndOffset : IProtocolStruct<EpochEndOffset>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public EpochEndOffset() { }
 

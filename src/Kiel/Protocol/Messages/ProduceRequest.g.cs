@@ -66,6 +66,7 @@ public sealed partial class ProduceRequest : IRequestMessage<ProduceResponse>
     {
         reader.MessageName = "ProduceRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 11) ProtocolSupport.FailVersion(ref reader, 0, 11);
         var o = new ProduceRequest(true);
         bool flexible = version >= 9;
@@ -80,7 +81,6 @@ public sealed partial class ProduceRequest : IRequestMessage<ProduceResponse>
     /// <summary>The TopicProduceData structure of ProduceRequest.</summary>
     public sealed partial class TopicProduceData : IProtocolStruct<TopicProduceData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicProduceData()
         {
@@ -122,7 +122,6 @@ public sealed partial class ProduceRequest : IRequestMessage<ProduceResponse>
     /// <summary>The PartitionProduceData structure of ProduceRequest.</summary>
     public sealed partial class PartitionProduceData : IProtocolStruct<PartitionProduceData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionProduceData() { }
 

@@ -75,6 +75,7 @@ public sealed partial class ProduceResponse : IResponseMessage<ProduceResponse>
     {
         reader.MessageName = "ProduceResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 11) ProtocolSupport.FailVersion(ref reader, 0, 11);
         var o = new ProduceResponse(true);
         bool flexible = version >= 9;
@@ -111,7 +112,6 @@ public sealed partial class ProduceResponse : IResponseMessage<ProduceResponse>
     /// <summary>The TopicProduceResponse structure of ProduceResponse.</summary>
     public sealed partial class TopicProduceResponse : IProtocolStruct<TopicProduceResponse>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicProduceResponse()
         {
@@ -153,7 +153,6 @@ public sealed partial class ProduceResponse : IResponseMessage<ProduceResponse>
     /// <summary>The PartitionProduceResponse structure of ProduceResponse.</summary>
     public sealed partial class PartitionProduceResponse : IProtocolStruct<PartitionProduceResponse>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionProduceResponse()
         {
@@ -273,7 +272,6 @@ public sealed partial class ProduceResponse : IResponseMessage<ProduceResponse>
     /// <summary>The BatchIndexAndErrorMessage structure of ProduceResponse.</summary>
     public sealed partial class BatchIndexAndErrorMessage : IProtocolStruct<BatchIndexAndErrorMessage>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public BatchIndexAndErrorMessage() { }
 
@@ -312,7 +310,6 @@ public sealed partial class ProduceResponse : IResponseMessage<ProduceResponse>
     /// <summary>The LeaderIdAndEpoch structure of ProduceResponse.</summary>
     public sealed partial class LeaderIdAndEpoch : IProtocolStruct<LeaderIdAndEpoch>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public LeaderIdAndEpoch() { }
 
@@ -356,7 +353,6 @@ public sealed partial class ProduceResponse : IResponseMessage<ProduceResponse>
     /// <summary>The NodeEndpoint structure of ProduceResponse.</summary>
     public sealed partial class NodeEndpoint : IProtocolStruct<NodeEndpoint>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public NodeEndpoint() { }
 

@@ -55,6 +55,7 @@ public sealed partial class ReadShareGroupStateRequest : IRequestMessage<ReadSha
     {
         reader.MessageName = "ReadShareGroupStateRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new ReadShareGroupStateRequest(true);
         bool flexible = true;
@@ -67,7 +68,6 @@ public sealed partial class ReadShareGroupStateRequest : IRequestMessage<ReadSha
     /// <summary>The ReadStateData structure of ReadShareGroupStateRequest.</summary>
     public sealed partial class ReadStateData : IProtocolStruct<ReadStateData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ReadStateData()
         {
@@ -109,7 +109,6 @@ public sealed partial class ReadShareGroupStateRequest : IRequestMessage<ReadSha
     /// <summary>The PartitionData structure of ReadShareGroupStateRequest.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData() { }
 

@@ -47,6 +47,7 @@ public sealed partial class ReadShareGroupStateResponse : IResponseMessage<ReadS
     {
         reader.MessageName = "ReadShareGroupStateResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new ReadShareGroupStateResponse(true);
         bool flexible = true;
@@ -58,7 +59,6 @@ public sealed partial class ReadShareGroupStateResponse : IResponseMessage<ReadS
     /// <summary>The ReadStateResult structure of ReadShareGroupStateResponse.</summary>
     public sealed partial class ReadStateResult : IProtocolStruct<ReadStateResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ReadStateResult()
         {
@@ -100,7 +100,6 @@ public sealed partial class ReadShareGroupStateResponse : IResponseMessage<ReadS
     /// <summary>The PartitionResult structure of ReadShareGroupStateResponse.</summary>
     public sealed partial class PartitionResult : IProtocolStruct<PartitionResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionResult()
         {
@@ -166,7 +165,6 @@ public sealed partial class ReadShareGroupStateResponse : IResponseMessage<ReadS
     /// <summary>The StateBatch structure of ReadShareGroupStateResponse.</summary>
     public sealed partial class StateBatch : IProtocolStruct<StateBatch>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public StateBatch() { }
 

@@ -55,6 +55,7 @@ public sealed partial class ReadShareGroupStateSummaryRequest : IRequestMessage<
     {
         reader.MessageName = "ReadShareGroupStateSummaryRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new ReadShareGroupStateSummaryRequest(true);
         bool flexible = true;
@@ -67,7 +68,6 @@ public sealed partial class ReadShareGroupStateSummaryRequest : IRequestMessage<
     /// <summary>The ReadStateSummaryData structure of ReadShareGroupStateSummaryRequest.</summary>
     public sealed partial class ReadStateSummaryData : IProtocolStruct<ReadStateSummaryData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ReadStateSummaryData()
         {
@@ -109,7 +109,6 @@ public sealed partial class ReadShareGroupStateSummaryRequest : IRequestMessage<
     /// <summary>The PartitionData structure of ReadShareGroupStateSummaryRequest.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData() { }
 

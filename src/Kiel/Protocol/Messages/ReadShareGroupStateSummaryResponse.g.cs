@@ -47,6 +47,7 @@ public sealed partial class ReadShareGroupStateSummaryResponse : IResponseMessag
     {
         reader.MessageName = "ReadShareGroupStateSummaryResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new ReadShareGroupStateSummaryResponse(true);
         bool flexible = true;
@@ -58,7 +59,6 @@ public sealed partial class ReadShareGroupStateSummaryResponse : IResponseMessag
     /// <summary>The ReadStateSummaryResult structure of ReadShareGroupStateSummaryResponse.</summary>
     public sealed partial class ReadStateSummaryResult : IProtocolStruct<ReadStateSummaryResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ReadStateSummaryResult()
         {
@@ -100,7 +100,6 @@ public sealed partial class ReadShareGroupStateSummaryResponse : IResponseMessag
     /// <summary>The PartitionResult structure of ReadShareGroupStateSummaryResponse.</summary>
     public sealed partial class PartitionResult : IProtocolStruct<PartitionResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionResult() { }
 

@@ -65,6 +65,7 @@ public sealed partial class ShareAcknowledgeRequest : IRequestMessage<ShareAckno
     {
         reader.MessageName = "ShareAcknowledgeRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new ShareAcknowledgeRequest(true);
         bool flexible = true;
@@ -79,7 +80,6 @@ public sealed partial class ShareAcknowledgeRequest : IRequestMessage<ShareAckno
     /// <summary>The AcknowledgeTopic structure of ShareAcknowledgeRequest.</summary>
     public sealed partial class AcknowledgeTopic : IProtocolStruct<AcknowledgeTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AcknowledgeTopic()
         {
@@ -121,7 +121,6 @@ public sealed partial class ShareAcknowledgeRequest : IRequestMessage<ShareAckno
     /// <summary>The AcknowledgePartition structure of ShareAcknowledgeRequest.</summary>
     public sealed partial class AcknowledgePartition : IProtocolStruct<AcknowledgePartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AcknowledgePartition()
         {
@@ -163,7 +162,6 @@ public sealed partial class ShareAcknowledgeRequest : IRequestMessage<ShareAckno
     /// <summary>The AcknowledgementBatch structure of ShareAcknowledgeRequest.</summary>
     public sealed partial class AcknowledgementBatch : IProtocolStruct<AcknowledgementBatch>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AcknowledgementBatch()
         {

@@ -68,6 +68,7 @@ public sealed partial class ShareAcknowledgeResponse : IResponseMessage<ShareAck
     {
         reader.MessageName = "ShareAcknowledgeResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new ShareAcknowledgeResponse(true);
         bool flexible = true;
@@ -83,7 +84,6 @@ public sealed partial class ShareAcknowledgeResponse : IResponseMessage<ShareAck
     /// <summary>The ShareAcknowledgeTopicResponse structure of ShareAcknowledgeResponse.</summary>
     public sealed partial class ShareAcknowledgeTopicResponse : IProtocolStruct<ShareAcknowledgeTopicResponse>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ShareAcknowledgeTopicResponse()
         {
@@ -125,7 +125,6 @@ public sealed partial class ShareAcknowledgeResponse : IResponseMessage<ShareAck
     /// <summary>The PartitionData structure of ShareAcknowledgeResponse.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData()
         {
@@ -179,7 +178,6 @@ public sealed partial class ShareAcknowledgeResponse : IResponseMessage<ShareAck
     /// <summary>The LeaderIdAndEpoch structure of ShareAcknowledgeResponse.</summary>
     public sealed partial class LeaderIdAndEpoch : IProtocolStruct<LeaderIdAndEpoch>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public LeaderIdAndEpoch() { }
 
@@ -223,7 +221,6 @@ public sealed partial class ShareAcknowledgeResponse : IResponseMessage<ShareAck
     /// <summary>The NodeEndpoint structure of ShareAcknowledgeResponse.</summary>
     public sealed partial class NodeEndpoint : IProtocolStruct<NodeEndpoint>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public NodeEndpoint() { }
 

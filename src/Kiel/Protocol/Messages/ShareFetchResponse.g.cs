@@ -68,6 +68,7 @@ public sealed partial class ShareFetchResponse : IResponseMessage<ShareFetchResp
     {
         reader.MessageName = "ShareFetchResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new ShareFetchResponse(true);
         bool flexible = true;
@@ -83,7 +84,6 @@ public sealed partial class ShareFetchResponse : IResponseMessage<ShareFetchResp
     /// <summary>The ShareFetchableTopicResponse structure of ShareFetchResponse.</summary>
     public sealed partial class ShareFetchableTopicResponse : IProtocolStruct<ShareFetchableTopicResponse>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ShareFetchableTopicResponse()
         {
@@ -125,7 +125,6 @@ public sealed partial class ShareFetchResponse : IResponseMessage<ShareFetchResp
     /// <summary>The PartitionData structure of ShareFetchResponse.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData()
         {
@@ -204,7 +203,6 @@ public sealed partial class ShareFetchResponse : IResponseMessage<ShareFetchResp
     /// <summary>The LeaderIdAndEpoch structure of ShareFetchResponse.</summary>
     public sealed partial class LeaderIdAndEpoch : IProtocolStruct<LeaderIdAndEpoch>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public LeaderIdAndEpoch() { }
 
@@ -248,7 +246,6 @@ public sealed partial class ShareFetchResponse : IResponseMessage<ShareFetchResp
     /// <summary>The AcquiredRecords structure of ShareFetchResponse.</summary>
     public sealed partial class AcquiredRecords : IProtocolStruct<AcquiredRecords>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AcquiredRecords() { }
 
@@ -293,7 +290,6 @@ public sealed partial class ShareFetchResponse : IResponseMessage<ShareFetchResp
     /// <summary>The NodeEndpoint structure of ShareFetchResponse.</summary>
     public sealed partial class NodeEndpoint : IProtocolStruct<NodeEndpoint>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public NodeEndpoint() { }
 

@@ -74,6 +74,7 @@ public sealed partial class ShareGroupHeartbeatResponse : IResponseMessage<Share
     {
         reader.MessageName = "ShareGroupHeartbeatResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new ShareGroupHeartbeatResponse(true);
         bool flexible = true;
@@ -91,7 +92,6 @@ public sealed partial class ShareGroupHeartbeatResponse : IResponseMessage<Share
     /// <summary>The TopicPartitions structure of ShareGroupHeartbeatResponse.</summary>
     public sealed partial class TopicPartitions : IProtocolStruct<TopicPartitions>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicPartitions()
         {
@@ -133,7 +133,6 @@ public sealed partial class ShareGroupHeartbeatResponse : IResponseMessage<Share
     /// <summary>The Assignment structure of ShareGroupHeartbeatResponse.</summary>
     public sealed partial class AssignmentData : IProtocolStruct<AssignmentData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AssignmentData()
         {

@@ -52,6 +52,7 @@ public sealed partial class StopReplicaResponse : IResponseMessage<StopReplicaRe
     {
         reader.MessageName = "StopReplicaResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 4) ProtocolSupport.FailVersion(ref reader, 0, 4);
         var o = new StopReplicaResponse(true);
         bool flexible = version >= 2;
@@ -64,7 +65,6 @@ public sealed partial class StopReplicaResponse : IResponseMessage<StopReplicaRe
     /// <summary>The StopReplicaPartitionError structure of StopReplicaResponse.</summary>
     public sealed partial class StopReplicaPartitionError : IProtocolStruct<StopReplicaPartitionError>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public StopReplicaPartitionError() { }
 

@@ -81,6 +81,7 @@ public sealed partial class SyncGroupRequest : IRequestMessage<SyncGroupResponse
     {
         reader.MessageName = "SyncGroupRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 5) ProtocolSupport.FailVersion(ref reader, 0, 5);
         var o = new SyncGroupRequest(true);
         bool flexible = version >= 4;
@@ -98,7 +99,6 @@ public sealed partial class SyncGroupRequest : IRequestMessage<SyncGroupResponse
     /// <summary>The SyncGroupRequestAssignment structure of SyncGroupRequest.</summary>
     public sealed partial class SyncGroupRequestAssignment : IProtocolStruct<SyncGroupRequestAssignment>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public SyncGroupRequestAssignment() { }
 

@@ -88,6 +88,7 @@ public sealed partial class TxnOffsetCommitRequest : IRequestMessage<TxnOffsetCo
     {
         reader.MessageName = "TxnOffsetCommitRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 4) ProtocolSupport.FailVersion(ref reader, 0, 4);
         var o = new TxnOffsetCommitRequest(true);
         bool flexible = version >= 3;
@@ -106,7 +107,6 @@ public sealed partial class TxnOffsetCommitRequest : IRequestMessage<TxnOffsetCo
     /// <summary>The TxnOffsetCommitRequestTopic structure of TxnOffsetCommitRequest.</summary>
     public sealed partial class TxnOffsetCommitRequestTopic : IProtocolStruct<TxnOffsetCommitRequestTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TxnOffsetCommitRequestTopic()
         {
@@ -148,7 +148,6 @@ public sealed partial class TxnOffsetCommitRequest : IRequestMessage<TxnOffsetCo
     /// <summary>The TxnOffsetCommitRequestPartition structure of TxnOffsetCommitRequest.</summary>
     public sealed partial class TxnOffsetCommitRequestPartition : IProtocolStruct<TxnOffsetCommitRequestPartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TxnOffsetCommitRequestPartition() { }
 

@@ -52,6 +52,7 @@ public sealed partial class TxnOffsetCommitResponse : IResponseMessage<TxnOffset
     {
         reader.MessageName = "TxnOffsetCommitResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 4) ProtocolSupport.FailVersion(ref reader, 0, 4);
         var o = new TxnOffsetCommitResponse(true);
         bool flexible = version >= 3;
@@ -64,7 +65,6 @@ public sealed partial class TxnOffsetCommitResponse : IResponseMessage<TxnOffset
     /// <summary>The TxnOffsetCommitResponseTopic structure of TxnOffsetCommitResponse.</summary>
     public sealed partial class TxnOffsetCommitResponseTopic : IProtocolStruct<TxnOffsetCommitResponseTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TxnOffsetCommitResponseTopic()
         {
@@ -106,7 +106,6 @@ public sealed partial class TxnOffsetCommitResponse : IResponseMessage<TxnOffset
     /// <summary>The TxnOffsetCommitResponsePartition structure of TxnOffsetCommitResponse.</summary>
     public sealed partial class TxnOffsetCommitResponsePartition : IProtocolStruct<TxnOffsetCommitResponsePartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TxnOffsetCommitResponsePartition() { }
 

@@ -61,6 +61,7 @@ public sealed partial class UpdateFeaturesRequest : IRequestMessage<UpdateFeatur
     {
         reader.MessageName = "UpdateFeaturesRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 2) ProtocolSupport.FailVersion(ref reader, 0, 2);
         var o = new UpdateFeaturesRequest(true);
         bool flexible = true;
@@ -74,7 +75,6 @@ public sealed partial class UpdateFeaturesRequest : IRequestMessage<UpdateFeatur
     /// <summary>The FeatureUpdateKey structure of UpdateFeaturesRequest.</summary>
     public sealed partial class FeatureUpdateKey : IProtocolStruct<FeatureUpdateKey>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public FeatureUpdateKey() { }
 

@@ -76,6 +76,7 @@ public sealed partial class UpdateRaftVoterRequest : IRequestMessage<UpdateRaftV
     {
         reader.MessageName = "UpdateRaftVoterRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new UpdateRaftVoterRequest(true);
         bool flexible = true;
@@ -92,7 +93,6 @@ public sealed partial class UpdateRaftVoterRequest : IRequestMessage<UpdateRaftV
     /// <summary>The Listener structure of UpdateRaftVoterRequest.</summary>
     public sealed partial class Listener : IProtocolStruct<Listener>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public Listener() { }
 
@@ -137,7 +137,6 @@ public sealed partial class UpdateRaftVoterRequest : IRequestMessage<UpdateRaftV
     /// <summary>The KRaftVersionFeature structure of UpdateRaftVoterRequest.</summary>
     public sealed partial class KRaftVersionFeatureData : IProtocolStruct<KRaftVersionFeatureData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public KRaftVersionFeatureData() { }
 

@@ -73,6 +73,7 @@ public sealed partial class UpdateRaftVoterResponse : IResponseMessage<UpdateRaf
     {
         reader.MessageName = "UpdateRaftVoterResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new UpdateRaftVoterResponse(true);
         bool flexible = true;
@@ -109,7 +110,6 @@ public sealed partial class UpdateRaftVoterResponse : IResponseMessage<UpdateRaf
     /// <summary>The CurrentLeader structure of UpdateRaftVoterResponse.</summary>
     public sealed partial class CurrentLeaderData : IProtocolStruct<CurrentLeaderData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public CurrentLeaderData() { }
 

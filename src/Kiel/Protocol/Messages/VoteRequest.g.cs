@@ -60,6 +60,7 @@ public sealed partial class VoteRequest : IRequestMessage<VoteResponse>
     {
         reader.MessageName = "VoteRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new VoteRequest(true);
         bool flexible = true;
@@ -73,7 +74,6 @@ public sealed partial class VoteRequest : IRequestMessage<VoteResponse>
     /// <summary>The TopicData structure of VoteRequest.</summary>
     public sealed partial class TopicData : IProtocolStruct<TopicData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicData()
         {
@@ -115,7 +115,6 @@ public sealed partial class VoteRequest : IRequestMessage<VoteResponse>
     /// <summary>The PartitionData structure of VoteRequest.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData() { }
 

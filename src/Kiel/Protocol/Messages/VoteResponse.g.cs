@@ -75,6 +75,7 @@ public sealed partial class VoteResponse : IResponseMessage<VoteResponse>
     {
         reader.MessageName = "VoteResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new VoteResponse(true);
         bool flexible = true;
@@ -111,7 +112,6 @@ public sealed partial class VoteResponse : IResponseMessage<VoteResponse>
     /// <summary>The TopicData structure of VoteResponse.</summary>
     public sealed partial class TopicData : IProtocolStruct<TopicData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicData()
         {
@@ -153,7 +153,6 @@ public sealed partial class VoteResponse : IResponseMessage<VoteResponse>
     /// <summary>The PartitionData structure of VoteResponse.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData() { }
 
@@ -210,7 +209,6 @@ public sealed partial class VoteResponse : IResponseMessage<VoteResponse>
     /// <summary>The NodeEndpoint structure of VoteResponse.</summary>
     public sealed partial class NodeEndpoint : IProtocolStruct<NodeEndpoint>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public NodeEndpoint() { }
 

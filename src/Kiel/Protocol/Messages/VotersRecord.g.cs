@@ -52,6 +52,7 @@ public sealed partial class VotersRecord : IKafkaMessage
     {
         reader.MessageName = "VotersRecord";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new VotersRecord(true);
         bool flexible = true;
@@ -64,7 +65,6 @@ public sealed partial class VotersRecord : IKafkaMessage
     /// <summary>The Voter structure of VotersRecord.</summary>
     public sealed partial class Voter : IProtocolStruct<Voter>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public Voter()
         {
@@ -119,7 +119,6 @@ public sealed partial class VotersRecord : IKafkaMessage
     /// <summary>The Endpoint structure of VotersRecord.</summary>
     public sealed partial class Endpoint : IProtocolStruct<Endpoint>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public Endpoint() { }
 
@@ -164,7 +163,6 @@ public sealed partial class VotersRecord : IKafkaMessage
     /// <summary>The KRaftVersionFeature structure of VotersRecord.</summary>
     public sealed partial class KRaftVersionFeature : IProtocolStruct<KRaftVersionFeature>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public KRaftVersionFeature() { }
 

@@ -55,6 +55,7 @@ public sealed partial class WriteShareGroupStateRequest : IRequestMessage<WriteS
     {
         reader.MessageName = "WriteShareGroupStateRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new WriteShareGroupStateRequest(true);
         bool flexible = true;
@@ -67,7 +68,6 @@ public sealed partial class WriteShareGroupStateRequest : IRequestMessage<WriteS
     /// <summary>The WriteStateData structure of WriteShareGroupStateRequest.</summary>
     public sealed partial class WriteStateData : IProtocolStruct<WriteStateData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public WriteStateData()
         {
@@ -109,7 +109,6 @@ public sealed partial class WriteShareGroupStateRequest : IRequestMessage<WriteS
     /// <summary>The PartitionData structure of WriteShareGroupStateRequest.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData()
         {
@@ -169,7 +168,6 @@ public sealed partial class WriteShareGroupStateRequest : IRequestMessage<WriteS
     /// <summary>The StateBatch structure of WriteShareGroupStateRequest.</summary>
     public sealed partial class StateBatch : IProtocolStruct<StateBatch>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public StateBatch() { }
 

@@ -47,6 +47,7 @@ public sealed partial class WriteShareGroupStateResponse : IResponseMessage<Writ
     {
         reader.MessageName = "WriteShareGroupStateResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new WriteShareGroupStateResponse(true);
         bool flexible = true;
@@ -58,7 +59,6 @@ public sealed partial class WriteShareGroupStateResponse : IResponseMessage<Writ
     /// <summary>The WriteStateResult structure of WriteShareGroupStateResponse.</summary>
     public sealed partial class WriteStateResult : IProtocolStruct<WriteStateResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public WriteStateResult()
         {
@@ -100,7 +100,6 @@ public sealed partial class WriteShareGroupStateResponse : IResponseMessage<Writ
     /// <summary>The PartitionResult structure of WriteShareGroupStateResponse.</summary>
     public sealed partial class PartitionResult : IProtocolStruct<PartitionResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionResult() { }
 

@@ -50,6 +50,7 @@ public sealed partial class WriteTxnMarkersRequest : IRequestMessage<WriteTxnMar
     {
         reader.MessageName = "WriteTxnMarkersRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new WriteTxnMarkersRequest(true);
         bool flexible = version >= 1;
@@ -61,7 +62,6 @@ public sealed partial class WriteTxnMarkersRequest : IRequestMessage<WriteTxnMar
     /// <summary>The WritableTxnMarker structure of WriteTxnMarkersRequest.</summary>
     public sealed partial class WritableTxnMarker : IProtocolStruct<WritableTxnMarker>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public WritableTxnMarker()
         {
@@ -121,7 +121,6 @@ public sealed partial class WriteTxnMarkersRequest : IRequestMessage<WriteTxnMar
     /// <summary>The WritableTxnMarkerTopic structure of WriteTxnMarkersRequest.</summary>
     public sealed partial class WritableTxnMarkerTopic : IProtocolStruct<WritableTxnMarkerTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public WritableTxnMarkerTopic()
         {

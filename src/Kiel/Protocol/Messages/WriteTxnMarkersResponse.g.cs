@@ -47,6 +47,7 @@ public sealed partial class WriteTxnMarkersResponse : IResponseMessage<WriteTxnM
     {
         reader.MessageName = "WriteTxnMarkersResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new WriteTxnMarkersResponse(true);
         bool flexible = version >= 1;
@@ -58,7 +59,6 @@ public sealed partial class WriteTxnMarkersResponse : IResponseMessage<WriteTxnM
     /// <summary>The WritableTxnMarkerResult structure of WriteTxnMarkersResponse.</summary>
     public sealed partial class WritableTxnMarkerResult : IProtocolStruct<WritableTxnMarkerResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public WritableTxnMarkerResult()
         {
@@ -100,7 +100,6 @@ public sealed partial class WriteTxnMarkersResponse : IResponseMessage<WriteTxnM
     /// <summary>The WritableTxnMarkerTopicResult structure of WriteTxnMarkersResponse.</summary>
     public sealed partial class WritableTxnMarkerTopicResult : IProtocolStruct<WritableTxnMarkerTopicResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public WritableTxnMarkerTopicResult()
         {
@@ -142,7 +141,6 @@ public sealed partial class WriteTxnMarkersResponse : IResponseMessage<WriteTxnM
     /// <summary>The WritableTxnMarkerPartitionResult structure of WriteTxnMarkersResponse.</summary>
     public sealed partial class WritableTxnMarkerPartitionResult : IProtocolStruct<WritableTxnMarkerPartitionResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public WritableTxnMarkerPartitionResult() { }
 
