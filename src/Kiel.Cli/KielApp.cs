@@ -1,6 +1,8 @@
 using System.CommandLine;
 using Kiel.Cli.Commands;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
 
 namespace Kiel.Cli;
 
@@ -51,8 +53,12 @@ internal static class KielApp
     {
         var verbose = parse.GetValue(Verbose);
         using var loggerFactory = verbose
-            ? LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddSimpleConsole(o => o.SingleLine = true)
-                .AddFilter("Microsoft", LogLevel.Warning))
+            ? LoggerFactory.Create(b =>
+            {
+                b.SetMinimumLevel(LogLevel.Debug).AddSimpleConsole(o => o.SingleLine = true).AddFilter("Microsoft", LogLevel.Warning);
+                // Logs go to stderr: stdout carries the command's results (bootstrap.servers=..., control replies).
+                b.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+            })
             : null;
         try
         {
