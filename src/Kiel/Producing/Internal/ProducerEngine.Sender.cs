@@ -307,6 +307,7 @@ internal sealed partial class ProducerEngine
             return;
         }
         ProducerLog.Retrying(_log, p.Topic, p.Partition, error.Message, b.Attempts);
+        ProducerMetrics.Retried(p.Topic, error is ProduceException pe ? pe.ErrorName : error.GetType().Name);
         lock (p)
         {
             p.Ready.Insert(0, b);
@@ -331,6 +332,7 @@ internal sealed partial class ProducerEngine
         }
         else if (error is not null) ProducerLog.BatchFailed(_log, b.Owner.Topic, b.Owner.Partition, error.Message, b.Count);
         b.Complete(baseOffset, logAppendTimeMs, error, _onCallbackError);
+        ProducerMetrics.Completed(b.Owner.Topic, b.Owner.Partition, b.Count, error);
         _memory.Release(b.ReservedBytes);
         var count = b.Count;
         b.Dispose();
