@@ -91,7 +91,7 @@ public sealed class MessageEmitter(MessageSpec m)
         return NullableType(f) ? t + "?" : t;
     }
 
-    private static bool DefaultIsNull(FieldSpec f) => f.Default == "null" || (f.Type.IsRecords && f.Default is null);
+    private static bool DefaultIsNull(FieldSpec f) => f.Default == "null" || (f.Type.IsRecords && f.Default is null && !f.NullableVersions.IsEmpty);
 
     /// <summary>A literal for the default of a value-typed or string field, or null when it is the CLR default.</summary>
     private static string? ScalarDefault(FieldSpec f)

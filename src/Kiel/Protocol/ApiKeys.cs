@@ -3,20 +3,24 @@ namespace Kiel.Protocol;
 /// <summary>Version ranges of every API, and which header version goes with which API version.</summary>
 public static partial class ApiKeys
 {
-    private static readonly ApiInfo?[] ByKey = BuildIndex();
-
-    private static ApiInfo?[] BuildIndex()
+    // A holder class, because static initializers of partial files run in an unspecified order.
+    private static class Index
     {
-        var max = All.Max(a => (int)a.Key);
-        var index = new ApiInfo?[max + 1];
-        foreach (var a in All) index[(int)a.Key] = a;
-        return index;
+        public static readonly ApiInfo?[] ByKey = Build();
+
+        private static ApiInfo?[] Build()
+        {
+            var index = new ApiInfo?[All.Max(a => (int)a.Key) + 1];
+            foreach (var a in All) index[(int)a.Key] = a;
+            return index;
+        }
     }
 
     /// <summary>Looks up an API; false for a key the schemas do not define.</summary>
     public static bool TryGetInfo(ApiKey key, [NotNullWhen(true)] out ApiInfo? info)
     {
-        info = (ushort)key < (uint)ByKey.Length ? ByKey[(int)key] : null;
+        var byKey = Index.ByKey;
+        info = (ushort)key < (uint)byKey.Length ? byKey[(int)key] : null;
         return info is not null;
     }
 

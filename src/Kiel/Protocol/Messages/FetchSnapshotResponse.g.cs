@@ -195,7 +195,7 @@ public sealed partial class FetchSnapshotResponse : IResponseMessage<FetchSnapsh
 
         /// <summary>Snapshot data in records format which may not be aligned on an offset boundary</summary>
         /// <remarks>Versions 0+.</remarks>
-        public ReadOnlyMemory<byte>? UnalignedRecords { get; set; }
+        public ReadOnlyMemory<byte>? UnalignedRecords { get; set; } = ReadOnlyMemory<byte>.Empty;
 
         /// <summary>Tagged fields this schema does not know, kept as raw bytes so that they survive a round trip.</summary>
         public List<TaggedField>? UnknownTaggedFields { get; set; }
