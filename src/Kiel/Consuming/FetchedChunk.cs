@@ -315,7 +315,7 @@ internal sealed partial class FetchedChunk : IDisposable
         if (valueIsNull) return false;
         _regionInflated = true;
         _regionPos = 0;
-        _regionEnd = RecordDecompressor.Decompress(codec, value, ref _inflated);
+        _regionEnd = RecordDecompressor.Decompress(codec, value, ref _inflated, magic);
         // Magic 1 inner offsets are relative (KIP-31); the wrapper holds the absolute offset of the last one.
         // Magic 0 inner offsets written by a broker are already absolute, and then the adjustment is 0.
         var lastInner = LastLegacyOffset(_inflated.AsSpan(0, _regionEnd));

@@ -1,5 +1,5 @@
 using System.Buffers;
-using System.IO.Compression;
+using Kiel.Protocol.Compression;
 
 namespace Kiel.Consuming;
 
@@ -11,41 +11,16 @@ internal static class RecordDecompressor
 
     /// <summary>Inflates <paramref name="source"/> compressed with Kafka codec <paramref name="codec"/> into <paramref name="buffer"/>
     /// (rented from <see cref="ArrayPool{T}.Shared"/>, grown as needed) and returns the inflated length.</summary>
-    public static int Decompress(int codec, ReadOnlySpan<byte> source, ref byte[]? buffer)
+    public static int Decompress(int codec, ReadOnlySpan<byte> source, ref byte[]? buffer, byte magic = 2)
     {
         var writer = new PooledArrayWriter(buffer ?? ArrayPool<byte>.Shared.Rent(Math.Max(4096, source.Length * 4)));
         try
         {
-            switch (codec)
-            {
-                case 1:
-                    Gzip(source, writer);
-                    break;
-                default:
-                    throw new Kiel.Protocol.KafkaProtocolException("FetchResponse", -1, "Records.attributes",
-                        $"compression codec {codec} is not supported by this build");
-            }
+            return CompressionCodec.Decompress((CompressionType)codec, source, writer, MaxInflatedBytes, magic);
         }
         finally
         {
             buffer = writer.Buffer;
-        }
-        return writer.Written;
-    }
-
-    private static unsafe void Gzip(ReadOnlySpan<byte> source, PooledArrayWriter writer)
-    {
-        fixed (byte* p = source)
-        {
-            using var input = new UnmanagedMemoryStream(p, source.Length);
-            using var gzip = new GZipStream(input, CompressionMode.Decompress);
-            while (true)
-            {
-                var span = writer.GetSpan(16 * 1024);
-                var n = gzip.Read(span);
-                if (n == 0) break;
-                writer.Advance(n);
-            }
         }
     }
 
