@@ -21,6 +21,7 @@ public sealed partial class KafkaCluster
     public static short? GetErrorCode(Exception error) => error switch
     {
         BrokerErrorException b => b.ErrorCode,
+        ApiVersionsException a => a.ErrorCode,
         _ => null,
     };
 
