@@ -31,8 +31,11 @@ internal static class ConsumingHelpers
     public static Seen ToSeen(Kiel.Consuming.ConsumeResult<string?, string?> r) =>
         new(r.Partition, r.Offset, r.Key, r.Value, r.Timestamp.ToUnixTimeMilliseconds(), Headers(r.Headers));
 
+    // The mock reports LogAppendTime 1234 in delivery reports but stores the producer's CreateTime, which the key encodes.
     public static Seen ToSeen(DeliveryResult<string, string> r) =>
-        new(r.Partition.Value, r.Offset.Value, r.Message.Key, r.Message.Value, r.Message.Timestamp.UnixTimestampMs, Headers(r.Message.Headers));
+        new(r.Partition.Value, r.Offset.Value, r.Message.Key, r.Message.Value, ProducedTimestamp(r.Message.Key), Headers(r.Message.Headers));
+
+    public static long ProducedTimestamp(string key) => 1_700_000_000_000 + int.Parse(key["key-".Length..], System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Reads until <paramref name="count"/> records arrived; fails after <paramref name="seconds"/>.</summary>
     public static async Task<List<Kiel.Consuming.ConsumeResult<string?, string?>>> ReadAsync(KielConsumer<string?, string?> consumer, int count, double seconds = 30)
