@@ -170,7 +170,7 @@ public sealed partial class KafkaCluster
             AllowAutoTopicCreation = Options.AllowAutoTopicCreation,
         };
         var response = await connection.SendAsync(request, version, token).ConfigureAwait(false);
-        if (response.ThrottleTimeMs > 0) ClusterLog.MetadataRefreshFailed(_logger, connection.Endpoint.ToString(), $"throttled for {response.ThrottleTimeMs} ms");
+        connection.ReportThrottle(ApiKey.Metadata, response.ThrottleTimeMs);
         var snapshot = Apply(response, version, names);
         ClusterLog.MetadataRefreshed(_logger, version, connection.Endpoint.ToString(), snapshot);
         return snapshot;
