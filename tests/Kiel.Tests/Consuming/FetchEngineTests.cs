@@ -266,4 +266,31 @@ public class FetchEngineTests
         var records = await EngineHarness.ReadAsync(engine, 3);
         Assert.Equal(["good4", "good5", "plain7"], records.Select(r => r.Value));
     }
+
+    [Fact]
+    public async Task Corrupt_framing_is_reported_for_its_partition_and_the_others_go_on()
+    {
+        var backend = new FakeBackend();
+        backend.CreateTopic("t", 2, brokers: 1);
+        var corrupt = new byte[22];
+        corrupt[11] = 10; // batch length 10: too short for a magic-2 header
+        corrupt[16] = 2;
+        backend.Append(P0, corrupt);
+        backend.Append(P1, TestBatches.V2(0, 5));
+        await using var engine = new FetchEngine(backend, EngineHarness.Options());
+        engine.Assign(P0, 0);
+        engine.Assign(P1, 0);
+        var errors = 0;
+        var records = 0;
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (errors == 0 || records < 5)
+        {
+            var chunk = await engine.TakeAsync(cts.Token);
+            if (chunk.Error is Kiel.Protocol.KafkaProtocolException) errors++;
+            else while (chunk.TryReadNext(out _)) records++;
+            engine.Release(chunk);
+        }
+        Assert.Equal(1, errors);
+        Assert.Equal(5, records);
+    }
 }
