@@ -293,4 +293,18 @@ public class FetchEngineTests
         Assert.Equal(1, errors);
         Assert.Equal(5, records);
     }
+
+    [Fact]
+    public async Task Resolving_many_partitions_asks_each_leader_once_and_falls_back_to_the_end_per_partition()
+    {
+        var backend = Backend(partitions: 3);
+        backend.OffsetForTime = (tp, _) => tp.Partition == 0 ? 17 : -1;
+        await using var engine = new FetchEngine(backend, EngineHarness.Options());
+        var offsets = await engine.ResolveManyAsync([P0, P1, P2], TimeSpan.FromMinutes(1), default);
+        Assert.Equal(17, offsets[P0]);
+        Assert.Equal(30, offsets[P1]);
+        Assert.Equal(30, offsets[P2]);
+        var beginning = await engine.ResolveManyAsync([P0, P1, P2], StartPosition.Beginning, default);
+        Assert.All(beginning.Values, o => Assert.Equal(0, o));
+    }
 }
