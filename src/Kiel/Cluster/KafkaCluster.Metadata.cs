@@ -123,12 +123,12 @@ public sealed partial class KafkaCluster
         Volatile.Write(ref _lastRefreshAttempt, _time.GetTimestamp());
         var attempts = new List<BrokerAttempt>();
         Exception? last = null;
-        var known = OrderedBrokers(Volatile.Read(ref _metadata));
+        var known = OrderedBrokers(Volatile.Read(ref _metadata), ConnectionPurpose.Metadata);
         foreach (var broker in known)
         {
             try
             {
-                var connection = await GetConnectionAsync(broker, ConnectionPurpose.Group, token).ConfigureAwait(false);
+                var connection = await GetConnectionAsync(broker, ConnectionPurpose.Metadata, token).ConfigureAwait(false);
                 return await RequestMetadataAsync(connection, names, token).ConfigureAwait(false);
             }
             catch (Exception e) when (!token.IsCancellationRequested && e is KielException or IOException)

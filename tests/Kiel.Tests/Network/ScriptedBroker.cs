@@ -31,7 +31,9 @@ public sealed class ScriptedBroker : IAsyncDisposable
 
     public BrokerEndpoint Endpoint => new(1, "127.0.0.1", Port);
 
-    public int Accepted { get; private set; }
+    private int _accepted;
+
+    public int Accepted => Volatile.Read(ref _accepted);
 
     /// <summary>Set by a connection's script when it saw the client close the socket.</summary>
     public TaskCompletionSource ClientClosed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -43,7 +45,7 @@ public sealed class ScriptedBroker : IAsyncDisposable
             while (!_stop.IsCancellationRequested)
             {
                 var socket = await _listener.AcceptSocketAsync(_stop.Token);
-                Accepted++;
+                Interlocked.Increment(ref _accepted);
                 var connection = new ScriptedConnection(socket, this, _stop.Token);
                 lock (_connections) _connections.Add(Task.Run(async () =>
                 {
