@@ -167,6 +167,7 @@ internal sealed partial class FetchEngine : IAsyncDisposable
     public void Release(FetchedChunk chunk)
     {
         var bytes = chunk.Bytes;
+        ConsumerMetrics.Record(chunk.TopicPartition, chunk.Delivered, bytes);
         chunk.Dispose();
         if (bytes == 0) return;
         var after = Interlocked.Add(ref _bufferedBytes, -bytes);
