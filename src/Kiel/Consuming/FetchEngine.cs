@@ -228,6 +228,7 @@ internal sealed partial class FetchEngine : IAsyncDisposable
         }
         _ready.Writer.TryComplete();
         while (_ready.Reader.TryRead(out var chunk)) chunk.Dispose();
-        _stop.Dispose();
+        // A task abandoned by the bounded wait may still observe the token, so its source stays undisposed then.
+        if (tasks.TrueForAll(t => t.IsCompleted)) _stop.Dispose();
     }
 }
