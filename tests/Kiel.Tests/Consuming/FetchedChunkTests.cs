@@ -68,6 +68,15 @@ public class FetchedChunkTests
         var headers = r.CopyHeaders();
         Assert.Equal("h", Assert.Single(headers).Key);
         Assert.Equal("x0", headers[0].ValueAsString());
+        var count = 0;
+        foreach (var h in r.Headers)
+        {
+            Assert.Equal("h"u8, h.Key);
+            Assert.Equal("x0"u8, h.Value);
+            Assert.False(h.ValueIsNull);
+            count++;
+        }
+        Assert.Equal(1, count);
     }
 
     [Fact]
