@@ -68,7 +68,7 @@ public readonly ref struct RawRecord
     {
         var list = new Kiel.Headers();
         foreach (var header in Headers)
-            list.Add(new RecordHeader(Encoding.UTF8.GetString(header.Key), header.ValueIsNull ? null : header.Value.ToArray()));
+            list.Add(new RecordHeader(Encoding.UTF8.GetString(header.Key), header.ValueIsNull ? (ReadOnlyMemory<byte>?)null : header.Value.ToArray()));
         return list;
     }
 }

@@ -141,4 +141,19 @@ public class FetchedChunkTests
         using var chunk = new FetchedChunk(state, 0, null, data, 0, 1, null, false);
         Assert.Throws<Kiel.Protocol.KafkaProtocolException>(() => chunk.TryReadNext(out _));
     }
+
+    [Fact]
+    public void A_null_header_value_stays_null()
+    {
+        using var builder = new RecordBatchBuilder();
+        builder.Append(1, "k"u8, "v"u8, [new Kiel.Protocol.Records.RecordHeader("none", null), new Kiel.Protocol.Records.RecordHeader("empty", Array.Empty<byte>())]);
+        var data = builder.Seal().ToArray();
+        var state = new PartitionState(Tp, 0, 1 << 20);
+        using var chunk = new FetchedChunk(state, 0, null, data, 0, 1, null, false);
+        Assert.True(chunk.TryReadNext(out var r));
+        var headers = r.CopyHeaders();
+        Assert.Null(headers[0].Value);
+        Assert.NotNull(headers[1].Value);
+        Assert.Equal(0, headers[1].Value!.Value.Length);
+    }
 }
