@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Kiel.ZooKeeper;
+using Kiel.ZooKeeper.Recipes;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -144,13 +145,23 @@ internal sealed class ZooKeeperGroupStore : IGroupStore
     public async Task AddPartitionsAsync(IReadOnlyCollection<string> partitions, CancellationToken cancellationToken)
     {
         await _zk.EnsurePathAsync(_paths.Partitions, cancellationToken: cancellationToken).ConfigureAwait(false);
-        await using var held = (await KazooLock.AcquireAsync(_zk, _paths.PartitionsLock, cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
-        var current = await GetPartitionsAsync(cancellationToken).ConfigureAwait(false);
-        var merged = new HashSet<string>(current, StringComparer.Ordinal);
-        merged.UnionWith(partitions);
-        // Kiel writes only when the set changes, so re-seeding costs no write and wakes no watcher.
-        if (merged.Count == current.Distinct(StringComparer.Ordinal).Count()) return;
-        await _zk.SetDataAsync(_paths.Partitions, Encode(merged), -1, cancellationToken).ConfigureAwait(false);
+        // kiel's SharedSet changes the set under kazoo's Lock recipe at <set>/lock, which this lock honours.
+        var gate = new ZooKeeperLock(_zk, _paths.PartitionsLock);
+        if (!await gate.AcquireAsync(null, cancellationToken).ConfigureAwait(false))
+            throw new KielException($"Could not take the lock {_paths.PartitionsLock} of the shared partition set.");
+        try
+        {
+            var current = await GetPartitionsAsync(cancellationToken).ConfigureAwait(false);
+            var merged = new HashSet<string>(current, StringComparer.Ordinal);
+            merged.UnionWith(partitions);
+            // Kiel writes only when the set changes, so re-seeding costs no write and wakes no watcher.
+            if (merged.Count == current.Distinct(StringComparer.Ordinal).Count()) return;
+            await _zk.SetDataAsync(_paths.Partitions, Encode(merged), -1, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await gate.ReleaseAsync(CancellationToken.None).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Kiel's encoding: a JSON array of strings, as Python's <c>json.dumps</c> writes it.</summary>
