@@ -1,0 +1,40 @@
+using Kiel.Testing;
+
+namespace Kiel.IntegrationTests.Peers;
+
+public sealed class NativeLibraryTests
+{
+    [Fact]
+    public void Kiel_testing_loads_librdkafka_2_16_from_the_redist_package()
+    {
+        Assert.Equal("2.16.0", RdKafkaNative.Version);
+        Assert.StartsWith(AppContext.BaseDirectory, RdKafkaNative.LibraryPath, StringComparison.Ordinal);
+        if (OperatingSystem.IsLinux() && System.Runtime.InteropServices.RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.X64)
+        {
+            Assert.EndsWith("centos8-librdkafka.so", RdKafkaNative.LibraryPath, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void Confluent_kafka_is_pinned_to_the_same_librdkafka_2_16()
+    {
+        Assert.Equal("2.16.0", Confluent.Kafka.Library.VersionString);
+        Assert.Equal(0x021000ff, Confluent.Kafka.Library.Version);
+    }
+
+    [Fact]
+    public void Pinning_twice_is_harmless()
+    {
+        RdKafkaNative.PinAssembly(typeof(Confluent.Kafka.Library).Assembly);
+        RdKafkaNative.PinAssembly(typeof(Confluent.Kafka.Library).Assembly);
+        Parallel.For(0, 8, _ => RdKafkaNative.PinAssembly(typeof(NativeLibraryTests).Assembly));
+    }
+
+    [Fact]
+    public void Candidates_include_both_output_layouts()
+    {
+        var candidates = RdKafkaNative.Candidates();
+        Assert.Contains(candidates, c => c.Contains(Path.Combine("runtimes", ""), StringComparison.Ordinal));
+        Assert.Contains(candidates, c => Path.GetDirectoryName(c) == Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory));
+    }
+}

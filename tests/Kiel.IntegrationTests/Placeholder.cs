@@ -1,3 +1,0 @@
-namespace Kiel.IntegrationTests;
-
-internal static class Placeholder { }
