@@ -176,14 +176,15 @@ public sealed partial class BrokerConnection
         else if (idle)
         {
             NetworkLog.IdleClosed(_logger, Endpoint, Purpose, _options.IdleTimeout.TotalMilliseconds);
-            Fail(new KafkaConnectionException(Endpoint, $"closed after {_options.IdleTimeout.TotalMilliseconds:0} ms idle"), idleClose: true);
+            Fail(new KafkaConnectionException(Endpoint, $"closed after {_options.IdleTimeout.TotalMilliseconds:0} ms idle"), clean: true);
         }
     }
 
     /// <summary>Closes the socket once and fails everything in flight and queued with a retriable exception naming the broker.</summary>
-    private void Fail(KafkaConnectionException reason, bool idleClose = false)
+    private void Fail(KafkaConnectionException reason, bool clean = false)
     {
         if (Interlocked.Exchange(ref _state, 1) != 0) return;
+        ClosedCleanly = clean;
         Volatile.Write(ref _closeReason, reason);
         PendingRequest[] failed;
         lock (_pending)
@@ -206,7 +207,7 @@ public sealed partial class BrokerConnection
             NetworkMetrics.RequestErrors.Add(failed.Length, _tags);
         }
         NetworkMetrics.Connections.Add(-1, _tags);
-        if (!idleClose || failed.Length > 0) NetworkLog.Disconnected(_logger, Endpoint, Purpose, reason.Problem, failed.Length);
+        if (!clean || failed.Length > 0) NetworkLog.Disconnected(_logger, Endpoint, Purpose, reason.Problem, failed.Length);
         _closed.TrySetResult();
     }
 }

@@ -75,6 +75,9 @@ public sealed partial class BrokerConnection : IAsyncDisposable
     /// <summary>Why the connection closed, or null while it is open.</summary>
     public Exception? CloseReason => Volatile.Read(ref _closeReason);
 
+    /// <summary>True when the connection closed because it was idle or because the client closed it, not after an error.</summary>
+    public bool ClosedCleanly { get; private set; }
+
     /// <summary>Completes when the connection has closed, for whatever reason.</summary>
     public Task Completion => _closed.Task;
 
@@ -399,7 +402,7 @@ public sealed partial class BrokerConnection : IAsyncDisposable
     /// <summary>Closes the connection; requests in flight fail with a <see cref="KafkaConnectionException"/>. Bounded: it never waits for the broker.</summary>
     public async ValueTask DisposeAsync()
     {
-        Fail(new KafkaConnectionException(Endpoint, "the connection was closed by the client"));
+        Fail(new KafkaConnectionException(Endpoint, "the connection was closed by the client"), clean: true);
         try
         {
             await _readLoop.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
