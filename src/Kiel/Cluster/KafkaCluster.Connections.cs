@@ -1,4 +1,5 @@
 using Kiel.Network;
+using Kiel.Protocol;
 
 namespace Kiel.Cluster;
 
@@ -66,7 +67,7 @@ public sealed partial class KafkaCluster
     }
 
     /// <summary>The leader of a partition, refreshing metadata once when the topic is unknown.</summary>
-    /// <exception cref="BrokerErrorException">The topic or partition does not exist, or the partition has no leader (retriable).</exception>
+    /// <exception cref="KafkaException">The topic or partition does not exist, or the partition has no leader (retriable).</exception>
     /// <exception cref="BrokerNotAvailableException">The leader is not in the broker list (retriable).</exception>
     public async ValueTask<BrokerEndpoint> GetLeaderAsync(string topic, int partition, CancellationToken cancellationToken = default)
     {
@@ -76,14 +77,14 @@ public sealed partial class KafkaCluster
             snapshot = await EnsureTopicsAsync([topic], cancellationToken).ConfigureAwait(false);
             if (!snapshot.TryGetPartition(topic, partition, out p))
             {
-                var code = snapshot.Topics.TryGetValue(topic, out var t) && t.ErrorCode != 0 ? t.ErrorCode : ErrorCodes.UnknownTopicOrPartition;
-                throw new BrokerErrorException(code, $"Partition {topic}[{partition}] is not in the cluster's metadata");
+                var code = snapshot.Topics.TryGetValue(topic, out var t) && t.ErrorCode != 0 ? (ErrorCode)t.ErrorCode : ErrorCode.UnknownTopicOrPartition;
+                throw new KafkaException(code, $"(partition {topic}[{partition}] is not in the cluster's metadata)");
             }
         }
         if (p.LeaderId < 0)
         {
             MarkStale($"{topic}[{partition}] has no leader");
-            throw new BrokerErrorException(ErrorCodes.LeaderNotAvailable, $"Partition {topic}[{partition}] has no leader right now");
+            throw new KafkaException(ErrorCode.LeaderNotAvailable, $"(partition {topic}[{partition}] has no leader right now)");
         }
         if (!snapshot.Brokers.TryGetValue(p.LeaderId, out var leader))
         {

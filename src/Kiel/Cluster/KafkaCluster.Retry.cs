@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using Kiel.Network;
 using Kiel.Protocol;
 
@@ -6,23 +5,8 @@ namespace Kiel.Cluster;
 
 public sealed partial class KafkaCluster
 {
-    /// <summary>
-    /// True when repeating an operation that failed with <paramref name="error"/> may succeed: a retriable broker
-    /// error code, a broken or timed-out connection, or a missing broker.
-    /// </summary>
-    public static bool IsRetriable(Exception error) => error switch
-    {
-        KielException k => k.IsRetriable,
-        SocketException or IOException or TimeoutException => true,
-        _ => false,
-    };
-
-    /// <summary>The Kafka error code an exception carries, or null.</summary>
-    public static short? GetErrorCode(Exception error) => error switch
-    {
-        BrokerErrorException b => b.ErrorCode,
-        _ => null,
-    };
+    /// <summary>True when repeating an operation that failed with <paramref name="error"/> may succeed.</summary>
+    public static bool IsRetriable(Exception error) => ErrorClassification.IsRetriable(error);
 
     /// <summary>
     /// Lets the cluster react to an error a client saw: stale-metadata codes and broken connections mark metadata
@@ -30,16 +14,16 @@ public sealed partial class KafkaCluster
     /// </summary>
     public void ReportError(Exception error)
     {
-        if (GetErrorCode(error) is { } code) ReportErrorCode(code, error.Message);
+        if (ErrorClassification.GetErrorCode(error) is { } code) ReportErrorCode(code, error.Message);
         else if (error is KafkaConnectionException or BrokerNotAvailableException or NoBrokersException) MarkStale(error.Message);
     }
 
     /// <summary>Reacts to a broker error code: marks metadata stale when the code says leaders or topics moved.</summary>
     /// <returns>True when the code is retriable.</returns>
-    public bool ReportErrorCode(short errorCode, string context)
+    public bool ReportErrorCode(ErrorCode errorCode, string context)
     {
-        if (ErrorCodes.MeansStaleMetadata(errorCode)) MarkStale($"{context}: {ErrorCodes.Name(errorCode)}");
-        return ErrorCodes.IsRetriable(errorCode);
+        if (ErrorClassification.MeansStaleMetadata(errorCode)) MarkStale($"{context}: {errorCode.Name()}");
+        return errorCode.IsRetriable();
     }
 
     /// <summary>
@@ -111,17 +95,20 @@ public sealed partial class KafkaCluster
             return await request(connection, ct).ConfigureAwait(false);
         }, cancellationToken, onRetriableError: e =>
         {
-            if (GetErrorCode(e) is { } code ? ErrorCodes.MeansCoordinatorMoved(code) : e is KafkaConnectionException or NoBrokersException)
+            if (ErrorClassification.GetErrorCode(e) is { } code ? ErrorClassification.MeansCoordinatorMoved(code) : e is KafkaConnectionException or NoBrokersException)
                 ForgetCoordinator(type, key, e.Message);
         });
     }
 
-    /// <summary>Throws a <see cref="BrokerErrorException"/> when <paramref name="errorCode"/> is not 0, after reporting it.</summary>
+    /// <summary>
+    /// Throws a <see cref="KafkaException"/> when <paramref name="errorCode"/> is not 0, after letting the cluster react to
+    /// it (a stale-metadata code marks metadata stale).
+    /// </summary>
     public void ThrowIfError(short errorCode, string context, string? brokerMessage = null)
     {
         if (errorCode == 0) return;
-        ReportErrorCode(errorCode, context);
-        throw new BrokerErrorException(errorCode, context, brokerMessage);
+        ReportErrorCode((ErrorCode)errorCode, context);
+        throw new KafkaException((ErrorCode)errorCode, string.IsNullOrEmpty(brokerMessage) ? context : $"{context}: {brokerMessage}");
     }
 
 }

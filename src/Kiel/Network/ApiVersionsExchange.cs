@@ -34,16 +34,30 @@ internal sealed class ApiVersionsExchange : IRequestMessage
     /// <summary>The decoded reply: the error code, the ranges and the throttle time.</summary>
     public readonly record struct Reply(short ErrorCode, Dictionary<ApiKey, ApiVersionRange> Ranges, int ThrottleTimeMs);
 
-    /// <summary>Reads a reply. An UNSUPPORTED_VERSION reply is read as v0, whatever was asked.</summary>
+    /// <summary>
+    /// Reads a reply. An UNSUPPORTED_VERSION reply is read as v0, whatever was asked; when its list cannot be read
+    /// that way (the librdkafka mock writes a one-byte count there) the list is dropped and the caller retries at v0.
+    /// </summary>
     public static Reply Read(ReadOnlySpan<byte> body, short version)
+    {
+        if (body.Length >= 2 && System.Buffers.Binary.BinaryPrimitives.ReadInt16BigEndian(body) == UnsupportedVersion && version > 0)
+        {
+            try
+            {
+                return ReadCore(body, 0);
+            }
+            catch (KafkaProtocolException)
+            {
+                return new Reply(UnsupportedVersion, [], 0);
+            }
+        }
+        return ReadCore(body, version);
+    }
+
+    private static Reply ReadCore(ReadOnlySpan<byte> body, short version)
     {
         var reader = new KafkaReader(body, "ApiVersionsResponse", version) { Field = "ErrorCode" };
         var error = reader.ReadInt16();
-        if (error == UnsupportedVersion && version > 0)
-        {
-            version = 0;
-            reader.Version = 0;
-        }
         var flexible = version >= 3;
         reader.Field = "ApiKeys";
         var count = reader.ReadArrayLength(flexible, minElementSize: flexible ? 7 : 6);

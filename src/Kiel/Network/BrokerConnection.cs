@@ -188,22 +188,30 @@ public sealed partial class BrokerConnection : IAsyncDisposable
     {
         var request = new ApiVersionsExchange(_options.ClientSoftwareName, _options.ClientSoftwareVersion);
         short version = 3;
-        for (var attempt = 0; ; attempt++)
+        while (true)
         {
             ApiVersionsExchange.Reply reply;
             using (var frame = await SendRawAsync(request, version, cancellationToken, _options.ConnectTimeout).ConfigureAwait(false))
                 reply = ApiVersionsExchange.Read(frame.Body.Span, version);
             if (reply.ThrottleTimeMs > 0) NetworkLog.Throttled(_logger, Endpoint, "ApiVersions", reply.ThrottleTimeMs);
-            if (reply.ErrorCode == ApiVersionsExchange.UnsupportedVersion && attempt == 0)
+            if (reply.ErrorCode == ApiVersionsExchange.UnsupportedVersion && version > 0)
             {
-                var retry = reply.Ranges.TryGetValue(ApiKey.ApiVersions, out var theirs) ? Math.Min(theirs.Max, (short)(version - 1)) : (short)0;
+                // Retry at the broker's highest ApiVersions version, or at v0 when its list is unreadable.
+                var retry = reply.Ranges.TryGetValue(ApiKey.ApiVersions, out var theirs) ? Math.Min(theirs.Max, (short)(version - 1)) : 0;
                 if (retry < 0) retry = 0;
                 NetworkLog.ApiVersionsDowngraded(_logger, Endpoint, version, (short)retry);
                 version = (short)retry;
                 continue;
             }
+            if (reply.ErrorCode == ApiVersionsExchange.UnsupportedVersion && _options.BrokerVersionFallback is { } release)
+            {
+                // Even v0 is refused: the broker has no ApiVersions, like 0.8/0.9 (or the API was switched off).
+                NetworkLog.ApiVersionsFallback(_logger, Endpoint, "UNSUPPORTED_VERSION at v0", release);
+                _versions = FallbackTable(Endpoint, release);
+                return;
+            }
             if (reply.ErrorCode != 0)
-                throw new KafkaConnectionException(Endpoint, $"ApiVersions v{version} failed with broker error code {reply.ErrorCode}");
+                throw new ApiVersionsException(Endpoint, version, reply.ErrorCode);
             _versions = new ApiVersionTable(reply.Ranges, Endpoint, $"ApiVersions v{version}");
             return;
         }

@@ -403,4 +403,24 @@ public sealed class BrokerConnectionTests
         Assert.Equal([2], reply.Body);
         Assert.True(conn.IsOpen);
     }
+
+    [Fact]
+    public async Task An_UNSUPPORTED_VERSION_reply_whose_list_is_unreadable_retries_at_v0()
+    {
+        var versionsSeen = new List<short>();
+        await using var broker = new ScriptedBroker(async c =>
+        {
+            var first = await c.ReadRequestAsync();
+            versionsSeen.Add(first!.Version);
+            // What the librdkafka mock sends: error 35, a one-byte count, one entry, a throttle time.
+            await c.RespondAsync(first.CorrelationId, [0, 35, 1, 0, 18, 0, 0, 0, 2, 0, 0, 0, 0]);
+            var second = await c.ReadRequestAsync();
+            versionsSeen.Add(second!.Version);
+            await c.AnswerApiVersionsAsync(second, [(3, 0, 5), (18, 0, 2)]);
+            await c.WaitForClientCloseAsync(TimeSpan.FromSeconds(5));
+        });
+        await using var conn = await BrokerConnection.ConnectAsync(broker.Endpoint, Options(), "test", Bounded());
+        Assert.Equal([3, 0], versionsSeen);
+        Assert.Equal(5, conn.Versions.Choose(Metadata));
+    }
 }
