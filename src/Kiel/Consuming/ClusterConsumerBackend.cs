@@ -1,3 +1,4 @@
+using Kiel.Cluster;
 using Kiel.Network;
 using Kiel.Protocol;
 using Kiel.Protocol.Messages;
@@ -5,9 +6,8 @@ using Kiel.Protocol.Messages;
 namespace Kiel.Consuming;
 
 /// <summary>
-/// The consumers' backend over broker connections: metadata for the consumed topics, Fetch on a connection of its own
-/// per broker (a held Fetch would delay anything queued behind it), ListOffsets and metadata on another.
-/// Brokers missing from a later metadata answer are remembered, since a partition may still name a broker that is down.
+/// The consumers' backend over <see cref="KafkaCluster"/>: metadata for the consumed topics, Fetch on each broker's
+/// fetch connection (a held Fetch must not delay anything else), ListOffsets on the group connection.
 /// </summary>
 internal sealed class ClusterConsumerBackend : IConsumerBackend
 {
@@ -15,140 +15,68 @@ internal sealed class ClusterConsumerBackend : IConsumerBackend
     private const short MaxFetchVersion = 12;
 
     private readonly KielConsumerOptions _options;
-    private readonly ConnectionOptions _connectionOptions;
-    private readonly List<BrokerEndpoint> _bootstrap;
-    private readonly object _gate = new();
-    private readonly Dictionary<int, BrokerEndpoint> _brokers = [];
-    private readonly Dictionary<string, IReadOnlyList<PartitionLeader>> _topics = [];
-    private readonly Dictionary<(int Node, string Purpose), Task<BrokerConnection>> _connections = [];
-    private readonly SemaphoreSlim _metadataLock = new(1, 1);
-    private int _disposed;
+    private readonly KafkaCluster _cluster;
+    private readonly bool _ownsCluster;
+    private readonly SemaphoreSlim _startLock = new(1, 1);
+    private volatile bool _started;
 
-    private ClusterConsumerBackend(KielConsumerOptions options)
+    /// <summary>Uses <paramref name="cluster"/> (started or not); disposes it only when <paramref name="ownsCluster"/>.</summary>
+    public ClusterConsumerBackend(KafkaCluster cluster, KielConsumerOptions options, bool ownsCluster = false)
     {
+        _cluster = cluster;
         _options = options;
-        _connectionOptions = new ConnectionOptions
+        _ownsCluster = ownsCluster;
+    }
+
+    /// <summary>Creates a backend with a cluster of its own for the brokers of <paramref name="options"/>; it bootstraps on first use.</summary>
+    public static IConsumerBackend Create(KielConsumerOptions options)
+    {
+        var cluster = new KafkaCluster(new ClusterOptions
         {
+            BootstrapServers = [.. options.BootstrapServers.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)],
             ClientId = options.ClientId,
             RequestTimeout = options.RequestTimeout,
             LoggerFactory = options.LoggerFactory,
-            MaxInFlight = 1,
-        };
-        _bootstrap = [.. options.BootstrapServers.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(a => BrokerEndpoint.Parse(a))];
+        });
+        return new ClusterConsumerBackend(cluster, options, ownsCluster: true);
     }
 
-    /// <summary>Creates a backend for the brokers of <paramref name="options"/>; connections open on first use.</summary>
-    public static IConsumerBackend Create(KielConsumerOptions options) => new ClusterConsumerBackend(options);
-
-    public async ValueTask<IReadOnlyList<PartitionLeader>?> GetPartitionsAsync(string topic, bool refresh, CancellationToken cancellationToken)
+    private async ValueTask EnsureStartedAsync(CancellationToken cancellationToken)
     {
-        if (!refresh)
-            lock (_gate)
-                if (_topics.TryGetValue(topic, out var cached)) return cached;
-        await _metadataLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (_started) return;
+        await _startLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            return await RefreshAsync(topic, cancellationToken).ConfigureAwait(false);
+            if (_started) return;
+            if (_cluster.Metadata == MetadataSnapshot.Empty) await _cluster.StartAsync(cancellationToken).ConfigureAwait(false);
+            _started = true;
         }
         finally
         {
-            _metadataLock.Release();
+            _startLock.Release();
         }
     }
 
-    private async Task<IReadOnlyList<PartitionLeader>?> RefreshAsync(string topic, CancellationToken cancellationToken)
+    public async ValueTask<IReadOnlyList<PartitionLeader>?> GetPartitionsAsync(string topic, bool refresh, CancellationToken cancellationToken)
     {
-        Exception? last = null;
-        foreach (var (node, endpoint) in MetadataCandidates())
+        await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
+        var snapshot = refresh
+            ? await _cluster.RefreshMetadataAsync([topic], cancellationToken).ConfigureAwait(false)
+            : await _cluster.EnsureTopicsAsync([topic], cancellationToken).ConfigureAwait(false);
+        if (!snapshot.TryGetTopic(topic, out var metadata) || metadata.ErrorCode != 0 || metadata.Partitions.Count == 0) return null;
+        var leaders = new PartitionLeader[metadata.Partitions.Count];
+        for (var i = 0; i < leaders.Length; i++)
         {
-            try
-            {
-                var connection = await ConnectionAsync(node, endpoint, "metadata", cancellationToken).ConfigureAwait(false);
-                var version = connection.Versions.Choose(ApiKey.Metadata);
-                var request = new MetadataRequest
-                {
-                    Topics = [new MetadataRequest.MetadataRequestTopic { Name = topic }],
-                    AllowAutoTopicCreation = false,
-                };
-                var response = await connection.SendAsync(request, version, cancellationToken).ConfigureAwait(false);
-                return Apply(topic, response);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                throw;
-            }
-            catch (Exception ex)
-            {
-                last = ex;
-            }
+            var p = metadata.Partitions[i];
+            leaders[i] = new PartitionLeader(p.Partition, p.ErrorCode is 0 or 9 ? p.LeaderId : -1, p.LeaderEpoch);
         }
-        throw new KielException($"No broker answered a metadata request for topic '{topic}'.", last);
-    }
-
-    private List<(int Node, BrokerEndpoint Endpoint)> MetadataCandidates()
-    {
-        lock (_gate)
-        {
-            var list = new List<(int, BrokerEndpoint)>();
-            foreach (var (id, endpoint) in _brokers) list.Add((id, endpoint));
-            // Prefer brokers with an open connection, then the rest, then the bootstrap list.
-            list.Sort((a, b) => IsOpen(b.Item1).CompareTo(IsOpen(a.Item1)));
-            for (var i = 0; i < _bootstrap.Count; i++) list.Add((-1 - i, _bootstrap[i]));
-            return list;
-        }
-    }
-
-    private bool IsOpen(int node) =>
-        _connections.TryGetValue((node, "metadata"), out var task) && task.IsCompletedSuccessfully && task.Result.IsOpen;
-
-    private IReadOnlyList<PartitionLeader>? Apply(string topic, MetadataResponse response)
-    {
-        lock (_gate)
-        {
-            foreach (var broker in response.Brokers)
-                _brokers[broker.NodeId] = new BrokerEndpoint(broker.NodeId, broker.Host, broker.Port, broker.Rack);
-            foreach (var t in response.Topics)
-            {
-                if (t.Name != topic) continue;
-                if (t.ErrorCode != 0 || t.Partitions.Count == 0)
-                {
-                    _topics.Remove(topic);
-                    return null;
-                }
-                var leaders = t.Partitions
-                    .Select(p => new PartitionLeader(p.PartitionIndex, p.ErrorCode is 0 or 9 ? p.LeaderId : -1, p.LeaderEpoch))
-                    .OrderBy(p => p.Partition)
-                    .ToList();
-                _topics[topic] = leaders;
-                return leaders;
-            }
-            return null;
-        }
-    }
-
-    private async Task<BrokerConnection> ConnectionAsync(int node, BrokerEndpoint? endpoint, string purpose, CancellationToken cancellationToken)
-    {
-        Task<BrokerConnection> task;
-        lock (_gate)
-        {
-            ObjectDisposedException.ThrowIf(_disposed != 0, this);
-            if (endpoint is null && !_brokers.TryGetValue(node, out endpoint))
-                throw new KielException($"Broker {node} is not in the metadata.");
-            if (!_connections.TryGetValue((node, purpose), out task!) || task.IsFaulted || task.IsCanceled
-                || (task.IsCompletedSuccessfully && (!task.Result.IsOpen || task.Result.Endpoint.Host != endpoint.Host || task.Result.Endpoint.Port != endpoint.Port)))
-            {
-                if (task is { IsCompletedSuccessfully: true }) _ = task.Result.DisposeAsync().AsTask();
-                task = BrokerConnection.ConnectAsync(endpoint, _connectionOptions, purpose, CancellationToken.None);
-                _connections[(node, purpose)] = task;
-            }
-        }
-        return await task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return leaders;
     }
 
     public async ValueTask<FetchResponseView> FetchAsync(int brokerId, FetchRequestView view, CancellationToken cancellationToken)
     {
-        var connection = await ConnectionAsync(brokerId, null, "fetch", cancellationToken).ConfigureAwait(false);
+        await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await _cluster.GetConnectionAsync(brokerId, ConnectionPurpose.Fetch, cancellationToken).ConfigureAwait(false);
         var version = connection.Versions.Choose(ApiKey.Fetch, 0, MaxFetchVersion);
         var request = new FetchRequest
         {
@@ -220,7 +148,8 @@ internal sealed class ClusterConsumerBackend : IConsumerBackend
 
     public async ValueTask<IReadOnlyList<ListOffsetsAnswer>> ListOffsetsAsync(int brokerId, IReadOnlyList<ListOffsetsQuery> queries, IsolationLevel isolationLevel, CancellationToken cancellationToken)
     {
-        var connection = await ConnectionAsync(brokerId, null, "metadata", cancellationToken).ConfigureAwait(false);
+        await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await _cluster.GetConnectionAsync(brokerId, ConnectionPurpose.Group, cancellationToken).ConfigureAwait(false);
         var version = connection.Versions.Choose(ApiKey.ListOffsets);
         var request = new ListOffsetsRequest
         {
@@ -252,25 +181,6 @@ internal sealed class ClusterConsumerBackend : IConsumerBackend
 
     public async ValueTask DisposeAsync()
     {
-        List<Task<BrokerConnection>> connections;
-        lock (_gate)
-        {
-            if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-            connections = [.. _connections.Values];
-            _connections.Clear();
-        }
-        foreach (var task in connections)
-        {
-            try
-            {
-                var connection = await task.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
-                await connection.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
-            }
-            catch (Exception)
-            {
-                // Bounded shutdown: a connection that fails to open or close is left to the finaliser of its socket.
-            }
-        }
-        _metadataLock.Dispose();
+        if (_ownsCluster) await _cluster.DisposeAsync().ConfigureAwait(false);
     }
 }

@@ -46,9 +46,9 @@ public sealed class OffsetOutOfRangeException : KielException
 public sealed class UnknownTopicException : KielException
 {
     /// <summary>Creates the exception.</summary>
-    public UnknownTopicException(string topic, TimeSpan waited)
+    public UnknownTopicException(string topic, TimeSpan waited, Exception? lastError = null)
         : base($"Topic '{topic}' does not exist: it was not in the cluster's metadata after waiting {waited.TotalMilliseconds:0} ms. "
-               + "Create it first, or raise TopicMetadataTimeout.")
+               + "Create it first, or raise TopicMetadataTimeout." + (lastError is null ? "" : $" The last metadata request failed: {lastError.Message}"), lastError)
     {
         Topic = topic;
     }

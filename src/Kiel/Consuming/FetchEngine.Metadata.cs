@@ -103,6 +103,7 @@ internal sealed partial class FetchEngine
         var started = Environment.TickCount64;
         var backoff = TimeSpan.FromMilliseconds(Math.Max(10, _options.RetryBackoff.TotalMilliseconds));
         var refresh = false;
+        Exception? last = null;
         while (true)
         {
             IReadOnlyList<PartitionLeader>? partitions = null;
@@ -112,11 +113,12 @@ internal sealed partial class FetchEngine
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
+                last = ex;
                 ConsumerLog.MetadataFailed(_logger, topic, ex);
             }
             if (partitions is { Count: > 0 }) return partitions;
             var elapsed = TimeSpan.FromMilliseconds(Environment.TickCount64 - started);
-            if (elapsed >= _options.TopicMetadataTimeout) throw new UnknownTopicException(topic, elapsed);
+            if (elapsed >= _options.TopicMetadataTimeout) throw new UnknownTopicException(topic, elapsed, last);
             var wait = TimeSpan.FromMilliseconds(Math.Min(backoff.TotalMilliseconds, (_options.TopicMetadataTimeout - elapsed).TotalMilliseconds + 1));
             await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
             backoff = TimeSpan.FromMilliseconds(Math.Min(1000, backoff.TotalMilliseconds * 2));

@@ -61,6 +61,8 @@ public static class CompressionCodec
     {
         ArgumentNullException.ThrowIfNull(destination);
         ArgumentOutOfRangeException.ThrowIfNegative(maxOutputBytes);
+        if (source.IsEmpty && type is > CompressionType.None and <= CompressionType.Zstd)
+            DecompressionLimit.Corrupt(type, null, "the compressed data is empty");
         switch (type)
         {
             case CompressionType.None:

@@ -6,8 +6,17 @@ namespace Kiel.Protocol.Compression;
 /// <summary>gzip (RFC 1952) through <see cref="GZipStream"/>.</summary>
 internal static class GzipCodec
 {
+    // GZipStream writes nothing at all for empty input; peers expect a complete (empty) gzip member.
+    private static ReadOnlySpan<byte> EmptyMember => [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+
     public static void Compress(ReadOnlySpan<byte> source, IBufferWriter<byte> destination, int? level)
     {
+        if (source.IsEmpty)
+        {
+            EmptyMember.CopyTo(destination.GetSpan(EmptyMember.Length));
+            destination.Advance(EmptyMember.Length);
+            return;
+        }
         var sink = new BufferWriterStream(destination);
         using var gzip = new GZipStream(sink, new ZLibCompressionOptions { CompressionLevel = level ?? -1 }, leaveOpen: true);
         gzip.Write(source);

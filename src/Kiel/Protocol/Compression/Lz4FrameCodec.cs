@@ -81,13 +81,13 @@ internal static class Lz4FrameCodec
         var pos = 0;
         do
         {
-            total += DecompressFrame(source, ref pos, destination, maxOutput - total, legacyMagic);
+            total += DecompressFrame(source, ref pos, destination, maxOutput - total, maxOutput, legacyMagic);
         }
         while (pos < source.Length);
         return total;
     }
 
-    private static int DecompressFrame(ReadOnlySpan<byte> source, ref int pos, IBufferWriter<byte> destination, int maxOutput, bool legacyMagic)
+    private static int DecompressFrame(ReadOnlySpan<byte> source, ref int pos, IBufferWriter<byte> destination, int maxOutput, int limit, bool legacyMagic)
     {
         var frameStart = pos;
         Need(source, pos, 7, "frame header");
@@ -112,7 +112,7 @@ internal static class Lz4FrameCodec
         if (hasContentSize)
         {
             var contentSize = BinaryPrimitives.ReadUInt64LittleEndian(source[(pos + 6)..]);
-            if (contentSize > (ulong)maxOutput) DecompressionLimit.Exceeded(CompressionType.Lz4, (long)Math.Min(contentSize, long.MaxValue), maxOutput, claimed: true);
+            if (contentSize > (ulong)maxOutput) DecompressionLimit.Exceeded(CompressionType.Lz4, (long)Math.Min(contentSize, long.MaxValue / 2) + limit - maxOutput, limit, claimed: true);
         }
         var hc = source[descriptorEnd];
         var headerBytes = source[pos..descriptorEnd];
@@ -148,7 +148,7 @@ internal static class Lz4FrameCodec
             Span<byte> target;
             if (stored)
             {
-                if (length > maxOutput - total) DecompressionLimit.Exceeded(CompressionType.Lz4, (long)total + length, maxOutput, claimed: false);
+                if (length > maxOutput - total) DecompressionLimit.Exceeded(CompressionType.Lz4, (long)total + length + limit - maxOutput, limit, claimed: false);
                 target = output.GetSpan(Math.Max(length, 1));
                 data.CopyTo(target);
                 produced = length;
@@ -162,7 +162,7 @@ internal static class Lz4FrameCodec
                     : LZ4Codec.Decode(data, target, Dictionary(scratch));
                 if (produced < 0)
                 {
-                    if (room == maxOutput - total) DecompressionLimit.Exceeded(CompressionType.Lz4, (long)total + room + 1, maxOutput, claimed: false);
+                    if (room == maxOutput - total) DecompressionLimit.Exceeded(CompressionType.Lz4, (long)total + room + 1 + limit - maxOutput, limit, claimed: false);
                     Fail("block data", "an LZ4 block is corrupt");
                 }
             }

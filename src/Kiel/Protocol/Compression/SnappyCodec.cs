@@ -48,7 +48,7 @@ internal static class SnappyCodec
 
     public static int Decompress(ReadOnlySpan<byte> source, IBufferWriter<byte> destination, int maxOutput)
     {
-        if (!IsXerial(source)) return DecompressBlock(source, destination, maxOutput, "block");
+        if (!IsXerial(source)) return DecompressBlock(source, destination, maxOutput, maxOutput, "block");
 
         // Kiel compared an absolute position with (length - header) here and dropped a short last block (L17):
         // walk to the true end of the input instead.
@@ -62,13 +62,13 @@ internal static class SnappyCodec
             pos += 4;
             if (length < 0 || length > source.Length - pos)
                 DecompressionLimit.Corrupt(CompressionType.Snappy, "xerial block length", $"block length {length} at offset {pos - 4} does not fit in the {source.Length - pos} remaining byte(s)");
-            total += DecompressBlock(source.Slice(pos, length), destination, maxOutput - total, "xerial block");
+            total += DecompressBlock(source.Slice(pos, length), destination, maxOutput - total, maxOutput, "xerial block");
             pos += length;
         }
         return total;
     }
 
-    private static int DecompressBlock(ReadOnlySpan<byte> block, IBufferWriter<byte> destination, int maxOutput, string field)
+    private static int DecompressBlock(ReadOnlySpan<byte> block, IBufferWriter<byte> destination, int maxOutput, int limit, string field)
     {
         int claimed;
         try
@@ -81,7 +81,7 @@ internal static class SnappyCodec
             return 0;
         }
         if (claimed < 0) DecompressionLimit.Corrupt(CompressionType.Snappy, field, $"negative uncompressed length {claimed}");
-        if (claimed > maxOutput) DecompressionLimit.Exceeded(CompressionType.Snappy, claimed, maxOutput, claimed: true);
+        if (claimed > maxOutput) DecompressionLimit.Exceeded(CompressionType.Snappy, (long)claimed + limit - maxOutput, limit, claimed: true);
         // A snappy copy element of at most 3 bytes yields at most 64 bytes, so a claim far beyond that ratio is a lie;
         // refusing it keeps a tiny block from making us allocate up to the limit.
         if (claimed > (long)block.Length * 64 + 64)

@@ -1,6 +1,7 @@
 using System.Buffers;
 using ZstdSharp;
 using ZstdSharp.Unsafe;
+using Methods = ZstdSharp.Unsafe.Methods;
 
 namespace Kiel.Protocol.Compression;
 
@@ -33,7 +34,8 @@ internal static class ZstdCodec
     {
         try
         {
-            var declared = Decompressor.GetDecompressedSize(source);
+            ulong declared;
+            fixed (byte* p = source) declared = Methods.ZSTD_getFrameContentSize(p, (nuint)source.Length);
             // ZSTD_CONTENTSIZE_UNKNOWN and _ERROR are the two largest ulongs; streaming writers (the Java client) leave
             // the size out, and then only a bounded streaming decode is safe.
             if (declared < ulong.MaxValue - 1)

@@ -145,7 +145,7 @@ public sealed class RecordBatchBuilder : IDisposable
             var keyBytes = Encoding.UTF8.GetByteCount(h.Key);
             p += VarInt.WriteVarInt(s[p..], keyBytes);
             p += Encoding.UTF8.GetBytes(h.Key, s[p..]);
-            p += h.Value is { } v ? WriteBytes(s[p..], v.Span, v.Length) : WriteBytes(s[p..], default, -1);
+            p += WriteBytes(s[p..], h.Value.Span, h.IsValueNull ? -1 : h.Value.Length);
         }
         _records.Advance(p);
 
@@ -250,7 +250,7 @@ public sealed class RecordBatchBuilder : IDisposable
         {
             if (h.Key is null) throw new ArgumentException("A header key cannot be null.", nameof(headers));
             var k = Encoding.UTF8.GetByteCount(h.Key);
-            var v = h.Value is { } value ? value.Length : -1;
+            var v = h.IsValueNull ? -1 : h.Value.Length;
             size += VarInt.SizeOfVarInt(k) + k + VarInt.SizeOfVarInt(v) + Math.Max(v, 0);
         }
         return size;
