@@ -35,7 +35,7 @@ public sealed partial class ZooKeeperClient
                     break;
             }
         }
-        var results = await SubmitAsync(OpCode.Multi, ops[0].Path, w => WriteMulti(w, ops), ReadMulti, cancellationToken).ConfigureAwait(false);
+        var results = await SubmitAsync(OpCode.Multi, ops[0].Path, w => WriteMulti(w, ops, ToServerPath), (ref JuteReader r) => ReadMulti(ref r, FromServerPath), cancellationToken).ConfigureAwait(false);
         for (var i = 0; i < results.Count; i++)
         {
             if (results[i] is not OpResult.Error) continue;
@@ -52,7 +52,7 @@ public sealed partial class ZooKeeperClient
         return results;
     }
 
-    private void WriteMulti(JuteWriter w, List<ZooKeeperOp> ops)
+    internal static void WriteMulti(JuteWriter w, IReadOnlyList<ZooKeeperOp> ops, Func<string, string> toServerPath)
     {
         foreach (var op in ops)
         {
@@ -60,25 +60,25 @@ public sealed partial class ZooKeeperClient
             {
                 case CreateOp c:
                     WriteMultiHeader(w, OpCode.Create);
-                    w.WriteString(ToServerPath(c.Path));
+                    w.WriteString(toServerPath(c.Path));
                     w.WriteBuffer(c.Data.Span);
                     w.WriteAcls(c.Acl);
                     w.WriteInt((int)c.Mode);
                     break;
                 case DeleteOp d:
                     WriteMultiHeader(w, OpCode.Delete);
-                    w.WriteString(ToServerPath(d.Path));
+                    w.WriteString(toServerPath(d.Path));
                     w.WriteInt(d.Version);
                     break;
                 case SetDataOp s:
                     WriteMultiHeader(w, OpCode.SetData);
-                    w.WriteString(ToServerPath(s.Path));
+                    w.WriteString(toServerPath(s.Path));
                     w.WriteBuffer(s.Data.Span);
                     w.WriteInt(s.Version);
                     break;
                 case CheckOp k:
                     WriteMultiHeader(w, OpCode.Check);
-                    w.WriteString(ToServerPath(k.Path));
+                    w.WriteString(toServerPath(k.Path));
                     w.WriteInt(k.Version);
                     break;
                 default:
@@ -98,7 +98,7 @@ public sealed partial class ZooKeeperClient
         w.WriteInt(-1);
     }
 
-    private List<OpResult> ReadMulti(ref JuteReader r)
+    internal static List<OpResult> ReadMulti(ref JuteReader r, Func<string, string> fromServerPath)
     {
         var results = new List<OpResult>();
         while (true)
@@ -111,10 +111,10 @@ public sealed partial class ZooKeeperClient
             switch ((OpCode)type)
             {
                 case OpCode.Create:
-                    results.Add(new OpResult.Create(FromServerPath(r.ReadRequiredString("path"))));
+                    results.Add(new OpResult.Create(fromServerPath(r.ReadRequiredString("path"))));
                     break;
                 case OpCode.Create2:
-                    var path = FromServerPath(r.ReadRequiredString("path"));
+                    var path = fromServerPath(r.ReadRequiredString("path"));
                     r.ReadStat();
                     results.Add(new OpResult.Create(path));
                     break;

@@ -280,15 +280,29 @@ public sealed partial class ZooKeeperClient
         CancellationToken cancellationToken, Action<ZooKeeperErrorCode>? onResult = null,
         Func<ZooKeeperErrorCode, T>? onError = null, ZooKeeperErrorCode[]? valueOnError = null)
     {
-        var connection = await WaitForConnectionAsync(path, cancellationToken).ConfigureAwait(false);
-        return await SendAsync(connection, op, path, body, decoder, onResult, cancellationToken, onError, valueOnError).ConfigureAwait(false);
+        var pending = new PendingRequest<T>(op, path, decoder, onError) { OnResult = onResult, ValueOnError = valueOnError };
+        using (var w = new JuteWriter())
+        {
+            w.BeginFrame();
+            w.WriteInt(0); // xid, set when queued
+            w.WriteInt((int)op);
+            body(w);
+            w.FinishFrame();
+            // A connection that failed before the request was queued never saw it, so waiting for the next one is safe.
+            while (true)
+            {
+                var connection = await WaitForConnectionAsync(path, cancellationToken).ConfigureAwait(false);
+                if (connection.TrySend(w, pending)) break;
+            }
+        }
+        var task = pending.Completion.Task;
+        return await (cancellationToken.CanBeCanceled ? task.WaitAsync(cancellationToken) : task).ConfigureAwait(false);
     }
 
     private static Task<T> SendAsync<T>(Connection connection, OpCode op, string? path, Action<JuteWriter> body, ReplyDecoder<T> decoder,
-        Action<ZooKeeperErrorCode>? onResult, CancellationToken cancellationToken,
-        Func<ZooKeeperErrorCode, T>? onError = null, ZooKeeperErrorCode[]? valueOnError = null)
+        Action<ZooKeeperErrorCode>? onResult, CancellationToken cancellationToken)
     {
-        var pending = new PendingRequest<T>(op, path, decoder, onError) { OnResult = onResult, ValueOnError = valueOnError };
+        var pending = new PendingRequest<T>(op, path, decoder) { OnResult = onResult };
         using (var w = new JuteWriter())
         {
             w.BeginFrame();

@@ -111,15 +111,24 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
         await WaitForConnectionAsync(null, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>A stream of session state changes from now on, ending when the client closes or <paramref name="cancellationToken"/> fires.</summary>
-    public async IAsyncEnumerable<SessionStateChange> WatchStateAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    /// <summary>
+    /// A stream of session state changes from the moment of this call (not of the first MoveNext), ending when the
+    /// client closes or <paramref name="cancellationToken"/> fires.
+    /// </summary>
+    public IAsyncEnumerable<SessionStateChange> WatchStateAsync(CancellationToken cancellationToken = default)
     {
         var channel = Channel.CreateUnbounded<SessionStateChange>(new UnboundedChannelOptions { SingleReader = true });
         lock (_stateLock)
         {
-            if (_state == SessionState.Closed) yield break;
-            _stateSubscribers.Add(channel);
+            if (_state == SessionState.Closed) channel.Writer.TryComplete();
+            else _stateSubscribers.Add(channel);
         }
+        return ReadStatesAsync(channel, cancellationToken);
+    }
+
+    private async IAsyncEnumerable<SessionStateChange> ReadStatesAsync(Channel<SessionStateChange> channel,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         try
         {
             await foreach (var change in channel.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
@@ -150,17 +159,28 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
     private async Task<Connection> WaitForConnectionAsync(string? path, CancellationToken cancellationToken)
     {
         var connection = Volatile.Read(ref _connection);
-        if (connection is not null) return connection;
-        if (Volatile.Read(ref _disposed) == 1) throw new ClientClosedException(path);
-        if (_expiredForGood) throw new SessionExpiredException(path);
-        var signal = Volatile.Read(ref _connected);
-        try
+        if (connection is not null && !connection.IsFailed) return connection;
+        var clock = Stopwatch.StartNew();
+        while (true)
         {
-            return await signal.Task.WaitAsync(ConnectionWaitTimeout, cancellationToken).ConfigureAwait(false);
-        }
-        catch (TimeoutException e)
-        {
-            throw new ConnectionLossException(path, $"No ZooKeeper server answered within {ConnectionWaitTimeout.TotalSeconds:0.#} s" + (path is null ? "." : $" (request for {path})."), e);
+            if (Volatile.Read(ref _disposed) == 1) throw new ClientClosedException(path);
+            if (_expiredForGood) throw new SessionExpiredException(path);
+            var left = ConnectionWaitTimeout - clock.Elapsed;
+            if (left <= TimeSpan.Zero)
+                throw new ConnectionLossException(path, $"No ZooKeeper server answered within {ConnectionWaitTimeout.TotalSeconds:0.#} s" + (path is null ? "." : $" (request for {path})."));
+            var signal = Volatile.Read(ref _connected);
+            if (signal.Task.IsCompletedSuccessfully && signal.Task.Result.IsFailed)
+            {
+                // The session loop has not yet noticed the failed connection; it swaps the signal in a moment.
+                await Task.Delay(5, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+            try
+            {
+                connection = await signal.Task.WaitAsync(left, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException) { continue; }
+            if (!connection.IsFailed) return connection;
         }
     }
 

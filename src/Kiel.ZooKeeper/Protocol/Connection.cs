@@ -32,7 +32,7 @@ internal sealed class Connection
     private readonly TimeSpan _pingInterval;
     private long _lastSendTimestamp;
     private int _nextXid;
-    private bool _failed;
+    private volatile bool _failed;
 
     private Connection(Socket socket, string server, ConnectResponse session, int maxReplySize,
         Action<WatcherEventMessage> onNotification, Action<long> onZxid)
@@ -50,6 +50,9 @@ internal sealed class Connection
     }
 
     internal string Server { get; }
+
+    /// <summary>True once the connection has failed or closed.</summary>
+    internal bool IsFailed => _failed;
     internal ConnectResponse Session { get; }
 
     /// <summary>Completes when the connection ends, with the reason (null for an orderly close).</summary>

@@ -10,7 +10,7 @@ public sealed class SharedSet : IAsyncDisposable
 {
     private readonly ZooKeeperClient _client;
     private readonly Func<IReadOnlySet<string>?, ValueTask>? _onChange;
-    private readonly ZooKeeperLock _lock;
+    private readonly string? _identifier;
     private DataWatch? _watch;
 
     /// <summary>Creates the set; call <see cref="StartAsync"/> to watch it.</summary>
@@ -25,7 +25,7 @@ public sealed class SharedSet : IAsyncDisposable
         _client = client;
         Path = path;
         _onChange = onChange;
-        _lock = new ZooKeeperLock(client, ZooKeeperPath.Combine(path, "lock"), identifier);
+        _identifier = identifier;
     }
 
     /// <summary>The set's node.</summary>
@@ -68,7 +68,9 @@ public sealed class SharedSet : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(items);
         var list = items.ToList();
-        if (!await _lock.AcquireAsync(null, cancellationToken).ConfigureAwait(false))
+        // One contender per change: a lock handle is one contender, and changes from this process must queue too.
+        var contender = new ZooKeeperLock(_client, ZooKeeperPath.Combine(Path, "lock"), _identifier);
+        if (!await contender.AcquireAsync(null, cancellationToken).ConfigureAwait(false))
             throw new OperationCanceledException(cancellationToken);
         try
         {
@@ -83,7 +85,7 @@ public sealed class SharedSet : IAsyncDisposable
         }
         finally
         {
-            await _lock.ReleaseAsync(CancellationToken.None).ConfigureAwait(false);
+            await contender.ReleaseAsync(CancellationToken.None).ConfigureAwait(false);
         }
     }
 
