@@ -381,3 +381,49 @@ public class KnownBytesTests
         Assert.Equal("MetadataRequest", e.MessageName);
     }
 }
+
+public class WriterAndReaderSurfaceTests
+{
+    private sealed class Segment : System.Buffers.ReadOnlySequenceSegment<byte>
+    {
+        public Segment(ReadOnlyMemory<byte> memory, Segment? previous)
+        {
+            Memory = memory;
+            if (previous is not null)
+            {
+                RunningIndex = previous.RunningIndex + previous.Memory.Length;
+                previous.Next = this;
+            }
+        }
+    }
+
+    [Fact]
+    public void EncodesIntoASpanAndDecodesFromAMultiSegmentSequence()
+    {
+        var request = new MetadataRequest { Topics = [new() { Name = "foo" }, new() { Name = "bar" }] };
+        Span<byte> destination = stackalloc byte[64];
+        var writer = new KafkaWriter(destination);
+        request.Write(ref writer, 0);
+        var bytes = destination[..(int)writer.BytesWritten].ToArray();
+        Assert.Equal(KnownBytesTests.Hex("00000002 0003 666f6f 0003 626172"), bytes);
+
+        var first = new Segment(bytes.AsMemory(0, 5), null);
+        var last = new Segment(bytes.AsMemory(5), first);
+        var sequence = new System.Buffers.ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
+        var reader = KafkaReader.Create(sequence);
+        var decoded = MetadataRequest.Read(ref reader, 0);
+        Assert.Equal(["foo", "bar"], decoded.Topics!.Select(t => t.Name));
+    }
+
+    [Fact]
+    public void WritingPastAFixedSpanThrowsInsteadOfOverrunning()
+    {
+        var request = new MetadataRequest { Topics = [new() { Name = "a-long-topic-name" }] };
+        Assert.Throws<InvalidOperationException>(() =>
+        {
+            Span<byte> small = stackalloc byte[8];
+            var writer = new KafkaWriter(small);
+            request.Write(ref writer, 0);
+        });
+    }
+}
