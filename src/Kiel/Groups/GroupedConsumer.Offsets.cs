@@ -1,6 +1,7 @@
 using Kiel.Cluster;
 using Kiel.Groups;
 using Kiel.Network;
+using Kiel.Protocol;
 using Kiel.Protocol.Messages;
 
 namespace Kiel;
@@ -118,7 +119,7 @@ public partial class GroupedConsumer<TValue>
                             _committed[tp] = offset;
                             pending.Remove(tp);
                         }
-                        else if (failure == 0 || !ErrorCodes.IsRetriable(p.ErrorCode))
+                        else if (failure == 0 || !IsRetriableCode(p.ErrorCode))
                         {
                             failure = p.ErrorCode;
                             failed = tp;
@@ -130,7 +131,7 @@ public partial class GroupedConsumer<TValue>
             catch (Exception e) when (KafkaCluster.IsRetriable(e) && !cancellationToken.IsCancellationRequested)
             {
                 lost = e;
-                failure = KafkaCluster.GetErrorCode(e) ?? 0;
+                failure = (short?)ErrorClassification.GetErrorCode(e) ?? 0;
             }
 
             if (failure == OffsetMetadataTooLarge && lost is null)
@@ -142,7 +143,7 @@ public partial class GroupedConsumer<TValue>
                 attempt--;
                 continue;
             }
-            if (failure != 0 && !ErrorCodes.IsRetriable(failure))
+            if (failure != 0 && !IsRetriableCode(failure))
                 throw new OffsetCommitException(Options.Group, failed.Topic, failed.Partition, failure, retriesExhausted: false, lost);
             if (attempt > Options.MaxRetries)
                 throw new OffsetCommitException(Options.Group, failed.Topic, failed.Partition, failure, retriesExhausted: true, lost);
@@ -192,7 +193,7 @@ public partial class GroupedConsumer<TValue>
                                 result[tp] = p.ErrorCode == 0 ? p.CommittedOffset : -1;
                                 pending.Remove(tp);
                             }
-                            else if (failure == 0 || !ErrorCodes.IsRetriable(p.ErrorCode))
+                            else if (failure == 0 || !IsRetriableCode(p.ErrorCode))
                             {
                                 failure = p.ErrorCode;
                                 failed = tp;
@@ -210,10 +211,10 @@ public partial class GroupedConsumer<TValue>
             catch (Exception e) when (KafkaCluster.IsRetriable(e) && !cancellationToken.IsCancellationRequested)
             {
                 lost = e;
-                failure = KafkaCluster.GetErrorCode(e) ?? 0;
+                failure = (short?)ErrorClassification.GetErrorCode(e) ?? 0;
             }
 
-            if (failure != 0 && !ErrorCodes.IsRetriable(failure))
+            if (failure != 0 && !IsRetriableCode(failure))
                 throw new NoOffsetsException(Options.Group, failed.Topic, failed.Partition, failure);
             if (attempt > Options.MaxRetries)
                 throw new NoOffsetsException(Options.Group, failed.Topic, failed.Partition, failure,
@@ -229,10 +230,12 @@ public partial class GroupedConsumer<TValue>
         GroupLog.RetriableError(_log, Options.Group, api, failure, attempt);
         // The coordinator moved, is not there yet, or its connection broke: look it up again (kiel never did, L7).
         // COORDINATOR_LOAD_IN_PROGRESS only needs patience.
-        if (lost is not null || ErrorCodes.MeansCoordinatorMoved(failure))
-            _cluster!.ForgetCoordinator(CoordinatorType.Group, Options.Group, lost?.Message ?? ErrorCodes.Name(failure));
+        if (lost is not null || ErrorClassification.MeansCoordinatorMoved((Protocol.ErrorCode)failure))
+            _cluster!.ForgetCoordinator(CoordinatorType.Group, Options.Group, lost?.Message ?? ((Protocol.ErrorCode)failure).Name());
         if (lost is not null) _cluster!.ReportError(lost);
     }
+
+    private static bool IsRetriableCode(short code) => ((Protocol.ErrorCode)code).IsRetriable();
 
     private static TimeSpan Next(TimeSpan backoff) => TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
 
@@ -241,7 +244,7 @@ public partial class GroupedConsumer<TValue>
     /// A retriable error refreshes metadata, backs off and goes on; any other error throws (kiel left the coordinator
     /// unset, L7). Later requests run this again on NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE or a lost connection.
     /// </summary>
-    /// <exception cref="BrokerErrorException">A broker answered with a non-retriable error.</exception>
+    /// <exception cref="KafkaException">A broker answered with a non-retriable error.</exception>
     /// <exception cref="NoBrokersException">No broker answered within the retry bound.</exception>
     public async Task DetermineCoordinatorAsync(CancellationToken cancellationToken = default)
     {

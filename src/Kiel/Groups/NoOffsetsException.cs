@@ -8,7 +8,7 @@ public sealed class NoOffsetsException : KielException
 {
     /// <summary>Creates the exception.</summary>
     public NoOffsetsException(string group, string topic, int partition, short errorCode, string? detail = null)
-        : base($"No offsets for group '{group}', {topic}:{partition}: " + (errorCode == 0 ? detail ?? "nothing committed and the reset policy is Error." : $"OffsetFetch failed with error {errorCode} ({Cluster.ErrorCodes.Name(errorCode)})" + (detail is null ? "." : $": {detail}")))
+        : base($"No offsets for group '{group}', {topic}:{partition}: " + (errorCode == 0 ? detail ?? "nothing committed and the reset policy is Error." : $"OffsetFetch failed with error {errorCode} ({Protocol.ErrorCodes.Info(errorCode).Name})" + (detail is null ? "." : $": {detail}")))
     {
         Group = group;
         Topic = topic;

@@ -5,7 +5,7 @@ public sealed class OffsetCommitException : KielException
 {
     /// <summary>Creates the exception.</summary>
     public OffsetCommitException(string group, string topic, int partition, short errorCode, bool retriesExhausted, Exception? innerException = null)
-        : base($"Committing offsets of group '{group}' failed for {topic}:{partition}" + (errorCode != 0 ? $" with error {errorCode} ({Cluster.ErrorCodes.Name(errorCode)})" : "")
+        : base($"Committing offsets of group '{group}' failed for {topic}:{partition}" + (errorCode != 0 ? $" with error {errorCode} ({Protocol.ErrorCodes.Info(errorCode).Name})" : "")
             + (retriesExhausted ? " after every retry." : "."), innerException)
     {
         Group = group;
