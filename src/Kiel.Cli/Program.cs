@@ -1,2 +1,3 @@
-// Placeholder: the kiel command line is written under issues 3 and 10.
-return 0;
+using Kiel.Cli;
+
+return await KielApp.RunAsync(args);

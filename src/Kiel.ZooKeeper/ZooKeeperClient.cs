@@ -206,7 +206,7 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
                 connection = await Connection.OpenAsync(host, port, LastZxid, (int)_options.SessionTimeout.TotalMilliseconds,
                     SessionId, _password, _options.MaxReplySize, OnNotification, OnZxid, connectTimeout, token).ConfigureAwait(false);
             }
-            catch (Connection.SessionExpiredAtHandshake)
+            catch (Connection.SessionExpiredAtHandshake) when (SessionId != 0)
             {
                 if (!Expire()) return;
                 continue;

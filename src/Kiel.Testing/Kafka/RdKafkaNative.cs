@@ -184,10 +184,13 @@ public static class RdKafkaNative
         }
     }
 
-    private static (IntPtr Handle, string Path) Load()
+    private static (IntPtr Handle, string Path) Load() => LoadFirst(Candidates());
+
+    /// <summary>Loads the first file of <paramref name="candidates"/> that loads; otherwise throws naming each file and its failure.</summary>
+    internal static (IntPtr Handle, string Path) LoadFirst(IEnumerable<string> candidates)
     {
         var why = new StringBuilder();
-        foreach (var path in Candidates())
+        foreach (var path in candidates)
         {
             if (!File.Exists(path))
             {

@@ -7,7 +7,7 @@ namespace Kiel.IntegrationTests.Peers;
 using TopicPartition = Confluent.Kafka.TopicPartition;
 
 /// <summary>Confluent.Kafka 2.16, as an independent client, against the embedded cluster.</summary>
-public sealed class ConfluentPeerTests(KafkaClusterFixture fixture) : IClassFixture<KafkaClusterFixture>
+public sealed class ConfluentPeerTests(KafkaClusterFixture fixture, Xunit.Abstractions.ITestOutputHelper output) : IClassFixture<KafkaClusterFixture>
 {
     private EmbeddedKafkaCluster Cluster => fixture.Cluster;
 
@@ -53,10 +53,13 @@ public sealed class ConfluentPeerTests(KafkaClusterFixture fixture) : IClassFixt
 
         using var first = ConfluentClients.Consumer(fixture.BootstrapServers, group);
         using var second = ConfluentClients.Consumer(fixture.BootstrapServers, group);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         first.Subscribe(topic);
         await Task.Run(() => PollUntil(() => first.Assignment.Count == 4, cts.Token, first));
+        output.WriteLine($"first member assigned 4 partitions after {clock.ElapsedMilliseconds} ms");
         second.Subscribe(topic);
         await Task.Run(() => PollUntil(() => first.Assignment.Count == 2 && second.Assignment.Count == 2, cts.Token, first, second));
+        output.WriteLine($"split 2+2 after {clock.ElapsedMilliseconds} ms");
 
         var mine = first.Assignment.Select(tp => tp.Partition.Value).ToHashSet();
         var theirs = second.Assignment.Select(tp => tp.Partition.Value).ToHashSet();
@@ -160,6 +163,62 @@ public sealed class ConfluentPeerTests(KafkaClusterFixture fixture) : IClassFixt
         var after = await producer.ProduceAsync(target, new Message<string, string> { Key = "after", Value = "up" }, cts.Token);
         Assert.Equal(PersistenceStatus.Persisted, after.Status);
         Assert.Equal(1, after.Offset.Value);
+    }
+
+    [Fact]
+    public async Task Commits_go_to_the_group_coordinator_that_was_set()
+    {
+        var topic = KafkaClusterFixture.UniqueTopic("coord");
+        var group = $"g-{topic}";
+        Cluster.CreateTopic(topic, partitions: 1);
+        Cluster.SetGroupCoordinator(group, 3);
+        using var cts = TestTimeouts.After(30);
+        using (var producer = ConfluentClients.Producer(fixture.BootstrapServers))
+        {
+            await producer.ProduceAsync(topic, new Message<string, string> { Key = "k", Value = "v" }, cts.Token);
+        }
+
+        Cluster.StartRequestTracking();
+        try
+        {
+            Cluster.ClearRequests();
+            using var consumer = ConfluentClients.Consumer(fixture.BootstrapServers, group);
+            consumer.Assign(new TopicPartitionOffset(topic, 0, Offset.Beginning));
+            var read = ConfluentClients.ConsumeCount(consumer, 1, cts.Token);
+            Assert.Single(read);
+            consumer.Commit(read[0]);
+            Assert.Equal(1, consumer.Committed([new TopicPartition(topic, 0)], TimeSpan.FromSeconds(10))[0].Offset.Value);
+
+            var commits = Cluster.GetRequests().Where(r => r.ApiKey == KafkaApiKeys.OffsetCommit).ToList();
+            Assert.NotEmpty(commits);
+            Assert.All(commits, r => Assert.Equal(3, r.BrokerId));
+        }
+        finally
+        {
+            Cluster.StopRequestTracking();
+            Cluster.ClearRequests();
+        }
+    }
+
+    [Fact]
+    public async Task A_capped_produce_version_makes_the_client_write_an_old_format_without_headers()
+    {
+        // Its own cluster: the cap applies to every broker and would disturb the other tests.
+        await using var cluster = EmbeddedKafkaCluster.Start(1, "old:1");
+        cluster.SetApiVersion(KafkaApiKeys.Produce, 0, 2); // Produce v2 carries magic-1 message sets, which have no headers
+        using var cts = TestTimeouts.After(30);
+        using (var producer = ConfluentClients.Producer(cluster.BootstrapServers))
+        {
+            var headers = new Headers { { "h", [1] } };
+            await producer.ProduceAsync("old", new Message<string, string> { Key = "k", Value = "v", Headers = headers }, cts.Token);
+        }
+
+        using var consumer = ConfluentClients.Consumer(cluster.BootstrapServers, "g-old");
+        consumer.Assign(new TopicPartitionOffset("old", 0, Offset.Beginning));
+        var read = ConfluentClients.ConsumeCount(consumer, 1, cts.Token);
+        Assert.Single(read);
+        Assert.Equal("v", read[0].Message.Value);
+        Assert.True(read[0].Message.Headers is null || read[0].Message.Headers.Count == 0);
     }
 
     private static void PollUntil(Func<bool> done, CancellationToken cancellationToken, params IConsumer<string, string>[] consumers) =>

@@ -95,4 +95,31 @@ public sealed class EmbeddedKafkaClusterTests
         Assert.Equal(0, cluster.PendingBrokerRequestErrors(2, KafkaApiKeys.Metadata));
         Assert.Throws<EmbeddedKafkaException>(() => cluster.PendingBrokerRequestErrors(9, KafkaApiKeys.Metadata));
     }
+
+    [Fact]
+    public async Task Deletes_records_and_reports_topic_errors()
+    {
+        await using var cluster = EmbeddedKafkaCluster.Start(1, "trim:1", "broken:1");
+        using (var producer = ConfluentClients.Producer(cluster.BootstrapServers))
+        {
+            for (var i = 0; i < 5; i++)
+            {
+                producer.Produce("trim", new Message<string, string> { Key = "k", Value = $"{i}" });
+            }
+
+            Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(10)));
+        }
+
+        cluster.DeleteRecords("trim", 0, 3);
+        using var consumer = ConfluentClients.Consumer(cluster.BootstrapServers, "g-trim");
+        var marks = consumer.QueryWatermarkOffsets(new TopicPartition("trim", 0), TimeSpan.FromSeconds(10));
+        Assert.Equal(3, marks.Low.Value);
+        Assert.Equal(5, marks.High.Value);
+
+        cluster.SetTopicError("broken", 29); // TOPIC_AUTHORIZATION_FAILED
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build();
+        Assert.Equal(ErrorCode.TopicAuthorizationFailed, admin.GetMetadata("broken", TimeSpan.FromSeconds(10)).Topics[0].Error.Code);
+        cluster.SetTopicError("broken", 0);
+        Assert.Equal(ErrorCode.NoError, admin.GetMetadata("broken", TimeSpan.FromSeconds(10)).Topics[0].Error.Code);
+    }
 }

@@ -37,4 +37,23 @@ public sealed class NativeLibraryTests
         Assert.Contains(candidates, c => c.Contains(Path.Combine("runtimes", ""), StringComparison.Ordinal));
         Assert.Contains(candidates, c => Path.GetDirectoryName(c) == Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory));
     }
+
+    [Fact]
+    public void When_nothing_loads_the_exception_names_every_file_and_why()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), $"kiel-missing-{Guid.NewGuid():N}.so");
+        var garbage = Path.Combine(Path.GetTempPath(), $"kiel-garbage-{Guid.NewGuid():N}.so");
+        File.WriteAllText(garbage, "not a shared library");
+        try
+        {
+            var ex = Assert.Throws<DllNotFoundException>(() => RdKafkaNative.LoadFirst([missing, garbage]));
+            Assert.Contains($"{missing}: file not found", ex.Message, StringComparison.Ordinal);
+            Assert.Contains($"{garbage}: ", ex.Message, StringComparison.Ordinal);
+            Assert.Contains(RdKafkaNative.PathEnvironmentVariable, ex.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(garbage);
+        }
+    }
 }

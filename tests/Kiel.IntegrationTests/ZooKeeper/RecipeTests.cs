@@ -116,4 +116,25 @@ public sealed class RecipeTests(StandaloneZooKeeperFixture zk) : IClassFixture<S
             Assert.Equal(i + 1, (await NextAsync(childChanges)).Count);
         }
     }
+
+    [Fact]
+    public async Task Client_watch_streams_follow_changes()
+    {
+        var root = StandaloneZooKeeperFixture.UniqueRoot("streams");
+        await using var a = await zk.ConnectAsync();
+        await using var b = await zk.ConnectAsync();
+        using var cts = new CancellationTokenSource(Wait);
+        await using var data = a.WatchDataAsync(root, cts.Token).GetAsyncEnumerator();
+        Assert.Null(await NextAsync(data));
+        await b.CreateAsync(root, "a"u8.ToArray());
+        Assert.Equal("a", Encoding.UTF8.GetString((await NextAsync(data))!.Data));
+        await using var kids = a.WatchChildrenAsync(root, cts.Token).GetAsyncEnumerator();
+        Assert.Empty(await NextAsync(kids));
+        await b.CreateAsync(root + "/k");
+        Assert.Equal(["k"], await NextAsync(kids));
+        await b.DeleteAsync(root + "/k");
+        Assert.Empty(await NextAsync(kids));
+        await b.DeleteAsync(root);
+        Assert.Null(await NextAsync(data));
+    }
 }

@@ -187,4 +187,45 @@ public sealed class ZooKeeperClientTests(StandaloneZooKeeperFixture zk) : IClass
         Assert.Contains("1048576", e.Message);
         Assert.True(client.IsConnected);
     }
+
+    [Fact]
+    public async Task Container_and_ttl_nodes_are_created()
+    {
+        await using var client = await zk.ConnectAsync();
+        var root = StandaloneZooKeeperFixture.UniqueRoot("ext");
+        var container = await client.CreateWithStatAsync(root, mode: CreateMode.Container);
+        Assert.Equal(root, container.Path);
+        Assert.NotNull(container.Stat);
+        var ttl = await client.CreateAsync(root + "/ttl-", mode: CreateMode.PersistentSequentialWithTtl, ttl: TimeSpan.FromMinutes(1));
+        Assert.StartsWith(root + "/ttl-", ttl);
+        await Assert.ThrowsAsync<ArgumentException>(() => client.CreateAsync(root + "/x", mode: CreateMode.PersistentWithTtl));
+        await Assert.ThrowsAsync<ArgumentException>(() => client.CreateAsync(root + "/y", ttl: TimeSpan.FromSeconds(1)));
+    }
+
+    [Fact]
+    public async Task Pings_keep_an_idle_short_session_alive()
+    {
+        await using var client = await zk.ConnectAsync(sessionTimeout: TimeSpan.FromMilliseconds(2000));
+        Assert.Equal(TimeSpan.FromMilliseconds(2000), client.NegotiatedSessionTimeout);
+        var root = StandaloneZooKeeperFixture.UniqueRoot("idle");
+        await client.CreateAsync(root, mode: CreateMode.Ephemeral);
+        var session = client.SessionId;
+        var changes = new List<SessionState>();
+        client.StateChanged += (_, c) => { lock (changes) changes.Add(c.State); };
+        await Task.Delay(TimeSpan.FromSeconds(4)); // twice the session timeout with no request
+        lock (changes) Assert.Empty(changes);
+        Assert.Equal(session, client.SessionId);
+        Assert.Equal(session, (await client.ExistsAsync(root))!.EphemeralOwner);
+    }
+
+    [Fact]
+    public async Task Failed_auth_is_reported_and_not_replayed()
+    {
+        await using var client = await zk.ConnectAsync();
+        await Assert.ThrowsAsync<AuthFailedException>(() => client.AddAuthAsync("no-such-scheme", "x"u8.ToArray()).WaitAsync(Wait));
+        var root = StandaloneZooKeeperFixture.UniqueRoot("authfail");
+        // The server closed that connection; the client reconnects on the same session and carries on.
+        Assert.Equal(root, await client.CreateAsync(root).WaitAsync(Wait));
+        Assert.True(client.IsConnected);
+    }
 }
