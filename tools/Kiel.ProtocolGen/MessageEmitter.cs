@@ -278,7 +278,7 @@ public sealed class MessageEmitter(MessageSpec m)
 
         // Constructors: the public one sets the defaults that allocate; Read uses the private one and assigns everything.
         var allocating = s.Fields.Where(f => (f.Type.IsArray || f.Struct is not null) && !DefaultIsNull(f)).ToList();
-        w.Line();
+        if (s.IsTop) w.Line();
         w.Line("/// <summary>Creates an instance holding the default value of every field.</summary>");
         if (allocating.Count == 0)
         {
@@ -412,6 +412,15 @@ public sealed class MessageEmitter(MessageSpec m)
                     var present = f.TaggedVersions.Intersect(f.Versions).Intersect(ctx);
                     w.Open($"if (send{f.Name})");
                     w.Line($"ProtocolSupport.WriteUnknownTagsBefore(ref writer, UnknownTaggedFields, ref unknownIndex, {f.Tag});");
+                    if (f.Type.IsFixed)
+                    {
+                        // Fixed-size values need no scratch buffer to learn their size.
+                        w.Line($"writer.WriteUnsignedVarInt({f.Tag});");
+                        w.Line($"writer.WriteUnsignedVarInt({MinScalarSize(f.Type.Name, true)});");
+                        w.Line(WriteValue(s, f, "writer", f.Name, "true", "false"));
+                        w.Close();
+                        continue;
+                    }
                     w.Line("var buffer = new System.Buffers.ArrayBufferWriter<byte>();");
                     w.Line("var tagWriter = new KafkaWriter(buffer);");
                     w.Line(WriteValue(s, f, "tagWriter", f.Name, "true", NullableExpr(f, present)));

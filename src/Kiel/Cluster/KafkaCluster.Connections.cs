@@ -22,6 +22,8 @@ public sealed partial class KafkaCluster
     public async ValueTask<BrokerConnection> GetConnectionAsync(BrokerEndpoint broker, ConnectionPurpose purpose, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(broker);
+        if (broker.NodeId < 0)
+            throw new ArgumentException($"The cluster pools connections by broker id, and {broker} has none; use BrokerConnection.ConnectAsync for a bare address.", nameof(broker));
         ThrowIfDisposed();
         var slot = _connections.GetOrAdd((broker.NodeId, purpose), static _ => new ConnectionSlot());
         Task<BrokerConnection> connecting;

@@ -124,6 +124,7 @@ public sealed partial class KafkaCluster
         {
             var request = new FindCoordinatorRequest { KeyType = (sbyte)type, CoordinatorKeys = keys };
             var response = await connection.SendAsync(request, version, ct).ConfigureAwait(false);
+            connection.ReportThrottle(ApiKey.FindCoordinator, response.ThrottleTimeMs);
             foreach (var c in response.Coordinators)
             {
                 ThrowIfError(c.ErrorCode, $"FindCoordinator({type} '{c.Key}') via {connection.Endpoint}", c.ErrorMessage);
@@ -137,6 +138,7 @@ public sealed partial class KafkaCluster
             FindCoordinatorResponse response;
             using (var frame = await connection.SendRawAsync(request, version, ct).ConfigureAwait(false))
                 response = DecodeFindCoordinator(frame, $"FindCoordinator({type} '{key}') via {connection.Endpoint}");
+            connection.ReportThrottle(ApiKey.FindCoordinator, response.ThrottleTimeMs);
             ThrowIfError(response.ErrorCode, $"FindCoordinator({type} '{key}') via {connection.Endpoint}", response.ErrorMessage);
             found.Add((key, new BrokerEndpoint(response.NodeId, response.Host, response.Port)));
         }

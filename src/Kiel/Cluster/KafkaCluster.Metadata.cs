@@ -167,10 +167,11 @@ public sealed partial class KafkaCluster
             Topics = names is null
                 ? (version == 0 ? [] : null)
                 : [.. names.Select(n => new MetadataRequest.MetadataRequestTopic { Name = n })],
-            AllowAutoTopicCreation = Options.AllowAutoTopicCreation,
         };
+        // v4 added the flag; below it brokers always may auto-create named topics (and the field must keep its default).
+        if (version >= 4) request.AllowAutoTopicCreation = Options.AllowAutoTopicCreation;
         var response = await connection.SendAsync(request, version, token).ConfigureAwait(false);
-        if (response.ThrottleTimeMs > 0) ClusterLog.MetadataRefreshFailed(_logger, connection.Endpoint.ToString(), $"throttled for {response.ThrottleTimeMs} ms");
+        connection.ReportThrottle(ApiKey.Metadata, response.ThrottleTimeMs);
         var snapshot = Apply(response, version, names);
         ClusterLog.MetadataRefreshed(_logger, version, connection.Endpoint.ToString(), snapshot);
         return snapshot;

@@ -48,7 +48,15 @@ public sealed partial class KafkaCluster : IAsyncDisposable
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         if (Interlocked.Exchange(ref _started, 1) != 0) return;
-        await RefreshMetadataAsync(null, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await RefreshMetadataAsync(null, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            Volatile.Write(ref _started, 0); // a failed bootstrap may be tried again
+            throw;
+        }
         _maintenance = Task.Run(() => MaintainAsync(_lifetime.Token));
     }
 

@@ -26,6 +26,9 @@ internal static class NetworkMetrics
     public static readonly Counter<long> RequestErrors = KielDiagnostics.Meter.CreateCounter<long>(
         "kiel.client.request.errors", "{request}", "Requests that ended without a response (timeout, broken connection).");
 
+    public static readonly Histogram<double> ThrottleDuration = KielDiagnostics.Meter.CreateHistogram<double>(
+        "kiel.client.throttle.duration", "s", "Throttle time brokers reported in responses, per API.");
+
     private static readonly string[] ApiNames = BuildApiNames();
 
     private static string[] BuildApiNames()

@@ -418,6 +418,19 @@ public sealed partial class BrokerConnection : IAsyncDisposable
         catch (TimeoutException)
         {
         }
-        _closing.Dispose();
+        // _closing is not disposed: a racing sender may still read its token, and it owns no timer.
+    }
+
+    /// <summary>
+    /// Records that the broker throttled a request (the <c>ThrottleTimeMs</c> of a decoded response): logged, and
+    /// counted in the <c>kiel.client.throttle.duration</c> histogram.
+    /// </summary>
+    public void ReportThrottle(ApiKey apiKey, int throttleTimeMs)
+    {
+        if (throttleTimeMs <= 0) return;
+        NetworkLog.Throttled(_logger, Endpoint, NetworkMetrics.ApiName(apiKey), throttleTimeMs);
+        var tags = _tags;
+        tags.Add("kafka.api", NetworkMetrics.ApiName(apiKey));
+        NetworkMetrics.ThrottleDuration.Record(throttleTimeMs / 1000.0, tags);
     }
 }

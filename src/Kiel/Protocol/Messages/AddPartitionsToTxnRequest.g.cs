@@ -93,7 +93,6 @@ public sealed partial class AddPartitionsToTxnRequest : IRequestMessage<AddParti
     /// <summary>The AddPartitionsToTxnTopic structure of AddPartitionsToTxnRequest.</summary>
     public sealed partial class AddPartitionsToTxnTopic : IProtocolStruct<AddPartitionsToTxnTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AddPartitionsToTxnTopic()
         {
@@ -135,7 +134,6 @@ public sealed partial class AddPartitionsToTxnRequest : IRequestMessage<AddParti
     /// <summary>The AddPartitionsToTxnTransaction structure of AddPartitionsToTxnRequest.</summary>
     public sealed partial class AddPartitionsToTxnTransaction : IProtocolStruct<AddPartitionsToTxnTransaction>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AddPartitionsToTxnTransaction()
         {

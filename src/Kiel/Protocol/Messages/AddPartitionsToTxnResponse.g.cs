@@ -81,7 +81,6 @@ public sealed partial class AddPartitionsToTxnResponse : IResponseMessage<AddPar
     /// <summary>The AddPartitionsToTxnTopicResult structure of AddPartitionsToTxnResponse.</summary>
     public sealed partial class AddPartitionsToTxnTopicResult : IProtocolStruct<AddPartitionsToTxnTopicResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AddPartitionsToTxnTopicResult()
         {
@@ -123,7 +122,6 @@ public sealed partial class AddPartitionsToTxnResponse : IResponseMessage<AddPar
     /// <summary>The AddPartitionsToTxnPartitionResult structure of AddPartitionsToTxnResponse.</summary>
     public sealed partial class AddPartitionsToTxnPartitionResult : IProtocolStruct<AddPartitionsToTxnPartitionResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AddPartitionsToTxnPartitionResult() { }
 
@@ -162,7 +160,6 @@ public sealed partial class AddPartitionsToTxnResponse : IResponseMessage<AddPar
     /// <summary>The AddPartitionsToTxnResult structure of AddPartitionsToTxnResponse.</summary>
     public sealed partial class AddPartitionsToTxnResult : IProtocolStruct<AddPartitionsToTxnResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AddPartitionsToTxnResult()
         {

@@ -85,7 +85,6 @@ public sealed partial class AddRaftVoterRequest : IRequestMessage<AddRaftVoterRe
     /// <summary>The Listener structure of AddRaftVoterRequest.</summary>
     public sealed partial class Listener : IProtocolStruct<Listener>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public Listener() { }
 

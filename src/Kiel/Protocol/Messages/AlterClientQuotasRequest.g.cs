@@ -67,7 +67,6 @@ public sealed partial class AlterClientQuotasRequest : IRequestMessage<AlterClie
     /// <summary>The EntryData structure of AlterClientQuotasRequest.</summary>
     public sealed partial class EntryData : IProtocolStruct<EntryData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public EntryData()
         {
@@ -110,7 +109,6 @@ public sealed partial class AlterClientQuotasRequest : IRequestMessage<AlterClie
     /// <summary>The EntityData structure of AlterClientQuotasRequest.</summary>
     public sealed partial class EntityData : IProtocolStruct<EntityData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public EntityData() { }
 
@@ -149,7 +147,6 @@ public sealed partial class AlterClientQuotasRequest : IRequestMessage<AlterClie
     /// <summary>The OpData structure of AlterClientQuotasRequest.</summary>
     public sealed partial class OpData : IProtocolStruct<OpData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OpData() { }
 

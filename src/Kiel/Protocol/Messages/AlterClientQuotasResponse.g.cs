@@ -64,7 +64,6 @@ public sealed partial class AlterClientQuotasResponse : IResponseMessage<AlterCl
     /// <summary>The EntryData structure of AlterClientQuotasResponse.</summary>
     public sealed partial class EntryData : IProtocolStruct<EntryData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public EntryData()
         {
@@ -112,7 +111,6 @@ public sealed partial class AlterClientQuotasResponse : IResponseMessage<AlterCl
     /// <summary>The EntityData structure of AlterClientQuotasResponse.</summary>
     public sealed partial class EntityData : IProtocolStruct<EntityData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public EntityData() { }
 

@@ -64,7 +64,6 @@ public sealed partial class AlterConfigsResponse : IResponseMessage<AlterConfigs
     /// <summary>The AlterConfigsResourceResponse structure of AlterConfigsResponse.</summary>
     public sealed partial class AlterConfigsResourceResponse : IProtocolStruct<AlterConfigsResourceResponse>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AlterConfigsResourceResponse() { }
 

@@ -67,7 +67,6 @@ public sealed partial class AlterPartitionReassignmentsRequest : IRequestMessage
     /// <summary>The ReassignableTopic structure of AlterPartitionReassignmentsRequest.</summary>
     public sealed partial class ReassignableTopic : IProtocolStruct<ReassignableTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ReassignableTopic()
         {
@@ -109,7 +108,6 @@ public sealed partial class AlterPartitionReassignmentsRequest : IRequestMessage
     /// <summary>The ReassignablePartition structure of AlterPartitionReassignmentsRequest.</summary>
     public sealed partial class ReassignablePartition : IProtocolStruct<ReassignablePartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ReassignablePartition() { }
 

@@ -76,7 +76,6 @@ public sealed partial class AlterPartitionReassignmentsResponse : IResponseMessa
     /// <summary>The ReassignableTopicResponse structure of AlterPartitionReassignmentsResponse.</summary>
     public sealed partial class ReassignableTopicResponse : IProtocolStruct<ReassignableTopicResponse>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ReassignableTopicResponse()
         {
@@ -118,7 +117,6 @@ public sealed partial class AlterPartitionReassignmentsResponse : IResponseMessa
     /// <summary>The ReassignablePartitionResponse structure of AlterPartitionReassignmentsResponse.</summary>
     public sealed partial class ReassignablePartitionResponse : IProtocolStruct<ReassignablePartitionResponse>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ReassignablePartitionResponse() { }
 

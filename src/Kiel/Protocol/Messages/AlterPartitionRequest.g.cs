@@ -73,7 +73,6 @@ public sealed partial class AlterPartitionRequest : IRequestMessage<AlterPartiti
     /// <summary>The TopicData structure of AlterPartitionRequest.</summary>
     public sealed partial class TopicData : IProtocolStruct<TopicData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicData()
         {
@@ -121,7 +120,6 @@ public sealed partial class AlterPartitionRequest : IRequestMessage<AlterPartiti
     /// <summary>The PartitionData structure of AlterPartitionRequest.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData()
         {
@@ -193,7 +191,6 @@ public sealed partial class AlterPartitionRequest : IRequestMessage<AlterPartiti
     /// <summary>The BrokerState structure of AlterPartitionRequest.</summary>
     public sealed partial class BrokerState : IProtocolStruct<BrokerState>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public BrokerState() { }
 

@@ -70,7 +70,6 @@ public sealed partial class AlterPartitionResponse : IResponseMessage<AlterParti
     /// <summary>The TopicData structure of AlterPartitionResponse.</summary>
     public sealed partial class TopicData : IProtocolStruct<TopicData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicData()
         {
@@ -118,7 +117,6 @@ public sealed partial class AlterPartitionResponse : IResponseMessage<AlterParti
     /// <summary>The PartitionData structure of AlterPartitionResponse.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData()
         {

@@ -61,7 +61,6 @@ public sealed partial class AlterReplicaLogDirsRequest : IRequestMessage<AlterRe
     /// <summary>The AlterReplicaLogDir structure of AlterReplicaLogDirsRequest.</summary>
     public sealed partial class AlterReplicaLogDir : IProtocolStruct<AlterReplicaLogDir>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AlterReplicaLogDir()
         {
@@ -103,7 +102,6 @@ public sealed partial class AlterReplicaLogDirsRequest : IRequestMessage<AlterRe
     /// <summary>The AlterReplicaLogDirTopic structure of AlterReplicaLogDirsRequest.</summary>
     public sealed partial class AlterReplicaLogDirTopic : IProtocolStruct<AlterReplicaLogDirTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AlterReplicaLogDirTopic()
         {

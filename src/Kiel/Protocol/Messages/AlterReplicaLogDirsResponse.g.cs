@@ -64,7 +64,6 @@ public sealed partial class AlterReplicaLogDirsResponse : IResponseMessage<Alter
     /// <summary>The AlterReplicaLogDirTopicResult structure of AlterReplicaLogDirsResponse.</summary>
     public sealed partial class AlterReplicaLogDirTopicResult : IProtocolStruct<AlterReplicaLogDirTopicResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AlterReplicaLogDirTopicResult()
         {
@@ -106,7 +105,6 @@ public sealed partial class AlterReplicaLogDirsResponse : IResponseMessage<Alter
     /// <summary>The AlterReplicaLogDirPartitionResult structure of AlterReplicaLogDirsResponse.</summary>
     public sealed partial class AlterReplicaLogDirPartitionResult : IProtocolStruct<AlterReplicaLogDirPartitionResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AlterReplicaLogDirPartitionResult() { }
 

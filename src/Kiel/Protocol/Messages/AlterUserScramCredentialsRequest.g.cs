@@ -68,7 +68,6 @@ public sealed partial class AlterUserScramCredentialsRequest : IRequestMessage<A
     /// <summary>The ScramCredentialDeletion structure of AlterUserScramCredentialsRequest.</summary>
     public sealed partial class ScramCredentialDeletion : IProtocolStruct<ScramCredentialDeletion>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ScramCredentialDeletion() { }
 
@@ -107,7 +106,6 @@ public sealed partial class AlterUserScramCredentialsRequest : IRequestMessage<A
     /// <summary>The ScramCredentialUpsertion structure of AlterUserScramCredentialsRequest.</summary>
     public sealed partial class ScramCredentialUpsertion : IProtocolStruct<ScramCredentialUpsertion>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ScramCredentialUpsertion() { }
 

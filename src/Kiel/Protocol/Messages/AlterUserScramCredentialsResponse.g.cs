@@ -64,7 +64,6 @@ public sealed partial class AlterUserScramCredentialsResponse : IResponseMessage
     /// <summary>The AlterUserScramCredentialsResult structure of AlterUserScramCredentialsResponse.</summary>
     public sealed partial class AlterUserScramCredentialsResult : IProtocolStruct<AlterUserScramCredentialsResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AlterUserScramCredentialsResult() { }
 

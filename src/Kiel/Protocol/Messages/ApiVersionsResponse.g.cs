@@ -91,11 +91,9 @@ public sealed partial class ApiVersionsResponse : IResponseMessage<ApiVersionsRe
             if (sendFinalizedFeaturesEpoch)
             {
                 ProtocolSupport.WriteUnknownTagsBefore(ref writer, UnknownTaggedFields, ref unknownIndex, 1);
-                var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-                var tagWriter = new KafkaWriter(buffer);
-                tagWriter.WriteInt64(FinalizedFeaturesEpoch);
-                tagWriter.Flush();
-                ProtocolSupport.WriteTag(ref writer, 1, buffer.WrittenSpan);
+                writer.WriteUnsignedVarInt(1);
+                writer.WriteUnsignedVarInt(8);
+                writer.WriteInt64(FinalizedFeaturesEpoch);
             }
             if (sendFinalizedFeatures)
             {
@@ -109,11 +107,9 @@ public sealed partial class ApiVersionsResponse : IResponseMessage<ApiVersionsRe
             if (sendZkMigrationReady)
             {
                 ProtocolSupport.WriteUnknownTagsBefore(ref writer, UnknownTaggedFields, ref unknownIndex, 3);
-                var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-                var tagWriter = new KafkaWriter(buffer);
-                tagWriter.WriteBool(ZkMigrationReady);
-                tagWriter.Flush();
-                ProtocolSupport.WriteTag(ref writer, 3, buffer.WrittenSpan);
+                writer.WriteUnsignedVarInt(3);
+                writer.WriteUnsignedVarInt(1);
+                writer.WriteBool(ZkMigrationReady);
             }
             ProtocolSupport.WriteUnknownTagsBefore(ref writer, UnknownTaggedFields, ref unknownIndex, uint.MaxValue);
         }
@@ -187,7 +183,6 @@ public sealed partial class ApiVersionsResponse : IResponseMessage<ApiVersionsRe
     /// <summary>The ApiVersion structure of ApiVersionsResponse.</summary>
     public sealed partial class ApiVersion : IProtocolStruct<ApiVersion>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ApiVersion() { }
 
@@ -232,7 +227,6 @@ public sealed partial class ApiVersionsResponse : IResponseMessage<ApiVersionsRe
     /// <summary>The SupportedFeatureKey structure of ApiVersionsResponse.</summary>
     public sealed partial class SupportedFeatureKey : IProtocolStruct<SupportedFeatureKey>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public SupportedFeatureKey() { }
 
@@ -277,7 +271,6 @@ public sealed partial class ApiVersionsResponse : IResponseMessage<ApiVersionsRe
     /// <summary>The FinalizedFeatureKey structure of ApiVersionsResponse.</summary>
     public sealed partial class FinalizedFeatureKey : IProtocolStruct<FinalizedFeatureKey>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public FinalizedFeatureKey() { }
 

@@ -73,7 +73,6 @@ public sealed partial class AssignReplicasToDirsRequest : IRequestMessage<Assign
     /// <summary>The DirectoryData structure of AssignReplicasToDirsRequest.</summary>
     public sealed partial class DirectoryData : IProtocolStruct<DirectoryData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DirectoryData()
         {
@@ -115,7 +114,6 @@ public sealed partial class AssignReplicasToDirsRequest : IRequestMessage<Assign
     /// <summary>The TopicData structure of AssignReplicasToDirsRequest.</summary>
     public sealed partial class TopicData : IProtocolStruct<TopicData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicData()
         {
@@ -157,7 +155,6 @@ public sealed partial class AssignReplicasToDirsRequest : IRequestMessage<Assign
     /// <summary>The PartitionData structure of AssignReplicasToDirsRequest.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData() { }
 

@@ -70,7 +70,6 @@ public sealed partial class AssignReplicasToDirsResponse : IResponseMessage<Assi
     /// <summary>The DirectoryData structure of AssignReplicasToDirsResponse.</summary>
     public sealed partial class DirectoryData : IProtocolStruct<DirectoryData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DirectoryData()
         {
@@ -112,7 +111,6 @@ public sealed partial class AssignReplicasToDirsResponse : IResponseMessage<Assi
     /// <summary>The TopicData structure of AssignReplicasToDirsResponse.</summary>
     public sealed partial class TopicData : IProtocolStruct<TopicData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicData()
         {
@@ -154,7 +152,6 @@ public sealed partial class AssignReplicasToDirsResponse : IResponseMessage<Assi
     /// <summary>The PartitionData structure of AssignReplicasToDirsResponse.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData() { }
 

@@ -81,7 +81,6 @@ public sealed partial class BeginQuorumEpochRequest : IRequestMessage<BeginQuoru
     /// <summary>The TopicData structure of BeginQuorumEpochRequest.</summary>
     public sealed partial class TopicData : IProtocolStruct<TopicData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicData()
         {
@@ -123,7 +122,6 @@ public sealed partial class BeginQuorumEpochRequest : IRequestMessage<BeginQuoru
     /// <summary>The PartitionData structure of BeginQuorumEpochRequest.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData() { }
 
@@ -174,7 +172,6 @@ public sealed partial class BeginQuorumEpochRequest : IRequestMessage<BeginQuoru
     /// <summary>The LeaderEndpoint structure of BeginQuorumEpochRequest.</summary>
     public sealed partial class LeaderEndpoint : IProtocolStruct<LeaderEndpoint>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public LeaderEndpoint() { }
 

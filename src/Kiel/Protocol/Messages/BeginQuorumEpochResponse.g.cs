@@ -111,7 +111,6 @@ public sealed partial class BeginQuorumEpochResponse : IResponseMessage<BeginQuo
     /// <summary>The TopicData structure of BeginQuorumEpochResponse.</summary>
     public sealed partial class TopicData : IProtocolStruct<TopicData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicData()
         {
@@ -153,7 +152,6 @@ public sealed partial class BeginQuorumEpochResponse : IResponseMessage<BeginQuo
     /// <summary>The PartitionData structure of BeginQuorumEpochResponse.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData() { }
 
@@ -204,7 +202,6 @@ public sealed partial class BeginQuorumEpochResponse : IResponseMessage<BeginQuo
     /// <summary>The NodeEndpoint structure of BeginQuorumEpochResponse.</summary>
     public sealed partial class NodeEndpoint : IProtocolStruct<NodeEndpoint>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public NodeEndpoint() { }
 

@@ -113,7 +113,6 @@ public sealed partial class BrokerRegistrationRequest : IRequestMessage<BrokerRe
     /// <summary>The Listener structure of BrokerRegistrationRequest.</summary>
     public sealed partial class Listener : IProtocolStruct<Listener>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public Listener() { }
 
@@ -164,7 +163,6 @@ public sealed partial class BrokerRegistrationRequest : IRequestMessage<BrokerRe
     /// <summary>The Feature structure of BrokerRegistrationRequest.</summary>
     public sealed partial class Feature : IProtocolStruct<Feature>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public Feature() { }
 

@@ -113,7 +113,6 @@ public sealed partial class ConsumerGroupHeartbeatRequest : IRequestMessage<Cons
     /// <summary>The TopicPartitions structure of ConsumerGroupHeartbeatRequest.</summary>
     public sealed partial class TopicPartitionsData : IProtocolStruct<TopicPartitionsData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicPartitionsData()
         {

@@ -57,7 +57,6 @@ public sealed partial class ConsumerProtocolAssignment : IKafkaMessage
     /// <summary>The TopicPartition structure of ConsumerProtocolAssignment.</summary>
     public sealed partial class TopicPartition : IProtocolStruct<TopicPartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicPartition()
         {

@@ -77,7 +77,6 @@ public sealed partial class ConsumerProtocolSubscription : IKafkaMessage
     /// <summary>The TopicPartition structure of ConsumerProtocolSubscription.</summary>
     public sealed partial class TopicPartition : IProtocolStruct<TopicPartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicPartition()
         {

@@ -64,7 +64,6 @@ public sealed partial class ControlledShutdownResponse : IResponseMessage<Contro
     /// <summary>The RemainingPartition structure of ControlledShutdownResponse.</summary>
     public sealed partial class RemainingPartition : IProtocolStruct<RemainingPartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public RemainingPartition() { }
 

@@ -86,7 +86,6 @@ public sealed partial class ControllerRegistrationRequest : IRequestMessage<Cont
     /// <summary>The Listener structure of ControllerRegistrationRequest.</summary>
     public sealed partial class Listener : IProtocolStruct<Listener>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public Listener() { }
 
@@ -137,7 +136,6 @@ public sealed partial class ControllerRegistrationRequest : IRequestMessage<Cont
     /// <summary>The Feature structure of ControllerRegistrationRequest.</summary>
     public sealed partial class Feature : IProtocolStruct<Feature>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public Feature() { }
 

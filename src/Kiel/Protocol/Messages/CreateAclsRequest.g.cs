@@ -61,7 +61,6 @@ public sealed partial class CreateAclsRequest : IRequestMessage<CreateAclsRespon
     /// <summary>The AclCreation structure of CreateAclsRequest.</summary>
     public sealed partial class AclCreation : IProtocolStruct<AclCreation>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AclCreation() { }
 

@@ -64,7 +64,6 @@ public sealed partial class CreateAclsResponse : IResponseMessage<CreateAclsResp
     /// <summary>The AclCreationResult structure of CreateAclsResponse.</summary>
     public sealed partial class AclCreationResult : IProtocolStruct<AclCreationResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AclCreationResult() { }
 

@@ -81,7 +81,6 @@ public sealed partial class CreateDelegationTokenRequest : IRequestMessage<Creat
     /// <summary>The CreatableRenewers structure of CreateDelegationTokenRequest.</summary>
     public sealed partial class CreatableRenewers : IProtocolStruct<CreatableRenewers>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public CreatableRenewers() { }
 

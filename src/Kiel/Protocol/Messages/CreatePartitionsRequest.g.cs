@@ -73,7 +73,6 @@ public sealed partial class CreatePartitionsRequest : IRequestMessage<CreatePart
     /// <summary>The CreatePartitionsTopic structure of CreatePartitionsRequest.</summary>
     public sealed partial class CreatePartitionsTopic : IProtocolStruct<CreatePartitionsTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public CreatePartitionsTopic()
         {
@@ -121,7 +120,6 @@ public sealed partial class CreatePartitionsRequest : IRequestMessage<CreatePart
     /// <summary>The CreatePartitionsAssignment structure of CreatePartitionsRequest.</summary>
     public sealed partial class CreatePartitionsAssignment : IProtocolStruct<CreatePartitionsAssignment>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public CreatePartitionsAssignment()
         {

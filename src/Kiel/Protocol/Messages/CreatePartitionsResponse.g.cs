@@ -64,7 +64,6 @@ public sealed partial class CreatePartitionsResponse : IResponseMessage<CreatePa
     /// <summary>The CreatePartitionsTopicResult structure of CreatePartitionsResponse.</summary>
     public sealed partial class CreatePartitionsTopicResult : IProtocolStruct<CreatePartitionsTopicResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public CreatePartitionsTopicResult() { }
 

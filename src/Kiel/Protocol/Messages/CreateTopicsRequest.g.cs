@@ -74,7 +74,6 @@ public sealed partial class CreateTopicsRequest : IRequestMessage<CreateTopicsRe
     /// <summary>The CreatableTopic structure of CreateTopicsRequest.</summary>
     public sealed partial class CreatableTopic : IProtocolStruct<CreatableTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public CreatableTopic()
         {
@@ -135,7 +134,6 @@ public sealed partial class CreateTopicsRequest : IRequestMessage<CreateTopicsRe
     /// <summary>The CreatableReplicaAssignment structure of CreateTopicsRequest.</summary>
     public sealed partial class CreatableReplicaAssignment : IProtocolStruct<CreatableReplicaAssignment>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public CreatableReplicaAssignment()
         {
@@ -177,7 +175,6 @@ public sealed partial class CreateTopicsRequest : IRequestMessage<CreateTopicsRe
     /// <summary>The CreatableTopicConfig structure of CreateTopicsRequest.</summary>
     public sealed partial class CreatableTopicConfig : IProtocolStruct<CreatableTopicConfig>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public CreatableTopicConfig() { }
 

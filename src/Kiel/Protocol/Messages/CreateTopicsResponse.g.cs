@@ -64,7 +64,6 @@ public sealed partial class CreateTopicsResponse : IResponseMessage<CreateTopics
     /// <summary>The CreatableTopicResult structure of CreateTopicsResponse.</summary>
     public sealed partial class CreatableTopicResult : IProtocolStruct<CreatableTopicResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public CreatableTopicResult()
         {
@@ -128,11 +127,9 @@ public sealed partial class CreateTopicsResponse : IResponseMessage<CreateTopics
                 if (sendTopicConfigErrorCode)
                 {
                     ProtocolSupport.WriteUnknownTagsBefore(ref writer, UnknownTaggedFields, ref unknownIndex, 0);
-                    var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-                    var tagWriter = new KafkaWriter(buffer);
-                    tagWriter.WriteInt16(TopicConfigErrorCode);
-                    tagWriter.Flush();
-                    ProtocolSupport.WriteTag(ref writer, 0, buffer.WrittenSpan);
+                    writer.WriteUnsignedVarInt(0);
+                    writer.WriteUnsignedVarInt(2);
+                    writer.WriteInt16(TopicConfigErrorCode);
                 }
                 ProtocolSupport.WriteUnknownTagsBefore(ref writer, UnknownTaggedFields, ref unknownIndex, uint.MaxValue);
             }
@@ -181,7 +178,6 @@ public sealed partial class CreateTopicsResponse : IResponseMessage<CreateTopics
     /// <summary>The CreatableTopicConfigs structure of CreateTopicsResponse.</summary>
     public sealed partial class CreatableTopicConfigs : IProtocolStruct<CreatableTopicConfigs>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public CreatableTopicConfigs() { }
 

@@ -61,7 +61,6 @@ public sealed partial class DeleteAclsRequest : IRequestMessage<DeleteAclsRespon
     /// <summary>The DeleteAclsFilter structure of DeleteAclsRequest.</summary>
     public sealed partial class DeleteAclsFilter : IProtocolStruct<DeleteAclsFilter>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DeleteAclsFilter() { }
 

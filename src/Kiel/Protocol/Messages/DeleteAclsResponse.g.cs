@@ -64,7 +64,6 @@ public sealed partial class DeleteAclsResponse : IResponseMessage<DeleteAclsResp
     /// <summary>The DeleteAclsFilterResult structure of DeleteAclsResponse.</summary>
     public sealed partial class DeleteAclsFilterResult : IProtocolStruct<DeleteAclsFilterResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DeleteAclsFilterResult()
         {
@@ -112,7 +111,6 @@ public sealed partial class DeleteAclsResponse : IResponseMessage<DeleteAclsResp
     /// <summary>The DeleteAclsMatchingAcl structure of DeleteAclsResponse.</summary>
     public sealed partial class DeleteAclsMatchingAcl : IProtocolStruct<DeleteAclsMatchingAcl>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DeleteAclsMatchingAcl() { }
 

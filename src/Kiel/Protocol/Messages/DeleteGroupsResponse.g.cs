@@ -64,7 +64,6 @@ public sealed partial class DeleteGroupsResponse : IResponseMessage<DeleteGroups
     /// <summary>The DeletableGroupResult structure of DeleteGroupsResponse.</summary>
     public sealed partial class DeletableGroupResult : IProtocolStruct<DeletableGroupResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DeletableGroupResult() { }
 

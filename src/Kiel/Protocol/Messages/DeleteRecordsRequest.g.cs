@@ -67,7 +67,6 @@ public sealed partial class DeleteRecordsRequest : IRequestMessage<DeleteRecords
     /// <summary>The DeleteRecordsTopic structure of DeleteRecordsRequest.</summary>
     public sealed partial class DeleteRecordsTopic : IProtocolStruct<DeleteRecordsTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DeleteRecordsTopic()
         {
@@ -109,7 +108,6 @@ public sealed partial class DeleteRecordsRequest : IRequestMessage<DeleteRecords
     /// <summary>The DeleteRecordsPartition structure of DeleteRecordsRequest.</summary>
     public sealed partial class DeleteRecordsPartition : IProtocolStruct<DeleteRecordsPartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DeleteRecordsPartition() { }
 

@@ -64,7 +64,6 @@ public sealed partial class DeleteRecordsResponse : IResponseMessage<DeleteRecor
     /// <summary>The DeleteRecordsTopicResult structure of DeleteRecordsResponse.</summary>
     public sealed partial class DeleteRecordsTopicResult : IProtocolStruct<DeleteRecordsTopicResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DeleteRecordsTopicResult()
         {
@@ -106,7 +105,6 @@ public sealed partial class DeleteRecordsResponse : IResponseMessage<DeleteRecor
     /// <summary>The DeleteRecordsPartitionResult structure of DeleteRecordsResponse.</summary>
     public sealed partial class DeleteRecordsPartitionResult : IProtocolStruct<DeleteRecordsPartitionResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DeleteRecordsPartitionResult() { }
 

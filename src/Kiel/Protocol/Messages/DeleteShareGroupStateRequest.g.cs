@@ -67,7 +67,6 @@ public sealed partial class DeleteShareGroupStateRequest : IRequestMessage<Delet
     /// <summary>The DeleteStateData structure of DeleteShareGroupStateRequest.</summary>
     public sealed partial class DeleteStateData : IProtocolStruct<DeleteStateData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DeleteStateData()
         {
@@ -109,7 +108,6 @@ public sealed partial class DeleteShareGroupStateRequest : IRequestMessage<Delet
     /// <summary>The PartitionData structure of DeleteShareGroupStateRequest.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData() { }
 

@@ -58,7 +58,6 @@ public sealed partial class DeleteShareGroupStateResponse : IResponseMessage<Del
     /// <summary>The DeleteStateResult structure of DeleteShareGroupStateResponse.</summary>
     public sealed partial class DeleteStateResult : IProtocolStruct<DeleteStateResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DeleteStateResult()
         {
@@ -100,7 +99,6 @@ public sealed partial class DeleteShareGroupStateResponse : IResponseMessage<Del
     /// <summary>The PartitionResult structure of DeleteShareGroupStateResponse.</summary>
     public sealed partial class PartitionResult : IProtocolStruct<PartitionResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionResult() { }
 

@@ -77,7 +77,6 @@ public sealed partial class DeleteTopicsRequest : IRequestMessage<DeleteTopicsRe
     /// <summary>The DeleteTopicState structure of DeleteTopicsRequest.</summary>
     public sealed partial class DeleteTopicState : IProtocolStruct<DeleteTopicState>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DeleteTopicState() { }
 

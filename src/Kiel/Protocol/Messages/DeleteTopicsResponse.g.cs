@@ -64,7 +64,6 @@ public sealed partial class DeleteTopicsResponse : IResponseMessage<DeleteTopics
     /// <summary>The DeletableTopicResult structure of DeleteTopicsResponse.</summary>
     public sealed partial class DeletableTopicResult : IProtocolStruct<DeletableTopicResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DeletableTopicResult() { }
 

@@ -76,7 +76,6 @@ public sealed partial class DescribeAclsResponse : IResponseMessage<DescribeAcls
     /// <summary>The DescribeAclsResource structure of DescribeAclsResponse.</summary>
     public sealed partial class DescribeAclsResource : IProtocolStruct<DescribeAclsResource>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribeAclsResource()
         {
@@ -131,7 +130,6 @@ public sealed partial class DescribeAclsResponse : IResponseMessage<DescribeAcls
     /// <summary>The AclDescription structure of DescribeAclsResponse.</summary>
     public sealed partial class AclDescription : IProtocolStruct<AclDescription>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AclDescription() { }
 

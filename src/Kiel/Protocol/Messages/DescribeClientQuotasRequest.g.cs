@@ -67,7 +67,6 @@ public sealed partial class DescribeClientQuotasRequest : IRequestMessage<Descri
     /// <summary>The ComponentData structure of DescribeClientQuotasRequest.</summary>
     public sealed partial class ComponentData : IProtocolStruct<ComponentData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ComponentData() { }
 

@@ -76,7 +76,6 @@ public sealed partial class DescribeClientQuotasResponse : IResponseMessage<Desc
     /// <summary>The EntryData structure of DescribeClientQuotasResponse.</summary>
     public sealed partial class EntryData : IProtocolStruct<EntryData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public EntryData()
         {
@@ -119,7 +118,6 @@ public sealed partial class DescribeClientQuotasResponse : IResponseMessage<Desc
     /// <summary>The EntityData structure of DescribeClientQuotasResponse.</summary>
     public sealed partial class EntityData : IProtocolStruct<EntityData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public EntityData() { }
 
@@ -158,7 +156,6 @@ public sealed partial class DescribeClientQuotasResponse : IResponseMessage<Desc
     /// <summary>The ValueData structure of DescribeClientQuotasResponse.</summary>
     public sealed partial class ValueData : IProtocolStruct<ValueData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ValueData() { }
 

@@ -101,7 +101,6 @@ public sealed partial class DescribeClusterResponse : IResponseMessage<DescribeC
     /// <summary>The DescribeClusterBroker structure of DescribeClusterResponse.</summary>
     public sealed partial class DescribeClusterBroker : IProtocolStruct<DescribeClusterBroker>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribeClusterBroker() { }
 

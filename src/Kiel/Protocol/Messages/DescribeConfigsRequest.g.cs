@@ -75,7 +75,6 @@ public sealed partial class DescribeConfigsRequest : IRequestMessage<DescribeCon
     /// <summary>The DescribeConfigsResource structure of DescribeConfigsRequest.</summary>
     public sealed partial class DescribeConfigsResource : IProtocolStruct<DescribeConfigsResource>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribeConfigsResource()
         {

@@ -64,7 +64,6 @@ public sealed partial class DescribeConfigsResponse : IResponseMessage<DescribeC
     /// <summary>The DescribeConfigsResult structure of DescribeConfigsResponse.</summary>
     public sealed partial class DescribeConfigsResult : IProtocolStruct<DescribeConfigsResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribeConfigsResult()
         {
@@ -124,7 +123,6 @@ public sealed partial class DescribeConfigsResponse : IResponseMessage<DescribeC
     /// <summary>The DescribeConfigsResourceResult structure of DescribeConfigsResponse.</summary>
     public sealed partial class DescribeConfigsResourceResult : IProtocolStruct<DescribeConfigsResourceResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribeConfigsResourceResult()
         {
@@ -210,7 +208,6 @@ public sealed partial class DescribeConfigsResponse : IResponseMessage<DescribeC
     /// <summary>The DescribeConfigsSynonym structure of DescribeConfigsResponse.</summary>
     public sealed partial class DescribeConfigsSynonym : IProtocolStruct<DescribeConfigsSynonym>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribeConfigsSynonym() { }
 

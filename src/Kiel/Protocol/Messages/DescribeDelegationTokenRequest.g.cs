@@ -61,7 +61,6 @@ public sealed partial class DescribeDelegationTokenRequest : IRequestMessage<Des
     /// <summary>The DescribeDelegationTokenOwner structure of DescribeDelegationTokenRequest.</summary>
     public sealed partial class DescribeDelegationTokenOwner : IProtocolStruct<DescribeDelegationTokenOwner>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribeDelegationTokenOwner() { }
 

@@ -70,7 +70,6 @@ public sealed partial class DescribeDelegationTokenResponse : IResponseMessage<D
     /// <summary>The DescribedDelegationToken structure of DescribeDelegationTokenResponse.</summary>
     public sealed partial class DescribedDelegationToken : IProtocolStruct<DescribedDelegationToken>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribedDelegationToken()
         {
@@ -162,7 +161,6 @@ public sealed partial class DescribeDelegationTokenResponse : IResponseMessage<D
     /// <summary>The DescribedDelegationTokenRenewer structure of DescribeDelegationTokenResponse.</summary>
     public sealed partial class DescribedDelegationTokenRenewer : IProtocolStruct<DescribedDelegationTokenRenewer>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribedDelegationTokenRenewer() { }
 

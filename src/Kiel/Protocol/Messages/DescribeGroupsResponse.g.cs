@@ -64,7 +64,6 @@ public sealed partial class DescribeGroupsResponse : IResponseMessage<DescribeGr
     /// <summary>The DescribedGroup structure of DescribeGroupsResponse.</summary>
     public sealed partial class DescribedGroup : IProtocolStruct<DescribedGroup>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribedGroup()
         {
@@ -137,7 +136,6 @@ public sealed partial class DescribeGroupsResponse : IResponseMessage<DescribeGr
     /// <summary>The DescribedGroupMember structure of DescribeGroupsResponse.</summary>
     public sealed partial class DescribedGroupMember : IProtocolStruct<DescribedGroupMember>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribedGroupMember() { }
 

@@ -61,7 +61,6 @@ public sealed partial class DescribeLogDirsRequest : IRequestMessage<DescribeLog
     /// <summary>The DescribableLogDirTopic structure of DescribeLogDirsRequest.</summary>
     public sealed partial class DescribableLogDirTopic : IProtocolStruct<DescribableLogDirTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribableLogDirTopic()
         {

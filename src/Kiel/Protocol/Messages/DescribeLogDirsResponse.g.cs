@@ -70,7 +70,6 @@ public sealed partial class DescribeLogDirsResponse : IResponseMessage<DescribeL
     /// <summary>The DescribeLogDirsResult structure of DescribeLogDirsResponse.</summary>
     public sealed partial class DescribeLogDirsResult : IProtocolStruct<DescribeLogDirsResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribeLogDirsResult()
         {
@@ -130,7 +129,6 @@ public sealed partial class DescribeLogDirsResponse : IResponseMessage<DescribeL
     /// <summary>The DescribeLogDirsTopic structure of DescribeLogDirsResponse.</summary>
     public sealed partial class DescribeLogDirsTopic : IProtocolStruct<DescribeLogDirsTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribeLogDirsTopic()
         {
@@ -172,7 +170,6 @@ public sealed partial class DescribeLogDirsResponse : IResponseMessage<DescribeL
     /// <summary>The DescribeLogDirsPartition structure of DescribeLogDirsResponse.</summary>
     public sealed partial class DescribeLogDirsPartition : IProtocolStruct<DescribeLogDirsPartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribeLogDirsPartition() { }
 

@@ -61,7 +61,6 @@ public sealed partial class DescribeProducersRequest : IRequestMessage<DescribeP
     /// <summary>The TopicRequest structure of DescribeProducersRequest.</summary>
     public sealed partial class TopicRequest : IProtocolStruct<TopicRequest>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicRequest()
         {

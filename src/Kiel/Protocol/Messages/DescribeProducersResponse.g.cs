@@ -64,7 +64,6 @@ public sealed partial class DescribeProducersResponse : IResponseMessage<Describ
     /// <summary>The TopicResponse structure of DescribeProducersResponse.</summary>
     public sealed partial class TopicResponse : IProtocolStruct<TopicResponse>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicResponse()
         {
@@ -106,7 +105,6 @@ public sealed partial class DescribeProducersResponse : IResponseMessage<Describ
     /// <summary>The PartitionResponse structure of DescribeProducersResponse.</summary>
     public sealed partial class PartitionResponse : IProtocolStruct<PartitionResponse>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionResponse()
         {
@@ -160,7 +158,6 @@ public sealed partial class DescribeProducersResponse : IResponseMessage<Describ
     /// <summary>The ProducerState structure of DescribeProducersResponse.</summary>
     public sealed partial class ProducerState : IProtocolStruct<ProducerState>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ProducerState() { }
 

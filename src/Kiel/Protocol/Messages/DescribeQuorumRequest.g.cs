@@ -61,7 +61,6 @@ public sealed partial class DescribeQuorumRequest : IRequestMessage<DescribeQuor
     /// <summary>The TopicData structure of DescribeQuorumRequest.</summary>
     public sealed partial class TopicData : IProtocolStruct<TopicData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicData()
         {
@@ -103,7 +102,6 @@ public sealed partial class DescribeQuorumRequest : IRequestMessage<DescribeQuor
     /// <summary>The PartitionData structure of DescribeQuorumRequest.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData() { }
 

@@ -79,7 +79,6 @@ public sealed partial class DescribeQuorumResponse : IResponseMessage<DescribeQu
     /// <summary>The ReplicaState structure of DescribeQuorumResponse.</summary>
     public sealed partial class ReplicaState : IProtocolStruct<ReplicaState>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ReplicaState() { }
 
@@ -137,7 +136,6 @@ public sealed partial class DescribeQuorumResponse : IResponseMessage<DescribeQu
     /// <summary>The TopicData structure of DescribeQuorumResponse.</summary>
     public sealed partial class TopicData : IProtocolStruct<TopicData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicData()
         {
@@ -179,7 +177,6 @@ public sealed partial class DescribeQuorumResponse : IResponseMessage<DescribeQu
     /// <summary>The PartitionData structure of DescribeQuorumResponse.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData()
         {
@@ -258,7 +255,6 @@ public sealed partial class DescribeQuorumResponse : IResponseMessage<DescribeQu
     /// <summary>The Node structure of DescribeQuorumResponse.</summary>
     public sealed partial class Node : IProtocolStruct<Node>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public Node()
         {
@@ -300,7 +296,6 @@ public sealed partial class DescribeQuorumResponse : IResponseMessage<DescribeQu
     /// <summary>The Listener structure of DescribeQuorumResponse.</summary>
     public sealed partial class Listener : IProtocolStruct<Listener>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public Listener() { }
 

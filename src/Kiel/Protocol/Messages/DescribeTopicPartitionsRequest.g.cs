@@ -73,7 +73,6 @@ public sealed partial class DescribeTopicPartitionsRequest : IRequestMessage<Des
     /// <summary>The TopicRequest structure of DescribeTopicPartitionsRequest.</summary>
     public sealed partial class TopicRequest : IProtocolStruct<TopicRequest>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicRequest() { }
 
@@ -106,7 +105,6 @@ public sealed partial class DescribeTopicPartitionsRequest : IRequestMessage<Des
     /// <summary>The Cursor structure of DescribeTopicPartitionsRequest.</summary>
     public sealed partial class CursorData : IProtocolStruct<CursorData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public CursorData() { }
 

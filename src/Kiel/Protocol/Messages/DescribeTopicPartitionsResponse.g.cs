@@ -70,7 +70,6 @@ public sealed partial class DescribeTopicPartitionsResponse : IResponseMessage<D
     /// <summary>The DescribeTopicPartitionsResponseTopic structure of DescribeTopicPartitionsResponse.</summary>
     public sealed partial class DescribeTopicPartitionsResponseTopic : IProtocolStruct<DescribeTopicPartitionsResponseTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribeTopicPartitionsResponseTopic()
         {
@@ -136,7 +135,6 @@ public sealed partial class DescribeTopicPartitionsResponse : IResponseMessage<D
     /// <summary>The DescribeTopicPartitionsResponsePartition structure of DescribeTopicPartitionsResponse.</summary>
     public sealed partial class DescribeTopicPartitionsResponsePartition : IProtocolStruct<DescribeTopicPartitionsResponsePartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribeTopicPartitionsResponsePartition()
         {
@@ -222,7 +220,6 @@ public sealed partial class DescribeTopicPartitionsResponse : IResponseMessage<D
     /// <summary>The Cursor structure of DescribeTopicPartitionsResponse.</summary>
     public sealed partial class Cursor : IProtocolStruct<Cursor>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public Cursor() { }
 

@@ -64,7 +64,6 @@ public sealed partial class DescribeTransactionsResponse : IResponseMessage<Desc
     /// <summary>The TransactionState structure of DescribeTransactionsResponse.</summary>
     public sealed partial class TransactionStateData : IProtocolStruct<TransactionStateData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TransactionStateData()
         {
@@ -142,7 +141,6 @@ public sealed partial class DescribeTransactionsResponse : IResponseMessage<Desc
     /// <summary>The TopicData structure of DescribeTransactionsResponse.</summary>
     public sealed partial class TopicData : IProtocolStruct<TopicData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicData()
         {

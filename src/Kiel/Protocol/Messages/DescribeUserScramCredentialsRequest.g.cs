@@ -61,7 +61,6 @@ public sealed partial class DescribeUserScramCredentialsRequest : IRequestMessag
     /// <summary>The UserName structure of DescribeUserScramCredentialsRequest.</summary>
     public sealed partial class UserName : IProtocolStruct<UserName>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public UserName() { }
 

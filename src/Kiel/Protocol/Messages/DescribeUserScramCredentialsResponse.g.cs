@@ -76,7 +76,6 @@ public sealed partial class DescribeUserScramCredentialsResponse : IResponseMess
     /// <summary>The DescribeUserScramCredentialsResult structure of DescribeUserScramCredentialsResponse.</summary>
     public sealed partial class DescribeUserScramCredentialsResult : IProtocolStruct<DescribeUserScramCredentialsResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribeUserScramCredentialsResult()
         {
@@ -130,7 +129,6 @@ public sealed partial class DescribeUserScramCredentialsResponse : IResponseMess
     /// <summary>The CredentialInfo structure of DescribeUserScramCredentialsResponse.</summary>
     public sealed partial class CredentialInfo : IProtocolStruct<CredentialInfo>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public CredentialInfo() { }
 

@@ -74,7 +74,6 @@ public sealed partial class ElectLeadersRequest : IRequestMessage<ElectLeadersRe
     /// <summary>The TopicPartitions structure of ElectLeadersRequest.</summary>
     public sealed partial class TopicPartitionsData : IProtocolStruct<TopicPartitionsData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicPartitionsData()
         {

@@ -71,7 +71,6 @@ public sealed partial class ElectLeadersResponse : IResponseMessage<ElectLeaders
     /// <summary>The ReplicaElectionResult structure of ElectLeadersResponse.</summary>
     public sealed partial class ReplicaElectionResult : IProtocolStruct<ReplicaElectionResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ReplicaElectionResult()
         {
@@ -113,7 +112,6 @@ public sealed partial class ElectLeadersResponse : IResponseMessage<ElectLeaders
     /// <summary>The PartitionResult structure of ElectLeadersResponse.</summary>
     public sealed partial class PartitionResult : IProtocolStruct<PartitionResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionResult() { }
 

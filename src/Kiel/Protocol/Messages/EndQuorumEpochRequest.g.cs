@@ -75,7 +75,6 @@ public sealed partial class EndQuorumEpochRequest : IRequestMessage<EndQuorumEpo
     /// <summary>The TopicData structure of EndQuorumEpochRequest.</summary>
     public sealed partial class TopicData : IProtocolStruct<TopicData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicData()
         {
@@ -117,7 +116,6 @@ public sealed partial class EndQuorumEpochRequest : IRequestMessage<EndQuorumEpo
     /// <summary>The PartitionData structure of EndQuorumEpochRequest.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData()
         {
@@ -180,7 +178,6 @@ public sealed partial class EndQuorumEpochRequest : IRequestMessage<EndQuorumEpo
     /// <summary>The ReplicaInfo structure of EndQuorumEpochRequest.</summary>
     public sealed partial class ReplicaInfo : IProtocolStruct<ReplicaInfo>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ReplicaInfo() { }
 
@@ -219,7 +216,6 @@ public sealed partial class EndQuorumEpochRequest : IRequestMessage<EndQuorumEpo
     /// <summary>The LeaderEndpoint structure of EndQuorumEpochRequest.</summary>
     public sealed partial class LeaderEndpoint : IProtocolStruct<LeaderEndpoint>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public LeaderEndpoint() { }
 

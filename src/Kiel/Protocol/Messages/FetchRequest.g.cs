@@ -189,7 +189,6 @@ public sealed partial class FetchRequest : IRequestMessage<FetchResponse>
     /// <summary>The ReplicaState structure of FetchRequest.</summary>
     public sealed partial class ReplicaStateData : IProtocolStruct<ReplicaStateData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ReplicaStateData() { }
 
@@ -233,7 +232,6 @@ public sealed partial class FetchRequest : IRequestMessage<FetchResponse>
     /// <summary>The FetchTopic structure of FetchRequest.</summary>
     public sealed partial class FetchTopic : IProtocolStruct<FetchTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public FetchTopic()
         {
@@ -281,7 +279,6 @@ public sealed partial class FetchRequest : IRequestMessage<FetchResponse>
     /// <summary>The FetchPartition structure of FetchRequest.</summary>
     public sealed partial class FetchPartition : IProtocolStruct<FetchPartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public FetchPartition() { }
 
@@ -338,11 +335,9 @@ public sealed partial class FetchRequest : IRequestMessage<FetchResponse>
                 if (sendReplicaDirectoryId)
                 {
                     ProtocolSupport.WriteUnknownTagsBefore(ref writer, UnknownTaggedFields, ref unknownIndex, 0);
-                    var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-                    var tagWriter = new KafkaWriter(buffer);
-                    tagWriter.WriteUuid(ReplicaDirectoryId);
-                    tagWriter.Flush();
-                    ProtocolSupport.WriteTag(ref writer, 0, buffer.WrittenSpan);
+                    writer.WriteUnsignedVarInt(0);
+                    writer.WriteUnsignedVarInt(16);
+                    writer.WriteUuid(ReplicaDirectoryId);
                 }
                 ProtocolSupport.WriteUnknownTagsBefore(ref writer, UnknownTaggedFields, ref unknownIndex, uint.MaxValue);
             }
@@ -389,7 +384,6 @@ public sealed partial class FetchRequest : IRequestMessage<FetchResponse>
     /// <summary>The ForgottenTopic structure of FetchRequest.</summary>
     public sealed partial class ForgottenTopic : IProtocolStruct<ForgottenTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ForgottenTopic()
         {

@@ -124,7 +124,6 @@ public sealed partial class FetchResponse : IResponseMessage<FetchResponse>
     /// <summary>The FetchableTopicResponse structure of FetchResponse.</summary>
     public sealed partial class FetchableTopicResponse : IProtocolStruct<FetchableTopicResponse>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public FetchableTopicResponse()
         {
@@ -172,7 +171,6 @@ public sealed partial class FetchResponse : IResponseMessage<FetchResponse>
     /// <summary>The PartitionData structure of FetchResponse.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData()
         {
@@ -351,7 +349,6 @@ public sealed partial class FetchResponse : IResponseMessage<FetchResponse>
     /// <summary>The EpochEndOffset structure of FetchResponse.</summary>
     public sealed partial class EpochEndOffset : IProtocolStruct<EpochEndOffset>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public EpochEndOffset() { }
 
@@ -395,7 +392,6 @@ public sealed partial class FetchResponse : IResponseMessage<FetchResponse>
     /// <summary>The LeaderIdAndEpoch structure of FetchResponse.</summary>
     public sealed partial class LeaderIdAndEpoch : IProtocolStruct<LeaderIdAndEpoch>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public LeaderIdAndEpoch() { }
 
@@ -439,7 +435,6 @@ public sealed partial class FetchResponse : IResponseMessage<FetchResponse>
     /// <summary>The SnapshotId structure of FetchResponse.</summary>
     public sealed partial class SnapshotId : IProtocolStruct<SnapshotId>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public SnapshotId() { }
 
@@ -483,7 +478,6 @@ public sealed partial class FetchResponse : IResponseMessage<FetchResponse>
     /// <summary>The AbortedTransaction structure of FetchResponse.</summary>
     public sealed partial class AbortedTransaction : IProtocolStruct<AbortedTransaction>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AbortedTransaction() { }
 
@@ -522,7 +516,6 @@ public sealed partial class FetchResponse : IResponseMessage<FetchResponse>
     /// <summary>The NodeEndpoint structure of FetchResponse.</summary>
     public sealed partial class NodeEndpoint : IProtocolStruct<NodeEndpoint>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public NodeEndpoint() { }
 

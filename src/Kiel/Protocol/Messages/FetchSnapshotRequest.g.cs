@@ -117,7 +117,6 @@ public sealed partial class FetchSnapshotRequest : IRequestMessage<FetchSnapshot
     /// <summary>The TopicSnapshot structure of FetchSnapshotRequest.</summary>
     public sealed partial class TopicSnapshot : IProtocolStruct<TopicSnapshot>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicSnapshot()
         {
@@ -159,7 +158,6 @@ public sealed partial class FetchSnapshotRequest : IRequestMessage<FetchSnapshot
     /// <summary>The PartitionSnapshot structure of FetchSnapshotRequest.</summary>
     public sealed partial class PartitionSnapshot : IProtocolStruct<PartitionSnapshot>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionSnapshot()
         {
@@ -208,11 +206,9 @@ public sealed partial class FetchSnapshotRequest : IRequestMessage<FetchSnapshot
                 if (sendReplicaDirectoryId)
                 {
                     ProtocolSupport.WriteUnknownTagsBefore(ref writer, UnknownTaggedFields, ref unknownIndex, 0);
-                    var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-                    var tagWriter = new KafkaWriter(buffer);
-                    tagWriter.WriteUuid(ReplicaDirectoryId);
-                    tagWriter.Flush();
-                    ProtocolSupport.WriteTag(ref writer, 0, buffer.WrittenSpan);
+                    writer.WriteUnsignedVarInt(0);
+                    writer.WriteUnsignedVarInt(16);
+                    writer.WriteUuid(ReplicaDirectoryId);
                 }
                 ProtocolSupport.WriteUnknownTagsBefore(ref writer, UnknownTaggedFields, ref unknownIndex, uint.MaxValue);
             }
@@ -257,7 +253,6 @@ public sealed partial class FetchSnapshotRequest : IRequestMessage<FetchSnapshot
     /// <summary>The SnapshotId structure of FetchSnapshotRequest.</summary>
     public sealed partial class SnapshotId : IProtocolStruct<SnapshotId>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public SnapshotId() { }
 

@@ -117,7 +117,6 @@ public sealed partial class FetchSnapshotResponse : IResponseMessage<FetchSnapsh
     /// <summary>The TopicSnapshot structure of FetchSnapshotResponse.</summary>
     public sealed partial class TopicSnapshot : IProtocolStruct<TopicSnapshot>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicSnapshot()
         {
@@ -159,7 +158,6 @@ public sealed partial class FetchSnapshotResponse : IResponseMessage<FetchSnapsh
     /// <summary>The PartitionSnapshot structure of FetchSnapshotResponse.</summary>
     public sealed partial class PartitionSnapshot : IProtocolStruct<PartitionSnapshot>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionSnapshot()
         {
@@ -271,7 +269,6 @@ public sealed partial class FetchSnapshotResponse : IResponseMessage<FetchSnapsh
     /// <summary>The SnapshotId structure of FetchSnapshotResponse.</summary>
     public sealed partial class SnapshotId : IProtocolStruct<SnapshotId>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public SnapshotId() { }
 
@@ -315,7 +312,6 @@ public sealed partial class FetchSnapshotResponse : IResponseMessage<FetchSnapsh
     /// <summary>The LeaderIdAndEpoch structure of FetchSnapshotResponse.</summary>
     public sealed partial class LeaderIdAndEpoch : IProtocolStruct<LeaderIdAndEpoch>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public LeaderIdAndEpoch() { }
 
@@ -359,7 +355,6 @@ public sealed partial class FetchSnapshotResponse : IResponseMessage<FetchSnapsh
     /// <summary>The NodeEndpoint structure of FetchSnapshotResponse.</summary>
     public sealed partial class NodeEndpoint : IProtocolStruct<NodeEndpoint>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public NodeEndpoint() { }
 

@@ -100,7 +100,6 @@ public sealed partial class FindCoordinatorResponse : IResponseMessage<FindCoord
     /// <summary>The Coordinator structure of FindCoordinatorResponse.</summary>
     public sealed partial class Coordinator : IProtocolStruct<Coordinator>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public Coordinator() { }
 

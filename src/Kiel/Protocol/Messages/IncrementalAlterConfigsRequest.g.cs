@@ -67,7 +67,6 @@ public sealed partial class IncrementalAlterConfigsRequest : IRequestMessage<Inc
     /// <summary>The AlterConfigsResource structure of IncrementalAlterConfigsRequest.</summary>
     public sealed partial class AlterConfigsResource : IProtocolStruct<AlterConfigsResource>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AlterConfigsResource()
         {
@@ -115,7 +114,6 @@ public sealed partial class IncrementalAlterConfigsRequest : IRequestMessage<Inc
     /// <summary>The AlterableConfig structure of IncrementalAlterConfigsRequest.</summary>
     public sealed partial class AlterableConfig : IProtocolStruct<AlterableConfig>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AlterableConfig() { }
 

@@ -64,7 +64,6 @@ public sealed partial class IncrementalAlterConfigsResponse : IResponseMessage<I
     /// <summary>The AlterConfigsResourceResponse structure of IncrementalAlterConfigsResponse.</summary>
     public sealed partial class AlterConfigsResourceResponse : IProtocolStruct<AlterConfigsResourceResponse>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AlterConfigsResourceResponse() { }
 

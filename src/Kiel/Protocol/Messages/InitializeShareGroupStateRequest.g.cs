@@ -67,7 +67,6 @@ public sealed partial class InitializeShareGroupStateRequest : IRequestMessage<I
     /// <summary>The InitializeStateData structure of InitializeShareGroupStateRequest.</summary>
     public sealed partial class InitializeStateData : IProtocolStruct<InitializeStateData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public InitializeStateData()
         {
@@ -109,7 +108,6 @@ public sealed partial class InitializeShareGroupStateRequest : IRequestMessage<I
     /// <summary>The PartitionData structure of InitializeShareGroupStateRequest.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData() { }
 

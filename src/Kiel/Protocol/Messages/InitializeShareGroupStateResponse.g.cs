@@ -58,7 +58,6 @@ public sealed partial class InitializeShareGroupStateResponse : IResponseMessage
     /// <summary>The InitializeStateResult structure of InitializeShareGroupStateResponse.</summary>
     public sealed partial class InitializeStateResult : IProtocolStruct<InitializeStateResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public InitializeStateResult()
         {
@@ -100,7 +99,6 @@ public sealed partial class InitializeShareGroupStateResponse : IResponseMessage
     /// <summary>The PartitionResult structure of InitializeShareGroupStateResponse.</summary>
     public sealed partial class PartitionResult : IProtocolStruct<PartitionResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionResult() { }
 

@@ -104,7 +104,6 @@ public sealed partial class JoinGroupRequest : IRequestMessage<JoinGroupResponse
     /// <summary>The JoinGroupRequestProtocol structure of JoinGroupRequest.</summary>
     public sealed partial class JoinGroupRequestProtocol : IProtocolStruct<JoinGroupRequestProtocol>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public JoinGroupRequestProtocol() { }
 

@@ -107,7 +107,6 @@ public sealed partial class JoinGroupResponse : IResponseMessage<JoinGroupRespon
     /// <summary>The JoinGroupResponseMember structure of JoinGroupResponse.</summary>
     public sealed partial class JoinGroupResponseMember : IProtocolStruct<JoinGroupResponseMember>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public JoinGroupResponseMember() { }
 

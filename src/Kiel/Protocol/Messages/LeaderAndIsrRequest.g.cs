@@ -111,7 +111,6 @@ public sealed partial class LeaderAndIsrRequest : IRequestMessage<LeaderAndIsrRe
     /// <summary>The LeaderAndIsrPartitionState structure of LeaderAndIsrRequest.</summary>
     public sealed partial class LeaderAndIsrPartitionState : IProtocolStruct<LeaderAndIsrPartitionState>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public LeaderAndIsrPartitionState()
         {
@@ -219,7 +218,6 @@ public sealed partial class LeaderAndIsrRequest : IRequestMessage<LeaderAndIsrRe
     /// <summary>The LeaderAndIsrTopicState structure of LeaderAndIsrRequest.</summary>
     public sealed partial class LeaderAndIsrTopicState : IProtocolStruct<LeaderAndIsrTopicState>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public LeaderAndIsrTopicState()
         {
@@ -267,7 +265,6 @@ public sealed partial class LeaderAndIsrRequest : IRequestMessage<LeaderAndIsrRe
     /// <summary>The LeaderAndIsrLiveLeader structure of LeaderAndIsrRequest.</summary>
     public sealed partial class LeaderAndIsrLiveLeader : IProtocolStruct<LeaderAndIsrLiveLeader>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public LeaderAndIsrLiveLeader() { }
 

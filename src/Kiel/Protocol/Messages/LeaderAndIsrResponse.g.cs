@@ -75,7 +75,6 @@ public sealed partial class LeaderAndIsrResponse : IResponseMessage<LeaderAndIsr
     /// <summary>The LeaderAndIsrPartitionError structure of LeaderAndIsrResponse.</summary>
     public sealed partial class LeaderAndIsrPartitionError : IProtocolStruct<LeaderAndIsrPartitionError>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public LeaderAndIsrPartitionError() { }
 
@@ -120,7 +119,6 @@ public sealed partial class LeaderAndIsrResponse : IResponseMessage<LeaderAndIsr
     /// <summary>The LeaderAndIsrTopicError structure of LeaderAndIsrResponse.</summary>
     public sealed partial class LeaderAndIsrTopicError : IProtocolStruct<LeaderAndIsrTopicError>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public LeaderAndIsrTopicError()
         {

@@ -77,7 +77,6 @@ public sealed partial class LeaderChangeMessage : IKafkaMessage
     /// <summary>The Voter structure of LeaderChangeMessage.</summary>
     public sealed partial class Voter : IProtocolStruct<Voter>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public Voter() { }
 

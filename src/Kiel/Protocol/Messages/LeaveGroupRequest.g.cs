@@ -76,7 +76,6 @@ public sealed partial class LeaveGroupRequest : IRequestMessage<LeaveGroupRespon
     /// <summary>The MemberIdentity structure of LeaveGroupRequest.</summary>
     public sealed partial class MemberIdentity : IProtocolStruct<MemberIdentity>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public MemberIdentity() { }
 

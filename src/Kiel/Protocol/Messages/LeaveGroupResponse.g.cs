@@ -72,7 +72,6 @@ public sealed partial class LeaveGroupResponse : IResponseMessage<LeaveGroupResp
     /// <summary>The MemberResponse structure of LeaveGroupResponse.</summary>
     public sealed partial class MemberResponse : IProtocolStruct<MemberResponse>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public MemberResponse() { }
 

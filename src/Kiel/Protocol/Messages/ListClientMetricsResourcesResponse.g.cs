@@ -70,7 +70,6 @@ public sealed partial class ListClientMetricsResourcesResponse : IResponseMessag
     /// <summary>The ClientMetricsResource structure of ListClientMetricsResourcesResponse.</summary>
     public sealed partial class ClientMetricsResource : IProtocolStruct<ClientMetricsResource>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ClientMetricsResource() { }
 

@@ -70,7 +70,6 @@ public sealed partial class ListGroupsResponse : IResponseMessage<ListGroupsResp
     /// <summary>The ListedGroup structure of ListGroupsResponse.</summary>
     public sealed partial class ListedGroup : IProtocolStruct<ListedGroup>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ListedGroup() { }
 

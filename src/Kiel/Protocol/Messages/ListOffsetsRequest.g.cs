@@ -80,7 +80,6 @@ public sealed partial class ListOffsetsRequest : IRequestMessage<ListOffsetsResp
     /// <summary>The ListOffsetsTopic structure of ListOffsetsRequest.</summary>
     public sealed partial class ListOffsetsTopic : IProtocolStruct<ListOffsetsTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ListOffsetsTopic()
         {
@@ -122,7 +121,6 @@ public sealed partial class ListOffsetsRequest : IRequestMessage<ListOffsetsResp
     /// <summary>The ListOffsetsPartition structure of ListOffsetsRequest.</summary>
     public sealed partial class ListOffsetsPartition : IProtocolStruct<ListOffsetsPartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ListOffsetsPartition() { }
 

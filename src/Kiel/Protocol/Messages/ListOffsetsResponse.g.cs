@@ -64,7 +64,6 @@ public sealed partial class ListOffsetsResponse : IResponseMessage<ListOffsetsRe
     /// <summary>The ListOffsetsTopicResponse structure of ListOffsetsResponse.</summary>
     public sealed partial class ListOffsetsTopicResponse : IProtocolStruct<ListOffsetsTopicResponse>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ListOffsetsTopicResponse()
         {
@@ -106,7 +105,6 @@ public sealed partial class ListOffsetsResponse : IResponseMessage<ListOffsetsRe
     /// <summary>The ListOffsetsPartitionResponse structure of ListOffsetsResponse.</summary>
     public sealed partial class ListOffsetsPartitionResponse : IProtocolStruct<ListOffsetsPartitionResponse>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ListOffsetsPartitionResponse()
         {

@@ -64,7 +64,6 @@ public sealed partial class ListPartitionReassignmentsRequest : IRequestMessage<
     /// <summary>The ListPartitionReassignmentsTopics structure of ListPartitionReassignmentsRequest.</summary>
     public sealed partial class ListPartitionReassignmentsTopics : IProtocolStruct<ListPartitionReassignmentsTopics>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ListPartitionReassignmentsTopics()
         {

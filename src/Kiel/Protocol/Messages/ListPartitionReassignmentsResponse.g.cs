@@ -76,7 +76,6 @@ public sealed partial class ListPartitionReassignmentsResponse : IResponseMessag
     /// <summary>The OngoingTopicReassignment structure of ListPartitionReassignmentsResponse.</summary>
     public sealed partial class OngoingTopicReassignment : IProtocolStruct<OngoingTopicReassignment>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OngoingTopicReassignment()
         {
@@ -118,7 +117,6 @@ public sealed partial class ListPartitionReassignmentsResponse : IResponseMessag
     /// <summary>The OngoingPartitionReassignment structure of ListPartitionReassignmentsResponse.</summary>
     public sealed partial class OngoingPartitionReassignment : IProtocolStruct<OngoingPartitionReassignment>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OngoingPartitionReassignment()
         {

@@ -77,7 +77,6 @@ public sealed partial class ListTransactionsResponse : IResponseMessage<ListTran
     /// <summary>The TransactionState structure of ListTransactionsResponse.</summary>
     public sealed partial class TransactionStateData : IProtocolStruct<TransactionStateData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TransactionStateData() { }
 

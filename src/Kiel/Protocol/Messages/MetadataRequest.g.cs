@@ -82,7 +82,6 @@ public sealed partial class MetadataRequest : IRequestMessage<MetadataResponse>
     /// <summary>The MetadataRequestTopic structure of MetadataRequest.</summary>
     public sealed partial class MetadataRequestTopic : IProtocolStruct<MetadataRequestTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public MetadataRequestTopic() { }
 

@@ -90,7 +90,6 @@ public sealed partial class MetadataResponse : IResponseMessage<MetadataResponse
     /// <summary>The MetadataResponseBroker structure of MetadataResponse.</summary>
     public sealed partial class MetadataResponseBroker : IProtocolStruct<MetadataResponseBroker>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public MetadataResponseBroker() { }
 
@@ -141,7 +140,6 @@ public sealed partial class MetadataResponse : IResponseMessage<MetadataResponse
     /// <summary>The MetadataResponseTopic structure of MetadataResponse.</summary>
     public sealed partial class MetadataResponseTopic : IProtocolStruct<MetadataResponseTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public MetadataResponseTopic()
         {
@@ -208,7 +206,6 @@ public sealed partial class MetadataResponse : IResponseMessage<MetadataResponse
     /// <summary>The MetadataResponsePartition structure of MetadataResponse.</summary>
     public sealed partial class MetadataResponsePartition : IProtocolStruct<MetadataResponsePartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public MetadataResponsePartition()
         {

@@ -92,7 +92,6 @@ public sealed partial class OffsetCommitRequest : IRequestMessage<OffsetCommitRe
     /// <summary>The OffsetCommitRequestTopic structure of OffsetCommitRequest.</summary>
     public sealed partial class OffsetCommitRequestTopic : IProtocolStruct<OffsetCommitRequestTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetCommitRequestTopic()
         {
@@ -134,7 +133,6 @@ public sealed partial class OffsetCommitRequest : IRequestMessage<OffsetCommitRe
     /// <summary>The OffsetCommitRequestPartition structure of OffsetCommitRequest.</summary>
     public sealed partial class OffsetCommitRequestPartition : IProtocolStruct<OffsetCommitRequestPartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetCommitRequestPartition() { }
 

@@ -64,7 +64,6 @@ public sealed partial class OffsetCommitResponse : IResponseMessage<OffsetCommit
     /// <summary>The OffsetCommitResponseTopic structure of OffsetCommitResponse.</summary>
     public sealed partial class OffsetCommitResponseTopic : IProtocolStruct<OffsetCommitResponseTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetCommitResponseTopic()
         {
@@ -106,7 +105,6 @@ public sealed partial class OffsetCommitResponse : IResponseMessage<OffsetCommit
     /// <summary>The OffsetCommitResponsePartition structure of OffsetCommitResponse.</summary>
     public sealed partial class OffsetCommitResponsePartition : IProtocolStruct<OffsetCommitResponsePartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetCommitResponsePartition() { }
 

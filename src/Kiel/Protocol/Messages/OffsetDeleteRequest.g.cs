@@ -60,7 +60,6 @@ public sealed partial class OffsetDeleteRequest : IRequestMessage<OffsetDeleteRe
     /// <summary>The OffsetDeleteRequestTopic structure of OffsetDeleteRequest.</summary>
     public sealed partial class OffsetDeleteRequestTopic : IProtocolStruct<OffsetDeleteRequestTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetDeleteRequestTopic()
         {
@@ -95,7 +94,6 @@ public sealed partial class OffsetDeleteRequest : IRequestMessage<OffsetDeleteRe
     /// <summary>The OffsetDeleteRequestPartition structure of OffsetDeleteRequest.</summary>
     public sealed partial class OffsetDeleteRequestPartition : IProtocolStruct<OffsetDeleteRequestPartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetDeleteRequestPartition() { }
 

@@ -63,7 +63,6 @@ public sealed partial class OffsetDeleteResponse : IResponseMessage<OffsetDelete
     /// <summary>The OffsetDeleteResponseTopic structure of OffsetDeleteResponse.</summary>
     public sealed partial class OffsetDeleteResponseTopic : IProtocolStruct<OffsetDeleteResponseTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetDeleteResponseTopic()
         {
@@ -98,7 +97,6 @@ public sealed partial class OffsetDeleteResponse : IResponseMessage<OffsetDelete
     /// <summary>The OffsetDeleteResponsePartition structure of OffsetDeleteResponse.</summary>
     public sealed partial class OffsetDeleteResponsePartition : IProtocolStruct<OffsetDeleteResponsePartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetDeleteResponsePartition() { }
 

@@ -86,7 +86,6 @@ public sealed partial class OffsetFetchRequest : IRequestMessage<OffsetFetchResp
     /// <summary>The OffsetFetchRequestTopic structure of OffsetFetchRequest.</summary>
     public sealed partial class OffsetFetchRequestTopic : IProtocolStruct<OffsetFetchRequestTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetFetchRequestTopic()
         {
@@ -128,7 +127,6 @@ public sealed partial class OffsetFetchRequest : IRequestMessage<OffsetFetchResp
     /// <summary>The OffsetFetchRequestGroup structure of OffsetFetchRequest.</summary>
     public sealed partial class OffsetFetchRequestGroup : IProtocolStruct<OffsetFetchRequestGroup>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetFetchRequestGroup()
         {
@@ -182,7 +180,6 @@ public sealed partial class OffsetFetchRequest : IRequestMessage<OffsetFetchResp
     /// <summary>The OffsetFetchRequestTopics structure of OffsetFetchRequest.</summary>
     public sealed partial class OffsetFetchRequestTopics : IProtocolStruct<OffsetFetchRequestTopics>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetFetchRequestTopics()
         {

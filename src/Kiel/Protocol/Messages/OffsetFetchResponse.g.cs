@@ -81,7 +81,6 @@ public sealed partial class OffsetFetchResponse : IResponseMessage<OffsetFetchRe
     /// <summary>The OffsetFetchResponseTopic structure of OffsetFetchResponse.</summary>
     public sealed partial class OffsetFetchResponseTopic : IProtocolStruct<OffsetFetchResponseTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetFetchResponseTopic()
         {
@@ -123,7 +122,6 @@ public sealed partial class OffsetFetchResponse : IResponseMessage<OffsetFetchRe
     /// <summary>The OffsetFetchResponsePartition structure of OffsetFetchResponse.</summary>
     public sealed partial class OffsetFetchResponsePartition : IProtocolStruct<OffsetFetchResponsePartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetFetchResponsePartition() { }
 
@@ -180,7 +178,6 @@ public sealed partial class OffsetFetchResponse : IResponseMessage<OffsetFetchRe
     /// <summary>The OffsetFetchResponseGroup structure of OffsetFetchResponse.</summary>
     public sealed partial class OffsetFetchResponseGroup : IProtocolStruct<OffsetFetchResponseGroup>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetFetchResponseGroup()
         {
@@ -228,7 +225,6 @@ public sealed partial class OffsetFetchResponse : IResponseMessage<OffsetFetchRe
     /// <summary>The OffsetFetchResponseTopics structure of OffsetFetchResponse.</summary>
     public sealed partial class OffsetFetchResponseTopics : IProtocolStruct<OffsetFetchResponseTopics>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetFetchResponseTopics()
         {
@@ -270,7 +266,6 @@ public sealed partial class OffsetFetchResponse : IResponseMessage<OffsetFetchRe
     /// <summary>The OffsetFetchResponsePartitions structure of OffsetFetchResponse.</summary>
     public sealed partial class OffsetFetchResponsePartitions : IProtocolStruct<OffsetFetchResponsePartitions>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetFetchResponsePartitions() { }
 

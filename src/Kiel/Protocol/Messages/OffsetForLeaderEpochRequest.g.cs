@@ -67,7 +67,6 @@ public sealed partial class OffsetForLeaderEpochRequest : IRequestMessage<Offset
     /// <summary>The OffsetForLeaderTopic structure of OffsetForLeaderEpochRequest.</summary>
     public sealed partial class OffsetForLeaderTopic : IProtocolStruct<OffsetForLeaderTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetForLeaderTopic()
         {
@@ -109,7 +108,6 @@ public sealed partial class OffsetForLeaderEpochRequest : IRequestMessage<Offset
     /// <summary>The OffsetForLeaderPartition structure of OffsetForLeaderEpochRequest.</summary>
     public sealed partial class OffsetForLeaderPartition : IProtocolStruct<OffsetForLeaderPartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetForLeaderPartition() { }
 

@@ -64,7 +64,6 @@ public sealed partial class OffsetForLeaderEpochResponse : IResponseMessage<Offs
     /// <summary>The OffsetForLeaderTopicResult structure of OffsetForLeaderEpochResponse.</summary>
     public sealed partial class OffsetForLeaderTopicResult : IProtocolStruct<OffsetForLeaderTopicResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public OffsetForLeaderTopicResult()
         {
@@ -106,7 +105,6 @@ public sealed partial class OffsetForLeaderEpochResponse : IResponseMessage<Offs
     /// <summary>The EpochEndOffset structure of OffsetForLeaderEpochResponse.</summary>
     public sealed partial class EpochEndOffset : IProtocolStruct<EpochEndOffset>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public EpochEndOffset() { }
 

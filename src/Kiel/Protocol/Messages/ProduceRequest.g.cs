@@ -80,7 +80,6 @@ public sealed partial class ProduceRequest : IRequestMessage<ProduceResponse>
     /// <summary>The TopicProduceData structure of ProduceRequest.</summary>
     public sealed partial class TopicProduceData : IProtocolStruct<TopicProduceData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicProduceData()
         {
@@ -122,7 +121,6 @@ public sealed partial class ProduceRequest : IRequestMessage<ProduceResponse>
     /// <summary>The PartitionProduceData structure of ProduceRequest.</summary>
     public sealed partial class PartitionProduceData : IProtocolStruct<PartitionProduceData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionProduceData() { }
 

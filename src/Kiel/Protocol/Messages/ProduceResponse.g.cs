@@ -111,7 +111,6 @@ public sealed partial class ProduceResponse : IResponseMessage<ProduceResponse>
     /// <summary>The TopicProduceResponse structure of ProduceResponse.</summary>
     public sealed partial class TopicProduceResponse : IProtocolStruct<TopicProduceResponse>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicProduceResponse()
         {
@@ -153,7 +152,6 @@ public sealed partial class ProduceResponse : IResponseMessage<ProduceResponse>
     /// <summary>The PartitionProduceResponse structure of ProduceResponse.</summary>
     public sealed partial class PartitionProduceResponse : IProtocolStruct<PartitionProduceResponse>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionProduceResponse()
         {
@@ -273,7 +271,6 @@ public sealed partial class ProduceResponse : IResponseMessage<ProduceResponse>
     /// <summary>The BatchIndexAndErrorMessage structure of ProduceResponse.</summary>
     public sealed partial class BatchIndexAndErrorMessage : IProtocolStruct<BatchIndexAndErrorMessage>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public BatchIndexAndErrorMessage() { }
 
@@ -312,7 +309,6 @@ public sealed partial class ProduceResponse : IResponseMessage<ProduceResponse>
     /// <summary>The LeaderIdAndEpoch structure of ProduceResponse.</summary>
     public sealed partial class LeaderIdAndEpoch : IProtocolStruct<LeaderIdAndEpoch>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public LeaderIdAndEpoch() { }
 
@@ -356,7 +352,6 @@ public sealed partial class ProduceResponse : IResponseMessage<ProduceResponse>
     /// <summary>The NodeEndpoint structure of ProduceResponse.</summary>
     public sealed partial class NodeEndpoint : IProtocolStruct<NodeEndpoint>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public NodeEndpoint() { }
 

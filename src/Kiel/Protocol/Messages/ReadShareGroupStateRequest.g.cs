@@ -67,7 +67,6 @@ public sealed partial class ReadShareGroupStateRequest : IRequestMessage<ReadSha
     /// <summary>The ReadStateData structure of ReadShareGroupStateRequest.</summary>
     public sealed partial class ReadStateData : IProtocolStruct<ReadStateData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ReadStateData()
         {
@@ -109,7 +108,6 @@ public sealed partial class ReadShareGroupStateRequest : IRequestMessage<ReadSha
     /// <summary>The PartitionData structure of ReadShareGroupStateRequest.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData() { }
 

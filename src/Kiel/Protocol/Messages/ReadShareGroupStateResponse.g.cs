@@ -58,7 +58,6 @@ public sealed partial class ReadShareGroupStateResponse : IResponseMessage<ReadS
     /// <summary>The ReadStateResult structure of ReadShareGroupStateResponse.</summary>
     public sealed partial class ReadStateResult : IProtocolStruct<ReadStateResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ReadStateResult()
         {
@@ -100,7 +99,6 @@ public sealed partial class ReadShareGroupStateResponse : IResponseMessage<ReadS
     /// <summary>The PartitionResult structure of ReadShareGroupStateResponse.</summary>
     public sealed partial class PartitionResult : IProtocolStruct<PartitionResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionResult()
         {
@@ -166,7 +164,6 @@ public sealed partial class ReadShareGroupStateResponse : IResponseMessage<ReadS
     /// <summary>The StateBatch structure of ReadShareGroupStateResponse.</summary>
     public sealed partial class StateBatch : IProtocolStruct<StateBatch>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public StateBatch() { }
 

@@ -67,7 +67,6 @@ public sealed partial class ReadShareGroupStateSummaryRequest : IRequestMessage<
     /// <summary>The ReadStateSummaryData structure of ReadShareGroupStateSummaryRequest.</summary>
     public sealed partial class ReadStateSummaryData : IProtocolStruct<ReadStateSummaryData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ReadStateSummaryData()
         {
@@ -109,7 +108,6 @@ public sealed partial class ReadShareGroupStateSummaryRequest : IRequestMessage<
     /// <summary>The PartitionData structure of ReadShareGroupStateSummaryRequest.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData() { }
 

@@ -58,7 +58,6 @@ public sealed partial class ReadShareGroupStateSummaryResponse : IResponseMessag
     /// <summary>The ReadStateSummaryResult structure of ReadShareGroupStateSummaryResponse.</summary>
     public sealed partial class ReadStateSummaryResult : IProtocolStruct<ReadStateSummaryResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ReadStateSummaryResult()
         {
@@ -100,7 +99,6 @@ public sealed partial class ReadShareGroupStateSummaryResponse : IResponseMessag
     /// <summary>The PartitionResult structure of ReadShareGroupStateSummaryResponse.</summary>
     public sealed partial class PartitionResult : IProtocolStruct<PartitionResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionResult() { }
 

@@ -79,7 +79,6 @@ public sealed partial class ShareAcknowledgeRequest : IRequestMessage<ShareAckno
     /// <summary>The AcknowledgeTopic structure of ShareAcknowledgeRequest.</summary>
     public sealed partial class AcknowledgeTopic : IProtocolStruct<AcknowledgeTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AcknowledgeTopic()
         {
@@ -121,7 +120,6 @@ public sealed partial class ShareAcknowledgeRequest : IRequestMessage<ShareAckno
     /// <summary>The AcknowledgePartition structure of ShareAcknowledgeRequest.</summary>
     public sealed partial class AcknowledgePartition : IProtocolStruct<AcknowledgePartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AcknowledgePartition()
         {
@@ -163,7 +161,6 @@ public sealed partial class ShareAcknowledgeRequest : IRequestMessage<ShareAckno
     /// <summary>The AcknowledgementBatch structure of ShareAcknowledgeRequest.</summary>
     public sealed partial class AcknowledgementBatch : IProtocolStruct<AcknowledgementBatch>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AcknowledgementBatch()
         {

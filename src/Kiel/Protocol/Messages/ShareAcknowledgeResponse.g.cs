@@ -83,7 +83,6 @@ public sealed partial class ShareAcknowledgeResponse : IResponseMessage<ShareAck
     /// <summary>The ShareAcknowledgeTopicResponse structure of ShareAcknowledgeResponse.</summary>
     public sealed partial class ShareAcknowledgeTopicResponse : IProtocolStruct<ShareAcknowledgeTopicResponse>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ShareAcknowledgeTopicResponse()
         {
@@ -125,7 +124,6 @@ public sealed partial class ShareAcknowledgeResponse : IResponseMessage<ShareAck
     /// <summary>The PartitionData structure of ShareAcknowledgeResponse.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData()
         {
@@ -179,7 +177,6 @@ public sealed partial class ShareAcknowledgeResponse : IResponseMessage<ShareAck
     /// <summary>The LeaderIdAndEpoch structure of ShareAcknowledgeResponse.</summary>
     public sealed partial class LeaderIdAndEpoch : IProtocolStruct<LeaderIdAndEpoch>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public LeaderIdAndEpoch() { }
 
@@ -223,7 +220,6 @@ public sealed partial class ShareAcknowledgeResponse : IResponseMessage<ShareAck
     /// <summary>The NodeEndpoint structure of ShareAcknowledgeResponse.</summary>
     public sealed partial class NodeEndpoint : IProtocolStruct<NodeEndpoint>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public NodeEndpoint() { }
 

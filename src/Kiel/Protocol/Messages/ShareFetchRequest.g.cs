@@ -104,7 +104,6 @@ public sealed partial class ShareFetchRequest : IRequestMessage<ShareFetchRespon
     /// <summary>The FetchTopic structure of ShareFetchRequest.</summary>
     public sealed partial class FetchTopic : IProtocolStruct<FetchTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public FetchTopic()
         {
@@ -146,7 +145,6 @@ public sealed partial class ShareFetchRequest : IRequestMessage<ShareFetchRespon
     /// <summary>The FetchPartition structure of ShareFetchRequest.</summary>
     public sealed partial class FetchPartition : IProtocolStruct<FetchPartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public FetchPartition()
         {
@@ -194,7 +192,6 @@ public sealed partial class ShareFetchRequest : IRequestMessage<ShareFetchRespon
     /// <summary>The AcknowledgementBatch structure of ShareFetchRequest.</summary>
     public sealed partial class AcknowledgementBatch : IProtocolStruct<AcknowledgementBatch>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AcknowledgementBatch()
         {
@@ -242,7 +239,6 @@ public sealed partial class ShareFetchRequest : IRequestMessage<ShareFetchRespon
     /// <summary>The ForgottenTopic structure of ShareFetchRequest.</summary>
     public sealed partial class ForgottenTopic : IProtocolStruct<ForgottenTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ForgottenTopic()
         {

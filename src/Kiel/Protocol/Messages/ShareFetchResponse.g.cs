@@ -83,7 +83,6 @@ public sealed partial class ShareFetchResponse : IResponseMessage<ShareFetchResp
     /// <summary>The ShareFetchableTopicResponse structure of ShareFetchResponse.</summary>
     public sealed partial class ShareFetchableTopicResponse : IProtocolStruct<ShareFetchableTopicResponse>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public ShareFetchableTopicResponse()
         {
@@ -125,7 +124,6 @@ public sealed partial class ShareFetchResponse : IResponseMessage<ShareFetchResp
     /// <summary>The PartitionData structure of ShareFetchResponse.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData()
         {
@@ -204,7 +202,6 @@ public sealed partial class ShareFetchResponse : IResponseMessage<ShareFetchResp
     /// <summary>The LeaderIdAndEpoch structure of ShareFetchResponse.</summary>
     public sealed partial class LeaderIdAndEpoch : IProtocolStruct<LeaderIdAndEpoch>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public LeaderIdAndEpoch() { }
 
@@ -248,7 +245,6 @@ public sealed partial class ShareFetchResponse : IResponseMessage<ShareFetchResp
     /// <summary>The AcquiredRecords structure of ShareFetchResponse.</summary>
     public sealed partial class AcquiredRecords : IProtocolStruct<AcquiredRecords>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AcquiredRecords() { }
 
@@ -293,7 +289,6 @@ public sealed partial class ShareFetchResponse : IResponseMessage<ShareFetchResp
     /// <summary>The NodeEndpoint structure of ShareFetchResponse.</summary>
     public sealed partial class NodeEndpoint : IProtocolStruct<NodeEndpoint>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public NodeEndpoint() { }
 

@@ -64,7 +64,6 @@ public sealed partial class ShareGroupDescribeResponse : IResponseMessage<ShareG
     /// <summary>The TopicPartitions structure of ShareGroupDescribeResponse.</summary>
     public sealed partial class TopicPartitions : IProtocolStruct<TopicPartitions>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicPartitions()
         {
@@ -112,7 +111,6 @@ public sealed partial class ShareGroupDescribeResponse : IResponseMessage<ShareG
     /// <summary>The Assignment structure of ShareGroupDescribeResponse.</summary>
     public sealed partial class Assignment : IProtocolStruct<Assignment>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public Assignment()
         {
@@ -152,7 +150,6 @@ public sealed partial class ShareGroupDescribeResponse : IResponseMessage<ShareG
     /// <summary>The DescribedGroup structure of ShareGroupDescribeResponse.</summary>
     public sealed partial class DescribedGroup : IProtocolStruct<DescribedGroup>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public DescribedGroup()
         {
@@ -236,7 +233,6 @@ public sealed partial class ShareGroupDescribeResponse : IResponseMessage<ShareG
     /// <summary>The Member structure of ShareGroupDescribeResponse.</summary>
     public sealed partial class Member : IProtocolStruct<Member>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public Member()
         {

@@ -91,7 +91,6 @@ public sealed partial class ShareGroupHeartbeatResponse : IResponseMessage<Share
     /// <summary>The TopicPartitions structure of ShareGroupHeartbeatResponse.</summary>
     public sealed partial class TopicPartitions : IProtocolStruct<TopicPartitions>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicPartitions()
         {
@@ -133,7 +132,6 @@ public sealed partial class ShareGroupHeartbeatResponse : IResponseMessage<Share
     /// <summary>The Assignment structure of ShareGroupHeartbeatResponse.</summary>
     public sealed partial class AssignmentData : IProtocolStruct<AssignmentData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public AssignmentData()
         {

@@ -113,7 +113,6 @@ public sealed partial class StopReplicaRequest : IRequestMessage<StopReplicaResp
     /// <summary>The StopReplicaPartitionV0 structure of StopReplicaRequest.</summary>
     public sealed partial class StopReplicaPartitionV0 : IProtocolStruct<StopReplicaPartitionV0>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public StopReplicaPartitionV0() { }
 
@@ -145,7 +144,6 @@ public sealed partial class StopReplicaRequest : IRequestMessage<StopReplicaResp
     /// <summary>The StopReplicaTopicV1 structure of StopReplicaRequest.</summary>
     public sealed partial class StopReplicaTopicV1 : IProtocolStruct<StopReplicaTopicV1>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public StopReplicaTopicV1()
         {
@@ -187,7 +185,6 @@ public sealed partial class StopReplicaRequest : IRequestMessage<StopReplicaResp
     /// <summary>The StopReplicaTopicState structure of StopReplicaRequest.</summary>
     public sealed partial class StopReplicaTopicState : IProtocolStruct<StopReplicaTopicState>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public StopReplicaTopicState()
         {
@@ -229,7 +226,6 @@ public sealed partial class StopReplicaRequest : IRequestMessage<StopReplicaResp
     /// <summary>The StopReplicaPartitionState structure of StopReplicaRequest.</summary>
     public sealed partial class StopReplicaPartitionState : IProtocolStruct<StopReplicaPartitionState>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public StopReplicaPartitionState() { }
 

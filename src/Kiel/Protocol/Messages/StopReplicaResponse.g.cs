@@ -64,7 +64,6 @@ public sealed partial class StopReplicaResponse : IResponseMessage<StopReplicaRe
     /// <summary>The StopReplicaPartitionError structure of StopReplicaResponse.</summary>
     public sealed partial class StopReplicaPartitionError : IProtocolStruct<StopReplicaPartitionError>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public StopReplicaPartitionError() { }
 

@@ -98,7 +98,6 @@ public sealed partial class SyncGroupRequest : IRequestMessage<SyncGroupResponse
     /// <summary>The SyncGroupRequestAssignment structure of SyncGroupRequest.</summary>
     public sealed partial class SyncGroupRequestAssignment : IProtocolStruct<SyncGroupRequestAssignment>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public SyncGroupRequestAssignment() { }
 

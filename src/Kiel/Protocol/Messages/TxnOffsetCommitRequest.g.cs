@@ -106,7 +106,6 @@ public sealed partial class TxnOffsetCommitRequest : IRequestMessage<TxnOffsetCo
     /// <summary>The TxnOffsetCommitRequestTopic structure of TxnOffsetCommitRequest.</summary>
     public sealed partial class TxnOffsetCommitRequestTopic : IProtocolStruct<TxnOffsetCommitRequestTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TxnOffsetCommitRequestTopic()
         {
@@ -148,7 +147,6 @@ public sealed partial class TxnOffsetCommitRequest : IRequestMessage<TxnOffsetCo
     /// <summary>The TxnOffsetCommitRequestPartition structure of TxnOffsetCommitRequest.</summary>
     public sealed partial class TxnOffsetCommitRequestPartition : IProtocolStruct<TxnOffsetCommitRequestPartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TxnOffsetCommitRequestPartition() { }
 

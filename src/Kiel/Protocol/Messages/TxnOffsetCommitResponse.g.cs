@@ -64,7 +64,6 @@ public sealed partial class TxnOffsetCommitResponse : IResponseMessage<TxnOffset
     /// <summary>The TxnOffsetCommitResponseTopic structure of TxnOffsetCommitResponse.</summary>
     public sealed partial class TxnOffsetCommitResponseTopic : IProtocolStruct<TxnOffsetCommitResponseTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TxnOffsetCommitResponseTopic()
         {
@@ -106,7 +105,6 @@ public sealed partial class TxnOffsetCommitResponse : IResponseMessage<TxnOffset
     /// <summary>The TxnOffsetCommitResponsePartition structure of TxnOffsetCommitResponse.</summary>
     public sealed partial class TxnOffsetCommitResponsePartition : IProtocolStruct<TxnOffsetCommitResponsePartition>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TxnOffsetCommitResponsePartition() { }
 

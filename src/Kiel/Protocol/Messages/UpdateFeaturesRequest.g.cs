@@ -74,7 +74,6 @@ public sealed partial class UpdateFeaturesRequest : IRequestMessage<UpdateFeatur
     /// <summary>The FeatureUpdateKey structure of UpdateFeaturesRequest.</summary>
     public sealed partial class FeatureUpdateKey : IProtocolStruct<FeatureUpdateKey>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public FeatureUpdateKey() { }
 

@@ -77,7 +77,6 @@ public sealed partial class UpdateFeaturesResponse : IResponseMessage<UpdateFeat
     /// <summary>The UpdatableFeatureResult structure of UpdateFeaturesResponse.</summary>
     public sealed partial class UpdatableFeatureResult : IProtocolStruct<UpdatableFeatureResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public UpdatableFeatureResult() { }
 

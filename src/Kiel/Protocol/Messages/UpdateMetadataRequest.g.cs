@@ -91,11 +91,9 @@ public sealed partial class UpdateMetadataRequest : IRequestMessage<UpdateMetada
             if (sendType)
             {
                 ProtocolSupport.WriteUnknownTagsBefore(ref writer, UnknownTaggedFields, ref unknownIndex, 0);
-                var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-                var tagWriter = new KafkaWriter(buffer);
-                tagWriter.WriteInt8(Type);
-                tagWriter.Flush();
-                ProtocolSupport.WriteTag(ref writer, 0, buffer.WrittenSpan);
+                writer.WriteUnsignedVarInt(0);
+                writer.WriteUnsignedVarInt(1);
+                writer.WriteInt8(Type);
             }
             ProtocolSupport.WriteUnknownTagsBefore(ref writer, UnknownTaggedFields, ref unknownIndex, uint.MaxValue);
         }
@@ -149,7 +147,6 @@ public sealed partial class UpdateMetadataRequest : IRequestMessage<UpdateMetada
     /// <summary>The UpdateMetadataPartitionState structure of UpdateMetadataRequest.</summary>
     public sealed partial class UpdateMetadataPartitionState : IProtocolStruct<UpdateMetadataPartitionState>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public UpdateMetadataPartitionState()
         {
@@ -236,7 +233,6 @@ public sealed partial class UpdateMetadataRequest : IRequestMessage<UpdateMetada
     /// <summary>The UpdateMetadataTopicState structure of UpdateMetadataRequest.</summary>
     public sealed partial class UpdateMetadataTopicState : IProtocolStruct<UpdateMetadataTopicState>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public UpdateMetadataTopicState()
         {
@@ -284,7 +280,6 @@ public sealed partial class UpdateMetadataRequest : IRequestMessage<UpdateMetada
     /// <summary>The UpdateMetadataBroker structure of UpdateMetadataRequest.</summary>
     public sealed partial class UpdateMetadataBroker : IProtocolStruct<UpdateMetadataBroker>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public UpdateMetadataBroker()
         {
@@ -345,7 +340,6 @@ public sealed partial class UpdateMetadataRequest : IRequestMessage<UpdateMetada
     /// <summary>The UpdateMetadataEndpoint structure of UpdateMetadataRequest.</summary>
     public sealed partial class UpdateMetadataEndpoint : IProtocolStruct<UpdateMetadataEndpoint>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public UpdateMetadataEndpoint() { }
 

@@ -92,7 +92,6 @@ public sealed partial class UpdateRaftVoterRequest : IRequestMessage<UpdateRaftV
     /// <summary>The Listener structure of UpdateRaftVoterRequest.</summary>
     public sealed partial class Listener : IProtocolStruct<Listener>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public Listener() { }
 
@@ -137,7 +136,6 @@ public sealed partial class UpdateRaftVoterRequest : IRequestMessage<UpdateRaftV
     /// <summary>The KRaftVersionFeature structure of UpdateRaftVoterRequest.</summary>
     public sealed partial class KRaftVersionFeatureData : IProtocolStruct<KRaftVersionFeatureData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public KRaftVersionFeatureData() { }
 

@@ -109,7 +109,6 @@ public sealed partial class UpdateRaftVoterResponse : IResponseMessage<UpdateRaf
     /// <summary>The CurrentLeader structure of UpdateRaftVoterResponse.</summary>
     public sealed partial class CurrentLeaderData : IProtocolStruct<CurrentLeaderData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public CurrentLeaderData() { }
 

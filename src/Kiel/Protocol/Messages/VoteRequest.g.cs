@@ -73,7 +73,6 @@ public sealed partial class VoteRequest : IRequestMessage<VoteResponse>
     /// <summary>The TopicData structure of VoteRequest.</summary>
     public sealed partial class TopicData : IProtocolStruct<TopicData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicData()
         {
@@ -115,7 +114,6 @@ public sealed partial class VoteRequest : IRequestMessage<VoteResponse>
     /// <summary>The PartitionData structure of VoteRequest.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData() { }
 

@@ -111,7 +111,6 @@ public sealed partial class VoteResponse : IResponseMessage<VoteResponse>
     /// <summary>The TopicData structure of VoteResponse.</summary>
     public sealed partial class TopicData : IProtocolStruct<TopicData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public TopicData()
         {
@@ -153,7 +152,6 @@ public sealed partial class VoteResponse : IResponseMessage<VoteResponse>
     /// <summary>The PartitionData structure of VoteResponse.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData() { }
 
@@ -210,7 +208,6 @@ public sealed partial class VoteResponse : IResponseMessage<VoteResponse>
     /// <summary>The NodeEndpoint structure of VoteResponse.</summary>
     public sealed partial class NodeEndpoint : IProtocolStruct<NodeEndpoint>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public NodeEndpoint() { }
 

@@ -64,7 +64,6 @@ public sealed partial class VotersRecord : IKafkaMessage
     /// <summary>The Voter structure of VotersRecord.</summary>
     public sealed partial class Voter : IProtocolStruct<Voter>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public Voter()
         {
@@ -119,7 +118,6 @@ public sealed partial class VotersRecord : IKafkaMessage
     /// <summary>The Endpoint structure of VotersRecord.</summary>
     public sealed partial class Endpoint : IProtocolStruct<Endpoint>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public Endpoint() { }
 
@@ -164,7 +162,6 @@ public sealed partial class VotersRecord : IKafkaMessage
     /// <summary>The KRaftVersionFeature structure of VotersRecord.</summary>
     public sealed partial class KRaftVersionFeature : IProtocolStruct<KRaftVersionFeature>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public KRaftVersionFeature() { }
 

@@ -67,7 +67,6 @@ public sealed partial class WriteShareGroupStateRequest : IRequestMessage<WriteS
     /// <summary>The WriteStateData structure of WriteShareGroupStateRequest.</summary>
     public sealed partial class WriteStateData : IProtocolStruct<WriteStateData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public WriteStateData()
         {
@@ -109,7 +108,6 @@ public sealed partial class WriteShareGroupStateRequest : IRequestMessage<WriteS
     /// <summary>The PartitionData structure of WriteShareGroupStateRequest.</summary>
     public sealed partial class PartitionData : IProtocolStruct<PartitionData>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionData()
         {
@@ -169,7 +167,6 @@ public sealed partial class WriteShareGroupStateRequest : IRequestMessage<WriteS
     /// <summary>The StateBatch structure of WriteShareGroupStateRequest.</summary>
     public sealed partial class StateBatch : IProtocolStruct<StateBatch>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public StateBatch() { }
 

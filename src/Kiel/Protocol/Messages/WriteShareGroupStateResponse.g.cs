@@ -58,7 +58,6 @@ public sealed partial class WriteShareGroupStateResponse : IResponseMessage<Writ
     /// <summary>The WriteStateResult structure of WriteShareGroupStateResponse.</summary>
     public sealed partial class WriteStateResult : IProtocolStruct<WriteStateResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public WriteStateResult()
         {
@@ -100,7 +99,6 @@ public sealed partial class WriteShareGroupStateResponse : IResponseMessage<Writ
     /// <summary>The PartitionResult structure of WriteShareGroupStateResponse.</summary>
     public sealed partial class PartitionResult : IProtocolStruct<PartitionResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public PartitionResult() { }
 

@@ -61,7 +61,6 @@ public sealed partial class WriteTxnMarkersRequest : IRequestMessage<WriteTxnMar
     /// <summary>The WritableTxnMarker structure of WriteTxnMarkersRequest.</summary>
     public sealed partial class WritableTxnMarker : IProtocolStruct<WritableTxnMarker>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public WritableTxnMarker()
         {
@@ -121,7 +120,6 @@ public sealed partial class WriteTxnMarkersRequest : IRequestMessage<WriteTxnMar
     /// <summary>The WritableTxnMarkerTopic structure of WriteTxnMarkersRequest.</summary>
     public sealed partial class WritableTxnMarkerTopic : IProtocolStruct<WritableTxnMarkerTopic>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public WritableTxnMarkerTopic()
         {

@@ -58,7 +58,6 @@ public sealed partial class WriteTxnMarkersResponse : IResponseMessage<WriteTxnM
     /// <summary>The WritableTxnMarkerResult structure of WriteTxnMarkersResponse.</summary>
     public sealed partial class WritableTxnMarkerResult : IProtocolStruct<WritableTxnMarkerResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public WritableTxnMarkerResult()
         {
@@ -100,7 +99,6 @@ public sealed partial class WriteTxnMarkersResponse : IResponseMessage<WriteTxnM
     /// <summary>The WritableTxnMarkerTopicResult structure of WriteTxnMarkersResponse.</summary>
     public sealed partial class WritableTxnMarkerTopicResult : IProtocolStruct<WritableTxnMarkerTopicResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public WritableTxnMarkerTopicResult()
         {
@@ -142,7 +140,6 @@ public sealed partial class WriteTxnMarkersResponse : IResponseMessage<WriteTxnM
     /// <summary>The WritableTxnMarkerPartitionResult structure of WriteTxnMarkersResponse.</summary>
     public sealed partial class WritableTxnMarkerPartitionResult : IProtocolStruct<WritableTxnMarkerPartitionResult>
     {
-
         /// <summary>Creates an instance holding the default value of every field.</summary>
         public WritableTxnMarkerPartitionResult() { }
 
