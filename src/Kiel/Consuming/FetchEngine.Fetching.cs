@@ -72,12 +72,10 @@ internal sealed partial class FetchEngine
                 if (!source.OnResponseSession(source.Request, response))
                 {
                     ConsumerLog.SessionReset(_logger, source.BrokerId, response.ErrorCode);
-                    if (response.ErrorCode is not (FetchSessionIdNotFound or InvalidFetchSessionEpoch))
-                    {
-                        ConsumerLog.FetchTopLevelError(_logger, source.BrokerId, response.ErrorCode);
-                        healthy = false;
-                    }
-                    return healthy;
+                    if (response.ErrorCode is FetchSessionIdNotFound or InvalidFetchSessionEpoch) return true;
+                    // Any other top-level error: the partitions say more (some brokers repeat it per partition).
+                    ConsumerLog.FetchTopLevelError(_logger, source.BrokerId, response.ErrorCode);
+                    healthy = false;
                 }
                 foreach (var partition in response.Partitions)
                 {

@@ -84,3 +84,20 @@ internal static class ConsumingHelpers
         return [.. results];
     }
 }
+
+internal static class ConfluentReader
+{
+    /// <summary>What Confluent.Kafka reads from the start of every partition, as the reference to compare Kiel with.</summary>
+    public static List<Seen> ReadAll(string bootstrap, string topic, int partitions, int count, double seconds = 30)
+    {
+        using var consumer = Fixtures.ConfluentClients.Consumer(bootstrap, $"ref-{Guid.NewGuid():N}");
+        consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
+        var read = Fixtures.ConfluentClients.ConsumeCount(consumer, count, cts.Token);
+        Assert.Equal(count, read.Count);
+        return [.. read.Select(r => new Seen(r.Partition.Value, r.Offset.Value, r.Message.Key, r.Message.Value,
+            r.Message.Timestamp.Type == Confluent.Kafka.TimestampType.NotAvailable ? -1 : r.Message.Timestamp.UnixTimestampMs,
+            ConsumingHelpers.Headers(r.Message.Headers)))
+            .OrderBy(s => s.Partition).ThenBy(s => s.Offset)];
+    }
+}

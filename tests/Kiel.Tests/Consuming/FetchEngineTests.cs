@@ -140,8 +140,8 @@ public class FetchEngineTests
     {
         var backend = Backend(partitions: 1);
         await using var engine = new FetchEngine(backend, EngineHarness.Options(OffsetResetPolicy.Earliest));
-        engine.Assign(P0, 20);
         backend.InjectError(P0, FetchEngine.OffsetOutOfRange);
+        engine.Assign(P0, 20);
         var records = await EngineHarness.ReadAsync(engine, 30);
         Assert.Equal(Enumerable.Range(0, 30).Select(i => (long)i), records.Select(r => r.Offset));
     }
@@ -248,5 +248,22 @@ public class FetchEngineTests
         Assert.Single(backend.Fetches);
         var records = await EngineHarness.ReadAsync(engine, 200);
         Assert.Equal(200, records.Count);
+    }
+
+    [Fact]
+    public async Task Read_committed_drops_transactions_the_broker_lists_as_aborted()
+    {
+        var backend = new FakeBackend();
+        backend.CreateTopic("t", 1);
+        backend.Append(P0, TestBatches.V2(0, 3, producerId: 9, transactional: true, prefix: "bad"));
+        backend.Append(P0, TestBatches.Marker(3, 9, Kiel.Protocol.Records.ControlRecordType.Abort));
+        backend.Append(P0, TestBatches.V2(4, 2, producerId: 9, transactional: true, prefix: "good"));
+        backend.Append(P0, TestBatches.Marker(6, 9, Kiel.Protocol.Records.ControlRecordType.Commit));
+        backend.Append(P0, TestBatches.V2(7, 1, prefix: "plain"));
+        backend.Aborted[P0] = [new AbortedTransaction(9, 0)];
+        await using var engine = new FetchEngine(backend, EngineHarness.Options(isolation: IsolationLevel.ReadCommitted));
+        engine.Assign(P0, 0);
+        var records = await EngineHarness.ReadAsync(engine, 3);
+        Assert.Equal(["good4", "good5", "plain7"], records.Select(r => r.Value));
     }
 }

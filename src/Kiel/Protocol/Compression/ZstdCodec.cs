@@ -9,6 +9,7 @@ namespace Kiel.Protocol.Compression;
 internal static class ZstdCodec
 {
     internal const int DefaultLevel = 3;
+    private const int OneShotFloor = 256 * 1024;
 
     // Contexts hold megabytes of native state; creating one per batch would dominate small batches.
     [ThreadStatic] private static Compressor? t_compressor;
@@ -38,9 +39,12 @@ internal static class ZstdCodec
             fixed (byte* p = source) declared = Methods.ZSTD_getFrameContentSize(p, (nuint)source.Length);
             // ZSTD_CONTENTSIZE_UNKNOWN and _ERROR are the two largest ulongs; streaming writers (the Java client) leave
             // the size out, and then only a bounded streaming decode is safe.
-            if (declared < ulong.MaxValue - 1)
+            if (declared < ulong.MaxValue - 1 && declared > (ulong)maxOutput)
+                DecompressionLimit.Exceeded(CompressionType.Zstd, (long)Math.Min(declared, long.MaxValue), maxOutput, claimed: true);
+            // Trust the declared size for a one-shot decode only while it is modest next to the input; a tiny frame
+            // claiming megabytes is streamed instead, so memory grows with what it really produces.
+            if (declared <= (ulong)Math.Max(OneShotFloor, source.Length * 64L))
             {
-                if (declared > (ulong)maxOutput) DecompressionLimit.Exceeded(CompressionType.Zstd, (long)Math.Min(declared, long.MaxValue), maxOutput, claimed: true);
                 var size = (int)declared;
                 var decompressor = t_decompressor ??= new Decompressor();
                 var span = destination.GetSpan(Math.Max(size, 1))[..size];

@@ -223,14 +223,26 @@ public ref partial struct RecordSetReader
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int ReadVarInt(ReadOnlySpan<byte> s, ref int p, string field)
     {
+        // Most lengths and deltas fit one byte; skip the general decoder for them.
+        if ((uint)p < (uint)s.Length && s[p] < 0x80)
+        {
+            uint b = s[p++];
+            return (int)(b >> 1) ^ -(int)(b & 1);
+        }
         var n = VarInt.TryReadUnsigned(s[p..], out uint raw);
         if (n <= 0) BadVarInt(n, field);
         p += n;
         return VarInt.UnZigZag(raw);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static long ReadVarLong(ReadOnlySpan<byte> s, ref int p, string field)
     {
+        if ((uint)p < (uint)s.Length && s[p] < 0x80)
+        {
+            uint b = s[p++];
+            return (int)(b >> 1) ^ -(int)(b & 1);
+        }
         var n = VarInt.TryReadUnsigned(s[p..], out ulong raw);
         if (n <= 0) BadVarInt(n, field);
         p += n;
