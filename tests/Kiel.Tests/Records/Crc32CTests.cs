@@ -27,6 +27,20 @@ public class Crc32CTests
         Assert.Equal(0x46DD794Eu, Crc32C.Compute(Enumerable.Range(0, 32).Select(i => (byte)i).ToArray()));
     }
 
+    [Theory]
+    [InlineData(12287)]
+    [InlineData(12288)]
+    [InlineData(12289)]
+    [InlineData(50_000)]
+    [InlineData(1 << 20)]
+    public void LargeInputsMatchTheTableAcrossInterleavedBlocks(int length)
+    {
+        var data = new byte[length];
+        new Random(length).NextBytes(data);
+        Assert.Equal(~Crc32C.UpdateSoftware(0xFFFFFFFF, data), Crc32C.Compute(data));
+        Assert.Equal(~Crc32C.UpdateSoftware(0xFFFFFFFF, data.AsSpan(3)), Crc32C.Compute(data.AsSpan(3)));
+    }
+
     [Property(MaxTest = 300)]
     public bool HardwareAndTableAgree(byte[] data, int split)
     {
