@@ -15,6 +15,7 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
     private readonly FetchEngine _engine;
     private readonly IDeserializer<TKey> _keyDeserializer;
     private readonly IDeserializer<TValue> _valueDeserializer;
+    private readonly System.Collections.Concurrent.ConcurrentBag<ConsumedBatch> _batches = [];
     private int _closed;
 
     /// <summary>Creates a consumer; it connects on first use.</summary>
@@ -71,13 +72,9 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
         ArgumentException.ThrowIfNullOrEmpty(topic);
         ThrowIfClosed();
         var partitions = await _engine.GetTopicPartitionsAsync(topic, cancellationToken).ConfigureAwait(false);
-        var assigned = new List<TopicPartition>(partitions.Count);
-        foreach (var p in partitions)
-        {
-            var tp = new TopicPartition(topic, p.Partition);
-            await AssignAsync(tp, start, cancellationToken).ConfigureAwait(false);
-            assigned.Add(tp);
-        }
+        List<TopicPartition> assigned = [.. partitions.Select(p => new TopicPartition(topic, p.Partition))];
+        var offsets = await _engine.ResolveManyAsync(assigned, start, cancellationToken).ConfigureAwait(false);
+        foreach (var tp in assigned) _engine.Assign(tp, offsets[tp]);
         return assigned;
     }
 
@@ -188,7 +185,8 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
     {
         ThrowIfClosed();
         var chunk = await TakeAsync(cancellationToken).ConfigureAwait(false);
-        return new ConsumedBatch(_engine, chunk);
+        if (!_batches.TryTake(out var batch)) batch = new ConsumedBatch(_engine, _batches);
+        return batch.Attach(chunk);
     }
 
     private async ValueTask<FetchedChunk> TakeAsync(CancellationToken cancellationToken)

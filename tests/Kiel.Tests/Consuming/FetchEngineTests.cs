@@ -184,12 +184,16 @@ public class FetchEngineTests
     [Fact]
     public async Task Paused_partitions_are_not_fetched_until_resumed()
     {
-        var backend = Backend(partitions: 1, setsPerPartition: 1);
+        var backend = new FakeBackend();
         await using var engine = new FetchEngine(backend, EngineHarness.Options());
+        // Paused before its topic even exists, so that no fetch can race the pause.
         engine.Assign(P0, 0);
         engine.Pause(P0);
-        await Task.Delay(100);
+        backend.CreateTopic("t", 1);
+        backend.Append(P0, TestBatches.V2(0, 10));
+        await Task.Delay(300);
         Assert.False(engine.TryTake(out _));
+        Assert.Empty(backend.Fetches);
         engine.Resume(P0);
         Assert.Equal(10, (await EngineHarness.ReadAsync(engine, 10)).Count);
     }
@@ -265,5 +269,70 @@ public class FetchEngineTests
         engine.Assign(P0, 0);
         var records = await EngineHarness.ReadAsync(engine, 3);
         Assert.Equal(["good4", "good5", "plain7"], records.Select(r => r.Value));
+    }
+
+    [Fact]
+    public async Task Corrupt_framing_is_reported_for_its_partition_and_the_others_go_on()
+    {
+        var backend = new FakeBackend();
+        backend.CreateTopic("t", 2, brokers: 1);
+        var corrupt = new byte[22];
+        corrupt[11] = 10; // batch length 10: too short for a magic-2 header
+        corrupt[16] = 2;
+        backend.Append(P0, corrupt);
+        backend.Append(P1, TestBatches.V2(0, 5));
+        await using var engine = new FetchEngine(backend, EngineHarness.Options());
+        engine.Assign(P0, 0);
+        engine.Assign(P1, 0);
+        var errors = 0;
+        var records = 0;
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (errors == 0 || records < 5)
+        {
+            var chunk = await engine.TakeAsync(cts.Token);
+            if (chunk.Error is Kiel.Protocol.KafkaProtocolException) errors++;
+            else while (chunk.TryReadNext(out _)) records++;
+            engine.Release(chunk);
+        }
+        Assert.Equal(1, errors);
+        Assert.Equal(5, records);
+    }
+
+    [Fact]
+    public async Task Resolving_many_partitions_asks_each_leader_once_and_falls_back_to_the_end_per_partition()
+    {
+        var backend = Backend(partitions: 3);
+        backend.OffsetForTime = (tp, _) => tp.Partition == 0 ? 17 : -1;
+        await using var engine = new FetchEngine(backend, EngineHarness.Options());
+        var offsets = await engine.ResolveManyAsync([P0, P1, P2], TimeSpan.FromMinutes(1), default);
+        Assert.Equal(17, offsets[P0]);
+        Assert.Equal(30, offsets[P1]);
+        Assert.Equal(30, offsets[P2]);
+        var beginning = await engine.ResolveManyAsync([P0, P1, P2], StartPosition.Beginning, default);
+        Assert.All(beginning.Values, o => Assert.Equal(0, o));
+    }
+
+    [Fact]
+    public async Task Consumed_records_are_counted_on_the_Kiel_meter()
+    {
+        var backend = new FakeBackend();
+        backend.CreateTopic("metered", 1);
+        backend.Append(new TopicPartition("metered", 0), TestBatches.V2(0, 12));
+        long consumed = 0;
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == "Kiel" && instrument.Name == "messaging.client.consumed.messages") l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+                if (tag.Key == "messaging.destination.name" && (string?)tag.Value == "metered") Interlocked.Add(ref consumed, value);
+        });
+        listener.Start();
+        await using var engine = new FetchEngine(backend, EngineHarness.Options());
+        engine.Assign(new TopicPartition("metered", 0), 0);
+        Assert.Equal(12, (await EngineHarness.ReadAsync(engine, 12)).Count);
+        Assert.Equal(12, Interlocked.Read(ref consumed));
     }
 }
