@@ -21,10 +21,12 @@ public sealed class Headers : List<RecordHeader>
     public Headers(IEnumerable<RecordHeader> headers) : base(headers) { }
 
     /// <summary>Adds a header with a UTF-8 text value (null stays null).</summary>
-    public void Add(string key, string? value) => Add(new RecordHeader(key, value is null ? null : Encoding.UTF8.GetBytes(value)));
+    public void Add(string key, string? value) =>
+        Add(new RecordHeader(key, value is null ? (ReadOnlyMemory<byte>?)null : new ReadOnlyMemory<byte>(Encoding.UTF8.GetBytes(value))));
 
     /// <summary>Adds a header with a byte value (null stays null).</summary>
-    public void Add(string key, byte[]? value) => Add(new RecordHeader(key, value));
+    // A null array must stay a null value: the implicit byte[] -> ReadOnlyMemory conversion would make it empty.
+    public void Add(string key, byte[]? value) => Add(new RecordHeader(key, value is null ? (ReadOnlyMemory<byte>?)null : new ReadOnlyMemory<byte>(value)));
 
     /// <summary>The last header with <paramref name="key"/>, or null.</summary>
     public RecordHeader? LastOrNull(string key)
