@@ -7,6 +7,9 @@ namespace Kiel;
 /// <param name="Value">The header value, or null.</param>
 public readonly record struct RecordHeader(string Key, ReadOnlyMemory<byte>? Value)
 {
+    /// <summary>A header whose value is a copy-free view of <paramref name="value"/>; a null array is a null value.</summary>
+    public RecordHeader(string key, byte[]? value) : this(key, value is null ? (ReadOnlyMemory<byte>?)null : new ReadOnlyMemory<byte>(value)) { }
+
     /// <summary>The value as UTF-8 text, or null.</summary>
     public string? ValueAsString() => Value is { } v ? Encoding.UTF8.GetString(v.Span) : null;
 }
@@ -25,8 +28,7 @@ public sealed class Headers : List<RecordHeader>
         Add(new RecordHeader(key, value is null ? (ReadOnlyMemory<byte>?)null : new ReadOnlyMemory<byte>(Encoding.UTF8.GetBytes(value))));
 
     /// <summary>Adds a header with a byte value (null stays null).</summary>
-    // A null array must stay a null value: the implicit byte[] -> ReadOnlyMemory conversion would make it empty.
-    public void Add(string key, byte[]? value) => Add(new RecordHeader(key, value is null ? (ReadOnlyMemory<byte>?)null : new ReadOnlyMemory<byte>(value)));
+    public void Add(string key, byte[]? value) => Add(new RecordHeader(key, value));
 
     /// <summary>The last header with <paramref name="key"/>, or null.</summary>
     public RecordHeader? LastOrNull(string key)

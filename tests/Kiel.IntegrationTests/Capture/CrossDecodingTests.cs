@@ -9,7 +9,6 @@ using KielCodec = Kiel.Protocol.Compression.CompressionType;
 
 namespace Kiel.IntegrationTests.Capture;
 
-using RecordHeader = Kiel.Protocol.Records.RecordHeader;
 
 /// <summary>
 /// Batches that Kiel builds are read by the peers: written with a raw Produce request into the embedded cluster

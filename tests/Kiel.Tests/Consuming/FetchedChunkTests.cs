@@ -146,7 +146,7 @@ public class FetchedChunkTests
     public void A_null_header_value_stays_null()
     {
         using var builder = new RecordBatchBuilder();
-        builder.Append(1, "k"u8, "v"u8, [new Kiel.Protocol.Records.RecordHeader("none", null), new Kiel.Protocol.Records.RecordHeader("empty", Array.Empty<byte>())]);
+        builder.Append(1, "k"u8, "v"u8, [new Kiel.RecordHeader("none", (byte[]?)null), new Kiel.RecordHeader("empty", Array.Empty<byte>())]);
         var data = builder.Seal().ToArray();
         var state = new PartitionState(Tp, 0, 1 << 20);
         using var chunk = new FetchedChunk(state, 0, null, data, 0, 1, null, false);

@@ -17,7 +17,7 @@ internal static class TestBatches
         {
             var value = valueSize > 0 ? new byte[valueSize] : Encoding.UTF8.GetBytes($"{prefix}{baseOffset + i}");
             builder.Append(timestamp + i, Encoding.UTF8.GetBytes($"k{baseOffset + i}"), value,
-                [new Kiel.Protocol.Records.RecordHeader("h", Encoding.UTF8.GetBytes($"x{baseOffset + i}"))]);
+                [new Kiel.RecordHeader("h", Encoding.UTF8.GetBytes($"x{baseOffset + i}"))]);
         }
         return Place(builder.Seal(), baseOffset);
     }

@@ -35,8 +35,7 @@ public class ProducerEngineTests
         var fake = Cluster();
         await using var producer = FakeTransport.Producer(fake);
         var ts = DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_123);
-        // Headers.Add(key, (string?)null) stores an empty value, not null (the ternary converts null byte[] to empty memory): use RecordHeader.
-        var headers = new Headers { { "h1", "x" }, new RecordHeader("h2", null), { "h1", "y" } };
+        var headers = new Headers { { "h1", "x" }, new RecordHeader("h2", (byte[]?)null), { "h1", "y" } };
         var r = await producer.ProduceAsync("t", "key", null, headers, timestamp: ts);
         Assert.Equal(Murmur2.Partition("key"u8, 4), r.Partition);
         Assert.Equal(ts, r.Timestamp);

@@ -4,7 +4,6 @@ using static Kiel.Tests.Records.RecordTestKit;
 
 namespace Kiel.Tests.Records;
 
-using RecordHeader = Kiel.Protocol.Records.RecordHeader;
 
 /// <summary>Byte-exact checks against the vectors in GUIDE.md §18 (cross-checked there with kafka-python 2.0.2).</summary>
 public class RecordBatchVectorTests
@@ -90,7 +89,7 @@ public class RecordBatchVectorTests
     public void HeadersAreWrittenAsVarintLengthPrefixedPairs()
     {
         using var builder = new RecordBatchBuilder();
-        builder.Append(Ts, "k"u8, "v"u8, [new RecordHeader("a", new byte[] { 1 }), new RecordHeader("b", null)]);
+        builder.Append(Ts, "k"u8, "v"u8, [new RecordHeader("a", new byte[] { 1 }), new RecordHeader("b", (byte[]?)null)]);
         var batch = builder.Seal().ToArray();
         // record: length, attr, ts delta, offset delta, key -> 02 'k', value -> 02 'v', 2 headers: 'a'=01, 'b'=null
         var record = batch.AsSpan(RecordBatchHeader.Size).ToArray();

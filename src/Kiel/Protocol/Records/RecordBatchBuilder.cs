@@ -145,7 +145,8 @@ public sealed class RecordBatchBuilder : IDisposable
             var keyBytes = Encoding.UTF8.GetByteCount(h.Key);
             p += VarInt.WriteVarInt(s[p..], keyBytes);
             p += Encoding.UTF8.GetBytes(h.Key, s[p..]);
-            p += WriteBytes(s[p..], h.Value.Span, h.IsValueNull ? -1 : h.Value.Length);
+            var headerValue = h.Value.GetValueOrDefault();
+            p += WriteBytes(s[p..], headerValue.Span, h.Value is null ? -1 : headerValue.Length);
         }
         _records.Advance(p);
 
@@ -250,7 +251,7 @@ public sealed class RecordBatchBuilder : IDisposable
         {
             if (h.Key is null) throw new ArgumentException("A header key cannot be null.", nameof(headers));
             var k = Encoding.UTF8.GetByteCount(h.Key);
-            var v = h.IsValueNull ? -1 : h.Value.Length;
+            var v = h.Value is { } hv ? hv.Length : -1;
             size += VarInt.SizeOfVarInt(k) + k + VarInt.SizeOfVarInt(v) + Math.Max(v, 0);
         }
         return size;
