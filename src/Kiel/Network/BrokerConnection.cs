@@ -371,7 +371,7 @@ public sealed partial class BrokerConnection : IAsyncDisposable
                 }
             }
             if (registered) NetworkMetrics.RequestsInFlight.Add(1, _tags);
-            BinaryPrimitives.WriteInt32BigEndian(buffer.WrittenSpan.Slice(8, 4), correlationId);
+            BinaryPrimitives.WriteInt32BigEndian(buffer.WrittenSpanMutable.Slice(8, 4), correlationId);
 
             try
             {
@@ -422,7 +422,7 @@ public sealed partial class BrokerConnection : IAsyncDisposable
         if (HeaderVersions.Request(request.ApiKey, version) >= 2) writer.WriteUnsignedVarInt(0);
         request.Write(ref writer, version);
         writer.Flush();
-        BinaryPrimitives.WriteInt32BigEndian(buffer.WrittenSpan[..4], buffer.WrittenCount - 4);
+        BinaryPrimitives.WriteInt32BigEndian(buffer.WrittenSpanMutable[..4], buffer.WrittenCount - 4);
     }
 
     /// <summary>Closes the connection; requests in flight fail with a <see cref="KafkaConnectionException"/>. Bounded: it never waits for the broker.</summary>

@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace Kiel.Protocol.Compression;
+namespace Kiel.Protocol;
 
 /// <summary>
 /// An <see cref="IBufferWriter{T}"/> over arrays rented from <see cref="ArrayPool{T}.Shared"/>. It grows by renting a
