@@ -228,7 +228,10 @@ public class ProducerEngineTests
         Assert.Equal(100, delivered + failed);
         Assert.Equal(100, failed);
         Assert.All(reasons, m => Assert.Contains("DeliveryTimeout", m));
-        Assert.All(reasons, m => Assert.Contains("connection refused", m));
+        // Under load a batch can expire before its first send attempt; its reason then says so instead of naming the
+        // transport error, so each reason must carry one of the two and at least one the refused connection itself.
+        Assert.All(reasons, m => Assert.True(m.Contains("connection refused") || m.Contains("never left the queue"), m));
+        Assert.Contains(reasons, m => m.Contains("connection refused"));
     }
 
     [Fact]
