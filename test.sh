@@ -16,6 +16,8 @@ if ! dotnet build Kiel.slnx -c Release -nologo -v quiet -warnaserror; then
   exit 1
 fi
 
+# ZooKeeper servers already running (someone's `kiel cluster --zookeeper`) are not ours to judge.
+zk_before=" $(pgrep -d ' ' -f 'org.apache.zookeeper.server' || true) "
 results=$(mktemp -d /tmp/kiel-test-results.XXXXXX)
 trap 'rm -rf "$results"' EXIT
 status=0
@@ -41,9 +43,11 @@ for proj in tests/*/*.csproj; do
   passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + n))
 done
 
-# Tests must not leave servers behind; in CI (where nothing else runs ZooKeeper) report and clean up any that did.
+# Tests must not leave servers behind: report (and stop) any ZooKeeper server that the tests started and left.
 leftover=""
-[ "${CI:-}" = true ] && leftover=$(pgrep -f 'org.apache.zookeeper.server' || true)
+for pid in $(pgrep -f 'org.apache.zookeeper.server' || true); do
+  case "$zk_before" in *" $pid "*) ;; *) leftover="$leftover $pid" ;; esac
+done
 if [ -n "$leftover" ]; then
   echo "leftover ZooKeeper processes after the tests: $leftover"
   kill $leftover 2>/dev/null || true
