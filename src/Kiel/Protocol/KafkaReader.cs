@@ -242,6 +242,22 @@ public ref struct KafkaReader
         return (int)count;
     }
 
+    /// <summary>
+    /// Consumes the next <paramref name="length"/> bytes and returns a reader over exactly them (zero-copy), carrying
+    /// the same message, version and field names. Used for tagged values, which must not read past their size.
+    /// </summary>
+    public KafkaReader ReadSlice(int length)
+    {
+        if (length < 0) Fail($"negative length {length}");
+        var start = _position;
+        Take(length);
+        var slice = _hasMemory
+            ? new KafkaReader(_memory.Slice(start, length), MessageName, Version)
+            : new KafkaReader(_span.Slice(start, length), MessageName, Version);
+        slice.Field = Field;
+        return slice;
+    }
+
     /// <summary>Reads the raw value of a tagged field of <paramref name="size"/> bytes, as a slice or a copy.</summary>
     public ReadOnlyMemory<byte> ReadTaggedFieldValue(int size)
     {
