@@ -1,0 +1,189 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Kiel.Protocol;
+using Kiel.Protocol.Messages;
+
+namespace Kiel.IntegrationTests.Capture;
+
+/// <summary>Which way a captured frame went.</summary>
+public enum FrameDirection
+{
+    Request,
+    Response,
+}
+
+/// <summary>One Kafka frame as it crossed the proxy, without its 4-byte size prefix; responses as the broker sent them.</summary>
+public sealed record CapturedFrame(int Connection, FrameDirection Direction, ApiKey ApiKey, short ApiVersion, int CorrelationId, byte[] Frame);
+
+/// <summary>
+/// A loopback TCP proxy in front of one broker that records every request and response frame. Metadata responses
+/// are decoded with the generated messages and their broker addresses rewritten to the proxy, so a client that
+/// bootstraps through the proxy keeps all its connections on it.
+/// </summary>
+public sealed class RecordingProxy : IAsyncDisposable
+{
+    private const int MaxFrame = 64 << 20;
+    private readonly Socket _listener;
+    private readonly EndPoint _upstream;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ConcurrentQueue<CapturedFrame> _frames = new();
+    private readonly ConcurrentBag<Socket> _sockets = [];
+    private readonly ConcurrentBag<Task> _tasks = [];
+    private readonly Task _acceptLoop;
+    private int _connections;
+
+    private RecordingProxy(EndPoint upstream)
+    {
+        _upstream = upstream;
+        _listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        _listener.Listen(16);
+        Port = ((IPEndPoint)_listener.LocalEndPoint!).Port;
+        _acceptLoop = AcceptLoopAsync();
+    }
+
+    /// <summary>Starts a proxy for the broker at <paramref name="upstreamBootstrap"/> (one <c>host:port</c>).</summary>
+    public static RecordingProxy Start(string upstreamBootstrap)
+    {
+        var hostPort = upstreamBootstrap.Split(',')[0];
+        var colon = hostPort.LastIndexOf(':');
+        return new RecordingProxy(new IPEndPoint(IPAddress.Parse(hostPort[..colon]), int.Parse(hostPort[(colon + 1)..])));
+    }
+
+    /// <summary>The proxy's port on 127.0.0.1.</summary>
+    public int Port { get; }
+
+    /// <summary>The bootstrap string that sends a client through the proxy.</summary>
+    public string BootstrapServers => $"127.0.0.1:{Port}";
+
+    /// <summary>Every frame so far, in the order seen.</summary>
+    public IReadOnlyList<CapturedFrame> Frames => [.. _frames];
+
+    private async Task AcceptLoopAsync()
+    {
+        try
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                var client = await _listener.AcceptAsync(_stop.Token);
+                _sockets.Add(client);
+                _tasks.Add(ServeAsync(client, Interlocked.Increment(ref _connections)));
+            }
+        }
+        catch (Exception) when (_stop.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task ServeAsync(Socket client, int id)
+    {
+        using var upstream = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        _sockets.Add(upstream);
+        var pending = new ConcurrentDictionary<int, (ApiKey Key, short Version)>();
+        try
+        {
+            await upstream.ConnectAsync(_upstream, _stop.Token);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+            var up = PumpRequestsAsync(client, upstream, id, pending, linked.Token);
+            var down = PumpResponsesAsync(upstream, client, id, pending, linked.Token);
+            await Task.WhenAny(up, down);
+            linked.Cancel();
+            await Task.WhenAll(up, down).ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+        catch (Exception)
+        {
+            // A closed client or broker ends the connection; the capture keeps what crossed before.
+        }
+        finally
+        {
+            client.Dispose();
+        }
+    }
+
+    private async Task PumpRequestsAsync(Socket from, Socket to, int id, ConcurrentDictionary<int, (ApiKey, short)> pending, CancellationToken ct)
+    {
+        while (await ReadFrameAsync(from, ct) is { } frame)
+        {
+            var key = (ApiKey)BinaryPrimitives.ReadInt16BigEndian(frame);
+            var version = BinaryPrimitives.ReadInt16BigEndian(frame.AsSpan(2));
+            var correlationId = BinaryPrimitives.ReadInt32BigEndian(frame.AsSpan(4));
+            pending[correlationId] = (key, version);
+            _frames.Enqueue(new CapturedFrame(id, FrameDirection.Request, key, version, correlationId, frame));
+            await WriteFrameAsync(to, frame, ct);
+        }
+    }
+
+    private async Task PumpResponsesAsync(Socket from, Socket to, int id, ConcurrentDictionary<int, (ApiKey Key, short Version)> pending, CancellationToken ct)
+    {
+        while (await ReadFrameAsync(from, ct) is { } frame)
+        {
+            var correlationId = BinaryPrimitives.ReadInt32BigEndian(frame);
+            pending.TryRemove(correlationId, out var request);
+            _frames.Enqueue(new CapturedFrame(id, FrameDirection.Response, request.Key, request.Version, correlationId, frame));
+            var forward = request.Key == ApiKey.Metadata && frame.Length > 4 ? RewriteMetadata(frame, request.Version) : frame;
+            await WriteFrameAsync(to, forward, ct);
+        }
+    }
+
+    private byte[] RewriteMetadata(byte[] frame, short version)
+    {
+        var reader = new KafkaReader(frame.AsMemory());
+        var correlationId = KafkaHeaders.ReadResponseHeader(ref reader, ApiKey.Metadata, version);
+        var response = MetadataResponse.Read(ref reader, version);
+        foreach (var broker in response.Brokers)
+        {
+            broker.Host = "127.0.0.1";
+            broker.Port = Port;
+        }
+        var output = new ArrayBufferWriter<byte>(frame.Length + 64);
+        var writer = new KafkaWriter(output);
+        KafkaHeaders.WriteResponseHeader(ref writer, ApiKey.Metadata, version, correlationId);
+        response.Write(ref writer, version);
+        writer.Flush();
+        return output.WrittenSpan.ToArray();
+    }
+
+    private static async Task<byte[]?> ReadFrameAsync(Socket socket, CancellationToken ct)
+    {
+        var size = new byte[4];
+        if (!await ReadExactlyAsync(socket, size, ct)) return null;
+        var length = BinaryPrimitives.ReadInt32BigEndian(size);
+        if (length < 4 || length > MaxFrame) throw new InvalidDataException($"frame size {length}");
+        var frame = new byte[length];
+        return await ReadExactlyAsync(socket, frame, ct) ? frame : null;
+    }
+
+    private static async Task<bool> ReadExactlyAsync(Socket socket, Memory<byte> buffer, CancellationToken ct)
+    {
+        var read = 0;
+        while (read < buffer.Length)
+        {
+            var n = await socket.ReceiveAsync(buffer[read..], SocketFlags.None, ct);
+            if (n == 0) return false;
+            read += n;
+        }
+        return true;
+    }
+
+    private static async Task WriteFrameAsync(Socket socket, byte[] frame, CancellationToken ct)
+    {
+        var buffer = new byte[4 + frame.Length];
+        BinaryPrimitives.WriteInt32BigEndian(buffer, frame.Length);
+        frame.CopyTo(buffer, 4);
+        var sent = 0;
+        while (sent < buffer.Length) sent += await socket.SendAsync(buffer.AsMemory(sent), SocketFlags.None, ct);
+    }
+
+    /// <summary>Stops listening and closes every connection.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        _listener.Dispose();
+        foreach (var s in _sockets) s.Dispose();
+        await Task.WhenAny(Task.WhenAll([_acceptLoop, .. _tasks]), Task.Delay(TimeSpan.FromSeconds(5)));
+        _stop.Dispose();
+    }
+}
