@@ -34,9 +34,15 @@ internal static partial class ChildProcessGuard
         var thread = new Thread(SpawnLoop) { IsBackground = true, Name = "kiel-zk-spawner" };
         thread.Start();
         AppDomain.CurrentDomain.ProcessExit += (_, _) => KillAll();
-        try { RemoveStaleFolders(); }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
+        RemoveStaleFoldersSafely();
+    }
+
+    /// <summary>Runs the stale-folder sweep, ignoring folders that cannot be read.</summary>
+    internal static int RemoveStaleFoldersSafely()
+    {
+        try { return RemoveStaleFolders(); }
+        catch (IOException) { return 0; }
+        catch (UnauthorizedAccessException) { return 0; }
     }
 
     private static void SpawnLoop()
@@ -123,8 +129,9 @@ internal static partial class ChildProcessGuard
         }
     }
 
-    private static void RemoveStaleFolders()
+    private static int RemoveStaleFolders()
     {
+        var removed = 0;
         foreach (var folder in Directory.EnumerateDirectories(Path.GetTempPath(), FolderPrefix + "*"))
         {
             var ownerPath = Path.Combine(folder, OwnerFile);
@@ -148,7 +155,9 @@ internal static partial class ChildProcessGuard
                 }
             }
             TryDelete(folder);
+            removed++;
         }
+        return removed;
     }
 
     private static bool IsAlive(int pid, string recordedStart)

@@ -77,6 +77,13 @@ public sealed class EmbeddedZooKeeper : IAsyncDisposable
         throw last!;
     }
 
+    /// <summary>
+    /// Kills the java processes and deletes the folders (<c>/tmp/kiel-zk-*</c>) left behind by test hosts that died
+    /// without cleaning up. The first start in a process does this by itself.
+    /// </summary>
+    /// <returns>The number of stale folders removed.</returns>
+    public static int RemoveStaleInstances() => ChildProcessGuard.RemoveStaleFoldersSafely();
+
     /// <summary>Stops the server gracefully (SIGTERM; SIGKILL after 5 s). Sessions survive in its data and resume on restart.</summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {

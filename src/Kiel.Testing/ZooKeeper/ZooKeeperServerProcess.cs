@@ -50,6 +50,8 @@ internal sealed class ZooKeeperServerProcess
             $"-Xmx{_options.MaxHeapMb}m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k",
             "-Dzookeeper.admin.enableServer=false",
             "-Dzookeeper.jmx.log4j.disable=true",
+            // TTL nodes (CreateMode.*WithTtl) need the extended types.
+            "-Dzookeeper.extendedTypesEnabled=true",
             $"-Dorg.slf4j.simpleLogger.defaultLogLevel={_options.LogLevel}",
             "-cp", _classPath, _mainClass, ConfigPath,
         };

@@ -64,4 +64,37 @@ public sealed class EmbeddedZooKeeperTests
         }
         Assert.False(Directory.Exists(folder));
     }
+
+    [Fact]
+    public async Task Missing_java_names_the_package_to_install()
+    {
+        var e = await Assert.ThrowsAsync<ZooKeeperNotInstalledException>(
+            () => EmbeddedZooKeeperEnsemble.StartAsync(3, new EmbeddedZooKeeperOptions { JavaPath = "/nonexistent/bin/java" }));
+        Assert.Contains("openjdk-17-jre-headless", e.Message);
+    }
+
+    [Fact]
+    public async Task Leftovers_of_a_dead_test_host_are_killed_and_removed()
+    {
+        // A folder whose owner is not running (PID 0 never is a test host), with a child whose command line names the folder.
+        var folder = Path.Combine(Path.GetTempPath(), $"kiel-zk-0-{Guid.NewGuid().ToString("N")[..12]}");
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, "owner"), "0 1");
+        using var orphan = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("/usr/bin/python3")
+        {
+            ArgumentList = { "-c", "import time; time.sleep(60)", folder },
+        })!;
+        File.WriteAllText(Path.Combine(folder, "pids"), orphan.Id + "\n");
+        try
+        {
+            Assert.True(EmbeddedZooKeeper.RemoveStaleInstances() >= 1);
+            Assert.False(Directory.Exists(folder));
+            Assert.True(orphan.WaitForExit(5000));
+        }
+        finally
+        {
+            if (!orphan.HasExited) orphan.Kill();
+            if (Directory.Exists(folder)) Directory.Delete(folder, true);
+        }
+    }
 }

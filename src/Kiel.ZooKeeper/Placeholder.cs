@@ -1,4 +1,0 @@
-namespace Kiel.ZooKeeper;
-
-/// <summary>Placeholder until the ZooKeeper client lands.</summary>
-internal static class Placeholder { }

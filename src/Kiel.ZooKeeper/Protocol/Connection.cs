@@ -1,0 +1,314 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading.Channels;
+
+namespace Kiel.ZooKeeper.Protocol;
+
+/// <summary>
+/// One TCP connection to one server for one session: the handshake, a send loop that coalesces queued frames,
+/// a receive loop that matches replies by xid, and pings. The first failure ends it for good and fails every
+/// request still waiting with <see cref="ConnectionLossException"/>; the client then opens another.
+/// </summary>
+internal sealed class Connection
+{
+    private readonly Socket _socket;
+    private readonly Stream _stream;
+    private readonly Channel<(byte[] Buffer, int Length)> _outgoing =
+        Channel.CreateUnbounded<(byte[], int)>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly ConcurrentDictionary<int, PendingRequest> _pending = new();
+    private readonly ConcurrentQueue<PendingRequest> _authPending = new();
+    private readonly ConcurrentQueue<PendingRequest> _setWatchesPending = new();
+    private readonly CancellationTokenSource _cts = new();
+    private readonly TaskCompletionSource<Exception?> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly object _sendLock = new();
+    private readonly Action<WatcherEventMessage> _onNotification;
+    private readonly Action<long> _onZxid;
+    private readonly int _maxReplySize;
+    private readonly TimeSpan _readTimeout;
+    private readonly TimeSpan _pingInterval;
+    private long _lastSendTimestamp;
+    private int _nextXid;
+    private volatile bool _failed;
+
+    private Connection(Socket socket, string server, ConnectResponse session, int maxReplySize,
+        Action<WatcherEventMessage> onNotification, Action<long> onZxid)
+    {
+        _socket = socket;
+        _stream = new BufferedStream(new NetworkStream(socket, ownsSocket: false), 64 * 1024);
+        Server = server;
+        Session = session;
+        _maxReplySize = maxReplySize;
+        _onNotification = onNotification;
+        _onZxid = onZxid;
+        _readTimeout = TimeSpan.FromMilliseconds(session.TimeoutMs * 2.0 / 3);
+        _pingInterval = TimeSpan.FromMilliseconds(session.TimeoutMs / 3.0);
+        _lastSendTimestamp = Stopwatch.GetTimestamp();
+    }
+
+    internal string Server { get; }
+
+    /// <summary>True once the connection has failed or closed.</summary>
+    internal bool IsFailed => _failed;
+    internal ConnectResponse Session { get; }
+
+    /// <summary>Completes when the connection ends, with the reason (null for an orderly close).</summary>
+    internal Task<Exception?> Closed => _closed.Task;
+
+    /// <summary>Thrown by <see cref="OpenAsync"/> when the server says the session has expired.</summary>
+    internal sealed class SessionExpiredAtHandshake : Exception;
+
+    /// <summary>Connects, performs the handshake and starts the loops. The whole is bounded by <paramref name="timeout"/>.</summary>
+    internal static async Task<Connection> OpenAsync(string host, int port, long lastZxid, int requestedTimeoutMs, long sessionId,
+        byte[] password, int maxReplySize, Action<WatcherEventMessage> onNotification, Action<long> onZxid,
+        TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(timeout);
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            if (IPAddress.TryParse(host, out var address))
+                await socket.ConnectAsync(new IPEndPoint(address, port), cts.Token).ConfigureAwait(false);
+            else
+                await socket.ConnectAsync(host, port, cts.Token).ConfigureAwait(false);
+            using (var w = new JuteWriter(64))
+            {
+                ConnectResponse.WriteRequest(w, lastZxid, requestedTimeoutMs, sessionId, password, readOnly: false);
+                await socket.SendAsync(w.WrittenMemory, SocketFlags.None, cts.Token).ConfigureAwait(false);
+            }
+            var header = new byte[4];
+            await ReceiveExactAsync(socket, header, cts.Token).ConfigureAwait(false);
+            var length = BinaryPrimitives.ReadInt32BigEndian(header);
+            // The answer is 36 or 37 bytes; anything else is not a ZooKeeper server we can talk to.
+            if (length is < 20 or > 1024)
+                throw new ZooKeeperProtocolException("ConnectResponse", "length", $"is {length}");
+            var body = new byte[length];
+            await ReceiveExactAsync(socket, body, cts.Token).ConfigureAwait(false);
+            var reader = new JuteReader(body, "ConnectResponse");
+            var response = ConnectResponse.Read(ref reader);
+            if (response.TimeoutMs <= 0) throw new SessionExpiredAtHandshake();
+            var connection = new Connection(socket, $"{host}:{port}", response, maxReplySize, onNotification, onZxid);
+            connection.Start();
+            return connection;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    private static async Task ReceiveExactAsync(Socket socket, Memory<byte> buffer, CancellationToken ct)
+    {
+        while (buffer.Length > 0)
+        {
+            var n = await socket.ReceiveAsync(buffer, SocketFlags.None, ct).ConfigureAwait(false);
+            if (n == 0) throw new EndOfStreamException("The server closed the connection during the handshake (a server behind our last seen zxid refuses us).");
+            buffer = buffer[n..];
+        }
+    }
+
+    private void Start()
+    {
+        _ = Task.Run(SendLoopAsync);
+        _ = Task.Run(ReceiveLoopAsync);
+        _ = Task.Run(PingLoopAsync);
+    }
+
+    /// <summary>Queues a request. The writer must hold a frame whose bytes 4..8 are the xid placeholder.</summary>
+    /// <returns>False when the connection has already failed (the request was not queued).</returns>
+    internal bool TrySend(JuteWriter frame, PendingRequest pending, int fixedXid = 0)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(frame.Length);
+        frame.WrittenSpan.CopyTo(buffer);
+        lock (_sendLock)
+        {
+            if (_failed)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+                return false;
+            }
+            var xid = fixedXid;
+            if (fixedXid == 0)
+            {
+                // Server xids only need to be unique among the requests in flight; skip the reserved negatives on wrap.
+                xid = ++_nextXid;
+                if (xid <= 0) { _nextXid = 1; xid = 1; }
+                _pending[xid] = pending;
+            }
+            else if (fixedXid == SpecialXid.Auth) _authPending.Enqueue(pending);
+            else if (fixedXid == SpecialXid.SetWatches) _setWatchesPending.Enqueue(pending);
+            BinaryPrimitives.WriteInt32BigEndian(buffer.AsSpan(4), xid);
+            _outgoing.Writer.TryWrite((buffer, frame.Length));
+        }
+        return true;
+    }
+
+    private void SendPing()
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(12);
+        BinaryPrimitives.WriteInt32BigEndian(buffer, 8);
+        BinaryPrimitives.WriteInt32BigEndian(buffer.AsSpan(4), SpecialXid.Ping);
+        BinaryPrimitives.WriteInt32BigEndian(buffer.AsSpan(8), (int)OpCode.Ping);
+        lock (_sendLock)
+        {
+            if (_failed) { ArrayPool<byte>.Shared.Return(buffer); return; }
+            _outgoing.Writer.TryWrite((buffer, 12));
+        }
+    }
+
+    private async Task SendLoopAsync()
+    {
+        var batch = new byte[64 * 1024];
+        try
+        {
+            var reader = _outgoing.Reader;
+            while (await reader.WaitToReadAsync(_cts.Token).ConfigureAwait(false))
+            {
+                var used = 0;
+                while (reader.TryRead(out var item))
+                {
+                    try
+                    {
+                        if (used + item.Length > batch.Length)
+                        {
+                            if (used > 0) { await SendAllAsync(batch.AsMemory(0, used)).ConfigureAwait(false); used = 0; }
+                            if (item.Length > batch.Length) { await SendAllAsync(item.Buffer.AsMemory(0, item.Length)).ConfigureAwait(false); continue; }
+                        }
+                        item.Buffer.AsSpan(0, item.Length).CopyTo(batch.AsSpan(used));
+                        used += item.Length;
+                    }
+                    finally { ArrayPool<byte>.Shared.Return(item.Buffer); }
+                }
+                if (used > 0) await SendAllAsync(batch.AsMemory(0, used)).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e)
+        {
+            Fail(e);
+        }
+    }
+
+    private async Task SendAllAsync(ReadOnlyMemory<byte> data)
+    {
+        while (data.Length > 0)
+        {
+            var n = await _socket.SendAsync(data, SocketFlags.None, _cts.Token).ConfigureAwait(false);
+            data = data[n..];
+        }
+        Volatile.Write(ref _lastSendTimestamp, Stopwatch.GetTimestamp());
+    }
+
+    private async Task PingLoopAsync()
+    {
+        try
+        {
+            var tick = TimeSpan.FromMilliseconds(Math.Max(10, _pingInterval.TotalMilliseconds / 4));
+            while (!_cts.IsCancellationRequested)
+            {
+                await Task.Delay(tick, _cts.Token).ConfigureAwait(false);
+                if (Stopwatch.GetElapsedTime(Volatile.Read(ref _lastSendTimestamp)) >= _pingInterval) SendPing();
+            }
+        }
+        catch (OperationCanceledException) { }
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        var header = new byte[4];
+        byte[] body = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        using var readTimeout = new CancellationTokenSource();
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token, readTimeout.Token);
+        try
+        {
+            while (true)
+            {
+                // Pings every third of the timeout make the server answer; silence for two thirds means the server is gone.
+                readTimeout.CancelAfter(_readTimeout);
+                try { await _stream.ReadExactlyAsync(header, linked.Token).ConfigureAwait(false); }
+                catch (OperationCanceledException) when (readTimeout.IsCancellationRequested && !_cts.IsCancellationRequested)
+                {
+                    throw new TimeoutException($"No reply from {Server} for {_readTimeout.TotalMilliseconds:0} ms (two thirds of the session timeout).");
+                }
+                var length = BinaryPrimitives.ReadInt32BigEndian(header);
+                if (length < 16 || length > _maxReplySize)
+                    throw new ZooKeeperProtocolException("reply", "length", $"is {length} (allowed 16..{_maxReplySize})");
+                if (length > body.Length)
+                {
+                    ArrayPool<byte>.Shared.Return(body);
+                    body = ArrayPool<byte>.Shared.Rent(length);
+                }
+                await _stream.ReadExactlyAsync(body.AsMemory(0, length), linked.Token).ConfigureAwait(false);
+                Dispatch(body.AsSpan(0, length));
+            }
+        }
+        catch (Exception e)
+        {
+            Fail(e is EndOfStreamException ? new IOException($"{Server} closed the connection.", e) : e);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(body);
+        }
+    }
+
+    private void Dispatch(ReadOnlySpan<byte> frame)
+    {
+        var reader = new JuteReader(frame, "ReplyHeader");
+        var xid = reader.ReadInt("xid");
+        var zxid = reader.ReadLong("zxid");
+        var err = (ZooKeeperErrorCode)reader.ReadInt("err");
+        if (zxid > 0) _onZxid(zxid);
+        switch (xid)
+        {
+            case SpecialXid.Ping:
+                return;
+            case SpecialXid.Notification:
+                {
+                    var body = new JuteReader(frame[reader.Position..], "WatcherEvent");
+                    _onNotification(WatcherEventMessage.Read(ref body));
+                    return;
+                }
+            case SpecialXid.Auth:
+                {
+                    if (_authPending.TryDequeue(out var p)) { var b = new JuteReader(frame[reader.Position..], "AuthReply"); p.Complete(err, ref b); }
+                    if (err == ZooKeeperErrorCode.AuthFailed) throw new AuthFailedException(null);
+                    return;
+                }
+            case SpecialXid.SetWatches:
+                {
+                    if (_setWatchesPending.TryDequeue(out var p)) { var b = new JuteReader(frame[reader.Position..], "SetWatchesReply"); p.Complete(err, ref b); }
+                    return;
+                }
+        }
+        if (!_pending.TryRemove(xid, out var pending))
+            throw new ZooKeeperProtocolException("reply", "xid", $"{xid} matches no request in flight");
+        var replyBody = new JuteReader(frame[reader.Position..], pending.Op.ToString());
+        pending.Complete(err, ref replyBody);
+    }
+
+    /// <summary>Ends the connection and fails everything still waiting.</summary>
+    internal void Fail(Exception? reason)
+    {
+        lock (_sendLock)
+        {
+            if (_failed) return;
+            _failed = true;
+            _outgoing.Writer.TryComplete();
+        }
+        _cts.Cancel();
+        try { _socket.Shutdown(SocketShutdown.Both); } catch (SocketException) { } catch (ObjectDisposedException) { }
+        _socket.Dispose();
+        foreach (var key in _pending.Keys)
+            if (_pending.TryRemove(key, out var p))
+                p.Fail(new ConnectionLossException(p.Path, $"The connection to {Server} was lost" + (p.Path is null ? "." : $" while {p.Op} {p.Path} was in flight; it may or may not have been applied."), reason));
+        while (_authPending.TryDequeue(out var a)) a.Fail(new ConnectionLossException(null, null, reason));
+        while (_setWatchesPending.TryDequeue(out var s)) s.Fail(new ConnectionLossException(null, null, reason));
+        while (_outgoing.Reader.TryRead(out var item)) ArrayPool<byte>.Shared.Return(item.Buffer);
+        _closed.TrySetResult(reason);
+    }
+}
