@@ -1,0 +1,436 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Net.Sockets;
+using Kiel.Diagnostics;
+using Kiel.Protocol;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Kiel.Network;
+
+/// <summary>
+/// One TCP connection to one broker: framing, correlation ids, up to <see cref="ConnectionOptions.MaxInFlight"/>
+/// pipelined requests each with its own timeout, and ApiVersions negotiation at connect.
+/// </summary>
+/// <remarks>
+/// Every request ends: with its response, with a <see cref="KafkaRequestTimeoutException"/>, or with a
+/// <see cref="KafkaConnectionException"/> when the connection breaks, which fails every request in flight and
+/// every request waiting for a slot at once. A request that times out closes the connection, because replies
+/// arrive in request order and everything behind it would wait as long.
+/// </remarks>
+public sealed partial class BrokerConnection : IAsyncDisposable
+{
+    private const int StrayIdCapacity = 256;
+
+    private readonly Socket _socket;
+    private readonly ConnectionOptions _options;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly SemaphoreSlim _slots;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly Dictionary<int, PendingRequest> _pending = [];
+    private readonly int[] _noReplyIds = new int[StrayIdCapacity];
+    private int _noReplyCount;
+    private int _noReplyNext;
+    private readonly CancellationTokenSource _closing = new();
+    private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TagList _tags;
+    private int _nextCorrelationId;
+    private int _state; // 0 open, 1 closed
+    private Exception? _closeReason;
+    private long _lastActivity;
+    private ITimer? _sweepTimer;
+    private Task _readLoop = Task.CompletedTask;
+    private ApiVersionTable _versions;
+
+    private BrokerConnection(Socket socket, BrokerEndpoint endpoint, ConnectionOptions options, string purpose)
+    {
+        _socket = socket;
+        Endpoint = endpoint;
+        _options = options;
+        Purpose = purpose;
+        _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Kiel.Network.BrokerConnection");
+        _time = options.TimeProvider;
+        _slots = new SemaphoreSlim(options.MaxInFlight, options.MaxInFlight);
+        _nextCorrelationId = options.InitialCorrelationId < 0 ? 0 : options.InitialCorrelationId;
+        _lastActivity = _time.GetTimestamp();
+        _tags = NetworkMetrics.ServerTags(endpoint.Host, endpoint.Port);
+        // Until negotiation finishes only ApiVersions itself may be sent.
+        _versions = new ApiVersionTable([new(ApiKey.ApiVersions, new ApiVersionRange(0, 3))], endpoint, "bootstrap");
+    }
+
+    /// <summary>The broker at the other end.</summary>
+    public BrokerEndpoint Endpoint { get; }
+
+    /// <summary>What the connection is used for (<c>produce</c>, <c>fetch</c>, <c>group</c>, ...), for logs.</summary>
+    public string Purpose { get; }
+
+    /// <summary>The versions negotiated with the broker; use <see cref="ApiVersionTable.Choose(ApiKey, short, short)"/> to build version-dependent requests.</summary>
+    public ApiVersionTable Versions => _versions;
+
+    /// <summary>True until the connection closes.</summary>
+    public bool IsOpen => Volatile.Read(ref _state) == 0;
+
+    /// <summary>Why the connection closed, or null while it is open.</summary>
+    public Exception? CloseReason => Volatile.Read(ref _closeReason);
+
+    /// <summary>True when the connection closed because it was idle or because the client closed it, not after an error.</summary>
+    public bool ClosedCleanly { get; private set; }
+
+    /// <summary>Completes when the connection has closed, for whatever reason.</summary>
+    public Task Completion => _closed.Task;
+
+    /// <summary>Requests written and not yet answered.</summary>
+    public int InFlightCount
+    {
+        get { lock (_pending) return _pending.Count; }
+    }
+
+    /// <summary>
+    /// Opens a connection and negotiates versions: ApiVersions v3 (falling back as the broker asks), or the
+    /// configured <see cref="ConnectionOptions.BrokerVersionFallback"/> for brokers that predate ApiVersions.
+    /// </summary>
+    /// <exception cref="KafkaConnectionException">The broker is unreachable, did not answer in time, or closed the connection.</exception>
+    public static async Task<BrokerConnection> ConnectAsync(BrokerEndpoint endpoint, ConnectionOptions options, string purpose = "general", CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Kiel.Network.BrokerConnection");
+        var started = options.TimeProvider.GetTimestamp();
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(options.ConnectTimeout);
+        try
+        {
+            if (!options.ApiVersionRequest)
+                return await OpenAsync(endpoint, options, purpose, FallbackTable(endpoint, options.BrokerVersionFallback!), started, logger, deadline.Token).ConfigureAwait(false);
+
+            var connection = await OpenAsync(endpoint, options, purpose, null, started, logger, deadline.Token).ConfigureAwait(false);
+            try
+            {
+                await connection.NegotiateAsync(deadline.Token).ConfigureAwait(false);
+                NetworkLog.VersionsNegotiated(logger, endpoint, connection._versions.Source, connection._versions);
+                return connection;
+            }
+            catch (Exception e) when (options.BrokerVersionFallback is not null && IsSilentOrClosed(e, cancellationToken))
+            {
+                // 0.8/0.9 brokers close the connection on an unknown API or never answer it.
+                await connection.DisposeAsync().ConfigureAwait(false);
+                NetworkLog.ApiVersionsFallback(logger, endpoint, e.Message, options.BrokerVersionFallback);
+                using var retry = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                retry.CancelAfter(options.ConnectTimeout);
+                return await OpenAsync(endpoint, options, purpose, FallbackTable(endpoint, options.BrokerVersionFallback), started, logger, retry.Token).ConfigureAwait(false);
+            }
+            catch
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            NetworkLog.ConnectFailed(logger, endpoint, purpose, "timed out");
+            throw new KafkaConnectionException(endpoint, $"connecting and negotiating versions took longer than ConnectTimeout ({options.ConnectTimeout.TotalMilliseconds:0} ms)", e);
+        }
+        catch (KafkaConnectionException e)
+        {
+            NetworkLog.ConnectFailed(logger, endpoint, purpose, e.Problem);
+            throw;
+        }
+    }
+
+    private static bool IsSilentOrClosed(Exception e, CancellationToken callerToken) =>
+        e is KafkaConnectionException || (e is OperationCanceledException && !callerToken.IsCancellationRequested);
+
+    private static ApiVersionTable FallbackTable(BrokerEndpoint endpoint, string release) =>
+        new(BrokerVersionFallback.Get(release), endpoint, "fallback " + release);
+
+    private static async Task<BrokerConnection> OpenAsync(BrokerEndpoint endpoint, ConnectionOptions options, string purpose, ApiVersionTable? versions,
+        long started, ILogger logger, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            if (options.SocketBufferSize > 0)
+            {
+                socket.ReceiveBufferSize = options.SocketBufferSize;
+                socket.SendBufferSize = options.SocketBufferSize;
+            }
+            await socket.ConnectAsync(endpoint.Host, endpoint.Port, cancellationToken).ConfigureAwait(false);
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new KafkaConnectionException(endpoint, $"could not connect ({e.SocketErrorCode}: {e.Message})", e);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+        var connection = new BrokerConnection(socket, endpoint, options, purpose);
+        if (versions is not null) connection._versions = versions;
+        connection.Start();
+        NetworkMetrics.Connections.Add(1, connection._tags);
+        NetworkLog.Connected(logger, endpoint, purpose, options.TimeProvider.GetElapsedTime(started).TotalMilliseconds);
+        return connection;
+    }
+
+    private void Start()
+    {
+        var period = TimeSpan.FromMilliseconds(Math.Clamp(_options.RequestTimeout.TotalMilliseconds / 20, 10, 100));
+        _sweepTimer = _time.CreateTimer(static s => ((BrokerConnection)s!).Sweep(), this, period, period);
+        _readLoop = Task.Run(ReadLoopAsync);
+    }
+
+    private async Task NegotiateAsync(CancellationToken cancellationToken)
+    {
+        var request = new ApiVersionsExchange(_options.ClientSoftwareName, _options.ClientSoftwareVersion);
+        short version = 3;
+        while (true)
+        {
+            ApiVersionsExchange.Reply reply;
+            using (var frame = await SendRawAsync(request, version, cancellationToken, _options.ConnectTimeout).ConfigureAwait(false))
+                reply = ApiVersionsExchange.Read(frame.Body.Span, version);
+            if (reply.ThrottleTimeMs > 0) NetworkLog.Throttled(_logger, Endpoint, "ApiVersions", reply.ThrottleTimeMs);
+            if (reply.ErrorCode == ApiVersionsExchange.UnsupportedVersion && version > 0)
+            {
+                // Retry at the broker's highest ApiVersions version, or at v0 when its list is unreadable.
+                var retry = reply.Ranges.TryGetValue(ApiKey.ApiVersions, out var theirs) ? Math.Min(theirs.Max, (short)(version - 1)) : 0;
+                if (retry < 0) retry = 0;
+                NetworkLog.ApiVersionsDowngraded(_logger, Endpoint, version, (short)retry);
+                version = (short)retry;
+                continue;
+            }
+            if (reply.ErrorCode == ApiVersionsExchange.UnsupportedVersion && _options.BrokerVersionFallback is { } release)
+            {
+                // Even v0 is refused: the broker has no ApiVersions, like 0.8/0.9 (or the API was switched off).
+                NetworkLog.ApiVersionsFallback(_logger, Endpoint, "UNSUPPORTED_VERSION at v0", release);
+                _versions = FallbackTable(Endpoint, release);
+                return;
+            }
+            if (reply.ErrorCode != 0)
+                throw new ApiVersionsException(Endpoint, version, reply.ErrorCode);
+            _versions = new ApiVersionTable(reply.Ranges, Endpoint, $"ApiVersions v{version}");
+            return;
+        }
+    }
+
+    private void ThrowIfClosed()
+    {
+        if (Volatile.Read(ref _state) != 0)
+            throw new KafkaConnectionException(Endpoint, "the connection is closed" + (_closeReason is { } r ? $" ({r.Message})" : ""), _closeReason);
+    }
+
+    /// <summary>
+    /// Sends <paramref name="request"/> at <paramref name="version"/> and returns the raw response frame, whose
+    /// pooled buffer the caller must dispose. Use it to parse large responses (Fetch) in place.
+    /// </summary>
+    /// <param name="request">The request body.</param>
+    /// <param name="version">The version to write; choose it with <see cref="Versions"/>.</param>
+    /// <param name="cancellationToken">Stops waiting (the request stays on the wire; its reply is dropped).</param>
+    /// <param name="timeout">Overrides <see cref="ConnectionOptions.RequestTimeout"/>, for example for a long-polling Fetch.</param>
+    public async ValueTask<ResponseFrame> SendRawAsync(IRequestMessage request, short version, CancellationToken cancellationToken = default, TimeSpan? timeout = null)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        cancellationToken.ThrowIfCancellationRequested();
+        ThrowIfClosed();
+        var limit = timeout ?? _options.RequestTimeout;
+        var start = _time.GetTimestamp();
+        Volatile.Write(ref _lastActivity, start);
+        await AcquireSlotAsync(request.ApiKey, version, limit, cancellationToken).ConfigureAwait(false);
+        var pending = new PendingRequest(request.ApiKey, version, start, start + (long)(limit.TotalSeconds * _time.TimestampFrequency), limit);
+        await WriteAsync(request, version, pending, cancellationToken).ConfigureAwait(false);
+        if (!cancellationToken.CanBeCanceled) return await pending.Completion.Task.ConfigureAwait(false);
+        using (cancellationToken.UnsafeRegister(static (s, t) => ((PendingRequest)s!).Completion.TrySetCanceled(t), pending))
+            return await pending.Completion.Task.ConfigureAwait(false);
+    }
+
+    /// <summary>Sends a request and decodes its response (copying byte fields, so the result is the caller's to keep).</summary>
+    public async ValueTask<TResponse> SendAsync<TResponse>(IRequestMessage<TResponse> request, short version, CancellationToken cancellationToken = default, TimeSpan? timeout = null)
+        where TResponse : IResponseMessage<TResponse>
+    {
+        using var frame = await SendRawAsync(request, version, cancellationToken, timeout).ConfigureAwait(false);
+        return frame.DecodeCopy<TResponse>();
+    }
+
+    /// <summary>Sends a request at the highest version both sides support within <see cref="KielApiVersions"/>, and decodes its response.</summary>
+    /// <exception cref="UnsupportedVersionException">The broker supports no version Kiel can use.</exception>
+    public ValueTask<TResponse> SendAsync<TResponse>(IRequestMessage<TResponse> request, CancellationToken cancellationToken = default)
+        where TResponse : IResponseMessage<TResponse>
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return SendAsync(request, _versions.Choose(request.ApiKey), cancellationToken);
+    }
+
+    /// <summary>
+    /// Sends a request that gets no response (Produce with acks=0); completes once the bytes are written. A reply
+    /// that arrives anyway (the librdkafka mock answers acks=0) is dropped quietly.
+    /// </summary>
+    public async ValueTask SendWithoutReplyAsync(IRequestMessage request, short version, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        cancellationToken.ThrowIfCancellationRequested();
+        ThrowIfClosed();
+        Volatile.Write(ref _lastActivity, _time.GetTimestamp());
+        await WriteAsync(request, version, null, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask AcquireSlotAsync(ApiKey apiKey, short version, TimeSpan limit, CancellationToken cancellationToken)
+    {
+        if (_slots.Wait(0)) return;
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _closing.Token);
+        bool acquired;
+        try
+        {
+            acquired = await _slots.WaitAsync(limit, linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            ThrowIfClosed();
+            throw;
+        }
+        if (!acquired)
+        {
+            NetworkMetrics.RequestErrors.Add(1, _tags);
+            throw new KafkaRequestTimeoutException(Endpoint, apiKey, version, -1, limit, queued: true);
+        }
+        if (Volatile.Read(ref _state) != 0)
+        {
+            _slots.Release();
+            ThrowIfClosed();
+        }
+    }
+
+    private int NextCorrelationId()
+    {
+        // Caller holds the _pending lock. Ids stay non-negative and wrap to 0 after int.MaxValue (kiel never wrapped: L26).
+        int id;
+        do
+        {
+            id = _nextCorrelationId;
+            _nextCorrelationId = id == int.MaxValue ? 0 : id + 1;
+        } while (_pending.ContainsKey(id));
+        return id;
+    }
+
+    private async ValueTask WriteAsync(IRequestMessage request, short version, PendingRequest? pending, CancellationToken cancellationToken)
+    {
+        var buffer = new PooledBufferWriter(512);
+        var registered = false;
+        try
+        {
+            try
+            {
+                Serialize(buffer, request, version, _options.ClientId);
+            }
+            catch
+            {
+                if (pending is not null) _slots.Release();
+                throw;
+            }
+            int correlationId;
+            lock (_pending)
+            {
+                if (_state != 0)
+                {
+                    if (pending is not null) _slots.Release();
+                    ThrowIfClosed();
+                }
+                correlationId = NextCorrelationId();
+                if (pending is not null)
+                {
+                    pending.CorrelationId = correlationId;
+                    _pending.Add(correlationId, pending);
+                    registered = true;
+                }
+                else
+                {
+                    _noReplyIds[_noReplyNext] = correlationId;
+                    _noReplyNext = (_noReplyNext + 1) % StrayIdCapacity;
+                    if (_noReplyCount < StrayIdCapacity) _noReplyCount++;
+                }
+            }
+            if (registered) NetworkMetrics.RequestsInFlight.Add(1, _tags);
+            BinaryPrimitives.WriteInt32BigEndian(buffer.WrittenSpan.Slice(8, 4), correlationId);
+
+            try
+            {
+                await _writeLock.WaitAsync(_closing.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                ThrowIfClosed();
+                throw;
+            }
+            try
+            {
+                var memory = buffer.WrittenMemory;
+                while (!memory.IsEmpty)
+                {
+                    var n = await _socket.SendAsync(memory, SocketFlags.None, _closing.Token).ConfigureAwait(false);
+                    if (n <= 0) throw new SocketException((int)SocketError.ConnectionReset);
+                    memory = memory[n..];
+                }
+                NetworkMetrics.BytesSent.Add(buffer.WrittenCount, _tags);
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException or IOException)
+            {
+                Fail(new KafkaConnectionException(Endpoint, $"writing a {request.ApiKey} request failed: {e.Message}", e));
+                ThrowIfClosed();
+                throw;
+            }
+            finally
+            {
+                _writeLock.Release();
+            }
+        }
+        finally
+        {
+            buffer.Dispose();
+        }
+    }
+
+    internal static void Serialize(PooledBufferWriter buffer, IRequestMessage request, short version, string clientId)
+    {
+        buffer.GetSpan(4);
+        buffer.Advance(4); // the size, patched below
+        var writer = new KafkaWriter(buffer);
+        writer.WriteInt16((short)request.ApiKey);
+        writer.WriteInt16(version);
+        writer.WriteInt32(0); // the correlation id, patched once it is assigned
+        writer.WriteString(clientId); // int16 length even in header v2, so any broker can read any header
+        if (HeaderVersions.Request(request.ApiKey, version) >= 2) writer.WriteUnsignedVarInt(0);
+        request.Write(ref writer, version);
+        writer.Flush();
+        BinaryPrimitives.WriteInt32BigEndian(buffer.WrittenSpan[..4], buffer.WrittenCount - 4);
+    }
+
+    /// <summary>Closes the connection; requests in flight fail with a <see cref="KafkaConnectionException"/>. Bounded: it never waits for the broker.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        Fail(new KafkaConnectionException(Endpoint, "the connection was closed by the client"), clean: true);
+        try
+        {
+            await _readLoop.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
+        // _closing is not disposed: a racing sender may still read its token, and it owns no timer.
+    }
+
+    /// <summary>
+    /// Records that the broker throttled a request (the <c>ThrottleTimeMs</c> of a decoded response): logged, and
+    /// counted in the <c>kiel.client.throttle.duration</c> histogram.
+    /// </summary>
+    public void ReportThrottle(ApiKey apiKey, int throttleTimeMs)
+    {
+        if (throttleTimeMs <= 0) return;
+        NetworkLog.Throttled(_logger, Endpoint, NetworkMetrics.ApiName(apiKey), throttleTimeMs);
+        var tags = _tags;
+        tags.Add("kafka.api", NetworkMetrics.ApiName(apiKey));
+        NetworkMetrics.ThrottleDuration.Record(throttleTimeMs / 1000.0, tags);
+    }
+}

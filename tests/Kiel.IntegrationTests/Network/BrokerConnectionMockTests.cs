@@ -1,0 +1,139 @@
+using System.Diagnostics;
+using Kiel.Network;
+using Kiel.Protocol;
+using Kiel.Protocol.Messages;
+using Kiel.Testing;
+
+namespace Kiel.IntegrationTests.Network;
+
+/// <summary>BrokerConnection against the librdkafka mock: negotiation, caps, fallback, timeouts, acks=0 replies.</summary>
+public sealed class BrokerConnectionMockTests
+{
+    private static ConnectionOptions Options(int requestTimeoutMs = 5000) => new()
+    {
+        ConnectTimeout = TimeSpan.FromSeconds(5),
+        RequestTimeout = TimeSpan.FromMilliseconds(requestTimeoutMs),
+    };
+
+    private static BrokerEndpoint Broker(EmbeddedKafkaCluster kafka, int id) =>
+        BrokerEndpoint.Parse(kafka.BootstrapServers.Split(',')[id - 1], id);
+
+    private static CancellationToken Bounded(double seconds = 20) => new CancellationTokenSource(TimeSpan.FromSeconds(seconds)).Token;
+
+    [Fact]
+    public async Task Negotiates_with_the_mock_falling_back_from_ApiVersions_v3()
+    {
+        await using var kafka = await EmbeddedKafkaCluster.StartAsync();
+        await using var conn = await BrokerConnection.ConnectAsync(Broker(kafka, 1), Options(), "test", Bounded());
+        // The mock serves ApiVersions 0-2: it answers v3 with UNSUPPORTED_VERSION (and a list in its own
+        // encoding, which is not v0), so Kiel retries at v0.
+        Assert.Equal("ApiVersions v0", conn.Versions.Source);
+        Assert.Equal(new ApiVersionRange(0, 13), conn.Versions.GetBrokerRange(ApiKey.Metadata));
+        Assert.Equal(12, conn.Versions.Choose(ApiKey.Metadata)); // capped by KielApiVersions
+        Assert.Equal(3, conn.Versions.Choose(ApiKey.FindCoordinator));
+        var md = await conn.SendAsync(new MetadataRequest { Topics = null }, Bounded());
+        Assert.Equal(3, md.Brokers.Count);
+    }
+
+    [Fact]
+    public async Task Capped_version_ranges_are_negotiated_down_and_requests_succeed()
+    {
+        await using var kafka = await EmbeddedKafkaCluster.StartAsync();
+        kafka.SetApiVersion(KafkaApiKeys.Metadata, 0, 4);
+        kafka.SetApiVersion(KafkaApiKeys.FindCoordinator, 0, 0);
+        await using var conn = await BrokerConnection.ConnectAsync(Broker(kafka, 1), Options(), "test", Bounded());
+        Assert.Equal(4, conn.Versions.Choose(ApiKey.Metadata));
+        Assert.Equal(0, conn.Versions.Choose(ApiKey.FindCoordinator));
+        var md = await conn.SendAsync(new MetadataRequest { Topics = null }, Bounded());
+        Assert.Equal(3, md.Brokers.Count);
+        var fc = await conn.SendAsync(new FindCoordinatorRequest { Key = "g" }, Bounded());
+        Assert.Equal(0, fc.ErrorCode);
+        var e = Assert.Throws<UnsupportedVersionException>(() => conn.Versions.Choose(ApiKey.FindCoordinator, 1, 4));
+        Assert.Contains("FindCoordinator", e.Message);
+        Assert.Contains("v0", e.Message);
+        Assert.Contains("v1-v4", e.Message);
+    }
+
+    [Fact]
+    public async Task A_broker_without_ApiVersions_is_served_by_the_fallback_profile()
+    {
+        await using var kafka = await EmbeddedKafkaCluster.StartAsync();
+        kafka.RemoveApi(KafkaApiKeys.ApiVersions);
+        // The mock then answers ApiVersions with UNSUPPORTED_VERSION even at v0. Without a fallback that is a clear error.
+        var e = await Assert.ThrowsAsync<ApiVersionsException>(() => BrokerConnection.ConnectAsync(Broker(kafka, 1), Options(), "test", Bounded()));
+        Assert.False(e.IsRetriable);
+        Assert.Contains("BrokerVersionFallback", e.Message);
+
+        await using var conn = await BrokerConnection.ConnectAsync(Broker(kafka, 1), Options() with { BrokerVersionFallback = "0.10.0" }, "test", Bounded());
+        Assert.Equal("fallback 0.10.0", conn.Versions.Source);
+        var version = conn.Versions.Choose(ApiKey.Metadata);
+        Assert.Equal(1, version);
+        var md = await conn.SendAsync(new MetadataRequest { Topics = null }, version, Bounded());
+        Assert.Equal(3, md.Brokers.Count);
+
+        await using var skipping = await BrokerConnection.ConnectAsync(Broker(kafka, 2), Options() with { ApiVersionRequest = false, BrokerVersionFallback = "0.9.0" }, "test", Bounded());
+        var md0 = await skipping.SendAsync(new MetadataRequest { Topics = [] }, skipping.Versions.Choose(ApiKey.Metadata), Bounded());
+        Assert.Equal(3, md0.Brokers.Count);
+    }
+
+    [Fact]
+    public async Task A_500ms_latency_with_a_200ms_timeout_times_out_and_a_new_connection_recovers()
+    {
+        await using var kafka = await EmbeddedKafkaCluster.StartAsync();
+        var broker = Broker(kafka, 1);
+        await using var conn = await BrokerConnection.ConnectAsync(broker, Options(requestTimeoutMs: 200), "test", Bounded());
+        kafka.PushBrokerRequestErrors(1, KafkaApiKeys.Metadata, [(0, 500)]);
+        var sw = Stopwatch.StartNew();
+        var e = await Assert.ThrowsAsync<KafkaRequestTimeoutException>(() => conn.SendAsync(new MetadataRequest { Topics = null }, Bounded()).AsTask());
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(2), $"timed out after {sw.Elapsed}");
+        Assert.Contains("200 ms", e.Message);
+        await conn.Completion.WaitAsync(TimeSpan.FromSeconds(5));
+
+        await using var again = await BrokerConnection.ConnectAsync(broker, Options(requestTimeoutMs: 200), "test", Bounded());
+        var md = await again.SendAsync(new MetadataRequest { Topics = null }, Bounded());
+        Assert.Equal(3, md.Brokers.Count);
+    }
+
+    [Fact]
+    public async Task The_mocks_reply_to_an_acks0_produce_is_dropped_quietly()
+    {
+        await using var kafka = await EmbeddedKafkaCluster.StartAsync();
+        kafka.CreateTopic("acks0", 1, 1);
+        await using var conn = await BrokerConnection.ConnectAsync(Broker(kafka, 1), Options(), "test", Bounded());
+        var produce = new ProduceRequest { Acks = 0, TimeoutMs = 1000, TopicData = [] };
+        for (var i = 0; i < 3; i++)
+            await conn.SendWithoutReplyAsync(produce, conn.Versions.Choose(ApiKey.Produce, 3, 7), Bounded());
+        var md = await conn.SendAsync(new MetadataRequest { Topics = null }, Bounded());
+        Assert.Equal(3, md.Brokers.Count);
+        Assert.True(conn.IsOpen);
+    }
+
+    [Fact]
+    public async Task A_disconnect_injected_on_ApiVersions_is_a_retriable_connection_error()
+    {
+        await using var kafka = await EmbeddedKafkaCluster.StartAsync();
+        kafka.PushRequestErrors(KafkaApiKeys.ApiVersions, EmbeddedKafkaCluster.DisconnectErrorCode);
+        var e = await Assert.ThrowsAsync<KafkaConnectionException>(() => BrokerConnection.ConnectAsync(Broker(kafka, 1), Options(), "test", Bounded()));
+        Assert.True(e.IsRetriable);
+        await using var conn = await BrokerConnection.ConnectAsync(Broker(kafka, 1), Options(), "test", Bounded());
+        Assert.True(conn.Versions.Supports(ApiKey.Metadata));
+    }
+
+    [Fact]
+    public async Task Error_codes_injected_on_ApiVersions_are_classified()
+    {
+        await using var kafka = await EmbeddedKafkaCluster.StartAsync();
+        // The mock answers a v3 request with 35 itself; the pushed error applies to the retried request.
+        kafka.PushRequestErrors(KafkaApiKeys.ApiVersions, 7, 7);
+        var transient = await Assert.ThrowsAsync<ApiVersionsException>(() => BrokerConnection.ConnectAsync(Broker(kafka, 1), Options(), "test", Bounded()));
+        Assert.Equal(7, transient.ErrorCode);
+        Assert.True(transient.IsRetriable);
+
+        kafka.ClearRequestErrors(KafkaApiKeys.ApiVersions);
+        kafka.PushRequestErrors(KafkaApiKeys.ApiVersions, 42, 42);
+        var fatal = await Assert.ThrowsAsync<ApiVersionsException>(() => BrokerConnection.ConnectAsync(Broker(kafka, 1), Options(), "test", Bounded()));
+        Assert.Equal(42, fatal.ErrorCode);
+        Assert.False(fatal.IsRetriable);
+        Assert.Contains("INVALID_REQUEST", fatal.Message);
+    }
+}
