@@ -4,6 +4,8 @@ using Kiel.Testing;
 
 namespace Kiel.IntegrationTests.Peers;
 
+using TopicPartition = Confluent.Kafka.TopicPartition;
+
 /// <summary>Confluent.Kafka 2.16, as an independent client, against the embedded cluster.</summary>
 public sealed class ConfluentPeerTests(KafkaClusterFixture fixture, Xunit.Abstractions.ITestOutputHelper output) : IClassFixture<KafkaClusterFixture>
 {

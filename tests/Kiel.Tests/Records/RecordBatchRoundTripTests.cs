@@ -6,6 +6,8 @@ using static Kiel.Tests.Records.RecordTestKit;
 
 namespace Kiel.Tests.Records;
 
+using RecordHeader = Kiel.Protocol.Records.RecordHeader;
+
 public class RecordBatchRoundTripTests
 {
     [Property(MaxTest = 60)]

@@ -4,6 +4,8 @@ using static Kiel.Tests.Records.RecordTestKit;
 
 namespace Kiel.Tests.Records;
 
+using RecordHeader = Kiel.Protocol.Records.RecordHeader;
+
 /// <summary>Byte-exact checks against the vectors in GUIDE.md §18 (cross-checked there with kafka-python 2.0.2).</summary>
 public class RecordBatchVectorTests
 {

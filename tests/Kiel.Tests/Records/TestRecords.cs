@@ -3,6 +3,8 @@ using Kiel.Protocol.Records;
 
 namespace Kiel.Tests.Records;
 
+using RecordHeader = Kiel.Protocol.Records.RecordHeader;
+
 /// <summary>A record copied out of a reader, for comparisons.</summary>
 public sealed record ReadRecord(long Offset, long Timestamp, TimestampType TimestampType, byte[]? Key, byte[]? Value, (string Key, byte[]? Value)[] Headers)
 {

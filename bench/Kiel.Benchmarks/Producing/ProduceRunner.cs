@@ -1,0 +1,171 @@
+using System.Diagnostics;
+using Confluent.Kafka;
+using Kiel.Producing;
+using Kiel.Testing;
+
+namespace Kiel.Benchmarks.Producing;
+
+using Acks = Confluent.Kafka.Acks;
+
+/// <summary>
+/// Kiel's producer against Confluent.Kafka 2.16 in one process, on one embedded 3-broker cluster:
+/// fire-and-forget and awaited, 100 B and 1 KiB values, acks=1 and acks=all.
+/// <c>dotnet run -c Release --project bench/Kiel.Benchmarks -- produce [--messages N] [--reps R] [--quick]</c>
+/// </summary>
+public static class ProduceRunner
+{
+    private sealed record Scenario(string Mode, int ValueSize, Acks Acks);
+    private sealed record Sample(double MsgPerSec, double CpuUsPerMsg, double BytesPerMsg);
+
+    [BenchRunner("produce")]
+    public static async Task<int> Run(string[] args)
+    {
+        RdKafkaNative.PinAssembly(typeof(Library).Assembly);
+        var messages = Arg(args, "--messages", 200_000);
+        var reps = Arg(args, "--reps", 3);
+        var quick = args.Contains("--quick");
+        await using var cluster = await EmbeddedKafkaCluster.StartAsync(new EmbeddedKafkaOptions { Brokers = 3 });
+        var scenarios = new List<Scenario>();
+        foreach (var mode in new[] { "fire-and-forget", "awaited" })
+            foreach (var size in new[] { 100, 1024 })
+                foreach (var acks in new[] { Acks.Leader, Acks.All })
+                    scenarios.Add(new Scenario(mode, size, acks));
+        if (quick) scenarios = scenarios.Where(s => s.ValueSize == 100).ToList();
+
+        Console.WriteLine($"# produce: {messages:N0} messages per run, {reps} interleaved repetitions, 3 brokers, 6 partitions, linger 5 ms, {Environment.ProcessorCount} cores");
+        Console.WriteLine("# CPU is the whole process (the in-process mock broker included); allocations are managed bytes (librdkafka's native heap is not counted)");
+        Console.WriteLine("| scenario | Kiel msg/s | Confluent msg/s | ratio | Kiel CPU µs/msg | Confluent CPU µs/msg | Kiel B/msg | Confluent B/msg |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|");
+        // Untimed warm-up so JIT tiering does not land on the first scenario.
+        await RunKiel(cluster, scenarios[0], Math.Min(messages, 50_000));
+        await RunConfluent(cluster, scenarios[0], Math.Min(messages, 50_000));
+        foreach (var s in scenarios)
+        {
+            var count = s.ValueSize >= 1024 ? messages / 4 : messages;
+            var kiel = new List<Sample>();
+            var confluent = new List<Sample>();
+            for (var r = 0; r < reps; r++)
+            {
+                kiel.Add(await RunKiel(cluster, s, count));
+                confluent.Add(await RunConfluent(cluster, s, count));
+            }
+            var k = Median(kiel);
+            var c = Median(confluent);
+            Console.WriteLine($"| {s.Mode}, {s.ValueSize} B, acks={(s.Acks == Acks.All ? "all" : "1")} | {k.MsgPerSec:N0} | {c.MsgPerSec:N0} | {k.MsgPerSec / c.MsgPerSec:F2} | " +
+                              $"{k.CpuUsPerMsg:F2} | {c.CpuUsPerMsg:F2} | {k.BytesPerMsg:F1} | {c.BytesPerMsg:F1} |");
+        }
+        return 0;
+    }
+
+    private static int Arg(string[] args, string name, int fallback)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], out var v) ? v : fallback;
+    }
+
+    private static Sample Median(List<Sample> samples)
+    {
+        static double Med(IEnumerable<double> xs) { var a = xs.Order().ToArray(); return a[a.Length / 2]; }
+        return new Sample(Med(samples.Select(x => x.MsgPerSec)), Med(samples.Select(x => x.CpuUsPerMsg)), Med(samples.Select(x => x.BytesPerMsg)));
+    }
+
+    private static string NewTopic(EmbeddedKafkaCluster cluster)
+    {
+        var topic = "bench-" + Guid.NewGuid().ToString("N")[..12];
+        cluster.CreateTopic(topic, 6, 1);
+        return topic;
+    }
+
+    private static async Task<Sample> Measure(int count, Func<Task> run)
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        var process = Process.GetCurrentProcess();
+        var cpu0 = process.TotalProcessorTime;
+        var alloc0 = GC.GetTotalAllocatedBytes(precise: true);
+        var sw = Stopwatch.StartNew();
+        await run();
+        sw.Stop();
+        var alloc = GC.GetTotalAllocatedBytes(precise: true) - alloc0;
+        process.Refresh();
+        var cpu = process.TotalProcessorTime - cpu0;
+        return new Sample(count / sw.Elapsed.TotalSeconds, cpu.TotalMicroseconds / count, (double)alloc / count);
+    }
+
+    private static async Task<Sample> RunKiel(EmbeddedKafkaCluster cluster, Scenario s, int count)
+    {
+        var topic = NewTopic(cluster);
+        var options = new KielProducerOptions
+        {
+            Brokers = cluster.BootstrapServers.Split(','),
+            Acks = s.Acks == Acks.All ? Kiel.Producing.Acks.All : Kiel.Producing.Acks.Leader,
+            EnableIdempotence = s.Acks == Acks.All,
+            Linger = TimeSpan.FromMilliseconds(5),
+        };
+        var value = new byte[s.ValueSize];
+        Random.Shared.NextBytes(value);
+        await using var producer = new KielProducer<byte[], byte[]>(options);
+        // Warm up: metadata, connections, producer id.
+        await producer.ProduceAsync(topic, null, value);
+        return await Measure(count, async () =>
+        {
+            if (s.Mode == "fire-and-forget")
+            {
+                for (var i = 0; i < count; i++) producer.Produce(topic, null, value);
+            }
+            else
+            {
+                var window = new ValueTask<DeliveryReport>[1000];
+                for (var i = 0; i < count; i += window.Length)
+                {
+                    var n = Math.Min(window.Length, count - i);
+                    for (var j = 0; j < n; j++) window[j] = producer.ProduceAsync(topic, null, value);
+                    for (var j = 0; j < n; j++) await window[j];
+                }
+            }
+            await producer.FlushAsync();
+        });
+    }
+
+    private static async Task<Sample> RunConfluent(EmbeddedKafkaCluster cluster, Scenario s, int count)
+    {
+        var topic = NewTopic(cluster);
+        var config = new ProducerConfig
+        {
+            BootstrapServers = cluster.BootstrapServers,
+            Acks = s.Acks,
+            EnableIdempotence = s.Acks == Acks.All,
+            LingerMs = 5,
+            QueueBufferingMaxMessages = 1_000_000,
+        };
+        var value = new byte[s.ValueSize];
+        Random.Shared.NextBytes(value);
+        using var producer = new ProducerBuilder<Null, byte[]>(config).Build();
+        await producer.ProduceAsync(topic, new Message<Null, byte[]> { Value = value });
+        return await Measure(count, async () =>
+        {
+            if (s.Mode == "fire-and-forget")
+            {
+                for (var i = 0; i < count; i++)
+                {
+                    while (true)
+                    {
+                        try { producer.Produce(topic, new Message<Null, byte[]> { Value = value }); break; }
+                        catch (ProduceException<Null, byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull) { producer.Poll(TimeSpan.FromMilliseconds(1)); }
+                    }
+                }
+            }
+            else
+            {
+                var window = new Task<DeliveryResult<Null, byte[]>>[1000];
+                for (var i = 0; i < count; i += window.Length)
+                {
+                    var n = Math.Min(window.Length, count - i);
+                    for (var j = 0; j < n; j++) window[j] = producer.ProduceAsync(topic, new Message<Null, byte[]> { Value = value });
+                    await Task.WhenAll(window.AsSpan(0, n).ToArray());
+                }
+            }
+            producer.Flush(TimeSpan.FromSeconds(60));
+        });
+    }
+}

@@ -1,0 +1,59 @@
+namespace Kiel.Producing.Internal;
+
+/// <summary>
+/// What the producer engine needs from the cluster layer: topic layouts, Produce and InitProducerId. Kept narrow so
+/// that the engine (batching, retries, sequencing) is tested against a scripted fake without sockets.
+/// </summary>
+internal interface IProducerTransport : IAsyncDisposable
+{
+    /// <summary>The topic's partitions and their leaders. <paramref name="refresh"/> asks for fresh metadata.
+    /// A topic the cluster does not know gives a layout with <see cref="TopicLayout.ErrorCode"/> set.</summary>
+    ValueTask<TopicLayout> GetTopicAsync(string topic, bool refresh, CancellationToken cancellationToken);
+
+    /// <summary>The record format the broker takes for Produce: 2 (Produce v3+), 1 (v2) or 0 (v0–v1).</summary>
+    ValueTask<byte> GetRecordMagicAsync(int brokerId, CancellationToken cancellationToken);
+
+    /// <summary>Sends one Produce request. For acks=0 the task completes when the request is written, with no partitions.
+    /// A broken connection or timeout throws a <see cref="KielException"/> (retriable ones say so).</summary>
+    ValueTask<ProduceResult> ProduceAsync(int brokerId, ProduceCall call, CancellationToken cancellationToken);
+
+    /// <summary>Gets a producer id and epoch; with <paramref name="current"/> asks for an epoch bump of that id (KIP-360).
+    /// Returns null when the cluster does not support idempotent produce.</summary>
+    ValueTask<ProducerIdentity?> InitProducerIdAsync(ProducerIdentity? current, CancellationToken cancellationToken);
+}
+
+/// <summary>A producer id and epoch.</summary>
+internal readonly record struct ProducerIdentity(long ProducerId, short Epoch)
+{
+    public static ProducerIdentity None => new(-1, -1);
+}
+
+/// <summary>A topic's partitions: the leader broker id of each, or -1 when leaderless.</summary>
+internal sealed class TopicLayout(string topic, int[] leaders, short errorCode = 0)
+{
+    public string Topic { get; } = topic;
+    public int[] Leaders { get; } = leaders;
+    public short ErrorCode { get; } = errorCode;
+    public int PartitionCount => Leaders.Length;
+}
+
+/// <summary>One Produce request: batches for partitions that one broker leads.</summary>
+internal sealed class ProduceCall(short acks, int timeoutMs, List<ProducePartitionData> partitions)
+{
+    public short Acks { get; } = acks;
+    public int TimeoutMs { get; } = timeoutMs;
+    public List<ProducePartitionData> Partitions { get; } = partitions;
+}
+
+/// <summary>The encoded records (a magic 2 batch, or a magic 0/1 message set) for one partition.</summary>
+internal readonly record struct ProducePartitionData(string Topic, int Partition, ReadOnlyMemory<byte> Records);
+
+/// <summary>A Produce response, or nothing for acks=0.</summary>
+internal sealed class ProduceResult(List<ProducePartitionResult> partitions)
+{
+    public List<ProducePartitionResult> Partitions { get; } = partitions;
+    public static ProduceResult NoResponse { get; } = new([]);
+}
+
+/// <summary>One partition's answer.</summary>
+internal readonly record struct ProducePartitionResult(string Topic, int Partition, short ErrorCode, long BaseOffset, long LogAppendTimeMs, string? ErrorMessage);

@@ -1,0 +1,139 @@
+using System.Buffers;
+using Kiel.Protocol.Records;
+
+namespace Kiel.Producing.Internal;
+
+/// <summary>
+/// The records of one partition that travel together, with the completion of each. Built by caller threads under
+/// the partition's lock; sent, retried and completed by the sender.
+/// </summary>
+internal sealed class ProducerBatch : IDisposable
+{
+    private RecordCompletion[]? _completions;
+
+    public ProducerBatch(PartitionState owner, int capacity, long createdMs)
+    {
+        Owner = owner;
+        Arena = new RecordArena(capacity);
+        CreatedMs = createdMs;
+    }
+
+    public PartitionState Owner { get; }
+    public RecordArena Arena { get; }
+    public int Count { get; private set; }
+    public long CreatedMs { get; }
+    /// <summary>Bytes reserved from the producer's buffer memory for this batch.</summary>
+    public long ReservedBytes { get; set; }
+    public int Attempts { get; set; }
+    public Exception? LastError { get; set; }
+
+    /// <summary>The wire encoding, kept between retries while the format and producer identity hold.</summary>
+    public RecordArena? Wire { get; set; }
+    public byte WireMagic { get; set; } = 255;
+    public ProducerIdentity StampedAs { get; set; } = ProducerIdentity.None;
+    public int BaseSequence { get; set; } = -1;
+
+    public bool HasCompletions => _completions is not null;
+
+    private int _finished;
+
+    /// <summary>True once reported or replaced; guards against a late answer reporting twice.</summary>
+    public bool IsFinished => Volatile.Read(ref _finished) != 0;
+
+    /// <summary>Marks the batch finished; false when it already was.</summary>
+    public bool MarkFinished() => Interlocked.Exchange(ref _finished, 1) == 0;
+
+    /// <summary>Counts the entry just written to <see cref="Arena"/> and remembers how to report it.</summary>
+    public void AddRecord(object? completion, long timestamp)
+    {
+        if (completion is not null && _completions is null)
+        {
+            // Only batches that hold an awaited or called-back record pay for the array.
+            _completions = ArrayPool<RecordCompletion>.Shared.Rent(Math.Max(16, Count + 1));
+            _completions.AsSpan(0, Count).Clear();
+        }
+        if (_completions is not null)
+        {
+            if (_completions.Length <= Count)
+            {
+                var bigger = ArrayPool<RecordCompletion>.Shared.Rent(_completions.Length * 2);
+                _completions.AsSpan(0, Count).CopyTo(bigger);
+                ArrayPool<RecordCompletion>.Shared.Return(_completions, clearArray: true);
+                _completions = bigger;
+            }
+            _completions[Count] = new RecordCompletion(completion, timestamp);
+        }
+        Count++;
+    }
+
+    public RecordCompletion CompletionAt(int index) => _completions is { } c && index < c.Length ? c[index] : default;
+
+    /// <summary>Reports every record: delivered at <paramref name="baseOffset"/> + index, or failed with <paramref name="error"/>.</summary>
+    public void Complete(long baseOffset, long logAppendTimeMs, ProduceException? error, Action<Exception>? onCallbackError)
+    {
+        var completions = _completions;
+        if (completions is null) return;
+        var topic = Owner.Topic;
+        var partition = Owner.Partition;
+        for (var i = 0; i < Count; i++)
+        {
+            var c = completions[i];
+            if (c.Target is null) continue;
+            var (ts, type) = logAppendTimeMs >= 0 && error is null
+                ? (logAppendTimeMs, TimestampType.LogAppendTime)
+                : (c.Timestamp, TimestampType.CreateTime);
+            var report = new DeliveryReport(topic, partition,
+                error is null && baseOffset >= 0 ? baseOffset + i : -1,
+                DateTimeOffset.FromUnixTimeMilliseconds(ts), type, error);
+            try
+            {
+                if (c.Target is DeliveryPromise p) p.Complete(report);
+                else ((DeliveryHandler)c.Target)(report);
+            }
+            catch (Exception ex)
+            {
+                onCallbackError?.Invoke(ex);
+            }
+        }
+    }
+
+    /// <summary>Splits the records into two new batches (MESSAGE_TOO_LARGE), moving their completions.</summary>
+    public (ProducerBatch First, ProducerBatch Second) Split()
+    {
+        var half = Count / 2;
+        var a = new ProducerBatch(Owner, Arena.Length / 2 + 64, CreatedMs);
+        var b = new ProducerBatch(Owner, Arena.Length / 2 + 64, CreatedMs);
+        var span = Arena.Span;
+        var pos = 0;
+        for (var i = 0; i < Count; i++)
+        {
+            var start = pos;
+            pos = RecordArena.Read(span, pos, out var e);
+            var target = i < half ? a : b;
+            target.Arena.Write(span[start..pos]);
+            var c = CompletionAt(i);
+            target.AddRecord(c.Target, e.Timestamp);
+        }
+        a.Attempts = b.Attempts = Attempts;
+        a.LastError = b.LastError = LastError;
+        a.ReservedBytes = ReservedBytes / 2;
+        b.ReservedBytes = ReservedBytes - a.ReservedBytes;
+        ReservedBytes = 0;
+        return (a, b);
+    }
+
+    public void Dispose()
+    {
+        Arena.Dispose();
+        Wire?.Dispose();
+        Wire = null;
+        if (_completions is { } c)
+        {
+            _completions = null;
+            ArrayPool<RecordCompletion>.Shared.Return(c, clearArray: true);
+        }
+    }
+}
+
+/// <summary>How to report one record: a <see cref="DeliveryPromise"/> or a <see cref="DeliveryHandler"/>, and its create time.</summary>
+internal readonly record struct RecordCompletion(object? Target, long Timestamp);

@@ -1,0 +1,115 @@
+namespace Kiel.Producing.Internal;
+
+internal sealed partial class ProducerEngine
+{
+    /// <summary>Starts the first metadata lookup of a topic. Called under the topic's lock.</summary>
+    private void StartLayoutLookup(TopicState topic)
+    {
+        if (topic.LookupRunning) return;
+        topic.LookupRunning = true;
+        _ = Task.Run(() => LookupAsync(topic));
+    }
+
+    private async Task LookupAsync(TopicState topic)
+    {
+        var deadline = NowMs + (long)_options.MaxBlock.TotalMilliseconds;
+        var refresh = false;
+        var attempt = 0;
+        TopicLayout? layout = null;
+        ProduceException? error = null;
+        while (true)
+        {
+            try
+            {
+                var l = await _transport.GetTopicAsync(topic.Topic, refresh, _stop.Token).ConfigureAwait(false);
+                if (l.ErrorCode == 0 && l.PartitionCount > 0) { layout = l; break; }
+                error = new ProduceException(
+                    l.ErrorCode == ProduceErrors.UnknownTopicOrPartition
+                        ? $"Topic '{topic.Topic}' does not exist (UNKNOWN_TOPIC_OR_PARTITION) and the producer does not create topics; create it first."
+                        : $"Metadata for topic '{topic.Topic}' gave {ProduceErrors.Name(l.ErrorCode)}.",
+                    l.ErrorCode, retriable: ProduceErrors.IsRetriable(l.ErrorCode) && l.ErrorCode != ProduceErrors.UnknownTopicOrPartition);
+                // A fresh answer that the topic is unknown is final: fail now rather than wait for MaxBlock.
+                if (l.ErrorCode == ProduceErrors.UnknownTopicOrPartition && refresh) break;
+            }
+            catch (Exception ex) when (!_stop.IsCancellationRequested)
+            {
+                error = new ProduceException($"Metadata for topic '{topic.Topic}' could not be read: {ex.Message}", retriable: true, innerException: ex);
+                ProducerLog.MetadataFailed(_log, topic.Topic, ex.Message);
+            }
+            catch (OperationCanceledException)
+            {
+                error = new ProduceException("The producer was disposed before the topic's metadata arrived.");
+                break;
+            }
+            if (NowMs >= deadline || _failAll) break;
+            refresh = true;
+            var backoff = Math.Min(1000, (int)_options.RetryBackoff.TotalMilliseconds << Math.Min(attempt++, 4));
+            try { await Task.Delay(Math.Max(10, backoff), _stop.Token).ConfigureAwait(false); }
+            catch (OperationCanceledException) { break; }
+        }
+
+        lock (topic)
+        {
+            if (layout is not null)
+            {
+                topic.Apply(layout, publish: false);
+                // Drain in produce order before publishing the layout, so that later records queue behind these.
+                foreach (var r in topic.Pending)
+                    AppendKnown(topic, layout, r.Key, r.Key is null, r.Value, r.Value is null, r.Headers, r.Partition, r.Timestamp, r.Completion, r.Size);
+                topic.Layout = layout;
+                topic.LastRefreshMs = NowMs;
+            }
+            else
+            {
+                error ??= new ProduceException($"Metadata for topic '{topic.Topic}' did not arrive within MaxBlock ({_options.MaxBlock}).", retriable: true);
+                foreach (var r in topic.Pending)
+                    FailRecord(topic.Topic, r.Partition ?? -1, r.Timestamp, r.Completion, r.Size, error);
+            }
+            topic.Pending.Clear();
+            topic.HasPending = false;
+            topic.LookupRunning = false;
+        }
+        _wake.Set();
+    }
+
+    /// <summary>Refreshes a known topic's layout after a leader error. Called by the sender loop.</summary>
+    private void StartRefresh(TopicState topic, long now)
+    {
+        if (topic.Refreshing || now - topic.LastRefreshMs < (long)_options.RetryBackoff.TotalMilliseconds) return;
+        topic.Refreshing = true;
+        topic.NeedsRefresh = false;
+        topic.LastRefreshMs = now;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                var layout = await _transport.GetTopicAsync(topic.Topic, true, _stop.Token).ConfigureAwait(false);
+                if (layout.ErrorCode == 0 && layout.PartitionCount > 0)
+                    lock (topic) topic.Apply(layout, publish: true);
+                else topic.NeedsRefresh = true;
+            }
+            catch (Exception ex)
+            {
+                topic.NeedsRefresh = true;
+                if (!_stop.IsCancellationRequested) ProducerLog.MetadataFailed(_log, topic.Topic, ex.Message);
+            }
+            finally
+            {
+                topic.Refreshing = false;
+                _wake.Set();
+            }
+        });
+    }
+
+    /// <summary>The topic's partition count, from the cached layout or a lookup; throws when the topic is unknown.</summary>
+    public async ValueTask<int> GetPartitionCountAsync(string topic, CancellationToken cancellationToken)
+    {
+        if (GetTopic(topic).Layout is { } known) return known.PartitionCount;
+        var layout = await _transport.GetTopicAsync(topic, false, cancellationToken).ConfigureAwait(false);
+        if (layout.ErrorCode == ProduceErrors.UnknownTopicOrPartition)
+            layout = await _transport.GetTopicAsync(topic, true, cancellationToken).ConfigureAwait(false);
+        if (layout.ErrorCode != 0 || layout.PartitionCount == 0)
+            throw new ProduceException($"Topic '{topic}' cannot be produced to: {ProduceErrors.Name(layout.ErrorCode)}.", layout.ErrorCode);
+        return layout.PartitionCount;
+    }
+}

@@ -1,0 +1,342 @@
+using System.Net.Sockets;
+using Kiel.Protocol.Compression;
+
+namespace Kiel.Producing.Internal;
+
+internal sealed partial class ProducerEngine
+{
+    private sealed record SendOutcome(int Broker, List<ProducerBatch> Batches, ProduceResult? Result, Exception? Error);
+
+    private int _inFlightTotal;
+    private Task<ProducerIdentity?>? _identityLookup;
+    private long _identityRetryAtMs;
+
+    private async Task SendLoopAsync()
+    {
+        var ready = new Dictionary<int, List<ProducerBatch>>();
+        var failed = new List<(ProducerBatch Batch, ProduceException Error)>();
+        var lingerMs = (long)_options.Linger.TotalMilliseconds;
+        var deliveryMs = (long)_options.DeliveryTimeout.TotalMilliseconds;
+        while (true)
+        {
+            while (_outcomes.TryDequeue(out var outcome)) HandleOutcome(outcome, failed);
+            var now = NowMs;
+            var nextWake = now + 100;
+            if (!_identityReady || _bumpWanted) PollIdentity(now, ref nextWake);
+            var canSend = _identityReady && !_bumpWanted && !_stop.IsCancellationRequested;
+            var flushing = Volatile.Read(ref _flushing) > 0 || _closing;
+            var failAll = _failAll;
+            var busy = false;
+
+            foreach (var topic in _topics.Values)
+            {
+                var layout = topic.Layout;
+                if (topic.HasPending) busy = true;
+                if (layout is null) continue;
+                if (topic.NeedsRefresh) StartRefresh(topic, now);
+                var partitions = topic.Partitions;
+                for (var i = 0; i < partitions.Length; i++)
+                {
+                    var p = partitions[i];
+                    lock (p)
+                    {
+                        if (p.IsIdle) continue;
+                        busy = true;
+                        if (p.Open is { } open)
+                        {
+                            var due = open.CreatedMs + lingerMs;
+                            if (flushing || failAll || now >= due) SealLocked(p, layout.PartitionCount);
+                            else nextWake = Math.Min(nextWake, due);
+                        }
+                        for (var j = 0; j < p.Ready.Count;)
+                        {
+                            var b = p.Ready[j];
+                            if (failAll)
+                            {
+                                p.Ready.RemoveAt(j);
+                                failed.Add((b, new ProduceException($"The producer was disposed before the record was delivered (close timeout {_options.CloseTimeout}).", innerException: b.LastError)));
+                            }
+                            else if (now - b.CreatedMs >= deliveryMs)
+                            {
+                                p.Ready.RemoveAt(j);
+                                failed.Add((b, Expired(b)));
+                            }
+                            else j++;
+                        }
+                        if (p.InFlight is not null || p.Ready.Count == 0 || !canSend) continue;
+                        if (now < p.RetryNotBeforeMs) { nextWake = Math.Min(nextWake, p.RetryNotBeforeMs); continue; }
+                        var leader = i < layout.Leaders.Length ? layout.Leaders[i] : -1;
+                        if (leader < 0) { topic.NeedsRefresh = true; continue; }
+                        if (!ready.TryGetValue(leader, out var list))
+                        {
+                            if (_inFlightPerBroker.GetValueOrDefault(leader) >= _options.MaxInFlight) continue;
+                            ready[leader] = list = [];
+                        }
+                        var batch = p.Ready[0];
+                        p.Ready.RemoveAt(0);
+                        p.InFlight = batch;
+                        if (_identity.ProducerId >= 0 && batch.StampedAs != _identity)
+                        {
+                            batch.StampedAs = _identity;
+                            batch.BaseSequence = p.NextSequence;
+                        }
+                        list.Add(batch);
+                    }
+                }
+            }
+
+            foreach (var (batch, error) in failed) Finish(batch, -1, -1, error);
+            failed.Clear();
+            foreach (var (broker, list) in ready)
+            {
+                _inFlightPerBroker[broker] = _inFlightPerBroker.GetValueOrDefault(broker) + 1;
+                _inFlightTotal++;
+                _ = SendAsync(broker, list);
+            }
+            ready.Clear();
+
+            if (_stop.IsCancellationRequested)
+            {
+                AbandonInFlight();
+                return;
+            }
+            if (failAll && !busy && _inFlightTotal == 0 && _outcomes.IsEmpty) return;
+            await _wake.WaitAsync((int)Math.Max(0, nextWake - NowMs), _stop.Token).ConfigureAwait(false);
+        }
+    }
+
+    private DeliveryTimeoutException Expired(ProducerBatch b)
+    {
+        // A batch that may have been written before its answer was lost leaves the sequence unknown: start a new epoch.
+        if (_identity.ProducerId >= 0 && b.Attempts > 0) _bumpWanted = true;
+        return new DeliveryTimeoutException(
+            $"Not delivered to {b.Owner.Topic}:{b.Owner.Partition} within DeliveryTimeout ({_options.DeliveryTimeout}) after {b.Attempts} attempt(s)" +
+            (b.LastError is { } e ? $"; last error: {e.Message}" : "; the partition's leader could not be reached or the batch never left the queue") + ".",
+            b.LastError);
+    }
+
+    private void PollIdentity(long now, ref long nextWake)
+    {
+        if (_identityLookup is null)
+        {
+            if (now < _identityRetryAtMs) { nextWake = Math.Min(nextWake, _identityRetryAtMs); return; }
+            ProducerIdentity? current = _bumpWanted && _identity.ProducerId >= 0 ? _identity : null;
+            _identityLookup = InitIdentityAsync(current);
+            return;
+        }
+        if (!_identityLookup.IsCompleted) return;
+        var lookup = _identityLookup;
+        _identityLookup = null;
+        if (lookup.IsCompletedSuccessfully)
+        {
+            var result = lookup.Result;
+            var bumped = _identityReady;
+            _identityReady = true;
+            _bumpWanted = false;
+            if (result is { } id)
+            {
+                _identity = id;
+                ProducerLog.ProducerIdAssigned(_log, id.ProducerId, id.Epoch);
+            }
+            else
+            {
+                _identity = ProducerIdentity.None;
+                if (!bumped) ProducerLog.IdempotenceUnsupported(_log);
+            }
+            // A new epoch starts every partition's sequence at zero; batches are re-stamped when next sent.
+            foreach (var topic in _topics.Values)
+                foreach (var p in topic.Partitions)
+                    lock (p) p.NextSequence = 0;
+        }
+        else
+        {
+            ProducerLog.InitProducerIdFailed(_log, lookup.Exception?.GetBaseException().Message ?? "cancelled");
+            _identityRetryAtMs = now + Math.Max(50, (long)_options.RetryBackoff.TotalMilliseconds);
+            nextWake = Math.Min(nextWake, _identityRetryAtMs);
+        }
+    }
+
+    private async Task<ProducerIdentity?> InitIdentityAsync(ProducerIdentity? current)
+    {
+        try { return await _transport.InitProducerIdAsync(current, _stop.Token).ConfigureAwait(false); }
+        finally { _wake.Set(); }
+    }
+
+    private async Task SendAsync(int broker, List<ProducerBatch> batches)
+    {
+        SendOutcome outcome;
+        try
+        {
+            var magic = await _transport.GetRecordMagicAsync(broker, _stop.Token).ConfigureAwait(false);
+            var parts = new List<ProducePartitionData>(batches.Count);
+            foreach (var b in batches)
+            {
+                Encode(b, magic);
+                parts.Add(new ProducePartitionData(b.Owner.Topic, b.Owner.Partition, b.Wire!.Memory));
+            }
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+            // The connection enforces the request timeout; this bound only guards against a transport that never answers.
+            timeout.CancelAfter(_options.RequestTimeout + TimeSpan.FromSeconds(5));
+            var call = new ProduceCall((short)_options.Acks, (int)_options.RequestTimeout.TotalMilliseconds, parts);
+            var result = await _transport.ProduceAsync(broker, call, timeout.Token).ConfigureAwait(false);
+            outcome = new SendOutcome(broker, batches, result, null);
+        }
+        catch (Exception ex)
+        {
+            outcome = new SendOutcome(broker, batches, null, ex);
+        }
+        _outcomes.Enqueue(outcome);
+        _wake.Set();
+    }
+
+    private void Encode(ProducerBatch b, byte magic)
+    {
+        if (magic >= 2)
+        {
+            if (b.Wire is not null && b.WireMagic == 2)
+            {
+                BatchEncoder.Stamp(b.Wire.MutableSpan, b.StampedAs, b.BaseSequence);
+                return;
+            }
+            b.Wire ??= new RecordArena(b.Arena.Length + BatchEncoder.V2HeaderSize + 64);
+            using var scratch = new RecordArena(_options.Compression == CompressionType.None ? 0 : b.Arena.Length + 64);
+            BatchEncoder.EncodeV2(b.Arena.Span, b.Count, _options.Compression, _options.CompressionLevel, b.StampedAs, b.BaseSequence, b.Wire, scratch);
+            b.WireMagic = 2;
+            return;
+        }
+        if (b.Wire is not null && b.WireMagic == magic) return;
+        b.Wire ??= new RecordArena(b.Arena.Length + 64);
+        using (var scratch = new RecordArena(_options.Compression == CompressionType.None ? 0 : b.Arena.Length + 64))
+        {
+            // zstd exists only in record batches; older formats take gzip instead of failing the records.
+            var compression = _options.Compression == CompressionType.Zstd ? CompressionType.Gzip : _options.Compression;
+            var level = _options.Compression == CompressionType.Zstd ? null : _options.CompressionLevel;
+            BatchEncoder.EncodeLegacy(b.Arena.Span, b.Count, magic, compression, level, b.Wire, scratch);
+        }
+        b.WireMagic = magic;
+    }
+
+    private void HandleOutcome(SendOutcome o, List<(ProducerBatch, ProduceException)> failed)
+    {
+        _inFlightPerBroker[o.Broker] = _inFlightPerBroker.GetValueOrDefault(o.Broker) - 1;
+        _inFlightTotal--;
+        if (o.Error is not null) ProducerLog.RequestFailed(_log, o.Broker, o.Error.Message);
+        foreach (var b in o.Batches)
+        {
+            var p = b.Owner;
+            lock (p) if (ReferenceEquals(p.InFlight, b)) p.InFlight = null;
+            if (b.IsFinished) continue;
+            if (o.Error is { } error)
+            {
+                var retriable = error is KielException ke ? ke.IsRetriable
+                    : error is OperationCanceledException or IOException or SocketException or TimeoutException;
+                if (retriable) Retry(b, error, needsMetadata: true, failed);
+                else failed.Add((b, new ProduceException($"Produce to broker {o.Broker} failed: {error.Message}", innerException: error)));
+                continue;
+            }
+            var result = o.Result!;
+            if (result.Partitions.Count == 0 && _options.Acks == Acks.None)
+            {
+                Finish(b, -1, -1, null);
+                continue;
+            }
+            var found = false;
+            ProducePartitionResult r = default;
+            foreach (var candidate in result.Partitions)
+                if (candidate.Partition == p.Partition && candidate.Topic == p.Topic) { r = candidate; found = true; break; }
+            if (!found)
+            {
+                Retry(b, new ProduceException($"Broker {o.Broker} did not answer for {p.Topic}:{p.Partition}.", ProduceErrors.NetworkException, retriable: true), true, failed);
+                continue;
+            }
+            switch (r.ErrorCode)
+            {
+                case ProduceErrors.None:
+                case ProduceErrors.DuplicateSequenceNumber:
+                    Finish(b, r.ErrorCode == ProduceErrors.None ? r.BaseOffset : -1, r.LogAppendTimeMs, null);
+                    break;
+                case ProduceErrors.MessageTooLarge or ProduceErrors.RecordListTooLarge when b.Count > 1:
+                    ProducerLog.Splitting(_log, b.Count, p.Topic, p.Partition);
+                    var (first, second) = b.Split();
+                    lock (p) p.Ready.InsertRange(0, [first, second]);
+                    b.MarkFinished();
+                    b.Dispose();
+                    break;
+                case ProduceErrors.MessageTooLarge or ProduceErrors.RecordListTooLarge:
+                    failed.Add((b, new RecordTooLargeException(
+                        $"The broker refused a record for {p.Topic}:{p.Partition} as too large ({ProduceErrors.Name(r.ErrorCode)}); raise the topic's max.message.bytes or send smaller records.")));
+                    break;
+                case ProduceErrors.OutOfOrderSequenceNumber or ProduceErrors.UnknownProducerId or ProduceErrors.InvalidProducerEpoch
+                    when _identity.ProducerId >= 0:
+                    ProducerLog.EpochBump(_log, ProduceErrors.Name(r.ErrorCode), p.Topic, p.Partition);
+                    _bumpWanted = true;
+                    Retry(b, BrokerError(r, o.Broker), needsMetadata: false, failed, backoff: false);
+                    break;
+                default:
+                    if (ProduceErrors.IsRetriable(r.ErrorCode))
+                        Retry(b, BrokerError(r, o.Broker), ProduceErrors.NeedsMetadata(r.ErrorCode), failed);
+                    else
+                        failed.Add((b, BrokerError(r, o.Broker)));
+                    break;
+            }
+        }
+    }
+
+    private static ProduceException BrokerError(in ProducePartitionResult r, int broker) => new(
+        $"Broker {broker} refused the batch for {r.Topic}:{r.Partition}: {ProduceErrors.Name(r.ErrorCode)} ({r.ErrorCode})" +
+        (string.IsNullOrEmpty(r.ErrorMessage) ? "." : $": {r.ErrorMessage}"),
+        r.ErrorCode, retriable: ProduceErrors.IsRetriable(r.ErrorCode));
+
+    private void Retry(ProducerBatch b, Exception error, bool needsMetadata, List<(ProducerBatch, ProduceException)> failed, bool backoff = true)
+    {
+        b.Attempts++;
+        b.LastError = error;
+        var p = b.Owner;
+        if (NowMs - b.CreatedMs >= (long)_options.DeliveryTimeout.TotalMilliseconds || _failAll)
+        {
+            failed.Add((b, _failAll ? new ProduceException("The producer was disposed before the record was delivered.", innerException: error) : Expired(b)));
+            return;
+        }
+        ProducerLog.Retrying(_log, p.Topic, p.Partition, error.Message, b.Attempts);
+        lock (p)
+        {
+            p.Ready.Insert(0, b);
+            if (backoff)
+            {
+                // Exponential backoff with jitter, capped at 1 s, so a dead leader is not hammered.
+                var ms = Math.Min(1000, _options.RetryBackoff.TotalMilliseconds * (1 << Math.Min(b.Attempts - 1, 4)));
+                p.RetryNotBeforeMs = NowMs + (long)(ms * (0.8 + 0.4 * Random.Shared.NextDouble()));
+            }
+        }
+        if (needsMetadata && _topics.TryGetValue(p.Topic, out var topic)) topic.NeedsRefresh = true;
+    }
+
+    /// <summary>Reports a batch (delivered when <paramref name="error"/> is null) and returns its memory.</summary>
+    private void Finish(ProducerBatch b, long baseOffset, long logAppendTimeMs, ProduceException? error)
+    {
+        if (!b.MarkFinished()) return;
+        if (error is null && b.BaseSequence >= 0 && b.StampedAs == _identity)
+        {
+            var p = b.Owner;
+            lock (p) p.NextSequence = b.BaseSequence + b.Count < 0 ? b.BaseSequence + b.Count - int.MinValue : b.BaseSequence + b.Count;
+        }
+        else if (error is not null) ProducerLog.BatchFailed(_log, b.Owner.Topic, b.Owner.Partition, error.Message, b.Count);
+        b.Complete(baseOffset, logAppendTimeMs, error, _onCallbackError);
+        _memory.Release(b.ReservedBytes);
+        var count = b.Count;
+        b.Dispose();
+        RecordsDone(count);
+    }
+
+    private void AbandonInFlight()
+    {
+        var error = new ProduceException("The producer was disposed while the request was in flight; the record may or may not have been written.");
+        foreach (var topic in _topics.Values)
+            foreach (var p in topic.Partitions)
+            {
+                ProducerBatch? b;
+                lock (p) { b = p.InFlight; p.InFlight = null; }
+                if (b is not null) Finish(b, -1, -1, error);
+            }
+    }
+}

@@ -1,0 +1,262 @@
+using System.Collections.Concurrent;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Kiel.Producing.Internal;
+
+/// <summary>
+/// The producer's engine, below serialization: per-partition accumulators filled by caller threads, and one sender
+/// loop that seals batches (full, lingered or flushed), groups them by leader into one Produce request per broker,
+/// and handles every answer: success, retry (same sequence), split, epoch bump, or failure with a reason.
+/// </summary>
+internal sealed partial class ProducerEngine : IAsyncDisposable
+{
+    private readonly KielProducerOptions _options;
+    private readonly IProducerTransport _transport;
+    private readonly ILogger _log;
+    private readonly IPartitioner _partitioner;
+    private readonly ConcurrentDictionary<string, TopicState> _topics = new(StringComparer.Ordinal);
+    private readonly BufferMemory _memory;
+    private readonly Signal _wake = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ConcurrentQueue<SendOutcome> _outcomes = new();
+    private readonly Dictionary<int, int> _inFlightPerBroker = [];
+    private readonly Task _sender;
+    private readonly object _drainGate = new();
+    private readonly Action<Exception> _onCallbackError;
+    private TaskCompletionSource? _drained;
+    private long _outstanding;
+    private int _flushing;
+    private volatile bool _closing;
+    private volatile bool _failAll;
+
+    private readonly bool _idempotent;
+    private ProducerIdentity _identity = ProducerIdentity.None;
+    private bool _identityReady;
+    private bool _bumpWanted;
+
+    public ProducerEngine(KielProducerOptions options, IProducerTransport transport)
+    {
+        _options = options;
+        _transport = transport;
+        _log = options.LoggerFactory?.CreateLogger("Kiel.Producer") ?? NullLogger.Instance;
+        _partitioner = options.Partitioner ?? Partitioners.Default;
+        _memory = new BufferMemory(options.BufferMemory);
+        _idempotent = options.EnableIdempotence && options.Acks == Acks.All;
+        _identityReady = !_idempotent;
+        _onCallbackError = ex => ProducerLog.CallbackThrew(_log, ex);
+        _sender = Task.Run(SendLoopAsync);
+    }
+
+    public KielProducerOptions Options => _options;
+    public IPartitioner Partitioner => _partitioner;
+    public BufferMemory Memory => _memory;
+    public long Outstanding => Interlocked.Read(ref _outstanding);
+    public bool IsClosing => _closing;
+    internal ProducerIdentity Identity => _identity;
+
+    private static long NowMs => Environment.TickCount64;
+
+    /// <summary>The bytes a record takes in a batch's arena; what buffer memory and batch size count.</summary>
+    public static int EntrySize(int keyLength, int valueLength, Headers? headers)
+    {
+        var size = 8 + 4 + Math.Max(0, keyLength) + 4 + Math.Max(0, valueLength) + 4;
+        if (headers is not null)
+            foreach (var h in headers)
+                size += 8 + Encoding.UTF8.GetByteCount(h.Key) + (h.Value?.Length ?? 0);
+        return size;
+    }
+
+    public TopicState GetTopic(string topic) => _topics.GetOrAdd(topic, static t => new TopicState(t));
+
+    /// <summary>
+    /// Appends one record. When the topic's layout is not known yet, the record is copied and queued in order
+    /// behind the topic's metadata lookup. The caller has reserved <paramref name="size"/> bytes of buffer memory.
+    /// </summary>
+    public void Append(TopicState topic, ReadOnlySpan<byte> key, bool keyIsNull, ReadOnlySpan<byte> value, bool valueIsNull,
+        Headers? headers, int? partition, long timestamp, object? completion, int size)
+    {
+        Interlocked.Increment(ref _outstanding);
+        var layout = topic.Layout;
+        if (layout is null || topic.HasPending)
+        {
+            lock (topic)
+            {
+                if (topic.Layout is null || topic.HasPending)
+                {
+                    topic.Pending.Add(new PendingRecord
+                    {
+                        Key = keyIsNull ? null : key.ToArray(), Value = valueIsNull ? null : value.ToArray(), Headers = headers,
+                        Partition = partition, Timestamp = timestamp, Completion = completion, Size = size,
+                    });
+                    topic.HasPending = true;
+                    StartLayoutLookup(topic);
+                    return;
+                }
+                layout = topic.Layout;
+            }
+        }
+        AppendKnown(topic, layout, key, keyIsNull, value, valueIsNull, headers, partition, timestamp, completion, size);
+    }
+
+    private void AppendKnown(TopicState topic, TopicLayout layout, ReadOnlySpan<byte> key, bool keyIsNull, ReadOnlySpan<byte> value,
+        bool valueIsNull, Headers? headers, int? partition, long timestamp, object? completion, int size)
+    {
+        int p;
+        if (partition is { } explicitPartition)
+        {
+            if (explicitPartition < 0 || explicitPartition >= layout.PartitionCount)
+            {
+                FailRecord(topic.Topic, explicitPartition, timestamp, completion, size, new ProduceException(
+                    $"Partition {explicitPartition} does not exist: topic '{topic.Topic}' has {layout.PartitionCount} partitions.",
+                    ProduceErrors.UnknownTopicOrPartition));
+                return;
+            }
+            p = explicitPartition;
+        }
+        else
+        {
+            try
+            {
+                p = _partitioner.Partition(topic.Topic, key, keyIsNull, layout.PartitionCount);
+            }
+            catch (Exception ex)
+            {
+                FailRecord(topic.Topic, -1, timestamp, completion, size, new ProduceException($"The partitioner threw: {ex.Message}", innerException: ex));
+                return;
+            }
+            if ((uint)p >= (uint)layout.PartitionCount)
+            {
+                FailRecord(topic.Topic, p, timestamp, completion, size, new ProduceException(
+                    $"The partitioner chose partition {p}, but topic '{topic.Topic}' has {layout.PartitionCount} partitions (0 to {layout.PartitionCount - 1})."));
+                return;
+            }
+        }
+
+        var state = topic.Partitions[p];
+        var wake = false;
+        lock (state)
+        {
+            var batch = state.Open;
+            if (batch is not null && batch.Count > 0 && batch.Arena.Length + size > _options.BatchSize)
+            {
+                SealLocked(state, layout.PartitionCount);
+                batch = null;
+            }
+            if (batch is null)
+            {
+                batch = state.Open = new ProducerBatch(state, Math.Min(_options.BatchSize, Math.Max(size, 16 * 1024)), NowMs);
+                wake = true;
+            }
+            WriteEntry(batch.Arena, key, keyIsNull, value, valueIsNull, headers, timestamp);
+            batch.AddRecord(completion, timestamp);
+            batch.ReservedBytes += size;
+            if (batch.Arena.Length >= _options.BatchSize)
+                SealLocked(state, layout.PartitionCount);
+        }
+        if (wake || _options.Linger == TimeSpan.Zero) _wake.Set();
+    }
+
+    private void SealLocked(PartitionState state, int partitionCount)
+    {
+        if (state.Open is not { } open) return;
+        state.Ready.Add(open);
+        state.Open = null;
+        try { _partitioner.OnBatchSealed(state.Topic, state.Partition, partitionCount); }
+        catch (Exception ex) { ProducerLog.CallbackThrew(_log, ex); }
+        _wake.Set();
+    }
+
+    private static void WriteEntry(RecordArena arena, ReadOnlySpan<byte> key, bool keyIsNull, ReadOnlySpan<byte> value, bool valueIsNull,
+        Headers? headers, long timestamp)
+    {
+        arena.WriteInt64(timestamp);
+        arena.WriteInt32(keyIsNull ? -1 : key.Length);
+        if (!keyIsNull) arena.Write(key);
+        arena.WriteInt32(valueIsNull ? -1 : value.Length);
+        if (!valueIsNull) arena.Write(value);
+        arena.WriteInt32(headers?.Count ?? 0);
+        if (headers is null) return;
+        foreach (var h in headers)
+        {
+            var n = Encoding.UTF8.GetByteCount(h.Key);
+            arena.WriteInt32(n);
+            arena.Advance(Encoding.UTF8.GetBytes(h.Key, arena.GetSpan(n)));
+            if (h.Value is { } v)
+            {
+                arena.WriteInt32(v.Length);
+                arena.Write(v.Span);
+            }
+            else arena.WriteInt32(-1);
+        }
+    }
+
+    /// <summary>Reports one record that never reached a batch as failed.</summary>
+    public void FailRecord(string topic, int partition, long timestamp, object? completion, int size, ProduceException error)
+    {
+        _memory.Release(size);
+        var report = new DeliveryReport(topic, partition, -1, DateTimeOffset.FromUnixTimeMilliseconds(timestamp),
+            Protocol.Records.TimestampType.CreateTime, error);
+        try
+        {
+            if (completion is DeliveryPromise p) p.Complete(report);
+            else if (completion is DeliveryHandler h) h(report);
+        }
+        catch (Exception ex) { ProducerLog.CallbackThrew(_log, ex); }
+        RecordsDone(1);
+    }
+
+    private void RecordsDone(long count)
+    {
+        if (Interlocked.Add(ref _outstanding, -count) != 0 || Volatile.Read(ref _drained) is null) return;
+        TaskCompletionSource? drained;
+        lock (_drainGate) { drained = _drained; _drained = null; }
+        drained?.TrySetResult();
+    }
+
+    /// <summary>Sends everything held now and waits until every record so far is reported.</summary>
+    public async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _flushing);
+        try
+        {
+            _wake.Set();
+            while (Outstanding > 0)
+            {
+                Task wait;
+                lock (_drainGate) wait = (_drained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+                if (Outstanding == 0) break;
+                // Re-check now and then: a record can be added between the count and the wait.
+                await Task.WhenAny(wait, Task.Delay(200, cancellationToken)).ConfigureAwait(false);
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _flushing);
+        }
+    }
+
+    /// <summary>Stops taking records, flushes within the close timeout, then fails what is left. Never hangs.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_closing) { await _sender.ConfigureAwait(false); return; }
+        _closing = true;
+        using (var timeout = new CancellationTokenSource(_options.CloseTimeout))
+        {
+            try { await FlushAsync(timeout.Token).ConfigureAwait(false); }
+            catch (OperationCanceledException) { }
+        }
+        var left = Outstanding;
+        if (left > 0) ProducerLog.ClosingFailedRecords(_log, left);
+        _failAll = true;
+        _wake.Set();
+        // The loop fails what is left and stops; in-flight requests are abandoned after a bounded wait.
+        await Task.WhenAny(_sender, Task.Delay(_options.RequestTimeout + TimeSpan.FromSeconds(5))).ConfigureAwait(false);
+        _stop.Cancel();
+        try { await _sender.ConfigureAwait(false); } catch (OperationCanceledException) { }
+        await _transport.DisposeAsync().ConfigureAwait(false);
+        _stop.Dispose();
+    }
+}

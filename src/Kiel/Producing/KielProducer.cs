@@ -1,0 +1,167 @@
+using System.Buffers;
+using Kiel.Producing.Internal;
+
+namespace Kiel.Producing;
+
+/// <summary>
+/// An asynchronous Kafka producer. Every record ends in exactly one report: delivered with its offset, or failed
+/// with the reason (kiel dropped records silently: spec §8, L23). Thread-safe.
+/// </summary>
+/// <typeparam name="TKey">The key type.</typeparam>
+/// <typeparam name="TValue">The value type.</typeparam>
+public sealed class KielProducer<TKey, TValue> : IAsyncDisposable
+{
+    [ThreadStatic] private static ArrayBufferWriter<byte>? t_key;
+    [ThreadStatic] private static ArrayBufferWriter<byte>? t_value;
+
+    private readonly ProducerEngine _engine;
+    private readonly ISerializer<TKey> _keySerializer;
+    private readonly ISerializer<TValue> _valueSerializer;
+    private int _disposed;
+
+    /// <summary>Creates a producer. Serializers may be omitted for <c>string</c> (UTF-8), <c>byte[]</c> and <c>ReadOnlyMemory&lt;byte&gt;</c>.</summary>
+    /// <exception cref="ArgumentException">The options are invalid, or no serializer was given for a type without a default.</exception>
+    public KielProducer(KielProducerOptions options, ISerializer<TKey>? keySerializer = null, ISerializer<TValue>? valueSerializer = null)
+        : this(Validated(options), keySerializer, valueSerializer, static o => new ConnectionProducerTransport(o))
+    {
+    }
+
+    internal KielProducer(KielProducerOptions options, ISerializer<TKey>? keySerializer, ISerializer<TValue>? valueSerializer,
+        Func<KielProducerOptions, IProducerTransport> transport)
+    {
+        options.Validate();
+        _keySerializer = keySerializer ?? DefaultSerializer<TKey>("key");
+        _valueSerializer = valueSerializer ?? DefaultSerializer<TValue>("value");
+        _engine = new ProducerEngine(options, transport(options));
+    }
+
+    private static KielProducerOptions Validated(KielProducerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        return options;
+    }
+
+    private static ISerializer<T> DefaultSerializer<T>(string what) =>
+        typeof(T) == typeof(string) ? (ISerializer<T>)Serializers.Utf8
+        : typeof(T) == typeof(byte[]) ? (ISerializer<T>)Serializers.Bytes
+        : typeof(T) == typeof(ReadOnlyMemory<byte>) ? (ISerializer<T>)Serializers.Memory
+        : throw new ArgumentException($"No default {what} serializer for {typeof(T).Name}; pass one (for example Serializers.Json<{typeof(T).Name}>()).");
+
+    /// <summary>The options this producer runs with.</summary>
+    public KielProducerOptions Options => _engine.Options;
+
+    /// <summary>Records produced and not yet reported.</summary>
+    public long PendingCount => _engine.Outstanding;
+
+    /// <summary>
+    /// Produces one record and completes when it is acknowledged (or written, for acks=0) with its partition, offset
+    /// and timestamp. A failure throws a <see cref="ProduceException"/> that says why.
+    /// </summary>
+    /// <param name="topic">The topic.</param>
+    /// <param name="key">The key, or null for a keyless record.</param>
+    /// <param name="value">The value, or null (a tombstone).</param>
+    /// <param name="headers">Headers, or null. Do not change the list until the call completes.</param>
+    /// <param name="partition">A partition to use instead of the partitioner's choice.</param>
+    /// <param name="timestamp">The record's create time; now when null.</param>
+    /// <param name="cancellationToken">Stops waiting for buffer room. Once the record is queued it cannot be recalled.</param>
+    public ValueTask<DeliveryReport> ProduceAsync(string topic, TKey? key, TValue? value, Headers? headers = null, int? partition = null,
+        DateTimeOffset? timestamp = null, CancellationToken cancellationToken = default)
+    {
+        DeliveryPromise? promise = null;
+        try
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            promise = DeliveryPromise.Rent();
+            var task = promise.Task;
+            var wait = Enqueue(topic, key, value, headers, partition, timestamp, promise, async: true, cancellationToken);
+            if (!wait.IsCompletedSuccessfully) return AwaitRoomThenDelivery(wait, task);
+            wait.GetAwaiter().GetResult();
+            return task;
+        }
+        catch (Exception ex)
+        {
+            return ValueTask.FromException<DeliveryReport>(ex);
+        }
+    }
+
+    private static async ValueTask<DeliveryReport> AwaitRoomThenDelivery(ValueTask wait, ValueTask<DeliveryReport> delivery)
+    {
+        await wait.ConfigureAwait(false);
+        return await delivery.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Produces one record without waiting. <paramref name="onDelivery"/>, when given, is told the outcome on the
+    /// producer's I/O path. Throws at once for a disposed producer, a serializer failure, an oversized record or a
+    /// full buffer in <see cref="BackpressureMode.Throw"/> mode (in <see cref="BackpressureMode.Wait"/> mode it blocks
+    /// this thread for room, up to <see cref="KielProducerOptions.MaxBlock"/>).
+    /// </summary>
+    public void Produce(string topic, TKey? key, TValue? value, Headers? headers = null, int? partition = null,
+        DateTimeOffset? timestamp = null, DeliveryHandler? onDelivery = null) =>
+        Enqueue(topic, key, value, headers, partition, timestamp, onDelivery, async: false, default).GetAwaiter().GetResult();
+
+    private ValueTask Enqueue(string topic, TKey? key, TValue? value, Headers? headers, int? partition, DateTimeOffset? timestamp,
+        object? completion, bool async, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0 || _engine.IsClosing, this);
+        ArgumentException.ThrowIfNullOrEmpty(topic);
+        var keyBuffer = t_key ??= new ArrayBufferWriter<byte>(256);
+        var valueBuffer = t_value ??= new ArrayBufferWriter<byte>(1024);
+        keyBuffer.ResetWrittenCount();
+        valueBuffer.ResetWrittenCount();
+        var keyIsNull = key is null;
+        var valueIsNull = value is null;
+        // A serializer that throws fails this call alone: nothing has been queued yet.
+        if (!keyIsNull) _keySerializer.Serialize(key!, keyBuffer, new SerializationContext(topic, RecordComponent.Key, partition ?? -1));
+        if (!valueIsNull) _valueSerializer.Serialize(value!, valueBuffer, new SerializationContext(topic, RecordComponent.Value, partition ?? -1));
+        var size = ProducerEngine.EntrySize(keyIsNull ? -1 : keyBuffer.WrittenCount, valueIsNull ? -1 : valueBuffer.WrittenCount, headers);
+        if (size > _engine.Options.MaxRecordBytes)
+            throw new RecordTooLargeException(
+                $"The record for topic '{topic}' is {size:N0} bytes serialized, over MaxRecordBytes ({_engine.Options.MaxRecordBytes:N0}); " +
+                "send smaller records, or raise MaxRecordBytes together with the broker's message.max.bytes.");
+        var ts = (timestamp ?? DateTimeOffset.UtcNow).ToUnixTimeMilliseconds();
+        var topicState = _engine.GetTopic(topic);
+
+        if (!_engine.Memory.TryReserve(size))
+        {
+            if (_engine.Options.Backpressure == BackpressureMode.Throw) throw _engine.Memory.Full();
+            if (async) return ReserveThenAppendAsync(topicState, keyBuffer.WrittenSpan.ToArray(), keyIsNull, valueBuffer.WrittenSpan.ToArray(), valueIsNull,
+                headers, partition, ts, completion, size, cancellationToken);
+            _engine.Memory.Reserve(size, _engine.Options.MaxBlock);
+        }
+        _engine.Append(topicState, keyBuffer.WrittenSpan, keyIsNull, valueBuffer.WrittenSpan, valueIsNull, headers, partition, ts, completion, size);
+        return ValueTask.CompletedTask;
+    }
+
+    private async ValueTask ReserveThenAppendAsync(TopicState topic, byte[] key, bool keyIsNull, byte[] value, bool valueIsNull, Headers? headers,
+        int? partition, long timestamp, object? completion, int size, CancellationToken cancellationToken)
+    {
+        await _engine.Memory.ReserveAsync(size, _engine.Options.MaxBlock, cancellationToken).ConfigureAwait(false);
+        if (_engine.IsClosing)
+        {
+            _engine.Memory.Release(size);
+            throw new ObjectDisposedException(GetType().Name);
+        }
+        _engine.Append(topic, key, keyIsNull, value, valueIsNull, headers, partition, timestamp, completion, size);
+    }
+
+    internal ValueTask<int> GetPartitionCountAsync(string topic, CancellationToken cancellationToken) =>
+        _engine.GetPartitionCountAsync(topic, cancellationToken);
+
+    /// <summary>Sends everything queued now, without waiting for <see cref="KielProducerOptions.Linger"/>, and completes when every
+    /// record produced so far is reported.</summary>
+    public Task FlushAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return _engine.FlushAsync(cancellationToken);
+    }
+
+    /// <summary>Flushes within <see cref="KielProducerOptions.CloseTimeout"/>, then reports what is left as failed and closes the
+    /// connections. Never hangs; later calls throw <see cref="ObjectDisposedException"/>.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        await _engine.DisposeAsync().ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,102 @@
+using System.Text;
+using System.Text.Json;
+using Kiel.Protocol.Compression;
+
+namespace Kiel.Producing;
+
+/// <summary>
+/// Kiel's producer shape (spec §8) on the modern engine: the key comes from <c>keyMaker(message)</c> and the partition
+/// from <c>partitioner(key, partitions)</c>. Unlike kiel, every message is reported: <see cref="ProduceAsync"/>
+/// completes with its offset or throws why it failed; nothing is dropped at close.
+/// </summary>
+/// <typeparam name="TMessage">The message type.</typeparam>
+public sealed class Producer<TMessage> : IAsyncDisposable
+{
+    private readonly KielProducer<byte[], TMessage> _producer;
+    private readonly Func<TMessage, object?>? _keyMaker;
+    private readonly Func<object?, IReadOnlyList<int>, int>? _partitioner;
+    private readonly Dictionary<int, int[]> _partitionLists = [];
+
+    /// <summary>Creates a producer with kiel's parameters.</summary>
+    /// <param name="brokers">Bootstrap brokers, <c>host[:port]</c>.</param>
+    /// <param name="serializer">Turns a message into the record value; default JSON (kiel's default).</param>
+    /// <param name="keyMaker">Makes the key of a message (a string, bytes, or anything whose text is the key); default no key.</param>
+    /// <param name="partitioner">Picks an element of the partition list for a key (the raw <paramref name="keyMaker"/> output);
+    /// default: the Java-compatible murmur2 for keys and sticky partitioning for keyless messages.</param>
+    /// <param name="batchSize">kiel's batch size in messages: 1 sends each message at once (no linger); more lets batches form for 5 ms.</param>
+    /// <param name="compression">None, Gzip or Snappy in kiel; Lz4 and Zstd are accepted too.</param>
+    /// <param name="requiredAcks">-1 (all, default), 1 (leader) or 0 (none).</param>
+    /// <param name="ackTimeout">Milliseconds the broker may take to acknowledge (kiel's default 500).</param>
+    public Producer(IReadOnlyList<string> brokers, ISerializer<TMessage>? serializer = null, Func<TMessage, object?>? keyMaker = null,
+        Func<object?, IReadOnlyList<int>, int>? partitioner = null, int batchSize = 1, CompressionType compression = CompressionType.None,
+        short requiredAcks = -1, int ackTimeout = 500)
+        : this(null, brokers, serializer, keyMaker, partitioner, batchSize, compression, requiredAcks, ackTimeout)
+    {
+    }
+
+    internal Producer(Func<KielProducerOptions, Internal.IProducerTransport>? transportForTests, IReadOnlyList<string> brokers,
+        ISerializer<TMessage>? serializer = null, Func<TMessage, object?>? keyMaker = null,
+        Func<object?, IReadOnlyList<int>, int>? partitioner = null, int batchSize = 1, CompressionType compression = CompressionType.None,
+        short requiredAcks = -1, int ackTimeout = 500)
+    {
+        if (requiredAcks is not (-1 or 0 or 1))
+            throw new ArgumentOutOfRangeException(nameof(requiredAcks), requiredAcks, "requiredAcks must be -1 (all), 0 (none) or 1 (leader).");
+        if (ackTimeout <= 0) throw new ArgumentOutOfRangeException(nameof(ackTimeout), ackTimeout, "ackTimeout is in milliseconds and must be positive.");
+        var acks = (Acks)requiredAcks;
+        var options = new KielProducerOptions
+        {
+            Brokers = brokers,
+            Acks = acks,
+            EnableIdempotence = acks == Acks.All,
+            Linger = batchSize <= 1 ? TimeSpan.Zero : TimeSpan.FromMilliseconds(5),
+            Compression = compression,
+            RequestTimeout = TimeSpan.FromMilliseconds(ackTimeout),
+            DeliveryTimeout = TimeSpan.FromSeconds(120) + TimeSpan.FromMilliseconds(ackTimeout),
+        };
+        var valueSerializer = serializer ?? Serializers.Json<TMessage>(KielJson);
+        _producer = transportForTests is null
+            ? new KielProducer<byte[], TMessage>(options, Serializers.Bytes, valueSerializer)
+            : new KielProducer<byte[], TMessage>(options, Serializers.Bytes, valueSerializer, transportForTests);
+        _keyMaker = keyMaker;
+        _partitioner = partitioner;
+    }
+
+    private static readonly JsonSerializerOptions KielJson = new() { WriteIndented = false };
+
+    /// <summary>Produces one message; completes with where it was written, or throws a <see cref="ProduceException"/> that says why not.</summary>
+    public async Task<DeliveryReport> ProduceAsync(string topic, TMessage message, CancellationToken cancellationToken = default)
+    {
+        var rawKey = _keyMaker?.Invoke(message);
+        var key = rawKey switch
+        {
+            null => null,
+            byte[] b => b,
+            string s => Encoding.UTF8.GetBytes(s),
+            _ => Encoding.UTF8.GetBytes(Convert.ToString(rawKey, System.Globalization.CultureInfo.InvariantCulture) ?? ""),
+        };
+        int? partition = null;
+        if (_partitioner is not null)
+        {
+            // Every partition in id order, whatever their leaders' state, so a key keeps its partition through outages (kiel: L24).
+            var count = await _producer.GetPartitionCountAsync(topic, cancellationToken).ConfigureAwait(false);
+            int[] list;
+            lock (_partitionLists)
+                if (!_partitionLists.TryGetValue(count, out list!))
+                    _partitionLists[count] = list = Enumerable.Range(0, count).ToArray();
+            var chosen = _partitioner(rawKey, list);
+            if (chosen < 0 || chosen >= count)
+                throw new ProduceException($"The partitioner returned {chosen}, which is not one of the {count} partitions of '{topic}'.");
+            partition = chosen;
+        }
+        return await _producer.ProduceAsync(topic, key, message, null, partition, null, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Waits until every message produced so far is reported.</summary>
+    public Task FlushAsync(CancellationToken cancellationToken = default) => _producer.FlushAsync(cancellationToken);
+
+    /// <summary>kiel's <c>close()</c>: flushes (bounded), then reports what is left as failed.</summary>
+    public ValueTask CloseAsync() => _producer.DisposeAsync();
+
+    /// <inheritdoc cref="CloseAsync"/>
+    public ValueTask DisposeAsync() => _producer.DisposeAsync();
+}

@@ -1,0 +1,103 @@
+using System.Collections.Concurrent;
+using Kiel.Producing;
+using Kiel.Producing.Internal;
+using Kiel.Protocol.Records;
+
+namespace Kiel.Tests.Producing;
+
+/// <summary>A scripted cluster for the producer engine: topics with leaders, logs per partition, and queued faults.</summary>
+internal sealed class FakeTransport : IProducerTransport
+{
+    public readonly ConcurrentDictionary<string, int[]> Topics = new();
+    public readonly ConcurrentDictionary<(string, int), List<StoredRecord>> Logs = new();
+    public readonly ConcurrentQueue<short> ProduceErrors = new();
+    public readonly ConcurrentQueue<Exception> ProduceExceptions = new();
+    public readonly ConcurrentBag<(int Broker, int Batches)> Calls = [];
+    public readonly ConcurrentQueue<(string Topic, int Partition, long ProducerId, short Epoch, int BaseSequence, int Count)> Sequences = new();
+    public volatile bool Down;
+    public byte Magic = 2;
+    public bool SupportsIdempotence = true;
+    public long LogAppendTime = -1;
+    public int MaxBatchBytes = int.MaxValue;
+    public int MetadataCalls;
+    private short _epoch = -1;
+    public int InitCalls;
+
+    public readonly record struct StoredRecord(byte[]? Key, byte[]? Value, long Timestamp, (string, byte[]?)[] Headers);
+
+    public ValueTask<TopicLayout> GetTopicAsync(string topic, bool refresh, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref MetadataCalls);
+        return ValueTask.FromResult(Topics.TryGetValue(topic, out var leaders)
+            ? new TopicLayout(topic, (int[])leaders.Clone())
+            : new TopicLayout(topic, [], 3));
+    }
+
+    public ValueTask<byte> GetRecordMagicAsync(int brokerId, CancellationToken cancellationToken) => ValueTask.FromResult(Magic);
+
+    public async ValueTask<ProduceResult> ProduceAsync(int brokerId, ProduceCall call, CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        Calls.Add((brokerId, call.Partitions.Count));
+        if (Down) throw new Kiel.Network.KafkaConnectionException(new Kiel.Network.BrokerEndpoint(brokerId, "127.0.0.1", 1), "connection refused");
+        if (ProduceExceptions.TryDequeue(out var ex)) throw ex;
+        var results = new List<ProducePartitionResult>();
+        ProduceErrors.TryDequeue(out var injected);
+        foreach (var part in call.Partitions)
+        {
+            var leader = Topics[part.Topic][part.Partition];
+            if (injected != 0) { results.Add(new(part.Topic, part.Partition, injected, -1, -1, "injected")); continue; }
+            if (leader != brokerId) { results.Add(new(part.Topic, part.Partition, 6, -1, -1, null)); continue; }
+            if (part.Records.Length > MaxBatchBytes) { results.Add(new(part.Topic, part.Partition, 10, -1, -1, null)); continue; }
+            var log = Logs.GetOrAdd((part.Topic, part.Partition), _ => []);
+            long baseOffset;
+            lock (log)
+            {
+                baseOffset = log.Count;
+                var reader = new RecordSetReader(part.Records.Span);
+                var first = true;
+                while (reader.MoveNext())
+                {
+                    if (first && Magic == 2)
+                    {
+                        var h = reader.CurrentBatch;
+                        Sequences.Enqueue((part.Topic, part.Partition, h.ProducerId, h.ProducerEpoch, h.BaseSequence, h.RecordCount));
+                        first = false;
+                    }
+                    var r = reader.Current;
+                    var headers = new List<(string, byte[]?)>();
+                    foreach (var hv in r.Headers) headers.Add((hv.KeyString, hv.ValueToArray()));
+                    log.Add(new StoredRecord(r.KeyToArray(), r.ValueToArray(), r.Timestamp, headers.ToArray()));
+                }
+            }
+            results.Add(new(part.Topic, part.Partition, 0, baseOffset, LogAppendTime, null));
+        }
+        if (call.Acks == 0) return ProduceResult.NoResponse;
+        return new ProduceResult(results);
+    }
+
+    public ValueTask<ProducerIdentity?> InitProducerIdAsync(ProducerIdentity? current, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref InitCalls);
+        if (!SupportsIdempotence) return ValueTask.FromResult<ProducerIdentity?>(null);
+        _epoch++;
+        return ValueTask.FromResult<ProducerIdentity?>(new ProducerIdentity(1000, _epoch));
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    public List<StoredRecord> Log(string topic, int partition) => Logs.TryGetValue((topic, partition), out var l) ? l : [];
+
+    public static KielProducer<string, string> Producer(FakeTransport transport, KielProducerOptions? options = null) =>
+        new(options ?? Options(), null, null, _ => transport);
+
+    public static KielProducerOptions Options() => new()
+    {
+        Brokers = ["fake:9092"],
+        Linger = TimeSpan.FromMilliseconds(1),
+        RetryBackoff = TimeSpan.FromMilliseconds(5),
+        RequestTimeout = TimeSpan.FromSeconds(5),
+        DeliveryTimeout = TimeSpan.FromSeconds(10),
+        CloseTimeout = TimeSpan.FromSeconds(5),
+    };
+}

@@ -1,0 +1,346 @@
+using System.Text;
+using Kiel.Producing;
+using Kiel.Protocol.Records;
+
+namespace Kiel.Tests.Producing;
+
+public class ProducerEngineTests
+{
+    private static FakeTransport Cluster(string topic = "t", params int[] leaders)
+    {
+        var t = new FakeTransport();
+        t.Topics[topic] = leaders.Length == 0 ? [1, 2, 3, 1] : leaders;
+        return t;
+    }
+
+    [Fact]
+    public async Task Records_are_acknowledged_with_offsets_in_order_per_partition()
+    {
+        var fake = Cluster();
+        await using var producer = FakeTransport.Producer(fake);
+        var tasks = Enumerable.Range(0, 200).Select(i => producer.ProduceAsync("t", null, $"v{i}", partition: i % 4).AsTask()).ToArray();
+        var reports = await Task.WhenAll(tasks).WaitAsync(TimeSpan.FromSeconds(20));
+        for (var p = 0; p < 4; p++)
+        {
+            var mine = reports.Where(r => r.Partition == p).ToArray();
+            Assert.Equal(Enumerable.Range(0, 50).Select(i => (long)i), mine.Select(r => r.Offset));
+            Assert.Equal(Enumerable.Range(0, 50).Select(i => $"v{i * 4 + p}"), fake.Log("t", p).Select(r => Encoding.UTF8.GetString(r.Value!)));
+        }
+        Assert.All(reports, r => Assert.Equal(TimestampType.CreateTime, r.TimestampType));
+    }
+
+    [Fact]
+    public async Task Keys_headers_nulls_and_timestamps_reach_the_log()
+    {
+        var fake = Cluster();
+        await using var producer = FakeTransport.Producer(fake);
+        var ts = DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_123);
+        // Headers.Add(key, (string?)null) stores an empty value, not null (the ternary converts null byte[] to empty memory): use RecordHeader.
+        var headers = new Headers { { "h1", "x" }, new RecordHeader("h2", null), { "h1", "y" } };
+        var r = await producer.ProduceAsync("t", "key", null, headers, timestamp: ts);
+        Assert.Equal(Murmur2.Partition("key"u8, 4), r.Partition);
+        Assert.Equal(ts, r.Timestamp);
+        var stored = Assert.Single(fake.Log("t", r.Partition));
+        Assert.Equal("key", Encoding.UTF8.GetString(stored.Key!));
+        Assert.Null(stored.Value);
+        Assert.Equal(ts.ToUnixTimeMilliseconds(), stored.Timestamp);
+        Assert.Equal(["h1", "h2", "h1"], stored.Headers.Select(h => h.Item1));
+        Assert.Null(stored.Headers[1].Item2);
+        Assert.Equal("y", Encoding.UTF8.GetString(stored.Headers[2].Item2!));
+    }
+
+    [Fact]
+    public async Task One_request_per_broker_carries_every_partition_it_leads()
+    {
+        var fake = Cluster("t", 1, 1, 1, 2);
+        await using var producer = FakeTransport.Producer(fake, FakeTransport.Options() with { Linger = TimeSpan.FromMilliseconds(200) });
+        for (var i = 0; i < 40; i++) producer.Produce("t", null, "x", partition: i % 4);
+        await producer.FlushAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(2, fake.Calls.Count);
+        Assert.Contains((1, 3), fake.Calls);
+        Assert.Contains((2, 1), fake.Calls);
+    }
+
+    [Fact]
+    public async Task Log_append_time_is_reported_when_the_topic_uses_it()
+    {
+        var fake = Cluster();
+        fake.LogAppendTime = 1234;
+        await using var producer = FakeTransport.Producer(fake);
+        var r = await producer.ProduceAsync("t", null, "v");
+        Assert.Equal(TimestampType.LogAppendTime, r.TimestampType);
+        Assert.Equal(1234, r.Timestamp.ToUnixTimeMilliseconds());
+    }
+
+    [Fact]
+    public async Task A_moved_leader_takes_its_batches_along_and_order_holds()
+    {
+        var fake = Cluster("t", 1);
+        await using var producer = FakeTransport.Producer(fake);
+        var first = Enumerable.Range(0, 50).Select(i => producer.ProduceAsync("t", null, $"{i}").AsTask()).ToArray();
+        await Task.WhenAll(first).WaitAsync(TimeSpan.FromSeconds(10));
+        fake.Topics["t"] = [2]; // broker 1 now answers NOT_LEADER_OR_FOLLOWER
+        var second = Enumerable.Range(50, 50).Select(i => producer.ProduceAsync("t", null, $"{i}").AsTask()).ToArray();
+        await Task.WhenAll(second).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(Enumerable.Range(0, 100).Select(i => $"{i}"), fake.Log("t", 0).Select(r => Encoding.UTF8.GetString(r.Value!)));
+        Assert.Contains(fake.Calls, c => c.Broker == 2);
+    }
+
+    [Fact]
+    public async Task Retriable_errors_are_retried_with_the_same_sequence()
+    {
+        var fake = Cluster("t", 1);
+        await using var producer = FakeTransport.Producer(fake);
+        await producer.ProduceAsync("t", null, "a");
+        fake.ProduceErrors.Enqueue(7); // REQUEST_TIMED_OUT
+        fake.ProduceErrors.Enqueue(6); // NOT_LEADER_OR_FOLLOWER
+        var r = await producer.ProduceAsync("t", null, "b").AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(1, r.Offset);
+        var seqs = fake.Sequences.ToArray();
+        Assert.Equal([0, 1], seqs.Select(s => s.BaseSequence));
+        Assert.All(seqs, s => Assert.Equal(1000, s.ProducerId));
+    }
+
+    [Fact]
+    public async Task Out_of_order_sequence_bumps_the_epoch_and_restarts_sequences()
+    {
+        var fake = Cluster("t", 1);
+        await using var producer = FakeTransport.Producer(fake);
+        await producer.ProduceAsync("t", null, "a");
+        fake.ProduceErrors.Enqueue(45);
+        await producer.ProduceAsync("t", null, "b").AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        var last = fake.Sequences.Last();
+        Assert.Equal(1, last.Epoch);
+        Assert.Equal(0, last.BaseSequence);
+        Assert.Equal(2, fake.InitCalls);
+    }
+
+    [Fact]
+    public async Task Without_InitProducerId_records_go_out_without_a_producer_id()
+    {
+        var fake = Cluster("t", 1);
+        fake.SupportsIdempotence = false;
+        await using var producer = FakeTransport.Producer(fake);
+        await producer.ProduceAsync("t", null, "a");
+        var s = Assert.Single(fake.Sequences);
+        Assert.Equal(-1, s.ProducerId);
+        Assert.Equal(-1, s.BaseSequence);
+    }
+
+    [Fact]
+    public async Task A_fatal_error_fails_the_records_with_the_code()
+    {
+        var fake = Cluster("t", 1);
+        await using var producer = FakeTransport.Producer(fake);
+        fake.ProduceErrors.Enqueue(87); // INVALID_RECORD
+        var ex = await Assert.ThrowsAsync<ProduceException>(() => producer.ProduceAsync("t", null, "a").AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(87, ex.ErrorCode);
+        Assert.Equal("INVALID_RECORD", ex.ErrorName);
+    }
+
+    [Fact]
+    public async Task Message_too_large_splits_the_batch_and_delivers_every_record()
+    {
+        var fake = Cluster("t", 1);
+        fake.MaxBatchBytes = 2000;
+        await using var producer = FakeTransport.Producer(fake, FakeTransport.Options() with { Linger = TimeSpan.FromMilliseconds(100) });
+        var value = new string('x', 300);
+        var tasks = Enumerable.Range(0, 20).Select(i => producer.ProduceAsync("t", null, $"{i:D2}{value}").AsTask()).ToArray();
+        var reports = await Task.WhenAll(tasks).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => (long)i), reports.Select(r => r.Offset));
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => $"{i:D2}"), fake.Log("t", 0).Select(r => Encoding.UTF8.GetString(r.Value!)[..2]));
+    }
+
+    [Fact]
+    public async Task A_single_record_the_broker_finds_too_large_fails_clearly()
+    {
+        var fake = Cluster("t", 1);
+        fake.MaxBatchBytes = 100;
+        await using var producer = FakeTransport.Producer(fake);
+        await Assert.ThrowsAsync<RecordTooLargeException>(() => producer.ProduceAsync("t", null, new string('x', 500)).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task A_record_over_MaxRecordBytes_fails_at_once()
+    {
+        var fake = Cluster();
+        await using var producer = FakeTransport.Producer(fake, FakeTransport.Options() with { MaxRecordBytes = 1000 });
+        var ex = Assert.Throws<RecordTooLargeException>(() => producer.Produce("t", null, new string('x', 2000)));
+        Assert.Contains("MaxRecordBytes", ex.Message);
+        await Assert.ThrowsAsync<RecordTooLargeException>(() => producer.ProduceAsync("t", null, new string('x', 2000)).AsTask());
+    }
+
+    [Fact]
+    public async Task A_throwing_serializer_fails_that_call_alone()
+    {
+        var fake = Cluster();
+        await using var producer = new KielProducer<string, string>(FakeTransport.Options(), null, new ThrowingSerializer(), _ => fake);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => producer.ProduceAsync("t", null, "bad").AsTask());
+        var ok = await producer.ProduceAsync("t", null, "good");
+        Assert.True(ok.IsDelivered);
+    }
+
+    private sealed class ThrowingSerializer : ISerializer<string>
+    {
+        public void Serialize(string value, System.Buffers.IBufferWriter<byte> output, in SerializationContext context)
+        {
+            if (value == "bad") throw new InvalidOperationException("cannot serialize");
+            Serializers.Utf8.Serialize(value, output, context);
+        }
+    }
+
+    [Fact]
+    public async Task Unknown_topic_fails_with_UNKNOWN_TOPIC_OR_PARTITION()
+    {
+        var fake = Cluster();
+        await using var producer = FakeTransport.Producer(fake);
+        var ex = await Assert.ThrowsAsync<ProduceException>(() => producer.ProduceAsync("missing", null, "v").AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(3, ex.ErrorCode);
+        Assert.Contains("missing", ex.Message);
+    }
+
+    [Fact]
+    public async Task A_partition_out_of_range_fails_the_record()
+    {
+        var fake = Cluster();
+        await using var producer = FakeTransport.Producer(fake);
+        await producer.ProduceAsync("t", null, "warm");
+        var ex = await Assert.ThrowsAsync<ProduceException>(() => producer.ProduceAsync("t", null, "v", partition: 9).AsTask());
+        Assert.Contains("4 partitions", ex.Message);
+    }
+
+    [Fact]
+    public async Task Delivery_timeout_fails_every_pending_record_with_a_reason()
+    {
+        var fake = Cluster("t", 1, 2);
+        fake.Down = true;
+        var options = FakeTransport.Options() with { DeliveryTimeout = TimeSpan.FromMilliseconds(800), RequestTimeout = TimeSpan.FromMilliseconds(300) };
+        await using var producer = FakeTransport.Producer(fake, options);
+        var delivered = 0;
+        var failed = 0;
+        var reasons = new System.Collections.Concurrent.ConcurrentBag<string>();
+        for (var i = 0; i < 100; i++)
+            producer.Produce("t", null, "v", partition: i % 2, onDelivery: (in DeliveryReport r) =>
+            {
+                if (r.IsDelivered) Interlocked.Increment(ref delivered);
+                else { Interlocked.Increment(ref failed); reasons.Add(r.Error!.Message); }
+            });
+        await producer.FlushAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(100, delivered + failed);
+        Assert.Equal(100, failed);
+        Assert.All(reasons, m => Assert.Contains("DeliveryTimeout", m));
+        Assert.All(reasons, m => Assert.Contains("connection refused", m));
+    }
+
+    [Fact]
+    public async Task Dispose_fails_what_cannot_be_delivered_and_never_hangs()
+    {
+        var fake = Cluster("t", 1);
+        fake.Down = true;
+        var producer = FakeTransport.Producer(fake, FakeTransport.Options() with { CloseTimeout = TimeSpan.FromMilliseconds(300) });
+        var task = producer.ProduceAsync("t", null, "v").AsTask();
+        await producer.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        var ex = await Assert.ThrowsAsync<ProduceException>(() => task.WaitAsync(TimeSpan.FromSeconds(5)));
+        Assert.Contains("disposed", ex.Message);
+        Assert.Throws<ObjectDisposedException>(() => producer.Produce("t", null, "v"));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => producer.ProduceAsync("t", null, "v").AsTask());
+    }
+
+    [Fact]
+    public async Task Dispose_flushes_what_lingers()
+    {
+        var fake = Cluster("t", 1);
+        var producer = FakeTransport.Producer(fake, FakeTransport.Options() with { Linger = TimeSpan.FromSeconds(30), DeliveryTimeout = TimeSpan.FromSeconds(60) });
+        for (var i = 0; i < 10; i++) producer.Produce("t", null, $"{i}");
+        await producer.DisposeAsync();
+        Assert.Equal(10, fake.Log("t", 0).Count);
+    }
+
+    [Fact]
+    public async Task Backpressure_throw_mode_reports_a_full_buffer()
+    {
+        var fake = Cluster("t", 1);
+        fake.Down = true;
+        var options = FakeTransport.Options() with { BufferMemory = 4096, BatchSize = 4096, Backpressure = BackpressureMode.Throw, CloseTimeout = TimeSpan.Zero };
+        await using var producer = FakeTransport.Producer(fake, options);
+        var value = new string('x', 1000);
+        Assert.Throws<ProducerQueueFullException>(() =>
+        {
+            for (var i = 0; i < 10; i++) producer.Produce("t", null, value);
+        });
+    }
+
+    [Fact]
+    public async Task Magic_1_message_sets_are_written_for_old_brokers()
+    {
+        var fake = Cluster("t", 1);
+        fake.Magic = 1;
+        await using var producer = FakeTransport.Producer(fake, FakeTransport.Options() with { EnableIdempotence = false });
+        var ts = DateTimeOffset.FromUnixTimeMilliseconds(1_600_000_000_000);
+        for (var i = 0; i < 5; i++) producer.Produce("t", $"k{i}", $"v{i}", partition: 0, timestamp: ts.AddMilliseconds(i));
+        await producer.FlushAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        var log = fake.Log("t", 0);
+        Assert.Equal(Enumerable.Range(0, 5).Select(i => $"v{i}"), log.Select(r => Encoding.UTF8.GetString(r.Value!)));
+        Assert.Equal(Enumerable.Range(0, 5).Select(i => ts.ToUnixTimeMilliseconds() + i), log.Select(r => r.Timestamp));
+    }
+
+    [Theory]
+    [InlineData(Kiel.Protocol.Compression.CompressionType.Gzip)]
+    [InlineData(Kiel.Protocol.Compression.CompressionType.Snappy)]
+    [InlineData(Kiel.Protocol.Compression.CompressionType.Lz4)]
+    [InlineData(Kiel.Protocol.Compression.CompressionType.Zstd)]
+    public async Task Compressed_batches_decode_to_the_same_records(Kiel.Protocol.Compression.CompressionType codec)
+    {
+        var fake = Cluster("t", 1);
+        await using var producer = FakeTransport.Producer(fake, FakeTransport.Options() with { Compression = codec });
+        for (var i = 0; i < 300; i++) producer.Produce("t", $"k{i}", $"value-{i}", new Headers { { "n", $"{i}" } });
+        await producer.FlushAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        var log = fake.Log("t", 0);
+        Assert.Equal(300, log.Count);
+        Assert.Equal(Enumerable.Range(0, 300).Select(i => $"value-{i}"), log.Select(r => Encoding.UTF8.GetString(r.Value!)));
+    }
+
+    [Fact]
+    public async Task Acks_none_completes_without_offsets()
+    {
+        var fake = Cluster("t", 1);
+        await using var producer = FakeTransport.Producer(fake, FakeTransport.Options() with { Acks = Acks.None, EnableIdempotence = false });
+        var r = await producer.ProduceAsync("t", null, "v").AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(r.IsDelivered);
+        Assert.Equal(-1, r.Offset);
+    }
+
+    [Fact]
+    public async Task Callbacks_and_awaits_mix_and_every_record_is_reported_once()
+    {
+        var fake = Cluster();
+        await using var producer = FakeTransport.Producer(fake);
+        var reported = new int[1000];
+        for (var i = 0; i < 1000; i++)
+        {
+            var n = i;
+            if (i % 3 == 0) producer.Produce("t", $"{i}", "v", onDelivery: (in DeliveryReport r) => Interlocked.Increment(ref reported[n]));
+            else if (i % 3 == 1) _ = producer.ProduceAsync("t", $"{i}", "v").AsTask().ContinueWith(_ => Interlocked.Increment(ref reported[n]));
+            else { producer.Produce("t", $"{i}", "v"); reported[n] = 1; }
+        }
+        await producer.FlushAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        await Task.Delay(100);
+        Assert.All(reported, c => Assert.Equal(1, c));
+        Assert.Equal(1000, fake.Logs.Values.Sum(l => l.Count));
+    }
+
+    [Fact]
+    public async Task Kiel_style_producer_uses_key_maker_and_partitioner()
+    {
+        var fake = Cluster();
+        var calls = new List<(object? Key, int Count)>();
+        await using var producer = new Producer<Dictionary<string, int>>(_ => fake, ["fake:9092"], keyMaker: m => $"user-{m["id"]}",
+            partitioner: (key, partitions) => { lock (calls) calls.Add((key, partitions.Count)); return partitions[^1]; });
+        var r = await producer.ProduceAsync("t", new Dictionary<string, int> { ["id"] = 7 });
+        Assert.Equal(3, r.Partition);
+        Assert.Equal(("user-7", 4), Assert.Single(calls));
+        var stored = Assert.Single(fake.Log("t", 3));
+        Assert.Equal("user-7", Encoding.UTF8.GetString(stored.Key!));
+        Assert.Equal("{\"id\":7}", Encoding.UTF8.GetString(stored.Value!));
+    }
+}
