@@ -1,0 +1,194 @@
+namespace Kiel.Consuming;
+
+/// <summary>
+/// The Fetch loop of one broker: one request outstanding at a time, covering every fetchable partition the broker
+/// leads, inside an incremental fetch session (KIP-227) when the broker grants one.
+/// </summary>
+internal sealed class BrokerFetchSource
+{
+    private readonly FetchEngine _engine;
+    private readonly AsyncSignal _signal = new();
+    private readonly FetchRequestView _request = new();
+    private readonly Dictionary<TopicPartition, SentPartition> _sent = [];
+    // What the broker's session holds per partition: the offset and size last sent for it.
+    private readonly Dictionary<TopicPartition, (long Offset, int MaxBytes, int Epoch)> _session = [];
+    private readonly List<TopicPartition> _scratch = [];
+    private CancellationTokenSource? _timeout;
+    private int _sessionId;
+    private int _sessionEpoch;
+    private bool _sessionsRefused;
+
+    public BrokerFetchSource(FetchEngine engine, int brokerId, CancellationToken stop)
+    {
+        _engine = engine;
+        BrokerId = brokerId;
+        Completion = Task.Run(() => RunAsync(stop));
+    }
+
+    public int BrokerId { get; }
+
+    public Task Completion { get; }
+
+    internal readonly record struct SentPartition(PartitionState State, int Version, long Offset);
+
+    public void Wake() => _signal.Set();
+
+    internal FetchRequestView Request => _request;
+
+    private async Task RunAsync(CancellationToken stop)
+    {
+        var options = _engine.Options;
+        var backoff = options.RetryBackoff;
+        try
+        {
+            await LoopAsync(stop, options, backoff).ConfigureAwait(false);
+        }
+        finally
+        {
+            _timeout?.Dispose();
+        }
+    }
+
+    private async Task LoopAsync(CancellationToken stop, KielConsumerOptions options, TimeSpan backoff)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            bool any;
+            try
+            {
+                any = _engine.BuildFetch(this, _request, _sent);
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            if (!any)
+            {
+                try
+                {
+                    await _signal.WaitAsync(stop).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+                continue;
+            }
+
+            FetchResponseView response;
+            try
+            {
+                if (_timeout is null || !_timeout.TryReset())
+                {
+                    _timeout?.Dispose();
+                    _timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
+                }
+                _timeout.CancelAfter(options.RequestTimeout + options.FetchMaxWait);
+                response = await _engine.Backend.FetchAsync(BrokerId, _request, _timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                _engine.FetchFailed(this, _sent, null);
+                return;
+            }
+            catch (Exception ex)
+            {
+                ResetSession();
+                _engine.FetchFailed(this, _sent, ex);
+                try
+                {
+                    await Task.Delay(backoff, stop).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+                backoff = TimeSpan.FromMilliseconds(Math.Min(1000, Math.Max(1, backoff.TotalMilliseconds * 2)));
+                continue;
+            }
+            backoff = options.RetryBackoff;
+            if (!_engine.HandleFetchResponse(this, _sent, response))
+            {
+                try
+                {
+                    await Task.Delay(backoff, stop).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// <summary>Fills the request for <paramref name="wanted"/> (the partitions to fetch, with their offsets), as a full
+    /// or an incremental fetch. Called under the engine's lock.</summary>
+    internal void FillRequest(FetchRequestView request, Dictionary<TopicPartition, SentPartition> wanted)
+    {
+        var options = _engine.Options;
+        request.Clear();
+        request.MaxWaitMs = options.FetchMaxWaitMs;
+        request.MinBytes = options.FetchMinBytes;
+        request.MaxBytes = options.FetchMaxBytes;
+        request.IsolationLevel = options.IsolationLevel;
+        if (_sessionId == 0)
+        {
+            request.SessionId = 0;
+            request.SessionEpoch = options.UseFetchSessions && !_sessionsRefused ? 0 : -1;
+            _session.Clear();
+            foreach (var (tp, sent) in wanted)
+            {
+                request.Partitions.Add(new FetchPartitionRequest(tp, sent.Offset, sent.State.LeaderEpoch, sent.State.MaxBytes));
+                _session[tp] = (sent.Offset, sent.State.MaxBytes, sent.State.LeaderEpoch);
+            }
+            return;
+        }
+        request.SessionId = _sessionId;
+        request.SessionEpoch = _sessionEpoch;
+        foreach (var (tp, sent) in wanted)
+        {
+            var entry = (sent.Offset, sent.State.MaxBytes, sent.State.LeaderEpoch);
+            if (_session.TryGetValue(tp, out var known) && known == entry) continue;
+            request.Partitions.Add(new FetchPartitionRequest(tp, sent.Offset, sent.State.LeaderEpoch, sent.State.MaxBytes));
+            _session[tp] = entry;
+        }
+        _scratch.Clear();
+        foreach (var tp in _session.Keys)
+            if (!wanted.ContainsKey(tp)) _scratch.Add(tp);
+        foreach (var tp in _scratch)
+        {
+            _session.Remove(tp);
+            request.Forgotten.Add(tp);
+        }
+    }
+
+    /// <summary>Records the session outcome of a response; false when the session broke and the next fetch must be full.</summary>
+    internal bool OnResponseSession(FetchRequestView request, FetchResponseView response)
+    {
+        if (response.ErrorCode != 0)
+        {
+            ResetSession();
+            return false;
+        }
+        if (request.SessionEpoch == -1) return true;
+        if (response.SessionId == 0)
+        {
+            // The broker gave no session (old version or full cache): fetch in full from now on.
+            if (request.SessionId == 0) _sessionsRefused = true;
+            ResetSession();
+            return true;
+        }
+        _sessionId = response.SessionId;
+        _sessionEpoch = request.SessionId == 0 ? 1 : NextEpoch(_sessionEpoch);
+        return true;
+    }
+
+    private static int NextEpoch(int epoch) => epoch == int.MaxValue ? 1 : epoch + 1;
+
+    internal void ResetSession()
+    {
+        _sessionId = 0;
+        _sessionEpoch = 0;
+        _session.Clear();
+    }
+}

@@ -1,0 +1,186 @@
+using Kiel.Cluster;
+using Kiel.Network;
+using Kiel.Protocol;
+using Kiel.Protocol.Messages;
+
+namespace Kiel.Consuming;
+
+/// <summary>
+/// The consumers' backend over <see cref="KafkaCluster"/>: metadata for the consumed topics, Fetch on each broker's
+/// fetch connection (a held Fetch must not delay anything else), ListOffsets on the group connection.
+/// </summary>
+internal sealed class ClusterConsumerBackend : IConsumerBackend
+{
+    // Fetch v13+ names topics by id; v12 has everything else Kiel uses (sessions, epochs, flexible encoding).
+    private const short MaxFetchVersion = 12;
+
+    private readonly KielConsumerOptions _options;
+    private readonly KafkaCluster _cluster;
+    private readonly bool _ownsCluster;
+    private readonly SemaphoreSlim _startLock = new(1, 1);
+    private volatile bool _started;
+
+    /// <summary>Uses <paramref name="cluster"/> (started or not); disposes it only when <paramref name="ownsCluster"/>.</summary>
+    public ClusterConsumerBackend(KafkaCluster cluster, KielConsumerOptions options, bool ownsCluster = false)
+    {
+        _cluster = cluster;
+        _options = options;
+        _ownsCluster = ownsCluster;
+    }
+
+    /// <summary>Creates a backend with a cluster of its own for the brokers of <paramref name="options"/>; it bootstraps on first use.</summary>
+    public static IConsumerBackend Create(KielConsumerOptions options)
+    {
+        var cluster = new KafkaCluster(new ClusterOptions
+        {
+            BootstrapServers = [.. options.BootstrapServers.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)],
+            ClientId = options.ClientId,
+            RequestTimeout = options.RequestTimeout,
+            LoggerFactory = options.LoggerFactory,
+        });
+        return new ClusterConsumerBackend(cluster, options, ownsCluster: true);
+    }
+
+    private async ValueTask EnsureStartedAsync(CancellationToken cancellationToken)
+    {
+        if (_started) return;
+        await _startLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_started) return;
+            if (_cluster.Metadata == MetadataSnapshot.Empty) await _cluster.StartAsync(cancellationToken).ConfigureAwait(false);
+            _started = true;
+        }
+        finally
+        {
+            _startLock.Release();
+        }
+    }
+
+    public async ValueTask<IReadOnlyList<PartitionLeader>?> GetPartitionsAsync(string topic, bool refresh, CancellationToken cancellationToken)
+    {
+        await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
+        var snapshot = refresh
+            ? await _cluster.RefreshMetadataAsync([topic], cancellationToken).ConfigureAwait(false)
+            : await _cluster.EnsureTopicsAsync([topic], cancellationToken).ConfigureAwait(false);
+        if (!snapshot.TryGetTopic(topic, out var metadata) || metadata.ErrorCode != 0 || metadata.Partitions.Count == 0) return null;
+        var leaders = new PartitionLeader[metadata.Partitions.Count];
+        for (var i = 0; i < leaders.Length; i++)
+        {
+            var p = metadata.Partitions[i];
+            leaders[i] = new PartitionLeader(p.Partition, p.ErrorCode is 0 or 9 ? p.LeaderId : -1, p.LeaderEpoch);
+        }
+        return leaders;
+    }
+
+    public async ValueTask<FetchResponseView> FetchAsync(int brokerId, FetchRequestView view, CancellationToken cancellationToken)
+    {
+        await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await _cluster.GetConnectionAsync(brokerId, ConnectionPurpose.Fetch, cancellationToken).ConfigureAwait(false);
+        var version = connection.Versions.Choose(ApiKey.Fetch, 0, MaxFetchVersion);
+        var request = new FetchRequest
+        {
+            MaxWaitMs = view.MaxWaitMs,
+            MinBytes = view.MinBytes,
+            MaxBytes = view.MaxBytes,
+            IsolationLevel = (sbyte)view.IsolationLevel,
+            SessionId = version >= 7 ? view.SessionId : 0,
+            SessionEpoch = version >= 7 ? view.SessionEpoch : -1,
+            Topics = [],
+            ForgottenTopicsData = [],
+        };
+        FetchRequest.FetchTopic? current = null;
+        foreach (var p in view.Partitions)
+        {
+            if (current is null || current.Topic != p.TopicPartition.Topic)
+            {
+                current = request.Topics.FirstOrDefault(t => t.Topic == p.TopicPartition.Topic);
+                if (current is null)
+                {
+                    current = new FetchRequest.FetchTopic { Topic = p.TopicPartition.Topic, Partitions = [] };
+                    request.Topics.Add(current);
+                }
+            }
+            current.Partitions.Add(new FetchRequest.FetchPartition
+            {
+                Partition = p.TopicPartition.Partition,
+                FetchOffset = p.FetchOffset,
+                CurrentLeaderEpoch = p.CurrentLeaderEpoch,
+                PartitionMaxBytes = p.MaxBytes,
+            });
+        }
+        if (version >= 7)
+            foreach (var group in view.Forgotten.GroupBy(f => f.Topic))
+                request.ForgottenTopicsData.Add(new FetchRequest.ForgottenTopic { Topic = group.Key, Partitions = [.. group.Select(f => f.Partition)] });
+
+        var frame = await connection.SendRawAsync(request, version, cancellationToken, _options.RequestTimeout + _options.FetchMaxWait).ConfigureAwait(false);
+        try
+        {
+            var response = frame.Decode<FetchResponse>();
+            var partitions = new List<FetchPartitionResponse>();
+            foreach (var topic in response.Responses)
+            foreach (var p in topic.Partitions)
+            {
+                List<AbortedTransaction>? aborted = null;
+                if (p.AbortedTransactions is { Count: > 0 } list)
+                    aborted = [.. list.Select(a => new AbortedTransaction(a.ProducerId, a.FirstOffset))];
+                partitions.Add(new FetchPartitionResponse
+                {
+                    TopicPartition = new TopicPartition(topic.Topic, p.PartitionIndex),
+                    ErrorCode = p.ErrorCode,
+                    HighWatermark = p.HighWatermark,
+                    LastStableOffset = p.LastStableOffset,
+                    LogStartOffset = p.LogStartOffset,
+                    AbortedTransactions = aborted,
+                    Records = p.Records ?? default,
+                    CurrentLeaderId = p.CurrentLeader?.LeaderId ?? -1,
+                    CurrentLeaderEpoch = p.CurrentLeader?.LeaderEpoch ?? -1,
+                });
+            }
+            return new FetchResponseView(version, response.ErrorCode, response.SessionId, partitions, frame);
+        }
+        catch
+        {
+            frame.Dispose();
+            throw;
+        }
+    }
+
+    public async ValueTask<IReadOnlyList<ListOffsetsAnswer>> ListOffsetsAsync(int brokerId, IReadOnlyList<ListOffsetsQuery> queries, IsolationLevel isolationLevel, CancellationToken cancellationToken)
+    {
+        await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await _cluster.GetConnectionAsync(brokerId, ConnectionPurpose.Group, cancellationToken).ConfigureAwait(false);
+        var version = connection.Versions.Choose(ApiKey.ListOffsets);
+        var request = new ListOffsetsRequest
+        {
+            ReplicaId = -1,
+            IsolationLevel = (sbyte)isolationLevel,
+            TimeoutMs = (int)_options.RequestTimeout.TotalMilliseconds,
+            Topics = [.. queries.GroupBy(q => q.TopicPartition.Topic).Select(g => new ListOffsetsRequest.ListOffsetsTopic
+            {
+                Name = g.Key,
+                Partitions = [.. g.Select(q => new ListOffsetsRequest.ListOffsetsPartition
+                {
+                    PartitionIndex = q.TopicPartition.Partition,
+                    Timestamp = q.Timestamp,
+                    CurrentLeaderEpoch = q.CurrentLeaderEpoch,
+                    MaxNumOffsets = 1,
+                })],
+            })],
+        };
+        var response = await connection.SendAsync(request, version, cancellationToken).ConfigureAwait(false);
+        var answers = new List<ListOffsetsAnswer>();
+        foreach (var topic in response.Topics)
+        foreach (var p in topic.Partitions)
+        {
+            var offset = version == 0 ? (p.OldStyleOffsets is { Count: > 0 } old ? old[0] : -1) : p.Offset;
+            answers.Add(new ListOffsetsAnswer(new TopicPartition(topic.Name, p.PartitionIndex), p.ErrorCode, offset, p.Timestamp, p.LeaderEpoch));
+        }
+        return answers;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_ownsCluster) await _cluster.DisposeAsync().ConfigureAwait(false);
+    }
+}

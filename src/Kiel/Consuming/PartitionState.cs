@@ -1,0 +1,50 @@
+namespace Kiel.Consuming;
+
+/// <summary>
+/// The engine's view of one assigned partition. Mutated under the engine's lock, except
+/// <see cref="ConsumedPosition"/>, which the single reader of the partition's chunks advances.
+/// <see cref="Version"/> changes on every seek, reset and unassign, so fetched data for an older version is dropped.
+/// </summary>
+internal sealed class PartitionState(TopicPartition topicPartition, long position, int maxBytes)
+{
+    public TopicPartition TopicPartition { get; } = topicPartition;
+
+    /// <summary>The next offset to fetch.</summary>
+    public long FetchPosition { get; set; } = position;
+
+    /// <summary>The next offset to hand to the application.</summary>
+    public long ConsumedPosition = position;
+
+    public int Version { get; set; }
+
+    public bool Assigned { get; set; } = true;
+
+    public bool Paused { get; set; }
+
+    /// <summary>The leader to fetch from, or -1 while a metadata refresh is due.</summary>
+    public int LeaderId { get; set; } = -1;
+
+    public int LeaderEpoch { get; set; } = -1;
+
+    /// <summary>Set while an offset reset (OFFSET_OUT_OF_RANGE) is being resolved; not fetched meanwhile.</summary>
+    public bool Resetting { get; set; }
+
+    /// <summary>Per-partition fetch size; doubled when an old Fetch version returns only part of a too-large record.</summary>
+    public int MaxBytes { get; set; } = maxBytes;
+
+    /// <summary>True while a fetch for this partition is in flight, so that no two sources fetch it at once during a leader move.</summary>
+    public bool InFlight { get; set; }
+
+    public long HighWatermark { get; set; } = -1;
+
+    public long LogStartOffset { get; set; } = -1;
+
+    public long LastStableOffset { get; set; } = -1;
+
+    public void Reposition(long offset)
+    {
+        FetchPosition = offset;
+        Volatile.Write(ref ConsumedPosition, offset);
+        Version++;
+    }
+}

@@ -1,0 +1,188 @@
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+
+namespace Kiel.Consuming;
+
+/// <summary>
+/// Kiel's SingleConsumer: reads every partition of a topic, without a group. Each
+/// <see cref="ConsumeAsync"/> returns the next batch of values and later calls continue where it left off.
+/// </summary>
+/// <typeparam name="T">The value type.</typeparam>
+public class SingleConsumer<T> : IAsyncDisposable
+{
+    private readonly IConsumerBackend _backend;
+    private readonly IDeserializer<T> _deserializer;
+    private readonly Dictionary<string, FetchEngine> _topics = [];
+    private readonly SemaphoreSlim _consumeLock = new(1, 1);
+    private int _closed;
+
+    /// <summary>Kiel's signature: <paramref name="maxWaitTime"/> in milliseconds, <paramref name="minBytes"/> and
+    /// <paramref name="maxBytes"/> (per partition) as kiel's <c>min_bytes</c> and <c>max_bytes</c>.</summary>
+    /// <param name="brokers">Comma-separated <c>host:port</c> list.</param>
+    /// <param name="deserializer">Turns each value's bytes into a <typeparamref name="T"/>.</param>
+    /// <param name="maxWaitTime">How long the broker may hold a Fetch, in milliseconds.</param>
+    /// <param name="minBytes">The least bytes the broker gathers before answering.</param>
+    /// <param name="maxBytes">The most bytes fetched per partition.</param>
+    /// <param name="loggerFactory">Where logs go.</param>
+    public SingleConsumer(string brokers, IDeserializer<T> deserializer, int maxWaitTime = 1000, int minBytes = 1, int maxBytes = 1048576, ILoggerFactory? loggerFactory = null)
+        : this(new KielConsumerOptions
+        {
+            BootstrapServers = brokers,
+            FetchMaxWait = TimeSpan.FromMilliseconds(maxWaitTime),
+            FetchMinBytes = minBytes,
+            MaxPartitionFetchBytes = maxBytes,
+            LoggerFactory = loggerFactory,
+        }, deserializer)
+    {
+    }
+
+    /// <summary>Creates a consumer from an options record.</summary>
+    /// <exception cref="ArgumentException">The options are invalid.</exception>
+    public SingleConsumer(KielConsumerOptions options, IDeserializer<T> deserializer)
+        : this(Checked(options), ClusterConsumerBackend.Create(options), deserializer)
+    {
+    }
+
+    internal SingleConsumer(KielConsumerOptions options, IConsumerBackend backend, IDeserializer<T> deserializer)
+    {
+        ArgumentNullException.ThrowIfNull(deserializer);
+        Options = options;
+        _backend = backend;
+        _deserializer = deserializer;
+    }
+
+    private static KielConsumerOptions Checked(KielConsumerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        return options;
+    }
+
+    /// <summary>The options this consumer runs with.</summary>
+    public KielConsumerOptions Options { get; }
+
+    /// <summary>
+    /// Returns the next values of every partition of <paramref name="topic"/>: what is already fetched, or else what
+    /// arrives within the fetch wait (then possibly none). <paramref name="start"/> (default <see cref="StartPosition.End"/>)
+    /// applies to the first call for a topic; later calls continue. An out-of-range position follows
+    /// <see cref="KielConsumerOptions.AutoOffsetReset"/>.
+    /// </summary>
+    /// <exception cref="UnknownTopicException">The topic did not appear within <see cref="KielConsumerOptions.TopicMetadataTimeout"/>.</exception>
+    /// <exception cref="DeserializationException">The first record to return cannot be deserialized; it is not skipped.</exception>
+    public async ValueTask<IReadOnlyList<T>> ConsumeAsync(string topic, StartPosition? start = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(topic);
+        await _consumeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _closed) != 0, this);
+            var engine = await EngineForAsync(topic, start ?? StartPosition.End, cancellationToken).ConfigureAwait(false);
+            var values = new List<T>();
+            if (!engine.TryTake(out var chunk))
+            {
+                using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                wait.CancelAfter(Options.FetchMaxWait + TimeSpan.FromMilliseconds(200));
+                try
+                {
+                    chunk = await engine.TakeAsync(wait.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    return values;
+                }
+            }
+            do
+            {
+                if (!Drain(engine, chunk, values)) break;
+            }
+            while (engine.TryTake(out chunk));
+            return values;
+        }
+        finally
+        {
+            _consumeLock.Release();
+        }
+    }
+
+    /// <summary>Adds the chunk's values; false when a record failed to deserialize after some values were gathered.</summary>
+    private bool Drain(FetchEngine engine, FetchedChunk chunk, List<T> values)
+    {
+        try
+        {
+            if (chunk.Error is { } error) throw error;
+            while (chunk.IsCurrent && chunk.TryReadNext(out var record))
+            {
+                try
+                {
+                    values.Add(RecordConverter.Deserialize(record, _deserializer, RecordComponent.Value, engine));
+                }
+                catch (DeserializationException) when (values.Count > 0)
+                {
+                    // Hand out what came before it; the next call starts at the failing record and reports it.
+                    return false;
+                }
+            }
+            return true;
+        }
+        finally
+        {
+            engine.Release(chunk);
+        }
+    }
+
+    private async ValueTask<FetchEngine> EngineForAsync(string topic, StartPosition start, CancellationToken cancellationToken)
+    {
+        if (_topics.TryGetValue(topic, out var engine)) return engine;
+        engine = new FetchEngine(_backend, Options);
+        try
+        {
+            // Unlike kiel (L32), a topic missing from the metadata is waited for, then reported, never read from 0 later.
+            var partitions = await engine.GetTopicPartitionsAsync(topic, cancellationToken).ConfigureAwait(false);
+            foreach (var p in partitions)
+            {
+                var tp = new TopicPartition(topic, p.Partition);
+                engine.Assign(tp, await engine.ResolveAsync(tp, start, cancellationToken).ConfigureAwait(false));
+            }
+        }
+        catch
+        {
+            await engine.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        _topics[topic] = engine;
+        return engine;
+    }
+
+    /// <summary>Stops fetching and closes the connections, within a bounded time.</summary>
+    public async ValueTask CloseAsync()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0) return;
+        await _consumeLock.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        foreach (var engine in _topics.Values) await engine.DisposeAsync().ConfigureAwait(false);
+        _topics.Clear();
+        await _backend.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <inheritdoc cref="CloseAsync"/>
+    public async ValueTask DisposeAsync()
+    {
+        await CloseAsync().ConfigureAwait(false);
+        GC.SuppressFinalize(this);
+    }
+}
+
+/// <summary>Kiel's SingleConsumer with kiel's default deserializer: each value parsed as JSON.</summary>
+public sealed class SingleConsumer : SingleConsumer<JsonElement>
+{
+    /// <summary>Kiel's signature with the JSON deserializer, or <paramref name="deserializer"/> when given.</summary>
+    /// <param name="brokers">Comma-separated <c>host:port</c> list.</param>
+    /// <param name="deserializer">Null for JSON (<see cref="Deserializers.JsonElement"/>).</param>
+    /// <param name="maxWaitTime">How long the broker may hold a Fetch, in milliseconds.</param>
+    /// <param name="minBytes">The least bytes the broker gathers before answering.</param>
+    /// <param name="maxBytes">The most bytes fetched per partition.</param>
+    /// <param name="loggerFactory">Where logs go.</param>
+    public SingleConsumer(string brokers, IDeserializer<JsonElement>? deserializer = null, int maxWaitTime = 1000, int minBytes = 1, int maxBytes = 1048576, ILoggerFactory? loggerFactory = null)
+        : base(brokers, deserializer ?? Deserializers.JsonElement, maxWaitTime, minBytes, maxBytes, loggerFactory)
+    {
+    }
+}

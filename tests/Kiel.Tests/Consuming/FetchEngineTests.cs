@@ -1,0 +1,269 @@
+using Kiel.Consuming;
+using Kiel.Protocol.Compression;
+
+namespace Kiel.Tests.Consuming;
+
+public class FetchEngineTests
+{
+    private static readonly TopicPartition P0 = new("t", 0), P1 = new("t", 1), P2 = new("t", 2);
+
+    private static FakeBackend Backend(int partitions = 3, int setsPerPartition = 3, int perSet = 10)
+    {
+        var backend = new FakeBackend();
+        backend.CreateTopic("t", partitions);
+        for (var p = 0; p < partitions; p++)
+            for (var s = 0; s < setsPerPartition; s++)
+                backend.Append(new TopicPartition("t", p), TestBatches.V2(s * perSet, perSet, s % 2 == 0 ? CompressionType.None : CompressionType.Gzip));
+        return backend;
+    }
+
+    private static void AssertInOrderOnce(IEnumerable<(TopicPartition Tp, long Offset, string Value)> records, int partitions, long from, long to)
+    {
+        foreach (var group in records.GroupBy(r => r.Tp))
+            Assert.Equal(Enumerable.Range((int)from, (int)(to - from)).Select(i => (long)i), group.Select(r => r.Offset));
+        Assert.Equal(partitions, records.Select(r => r.Tp).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task Fetches_every_partition_from_its_leader_in_order()
+    {
+        var backend = Backend();
+        await using var engine = new FetchEngine(backend, EngineHarness.Options());
+        foreach (var tp in new[] { P0, P1, P2 }) engine.Assign(tp, 0);
+        var records = await EngineHarness.ReadAsync(engine, 90);
+        Assert.Equal(90, records.Count);
+        AssertInOrderOnce(records, 3, 0, 30);
+        Assert.Equal("v29", records.Last(r => r.Tp == P1).Value);
+        Assert.All(backend.Fetches, f => Assert.All(f.Request.Partitions, p => Assert.Equal(f.Broker, p.TopicPartition.Partition % 3 + 1)));
+        Assert.Equal(30, engine.Position(P0));
+    }
+
+    [Fact]
+    public async Task Starts_inside_a_compressed_set_without_redelivering_lower_offsets()
+    {
+        var backend = Backend(partitions: 1);
+        await using var engine = new FetchEngine(backend, EngineHarness.Options());
+        engine.Assign(P0, 13); // inside the gzip set 10..19
+        var records = await EngineHarness.ReadAsync(engine, 17);
+        Assert.Equal(Enumerable.Range(13, 17).Select(i => (long)i), records.Select(r => r.Offset));
+    }
+
+    [Fact]
+    public async Task Fetch_sessions_send_only_changes_and_forget_unassigned_partitions()
+    {
+        var backend = new FakeBackend { SupportsSessions = true };
+        backend.CreateTopic("t", 2, brokers: 1);
+        for (var i = 0; i < 4; i++)
+        {
+            backend.Append(P0, TestBatches.V2(i * 5, 5));
+            backend.Append(P1, TestBatches.V2(i * 5, 5));
+        }
+        await using var engine = new FetchEngine(backend, EngineHarness.Options());
+        engine.Assign(P0, 0);
+        engine.Assign(P1, 0);
+        var records = await EngineHarness.ReadAsync(engine, 40);
+        Assert.Equal(40, records.Count);
+        var fetches = backend.Fetches.ToArray();
+        Assert.Equal(0, fetches[0].Request.SessionEpoch);
+        Assert.Contains(fetches, f => f.Request.SessionId != 0 && f.Request.SessionEpoch > 0);
+        engine.Unassign(P1);
+        backend.Append(P0, TestBatches.V2(20, 5));
+        var more = await EngineHarness.ReadAsync(engine, 5);
+        Assert.Equal(Enumerable.Range(20, 5).Select(i => (long)i), more.Select(r => r.Offset));
+        Assert.Contains(backend.Fetches, f => f.Request.Forgotten.Contains(P1));
+    }
+
+    [Fact]
+    public async Task Not_leader_and_a_moved_leader_resume_at_the_same_offset()
+    {
+        var backend = Backend(partitions: 1, setsPerPartition: 6);
+        await using var engine = new FetchEngine(backend, EngineHarness.Options() with { MaxPrefetchBytes = 1 });
+        engine.Assign(P0, 0);
+        var first = await EngineHarness.ReadAsync(engine, 10);
+        backend.SetLeader(P0, 2);
+        backend.InjectError(P0, FetchEngine.NotLeaderOrFollower);
+        var rest = await EngineHarness.ReadAsync(engine, 50);
+        Assert.Equal(Enumerable.Range(0, 60).Select(i => (long)i), first.Concat(rest).Select(r => r.Offset));
+        Assert.Contains(backend.Fetches, f => f.Broker == 2);
+    }
+
+    [Fact]
+    public async Task A_dead_broker_is_retried_with_refreshed_metadata_until_the_partition_moves()
+    {
+        var backend = Backend(partitions: 1, setsPerPartition: 4);
+        await using var engine = new FetchEngine(backend, EngineHarness.Options() with { MaxPrefetchBytes = 1 });
+        engine.Assign(P0, 0);
+        var first = await EngineHarness.ReadAsync(engine, 10);
+        backend.DownBrokers.Add(1);
+        await Task.Delay(100);
+        var metadataBefore = backend.MetadataCalls;
+        backend.SetLeader(P0, 3);
+        var rest = await EngineHarness.ReadAsync(engine, 30);
+        Assert.Equal(Enumerable.Range(0, 40).Select(i => (long)i), first.Concat(rest).Select(r => r.Offset));
+        Assert.True(backend.MetadataCalls > metadataBefore - 1);
+    }
+
+    [Theory]
+    [InlineData(OffsetResetPolicy.Earliest, 10L)]
+    [InlineData(OffsetResetPolicy.Latest, 30L)]
+    public async Task Out_of_range_applies_the_reset_policy(OffsetResetPolicy policy, long expected)
+    {
+        var backend = Backend(partitions: 1);
+        backend.DeleteBefore(P0, 10);
+        await using var engine = new FetchEngine(backend, EngineHarness.Options(policy));
+        engine.Assign(P0, 2);
+        if (policy == OffsetResetPolicy.Latest)
+        {
+            for (var i = 0; i < 200 && engine.Position(P0) != 30; i++) await Task.Delay(10);
+            backend.Append(P0, TestBatches.V2(30, 5));
+        }
+        var records = await EngineHarness.ReadAsync(engine, 1);
+        Assert.Equal(expected, records[0].Offset);
+    }
+
+    [Fact]
+    public async Task Out_of_range_with_the_error_policy_surfaces_an_exception()
+    {
+        var backend = Backend(partitions: 1);
+        await using var engine = new FetchEngine(backend, EngineHarness.Options(OffsetResetPolicy.Error));
+        engine.Assign(P0, 500);
+        var ex = await Assert.ThrowsAsync<OffsetOutOfRangeException>(() => EngineHarness.ReadAsync(engine, 1));
+        Assert.Equal(P0, ex.TopicPartition);
+        Assert.Equal(500, ex.Offset);
+        engine.Seek(P0, 25);
+        var records = await EngineHarness.ReadAsync(engine, 5);
+        Assert.Equal(25, records[0].Offset);
+    }
+
+    [Fact]
+    public async Task An_injected_out_of_range_resets_to_earliest()
+    {
+        var backend = Backend(partitions: 1);
+        await using var engine = new FetchEngine(backend, EngineHarness.Options(OffsetResetPolicy.Earliest));
+        engine.Assign(P0, 20);
+        backend.InjectError(P0, FetchEngine.OffsetOutOfRange);
+        var records = await EngineHarness.ReadAsync(engine, 30);
+        Assert.Equal(Enumerable.Range(0, 30).Select(i => (long)i), records.Select(r => r.Offset));
+    }
+
+    [Fact]
+    public async Task A_record_larger_than_the_partition_limit_grows_the_fetch_size_on_old_versions()
+    {
+        var backend = new FakeBackend { FetchVersion = 2, TruncateTo = 1024 };
+        backend.CreateTopic("t", 1);
+        backend.Append(P0, TestBatches.V2(0, 1, valueSize: 5000));
+        await using var engine = new FetchEngine(backend, EngineHarness.Options() with { MaxPartitionFetchBytes = 1024 });
+        engine.Assign(P0, 0);
+        // The fake cuts at TruncateTo whatever the request says; lift the cut once the engine asks for more.
+        var grown = Task.Run(async () =>
+        {
+            while (!backend.Fetches.Any(f => f.Request.Partitions.Any(p => p.MaxBytes > 1024))) await Task.Delay(5);
+            backend.TruncateTo = 0;
+        });
+        var records = await EngineHarness.ReadAsync(engine, 1);
+        await grown;
+        Assert.Equal(5000, records[0].Value.Length);
+    }
+
+    [Fact]
+    public async Task Unassign_drops_what_was_fetched_and_seek_moves_the_position()
+    {
+        var backend = Backend(partitions: 2);
+        await using var engine = new FetchEngine(backend, EngineHarness.Options());
+        engine.Assign(P0, 0);
+        engine.Assign(P1, 0);
+        await Task.Delay(200); // let the engine buffer both
+        engine.Unassign(P1);
+        engine.Seek(P0, 25);
+        var records = await EngineHarness.ReadAsync(engine, 5);
+        Assert.All(records, r => Assert.Equal(P0, r.Tp));
+        Assert.Equal(Enumerable.Range(25, 5).Select(i => (long)i), records.Select(r => r.Offset));
+        Assert.Null(engine.Position(P1));
+    }
+
+    [Fact]
+    public async Task Paused_partitions_are_not_fetched_until_resumed()
+    {
+        var backend = Backend(partitions: 1, setsPerPartition: 1);
+        await using var engine = new FetchEngine(backend, EngineHarness.Options());
+        engine.Assign(P0, 0);
+        engine.Pause(P0);
+        await Task.Delay(100);
+        Assert.False(engine.TryTake(out _));
+        engine.Resume(P0);
+        Assert.Equal(10, (await EngineHarness.ReadAsync(engine, 10)).Count);
+    }
+
+    [Fact]
+    public async Task Start_positions_resolve_through_list_offsets_in_milliseconds()
+    {
+        var backend = Backend(partitions: 1);
+        long askedMs = 0;
+        backend.OffsetForTime = (_, ms) =>
+        {
+            askedMs = ms;
+            return 17;
+        };
+        await using var engine = new FetchEngine(backend, EngineHarness.Options());
+        var at = DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_123);
+        Assert.Equal(17, await engine.ResolveAsync(P0, at, default));
+        Assert.Equal(1_700_000_000_123, askedMs);
+        var before = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        Assert.Equal(17, await engine.ResolveAsync(P0, TimeSpan.FromHours(1), default));
+        Assert.InRange(askedMs, before - 3_600_000 - 5_000, before - 3_600_000 + 5_000);
+        Assert.Equal(0, await engine.ResolveAsync(P0, StartPosition.Beginning, default));
+        Assert.Equal(30, await engine.ResolveAsync(P0, StartPosition.End, default));
+        Assert.Equal(4, await engine.ResolveAsync(P0, StartPosition.AtOffset(4), default));
+    }
+
+    [Fact]
+    public async Task A_time_with_no_record_starts_at_the_end()
+    {
+        var backend = Backend(partitions: 1); // OffsetForTime answers -1, as the mock does
+        await using var engine = new FetchEngine(backend, EngineHarness.Options());
+        Assert.Equal(30, await engine.ResolveAsync(P0, TimeSpan.FromMinutes(5), default));
+    }
+
+    [Fact]
+    public async Task An_unknown_topic_is_waited_for_then_reported()
+    {
+        var backend = new FakeBackend();
+        await using var engine = new FetchEngine(backend, EngineHarness.Options());
+        var ex = await Assert.ThrowsAsync<UnknownTopicException>(async () => await engine.GetTopicPartitionsAsync("nope", default));
+        Assert.Contains("nope", ex.Message);
+        Assert.True(backend.MetadataCalls > 1);
+        var late = engine.GetTopicPartitionsAsync("late", default).AsTask();
+        await Task.Delay(50);
+        backend.CreateTopic("late", 2);
+        Assert.Equal(2, (await late).Count);
+    }
+
+    [Fact]
+    public async Task The_prefetch_buffer_is_bounded()
+    {
+        var backend = Backend(partitions: 1, setsPerPartition: 20);
+        await using var engine = new FetchEngine(backend, EngineHarness.Options() with { MaxPrefetchBytes = 1 });
+        engine.Assign(P0, 0);
+        await Task.Delay(200);
+        Assert.Single(backend.Fetches);
+        var records = await EngineHarness.ReadAsync(engine, 200);
+        Assert.Equal(200, records.Count);
+    }
+
+    [Fact]
+    public async Task Read_committed_drops_transactions_the_broker_lists_as_aborted()
+    {
+        var backend = new FakeBackend();
+        backend.CreateTopic("t", 1);
+        backend.Append(P0, TestBatches.V2(0, 3, producerId: 9, transactional: true, prefix: "bad"));
+        backend.Append(P0, TestBatches.Marker(3, 9, Kiel.Protocol.Records.ControlRecordType.Abort));
+        backend.Append(P0, TestBatches.V2(4, 2, producerId: 9, transactional: true, prefix: "good"));
+        backend.Append(P0, TestBatches.Marker(6, 9, Kiel.Protocol.Records.ControlRecordType.Commit));
+        backend.Append(P0, TestBatches.V2(7, 1, prefix: "plain"));
+        backend.Aborted[P0] = [new AbortedTransaction(9, 0)];
+        await using var engine = new FetchEngine(backend, EngineHarness.Options(isolation: IsolationLevel.ReadCommitted));
+        engine.Assign(P0, 0);
+        var records = await EngineHarness.ReadAsync(engine, 3);
+        Assert.Equal(["good4", "good5", "plain7"], records.Select(r => r.Value));
+    }
+}
