@@ -1,0 +1,160 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Kiel.Groups;
+
+/// <summary>
+/// One member's side of kiel's ZooKeeper coordination: it joins the party, keeps the shared partition set, runs the
+/// allocator on every change of either, and turns the result into claimed partitions for its <see cref="IPartitionOwner"/>.
+/// All state changes happen on one loop, so watch callbacks never race with each other (kiel's L9).
+/// </summary>
+internal sealed partial class GroupMembership : IAsyncDisposable
+{
+    private static readonly IReadOnlyDictionary<string, IReadOnlyList<int>> Empty = new Dictionary<string, IReadOnlyList<int>>();
+
+    private readonly IGroupStore _store;
+    private readonly string _group;
+    private readonly string _member;
+    private readonly PartitionAllocator _allocator;
+    private readonly bool _sticky;
+    private readonly bool _claims;
+    private readonly IPartitionOwner _owner;
+    private readonly ILogger _log;
+    private readonly TimeSpan _claimPoll;
+    private readonly Channel<Signal> _signals = Channel.CreateUnbounded<Signal>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource _stop = new();
+
+    // Loop-owned state.
+    private readonly HashSet<TopicPartition> _owned = [];
+    private HashSet<TopicPartition> _desired = [];
+    private bool _rejoin;
+    private bool _expired;
+
+    private readonly TaskCompletionSource _firstAllocation = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Task? _loop;
+    private volatile IReadOnlyDictionary<string, IReadOnlyList<int>> _allocation = Empty;
+    private volatile bool _paused;
+    private int _stopped;
+
+    public GroupMembership(IGroupStore store, string group, string member, PartitionAllocator? allocator, bool claims, IPartitionOwner owner, ILoggerFactory? loggerFactory, TimeSpan? claimPoll = null)
+    {
+        _store = store;
+        _group = group;
+        _member = member;
+        _allocator = allocator ?? Allocators.Naive;
+        _sticky = IsBalanced(_allocator);
+        _claims = claims;
+        _owner = owner;
+        _claimPoll = claimPoll ?? TimeSpan.FromSeconds(1);
+        _log = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Kiel.GroupedConsumer");
+        _store.Changed += OnChanged;
+        _store.SessionChanged += OnSessionChanged;
+    }
+
+    /// <summary>The partitions this member owns and reads, per topic.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<int>> Allocation => _allocation;
+
+    /// <summary>True while the ZooKeeper connection is suspended or the session was lost and not yet replaced.</summary>
+    public bool IsPaused => _paused;
+
+    /// <summary>The member name.</summary>
+    public string Member => _member;
+
+    /// <summary>The store (one ZooKeeper session).</summary>
+    public IGroupStore Store => _store;
+
+    // A static method group always makes an equal delegate, so a user who passes Allocators.Balanced gets the sticky form.
+    private static bool IsBalanced(PartitionAllocator allocator)
+        => allocator.Target is null && allocator.Method == ((PartitionAllocator)Allocators.Balanced).Method;
+
+    /// <summary>Connects, joins, seeds the partition set, and waits until the first allocation that includes this member.</summary>
+    public async Task StartAsync(IReadOnlyCollection<string> seed, CancellationToken cancellationToken)
+    {
+        await _store.ConnectAsync(cancellationToken).ConfigureAwait(false);
+        await _store.JoinAsync(_member, cancellationToken).ConfigureAwait(false);
+        GroupLog.Joined(_log, _member, _group);
+        if (seed.Count > 0) await _store.AddPartitionsAsync(seed, cancellationToken).ConfigureAwait(false);
+        _loop = Task.Run(() => RunAsync(_stop.Token), CancellationToken.None);
+        _signals.Writer.TryWrite(Signal.Change);
+        await _firstAllocation.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        // In a fresh group the claims take milliseconds; give them a moment so that the first consume has partitions.
+        // A claim held by a crashed member can take a session timeout, and is not waited for here.
+        for (var i = 0; i < 40 && PendingClaims > 0; i++) await Task.Delay(25, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Adds partitions to the shared set (for example ones a topic gained).</summary>
+    public Task AddPartitionsAsync(IReadOnlyCollection<string> partitions, CancellationToken cancellationToken)
+        => partitions.Count == 0 ? Task.CompletedTask : _store.AddPartitionsAsync(partitions, cancellationToken);
+
+    /// <summary>Asks the loop to recompute the allocation (after a change it may have missed).</summary>
+    public void Poke() => _signals.Writer.TryWrite(Signal.Change);
+
+    private void OnChanged() => _signals.Writer.TryWrite(Signal.Change);
+
+    private void OnSessionChanged(GroupSessionState state)
+    {
+        // Pause at once, not when the loop gets to it: records must stop before anything else happens.
+        if (state is GroupSessionState.Suspended or GroupSessionState.Expired)
+        {
+            _paused = true;
+            _owner.SetPaused(true);
+        }
+        _signals.Writer.TryWrite(new Signal(SignalKind.Session, default, state));
+    }
+
+    /// <summary>
+    /// Leaves the group in order: the owner is asked to stop and commit (when <paramref name="commit"/>), then the
+    /// member node goes, then the claims. The session itself is closed by disposing the store.
+    /// </summary>
+    public async Task LeaveAsync(bool commit, CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0) return;
+        _stop.Cancel();
+        _signals.Writer.TryComplete();
+        if (_loop is not null)
+        {
+            try { await _loop.WaitAsync(cancellationToken).ConfigureAwait(false); }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested) { }
+        }
+        CancelClaims(_claimIdOf.Keys.ToArray());
+        var owned = _owned.ToArray();
+        if (owned.Length > 0)
+        {
+            try { await _owner.RevokeAsync(owned, commit, cancellationToken).ConfigureAwait(false); }
+            catch (Exception e) when (e is not OperationCanceledException) { GroupLog.RevokeCommitFailed(_log, e, _member); }
+        }
+        try
+        {
+            await _store.LeaveAsync(_member, cancellationToken).ConfigureAwait(false);
+            foreach (var tp in owned) await _store.ReleaseAsync(tp.ToString(), cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _owned.Clear();
+            _allocation = Empty;
+            GroupLog.Left(_log, _member, _group);
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) == 0)
+        {
+            _stop.Cancel();
+            _signals.Writer.TryComplete();
+            if (_loop is not null) await _loop.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+        _store.Changed -= OnChanged;
+        _store.SessionChanged -= OnSessionChanged;
+        _stop.Dispose();
+    }
+
+    private enum SignalKind { Change, Claimed, Session, Retry }
+
+    private readonly record struct Signal(SignalKind Kind, TopicPartition Partition, GroupSessionState State, int Id = 0)
+    {
+        public static Signal Change => new(SignalKind.Change, default, default);
+    }
+}

@@ -1,0 +1,195 @@
+using Kiel.Consuming;
+
+namespace Kiel;
+
+public partial class GroupedConsumer<TValue>
+{
+    // One fetch engine per consumed topic: kiel's consume(topic) reads one topic per call, and a shared engine would
+    // buffer other topics' records where this call cannot hand them out.
+    private readonly Dictionary<string, TopicReader> _readers = new(StringComparer.Ordinal);
+
+    // Gate-owned partition state.
+    private readonly HashSet<TopicPartition> _owned = [];
+    private readonly HashSet<TopicPartition> _synced = [];
+    private readonly Dictionary<TopicPartition, long> _progress = [];
+    private readonly Dictionary<TopicPartition, long> _committed = [];
+
+    private const int MaxRecordsPerCall = 10_000;
+
+    private sealed class TopicReader(FetchEngine engine, IConsumerBackend backend) : IAsyncDisposable
+    {
+        public FetchEngine Engine { get; } = engine;
+
+        public async ValueTask DisposeAsync()
+        {
+            await Engine.DisposeAsync().ConfigureAwait(false);
+            await backend.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// The next batch of values from this member's partitions of <paramref name="topic"/>, resuming from the group's
+    /// committed offsets; empty when nothing arrived within the max wait time, while the ZooKeeper connection is
+    /// suspended, or after wind-down. With autocommit on, the progress of earlier batches is committed first.
+    /// </summary>
+    /// <param name="topic">The topic.</param>
+    /// <param name="start">Where a partition starts when the group has no committed offset for it (kiel ignored this
+    /// argument); null means the reset policy.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <exception cref="NoOffsetsException">A committed offset could not be read.</exception>
+    /// <exception cref="OffsetCommitException">An autocommit failed.</exception>
+    /// <exception cref="DeserializationException">The first record of the batch could not be deserialized; it stays unconsumed.</exception>
+    public async Task<IReadOnlyList<TValue>> ConsumeAsync(string topic, StartPosition? start = null, CancellationToken cancellationToken = default)
+    {
+        var records = await ConsumeRecordsAsync(topic, start, cancellationToken).ConfigureAwait(false);
+        var values = new TValue[records.Count];
+        for (var i = 0; i < values.Length; i++) values[i] = records[i].Value;
+        return values;
+    }
+
+    /// <summary>
+    /// Like <see cref="ConsumeAsync"/>, but with full records: partition, offset, key (raw bytes), value, headers and timestamp.
+    /// </summary>
+    /// <inheritdoc cref="ConsumeAsync" path="/param"/>
+    /// <inheritdoc cref="ConsumeAsync" path="/exception"/>
+    public async Task<IReadOnlyList<ConsumeResult<byte[]?, TValue>>> ConsumeRecordsAsync(string topic, StartPosition? start = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(topic);
+        ThrowIfNotConnected();
+        if (IsClosing) return [];
+        // While ZooKeeper is suspended another member may be taking our partitions: hand nothing out (kiel's L10).
+        if (_paused)
+        {
+            await Task.Delay(PauseWait, cancellationToken).ConfigureAwait(false);
+            return [];
+        }
+
+        List<ConsumeResult<byte[]?, TValue>> records = [];
+        FetchEngine engine;
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (IsClosing) return [];
+            if (Options.Autocommit) await CommitLockedAsync(null, cancellationToken).ConfigureAwait(false);
+            var mine = _owned.Where(tp => tp.Topic == topic).ToList();
+            if (mine.Count == 0)
+            {
+                NoteTopicWanted(topic);
+                engine = null!;
+            }
+            else
+            {
+                engine = GetReader(topic).Engine;
+                var unsynced = mine.Where(tp => !_synced.Contains(tp)).ToList();
+                if (unsynced.Count > 0) await SyncLockedAsync(engine, unsynced, start, cancellationToken).ConfigureAwait(false);
+                if (!_paused) await FetchLockedAsync(engine, records, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+        // A member without partitions of the topic waits as a fetch would, so a consume loop does not spin.
+        if (engine is null) await Task.Delay(Options.MaxWaitTime, cancellationToken).ConfigureAwait(false);
+        return records;
+    }
+
+    private TimeSpan PauseWait => Options.MaxWaitTime < TimeSpan.FromMilliseconds(200) ? Options.MaxWaitTime : TimeSpan.FromMilliseconds(200);
+
+    private TopicReader GetReader(string topic)
+    {
+        if (_readers.TryGetValue(topic, out var reader)) return reader;
+        var options = new KielConsumerOptions
+        {
+            BootstrapServers = string.Join(',', Options.Brokers),
+            ClientId = Options.ClientId,
+            FetchMaxWait = Options.MaxWaitTime,
+            FetchMinBytes = Options.MinBytes,
+            FetchMaxBytes = Options.MaxBytes,
+            MaxPartitionFetchBytes = Options.MaxBytes,
+            AutoOffsetReset = Options.ResetPolicy,
+            LoggerFactory = Options.LoggerFactory,
+        };
+        var backend = ClusterConsumerBackend.Create(options);
+        reader = new TopicReader(new FetchEngine(backend, options), backend);
+        _readers[topic] = reader;
+        return reader;
+    }
+
+    private async Task SyncLockedAsync(FetchEngine engine, List<TopicPartition> partitions, StartPosition? start, CancellationToken cancellationToken)
+    {
+        var committed = await FetchCommittedAsync(partitions[0].Topic, partitions, cancellationToken).ConfigureAwait(false);
+        foreach (var tp in partitions)
+        {
+            long offset;
+            if (committed.TryGetValue(tp, out var c) && c >= 0)
+            {
+                offset = c;
+                _committed[tp] = c;
+            }
+            else
+            {
+                var position = start ?? Options.ResetPolicy switch
+                {
+                    OffsetResetPolicy.Earliest => StartPosition.Beginning,
+                    OffsetResetPolicy.Latest => StartPosition.End,
+                    _ => throw new NoOffsetsException(Options.Group, tp.Topic, tp.Partition, 0),
+                };
+                offset = await engine.ResolveAsync(tp, position, cancellationToken).ConfigureAwait(false);
+                Groups.GroupLog.NoCommittedOffset(_log, Options.Group, tp.ToString(), $"{position} = {offset}");
+                // Not committed yet: the next commit records the start, so a successor does not resolve "end" later and skip.
+                _committed.Remove(tp);
+            }
+            engine.Assign(tp, offset);
+            _progress[tp] = offset;
+            _synced.Add(tp);
+        }
+    }
+
+    private async Task FetchLockedAsync(FetchEngine engine, List<ConsumeResult<byte[]?, TValue>> records, CancellationToken cancellationToken)
+    {
+        if (!engine.TryTake(out var chunk))
+        {
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            wait.CancelAfter(Options.MaxWaitTime + TimeSpan.FromMilliseconds(50));
+            try { chunk = await engine.TakeAsync(wait.Token).ConfigureAwait(false); }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested) { return; }
+        }
+        do
+        {
+            try
+            {
+                if (chunk.Error is { } error) throw error;
+                if (!ReadChunk(engine, chunk, records)) return;
+            }
+            finally
+            {
+                engine.Release(chunk);
+            }
+        }
+        while (records.Count < MaxRecordsPerCall && !_paused && engine.TryTake(out chunk));
+    }
+
+    // Returns false when a record failed to deserialize after some records were read: those are handed out, and the
+    // failing one stays the partition's position for the next call.
+    private bool ReadChunk(FetchEngine engine, FetchedChunk chunk, List<ConsumeResult<byte[]?, TValue>> records)
+    {
+        var tp = chunk.TopicPartition;
+        if (!_owned.Contains(tp)) return true;
+        while (chunk.IsCurrent && chunk.TryReadNext(out var raw))
+        {
+            ConsumeResult<byte[]?, TValue> result;
+            try
+            {
+                result = RecordConverter.Convert(raw, Deserializers.Bytes, _deserializer, engine);
+            }
+            catch (DeserializationException) when (records.Count > 0)
+            {
+                return false;
+            }
+            records.Add(result);
+            _progress[tp] = result.Offset + 1;
+        }
+        return true;
+    }
+}

@@ -1,0 +1,145 @@
+using Kiel.Cluster;
+using Kiel.Groups;
+
+namespace Kiel;
+
+public partial class GroupedConsumer<TValue>
+{
+    private readonly SemaphoreSlim _refreshNow = new(0, 1);
+    private long _lastWantedRefresh;
+    private Task? _windDown;
+    private readonly object _windDownGate = new();
+
+    /// <summary>
+    /// Leaves the group, bounded by <see cref="GroupedConsumerOptions.WindDownTimeout"/>: stops fetching, commits pending
+    /// progress when autocommit is on (kiel did not, L14), leaves the party, and closes the ZooKeeper session.
+    /// Calling it again waits for the first call.
+    /// </summary>
+    public Task WindDownAsync(CancellationToken cancellationToken = default)
+    {
+        lock (_windDownGate) _windDown ??= WindDownCoreAsync();
+        return _windDown.WaitAsync(cancellationToken);
+    }
+
+    private async Task WindDownCoreAsync()
+    {
+        var previous = Interlocked.Exchange(ref _state, 3);
+        using var bound = new CancellationTokenSource(Options.WindDownTimeout);
+        _lifetime.Cancel();
+        try
+        {
+            if (previous == 2)
+            {
+                var gated = false;
+                try
+                {
+                    await _gate.WaitAsync(bound.Token).ConfigureAwait(false);
+                    gated = true;
+                    // 1. Stop fetching: what was fetched but not handed out is dropped and will be read by the next owner.
+                    await StopReadersAsync().ConfigureAwait(false);
+                    // 2. Commit what was handed out.
+                    if (Options.Autocommit) await CommitLockedAsync(null, bound.Token).ConfigureAwait(false);
+                }
+                catch (Exception e)
+                {
+                    GroupLog.WindDownFailed(_log, e, Name);
+                }
+                finally
+                {
+                    if (gated) _gate.Release();
+                }
+                // 3. Leave the party; claims go with it.
+                if (_membership is not null)
+                {
+                    try { await _membership.LeaveAsync(commit: false, bound.Token).ConfigureAwait(false); }
+                    catch (Exception e) { GroupLog.WindDownFailed(_log, e, Name); }
+                }
+            }
+        }
+        finally
+        {
+            // 4. Close the ZooKeeper session, then the broker connections.
+            await CloseResourcesAsync().ConfigureAwait(false);
+            Volatile.Write(ref _state, 4);
+        }
+    }
+
+    private async Task StopReadersAsync()
+    {
+        foreach (var reader in _readers.Values)
+        {
+            try { await reader.DisposeAsync().ConfigureAwait(false); }
+            catch (Exception e) { GroupLog.WindDownFailed(_log, e, Name); }
+        }
+        _readers.Clear();
+    }
+
+    private async Task CloseResourcesAsync()
+    {
+        _lifetime.Cancel();
+        if (_metadataLoop is not null) await _metadataLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (_membership is not null) await _membership.DisposeAsync().ConfigureAwait(false);
+        if (_store is not null)
+        {
+            try { await _store.DisposeAsync().ConfigureAwait(false); }
+            catch (Exception e) { GroupLog.WindDownFailed(_log, e, Name); }
+        }
+        if (_readers.Count > 0 && await _gate.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false))
+        {
+            try { await StopReadersAsync().ConfigureAwait(false); }
+            finally { _gate.Release(); }
+        }
+        if (_cluster is not null) await _cluster.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Winds down (see <see cref="WindDownAsync"/>), bounded in time.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        try { await WindDownAsync(CancellationToken.None).ConfigureAwait(false); }
+        catch (Exception e) { GroupLog.WindDownFailed(_log, e, Name); }
+        GC.SuppressFinalize(this);
+    }
+
+    // A topic with no partitions of ours may be one the shared set lacks (created after every member connected,
+    // kiel's L12): look at the metadata soon, at most every few seconds.
+    private void NoteTopicWanted(string topic)
+    {
+        var now = Environment.TickCount64;
+        var last = Interlocked.Read(ref _lastWantedRefresh);
+        if (now - last < 5000 || Interlocked.CompareExchange(ref _lastWantedRefresh, now, last) != last) return;
+        if (_refreshNow.CurrentCount == 0)
+        {
+            try { _refreshNow.Release(); }
+            catch (SemaphoreFullException) { }
+        }
+    }
+
+    private async Task MetadataLoopAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await _refreshNow.WaitAsync(Options.MetadataRefreshInterval, cancellationToken).ConfigureAwait(false);
+                var metadata = await _cluster!.RefreshMetadataAsync(null, cancellationToken).ConfigureAwait(false);
+                await AddNewPartitionsAsync(metadata, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                GroupLog.RebalanceFailed(_log, e, Name);
+            }
+        }
+    }
+
+    /// <summary>Adds partitions that the metadata knows and the shared set lacks (a topic gained partitions, or is new).</summary>
+    internal async Task AddNewPartitionsAsync(MetadataSnapshot metadata, CancellationToken cancellationToken)
+    {
+        var known = (await _store!.GetPartitionsAsync(cancellationToken).ConfigureAwait(false)).ToHashSet(StringComparer.Ordinal);
+        var missing = AllKnownPartitions(metadata).Where(p => !known.Contains(p)).ToList();
+        if (missing.Count > 0) await _membership!.AddPartitionsAsync(missing, cancellationToken).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,256 @@
+using Kiel.Cluster;
+using Kiel.Groups;
+using Kiel.Network;
+using Kiel.Protocol;
+using Kiel.Protocol.Messages;
+
+namespace Kiel;
+
+public partial class GroupedConsumer<TValue>
+{
+    private const short OffsetMetadataTooLarge = 12;
+    private const short CoordinatorLoadInProgress = 14;
+    private readonly string? _commitMetadata;
+
+    /// <summary>
+    /// Reads the group's committed offsets for this member's partitions of <paramref name="topic"/> with OffsetFetch
+    /// and continues each partition there; a partition with nothing committed starts by the reset policy.
+    /// COORDINATOR_LOAD_IN_PROGRESS is retried with backoff; NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE and lost
+    /// connections find the coordinator again; any other error throws (kiel retried forever, L1).
+    /// </summary>
+    /// <exception cref="NoOffsetsException">A non-retriable error, or a retriable one past the retry bound; it names the group, topic, partition and code.</exception>
+    public async Task DetermineOffsetsAsync(string topic, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(topic);
+        ThrowIfNotConnected();
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (IsClosing) return;
+            var mine = _owned.Where(tp => tp.Topic == topic).ToList();
+            // Kiel sent an empty OffsetFetch here and crashed on the empty answer (L8).
+            if (mine.Count == 0) return;
+            await SyncLockedAsync(GetReader(topic).Engine, mine, null, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Commits the next offset to read for every partition consumed since the last commit, as a simple commit
+    /// (generation -1, empty member id) at the OffsetCommit version negotiated with the coordinator.
+    /// OFFSET_METADATA_TOO_LARGE is retried once with empty metadata; retriable errors find the coordinator again and
+    /// retry with backoff within a bound; anything else throws (kiel only logged it).
+    /// </summary>
+    /// <param name="metadata">Stored with each offset; null means <see cref="GroupedConsumerOptions.CommitMetadata"/> or kiel's <c>committed by &lt;Name&gt;</c>.</param>
+    /// <param name="cancellationToken">Cancels the commit.</param>
+    /// <exception cref="OffsetCommitException">The commit failed.</exception>
+    public async Task CommitOffsetsAsync(string? metadata = null, CancellationToken cancellationToken = default)
+    {
+        ThrowIfNotConnected();
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await CommitLockedAsync(metadata, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private string DefaultMetadata => _commitMetadata ?? $"committed by {Name}";
+
+    private Task CommitLockedAsync(string? metadata, CancellationToken cancellationToken) =>
+        CommitPartitionsLockedAsync(_owned, metadata, cancellationToken);
+
+    private async Task CommitPartitionsLockedAsync(IEnumerable<TopicPartition> partitions, string? metadata, CancellationToken cancellationToken)
+    {
+        var pending = new Dictionary<TopicPartition, long>();
+        foreach (var tp in partitions)
+            if (_synced.Contains(tp) && _progress.TryGetValue(tp, out var next) && (!_committed.TryGetValue(tp, out var done) || done != next))
+                pending[tp] = next;
+        if (pending.Count == 0) return;
+        await CommitCoreAsync(pending, metadata ?? DefaultMetadata, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task CommitCoreAsync(Dictionary<TopicPartition, long> pending, string metadata, CancellationToken cancellationToken)
+    {
+        var cluster = _cluster!;
+        var blanked = false;
+        var backoff = Options.RetryBackoff;
+        for (var attempt = 1; ; attempt++)
+        {
+            short failure = 0;
+            var failed = pending.Keys.First();
+            Exception? lost = null;
+            try
+            {
+                var connection = await cluster.GetCoordinatorConnectionAsync(CoordinatorType.Group, Options.Group, cancellationToken).ConfigureAwait(false);
+                var version = connection.Versions.Choose(Protocol.ApiKey.OffsetCommit);
+                var request = new OffsetCommitRequest
+                {
+                    GroupId = Options.Group,
+                    GenerationIdOrMemberEpoch = -1,
+                    MemberId = "",
+                    RetentionTimeMs = -1,
+                    Topics = pending.GroupBy(kv => kv.Key.Topic, StringComparer.Ordinal).Select(g => new OffsetCommitRequest.OffsetCommitRequestTopic
+                    {
+                        Name = g.Key,
+                        Partitions = g.Select(kv => new OffsetCommitRequest.OffsetCommitRequestPartition
+                        {
+                            PartitionIndex = kv.Key.Partition,
+                            CommittedOffset = kv.Value,
+                            CommittedMetadata = metadata,
+                            CommitTimestamp = -1,
+                        }).ToList(),
+                    }).ToList(),
+                };
+                var response = await connection.SendAsync(request, version, cancellationToken).ConfigureAwait(false);
+                foreach (var topic in response.Topics)
+                    foreach (var p in topic.Partitions)
+                    {
+                        var tp = new TopicPartition(topic.Name, p.PartitionIndex);
+                        if (!pending.TryGetValue(tp, out var offset)) continue;
+                        if (p.ErrorCode == 0)
+                        {
+                            _committed[tp] = offset;
+                            pending.Remove(tp);
+                        }
+                        else if (failure == 0 || !IsRetriableCode(p.ErrorCode))
+                        {
+                            failure = p.ErrorCode;
+                            failed = tp;
+                        }
+                    }
+                // Partitions missing from the answer (failure stays 0) are simply tried again.
+                if (pending.Count == 0) return;
+            }
+            catch (Exception e) when (KafkaCluster.IsRetriable(e) && !cancellationToken.IsCancellationRequested)
+            {
+                lost = e;
+                failure = (short?)ErrorClassification.GetErrorCode(e) ?? 0;
+            }
+
+            if (failure == OffsetMetadataTooLarge && lost is null)
+            {
+                if (blanked) throw new OffsetCommitException(Options.Group, failed.Topic, failed.Partition, failure, retriesExhausted: false);
+                GroupLog.MetadataTooLarge(_log, Options.Group);
+                metadata = "";
+                blanked = true;
+                attempt--;
+                continue;
+            }
+            if (failure != 0 && !IsRetriableCode(failure))
+                throw new OffsetCommitException(Options.Group, failed.Topic, failed.Partition, failure, retriesExhausted: false, lost);
+            if (attempt > Options.MaxRetries)
+                throw new OffsetCommitException(Options.Group, failed.Topic, failed.Partition, failure, retriesExhausted: true, lost);
+            AfterRetriableFailure("OffsetCommit", failure, lost, attempt);
+            await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);
+            backoff = Next(backoff);
+        }
+    }
+
+    /// <summary>The committed offset per partition, -1 where the group has none.</summary>
+    private async Task<Dictionary<TopicPartition, long>> FetchCommittedAsync(string topic, List<TopicPartition> partitions, CancellationToken cancellationToken)
+    {
+        var cluster = _cluster!;
+        var pending = partitions.ToHashSet();
+        var result = new Dictionary<TopicPartition, long>();
+        var backoff = Options.RetryBackoff;
+        for (var attempt = 1; ; attempt++)
+        {
+            short failure = 0;
+            var failed = pending.First();
+            Exception? lost = null;
+            try
+            {
+                var connection = await cluster.GetCoordinatorConnectionAsync(CoordinatorType.Group, Options.Group, cancellationToken).ConfigureAwait(false);
+                var version = connection.Versions.Choose(Protocol.ApiKey.OffsetFetch, 0, 7);
+                var request = new OffsetFetchRequest
+                {
+                    GroupId = Options.Group,
+                    Topics = [new OffsetFetchRequest.OffsetFetchRequestTopic { Name = topic, PartitionIndexes = pending.Select(tp => tp.Partition).Order().ToList() }],
+                };
+                var response = await connection.SendAsync(request, version, cancellationToken).ConfigureAwait(false);
+                if (response.ErrorCode != 0)
+                {
+                    failure = response.ErrorCode;
+                }
+                else
+                {
+                    foreach (var t in response.Topics)
+                        foreach (var p in t.Partitions)
+                        {
+                            var tp = new TopicPartition(t.Name, p.PartitionIndex);
+                            if (!pending.Contains(tp)) continue;
+                            if (p.ErrorCode == 0 || (version == 0 && p.ErrorCode == 3))
+                            {
+                                // v0 reads ZooKeeper-stored offsets, where "nothing committed" is UNKNOWN_TOPIC_OR_PARTITION
+                                // (kiel retried that forever, L1); from v1 it is offset -1 with no error.
+                                result[tp] = p.ErrorCode == 0 ? p.CommittedOffset : -1;
+                                pending.Remove(tp);
+                            }
+                            else if (failure == 0 || !IsRetriableCode(p.ErrorCode))
+                            {
+                                failure = p.ErrorCode;
+                                failed = tp;
+                            }
+                        }
+                    // A partition the answer leaves out has nothing committed.
+                    if (failure == 0)
+                    {
+                        foreach (var tp in pending) result[tp] = -1;
+                        pending.Clear();
+                    }
+                }
+                if (pending.Count == 0) return result;
+            }
+            catch (Exception e) when (KafkaCluster.IsRetriable(e) && !cancellationToken.IsCancellationRequested)
+            {
+                lost = e;
+                failure = (short?)ErrorClassification.GetErrorCode(e) ?? 0;
+            }
+
+            if (failure != 0 && !IsRetriableCode(failure))
+                throw new NoOffsetsException(Options.Group, failed.Topic, failed.Partition, failure);
+            if (attempt > Options.MaxRetries)
+                throw new NoOffsetsException(Options.Group, failed.Topic, failed.Partition, failure,
+                    $"still failing after {attempt} attempts" + (lost is null ? "" : $" ({lost.Message})"));
+            AfterRetriableFailure("OffsetFetch", failure, lost, attempt);
+            await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);
+            backoff = Next(backoff);
+        }
+    }
+
+    private void AfterRetriableFailure(string api, short failure, Exception? lost, int attempt)
+    {
+        GroupLog.RetriableError(_log, Options.Group, api, failure, attempt);
+        // The coordinator moved, is not there yet, or its connection broke: look it up again (kiel never did, L7).
+        // COORDINATOR_LOAD_IN_PROGRESS only needs patience.
+        if (lost is not null || ErrorClassification.MeansCoordinatorMoved((Protocol.ErrorCode)failure))
+            _cluster!.ForgetCoordinator(CoordinatorType.Group, Options.Group, lost?.Message ?? ((Protocol.ErrorCode)failure).Name());
+        if (lost is not null) _cluster!.ReportError(lost);
+    }
+
+    private static bool IsRetriableCode(short code) => ((Protocol.ErrorCode)code).IsRetriable();
+
+    private static TimeSpan Next(TimeSpan backoff) => TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
+
+    /// <summary>
+    /// Finds the group's coordinator afresh: each known broker is asked with FindCoordinator in turn until one answers.
+    /// A retriable error refreshes metadata, backs off and goes on; any other error throws (kiel left the coordinator
+    /// unset, L7). Later requests run this again on NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE or a lost connection.
+    /// </summary>
+    /// <exception cref="KafkaException">A broker answered with a non-retriable error.</exception>
+    /// <exception cref="NoBrokersException">No broker answered within the retry bound.</exception>
+    public async Task DetermineCoordinatorAsync(CancellationToken cancellationToken = default)
+    {
+        var cluster = _cluster ?? throw new InvalidOperationException("Call ConnectAsync first.");
+        cluster.ForgetCoordinator(CoordinatorType.Group, Options.Group, "coordinator determined afresh");
+        BrokerEndpoint coordinator = await cluster.FindCoordinatorAsync(CoordinatorType.Group, Options.Group, cancellationToken).ConfigureAwait(false);
+        GroupLog.Coordinator(_log, Options.Group, coordinator.NodeId);
+    }
+}

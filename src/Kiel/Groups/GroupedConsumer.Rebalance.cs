@@ -1,0 +1,68 @@
+using Kiel.Groups;
+
+namespace Kiel;
+
+public partial class GroupedConsumer<TValue>
+{
+    async Task IPartitionOwner.RevokeAsync(IReadOnlyCollection<TopicPartition> revoked, bool commit, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // Stop fetching and drop what was fetched but not handed out, so nothing of these partitions is returned
+            // after their progress is committed.
+            foreach (var tp in revoked)
+                if (_readers.TryGetValue(tp.Topic, out var reader))
+                {
+                    try { reader.Engine.Unassign(tp); }
+                    catch (ObjectDisposedException) { }
+                }
+            Exception? failure = null;
+            if (commit)
+            {
+                try { await CommitPartitionsLockedAsync(revoked.Where(_owned.Contains).ToList(), null, cancellationToken).ConfigureAwait(false); }
+                catch (Exception e) when (e is not OperationCanceledException) { failure = e; }
+            }
+            foreach (var tp in revoked)
+            {
+                _owned.Remove(tp);
+                _synced.Remove(tp);
+                _progress.Remove(tp);
+                _committed.Remove(tp);
+            }
+            if (failure is not null) throw failure;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    async Task IPartitionOwner.AssignAsync(IReadOnlyCollection<TopicPartition> assigned, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            foreach (var tp in assigned)
+            {
+                _owned.Add(tp);
+                // The claim is ours now, so the previous owner has committed: read the committed offset afresh.
+                _synced.Remove(tp);
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    void IPartitionOwner.SetPaused(bool paused) => _paused = paused;
+
+    async Task IPartitionOwner.OnAllocationChangedAsync(AllocationChangedEventArgs args)
+    {
+        var handlers = AllocationChanged;
+        if (handlers is null) return;
+        foreach (var handler in handlers.GetInvocationList().Cast<Func<AllocationChangedEventArgs, Task>>())
+            await handler(args).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,67 @@
+using Kiel.Groups;
+
+namespace Kiel.Tests.Groups;
+
+public class GroupedConsumerOptionsTests
+{
+    private static readonly GroupedConsumerOptions Good = new() { Brokers = ["127.0.0.1:9092"], Group = "g", ZooKeeperHosts = ["127.0.0.1:2181"] };
+
+    [Fact]
+    public void Good_options_validate_and_default_like_kiel()
+    {
+        Good.Validate();
+        Assert.True(Good.Autocommit);
+        Assert.Equal(TimeSpan.FromSeconds(1), Good.MaxWaitTime);
+        Assert.Equal(1, Good.MinBytes);
+        Assert.Equal(1048576, Good.MaxBytes);
+        Assert.Equal(OffsetResetPolicy.Latest, Good.ResetPolicy);
+        Assert.False(Good.KielCompatible);
+    }
+
+    [Theory]
+    [InlineData("brokers")]
+    [InlineData("badbroker")]
+    [InlineData("group")]
+    [InlineData("slashgroup")]
+    [InlineData("zk")]
+    [InlineData("zkport")]
+    [InlineData("zkchroot")]
+    [InlineData("minbytes")]
+    [InlineData("maxbytes")]
+    [InlineData("wait")]
+    public void Bad_settings_get_a_clear_error(string what)
+    {
+        var o = what switch
+        {
+            "brokers" => Good with { Brokers = [] },
+            "badbroker" => Good with { Brokers = ["host:notaport"] },
+            "group" => Good with { Group = " " },
+            "slashgroup" => Good with { Group = "a/b" },
+            "zk" => Good with { ZooKeeperHosts = [] },
+            "zkport" => Good with { ZooKeeperHosts = ["127.0.0.1:99999"] },
+            "zkchroot" => Good with { ZooKeeperHosts = ["a:1/x,b:2"] },
+            "minbytes" => Good with { MinBytes = -1 },
+            "maxbytes" => Good with { MaxBytes = -5 },
+            _ => Good with { MaxWaitTime = TimeSpan.FromSeconds(-1) },
+        };
+        var e = Assert.Throws<ArgumentException>(o.Validate);
+        Assert.False(string.IsNullOrWhiteSpace(e.ParamName));
+    }
+
+    [Fact]
+    public void ZooKeeper_string_parses_lists_connect_strings_and_chroot()
+    {
+        var (eps, chroot) = GroupedConsumerOptions.ParseZooKeeperHosts(["a:1,b", "c:3/apps/kiel"]);
+        Assert.Equal([("a", 1), ("b", 2181), ("c", 3)], eps);
+        Assert.Equal("/apps/kiel", chroot);
+    }
+
+    [Fact]
+    public void Member_names_are_unique_per_instance_and_name_the_host_and_process()
+    {
+        var a = MemberName.Create();
+        var b = MemberName.Create();
+        Assert.NotEqual(a, b);
+        Assert.StartsWith($"{Environment.MachineName}:{Environment.ProcessId}-", a);
+    }
+}
