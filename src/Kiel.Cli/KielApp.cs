@@ -22,6 +22,8 @@ internal static class KielApp
         root.Options.Add(Verbose);
         // One file per command under Commands/; later commands (demo, produce, consume, topics, groups) are added here.
         root.Subcommands.Add(ClusterCommand.Create());
+        root.Subcommands.Add(DemoCommand.Create());
+        root.Subcommands.Add(DemoMemberCommand.Create());
         return root;
     }
 
