@@ -40,6 +40,17 @@ public class PeerCaptureTests
                 });
             }
             Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(15)));
+
+            // Read them back through the proxy too, so Fetch responses are captured.
+            var consumerConfig = ConfluentClients.ConsumerConfig(bootstrap, "capture-" + codec);
+            using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(consumerConfig).Build();
+            consumer.Assign(new TopicPartitionOffset(Topic, 0, Offset.Beginning));
+            var got = 0;
+            var deadline = DateTime.UtcNow.AddSeconds(20);
+            while (got < Records.Length && DateTime.UtcNow < deadline)
+                if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { IsPartitionEOF: false }) got++;
+            consumer.Close();
+            Assert.Equal(Records.Length, got);
             await Task.CompletedTask;
         });
 
@@ -52,6 +63,56 @@ public class PeerCaptureTests
             Assert.Equal((byte)2, records[i].Magic);
             Assert.Equal(Enum.Parse<KielCodec>(codec, ignoreCase: true), records[i].Codec);
         }
+
+        var fetched = CheckFetchResponses(frames, $"confluent-{codec}");
+        Assert.True(Records.Length == fetched.Count, "frames seen: " + string.Join(" ", frames.Select(f => $"{f.Connection}:{f.Direction}:{f.ApiKey}v{f.ApiVersion}")));
+        for (var i = 0; i < Records.Length; i++)
+        {
+            AssertSame(Records[i], fetched[i].Record);
+            Assert.Equal(i, fetched[i].Offset);
+        }
+    }
+
+    /// <summary>Decodes every captured Fetch response, checks re-encoding, saves the first with records as a fixture.</summary>
+    private static List<(SentRecord Record, long Offset)> CheckFetchResponses(IReadOnlyList<CapturedFrame> frames, string fixture)
+    {
+        var found = new List<(SentRecord, long)>();
+        var saved = false;
+        foreach (var f in frames.Where(f => f.Direction == FrameDirection.Response && f.ApiKey == Protocol.ApiKey.Fetch))
+        {
+            var reader = new Protocol.KafkaReader(f.Frame.AsMemory());
+            var correlationId = Protocol.KafkaHeaders.ReadResponseHeader(ref reader, Protocol.ApiKey.Fetch, f.ApiVersion);
+            var response = Protocol.Messages.FetchResponse.Read(ref reader, f.ApiVersion);
+            Assert.True(reader.End);
+
+            var output = new System.Buffers.ArrayBufferWriter<byte>();
+            var writer = new Protocol.KafkaWriter(output);
+            Protocol.KafkaHeaders.WriteResponseHeader(ref writer, Protocol.ApiKey.Fetch, f.ApiVersion, correlationId);
+            response.Write(ref writer, f.ApiVersion);
+            writer.Flush();
+            Assert.Equal(Convert.ToHexString(f.Frame), Convert.ToHexString(output.WrittenSpan));
+
+            foreach (var topic in response.Responses)
+            foreach (var partition in topic.Partitions)
+            {
+                if (partition.Records is not { Length: > 0 } records) continue;
+                if (!saved)
+                {
+                    MaybeSaveFixture($"{fixture}.fetch-v{f.ApiVersion}.bin", f.Frame);
+                    saved = true;
+                }
+                using var set = new RecordSetReader(records.Span);
+                while (set.MoveNext())
+                {
+                    var r = set.Current;
+                    var headers = new List<(string, string?)>();
+                    foreach (var h in r.Headers) headers.Add((h.KeyString, h.IsValueNull ? null : Encoding.UTF8.GetString(h.Value)));
+                    found.Add((new SentRecord(r.IsKeyNull ? null : Encoding.UTF8.GetString(r.Key), r.IsValueNull ? null : Encoding.UTF8.GetString(r.Value),
+                        r.Timestamp, [.. headers]), r.Offset));
+                }
+            }
+        }
+        return found;
     }
 
     [ToolFact("kcat", "kcat")]

@@ -19,9 +19,9 @@ public enum FrameDirection
 public sealed record CapturedFrame(int Connection, FrameDirection Direction, ApiKey ApiKey, short ApiVersion, int CorrelationId, byte[] Frame);
 
 /// <summary>
-/// A loopback TCP proxy in front of one broker that records every request and response frame. Metadata responses
-/// are decoded with the generated messages and their broker addresses rewritten to the proxy, so a client that
-/// bootstraps through the proxy keeps all its connections on it.
+/// A loopback TCP proxy in front of one broker that records every request and response frame. Metadata and
+/// FindCoordinator responses are decoded with the generated messages and their broker addresses rewritten to the
+/// proxy, so a client that bootstraps through the proxy keeps all its connections on it.
 /// </summary>
 public sealed class RecordingProxy : IAsyncDisposable
 {
@@ -123,7 +123,12 @@ public sealed class RecordingProxy : IAsyncDisposable
             var correlationId = BinaryPrimitives.ReadInt32BigEndian(frame);
             pending.TryRemove(correlationId, out var request);
             _frames.Enqueue(new CapturedFrame(id, FrameDirection.Response, request.Key, request.Version, correlationId, frame));
-            var forward = request.Key == ApiKey.Metadata && frame.Length > 4 ? RewriteMetadata(frame, request.Version) : frame;
+            var forward = frame.Length <= 4 ? frame : request.Key switch
+            {
+                ApiKey.Metadata => RewriteMetadata(frame, request.Version),
+                ApiKey.FindCoordinator => RewriteCoordinator(frame, request.Version),
+                _ => frame,
+            };
             await WriteFrameAsync(to, forward, ct);
         }
     }
@@ -141,6 +146,29 @@ public sealed class RecordingProxy : IAsyncDisposable
         var output = new ArrayBufferWriter<byte>(frame.Length + 64);
         var writer = new KafkaWriter(output);
         KafkaHeaders.WriteResponseHeader(ref writer, ApiKey.Metadata, version, correlationId);
+        response.Write(ref writer, version);
+        writer.Flush();
+        return output.WrittenSpan.ToArray();
+    }
+
+    private byte[] RewriteCoordinator(byte[] frame, short version)
+    {
+        var reader = new KafkaReader(frame.AsMemory());
+        var correlationId = KafkaHeaders.ReadResponseHeader(ref reader, ApiKey.FindCoordinator, version);
+        var response = FindCoordinatorResponse.Read(ref reader, version);
+        if (version < 4)
+        {
+            response.Host = "127.0.0.1";
+            response.Port = Port;
+        }
+        foreach (var c in response.Coordinators)
+        {
+            c.Host = "127.0.0.1";
+            c.Port = Port;
+        }
+        var output = new ArrayBufferWriter<byte>(frame.Length + 64);
+        var writer = new KafkaWriter(output);
+        KafkaHeaders.WriteResponseHeader(ref writer, ApiKey.FindCoordinator, version, correlationId);
         response.Write(ref writer, version);
         writer.Flush();
         return output.WrittenSpan.ToArray();
