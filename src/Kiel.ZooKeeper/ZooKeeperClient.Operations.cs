@@ -166,10 +166,19 @@ public sealed partial class ZooKeeperClient
     {
         ArgumentException.ThrowIfNullOrEmpty(scheme);
         var bytes = auth.ToArray();
-        lock (_auths) _auths.Add((scheme, bytes));
-        var connection = await WaitForConnectionAsync(null, cancellationToken).ConfigureAwait(false);
-        var pending = SendAuth(connection, scheme, bytes);
-        await pending.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var entry = (scheme, bytes);
+        lock (_auths) _auths.Add(entry);
+        try
+        {
+            var connection = await WaitForConnectionAsync(null, cancellationToken).ConfigureAwait(false);
+            await SendAuth(connection, scheme, bytes).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (AuthFailedException)
+        {
+            // The server drops the connection on a failed auth; sending it again after every reconnect would loop.
+            lock (_auths) _auths.Remove(entry);
+            throw;
+        }
     }
 
     private Task<bool> SendAuth(Connection connection, string scheme, byte[] auth)

@@ -98,4 +98,25 @@ public sealed class MisbehavingServerTests(StandaloneZooKeeperFixture zk) : ICla
         }
         Assert.Equal(client.SessionId, stat!.EphemeralOwner);
     }
+
+    [Fact]
+    public async Task Connecting_to_nothing_fails_within_the_wait_bound()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop(); // nobody listens there now
+        var client = new ZooKeeperClient(new ZooKeeperClientOptions
+        {
+            ConnectString = $"127.0.0.1:{port}",
+            ConnectionWaitTimeout = TimeSpan.FromSeconds(1),
+        });
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await Assert.ThrowsAsync<ConnectionLossException>(() => client.ConnectAsync().WaitAsync(TimeSpan.FromSeconds(10)));
+        await Assert.ThrowsAsync<ConnectionLossException>(() => client.GetDataAsync("/").WaitAsync(TimeSpan.FromSeconds(10)));
+        await client.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(SessionState.Closed, client.State);
+        await Assert.ThrowsAsync<ClientClosedException>(() => client.GetDataAsync("/"));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10));
+    }
 }

@@ -205,16 +205,27 @@ public sealed class ZooKeeperClientTests(StandaloneZooKeeperFixture zk) : IClass
     [Fact]
     public async Task Pings_keep_an_idle_short_session_alive()
     {
-        await using var client = await zk.ConnectAsync(sessionTimeout: TimeSpan.FromMilliseconds(1500));
-        Assert.Equal(TimeSpan.FromMilliseconds(1500), client.NegotiatedSessionTimeout);
+        await using var client = await zk.ConnectAsync(sessionTimeout: TimeSpan.FromMilliseconds(2000));
+        Assert.Equal(TimeSpan.FromMilliseconds(2000), client.NegotiatedSessionTimeout);
         var root = StandaloneZooKeeperFixture.UniqueRoot("idle");
         await client.CreateAsync(root, mode: CreateMode.Ephemeral);
         var session = client.SessionId;
         var changes = new List<SessionState>();
         client.StateChanged += (_, c) => { lock (changes) changes.Add(c.State); };
-        await Task.Delay(TimeSpan.FromSeconds(3)); // twice the session timeout with no request
+        await Task.Delay(TimeSpan.FromSeconds(4)); // twice the session timeout with no request
         lock (changes) Assert.Empty(changes);
         Assert.Equal(session, client.SessionId);
         Assert.Equal(session, (await client.ExistsAsync(root))!.EphemeralOwner);
+    }
+
+    [Fact]
+    public async Task Failed_auth_is_reported_and_not_replayed()
+    {
+        await using var client = await zk.ConnectAsync();
+        await Assert.ThrowsAsync<AuthFailedException>(() => client.AddAuthAsync("no-such-scheme", "x"u8.ToArray()).WaitAsync(Wait));
+        var root = StandaloneZooKeeperFixture.UniqueRoot("authfail");
+        // The server closed that connection; the client reconnects on the same session and carries on.
+        Assert.Equal(root, await client.CreateAsync(root).WaitAsync(Wait));
+        Assert.True(client.IsConnected);
     }
 }
