@@ -1,15 +1,18 @@
 namespace Kiel.Cluster;
 
 /// <summary>
-/// Which of a broker's connections to use. Each broker gets one connection per purpose so that a long-polling
-/// Fetch never delays a heartbeat or a commit, and a large Produce never delays a Fetch.
+/// Which of a broker's connections to use. Each broker gets one connection per purpose, because a broker answers
+/// the requests of one connection strictly in order: a long-polling Fetch must never delay a heartbeat or a
+/// commit, a large Produce never a Fetch, and a JoinGroup held for a rebalance never a metadata refresh.
 /// </summary>
 public enum ConnectionPurpose
 {
-    /// <summary>Metadata, coordinator lookups, group membership, offsets, admin.</summary>
+    /// <summary>Group membership, offsets (commit and fetch), transactions and admin requests.</summary>
     Group = 0,
     /// <summary>Produce requests.</summary>
     Produce = 1,
     /// <summary>Fetch and ListOffsets requests.</summary>
     Fetch = 2,
+    /// <summary>Metadata refreshes and coordinator lookups, which the cluster itself sends.</summary>
+    Metadata = 3,
 }

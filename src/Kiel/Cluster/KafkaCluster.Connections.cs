@@ -11,6 +11,7 @@ public sealed partial class KafkaCluster
     {
         ConnectionPurpose.Produce => "produce",
         ConnectionPurpose.Fetch => "fetch",
+        ConnectionPurpose.Metadata => "metadata",
         _ => "group",
     };
 
@@ -22,6 +23,8 @@ public sealed partial class KafkaCluster
     public async ValueTask<BrokerConnection> GetConnectionAsync(BrokerEndpoint broker, ConnectionPurpose purpose, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(broker);
+        if (broker.NodeId < 0)
+            throw new ArgumentException($"The cluster pools connections by broker id, and {broker} has none; use BrokerConnection.ConnectAsync for a bare address.", nameof(broker));
         ThrowIfDisposed();
         var slot = _connections.GetOrAdd((broker.NodeId, purpose), static _ => new ConnectionSlot());
         Task<BrokerConnection> connecting;
@@ -103,7 +106,7 @@ public sealed partial class KafkaCluster
     public async ValueTask<BrokerConnection> GetAnyConnectionAsync(ConnectionPurpose purpose, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        var brokers = OrderedBrokers(Metadata);
+        var brokers = OrderedBrokers(Metadata, purpose);
         foreach (var b in brokers)
             if (_connections.TryGetValue((b.NodeId, purpose), out var slot) && slot.Current is { IsOpen: true } open) return open;
         var attempts = new List<BrokerAttempt>();
@@ -122,13 +125,17 @@ public sealed partial class KafkaCluster
         throw new NoBrokersException($"Connecting to any broker ({PurposeName(purpose)})", attempts);
     }
 
-    /// <summary>The brokers of a snapshot, starting at a rotating position so that load spreads.</summary>
-    private List<BrokerEndpoint> OrderedBrokers(MetadataSnapshot snapshot)
+    /// <summary>
+    /// The brokers of a snapshot: those with an open connection of <paramref name="purpose"/> first (no new socket
+    /// needed), the rest from a rotating position so that load spreads.
+    /// </summary>
+    private List<BrokerEndpoint> OrderedBrokers(MetadataSnapshot snapshot, ConnectionPurpose purpose)
     {
         var all = snapshot.Brokers.Values.OrderBy(b => b.NodeId).ToList();
         if (all.Count <= 1) return all;
         var start = (int)((uint)Interlocked.Increment(ref _rotation) % (uint)all.Count);
-        return [.. all.Skip(start), .. all.Take(start)];
+        List<BrokerEndpoint> rotated = [.. all.Skip(start), .. all.Take(start)];
+        return [.. rotated.OrderBy(b => _connections.TryGetValue((b.NodeId, purpose), out var slot) && slot.Current is { IsOpen: true } ? 0 : 1)];
     }
 
     private async Task<BrokerConnection> ConnectSlotAsync(ConnectionSlot slot, BrokerEndpoint broker, ConnectionPurpose purpose)

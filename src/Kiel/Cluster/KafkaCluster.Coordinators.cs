@@ -76,11 +76,11 @@ public sealed partial class KafkaCluster
         if (snapshot.Brokers.Count == 0) snapshot = await RefreshMetadataAsync(null, ct).ConfigureAwait(false);
         var attempts = new List<BrokerAttempt>();
         Exception? last = null;
-        foreach (var broker in OrderedBrokers(snapshot))
+        foreach (var broker in OrderedBrokers(snapshot, ConnectionPurpose.Metadata))
         {
             try
             {
-                var connection = await GetConnectionAsync(broker, ConnectionPurpose.Group, ct).ConfigureAwait(false);
+                var connection = await GetConnectionAsync(broker, ConnectionPurpose.Metadata, ct).ConfigureAwait(false);
                 return await LookupAsync(connection, type, keys, ct).ConfigureAwait(false);
             }
             catch (Exception e) when (IsRetriable(e) && !ct.IsCancellationRequested)

@@ -123,12 +123,12 @@ public sealed partial class KafkaCluster
         Volatile.Write(ref _lastRefreshAttempt, _time.GetTimestamp());
         var attempts = new List<BrokerAttempt>();
         Exception? last = null;
-        var known = OrderedBrokers(Volatile.Read(ref _metadata));
+        var known = OrderedBrokers(Volatile.Read(ref _metadata), ConnectionPurpose.Metadata);
         foreach (var broker in known)
         {
             try
             {
-                var connection = await GetConnectionAsync(broker, ConnectionPurpose.Group, token).ConfigureAwait(false);
+                var connection = await GetConnectionAsync(broker, ConnectionPurpose.Metadata, token).ConfigureAwait(false);
                 return await RequestMetadataAsync(connection, names, token).ConfigureAwait(false);
             }
             catch (Exception e) when (!token.IsCancellationRequested && e is KielException or IOException)
@@ -167,8 +167,9 @@ public sealed partial class KafkaCluster
             Topics = names is null
                 ? (version == 0 ? [] : null)
                 : [.. names.Select(n => new MetadataRequest.MetadataRequestTopic { Name = n })],
-            AllowAutoTopicCreation = Options.AllowAutoTopicCreation,
         };
+        // v4 added the flag; below it brokers always may auto-create named topics (and the field must keep its default).
+        if (version >= 4) request.AllowAutoTopicCreation = Options.AllowAutoTopicCreation;
         var response = await connection.SendAsync(request, version, token).ConfigureAwait(false);
         connection.ReportThrottle(ApiKey.Metadata, response.ThrottleTimeMs);
         var snapshot = Apply(response, version, names);

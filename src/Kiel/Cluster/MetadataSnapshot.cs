@@ -71,6 +71,19 @@ public sealed class MetadataSnapshot
     /// <summary>The Metadata version that produced it, or -1 for <see cref="Empty"/>.</summary>
     public short MetadataVersion { get; }
 
+    private FrozenDictionary<Guid, TopicMetadata>? _byId;
+
+    /// <summary>
+    /// Finds a topic by its id (Metadata v10+ reports ids; Fetch v13+ names topics only by id). False for
+    /// <see cref="Guid.Empty"/> and for unknown ids.
+    /// </summary>
+    public bool TryGetTopicById(Guid topicId, [NotNullWhen(true)] out TopicMetadata? metadata)
+    {
+        var byId = _byId ??= Topics.Values.Where(t => t.TopicId != Guid.Empty && t.ErrorCode == 0)
+            .GroupBy(t => t.TopicId).ToFrozenDictionary(g => g.Key, g => g.First());
+        return byId.TryGetValue(topicId, out metadata);
+    }
+
     /// <summary>Finds a topic that exists (error code 0).</summary>
     public bool TryGetTopic(string topic, [NotNullWhen(true)] out TopicMetadata? metadata)
     {

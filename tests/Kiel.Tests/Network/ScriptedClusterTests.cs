@@ -1,0 +1,67 @@
+using Kiel.Cluster;
+using Kiel.Protocol;
+using Kiel.Protocol.Messages;
+
+namespace Kiel.Tests.Network;
+
+/// <summary>KafkaCluster against a scripted broker, for paths the mock cannot serve (FindCoordinator v4 batching).</summary>
+public sealed class ScriptedClusterTests
+{
+    private static byte[] Encode(IKafkaMessage message, short version)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        var writer = new KafkaWriter(buffer);
+        message.Write(ref writer, version);
+        writer.Flush();
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    [Fact]
+    public async Task FindCoordinator_v4_asks_for_several_keys_in_one_request()
+    {
+        var findRequests = new List<List<string>>();
+        ScriptedBroker? self = null;
+        await using var broker = self = new ScriptedBroker(async c =>
+        {
+            if (await c.HandshakeAsync([(3, 0, 12), (10, 0, 4), (18, 0, 3)]) is null) return;
+            while (await c.ReadRequestAsync() is { } r)
+            {
+                var reader = new KafkaReader(r.Body.ToArray().AsMemory());
+                if (r.ApiKey == 3)
+                {
+                    var response = new MetadataResponse
+                    {
+                        ClusterId = "scripted",
+                        ControllerId = 1,
+                        Brokers = [new MetadataResponse.MetadataResponseBroker { NodeId = 1, Host = "127.0.0.1", Port = self!.Port }],
+                        Topics = [],
+                    };
+                    await c.RespondAsync(r.CorrelationId, Encode(response, r.Version), headerV1: r.Version >= 9);
+                }
+                else if (r.ApiKey == 10)
+                {
+                    Assert.Equal(4, r.Version);
+                    var request = FindCoordinatorRequest.Read(ref reader, r.Version);
+                    lock (findRequests) findRequests.Add(request.CoordinatorKeys);
+                    var response = new FindCoordinatorResponse
+                    {
+                        Coordinators = [.. request.CoordinatorKeys.Select(k => new FindCoordinatorResponse.Coordinator { Key = k, NodeId = 1, Host = "127.0.0.1", Port = self!.Port })],
+                    };
+                    await c.RespondAsync(r.CorrelationId, Encode(response, r.Version), headerV1: true);
+                }
+            }
+        });
+        await using var cluster = new KafkaCluster(new ClusterOptions($"127.0.0.1:{broker.Port}"));
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await cluster.StartAsync(cts.Token);
+        Assert.Equal("scripted", cluster.Metadata.ClusterId);
+        var found = await cluster.FindCoordinatorsAsync(CoordinatorType.Group, ["g1", "g2", "g3"], cts.Token);
+        Assert.Equal(3, found.Count);
+        Assert.All(found.Values, e => Assert.Equal(1, e.NodeId));
+        Assert.Single(findRequests);
+        Assert.Equal(["g1", "g2", "g3"], findRequests[0]);
+        // Cached: no second request.
+        Assert.Equal(1, (await cluster.FindCoordinatorAsync(CoordinatorType.Group, "g2", cts.Token)).NodeId);
+        Assert.Single(findRequests);
+    }
+}
