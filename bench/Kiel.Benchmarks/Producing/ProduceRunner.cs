@@ -31,6 +31,17 @@ public static class ProduceRunner
                 foreach (var acks in new[] { Acks.Leader, Acks.All })
                     scenarios.Add(new Scenario(mode, size, acks));
         if (quick) scenarios = scenarios.Where(s => s.ValueSize == 100).ToList();
+        if (args.Contains("--alloc-trace"))
+        {
+            // Which types allocate in Kiel's fire-and-forget 1 KiB run (diagnostic, not a measurement).
+            var s1 = new Scenario("fire-and-forget", 1024, Acks.Leader);
+            await RunKiel(cluster, s1, 20_000);
+            using var ticks = new AllocationTicks();
+            var sample = await RunKiel(cluster, s1, messages / 4);
+            Console.WriteLine($"# Kiel {s1}: {sample.BytesPerMsg:F1} B/msg");
+            ticks.Print();
+            return 0;
+        }
 
         Console.WriteLine($"# produce: {messages:N0} messages per run, {reps} interleaved repetitions, 3 brokers, 6 partitions, linger 5 ms, {Environment.ProcessorCount} cores");
         Console.WriteLine("# CPU is the whole process (the in-process mock broker included); allocations are managed bytes (librdkafka's native heap is not counted)");

@@ -41,44 +41,6 @@ internal static class ProduceErrors
     public static bool NeedsMetadata(short code) => code is UnknownTopicOrPartition or LeaderNotAvailable or NotLeaderOrFollower
         or NetworkException or FencedLeaderEpoch or UnknownLeaderEpoch or KafkaStorageError;
 
-    public static string Name(short code) => code switch
-    {
-        -1 => "UNKNOWN_SERVER_ERROR",
-        None => "NONE",
-        1 => "OFFSET_OUT_OF_RANGE",
-        CorruptMessage => "CORRUPT_MESSAGE",
-        UnknownTopicOrPartition => "UNKNOWN_TOPIC_OR_PARTITION",
-        4 => "INVALID_FETCH_SIZE",
-        LeaderNotAvailable => "LEADER_NOT_AVAILABLE",
-        NotLeaderOrFollower => "NOT_LEADER_OR_FOLLOWER",
-        RequestTimedOut => "REQUEST_TIMED_OUT",
-        8 => "BROKER_NOT_AVAILABLE",
-        9 => "REPLICA_NOT_AVAILABLE",
-        MessageTooLarge => "MESSAGE_TOO_LARGE",
-        NetworkException => "NETWORK_EXCEPTION",
-        CoordinatorLoadInProgress => "COORDINATOR_LOAD_IN_PROGRESS",
-        CoordinatorNotAvailable => "COORDINATOR_NOT_AVAILABLE",
-        NotCoordinator => "NOT_COORDINATOR",
-        17 => "INVALID_TOPIC_EXCEPTION",
-        RecordListTooLarge => "RECORD_LIST_TOO_LARGE",
-        NotEnoughReplicas => "NOT_ENOUGH_REPLICAS",
-        NotEnoughReplicasAfterAppend => "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
-        21 => "INVALID_REQUIRED_ACKS",
-        29 => "TOPIC_AUTHORIZATION_FAILED",
-        31 => "CLUSTER_AUTHORIZATION_FAILED",
-        32 => "INVALID_TIMESTAMP",
-        UnsupportedVersion => "UNSUPPORTED_VERSION",
-        43 => "UNSUPPORTED_FOR_MESSAGE_FORMAT",
-        OutOfOrderSequenceNumber => "OUT_OF_ORDER_SEQUENCE_NUMBER",
-        DuplicateSequenceNumber => "DUPLICATE_SEQUENCE_NUMBER",
-        InvalidProducerEpoch => "INVALID_PRODUCER_EPOCH",
-        ConcurrentTransactions => "CONCURRENT_TRANSACTIONS",
-        KafkaStorageError => "KAFKA_STORAGE_ERROR",
-        UnknownProducerId => "UNKNOWN_PRODUCER_ID",
-        FencedLeaderEpoch => "FENCED_LEADER_EPOCH",
-        UnknownLeaderEpoch => "UNKNOWN_LEADER_EPOCH",
-        76 => "UNSUPPORTED_COMPRESSION_TYPE",
-        InvalidRecord => "INVALID_RECORD",
-        _ => $"ERROR_{code}",
-    };
+    /// <summary>Kafka's name for the code, from the protocol's full table (unknown codes get a generic name, never an exception).</summary>
+    public static string Name(short code) => Kiel.Protocol.ErrorCodes.Info(code).Name;
 }

@@ -285,7 +285,8 @@ internal sealed partial class ProducerEngine
     private static ProduceException BrokerError(in ProducePartitionResult r, int broker) => new(
         $"Broker {broker} refused the batch for {r.Topic}:{r.Partition}: {ProduceErrors.Name(r.ErrorCode)} ({r.ErrorCode})" +
         (string.IsNullOrEmpty(r.ErrorMessage) ? "." : $": {r.ErrorMessage}"),
-        r.ErrorCode, retriable: ProduceErrors.IsRetriable(r.ErrorCode));
+        r.ErrorCode, retriable: ProduceErrors.IsRetriable(r.ErrorCode),
+        innerException: new KafkaException((Kiel.Protocol.ErrorCode)r.ErrorCode, r.ErrorMessage));
 
     private void Retry(ProducerBatch b, Exception error, bool needsMetadata, List<(ProducerBatch, ProduceException)> failed, bool backoff = true)
     {
