@@ -9,6 +9,8 @@ using KielCodec = Kiel.Protocol.Compression.CompressionType;
 
 namespace Kiel.IntegrationTests.Capture;
 
+using RecordHeader = Kiel.Protocol.Records.RecordHeader;
+
 /// <summary>
 /// Batches that Kiel builds are read by the peers: written with a raw Produce request into the embedded cluster
 /// and consumed by Confluent.Kafka and kcat, and decoded from files by kafka-python's own record readers.

@@ -7,6 +7,8 @@ using KielCodec = Kiel.Protocol.Compression.CompressionType;
 
 namespace Kiel.IntegrationTests.Capture;
 
+using Headers = Confluent.Kafka.Headers;
+
 /// <summary>
 /// Golden bytes from real peers: each producer writes through the recording proxy into the embedded cluster, and
 /// Kiel decodes the captured Produce requests (generated messages) and their record batches, and re-encodes the

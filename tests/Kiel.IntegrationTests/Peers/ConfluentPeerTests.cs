@@ -4,6 +4,7 @@ using Kiel.Testing;
 
 namespace Kiel.IntegrationTests.Peers;
 
+using Headers = Confluent.Kafka.Headers;
 using TopicPartition = Confluent.Kafka.TopicPartition;
 
 /// <summary>Confluent.Kafka 2.16, as an independent client, against the embedded cluster.</summary>

@@ -172,7 +172,8 @@ internal sealed class FakeBackend : IConsumerBackend
                     HighWatermark = end,
                     LogStartOffset = start,
                     Records = data,
-                    AbortedTransactions = Aborted.GetValueOrDefault(tp),
+                    // Like a broker, list only the aborted transactions that start within the returned data.
+                    AbortedTransactions = Aborted.GetValueOrDefault(tp)?.Where(a => a.FirstOffset >= FirstOffset(set) && a.FirstOffset <= LastOffset(set)).ToList(),
                 });
                 any = true;
             }

@@ -140,8 +140,8 @@ public class FetchEngineTests
     {
         var backend = Backend(partitions: 1);
         await using var engine = new FetchEngine(backend, EngineHarness.Options(OffsetResetPolicy.Earliest));
-        engine.Assign(P0, 20);
         backend.InjectError(P0, FetchEngine.OffsetOutOfRange);
+        engine.Assign(P0, 20);
         var records = await EngineHarness.ReadAsync(engine, 30);
         Assert.Equal(Enumerable.Range(0, 30).Select(i => (long)i), records.Select(r => r.Offset));
     }
