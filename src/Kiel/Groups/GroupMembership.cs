@@ -83,6 +83,34 @@ internal sealed partial class GroupMembership : IAsyncDisposable
         for (var i = 0; i < 40 && PendingClaims > 0; i++) await Task.Delay(25, cancellationToken).ConfigureAwait(false);
     }
 
+    private long _verifiedAt;
+
+    /// <summary>
+    /// A lease check before records are handed out: true when this member's node still belongs to the live session,
+    /// asked of ZooKeeper at most every <paramref name="maxAge"/>. A process that was frozen past its session timeout
+    /// (GC pause, SIGSTOP, a suspended VM) learns here that its partitions may be someone else's before it hands out
+    /// anything it fetched earlier.
+    /// </summary>
+    public async Task<bool> VerifySessionAsync(TimeSpan maxAge, CancellationToken cancellationToken)
+    {
+        if (_paused || _expired) return false;
+        var last = Interlocked.Read(ref _verifiedAt);
+        if (last != 0 && System.Diagnostics.Stopwatch.GetElapsedTime(last) < maxAge) return true;
+        try
+        {
+            using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            bound.CancelAfter(maxAge > TimeSpan.FromSeconds(1) ? maxAge : TimeSpan.FromSeconds(1));
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            if (!await _store.IsMemberAsync(_member, bound.Token).ConfigureAwait(false)) return false;
+            Interlocked.Exchange(ref _verifiedAt, started);
+            return !_paused;
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Adds partitions to the shared set (for example ones a topic gained).</summary>
     public Task AddPartitionsAsync(IReadOnlyCollection<string> partitions, CancellationToken cancellationToken)
         => partitions.Count == 0 ? Task.CompletedTask : _store.AddPartitionsAsync(partitions, cancellationToken);

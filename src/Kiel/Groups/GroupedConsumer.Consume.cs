@@ -82,7 +82,24 @@ public partial class GroupedConsumer<TValue>
                 engine = GetReader(topic).Engine;
                 var unsynced = mine.Where(tp => !_synced.Contains(tp)).ToList();
                 if (unsynced.Count > 0) await SyncLockedAsync(engine, unsynced, start, cancellationToken).ConfigureAwait(false);
-                if (!_paused) await FetchLockedAsync(engine, records, cancellationToken).ConfigureAwait(false);
+                // Claims are only as good as the session that holds them: check it (at most every third of the session
+                // timeout) before handing anything out, so a member that was frozen past its timeout returns nothing.
+                if (!Options.KielCompatible && !await _membership!.VerifySessionAsync(LeaseAge, cancellationToken).ConfigureAwait(false))
+                {
+                    engine = null!;
+                }
+                else if (!_paused)
+                {
+                    var fetchStarted = System.Diagnostics.Stopwatch.GetTimestamp();
+                    await FetchLockedAsync(engine, records, cancellationToken).ConfigureAwait(false);
+                    // Frozen while fetching? Then the lease is stale: look again, and put the records back if it is gone.
+                    if (records.Count > 0 && !Options.KielCompatible && System.Diagnostics.Stopwatch.GetElapsedTime(fetchStarted) > LeaseAge
+                        && !await _membership!.VerifySessionAsync(TimeSpan.Zero, cancellationToken).ConfigureAwait(false))
+                    {
+                        PutBackLocked(engine, records);
+                        records.Clear();
+                    }
+                }
             }
         }
         finally
@@ -93,6 +110,18 @@ public partial class GroupedConsumer<TValue>
         if (engine is null) await Task.Delay(Options.MaxWaitTime, cancellationToken).ConfigureAwait(false);
         return records;
     }
+
+    private void PutBackLocked(FetchEngine engine, List<ConsumeResult<byte[]?, TValue>> records)
+    {
+        foreach (var first in records.GroupBy(r => r.TopicPartition).Select(g => g.MinBy(r => r.Offset)!))
+        {
+            _progress[first.TopicPartition] = first.Offset;
+            try { engine.Seek(first.TopicPartition, first.Offset); }
+            catch (InvalidOperationException) { }
+        }
+    }
+
+    private TimeSpan LeaseAge => Options.ZooKeeperSessionTimeout / 3;
 
     private TimeSpan PauseWait => Options.MaxWaitTime < TimeSpan.FromMilliseconds(200) ? Options.MaxWaitTime : TimeSpan.FromMilliseconds(200);
 

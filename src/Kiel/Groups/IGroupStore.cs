@@ -33,6 +33,9 @@ internal interface IGroupStore : IAsyncDisposable
     /// <summary>Creates this member's ephemeral node; a stale node with the same name from another session is replaced (kiel's Party.join).</summary>
     Task JoinAsync(string member, CancellationToken cancellationToken);
 
+    /// <summary>True when this member's node exists and belongs to the current session: the member still holds its claims.</summary>
+    Task<bool> IsMemberAsync(string member, CancellationToken cancellationToken);
+
     /// <summary>Deletes this member's node; a missing node is fine.</summary>
     Task LeaveAsync(string member, CancellationToken cancellationToken);
 

@@ -128,6 +128,13 @@ internal sealed class ZooKeeperGroupStore : IGroupStore
         }
     }
 
+    public async Task<bool> IsMemberAsync(string member, CancellationToken cancellationToken)
+    {
+        var session = _zk.SessionId;
+        var stat = await _zk.ExistsAsync(_paths.Member(member), null, cancellationToken).ConfigureAwait(false);
+        return session != 0 && stat is not null && stat.EphemeralOwner == session && _zk.SessionId == session;
+    }
+
     public async Task LeaveAsync(string member, CancellationToken cancellationToken)
     {
         try { await _zk.DeleteAsync(_paths.Member(member), -1, cancellationToken).ConfigureAwait(false); }

@@ -54,6 +54,8 @@ internal sealed class InMemoryGroupServer
         if (removed) NotifyAll();
     }
 
+    internal bool IsMember(string member, long session) { lock (_gate) return _members.TryGetValue(member, out var s) && s == session; }
+
     internal IReadOnlyList<string> GetMembers() { lock (_gate) return _members.Keys.ToArray(); }
 
     internal IReadOnlyList<string> GetPartitions() { lock (_gate) return _partitions.ToArray(); }
@@ -153,6 +155,7 @@ internal sealed class InMemoryGroupStore(InMemoryGroupServer server, long sessio
     }
 
     public Task JoinAsync(string member, CancellationToken cancellationToken) { Check(); server.Join(member, Session); return Task.CompletedTask; }
+    public Task<bool> IsMemberAsync(string member, CancellationToken cancellationToken) { Check(); return Task.FromResult(server.IsMember(member, Session)); }
     public Task LeaveAsync(string member, CancellationToken cancellationToken) { Check(); server.Leave(member, Session); return Task.CompletedTask; }
     public Task<IReadOnlyList<string>> GetMembersAsync(CancellationToken cancellationToken) { Check(); return Task.FromResult(server.GetMembers()); }
     public Task<IReadOnlyList<string>> GetPartitionsAsync(CancellationToken cancellationToken) { Check(); return Task.FromResult(server.GetPartitions()); }

@@ -1,0 +1,64 @@
+using System.Text.Json;
+using Kiel;
+
+// A group member in its own process, for tests that kill it, freeze it (SIGSTOP) or let it leave.
+// Usage: Kiel.GroupMemberHost <brokers> <zk> <group> <topic> <sessionMs>
+// Prints: READY <name> | ALLOC <t:p,...> | REC <partition> <offset> | COMMITTED <p:offset,...> | LEFT
+// Reads commands from stdin: "leave" winds down and exits 0.
+if (args.Length < 5)
+{
+    Console.Error.WriteLine("usage: Kiel.GroupMemberHost <brokers> <zk> <group> <topic> <sessionMs>");
+    return 2;
+}
+var (brokers, zk, group, topic, sessionMs) = (args[0], args[1], args[2], args[3], int.Parse(args[4]));
+var output = new object();
+void Say(string line) { lock (output) { Console.Out.WriteLine(line); Console.Out.Flush(); } }
+
+var consumer = new GroupedConsumer(new GroupedConsumerOptions
+{
+    Brokers = brokers.Split(','),
+    Group = group,
+    ZooKeeperHosts = [zk],
+    ResetPolicy = OffsetResetPolicy.Earliest,
+    // Commits are explicit, after the records are printed, so that a test knows exactly what was committed.
+    Autocommit = false,
+    MaxWaitTime = TimeSpan.FromMilliseconds(100),
+    ZooKeeperSessionTimeout = TimeSpan.FromMilliseconds(sessionMs),
+    RetryBackoff = TimeSpan.FromMilliseconds(20),
+    MetadataRefreshInterval = TimeSpan.FromSeconds(2),
+});
+consumer.AllocationChanged += e =>
+{
+    Say("ALLOC " + string.Join(",", e.Allocation.SelectMany(kv => kv.Value.Select(p => $"{kv.Key}:{p}"))));
+    return Task.CompletedTask;
+};
+using var stop = new CancellationTokenSource();
+_ = Task.Run(async () =>
+{
+    while (await Console.In.ReadLineAsync() is { } line)
+        if (line.Trim() == "leave") break;
+    stop.Cancel();
+});
+
+await consumer.ConnectAsync(stop.Token);
+Say("READY " + consumer.Name);
+try
+{
+    while (!stop.IsCancellationRequested)
+    {
+        var records = await consumer.ConsumeRecordsAsync(topic, null, stop.Token);
+        if (records.Count == 0) continue;
+        foreach (var r in records) Say($"REC {r.Partition} {r.Offset}");
+        await consumer.CommitOffsetsAsync(null, stop.Token);
+        var last = records.GroupBy(r => r.Partition).Select(g => $"{g.Key}:{g.Max(r => r.Offset) + 1}");
+        Say("COMMITTED " + string.Join(",", last));
+    }
+}
+catch (OperationCanceledException) when (stop.IsCancellationRequested)
+{
+}
+// Leave cleanly: commit what was printed, then wind down.
+await consumer.CommitOffsetsAsync();
+await consumer.DisposeAsync();
+Say("LEFT");
+return 0;
