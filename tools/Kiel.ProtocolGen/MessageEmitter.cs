@@ -447,6 +447,7 @@ public sealed class MessageEmitter(MessageSpec m)
             w.Open($"public static {name} Read(ref KafkaReader reader, short version)");
             w.Line($"reader.MessageName = {Lit(m.Name)};");
             w.Line("reader.Version = version;");
+            w.Line("reader.Field = null;");
             w.Line($"if (version < {ctx.Low} || version > {ctx.High}) ProtocolSupport.FailVersion(ref reader, {ctx.Low}, {ctx.High});");
         }
         else

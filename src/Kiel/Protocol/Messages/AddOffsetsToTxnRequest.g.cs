@@ -62,6 +62,7 @@ public sealed partial class AddOffsetsToTxnRequest : IRequestMessage<AddOffsetsT
     {
         reader.MessageName = "AddOffsetsToTxnRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 4) ProtocolSupport.FailVersion(ref reader, 0, 4);
         var o = new AddOffsetsToTxnRequest(true);
         bool flexible = version >= 3;

@@ -49,6 +49,7 @@ public sealed partial class AddOffsetsToTxnResponse : IResponseMessage<AddOffset
     {
         reader.MessageName = "AddOffsetsToTxnResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 4) ProtocolSupport.FailVersion(ref reader, 0, 4);
         var o = new AddOffsetsToTxnResponse(true);
         bool flexible = version >= 3;

@@ -76,6 +76,7 @@ public sealed partial class AddPartitionsToTxnRequest : IRequestMessage<AddParti
     {
         reader.MessageName = "AddPartitionsToTxnRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 5) ProtocolSupport.FailVersion(ref reader, 0, 5);
         var o = new AddPartitionsToTxnRequest(true);
         bool flexible = version >= 3;

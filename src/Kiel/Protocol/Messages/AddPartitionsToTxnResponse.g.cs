@@ -65,6 +65,7 @@ public sealed partial class AddPartitionsToTxnResponse : IResponseMessage<AddPar
     {
         reader.MessageName = "AddPartitionsToTxnResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 5) ProtocolSupport.FailVersion(ref reader, 0, 5);
         var o = new AddPartitionsToTxnResponse(true);
         bool flexible = version >= 3;

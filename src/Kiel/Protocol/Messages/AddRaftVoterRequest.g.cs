@@ -70,6 +70,7 @@ public sealed partial class AddRaftVoterRequest : IRequestMessage<AddRaftVoterRe
     {
         reader.MessageName = "AddRaftVoterRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new AddRaftVoterRequest(true);
         bool flexible = true;

@@ -54,6 +54,7 @@ public sealed partial class AddRaftVoterResponse : IResponseMessage<AddRaftVoter
     {
         reader.MessageName = "AddRaftVoterResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new AddRaftVoterResponse(true);
         bool flexible = true;

@@ -52,6 +52,7 @@ public sealed partial class AllocateProducerIdsRequest : IRequestMessage<Allocat
     {
         reader.MessageName = "AllocateProducerIdsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new AllocateProducerIdsRequest(true);
         bool flexible = true;

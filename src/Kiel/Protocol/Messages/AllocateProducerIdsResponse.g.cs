@@ -59,6 +59,7 @@ public sealed partial class AllocateProducerIdsResponse : IResponseMessage<Alloc
     {
         reader.MessageName = "AllocateProducerIdsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new AllocateProducerIdsResponse(true);
         bool flexible = true;

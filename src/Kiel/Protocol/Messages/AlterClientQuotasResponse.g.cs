@@ -52,6 +52,7 @@ public sealed partial class AlterClientQuotasResponse : IResponseMessage<AlterCl
     {
         reader.MessageName = "AlterClientQuotasResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new AlterClientQuotasResponse(true);
         bool flexible = version >= 1;

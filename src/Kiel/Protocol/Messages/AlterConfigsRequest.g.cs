@@ -55,6 +55,7 @@ public sealed partial class AlterConfigsRequest : IRequestMessage<AlterConfigsRe
     {
         reader.MessageName = "AlterConfigsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 2) ProtocolSupport.FailVersion(ref reader, 0, 2);
         var o = new AlterConfigsRequest(true);
         bool flexible = version >= 2;

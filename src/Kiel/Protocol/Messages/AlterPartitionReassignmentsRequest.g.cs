@@ -55,6 +55,7 @@ public sealed partial class AlterPartitionReassignmentsRequest : IRequestMessage
     {
         reader.MessageName = "AlterPartitionReassignmentsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new AlterPartitionReassignmentsRequest(true);
         bool flexible = true;

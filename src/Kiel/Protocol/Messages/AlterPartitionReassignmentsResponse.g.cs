@@ -62,6 +62,7 @@ public sealed partial class AlterPartitionReassignmentsResponse : IResponseMessa
     {
         reader.MessageName = "AlterPartitionReassignmentsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new AlterPartitionReassignmentsResponse(true);
         bool flexible = true;

@@ -60,6 +60,7 @@ public sealed partial class AlterPartitionRequest : IRequestMessage<AlterPartiti
     {
         reader.MessageName = "AlterPartitionRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 3) ProtocolSupport.FailVersion(ref reader, 0, 3);
         var o = new AlterPartitionRequest(true);
         bool flexible = true;

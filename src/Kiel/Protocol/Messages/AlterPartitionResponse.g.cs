@@ -57,6 +57,7 @@ public sealed partial class AlterPartitionResponse : IResponseMessage<AlterParti
     {
         reader.MessageName = "AlterPartitionResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 3) ProtocolSupport.FailVersion(ref reader, 0, 3);
         var o = new AlterPartitionResponse(true);
         bool flexible = true;

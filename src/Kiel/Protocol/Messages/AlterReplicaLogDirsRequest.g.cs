@@ -50,6 +50,7 @@ public sealed partial class AlterReplicaLogDirsRequest : IRequestMessage<AlterRe
     {
         reader.MessageName = "AlterReplicaLogDirsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 2) ProtocolSupport.FailVersion(ref reader, 0, 2);
         var o = new AlterReplicaLogDirsRequest(true);
         bool flexible = version >= 2;

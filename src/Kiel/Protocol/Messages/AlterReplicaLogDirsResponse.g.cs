@@ -52,6 +52,7 @@ public sealed partial class AlterReplicaLogDirsResponse : IResponseMessage<Alter
     {
         reader.MessageName = "AlterReplicaLogDirsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 2) ProtocolSupport.FailVersion(ref reader, 0, 2);
         var o = new AlterReplicaLogDirsResponse(true);
         bool flexible = version >= 2;

@@ -56,6 +56,7 @@ public sealed partial class AlterUserScramCredentialsRequest : IRequestMessage<A
     {
         reader.MessageName = "AlterUserScramCredentialsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new AlterUserScramCredentialsRequest(true);
         bool flexible = true;

@@ -121,6 +121,7 @@ public sealed partial class ApiVersionsResponse : IResponseMessage<ApiVersionsRe
     {
         reader.MessageName = "ApiVersionsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 4) ProtocolSupport.FailVersion(ref reader, 0, 4);
         var o = new ApiVersionsResponse(true);
         bool flexible = version >= 3;

@@ -60,6 +60,7 @@ public sealed partial class AssignReplicasToDirsRequest : IRequestMessage<Assign
     {
         reader.MessageName = "AssignReplicasToDirsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new AssignReplicasToDirsRequest(true);
         bool flexible = true;

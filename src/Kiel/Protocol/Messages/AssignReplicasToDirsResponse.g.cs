@@ -57,6 +57,7 @@ public sealed partial class AssignReplicasToDirsResponse : IResponseMessage<Assi
     {
         reader.MessageName = "AssignReplicasToDirsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new AssignReplicasToDirsResponse(true);
         bool flexible = true;

@@ -66,6 +66,7 @@ public sealed partial class BeginQuorumEpochRequest : IRequestMessage<BeginQuoru
     {
         reader.MessageName = "BeginQuorumEpochRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new BeginQuorumEpochRequest(true);
         bool flexible = version >= 1;

@@ -75,6 +75,7 @@ public sealed partial class BeginQuorumEpochResponse : IResponseMessage<BeginQuo
     {
         reader.MessageName = "BeginQuorumEpochResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new BeginQuorumEpochResponse(true);
         bool flexible = version >= 1;

@@ -92,6 +92,7 @@ public sealed partial class BrokerHeartbeatRequest : IRequestMessage<BrokerHeart
     {
         reader.MessageName = "BrokerHeartbeatRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new BrokerHeartbeatRequest(true);
         bool flexible = true;

@@ -64,6 +64,7 @@ public sealed partial class BrokerHeartbeatResponse : IResponseMessage<BrokerHea
     {
         reader.MessageName = "BrokerHeartbeatResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new BrokerHeartbeatResponse(true);
         bool flexible = true;

@@ -93,6 +93,7 @@ public sealed partial class BrokerRegistrationRequest : IRequestMessage<BrokerRe
     {
         reader.MessageName = "BrokerRegistrationRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 4) ProtocolSupport.FailVersion(ref reader, 0, 4);
         var o = new BrokerRegistrationRequest(true);
         bool flexible = true;

@@ -54,6 +54,7 @@ public sealed partial class BrokerRegistrationResponse : IResponseMessage<Broker
     {
         reader.MessageName = "BrokerRegistrationResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 4) ProtocolSupport.FailVersion(ref reader, 0, 4);
         var o = new BrokerRegistrationResponse(true);
         bool flexible = true;

@@ -55,6 +55,7 @@ public sealed partial class ConsumerGroupDescribeRequest : IRequestMessage<Consu
     {
         reader.MessageName = "ConsumerGroupDescribeRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new ConsumerGroupDescribeRequest(true);
         bool flexible = true;

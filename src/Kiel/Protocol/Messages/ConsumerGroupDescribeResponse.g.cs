@@ -52,6 +52,7 @@ public sealed partial class ConsumerGroupDescribeResponse : IResponseMessage<Con
     {
         reader.MessageName = "ConsumerGroupDescribeResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new ConsumerGroupDescribeResponse(true);
         bool flexible = true;

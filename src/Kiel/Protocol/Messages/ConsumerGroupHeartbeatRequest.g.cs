@@ -93,6 +93,7 @@ public sealed partial class ConsumerGroupHeartbeatRequest : IRequestMessage<Cons
     {
         reader.MessageName = "ConsumerGroupHeartbeatRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new ConsumerGroupHeartbeatRequest(true);
         bool flexible = true;

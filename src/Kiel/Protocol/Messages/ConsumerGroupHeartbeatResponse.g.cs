@@ -74,6 +74,7 @@ public sealed partial class ConsumerGroupHeartbeatResponse : IResponseMessage<Co
     {
         reader.MessageName = "ConsumerGroupHeartbeatResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new ConsumerGroupHeartbeatResponse(true);
         bool flexible = true;

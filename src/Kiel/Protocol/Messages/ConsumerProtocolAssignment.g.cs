@@ -47,6 +47,7 @@ public sealed partial class ConsumerProtocolAssignment : IKafkaMessage
     {
         reader.MessageName = "ConsumerProtocolAssignment";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 3) ProtocolSupport.FailVersion(ref reader, 0, 3);
         var o = new ConsumerProtocolAssignment(true);
         { reader.Field = "AssignedPartitions"; o.AssignedPartitions = ProtocolSupport.ReadStructs<TopicPartition>(ref reader, false, false, 6, version)!; }

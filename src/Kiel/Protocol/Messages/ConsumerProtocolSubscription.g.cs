@@ -63,6 +63,7 @@ public sealed partial class ConsumerProtocolSubscription : IKafkaMessage
     {
         reader.MessageName = "ConsumerProtocolSubscription";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 3) ProtocolSupport.FailVersion(ref reader, 0, 3);
         var o = new ConsumerProtocolSubscription(true);
         { reader.Field = "Topics"; o.Topics = ProtocolSupport.ReadStrings(ref reader, false, false)!; }

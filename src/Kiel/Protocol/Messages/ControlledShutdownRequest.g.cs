@@ -52,6 +52,7 @@ public sealed partial class ControlledShutdownRequest : IRequestMessage<Controll
     {
         reader.MessageName = "ControlledShutdownRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 3) ProtocolSupport.FailVersion(ref reader, 0, 3);
         var o = new ControlledShutdownRequest(true);
         bool flexible = version >= 3;

@@ -52,6 +52,7 @@ public sealed partial class ControlledShutdownResponse : IResponseMessage<Contro
     {
         reader.MessageName = "ControlledShutdownResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 3) ProtocolSupport.FailVersion(ref reader, 0, 3);
         var o = new ControlledShutdownResponse(true);
         bool flexible = version >= 3;

@@ -71,6 +71,7 @@ public sealed partial class ControllerRegistrationRequest : IRequestMessage<Cont
     {
         reader.MessageName = "ControllerRegistrationRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new ControllerRegistrationRequest(true);
         bool flexible = true;

@@ -54,6 +54,7 @@ public sealed partial class ControllerRegistrationResponse : IResponseMessage<Co
     {
         reader.MessageName = "ControllerRegistrationResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new ControllerRegistrationResponse(true);
         bool flexible = true;

@@ -50,6 +50,7 @@ public sealed partial class CreateAclsRequest : IRequestMessage<CreateAclsRespon
     {
         reader.MessageName = "CreateAclsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 3) ProtocolSupport.FailVersion(ref reader, 0, 3);
         var o = new CreateAclsRequest(true);
         bool flexible = version >= 2;

@@ -52,6 +52,7 @@ public sealed partial class CreateAclsResponse : IResponseMessage<CreateAclsResp
     {
         reader.MessageName = "CreateAclsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 3) ProtocolSupport.FailVersion(ref reader, 0, 3);
         var o = new CreateAclsResponse(true);
         bool flexible = version >= 2;

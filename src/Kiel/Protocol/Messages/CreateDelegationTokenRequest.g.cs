@@ -67,6 +67,7 @@ public sealed partial class CreateDelegationTokenRequest : IRequestMessage<Creat
     {
         reader.MessageName = "CreateDelegationTokenRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 3) ProtocolSupport.FailVersion(ref reader, 0, 3);
         var o = new CreateDelegationTokenRequest(true);
         bool flexible = version >= 2;

@@ -96,6 +96,7 @@ public sealed partial class CreateDelegationTokenResponse : IResponseMessage<Cre
     {
         reader.MessageName = "CreateDelegationTokenResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 3) ProtocolSupport.FailVersion(ref reader, 0, 3);
         var o = new CreateDelegationTokenResponse(true);
         bool flexible = version >= 2;

@@ -60,6 +60,7 @@ public sealed partial class CreatePartitionsRequest : IRequestMessage<CreatePart
     {
         reader.MessageName = "CreatePartitionsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 3) ProtocolSupport.FailVersion(ref reader, 0, 3);
         var o = new CreatePartitionsRequest(true);
         bool flexible = version >= 2;

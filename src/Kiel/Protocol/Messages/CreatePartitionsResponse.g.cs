@@ -52,6 +52,7 @@ public sealed partial class CreatePartitionsResponse : IResponseMessage<CreatePa
     {
         reader.MessageName = "CreatePartitionsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 3) ProtocolSupport.FailVersion(ref reader, 0, 3);
         var o = new CreatePartitionsResponse(true);
         bool flexible = version >= 2;

@@ -61,6 +61,7 @@ public sealed partial class CreateTopicsRequest : IRequestMessage<CreateTopicsRe
     {
         reader.MessageName = "CreateTopicsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 7) ProtocolSupport.FailVersion(ref reader, 0, 7);
         var o = new CreateTopicsRequest(true);
         bool flexible = version >= 5;

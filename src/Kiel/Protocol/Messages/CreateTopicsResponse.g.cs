@@ -52,6 +52,7 @@ public sealed partial class CreateTopicsResponse : IResponseMessage<CreateTopics
     {
         reader.MessageName = "CreateTopicsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 7) ProtocolSupport.FailVersion(ref reader, 0, 7);
         var o = new CreateTopicsResponse(true);
         bool flexible = version >= 5;

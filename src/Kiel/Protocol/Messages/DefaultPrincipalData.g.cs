@@ -54,6 +54,7 @@ public sealed partial class DefaultPrincipalData : IKafkaMessage
     {
         reader.MessageName = "DefaultPrincipalData";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new DefaultPrincipalData(true);
         bool flexible = true;

@@ -50,6 +50,7 @@ public sealed partial class DeleteAclsRequest : IRequestMessage<DeleteAclsRespon
     {
         reader.MessageName = "DeleteAclsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 3) ProtocolSupport.FailVersion(ref reader, 0, 3);
         var o = new DeleteAclsRequest(true);
         bool flexible = version >= 2;

@@ -52,6 +52,7 @@ public sealed partial class DeleteAclsResponse : IResponseMessage<DeleteAclsResp
     {
         reader.MessageName = "DeleteAclsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 3) ProtocolSupport.FailVersion(ref reader, 0, 3);
         var o = new DeleteAclsResponse(true);
         bool flexible = version >= 2;

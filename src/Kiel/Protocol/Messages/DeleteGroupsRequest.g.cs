@@ -50,6 +50,7 @@ public sealed partial class DeleteGroupsRequest : IRequestMessage<DeleteGroupsRe
     {
         reader.MessageName = "DeleteGroupsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 2) ProtocolSupport.FailVersion(ref reader, 0, 2);
         var o = new DeleteGroupsRequest(true);
         bool flexible = version >= 2;

@@ -55,6 +55,7 @@ public sealed partial class DeleteRecordsRequest : IRequestMessage<DeleteRecords
     {
         reader.MessageName = "DeleteRecordsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 2) ProtocolSupport.FailVersion(ref reader, 0, 2);
         var o = new DeleteRecordsRequest(true);
         bool flexible = version >= 2;

@@ -55,6 +55,7 @@ public sealed partial class DeleteShareGroupStateRequest : IRequestMessage<Delet
     {
         reader.MessageName = "DeleteShareGroupStateRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new DeleteShareGroupStateRequest(true);
         bool flexible = true;

@@ -62,6 +62,7 @@ public sealed partial class DeleteTopicsRequest : IRequestMessage<DeleteTopicsRe
     {
         reader.MessageName = "DeleteTopicsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 6) ProtocolSupport.FailVersion(ref reader, 0, 6);
         var o = new DeleteTopicsRequest(true);
         bool flexible = version >= 4;

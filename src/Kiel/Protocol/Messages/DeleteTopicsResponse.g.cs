@@ -52,6 +52,7 @@ public sealed partial class DeleteTopicsResponse : IResponseMessage<DeleteTopics
     {
         reader.MessageName = "DeleteTopicsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 6) ProtocolSupport.FailVersion(ref reader, 0, 6);
         var o = new DeleteTopicsResponse(true);
         bool flexible = version >= 4;

@@ -78,6 +78,7 @@ public sealed partial class DescribeAclsRequest : IRequestMessage<DescribeAclsRe
     {
         reader.MessageName = "DescribeAclsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 3) ProtocolSupport.FailVersion(ref reader, 0, 3);
         var o = new DescribeAclsRequest(true);
         bool flexible = version >= 2;

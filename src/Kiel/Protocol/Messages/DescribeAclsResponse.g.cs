@@ -62,6 +62,7 @@ public sealed partial class DescribeAclsResponse : IResponseMessage<DescribeAcls
     {
         reader.MessageName = "DescribeAclsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 3) ProtocolSupport.FailVersion(ref reader, 0, 3);
         var o = new DescribeAclsResponse(true);
         bool flexible = version >= 2;

@@ -62,6 +62,7 @@ public sealed partial class DescribeClientQuotasResponse : IResponseMessage<Desc
     {
         reader.MessageName = "DescribeClientQuotasResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new DescribeClientQuotasResponse(true);
         bool flexible = version >= 1;

@@ -53,6 +53,7 @@ public sealed partial class DescribeClusterRequest : IRequestMessage<DescribeClu
     {
         reader.MessageName = "DescribeClusterRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new DescribeClusterRequest(true);
         bool flexible = true;

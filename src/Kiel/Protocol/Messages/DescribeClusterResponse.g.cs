@@ -83,6 +83,7 @@ public sealed partial class DescribeClusterResponse : IResponseMessage<DescribeC
     {
         reader.MessageName = "DescribeClusterResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new DescribeClusterResponse(true);
         bool flexible = true;

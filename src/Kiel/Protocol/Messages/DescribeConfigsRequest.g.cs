@@ -62,6 +62,7 @@ public sealed partial class DescribeConfigsRequest : IRequestMessage<DescribeCon
     {
         reader.MessageName = "DescribeConfigsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 4) ProtocolSupport.FailVersion(ref reader, 0, 4);
         var o = new DescribeConfigsRequest(true);
         bool flexible = version >= 4;

@@ -52,6 +52,7 @@ public sealed partial class DescribeConfigsResponse : IResponseMessage<DescribeC
     {
         reader.MessageName = "DescribeConfigsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 4) ProtocolSupport.FailVersion(ref reader, 0, 4);
         var o = new DescribeConfigsResponse(true);
         bool flexible = version >= 4;

@@ -50,6 +50,7 @@ public sealed partial class DescribeDelegationTokenRequest : IRequestMessage<Des
     {
         reader.MessageName = "DescribeDelegationTokenRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 3) ProtocolSupport.FailVersion(ref reader, 0, 3);
         var o = new DescribeDelegationTokenRequest(true);
         bool flexible = version >= 2;

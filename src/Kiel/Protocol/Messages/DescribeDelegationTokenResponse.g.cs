@@ -57,6 +57,7 @@ public sealed partial class DescribeDelegationTokenResponse : IResponseMessage<D
     {
         reader.MessageName = "DescribeDelegationTokenResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 3) ProtocolSupport.FailVersion(ref reader, 0, 3);
         var o = new DescribeDelegationTokenResponse(true);
         bool flexible = version >= 2;

@@ -56,6 +56,7 @@ public sealed partial class DescribeGroupsRequest : IRequestMessage<DescribeGrou
     {
         reader.MessageName = "DescribeGroupsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 5) ProtocolSupport.FailVersion(ref reader, 0, 5);
         var o = new DescribeGroupsRequest(true);
         bool flexible = version >= 5;

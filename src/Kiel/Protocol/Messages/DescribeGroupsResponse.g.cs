@@ -52,6 +52,7 @@ public sealed partial class DescribeGroupsResponse : IResponseMessage<DescribeGr
     {
         reader.MessageName = "DescribeGroupsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 5) ProtocolSupport.FailVersion(ref reader, 0, 5);
         var o = new DescribeGroupsResponse(true);
         bool flexible = version >= 5;

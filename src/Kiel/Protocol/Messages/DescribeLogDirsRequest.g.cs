@@ -50,6 +50,7 @@ public sealed partial class DescribeLogDirsRequest : IRequestMessage<DescribeLog
     {
         reader.MessageName = "DescribeLogDirsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 4) ProtocolSupport.FailVersion(ref reader, 0, 4);
         var o = new DescribeLogDirsRequest(true);
         bool flexible = version >= 2;

@@ -57,6 +57,7 @@ public sealed partial class DescribeLogDirsResponse : IResponseMessage<DescribeL
     {
         reader.MessageName = "DescribeLogDirsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 4) ProtocolSupport.FailVersion(ref reader, 0, 4);
         var o = new DescribeLogDirsResponse(true);
         bool flexible = version >= 2;

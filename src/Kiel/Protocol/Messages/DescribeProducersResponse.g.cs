@@ -52,6 +52,7 @@ public sealed partial class DescribeProducersResponse : IResponseMessage<Describ
     {
         reader.MessageName = "DescribeProducersResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new DescribeProducersResponse(true);
         bool flexible = true;

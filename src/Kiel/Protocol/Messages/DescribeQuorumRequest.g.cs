@@ -50,6 +50,7 @@ public sealed partial class DescribeQuorumRequest : IRequestMessage<DescribeQuor
     {
         reader.MessageName = "DescribeQuorumRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 2) ProtocolSupport.FailVersion(ref reader, 0, 2);
         var o = new DescribeQuorumRequest(true);
         bool flexible = true;

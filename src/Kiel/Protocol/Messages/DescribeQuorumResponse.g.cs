@@ -64,6 +64,7 @@ public sealed partial class DescribeQuorumResponse : IResponseMessage<DescribeQu
     {
         reader.MessageName = "DescribeQuorumResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 2) ProtocolSupport.FailVersion(ref reader, 0, 2);
         var o = new DescribeQuorumResponse(true);
         bool flexible = true;

@@ -60,6 +60,7 @@ public sealed partial class DescribeTopicPartitionsRequest : IRequestMessage<Des
     {
         reader.MessageName = "DescribeTopicPartitionsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new DescribeTopicPartitionsRequest(true);
         bool flexible = true;

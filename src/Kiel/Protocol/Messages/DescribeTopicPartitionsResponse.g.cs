@@ -57,6 +57,7 @@ public sealed partial class DescribeTopicPartitionsResponse : IResponseMessage<D
     {
         reader.MessageName = "DescribeTopicPartitionsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new DescribeTopicPartitionsResponse(true);
         bool flexible = true;

@@ -50,6 +50,7 @@ public sealed partial class DescribeTransactionsRequest : IRequestMessage<Descri
     {
         reader.MessageName = "DescribeTransactionsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new DescribeTransactionsRequest(true);
         bool flexible = true;

@@ -50,6 +50,7 @@ public sealed partial class DescribeUserScramCredentialsRequest : IRequestMessag
     {
         reader.MessageName = "DescribeUserScramCredentialsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new DescribeUserScramCredentialsRequest(true);
         bool flexible = true;

@@ -62,6 +62,7 @@ public sealed partial class DescribeUserScramCredentialsResponse : IResponseMess
     {
         reader.MessageName = "DescribeUserScramCredentialsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new DescribeUserScramCredentialsResponse(true);
         bool flexible = true;

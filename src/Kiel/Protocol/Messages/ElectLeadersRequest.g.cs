@@ -61,6 +61,7 @@ public sealed partial class ElectLeadersRequest : IRequestMessage<ElectLeadersRe
     {
         reader.MessageName = "ElectLeadersRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 2) ProtocolSupport.FailVersion(ref reader, 0, 2);
         var o = new ElectLeadersRequest(true);
         bool flexible = version >= 2;

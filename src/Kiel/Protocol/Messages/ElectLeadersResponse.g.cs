@@ -58,6 +58,7 @@ public sealed partial class ElectLeadersResponse : IResponseMessage<ElectLeaders
     {
         reader.MessageName = "ElectLeadersResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 2) ProtocolSupport.FailVersion(ref reader, 0, 2);
         var o = new ElectLeadersResponse(true);
         bool flexible = version >= 2;

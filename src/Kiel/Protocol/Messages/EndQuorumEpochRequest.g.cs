@@ -61,6 +61,7 @@ public sealed partial class EndQuorumEpochRequest : IRequestMessage<EndQuorumEpo
     {
         reader.MessageName = "EndQuorumEpochRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new EndQuorumEpochRequest(true);
         bool flexible = version >= 1;

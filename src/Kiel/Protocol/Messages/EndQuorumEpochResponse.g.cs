@@ -75,6 +75,7 @@ public sealed partial class EndQuorumEpochResponse : IResponseMessage<EndQuorumE
     {
         reader.MessageName = "EndQuorumEpochResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new EndQuorumEpochResponse(true);
         bool flexible = version >= 1;

@@ -62,6 +62,7 @@ public sealed partial class EndTxnRequest : IRequestMessage<EndTxnResponse>
     {
         reader.MessageName = "EndTxnRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 5) ProtocolSupport.FailVersion(ref reader, 0, 5);
         var o = new EndTxnRequest(true);
         bool flexible = version >= 3;

@@ -59,6 +59,7 @@ public sealed partial class EndTxnResponse : IResponseMessage<EndTxnResponse>
     {
         reader.MessageName = "EndTxnResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 5) ProtocolSupport.FailVersion(ref reader, 0, 5);
         var o = new EndTxnResponse(true);
         bool flexible = version >= 3;

@@ -57,6 +57,7 @@ public sealed partial class EnvelopeRequest : IRequestMessage<EnvelopeResponse>
     {
         reader.MessageName = "EnvelopeRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new EnvelopeRequest(true);
         bool flexible = true;

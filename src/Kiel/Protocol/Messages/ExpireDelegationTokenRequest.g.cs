@@ -52,6 +52,7 @@ public sealed partial class ExpireDelegationTokenRequest : IRequestMessage<Expir
     {
         reader.MessageName = "ExpireDelegationTokenRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 2) ProtocolSupport.FailVersion(ref reader, 0, 2);
         var o = new ExpireDelegationTokenRequest(true);
         bool flexible = version >= 2;

@@ -54,6 +54,7 @@ public sealed partial class ExpireDelegationTokenResponse : IResponseMessage<Exp
     {
         reader.MessageName = "ExpireDelegationTokenResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 2) ProtocolSupport.FailVersion(ref reader, 0, 2);
         var o = new ExpireDelegationTokenResponse(true);
         bool flexible = version >= 2;

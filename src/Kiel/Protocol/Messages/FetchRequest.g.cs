@@ -136,6 +136,7 @@ public sealed partial class FetchRequest : IRequestMessage<FetchResponse>
     {
         reader.MessageName = "FetchRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 17) ProtocolSupport.FailVersion(ref reader, 0, 17);
         var o = new FetchRequest(true);
         bool flexible = version >= 12;

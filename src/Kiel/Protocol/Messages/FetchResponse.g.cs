@@ -86,6 +86,7 @@ public sealed partial class FetchResponse : IResponseMessage<FetchResponse>
     {
         reader.MessageName = "FetchResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 17) ProtocolSupport.FailVersion(ref reader, 0, 17);
         var o = new FetchResponse(true);
         bool flexible = version >= 12;

@@ -81,6 +81,7 @@ public sealed partial class FetchSnapshotRequest : IRequestMessage<FetchSnapshot
     {
         reader.MessageName = "FetchSnapshotRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new FetchSnapshotRequest(true);
         bool flexible = true;

@@ -80,6 +80,7 @@ public sealed partial class FetchSnapshotResponse : IResponseMessage<FetchSnapsh
     {
         reader.MessageName = "FetchSnapshotResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new FetchSnapshotResponse(true);
         bool flexible = true;

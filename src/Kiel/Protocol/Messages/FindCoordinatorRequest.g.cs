@@ -63,6 +63,7 @@ public sealed partial class FindCoordinatorRequest : IRequestMessage<FindCoordin
     {
         reader.MessageName = "FindCoordinatorRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 6) ProtocolSupport.FailVersion(ref reader, 0, 6);
         var o = new FindCoordinatorRequest(true);
         bool flexible = version >= 3;

@@ -82,6 +82,7 @@ public sealed partial class FindCoordinatorResponse : IResponseMessage<FindCoord
     {
         reader.MessageName = "FindCoordinatorResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 6) ProtocolSupport.FailVersion(ref reader, 0, 6);
         var o = new FindCoordinatorResponse(true);
         bool flexible = version >= 3;

@@ -47,6 +47,7 @@ public sealed partial class GetTelemetrySubscriptionsRequest : IRequestMessage<G
     {
         reader.MessageName = "GetTelemetrySubscriptionsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new GetTelemetrySubscriptionsRequest(true);
         bool flexible = true;

@@ -88,6 +88,7 @@ public sealed partial class GetTelemetrySubscriptionsResponse : IResponseMessage
     {
         reader.MessageName = "GetTelemetrySubscriptionsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new GetTelemetrySubscriptionsResponse(true);
         bool flexible = true;

@@ -63,6 +63,7 @@ public sealed partial class HeartbeatRequest : IRequestMessage<HeartbeatResponse
     {
         reader.MessageName = "HeartbeatRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 4) ProtocolSupport.FailVersion(ref reader, 0, 4);
         var o = new HeartbeatRequest(true);
         bool flexible = version >= 4;

@@ -49,6 +49,7 @@ public sealed partial class HeartbeatResponse : IResponseMessage<HeartbeatRespon
     {
         reader.MessageName = "HeartbeatResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 4) ProtocolSupport.FailVersion(ref reader, 0, 4);
         var o = new HeartbeatResponse(true);
         bool flexible = version >= 4;

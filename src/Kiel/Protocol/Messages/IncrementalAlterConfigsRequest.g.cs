@@ -55,6 +55,7 @@ public sealed partial class IncrementalAlterConfigsRequest : IRequestMessage<Inc
     {
         reader.MessageName = "IncrementalAlterConfigsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new IncrementalAlterConfigsRequest(true);
         bool flexible = version >= 1;

@@ -52,6 +52,7 @@ public sealed partial class IncrementalAlterConfigsResponse : IResponseMessage<I
     {
         reader.MessageName = "IncrementalAlterConfigsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new IncrementalAlterConfigsResponse(true);
         bool flexible = version >= 1;

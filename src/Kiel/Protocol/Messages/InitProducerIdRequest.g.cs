@@ -64,6 +64,7 @@ public sealed partial class InitProducerIdRequest : IRequestMessage<InitProducer
     {
         reader.MessageName = "InitProducerIdRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 5) ProtocolSupport.FailVersion(ref reader, 0, 5);
         var o = new InitProducerIdRequest(true);
         bool flexible = version >= 2;

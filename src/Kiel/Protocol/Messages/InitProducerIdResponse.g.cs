@@ -59,6 +59,7 @@ public sealed partial class InitProducerIdResponse : IResponseMessage<InitProduc
     {
         reader.MessageName = "InitProducerIdResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 5) ProtocolSupport.FailVersion(ref reader, 0, 5);
         var o = new InitProducerIdResponse(true);
         bool flexible = version >= 2;

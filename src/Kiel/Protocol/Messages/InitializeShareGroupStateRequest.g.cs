@@ -55,6 +55,7 @@ public sealed partial class InitializeShareGroupStateRequest : IRequestMessage<I
     {
         reader.MessageName = "InitializeShareGroupStateRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new InitializeShareGroupStateRequest(true);
         bool flexible = true;

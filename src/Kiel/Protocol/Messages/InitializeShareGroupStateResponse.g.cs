@@ -47,6 +47,7 @@ public sealed partial class InitializeShareGroupStateResponse : IResponseMessage
     {
         reader.MessageName = "InitializeShareGroupStateResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new InitializeShareGroupStateResponse(true);
         bool flexible = true;

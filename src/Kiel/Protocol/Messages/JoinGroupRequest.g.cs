@@ -86,6 +86,7 @@ public sealed partial class JoinGroupRequest : IRequestMessage<JoinGroupResponse
     {
         reader.MessageName = "JoinGroupRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 9) ProtocolSupport.FailVersion(ref reader, 0, 9);
         var o = new JoinGroupRequest(true);
         bool flexible = version >= 6;

@@ -88,6 +88,7 @@ public sealed partial class JoinGroupResponse : IResponseMessage<JoinGroupRespon
     {
         reader.MessageName = "JoinGroupResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 9) ProtocolSupport.FailVersion(ref reader, 0, 9);
         var o = new JoinGroupResponse(true);
         bool flexible = version >= 6;

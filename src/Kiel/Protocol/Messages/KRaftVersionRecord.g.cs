@@ -49,6 +49,7 @@ public sealed partial class KRaftVersionRecord : IKafkaMessage
     {
         reader.MessageName = "KRaftVersionRecord";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new KRaftVersionRecord(true);
         bool flexible = true;

@@ -91,6 +91,7 @@ public sealed partial class LeaderAndIsrRequest : IRequestMessage<LeaderAndIsrRe
     {
         reader.MessageName = "LeaderAndIsrRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 7) ProtocolSupport.FailVersion(ref reader, 0, 7);
         var o = new LeaderAndIsrRequest(true);
         bool flexible = version >= 4;

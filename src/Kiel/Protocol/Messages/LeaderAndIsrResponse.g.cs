@@ -60,6 +60,7 @@ public sealed partial class LeaderAndIsrResponse : IResponseMessage<LeaderAndIsr
     {
         reader.MessageName = "LeaderAndIsrResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 7) ProtocolSupport.FailVersion(ref reader, 0, 7);
         var o = new LeaderAndIsrResponse(true);
         bool flexible = version >= 4;

@@ -62,6 +62,7 @@ public sealed partial class LeaveGroupRequest : IRequestMessage<LeaveGroupRespon
     {
         reader.MessageName = "LeaveGroupRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 5) ProtocolSupport.FailVersion(ref reader, 0, 5);
         var o = new LeaveGroupRequest(true);
         bool flexible = version >= 4;

@@ -58,6 +58,7 @@ public sealed partial class LeaveGroupResponse : IResponseMessage<LeaveGroupResp
     {
         reader.MessageName = "LeaveGroupResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 5) ProtocolSupport.FailVersion(ref reader, 0, 5);
         var o = new LeaveGroupResponse(true);
         bool flexible = version >= 4;

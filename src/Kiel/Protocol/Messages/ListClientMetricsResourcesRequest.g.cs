@@ -42,6 +42,7 @@ public sealed partial class ListClientMetricsResourcesRequest : IRequestMessage<
     {
         reader.MessageName = "ListClientMetricsResourcesRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new ListClientMetricsResourcesRequest(true);
         bool flexible = true;

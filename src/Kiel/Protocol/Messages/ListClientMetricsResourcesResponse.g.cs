@@ -57,6 +57,7 @@ public sealed partial class ListClientMetricsResourcesResponse : IResponseMessag
     {
         reader.MessageName = "ListClientMetricsResourcesResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new ListClientMetricsResourcesResponse(true);
         bool flexible = true;

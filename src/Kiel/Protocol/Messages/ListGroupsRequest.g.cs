@@ -58,6 +58,7 @@ public sealed partial class ListGroupsRequest : IRequestMessage<ListGroupsRespon
     {
         reader.MessageName = "ListGroupsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 5) ProtocolSupport.FailVersion(ref reader, 0, 5);
         var o = new ListGroupsRequest(true);
         bool flexible = version >= 3;

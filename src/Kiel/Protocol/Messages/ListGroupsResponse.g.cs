@@ -57,6 +57,7 @@ public sealed partial class ListGroupsResponse : IResponseMessage<ListGroupsResp
     {
         reader.MessageName = "ListGroupsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 5) ProtocolSupport.FailVersion(ref reader, 0, 5);
         var o = new ListGroupsResponse(true);
         bool flexible = version >= 3;

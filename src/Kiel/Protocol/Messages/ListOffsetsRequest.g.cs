@@ -66,6 +66,7 @@ public sealed partial class ListOffsetsRequest : IRequestMessage<ListOffsetsResp
     {
         reader.MessageName = "ListOffsetsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 10) ProtocolSupport.FailVersion(ref reader, 0, 10);
         var o = new ListOffsetsRequest(true);
         bool flexible = version >= 6;

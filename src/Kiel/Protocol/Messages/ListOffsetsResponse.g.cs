@@ -52,6 +52,7 @@ public sealed partial class ListOffsetsResponse : IResponseMessage<ListOffsetsRe
     {
         reader.MessageName = "ListOffsetsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 10) ProtocolSupport.FailVersion(ref reader, 0, 10);
         var o = new ListOffsetsResponse(true);
         bool flexible = version >= 6;

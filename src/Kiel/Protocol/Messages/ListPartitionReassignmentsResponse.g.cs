@@ -62,6 +62,7 @@ public sealed partial class ListPartitionReassignmentsResponse : IResponseMessag
     {
         reader.MessageName = "ListPartitionReassignmentsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new ListPartitionReassignmentsResponse(true);
         bool flexible = true;

@@ -62,6 +62,7 @@ public sealed partial class ListTransactionsRequest : IRequestMessage<ListTransa
     {
         reader.MessageName = "ListTransactionsRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new ListTransactionsRequest(true);
         bool flexible = true;

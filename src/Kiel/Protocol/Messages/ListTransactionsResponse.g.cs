@@ -63,6 +63,7 @@ public sealed partial class ListTransactionsResponse : IResponseMessage<ListTran
     {
         reader.MessageName = "ListTransactionsResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new ListTransactionsResponse(true);
         bool flexible = true;

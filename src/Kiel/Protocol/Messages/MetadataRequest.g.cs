@@ -68,6 +68,7 @@ public sealed partial class MetadataRequest : IRequestMessage<MetadataResponse>
     {
         reader.MessageName = "MetadataRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 12) ProtocolSupport.FailVersion(ref reader, 0, 12);
         var o = new MetadataRequest(true);
         bool flexible = version >= 9;

@@ -74,6 +74,7 @@ public sealed partial class MetadataResponse : IResponseMessage<MetadataResponse
     {
         reader.MessageName = "MetadataResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 12) ProtocolSupport.FailVersion(ref reader, 0, 12);
         var o = new MetadataResponse(true);
         bool flexible = version >= 9;

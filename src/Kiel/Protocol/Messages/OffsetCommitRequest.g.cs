@@ -76,6 +76,7 @@ public sealed partial class OffsetCommitRequest : IRequestMessage<OffsetCommitRe
     {
         reader.MessageName = "OffsetCommitRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 9) ProtocolSupport.FailVersion(ref reader, 0, 9);
         var o = new OffsetCommitRequest(true);
         bool flexible = version >= 8;

@@ -52,6 +52,7 @@ public sealed partial class OffsetCommitResponse : IResponseMessage<OffsetCommit
     {
         reader.MessageName = "OffsetCommitResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 9) ProtocolSupport.FailVersion(ref reader, 0, 9);
         var o = new OffsetCommitResponse(true);
         bool flexible = version >= 8;

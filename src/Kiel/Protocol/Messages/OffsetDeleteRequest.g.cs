@@ -50,6 +50,7 @@ public sealed partial class OffsetDeleteRequest : IRequestMessage<OffsetDeleteRe
     {
         reader.MessageName = "OffsetDeleteRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new OffsetDeleteRequest(true);
         { reader.Field = "GroupId"; o.GroupId = reader.ReadString(false); }

@@ -52,6 +52,7 @@ public sealed partial class OffsetDeleteResponse : IResponseMessage<OffsetDelete
     {
         reader.MessageName = "OffsetDeleteResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new OffsetDeleteResponse(true);
         { reader.Field = "ErrorCode"; o.ErrorCode = reader.ReadInt16(); }

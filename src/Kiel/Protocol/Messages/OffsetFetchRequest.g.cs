@@ -70,6 +70,7 @@ public sealed partial class OffsetFetchRequest : IRequestMessage<OffsetFetchResp
     {
         reader.MessageName = "OffsetFetchRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 9) ProtocolSupport.FailVersion(ref reader, 0, 9);
         var o = new OffsetFetchRequest(true);
         bool flexible = version >= 6;

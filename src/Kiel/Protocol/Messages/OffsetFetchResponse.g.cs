@@ -65,6 +65,7 @@ public sealed partial class OffsetFetchResponse : IResponseMessage<OffsetFetchRe
     {
         reader.MessageName = "OffsetFetchResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 9) ProtocolSupport.FailVersion(ref reader, 0, 9);
         var o = new OffsetFetchResponse(true);
         bool flexible = version >= 6;

@@ -55,6 +55,7 @@ public sealed partial class OffsetForLeaderEpochRequest : IRequestMessage<Offset
     {
         reader.MessageName = "OffsetForLeaderEpochRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 4) ProtocolSupport.FailVersion(ref reader, 0, 4);
         var o = new OffsetForLeaderEpochRequest(true);
         bool flexible = version >= 4;

@@ -52,6 +52,7 @@ public sealed partial class OffsetForLeaderEpochResponse : IResponseMessage<Offs
     {
         reader.MessageName = "OffsetForLeaderEpochResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 4) ProtocolSupport.FailVersion(ref reader, 0, 4);
         var o = new OffsetForLeaderEpochResponse(true);
         bool flexible = version >= 4;

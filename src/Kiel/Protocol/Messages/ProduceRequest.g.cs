@@ -66,6 +66,7 @@ public sealed partial class ProduceRequest : IRequestMessage<ProduceResponse>
     {
         reader.MessageName = "ProduceRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 11) ProtocolSupport.FailVersion(ref reader, 0, 11);
         var o = new ProduceRequest(true);
         bool flexible = version >= 9;

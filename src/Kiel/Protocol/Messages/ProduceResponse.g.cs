@@ -75,6 +75,7 @@ public sealed partial class ProduceResponse : IResponseMessage<ProduceResponse>
     {
         reader.MessageName = "ProduceResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 11) ProtocolSupport.FailVersion(ref reader, 0, 11);
         var o = new ProduceResponse(true);
         bool flexible = version >= 9;

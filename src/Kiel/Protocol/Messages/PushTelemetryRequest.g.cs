@@ -67,6 +67,7 @@ public sealed partial class PushTelemetryRequest : IRequestMessage<PushTelemetry
     {
         reader.MessageName = "PushTelemetryRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new PushTelemetryRequest(true);
         bool flexible = true;

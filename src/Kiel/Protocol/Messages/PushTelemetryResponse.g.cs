@@ -49,6 +49,7 @@ public sealed partial class PushTelemetryResponse : IResponseMessage<PushTelemet
     {
         reader.MessageName = "PushTelemetryResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new PushTelemetryResponse(true);
         bool flexible = true;

@@ -47,6 +47,7 @@ public sealed partial class ReadShareGroupStateResponse : IResponseMessage<ReadS
     {
         reader.MessageName = "ReadShareGroupStateResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new ReadShareGroupStateResponse(true);
         bool flexible = true;

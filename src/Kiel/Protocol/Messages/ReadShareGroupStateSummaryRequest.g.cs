@@ -55,6 +55,7 @@ public sealed partial class ReadShareGroupStateSummaryRequest : IRequestMessage<
     {
         reader.MessageName = "ReadShareGroupStateSummaryRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new ReadShareGroupStateSummaryRequest(true);
         bool flexible = true;

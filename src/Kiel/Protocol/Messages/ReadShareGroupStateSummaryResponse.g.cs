@@ -47,6 +47,7 @@ public sealed partial class ReadShareGroupStateSummaryResponse : IResponseMessag
     {
         reader.MessageName = "ReadShareGroupStateSummaryResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new ReadShareGroupStateSummaryResponse(true);
         bool flexible = true;

@@ -57,6 +57,7 @@ public sealed partial class RemoveRaftVoterRequest : IRequestMessage<RemoveRaftV
     {
         reader.MessageName = "RemoveRaftVoterRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new RemoveRaftVoterRequest(true);
         bool flexible = true;

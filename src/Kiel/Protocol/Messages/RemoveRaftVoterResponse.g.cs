@@ -54,6 +54,7 @@ public sealed partial class RemoveRaftVoterResponse : IResponseMessage<RemoveRaf
     {
         reader.MessageName = "RemoveRaftVoterResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new RemoveRaftVoterResponse(true);
         bool flexible = true;

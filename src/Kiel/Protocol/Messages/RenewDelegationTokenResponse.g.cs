@@ -54,6 +54,7 @@ public sealed partial class RenewDelegationTokenResponse : IResponseMessage<Rene
     {
         reader.MessageName = "RenewDelegationTokenResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 2) ProtocolSupport.FailVersion(ref reader, 0, 2);
         var o = new RenewDelegationTokenResponse(true);
         bool flexible = version >= 2;

@@ -59,6 +59,7 @@ public sealed partial class RequestHeader : IKafkaMessage
     {
         reader.MessageName = "RequestHeader";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 2) ProtocolSupport.FailVersion(ref reader, 0, 2);
         var o = new RequestHeader(true);
         bool flexible = version >= 2;

@@ -44,6 +44,7 @@ public sealed partial class ResponseHeader : IKafkaMessage
     {
         reader.MessageName = "ResponseHeader";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new ResponseHeader(true);
         bool flexible = version >= 1;

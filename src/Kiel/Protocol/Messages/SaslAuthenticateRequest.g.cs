@@ -47,6 +47,7 @@ public sealed partial class SaslAuthenticateRequest : IRequestMessage<SaslAuthen
     {
         reader.MessageName = "SaslAuthenticateRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 2) ProtocolSupport.FailVersion(ref reader, 0, 2);
         var o = new SaslAuthenticateRequest(true);
         bool flexible = version >= 2;

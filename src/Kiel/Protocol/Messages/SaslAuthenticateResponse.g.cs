@@ -59,6 +59,7 @@ public sealed partial class SaslAuthenticateResponse : IResponseMessage<SaslAuth
     {
         reader.MessageName = "SaslAuthenticateResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 2) ProtocolSupport.FailVersion(ref reader, 0, 2);
         var o = new SaslAuthenticateResponse(true);
         bool flexible = version >= 2;

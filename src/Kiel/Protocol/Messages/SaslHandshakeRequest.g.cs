@@ -42,6 +42,7 @@ public sealed partial class SaslHandshakeRequest : IRequestMessage<SaslHandshake
     {
         reader.MessageName = "SaslHandshakeRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new SaslHandshakeRequest(true);
         { reader.Field = "Mechanism"; o.Mechanism = reader.ReadString(false); }

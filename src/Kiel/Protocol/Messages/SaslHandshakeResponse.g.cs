@@ -47,6 +47,7 @@ public sealed partial class SaslHandshakeResponse : IResponseMessage<SaslHandsha
     {
         reader.MessageName = "SaslHandshakeResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new SaslHandshakeResponse(true);
         { reader.Field = "ErrorCode"; o.ErrorCode = reader.ReadInt16(); }

@@ -65,6 +65,7 @@ public sealed partial class ShareAcknowledgeRequest : IRequestMessage<ShareAckno
     {
         reader.MessageName = "ShareAcknowledgeRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new ShareAcknowledgeRequest(true);
         bool flexible = true;

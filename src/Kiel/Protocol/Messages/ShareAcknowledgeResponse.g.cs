@@ -68,6 +68,7 @@ public sealed partial class ShareAcknowledgeResponse : IResponseMessage<ShareAck
     {
         reader.MessageName = "ShareAcknowledgeResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new ShareAcknowledgeResponse(true);
         bool flexible = true;

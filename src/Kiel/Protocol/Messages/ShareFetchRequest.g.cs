@@ -86,6 +86,7 @@ public sealed partial class ShareFetchRequest : IRequestMessage<ShareFetchRespon
     {
         reader.MessageName = "ShareFetchRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new ShareFetchRequest(true);
         bool flexible = true;

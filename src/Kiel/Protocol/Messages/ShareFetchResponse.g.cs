@@ -68,6 +68,7 @@ public sealed partial class ShareFetchResponse : IResponseMessage<ShareFetchResp
     {
         reader.MessageName = "ShareFetchResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new ShareFetchResponse(true);
         bool flexible = true;

@@ -55,6 +55,7 @@ public sealed partial class ShareGroupDescribeRequest : IRequestMessage<ShareGro
     {
         reader.MessageName = "ShareGroupDescribeRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new ShareGroupDescribeRequest(true);
         bool flexible = true;

@@ -67,6 +67,7 @@ public sealed partial class ShareGroupHeartbeatRequest : IRequestMessage<ShareGr
     {
         reader.MessageName = "ShareGroupHeartbeatRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new ShareGroupHeartbeatRequest(true);
         bool flexible = true;

@@ -74,6 +74,7 @@ public sealed partial class ShareGroupHeartbeatResponse : IResponseMessage<Share
     {
         reader.MessageName = "ShareGroupHeartbeatResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new ShareGroupHeartbeatResponse(true);
         bool flexible = true;

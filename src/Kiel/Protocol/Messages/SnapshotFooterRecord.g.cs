@@ -44,6 +44,7 @@ public sealed partial class SnapshotFooterRecord : IKafkaMessage
     {
         reader.MessageName = "SnapshotFooterRecord";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new SnapshotFooterRecord(true);
         bool flexible = true;

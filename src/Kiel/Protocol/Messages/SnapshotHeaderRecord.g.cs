@@ -49,6 +49,7 @@ public sealed partial class SnapshotHeaderRecord : IKafkaMessage
     {
         reader.MessageName = "SnapshotHeaderRecord";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new SnapshotHeaderRecord(true);
         bool flexible = true;

@@ -92,6 +92,7 @@ public sealed partial class StopReplicaRequest : IRequestMessage<StopReplicaResp
     {
         reader.MessageName = "StopReplicaRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 4) ProtocolSupport.FailVersion(ref reader, 0, 4);
         var o = new StopReplicaRequest(true);
         bool flexible = version >= 2;

@@ -52,6 +52,7 @@ public sealed partial class StopReplicaResponse : IResponseMessage<StopReplicaRe
     {
         reader.MessageName = "StopReplicaResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 4) ProtocolSupport.FailVersion(ref reader, 0, 4);
         var o = new StopReplicaResponse(true);
         bool flexible = version >= 2;

@@ -81,6 +81,7 @@ public sealed partial class SyncGroupRequest : IRequestMessage<SyncGroupResponse
     {
         reader.MessageName = "SyncGroupRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 5) ProtocolSupport.FailVersion(ref reader, 0, 5);
         var o = new SyncGroupRequest(true);
         bool flexible = version >= 4;

@@ -64,6 +64,7 @@ public sealed partial class SyncGroupResponse : IResponseMessage<SyncGroupRespon
     {
         reader.MessageName = "SyncGroupResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 5) ProtocolSupport.FailVersion(ref reader, 0, 5);
         var o = new SyncGroupResponse(true);
         bool flexible = version >= 4;

@@ -88,6 +88,7 @@ public sealed partial class TxnOffsetCommitRequest : IRequestMessage<TxnOffsetCo
     {
         reader.MessageName = "TxnOffsetCommitRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 4) ProtocolSupport.FailVersion(ref reader, 0, 4);
         var o = new TxnOffsetCommitRequest(true);
         bool flexible = version >= 3;

@@ -52,6 +52,7 @@ public sealed partial class TxnOffsetCommitResponse : IResponseMessage<TxnOffset
     {
         reader.MessageName = "TxnOffsetCommitResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 4) ProtocolSupport.FailVersion(ref reader, 0, 4);
         var o = new TxnOffsetCommitResponse(true);
         bool flexible = version >= 3;

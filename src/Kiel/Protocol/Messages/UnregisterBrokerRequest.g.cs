@@ -47,6 +47,7 @@ public sealed partial class UnregisterBrokerRequest : IRequestMessage<Unregister
     {
         reader.MessageName = "UnregisterBrokerRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new UnregisterBrokerRequest(true);
         bool flexible = true;

@@ -61,6 +61,7 @@ public sealed partial class UpdateFeaturesRequest : IRequestMessage<UpdateFeatur
     {
         reader.MessageName = "UpdateFeaturesRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 2) ProtocolSupport.FailVersion(ref reader, 0, 2);
         var o = new UpdateFeaturesRequest(true);
         bool flexible = true;

@@ -62,6 +62,7 @@ public sealed partial class UpdateFeaturesResponse : IResponseMessage<UpdateFeat
     {
         reader.MessageName = "UpdateFeaturesResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 2) ProtocolSupport.FailVersion(ref reader, 0, 2);
         var o = new UpdateFeaturesResponse(true);
         bool flexible = true;

@@ -105,6 +105,7 @@ public sealed partial class UpdateMetadataRequest : IRequestMessage<UpdateMetada
     {
         reader.MessageName = "UpdateMetadataRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 8) ProtocolSupport.FailVersion(ref reader, 0, 8);
         var o = new UpdateMetadataRequest(true);
         bool flexible = version >= 6;

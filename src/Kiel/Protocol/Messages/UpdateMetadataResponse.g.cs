@@ -44,6 +44,7 @@ public sealed partial class UpdateMetadataResponse : IResponseMessage<UpdateMeta
     {
         reader.MessageName = "UpdateMetadataResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 8) ProtocolSupport.FailVersion(ref reader, 0, 8);
         var o = new UpdateMetadataResponse(true);
         bool flexible = version >= 6;

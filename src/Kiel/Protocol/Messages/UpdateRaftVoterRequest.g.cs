@@ -76,6 +76,7 @@ public sealed partial class UpdateRaftVoterRequest : IRequestMessage<UpdateRaftV
     {
         reader.MessageName = "UpdateRaftVoterRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new UpdateRaftVoterRequest(true);
         bool flexible = true;

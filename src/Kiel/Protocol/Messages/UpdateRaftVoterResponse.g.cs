@@ -73,6 +73,7 @@ public sealed partial class UpdateRaftVoterResponse : IResponseMessage<UpdateRaf
     {
         reader.MessageName = "UpdateRaftVoterResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new UpdateRaftVoterResponse(true);
         bool flexible = true;

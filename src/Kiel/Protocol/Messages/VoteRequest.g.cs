@@ -60,6 +60,7 @@ public sealed partial class VoteRequest : IRequestMessage<VoteResponse>
     {
         reader.MessageName = "VoteRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new VoteRequest(true);
         bool flexible = true;

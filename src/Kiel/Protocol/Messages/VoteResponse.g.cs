@@ -75,6 +75,7 @@ public sealed partial class VoteResponse : IResponseMessage<VoteResponse>
     {
         reader.MessageName = "VoteResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new VoteResponse(true);
         bool flexible = true;

@@ -55,6 +55,7 @@ public sealed partial class WriteShareGroupStateRequest : IRequestMessage<WriteS
     {
         reader.MessageName = "WriteShareGroupStateRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new WriteShareGroupStateRequest(true);
         bool flexible = true;

@@ -47,6 +47,7 @@ public sealed partial class WriteShareGroupStateResponse : IResponseMessage<Writ
     {
         reader.MessageName = "WriteShareGroupStateResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 0) ProtocolSupport.FailVersion(ref reader, 0, 0);
         var o = new WriteShareGroupStateResponse(true);
         bool flexible = true;

@@ -50,6 +50,7 @@ public sealed partial class WriteTxnMarkersRequest : IRequestMessage<WriteTxnMar
     {
         reader.MessageName = "WriteTxnMarkersRequest";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new WriteTxnMarkersRequest(true);
         bool flexible = version >= 1;

@@ -47,6 +47,7 @@ public sealed partial class WriteTxnMarkersResponse : IResponseMessage<WriteTxnM
     {
         reader.MessageName = "WriteTxnMarkersResponse";
         reader.Version = version;
+        reader.Field = null;
         if (version < 0 || version > 1) ProtocolSupport.FailVersion(ref reader, 0, 1);
         var o = new WriteTxnMarkersResponse(true);
         bool flexible = version >= 1;
