@@ -114,7 +114,8 @@ public ref partial struct RecordSetReader
             _pos += size;
         }
         _index++;
-        var message = ParseLegacy(entry, _options.VerifyCrc);
+        // An uncompressed message was parsed and its CRC checked when its batch was opened.
+        var message = ParseLegacy(entry, _options.VerifyCrc && _batch.Compression != CompressionType.None);
         if (_batch.Compression != CompressionType.None && (message.Attributes & RecordBatchHeader.CompressionMask) != 0)
             Fail(MessageName, message.Magic, "Attributes", "a message inside a compressed wrapper is itself compressed");
 
