@@ -18,7 +18,7 @@ public sealed partial class KafkaCluster
     {
         ArgumentNullException.ThrowIfNull(key);
         if (_coordinators.TryGetValue((type, key), out var cached)) return cached;
-        var found = await FindCoordinatorsAsync(type, [key], cancellationToken).ConfigureAwait(false);
+        var found = await FindCoordinatorsCoreAsync(type, [key], Options.Retry, cancellationToken).ConfigureAwait(false);
         return found[key];
     }
 
@@ -26,7 +26,11 @@ public sealed partial class KafkaCluster
     /// Finds the coordinators of several keys at once: one batched request on brokers that support FindCoordinator
     /// v4+, one request per key on older ones. Retries until every key has an answer or the budget is spent.
     /// </summary>
-    public async Task<IReadOnlyDictionary<string, BrokerEndpoint>> FindCoordinatorsAsync(CoordinatorType type, IReadOnlyCollection<string> keys, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyDictionary<string, BrokerEndpoint>> FindCoordinatorsAsync(CoordinatorType type, IReadOnlyCollection<string> keys, CancellationToken cancellationToken = default) =>
+        FindCoordinatorsCoreAsync(type, keys, Options.Retry, cancellationToken);
+
+    private async Task<IReadOnlyDictionary<string, BrokerEndpoint>> FindCoordinatorsCoreAsync(CoordinatorType type, IReadOnlyCollection<string> keys, RetryPolicy policy,
+        CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(keys);
         var result = new Dictionary<string, BrokerEndpoint>(StringComparer.Ordinal);
@@ -43,13 +47,20 @@ public sealed partial class KafkaCluster
                 ClusterLog.CoordinatorFound(_logger, type, k, endpoint.ToString());
             }
             return (IReadOnlyDictionary<string, BrokerEndpoint>)result;
-        }, cancellationToken).ConfigureAwait(false);
+        }, cancellationToken, policy).ConfigureAwait(false);
     }
 
     /// <summary>The group-purpose connection to the coordinator of <paramref name="key"/>; forgets the coordinator when it cannot be reached.</summary>
-    public async Task<BrokerConnection> GetCoordinatorConnectionAsync(CoordinatorType type, string key, CancellationToken cancellationToken = default)
+    public Task<BrokerConnection> GetCoordinatorConnectionAsync(CoordinatorType type, string key, CancellationToken cancellationToken = default) =>
+        GetCoordinatorConnectionCoreAsync(type, key, Options.Retry, cancellationToken);
+
+    /// <summary>Inside an outer retry loop the lookup makes one attempt, so that budgets do not multiply.</summary>
+    private async Task<BrokerConnection> GetCoordinatorConnectionCoreAsync(CoordinatorType type, string key, RetryPolicy lookupPolicy, CancellationToken cancellationToken)
     {
-        var coordinator = await FindCoordinatorAsync(type, key, cancellationToken).ConfigureAwait(false);
+        ArgumentNullException.ThrowIfNull(key);
+        var coordinator = _coordinators.TryGetValue((type, key), out var cached)
+            ? cached
+            : (await FindCoordinatorsCoreAsync(type, [key], lookupPolicy, cancellationToken).ConfigureAwait(false))[key];
         try
         {
             return await GetConnectionAsync(coordinator, ConnectionPurpose.Group, cancellationToken).ConfigureAwait(false);

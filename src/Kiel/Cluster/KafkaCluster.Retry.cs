@@ -91,7 +91,7 @@ public sealed partial class KafkaCluster
         ArgumentNullException.ThrowIfNull(request);
         return ExecuteAsync($"{type} coordinator '{key}'", async (_, ct) =>
         {
-            var connection = await GetCoordinatorConnectionAsync(type, key, ct).ConfigureAwait(false);
+            var connection = await GetCoordinatorConnectionCoreAsync(type, key, Options.Retry with { MaxAttempts = 1 }, ct).ConfigureAwait(false);
             return await request(connection, ct).ConfigureAwait(false);
         }, cancellationToken, onRetriableError: e =>
         {

@@ -122,7 +122,7 @@ public sealed partial class BrokerConnection
             catch (KafkaProtocolException e)
             {
                 ArrayPool<byte>.Shared.Return(buffer);
-                pending.Completion.TrySetException(e);
+                pending.TrySetException(e);
                 return;
             }
         }
@@ -131,7 +131,7 @@ public sealed partial class BrokerConnection
         tags.Add("kafka.api", NetworkMetrics.ApiName(pending.ApiKey));
         NetworkMetrics.RequestDuration.Record(elapsed.TotalSeconds, tags);
         var frame = new ResponseFrame(buffer, offset, size - offset, pending.ApiKey, pending.Version, correlationId, Endpoint);
-        if (!pending.Completion.TrySetResult(frame)) frame.Dispose(); // the caller gave up waiting
+        if (!pending.TrySetResult(frame)) frame.Dispose(); // the caller gave up waiting
     }
 
     private bool ForgetNoReplyId(int correlationId)
@@ -170,7 +170,7 @@ public sealed partial class BrokerConnection
             NetworkMetrics.RequestErrors.Add(1, _tags);
             NetworkLog.RequestTimedOut(_logger, Endpoint, Purpose, NetworkMetrics.ApiName(expired.ApiKey), expired.Version, expired.CorrelationId, expired.Timeout.TotalMilliseconds);
             var timeout = new KafkaRequestTimeoutException(Endpoint, expired.ApiKey, expired.Version, expired.CorrelationId, expired.Timeout, queued: false);
-            expired.Completion.TrySetException(timeout);
+            expired.TrySetException(timeout);
             Fail(new KafkaConnectionException(Endpoint, $"closed because a {expired.ApiKey} request timed out after {expired.Timeout.TotalMilliseconds:0} ms", timeout));
         }
         else if (idle)
@@ -198,7 +198,7 @@ public sealed partial class BrokerConnection
         _sweepTimer?.Dispose();
         foreach (var p in failed)
         {
-            p.Completion.TrySetException(new KafkaConnectionException(Endpoint,
+            p.TrySetException(new KafkaConnectionException(Endpoint,
                 $"{p.ApiKey} v{p.Version} request (correlation id {p.CorrelationId}) failed: {reason.Problem}", reason));
         }
         if (failed.Length > 0)

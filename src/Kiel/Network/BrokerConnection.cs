@@ -219,9 +219,11 @@ public sealed partial class BrokerConnection : IAsyncDisposable
 
     private void ThrowIfClosed()
     {
-        if (Volatile.Read(ref _state) != 0)
-            throw new KafkaConnectionException(Endpoint, "the connection is closed" + (_closeReason is { } r ? $" ({r.Message})" : ""), _closeReason);
+        if (Volatile.Read(ref _state) != 0) throw ClosedException();
     }
+
+    private KafkaConnectionException ClosedException() =>
+        new(Endpoint, "the connection is closed" + (_closeReason is { } r ? $" ({r.Message})" : ""), _closeReason);
 
     /// <summary>
     /// Sends <paramref name="request"/> at <paramref name="version"/> and returns the raw response frame, whose
@@ -231,20 +233,37 @@ public sealed partial class BrokerConnection : IAsyncDisposable
     /// <param name="version">The version to write; choose it with <see cref="Versions"/>.</param>
     /// <param name="cancellationToken">Stops waiting (the request stays on the wire; its reply is dropped).</param>
     /// <param name="timeout">Overrides <see cref="ConnectionOptions.RequestTimeout"/>, for example for a long-polling Fetch.</param>
-    public async ValueTask<ResponseFrame> SendRawAsync(IRequestMessage request, short version, CancellationToken cancellationToken = default, TimeSpan? timeout = null)
+    public ValueTask<ResponseFrame> SendRawAsync(IRequestMessage request, short version, CancellationToken cancellationToken = default, TimeSpan? timeout = null)
     {
         ArgumentNullException.ThrowIfNull(request);
-        cancellationToken.ThrowIfCancellationRequested();
-        ThrowIfClosed();
+        if (cancellationToken.IsCancellationRequested) return ValueTask.FromCanceled<ResponseFrame>(cancellationToken);
+        if (Volatile.Read(ref _state) != 0) return ValueTask.FromException<ResponseFrame>(ClosedException());
         var limit = timeout ?? _options.RequestTimeout;
         var start = _time.GetTimestamp();
         Volatile.Write(ref _lastActivity, start);
+        if (!_slots.Wait(0)) return SendQueuedAsync(request, version, start, limit, cancellationToken);
+        // Fast path: a free slot and a write that completes at once allocate no state machine.
+        var pending = new PendingRequest(request.ApiKey, version, start, start + (long)(limit.TotalSeconds * _time.TimestampFrequency), limit);
+        var write = WriteAsync(request, version, pending, cancellationToken);
+        if (!write.IsCompletedSuccessfully) return AwaitWriteAsync(write, pending, cancellationToken);
+        pending.RegisterCancellation(cancellationToken);
+        return pending.Task;
+    }
+
+    private async ValueTask<ResponseFrame> SendQueuedAsync(IRequestMessage request, short version, long start, TimeSpan limit, CancellationToken cancellationToken)
+    {
         await AcquireSlotAsync(request.ApiKey, version, limit, cancellationToken).ConfigureAwait(false);
         var pending = new PendingRequest(request.ApiKey, version, start, start + (long)(limit.TotalSeconds * _time.TimestampFrequency), limit);
         await WriteAsync(request, version, pending, cancellationToken).ConfigureAwait(false);
-        if (!cancellationToken.CanBeCanceled) return await pending.Completion.Task.ConfigureAwait(false);
-        using (cancellationToken.UnsafeRegister(static (s, t) => ((PendingRequest)s!).Completion.TrySetCanceled(t), pending))
-            return await pending.Completion.Task.ConfigureAwait(false);
+        pending.RegisterCancellation(cancellationToken);
+        return await pending.Task.ConfigureAwait(false);
+    }
+
+    private static async ValueTask<ResponseFrame> AwaitWriteAsync(ValueTask write, PendingRequest pending, CancellationToken cancellationToken)
+    {
+        await write.ConfigureAwait(false);
+        pending.RegisterCancellation(cancellationToken);
+        return await pending.Task.ConfigureAwait(false);
     }
 
     /// <summary>Sends a request and decodes its response (copying byte fields, so the result is the caller's to keep).</summary>
@@ -279,7 +298,6 @@ public sealed partial class BrokerConnection : IAsyncDisposable
 
     private async ValueTask AcquireSlotAsync(ApiKey apiKey, short version, TimeSpan limit, CancellationToken cancellationToken)
     {
-        if (_slots.Wait(0)) return;
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _closing.Token);
         bool acquired;
         try

@@ -353,6 +353,8 @@ public sealed class BrokerConnectionTests
         var options = Options() with { ConnectTimeout = TimeSpan.FromMilliseconds(400), BrokerVersionFallback = "0.9" };
         await using var conn = await BrokerConnection.ConnectAsync(broker.Endpoint, options, "test", Bounded());
         Assert.Equal("fallback 0.9", conn.Versions.Source);
+        // The fallback reconnects (the first socket timed out); the server may see the accept a moment later.
+        for (var i = 0; i < 100 && broker.Accepted < 2; i++) await Task.Delay(20);
         Assert.Equal(2, broker.Accepted);
     }
 
@@ -422,5 +424,62 @@ public sealed class BrokerConnectionTests
         await using var conn = await BrokerConnection.ConnectAsync(broker.Endpoint, Options(), "test", Bounded());
         Assert.Equal([3, 0], versionsSeen);
         Assert.Equal(5, conn.Versions.Choose(Metadata));
+    }
+
+    [Fact]
+    public async Task Many_concurrent_requests_with_random_cancellation_all_end()
+    {
+        await using var broker = new ScriptedBroker(async c =>
+        {
+            if (await c.HandshakeAsync() is null) return;
+            var random = new Random(7);
+            while (await c.ReadRequestAsync() is { } r)
+            {
+                if (random.Next(4) == 0) await Task.Delay(random.Next(3));
+                await c.RespondAsync(r.CorrelationId, r.Body);
+            }
+        });
+        await using var conn = await BrokerConnection.ConnectAsync(broker.Endpoint, Options(requestTimeoutMs: 10_000), "test", Bounded());
+        var random = new Random(11);
+        var tasks = new List<Task<int>>();
+        var sources = new List<CancellationTokenSource>();
+        for (var i = 0; i < 400; i++)
+        {
+            var cts = new CancellationTokenSource();
+            sources.Add(cts);
+            if (random.Next(3) == 0) cts.CancelAfter(random.Next(0, 20));
+            var payload = BitConverter.GetBytes(i);
+            tasks.Add(Task.Run(async () =>
+            {
+                try
+                {
+                    var reply = await conn.SendAsync(new TestRequest(Metadata, payload), 0, cts.Token);
+                    Assert.Equal(payload, reply.Body);
+                    return 1;
+                }
+                catch (OperationCanceledException)
+                {
+                    return 0;
+                }
+            }));
+        }
+        var results = await Task.WhenAll(tasks).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(results.Sum() > 0);
+        Assert.True(conn.IsOpen);
+        Assert.True(await WaitUntilAsync(() => conn.InFlightCount == 0, TimeSpan.FromSeconds(5)));
+        var last = await conn.SendAsync(new TestRequest(Metadata, [1]), 0, Bounded());
+        Assert.Equal([1], last.Body);
+        foreach (var cts in sources) cts.Dispose();
+    }
+
+    private static async Task<bool> WaitUntilAsync(Func<bool> condition, TimeSpan timeout)
+    {
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (sw.Elapsed > timeout) return false;
+            await Task.Delay(10);
+        }
+        return true;
     }
 }
