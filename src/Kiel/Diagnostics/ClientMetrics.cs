@@ -6,14 +6,11 @@ namespace Kiel.Diagnostics;
 
 /// <summary>
 /// The record-level instruments of producers and consumers, named after OpenTelemetry's messaging conventions
-/// (<c>messaging.client.sent.messages</c>, <c>messaging.client.consumed.messages</c>); bytes, rebalances and lag have
+/// (<c>messaging.client.consumed.messages</c>; the producer's <c>messaging.client.sent.messages</c> is in ProducerMetrics); bytes, rebalances and lag have
 /// no convention name yet and use <c>kiel.*</c> (lag keeps the older <c>messaging.kafka.consumer.lag</c>).
 /// </summary>
 internal static class ClientMetrics
 {
-    public static readonly Counter<long> SentMessages = KielDiagnostics.Meter.CreateCounter<long>(
-        "messaging.client.sent.messages", "{message}", "Records a producer had acknowledged (or written, for acks=0).");
-
     public static readonly Counter<long> SentBytes = KielDiagnostics.Meter.CreateCounter<long>(
         "kiel.client.sent.message_bytes", "By", "Key, value and header bytes of the records a producer had acknowledged.");
 
@@ -49,10 +46,9 @@ internal static class ClientMetrics
 
     public static void Sent(string topic, int partition, int records, long bytes)
     {
-        if (!SentMessages.Enabled && !SentBytes.Enabled) return;
-        var tags = Tags(topic, partition, "send");
-        SentMessages.Add(records, tags);
-        SentBytes.Add(bytes, tags);
+        // The record count (messaging.client.sent.messages) is the producer's own instrument (ProducerMetrics).
+        if (!SentBytes.Enabled) return;
+        SentBytes.Add(bytes, Tags(topic, partition, "send"));
     }
 
     public static void Consumed(string topic, int partition, long bytes)

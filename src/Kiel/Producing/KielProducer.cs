@@ -22,7 +22,7 @@ public sealed class KielProducer<TKey, TValue> : IAsyncDisposable
     /// <summary>Creates a producer. Serializers may be omitted for <c>string</c> (UTF-8), <c>byte[]</c> and <c>ReadOnlyMemory&lt;byte&gt;</c>.</summary>
     /// <exception cref="ArgumentException">The options are invalid, or no serializer was given for a type without a default.</exception>
     public KielProducer(KielProducerOptions options, ISerializer<TKey>? keySerializer = null, ISerializer<TValue>? valueSerializer = null)
-        : this(Validated(options), keySerializer, valueSerializer, static o => new ConnectionProducerTransport(o))
+        : this(Validated(options), keySerializer, valueSerializer, static o => new ClusterProducerTransport(o))
     {
     }
 
@@ -53,6 +53,12 @@ public sealed class KielProducer<TKey, TValue> : IAsyncDisposable
 
     /// <summary>Records produced and not yet reported.</summary>
     public long PendingCount => _engine.Outstanding;
+
+    /// <summary>Records reported delivered since the producer started.</summary>
+    public long DeliveredCount => _engine.DeliveredCount;
+
+    /// <summary>Records reported failed since the producer started.</summary>
+    public long FailedCount => _engine.FailedCount;
 
     /// <summary>
     /// Produces one record and completes when it is acknowledged (or written, for acks=0) with its partition, offset

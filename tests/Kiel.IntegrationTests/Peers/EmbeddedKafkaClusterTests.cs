@@ -4,6 +4,8 @@ using Kiel.Testing;
 
 namespace Kiel.IntegrationTests.Peers;
 
+using TopicPartition = Confluent.Kafka.TopicPartition;
+
 public sealed class EmbeddedKafkaClusterTests
 {
     [Fact]

@@ -7,7 +7,8 @@ using Microsoft.Extensions.Logging;
 namespace Kiel.Producing.Internal;
 
 /// <summary>
-/// The producer's transport over <see cref="BrokerConnection"/>s: one produce connection per broker, metadata from
+/// A standalone transport over <see cref="BrokerConnection"/>s (kept as a fallback and for comparison; the producer uses
+/// <see cref="ClusterProducerTransport"/>): one produce connection per broker, metadata from
 /// any broker that answers (bootstrap list first, then every known broker).
 /// </summary>
 internal sealed class ConnectionProducerTransport : IProducerTransport
@@ -141,40 +142,13 @@ internal sealed class ConnectionProducerTransport : IProducerTransport
     public async ValueTask<byte> GetRecordMagicAsync(int brokerId, CancellationToken cancellationToken)
     {
         var connection = await ProduceConnectionAsync(brokerId, cancellationToken).ConfigureAwait(false);
-        var version = connection.Versions.Choose(ApiKey.Produce);
-        return version >= 3 ? (byte)2 : version == 2 ? (byte)1 : (byte)0;
+        return ProduceWire.Magic(connection.Versions.Choose(ApiKey.Produce));
     }
 
     public async ValueTask<ProduceResult> ProduceAsync(int brokerId, ProduceCall call, CancellationToken cancellationToken)
     {
         var connection = await ProduceConnectionAsync(brokerId, cancellationToken).ConfigureAwait(false);
-        var version = connection.Versions.Choose(ApiKey.Produce);
-        var request = new ProduceRequest { Acks = call.Acks, TimeoutMs = call.TimeoutMs, TopicData = [] };
-        ProduceRequest.TopicProduceData? current = null;
-        foreach (var part in call.Partitions)
-        {
-            if (current is null || current.Name != part.Topic)
-            {
-                current = request.TopicData.Find(t => t.Name == part.Topic);
-                if (current is null)
-                {
-                    current = new ProduceRequest.TopicProduceData { Name = part.Topic, PartitionData = [] };
-                    request.TopicData.Add(current);
-                }
-            }
-            current.PartitionData.Add(new ProduceRequest.PartitionProduceData { Index = part.Partition, Records = part.Records });
-        }
-        if (call.Acks == 0)
-        {
-            await connection.SendWithoutReplyAsync(request, version, cancellationToken).ConfigureAwait(false);
-            return ProduceResult.NoResponse;
-        }
-        var response = await connection.SendAsync(request, version, cancellationToken).ConfigureAwait(false);
-        var results = new List<ProducePartitionResult>(call.Partitions.Count);
-        foreach (var t in response.Responses)
-            foreach (var p in t.PartitionResponses)
-                results.Add(new ProducePartitionResult(t.Name, p.Index, p.ErrorCode, p.BaseOffset, p.LogAppendTimeMs, p.ErrorMessage));
-        return new ProduceResult(results);
+        return await ProduceWire.SendAsync(connection, call, cancellationToken).ConfigureAwait(false);
     }
 
     public async ValueTask<ProducerIdentity?> InitProducerIdAsync(ProducerIdentity? current, CancellationToken cancellationToken)
@@ -182,18 +156,7 @@ internal sealed class ConnectionProducerTransport : IProducerTransport
         var connection = _brokers.Keys.Count > 0
             ? await ProduceConnectionAsync(_brokers.Keys.Min(), cancellationToken).ConfigureAwait(false)
             : await ConnectAnyForInitAsync(cancellationToken).ConfigureAwait(false);
-        if (!connection.Versions.TryChoose(ApiKey.InitProducerId, out var version)) return null;
-        var request = new InitProducerIdRequest { TransactionalId = null, TransactionTimeoutMs = 60_000 };
-        if (current is { } c && version >= 3)
-        {
-            request.ProducerId = c.ProducerId;
-            request.ProducerEpoch = c.Epoch;
-        }
-        var response = await connection.SendAsync(request, version, cancellationToken).ConfigureAwait(false);
-        if (response.ErrorCode != 0)
-            throw new ProduceException($"InitProducerId failed: {ProduceErrors.Name(response.ErrorCode)}", response.ErrorCode,
-                retriable: ProduceErrors.IsRetriable(response.ErrorCode) || response.ErrorCode is 15 or 14 or 16);
-        return new ProducerIdentity(response.ProducerId, response.ProducerEpoch);
+        return await ProduceWire.InitProducerIdAsync(connection, current, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<BrokerConnection> ConnectAnyForInitAsync(CancellationToken cancellationToken)

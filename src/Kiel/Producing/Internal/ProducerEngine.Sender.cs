@@ -185,6 +185,14 @@ internal sealed partial class ProducerEngine
         {
             outcome = new SendOutcome(broker, batches, null, ex);
         }
+        // The request has been written (and answered): drop the wire copies now rather than at completion, so that
+        // only batches in flight hold two buffers. A retry encodes again.
+        foreach (var b in batches)
+        {
+            b.Wire?.Dispose();
+            b.Wire = null;
+            b.WireMagic = 255;
+        }
         _outcomes.Enqueue(outcome);
         _wake.Set();
     }
@@ -299,6 +307,7 @@ internal sealed partial class ProducerEngine
             return;
         }
         ProducerLog.Retrying(_log, p.Topic, p.Partition, error.Message, b.Attempts);
+        ProducerMetrics.Retried(p.Topic, error is ProduceException pe ? pe.ErrorName : error.GetType().Name);
         lock (p)
         {
             p.Ready.Insert(0, b);
@@ -324,9 +333,11 @@ internal sealed partial class ProducerEngine
         else if (error is not null) ProducerLog.BatchFailed(_log, b.Owner.Topic, b.Owner.Partition, error.Message, b.Count);
         if (error is null) Kiel.Diagnostics.ClientMetrics.Sent(b.Owner.Topic, b.Owner.Partition, b.Count, b.ReservedBytes);
         b.Complete(baseOffset, logAppendTimeMs, error, _onCallbackError);
+        ProducerMetrics.Completed(b.Owner.Topic, b.Owner.Partition, b.Count, error);
         _memory.Release(b.ReservedBytes);
         var count = b.Count;
         b.Dispose();
+        Interlocked.Add(ref error is null ? ref _delivered : ref _failed, count);
         RecordsDone(count);
     }
 

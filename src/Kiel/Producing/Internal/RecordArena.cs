@@ -12,16 +12,11 @@ namespace Kiel.Producing.Internal;
 /// int32 header count, then per header int32 key length, key (UTF-8), int32 value length (-1 null), value.</remarks>
 internal sealed class RecordArena : IBufferWriter<byte>, IDisposable
 {
-    // A pool of its own, deep enough to hold a full BufferMemory of batches (64 MiB of 256 KiB batches = 256 arrays):
-    // when callers outrun the cluster, that many batches wait at once, and a shallower pool (the shared one keeps
-    // about 32 per core per size) drops them on return and allocates again. Like the Java client's BufferPool it
-    // retains up to its peak use.
-    private static readonly ArrayPool<byte> s_pool = ArrayPool<byte>.Create(64 * 1024 * 1024, 512);
 
     private byte[] _buffer;
     private int _written;
 
-    public RecordArena(int initialCapacity) => _buffer = s_pool.Rent(Math.Max(256, initialCapacity));
+    public RecordArena(int initialCapacity) => _buffer = BatchBufferPool.Rent(Math.Max(256, initialCapacity));
 
     public int Length => _written;
     public ReadOnlySpan<byte> Span => _buffer.AsSpan(0, _written);
@@ -48,9 +43,9 @@ internal sealed class RecordArena : IBufferWriter<byte>, IDisposable
     {
         if (sizeHint < 1) sizeHint = 1;
         if (_buffer.Length - _written >= sizeHint) return;
-        var bigger = s_pool.Rent(Math.Max(_buffer.Length * 2, _written + sizeHint));
+        var bigger = BatchBufferPool.Rent(Math.Max(_buffer.Length * 2, _written + sizeHint));
         _buffer.AsSpan(0, _written).CopyTo(bigger);
-        s_pool.Return(_buffer);
+        BatchBufferPool.Return(_buffer);
         _buffer = bigger;
     }
 
@@ -59,7 +54,7 @@ internal sealed class RecordArena : IBufferWriter<byte>, IDisposable
         var b = _buffer;
         _buffer = [];
         _written = 0;
-        if (b.Length > 0) s_pool.Return(b);
+        if (b.Length > 0) BatchBufferPool.Return(b);
     }
 
     /// <summary>One decoded entry; spans point into the arena.</summary>

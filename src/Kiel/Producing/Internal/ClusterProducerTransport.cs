@@ -1,0 +1,130 @@
+using Kiel.Cluster;
+using Kiel.Network;
+using Kiel.Protocol;
+using Kiel.Protocol.Messages;
+
+namespace Kiel.Producing.Internal;
+
+/// <summary>
+/// The producer's transport over the shared <see cref="KafkaCluster"/>: its metadata cache (coalesced refreshes,
+/// re-bootstrap), and its produce connection per broker (reconnect backoff, negotiated versions).
+/// </summary>
+internal sealed class ClusterProducerTransport : IProducerTransport
+{
+    private readonly KafkaCluster _cluster;
+    private readonly Lazy<Task> _started;
+
+    public ClusterProducerTransport(KielProducerOptions options)
+    {
+        _cluster = new KafkaCluster(new ClusterOptions(options.Brokers)
+        {
+            ClientId = options.ClientId,
+            RequestTimeout = options.RequestTimeout,
+            MaxInFlight = options.MaxInFlight,
+            LoggerFactory = options.LoggerFactory,
+            // A producer never creates topics as a side effect of asking for them.
+            AllowAutoTopicCreation = false,
+        });
+        _started = new Lazy<Task>(() => _cluster.StartAsync());
+    }
+
+    public async ValueTask<TopicLayout> GetTopicAsync(string topic, bool refresh, CancellationToken cancellationToken)
+    {
+        await _started.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var snapshot = refresh
+            ? await _cluster.RefreshMetadataAsync([topic], cancellationToken).ConfigureAwait(false)
+            : await _cluster.EnsureTopicsAsync([topic], cancellationToken).ConfigureAwait(false);
+        if (!snapshot.TryGetTopic(topic, out var t)) return new TopicLayout(topic, [], ProduceErrors.UnknownTopicOrPartition);
+        if (t.ErrorCode != 0) return new TopicLayout(topic, [], t.ErrorCode);
+        var count = t.Partitions.Count == 0 ? 0 : t.Partitions.Max(p => p.Partition) + 1;
+        var leaders = new int[count];
+        Array.Fill(leaders, -1);
+        foreach (var p in t.Partitions) leaders[p.Partition] = p.LeaderId;
+        return new TopicLayout(topic, leaders);
+    }
+
+    private async ValueTask<BrokerConnection> ConnectionAsync(int brokerId, CancellationToken cancellationToken)
+    {
+        await _started.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return await _cluster.GetConnectionAsync(brokerId, ConnectionPurpose.Produce, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<byte> GetRecordMagicAsync(int brokerId, CancellationToken cancellationToken)
+    {
+        var connection = await ConnectionAsync(brokerId, cancellationToken).ConfigureAwait(false);
+        return ProduceWire.Magic(connection.Versions.Choose(ApiKey.Produce));
+    }
+
+    public async ValueTask<ProduceResult> ProduceAsync(int brokerId, ProduceCall call, CancellationToken cancellationToken)
+    {
+        var connection = await ConnectionAsync(brokerId, cancellationToken).ConfigureAwait(false);
+        return await ProduceWire.SendAsync(connection, call, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<ProducerIdentity?> InitProducerIdAsync(ProducerIdentity? current, CancellationToken cancellationToken)
+    {
+        await _started.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await _cluster.GetAnyConnectionAsync(ConnectionPurpose.Produce, cancellationToken).ConfigureAwait(false);
+        return await ProduceWire.InitProducerIdAsync(connection, current, cancellationToken).ConfigureAwait(false);
+    }
+
+    public ValueTask DisposeAsync() => _cluster.DisposeAsync();
+}
+
+/// <summary>Produce and InitProducerId over one connection, shared by the transports.</summary>
+internal static class ProduceWire
+{
+    /// <summary>The record format a Produce version carries: v3+ record batches (magic 2), v2 magic 1, v0–v1 magic 0.</summary>
+    public static byte Magic(short produceVersion) => produceVersion >= 3 ? (byte)2 : produceVersion == 2 ? (byte)1 : (byte)0;
+
+    public static async ValueTask<ProduceResult> SendAsync(BrokerConnection connection, ProduceCall call, CancellationToken cancellationToken)
+    {
+        var version = connection.Versions.Choose(ApiKey.Produce);
+        var request = new ProduceRequest { Acks = call.Acks, TimeoutMs = call.TimeoutMs, TopicData = [] };
+        ProduceRequest.TopicProduceData? current = null;
+        foreach (var part in call.Partitions)
+        {
+            if (current is null || current.Name != part.Topic)
+            {
+                current = null;
+                foreach (var t in request.TopicData)
+                    if (t.Name == part.Topic) { current = t; break; }
+                if (current is null)
+                {
+                    current = new ProduceRequest.TopicProduceData { Name = part.Topic, PartitionData = [] };
+                    request.TopicData.Add(current);
+                }
+            }
+            current.PartitionData.Add(new ProduceRequest.PartitionProduceData { Index = part.Partition, Records = part.Records });
+        }
+        if (call.Acks == 0)
+        {
+            // The connection drops the reply the librdkafka mock sends anyway.
+            await connection.SendWithoutReplyAsync(request, version, cancellationToken).ConfigureAwait(false);
+            return ProduceResult.NoResponse;
+        }
+        var response = await connection.SendAsync(request, version, cancellationToken).ConfigureAwait(false);
+        var results = new List<ProducePartitionResult>(call.Partitions.Count);
+        foreach (var t in response.Responses)
+            foreach (var p in t.PartitionResponses)
+                results.Add(new ProducePartitionResult(t.Name, p.Index, p.ErrorCode, p.BaseOffset, p.LogAppendTimeMs, p.ErrorMessage));
+        return new ProduceResult(results);
+    }
+
+    public static async ValueTask<ProducerIdentity?> InitProducerIdAsync(BrokerConnection connection, ProducerIdentity? current, CancellationToken cancellationToken)
+    {
+        if (!connection.Versions.TryChoose(ApiKey.InitProducerId, out var version)) return null;
+        var request = new InitProducerIdRequest { TransactionalId = null, TransactionTimeoutMs = 60_000 };
+        if (current is { } c && version >= 3)
+        {
+            // KIP-360: ask for the next epoch of the same id instead of a new id.
+            request.ProducerId = c.ProducerId;
+            request.ProducerEpoch = c.Epoch;
+        }
+        var response = await connection.SendAsync(request, version, cancellationToken).ConfigureAwait(false);
+        if (response.ErrorCode != 0)
+            throw new ProduceException($"InitProducerId failed: {ProduceErrors.Name(response.ErrorCode)}", response.ErrorCode,
+                retriable: ProduceErrors.IsRetriable(response.ErrorCode));
+        return new ProducerIdentity(response.ProducerId, response.ProducerEpoch);
+    }
+}
