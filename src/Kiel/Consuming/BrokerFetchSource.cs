@@ -107,7 +107,19 @@ internal sealed class BrokerFetchSource
                 continue;
             }
             backoff = options.RetryBackoff;
-            if (!_engine.HandleFetchResponse(this, _sent, response))
+            bool healthy;
+            try
+            {
+                healthy = _engine.HandleFetchResponse(this, _sent, response);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // A bad response must not end this broker's fetch loop.
+                ResetSession();
+                _engine.FetchFailed(this, _sent, ex);
+                healthy = false;
+            }
+            if (!healthy)
             {
                 try
                 {

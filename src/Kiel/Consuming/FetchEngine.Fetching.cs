@@ -124,7 +124,18 @@ internal sealed partial class FetchEngine
         var records = partition.Records;
         if (records.IsEmpty) return;
         var next = entry.Offset;
-        var complete = LogScan.Scan(records.Span, ref next);
+        int complete;
+        try
+        {
+            complete = LogScan.Scan(records.Span, ref next);
+        }
+        catch (Kiel.Protocol.KafkaProtocolException ex)
+        {
+            // Corrupt framing: stop this partition and tell the application, rather than refetching it forever.
+            state.Resetting = true;
+            Enqueue(new FetchedChunk(state, state.Version, ex));
+            return;
+        }
         if (complete == 0)
         {
             // Only part of one record came back: it is larger than the partition limit (old Fetch versions cut it).

@@ -30,6 +30,42 @@ internal sealed partial class FetchEngine
         }
     }
 
+    /// <summary>Resolves one start position for many partitions with one ListOffsets per leader (two for a time that
+    /// some partitions have no record after).</summary>
+    public async ValueTask<Dictionary<TopicPartition, long>> ResolveManyAsync(IReadOnlyList<TopicPartition> partitions, StartPosition start, CancellationToken cancellationToken)
+    {
+        var result = new Dictionary<TopicPartition, long>(partitions.Count);
+        if (start.Kind == StartPositionKind.Offset)
+        {
+            foreach (var tp in partitions) result[tp] = start.Offset;
+            return result;
+        }
+        var timestamp = start.Kind switch
+        {
+            StartPositionKind.Beginning => EarliestTimestamp,
+            StartPositionKind.End => LatestTimestamp,
+            _ => Math.Max(0, start.Timestamp(DateTimeOffset.UtcNow).ToUnixTimeMilliseconds()),
+        };
+        var answers = await ListOffsetsAsync([.. partitions.Select(tp => new ListOffsetsQuery(tp, timestamp))], cancellationToken).ConfigureAwait(false);
+        var missing = new List<ListOffsetsQuery>();
+        foreach (var tp in partitions)
+        {
+            var offset = answers[tp].Offset;
+            if (offset >= 0) result[tp] = offset;
+            else missing.Add(new ListOffsetsQuery(tp, LatestTimestamp));
+        }
+        if (missing.Count > 0)
+        {
+            var ends = await ListOffsetsAsync(missing, cancellationToken).ConfigureAwait(false);
+            foreach (var q in missing)
+            {
+                result[q.TopicPartition] = ends[q.TopicPartition].Offset;
+                ConsumerLog.TimestampNotFound(_logger, q.TopicPartition, timestamp, ends[q.TopicPartition].Offset);
+            }
+        }
+        return result;
+    }
+
     private async ValueTask<long> ListOneAsync(TopicPartition topicPartition, long timestamp, CancellationToken cancellationToken)
     {
         var answers = await ListOffsetsAsync([new ListOffsetsQuery(topicPartition, timestamp)], cancellationToken).ConfigureAwait(false);

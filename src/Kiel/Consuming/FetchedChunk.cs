@@ -112,7 +112,8 @@ internal sealed partial class FetchedChunk : IDisposable
     private bool Deliver(long offset)
     {
         if (offset < FetchOffset) return false;
-        Volatile.Write(ref State.ConsumedPosition, offset + 1);
+        // A seek from another thread wins: a stale chunk must not move the new position.
+        if (State.Version == Version) Volatile.Write(ref State.ConsumedPosition, offset + 1);
         return true;
     }
 

@@ -71,13 +71,9 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
         ArgumentException.ThrowIfNullOrEmpty(topic);
         ThrowIfClosed();
         var partitions = await _engine.GetTopicPartitionsAsync(topic, cancellationToken).ConfigureAwait(false);
-        var assigned = new List<TopicPartition>(partitions.Count);
-        foreach (var p in partitions)
-        {
-            var tp = new TopicPartition(topic, p.Partition);
-            await AssignAsync(tp, start, cancellationToken).ConfigureAwait(false);
-            assigned.Add(tp);
-        }
+        List<TopicPartition> assigned = [.. partitions.Select(p => new TopicPartition(topic, p.Partition))];
+        var offsets = await _engine.ResolveManyAsync(assigned, start, cancellationToken).ConfigureAwait(false);
+        foreach (var tp in assigned) _engine.Assign(tp, offsets[tp]);
         return assigned;
     }
 

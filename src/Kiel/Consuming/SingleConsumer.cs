@@ -138,11 +138,9 @@ public class SingleConsumer<T> : IAsyncDisposable
         {
             // Unlike kiel (L32), a topic missing from the metadata is waited for, then reported, never read from 0 later.
             var partitions = await engine.GetTopicPartitionsAsync(topic, cancellationToken).ConfigureAwait(false);
-            foreach (var p in partitions)
-            {
-                var tp = new TopicPartition(topic, p.Partition);
-                engine.Assign(tp, await engine.ResolveAsync(tp, start, cancellationToken).ConfigureAwait(false));
-            }
+            List<TopicPartition> all = [.. partitions.Select(p => new TopicPartition(topic, p.Partition))];
+            var offsets = await engine.ResolveManyAsync(all, start, cancellationToken).ConfigureAwait(false);
+            foreach (var tp in all) engine.Assign(tp, offsets[tp]);
         }
         catch
         {

@@ -266,4 +266,45 @@ public class FetchEngineTests
         var records = await EngineHarness.ReadAsync(engine, 3);
         Assert.Equal(["good4", "good5", "plain7"], records.Select(r => r.Value));
     }
+
+    [Fact]
+    public async Task Corrupt_framing_is_reported_for_its_partition_and_the_others_go_on()
+    {
+        var backend = new FakeBackend();
+        backend.CreateTopic("t", 2, brokers: 1);
+        var corrupt = new byte[22];
+        corrupt[11] = 10; // batch length 10: too short for a magic-2 header
+        corrupt[16] = 2;
+        backend.Append(P0, corrupt);
+        backend.Append(P1, TestBatches.V2(0, 5));
+        await using var engine = new FetchEngine(backend, EngineHarness.Options());
+        engine.Assign(P0, 0);
+        engine.Assign(P1, 0);
+        var errors = 0;
+        var records = 0;
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (errors == 0 || records < 5)
+        {
+            var chunk = await engine.TakeAsync(cts.Token);
+            if (chunk.Error is Kiel.Protocol.KafkaProtocolException) errors++;
+            else while (chunk.TryReadNext(out _)) records++;
+            engine.Release(chunk);
+        }
+        Assert.Equal(1, errors);
+        Assert.Equal(5, records);
+    }
+
+    [Fact]
+    public async Task Resolving_many_partitions_asks_each_leader_once_and_falls_back_to_the_end_per_partition()
+    {
+        var backend = Backend(partitions: 3);
+        backend.OffsetForTime = (tp, _) => tp.Partition == 0 ? 17 : -1;
+        await using var engine = new FetchEngine(backend, EngineHarness.Options());
+        var offsets = await engine.ResolveManyAsync([P0, P1, P2], TimeSpan.FromMinutes(1), default);
+        Assert.Equal(17, offsets[P0]);
+        Assert.Equal(30, offsets[P1]);
+        Assert.Equal(30, offsets[P2]);
+        var beginning = await engine.ResolveManyAsync([P0, P1, P2], StartPosition.Beginning, default);
+        Assert.All(beginning.Values, o => Assert.Equal(0, o));
+    }
 }
