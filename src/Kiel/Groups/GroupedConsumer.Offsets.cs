@@ -228,9 +228,9 @@ public partial class GroupedConsumer<TValue>
     private void AfterRetriableFailure(string api, short failure, Exception? lost, int attempt)
     {
         GroupLog.RetriableError(_log, Options.Group, api, failure, attempt);
-        // The coordinator moved, is not there yet, or its connection broke: look it up again (kiel never did, L7).
-        // COORDINATOR_LOAD_IN_PROGRESS only needs patience.
-        if (lost is not null || ErrorClassification.MeansCoordinatorMoved((Protocol.ErrorCode)failure))
+        // Any retriable failure may mean the coordinator moved, is not there yet, or its connection broke: look it up
+        // again (kiel never did, L7). COORDINATOR_LOAD_IN_PROGRESS is the coordinator itself asking for patience.
+        if (failure != CoordinatorLoadInProgress)
             _cluster!.ForgetCoordinator(CoordinatorType.Group, Options.Group, lost?.Message ?? ((Protocol.ErrorCode)failure).Name());
         if (lost is not null) _cluster!.ReportError(lost);
     }

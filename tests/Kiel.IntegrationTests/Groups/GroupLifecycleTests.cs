@@ -145,10 +145,17 @@ public sealed class GroupLifecycleTests(EnsembleEnvironment env) : IClassFixture
             await ProduceAndReadAllAsync(1200);
             CheckRepeats(log, host.Name, committedAtFreeze, frozenAt, violations, "expiry");
 
-            // 6. The host is killed.
-            var committedAtKill = host.Committed;
-            var killedAt = log.Sequence;
+            // 6. The host is killed while it is consuming.
+            var hostBefore = log.All.Count(d => d.Member == host.Name);
+            var busy = ProduceAsync(topic, produced, 6000);
+            produced += 6000;
+            Assert.True(await GroupScaleTests.WaitAsync(() => log.All.Count(d => d.Member == host.Name) > hostBefore + 200, TimeSpan.FromSeconds(30)));
             host.Kill();
+            // Drain what it printed before it died; nobody else can take its partitions before its session times out.
+            await Task.Delay(300);
+            var killedAt = log.Sequence;
+            var committedAtKill = host.Committed;
+            await busy;
             await ConvergeAsync([a], null, "kill");
             await ProduceAndReadAllAsync(1200);
             CheckRepeats(log, host.Name, committedAtKill, killedAt, violations, "kill");

@@ -226,4 +226,23 @@ public class GroupMembershipTests
         await a.Membership.DisposeAsync();
         await b.Membership.DisposeAsync();
     }
+
+    [Fact]
+    public async Task The_lease_check_fails_once_the_session_lost_the_member_node()
+    {
+        var server = new InMemoryGroupServer();
+        var readers = new Readers();
+        var a = await StartAsync(server, readers, "a");
+        Assert.True(await a.Membership.VerifySessionAsync(TimeSpan.Zero, default));
+        a.Store.Suspend();
+        // Cached or not, a suspended session is no lease.
+        Assert.False(await a.Membership.VerifySessionAsync(TimeSpan.FromMinutes(1), default));
+        a.Store.Reconnect();
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (!await a.Membership.VerifySessionAsync(TimeSpan.Zero, default) && DateTime.UtcNow < deadline) await Task.Delay(10);
+        Assert.True(await a.Membership.VerifySessionAsync(TimeSpan.Zero, default));
+        a.Store.Expire();
+        Assert.False(await a.Membership.VerifySessionAsync(TimeSpan.FromMinutes(1), default));
+        await a.Membership.DisposeAsync();
+    }
 }
