@@ -88,6 +88,7 @@ internal static class KafkaCommon
             SessionTimeout = TimeSpan.FromSeconds(10),
             ConnectTimeout = TimeSpan.FromSeconds(5),
             ReconnectAfterExpiry = false,
+            LoggerFactory = context.LoggerFactory ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance,
         });
         try
         {
