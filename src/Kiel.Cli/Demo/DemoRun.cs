@@ -40,6 +40,13 @@ internal sealed class DemoRun(DemoTracker tracker, IReadOnlyList<DemoMemberProce
                 tracker.Event($"{victim.State.Label} killed (SIGKILL) while holding {DemoMemberProcess.Describe(victim.State.Partitions)}; waiting for its ZooKeeper session to expire");
             }
 
+            foreach (var m in members.Where(m => m.State.Alive && m.HasExited))
+            {
+                m.State.Alive = false;
+                m.State.Status = "crashed";
+                tracker.Event($"{m.State.Label} exited on its own: {m.StdErrTail}");
+            }
+
             if (_killedAt is { } killedAt && RebalancedAfter is null && tracker.FullyAllocated())
             {
                 RebalancedAfter = now - killedAt;
