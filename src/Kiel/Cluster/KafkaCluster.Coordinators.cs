@@ -83,6 +83,10 @@ public sealed partial class KafkaCluster
 
     private async Task<List<(string Key, BrokerEndpoint Endpoint)>> LookupOnAnyBrokerAsync(CoordinatorType type, List<string> keys, CancellationToken ct)
     {
+        using var activity = Diagnostics.KielDiagnostics.ActivitySource.StartActivity("kiel find coordinator", System.Diagnostics.ActivityKind.Client);
+        activity?.SetTag("messaging.system", "kafka");
+        activity?.SetTag("kiel.coordinator.type", type.ToString());
+        activity?.SetTag("kiel.coordinator.keys", string.Join(",", keys));
         var snapshot = Metadata;
         if (snapshot.Brokers.Count == 0) snapshot = await RefreshMetadataAsync(null, ct).ConfigureAwait(false);
         var attempts = new List<BrokerAttempt>();

@@ -120,6 +120,24 @@ public sealed partial class KafkaCluster
 
     private async Task<MetadataSnapshot> RefreshCoreAsync(HashSet<string>? names, CancellationToken token)
     {
+        using var activity = Diagnostics.KielDiagnostics.ActivitySource.StartActivity("kiel metadata refresh", System.Diagnostics.ActivityKind.Client);
+        activity?.SetTag("messaging.system", "kafka");
+        activity?.SetTag("kiel.metadata.topics", names is null ? "*" : string.Join(",", names));
+        try
+        {
+            var snapshot = await RefreshAttemptsAsync(names, token).ConfigureAwait(false);
+            activity?.SetTag("kiel.metadata.brokers", snapshot.Brokers.Count);
+            return snapshot;
+        }
+        catch (Exception e)
+        {
+            activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, e.Message);
+            throw;
+        }
+    }
+
+    private async Task<MetadataSnapshot> RefreshAttemptsAsync(HashSet<string>? names, CancellationToken token)
+    {
         Volatile.Write(ref _lastRefreshAttempt, _time.GetTimestamp());
         var attempts = new List<BrokerAttempt>();
         Exception? last = null;

@@ -51,15 +51,25 @@ public sealed class ScriptedClusterTests
                 }
             }
         });
+        var activities = new System.Collections.Concurrent.ConcurrentBag<System.Diagnostics.Activity>();
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = source => source.Name == Kiel.Diagnostics.KielDiagnostics.Name,
+            Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) => System.Diagnostics.ActivitySamplingResult.AllData,
+            ActivityStopped = activities.Add,
+        };
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
         await using var cluster = new KafkaCluster(new ClusterOptions($"127.0.0.1:{broker.Port}"));
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         await cluster.StartAsync(cts.Token);
+        Assert.Contains(activities, a => a.OperationName == "kiel metadata refresh" && (int?)a.GetTagItem("kiel.metadata.brokers") == 1);
         Assert.Equal("scripted", cluster.Metadata.ClusterId);
         var found = await cluster.FindCoordinatorsAsync(CoordinatorType.Group, ["g1", "g2", "g3"], cts.Token);
         Assert.Equal(3, found.Count);
         Assert.All(found.Values, e => Assert.Equal(1, e.NodeId));
         Assert.Single(findRequests);
         Assert.Equal(["g1", "g2", "g3"], findRequests[0]);
+        Assert.Contains(activities, a => a.OperationName == "kiel find coordinator" && (string?)a.GetTagItem("kiel.coordinator.keys") == "g1,g2,g3");
         // Cached: no second request.
         Assert.Equal(1, (await cluster.FindCoordinatorAsync(CoordinatorType.Group, "g2", cts.Token)).NodeId);
         Assert.Single(findRequests);
