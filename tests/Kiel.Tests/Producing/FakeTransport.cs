@@ -15,6 +15,8 @@ internal sealed class FakeTransport : IProducerTransport
     public readonly ConcurrentBag<(int Broker, int Batches)> Calls = [];
     public readonly ConcurrentQueue<(string Topic, int Partition, long ProducerId, short Epoch, int BaseSequence, int Count)> Sequences = new();
     public volatile bool Down;
+    /// <summary>Produce never completes and ignores cancellation: a transport that hangs.</summary>
+    public volatile bool Hang;
     public byte Magic = 2;
     public bool SupportsIdempotence = true;
     public long LogAppendTime = -1;
@@ -39,6 +41,7 @@ internal sealed class FakeTransport : IProducerTransport
     {
         await Task.Yield();
         Calls.Add((brokerId, call.Partitions.Count));
+        if (Hang) await new TaskCompletionSource().Task;
         if (Down) throw new Kiel.Network.KafkaConnectionException(new Kiel.Network.BrokerEndpoint(brokerId, "127.0.0.1", 1), "connection refused");
         if (ProduceExceptions.TryDequeue(out var ex)) throw ex;
         var results = new List<ProducePartitionResult>();

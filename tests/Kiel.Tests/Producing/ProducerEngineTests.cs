@@ -247,6 +247,27 @@ public class ProducerEngineTests
     }
 
     [Fact]
+    public async Task Dispose_is_bounded_even_when_the_transport_never_answers()
+    {
+        var fake = Cluster("t", 1);
+        fake.Hang = true;
+        var options = FakeTransport.Options() with
+        {
+            CloseTimeout = TimeSpan.FromMilliseconds(200),
+            RequestTimeout = TimeSpan.FromMilliseconds(300),
+            DeliveryTimeout = TimeSpan.FromSeconds(2),
+        };
+        var producer = FakeTransport.Producer(fake, options);
+        var task = producer.ProduceAsync("t", null, "v").AsTask();
+        await Task.Delay(100);
+        var disposing = System.Diagnostics.Stopwatch.StartNew();
+        await producer.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.True(disposing.Elapsed < TimeSpan.FromSeconds(15));
+        var ex = await Assert.ThrowsAsync<ProduceException>(() => task.WaitAsync(TimeSpan.FromSeconds(5)));
+        Assert.Contains("disposed", ex.Message);
+    }
+
+    [Fact]
     public async Task Dispose_flushes_what_lingers()
     {
         var fake = Cluster("t", 1);

@@ -178,7 +178,8 @@ internal sealed partial class ProducerEngine
             // The connection enforces the request timeout; this bound only guards against a transport that never answers.
             timeout.CancelAfter(_options.RequestTimeout + TimeSpan.FromSeconds(5));
             var call = new ProduceCall((short)_options.Acks, (int)_options.RequestTimeout.TotalMilliseconds, parts);
-            var result = await _transport.ProduceAsync(broker, call, timeout.Token).ConfigureAwait(false);
+            // WaitAsync too: the bound holds even for a transport that ignores its token.
+            var result = await _transport.ProduceAsync(broker, call, timeout.Token).AsTask().WaitAsync(timeout.Token).ConfigureAwait(false);
             outcome = new SendOutcome(broker, batches, result, null);
         }
         catch (Exception ex)
