@@ -94,7 +94,9 @@ internal sealed class ClusterConsumerBackend : IConsumerBackend
         {
             if (current is null || current.Topic != p.TopicPartition.Topic)
             {
-                current = request.Topics.FirstOrDefault(t => t.Topic == p.TopicPartition.Topic);
+                current = null;
+                foreach (var t in request.Topics)
+                    if (t.Topic == p.TopicPartition.Topic) current = t;
                 if (current is null)
                 {
                     current = new FetchRequest.FetchTopic { Topic = p.TopicPartition.Topic, Partitions = [] };
@@ -109,7 +111,7 @@ internal sealed class ClusterConsumerBackend : IConsumerBackend
                 PartitionMaxBytes = p.MaxBytes,
             });
         }
-        if (version >= 7)
+        if (version >= 7 && view.Forgotten.Count > 0)
             foreach (var group in view.Forgotten.GroupBy(f => f.Topic))
                 request.ForgottenTopicsData.Add(new FetchRequest.ForgottenTopic { Topic = group.Key, Partitions = [.. group.Select(f => f.Partition)] });
 
@@ -123,7 +125,10 @@ internal sealed class ClusterConsumerBackend : IConsumerBackend
             {
                 List<AbortedTransaction>? aborted = null;
                 if (p.AbortedTransactions is { Count: > 0 } list)
-                    aborted = [.. list.Select(a => new AbortedTransaction(a.ProducerId, a.FirstOffset))];
+                {
+                    aborted = new List<AbortedTransaction>(list.Count);
+                    foreach (var a in list) aborted.Add(new AbortedTransaction(a.ProducerId, a.FirstOffset));
+                }
                 partitions.Add(new FetchPartitionResponse
                 {
                     TopicPartition = new TopicPartition(topic.Topic, p.PartitionIndex),

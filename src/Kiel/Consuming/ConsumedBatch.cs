@@ -7,17 +7,24 @@ namespace Kiel.Consuming;
 public sealed class ConsumedBatch : IDisposable
 {
     private readonly FetchEngine _engine;
+    private readonly System.Collections.Concurrent.ConcurrentBag<ConsumedBatch>? _pool;
     private FetchedChunk? _chunk;
 
-    internal ConsumedBatch(FetchEngine engine, FetchedChunk chunk)
+    internal ConsumedBatch(FetchEngine engine, System.Collections.Concurrent.ConcurrentBag<ConsumedBatch>? pool = null)
     {
         _engine = engine;
+        _pool = pool;
+    }
+
+    internal ConsumedBatch Attach(FetchedChunk chunk)
+    {
         _chunk = chunk;
         TopicPartition = chunk.TopicPartition;
+        return this;
     }
 
     /// <summary>The partition the records belong to.</summary>
-    public TopicPartition TopicPartition { get; }
+    public TopicPartition TopicPartition { get; private set; }
 
     /// <summary>Reads the next record. The record's spans stay valid until the next call or until the batch is disposed.
     /// Returns false at the end, or when the partition was sought, paused away or unassigned meanwhile.</summary>
@@ -35,6 +42,8 @@ public sealed class ConsumedBatch : IDisposable
     /// <summary>Hands the batch's buffer back to the consumer.</summary>
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _chunk, null) is { } chunk) _engine.Release(chunk);
+        if (Interlocked.Exchange(ref _chunk, null) is not { } chunk) return;
+        _engine.Release(chunk);
+        _pool?.Add(this);
     }
 }

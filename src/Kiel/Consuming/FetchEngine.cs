@@ -180,6 +180,7 @@ internal sealed partial class FetchEngine : IAsyncDisposable
     public void Release(FetchedChunk chunk)
     {
         var bytes = chunk.Bytes;
+        ConsumerMetrics.Record(chunk.TopicPartition, chunk.Delivered, bytes);
         chunk.Dispose();
         if (bytes == 0) return;
         var after = Interlocked.Add(ref _bufferedBytes, -bytes);
@@ -241,6 +242,7 @@ internal sealed partial class FetchEngine : IAsyncDisposable
         }
         _ready.Writer.TryComplete();
         while (_ready.Reader.TryRead(out var chunk)) chunk.Dispose();
-        _stop.Dispose();
+        // A task abandoned by the bounded wait may still observe the token, so its source stays undisposed then.
+        if (tasks.TrueForAll(t => t.IsCompleted)) _stop.Dispose();
     }
 }

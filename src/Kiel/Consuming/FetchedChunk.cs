@@ -75,6 +75,9 @@ internal sealed partial class FetchedChunk : IDisposable
     /// <summary>An error to surface instead of records (for example an out-of-range offset under the Error policy).</summary>
     public Exception? Error { get; }
 
+    /// <summary>How many records this chunk handed out.</summary>
+    public int Delivered { get; private set; }
+
     /// <summary>True while the partition has not been sought, reset or unassigned since this chunk was fetched.</summary>
     public bool IsCurrent => State.Assigned && State.Version == Version;
 
@@ -114,6 +117,7 @@ internal sealed partial class FetchedChunk : IDisposable
         if (offset < FetchOffset) return false;
         // A seek from another thread wins: a stale chunk must not move the new position.
         if (State.Version == Version) Volatile.Write(ref State.ConsumedPosition, offset + 1);
+        Delivered++;
         return true;
     }
 

@@ -15,6 +15,7 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
     private readonly FetchEngine _engine;
     private readonly IDeserializer<TKey> _keyDeserializer;
     private readonly IDeserializer<TValue> _valueDeserializer;
+    private readonly System.Collections.Concurrent.ConcurrentBag<ConsumedBatch> _batches = [];
     private int _closed;
 
     /// <summary>Creates a consumer; it connects on first use.</summary>
@@ -184,7 +185,8 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
     {
         ThrowIfClosed();
         var chunk = await TakeAsync(cancellationToken).ConfigureAwait(false);
-        return new ConsumedBatch(_engine, chunk);
+        if (!_batches.TryTake(out var batch)) batch = new ConsumedBatch(_engine, _batches);
+        return batch.Attach(chunk);
     }
 
     private async ValueTask<FetchedChunk> TakeAsync(CancellationToken cancellationToken)

@@ -184,12 +184,16 @@ public class FetchEngineTests
     [Fact]
     public async Task Paused_partitions_are_not_fetched_until_resumed()
     {
-        var backend = Backend(partitions: 1, setsPerPartition: 1);
+        var backend = new FakeBackend();
         await using var engine = new FetchEngine(backend, EngineHarness.Options());
+        // Paused before its topic even exists, so that no fetch can race the pause.
         engine.Assign(P0, 0);
         engine.Pause(P0);
-        await Task.Delay(100);
+        backend.CreateTopic("t", 1);
+        backend.Append(P0, TestBatches.V2(0, 10));
+        await Task.Delay(300);
         Assert.False(engine.TryTake(out _));
+        Assert.Empty(backend.Fetches);
         engine.Resume(P0);
         Assert.Equal(10, (await EngineHarness.ReadAsync(engine, 10)).Count);
     }
@@ -306,5 +310,29 @@ public class FetchEngineTests
         Assert.Equal(30, offsets[P2]);
         var beginning = await engine.ResolveManyAsync([P0, P1, P2], StartPosition.Beginning, default);
         Assert.All(beginning.Values, o => Assert.Equal(0, o));
+    }
+
+    [Fact]
+    public async Task Consumed_records_are_counted_on_the_Kiel_meter()
+    {
+        var backend = new FakeBackend();
+        backend.CreateTopic("metered", 1);
+        backend.Append(new TopicPartition("metered", 0), TestBatches.V2(0, 12));
+        long consumed = 0;
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == "Kiel" && instrument.Name == "messaging.client.consumed.messages") l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+                if (tag.Key == "messaging.destination.name" && (string?)tag.Value == "metered") Interlocked.Add(ref consumed, value);
+        });
+        listener.Start();
+        await using var engine = new FetchEngine(backend, EngineHarness.Options());
+        engine.Assign(new TopicPartition("metered", 0), 0);
+        Assert.Equal(12, (await EngineHarness.ReadAsync(engine, 12)).Count);
+        Assert.Equal(12, Interlocked.Read(ref consumed));
     }
 }
