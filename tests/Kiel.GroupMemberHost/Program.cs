@@ -3,7 +3,7 @@ using Kiel;
 
 // A group member in its own process, for tests that kill it, freeze it (SIGSTOP) or let it leave.
 // Usage: Kiel.GroupMemberHost <brokers> <zk> <group> <topic> <sessionMs>
-// Prints: READY <name> | ALLOC <t:p,...> | REC <partition> <offset> | COMMITTED <p:offset,...> | LEFT
+// Prints: READY <name> | ALLOC <t:p,...> | REC <partition> <offset> <monotonic ticks when returned> | COMMITTED <p:offset,...> | LEFT
 // Reads commands from stdin: "leave" winds down and exits 0.
 if (args.Length < 5)
 {
@@ -48,7 +48,8 @@ try
     {
         var records = await consumer.ConsumeRecordsAsync(topic, null, stop.Token);
         if (records.Count == 0) continue;
-        foreach (var r in records) Say($"REC {r.Partition} {r.Offset}");
+        var at = System.Diagnostics.Stopwatch.GetTimestamp();
+        foreach (var r in records) Say($"REC {r.Partition} {r.Offset} {at}");
         await consumer.CommitOffsetsAsync(null, stop.Token);
         var last = records.GroupBy(r => r.Partition).Select(g => $"{g.Key}:{g.Max(r => r.Offset) + 1}");
         Say("COMMITTED " + string.Join(",", last));

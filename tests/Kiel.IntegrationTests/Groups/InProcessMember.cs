@@ -24,7 +24,8 @@ internal sealed class InProcessMember : IAsyncDisposable
                 while (!member._stop.IsCancellationRequested)
                 {
                     var records = await member.Consumer.ConsumeRecordsAsync(topic, null, member._stop.Token);
-                    foreach (var r in records) log.Add(member.Consumer.Name, r.Partition, r.Offset);
+                    var at = System.Diagnostics.Stopwatch.GetTimestamp();
+                    foreach (var r in records) log.Add(member.Consumer.Name, r.Partition, r.Offset, at);
                 }
             }
             catch (OperationCanceledException) when (member._stop.IsCancellationRequested) { }

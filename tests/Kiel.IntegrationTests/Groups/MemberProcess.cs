@@ -4,18 +4,16 @@ using System.Runtime.InteropServices;
 
 namespace Kiel.IntegrationTests.Groups;
 
-/// <summary>One record as a member handed it out.</summary>
-internal sealed record Delivery(string Member, int Partition, long Offset, long Sequence);
+/// <summary>One record as a member handed it out; <paramref name="At"/> is the monotonic clock (shared by all processes
+/// on the machine) when the consumer returned it, not when the test heard of it.</summary>
+internal sealed record Delivery(string Member, int Partition, long Offset, long At);
 
 /// <summary>What every member of a test delivered, in one global order.</summary>
 internal sealed class DeliveryLog
 {
-    private long _sequence;
     public ConcurrentQueue<Delivery> All { get; } = new();
 
-    public void Add(string member, int partition, long offset) => All.Enqueue(new Delivery(member, partition, offset, Interlocked.Increment(ref _sequence)));
-
-    public long Sequence => Interlocked.Read(ref _sequence);
+    public void Add(string member, int partition, long offset, long at) => All.Enqueue(new Delivery(member, partition, offset, at));
 
     public HashSet<(int, long)> Distinct() => All.Select(d => (d.Partition, d.Offset)).ToHashSet();
 
@@ -89,7 +87,7 @@ internal sealed class MemberProcess : IAsyncDisposable
             case "READY": _ready.TrySetResult(parts[1]); break;
             case "REC":
                 var f = parts[1].Split(' ');
-                _log.Add(Name, int.Parse(f[0]), long.Parse(f[1]));
+                _log.Add(Name, int.Parse(f[0]), long.Parse(f[1]), long.Parse(f[2]));
                 break;
             case "COMMITTED":
                 lock (_gate)
