@@ -6,16 +6,14 @@ namespace Kiel.Diagnostics;
 
 /// <summary>
 /// The record-level instruments of producers and consumers, named after OpenTelemetry's messaging conventions
-/// (<c>messaging.client.consumed.messages</c>; the producer's <c>messaging.client.sent.messages</c> is in ProducerMetrics); bytes, rebalances and lag have
+/// (the record counts <c>messaging.client.sent.messages</c> and <c>messaging.client.consumed.messages</c> are in
+/// ProducerMetrics and ConsumerMetrics); bytes, rebalances and lag have
 /// no convention name yet and use <c>kiel.*</c> (lag keeps the older <c>messaging.kafka.consumer.lag</c>).
 /// </summary>
 internal static class ClientMetrics
 {
     public static readonly Counter<long> SentBytes = KielDiagnostics.Meter.CreateCounter<long>(
         "kiel.client.sent.message_bytes", "By", "Key, value and header bytes of the records a producer had acknowledged.");
-
-    public static readonly Counter<long> ConsumedMessages = KielDiagnostics.Meter.CreateCounter<long>(
-        "messaging.client.consumed.messages", "{message}", "Records handed to the application by a consumer.");
 
     public static readonly Counter<long> ConsumedBytes = KielDiagnostics.Meter.CreateCounter<long>(
         "kiel.client.consumed.message_bytes", "By", "Key and value bytes of the records handed to the application.");
@@ -53,10 +51,9 @@ internal static class ClientMetrics
 
     public static void Consumed(string topic, int partition, long bytes)
     {
-        if (!ConsumedMessages.Enabled && !ConsumedBytes.Enabled) return;
-        var tags = Tags(topic, partition, "receive");
-        ConsumedMessages.Add(1, tags);
-        ConsumedBytes.Add(bytes, tags);
+        // The record count (messaging.client.consumed.messages) is the fetch engine's own instrument (ConsumerMetrics).
+        if (!ConsumedBytes.Enabled) return;
+        ConsumedBytes.Add(bytes, Tags(topic, partition, "receive"));
     }
 
     public static void Rebalanced(string group)
