@@ -125,6 +125,22 @@ public sealed class CliCommandTests(KafkaClusterFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task GroupsOffsetsWithoutBrokersSaysWhatToAdd()
+    {
+        var r = await Kiel("groups", "offsets", "g", "--zookeeper", "127.0.0.1:2181");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal("kiel: kiel groups offsets needs --brokers HOST:PORT,... (committed offsets live in Kafka).", OneLine(r));
+    }
+
+    [Fact]
+    public async Task GroupWithoutZooKeeperSaysWhatToAdd()
+    {
+        var r = await Kiel("consume", "t", "-b", fixture.BootstrapServers, "--group", "g");
+        Assert.Equal(2, r.ExitCode);
+        Assert.StartsWith("kiel: --group needs --zookeeper HOST:PORT", OneLine(r));
+    }
+
+    [Fact]
     public async Task VerboseShowsTheStackTrace()
     {
         var r = await Kiel("consume", "t", "-b", $"127.0.0.1:{FreePort()}", "--verbose");
