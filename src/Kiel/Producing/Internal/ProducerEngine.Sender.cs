@@ -101,7 +101,9 @@ internal sealed partial class ProducerEngine
                 return;
             }
             if (failAll && !busy && _inFlightTotal == 0 && _outcomes.IsEmpty) return;
-            await _wake.WaitAsync((int)Math.Max(0, nextWake - NowMs), _stop.Token).ConfigureAwait(false);
+            // Round a sub-millisecond remainder up to 1 ms: waiting 0 would spin until the deadline.
+            var waitMs = nextWake - NowMs;
+            await _wake.WaitAsync(waitMs <= 0 ? 0 : (int)Math.Max(1, waitMs), _stop.Token).ConfigureAwait(false);
         }
     }
 
