@@ -57,30 +57,18 @@ public readonly ref struct RawRecord
     /// <summary>How many headers the record has.</summary>
     public int HeaderCount { get; }
 
+    /// <summary>The headers, enumerated in place without allocating.</summary>
+    public RawHeaders Headers => new(RawHeaders, HeaderCount);
+
     /// <summary>The timestamp as a <see cref="DateTimeOffset"/> (the Unix epoch when the record has none).</summary>
     public DateTimeOffset Timestamp => DateTimeOffset.FromUnixTimeMilliseconds(Math.Max(0, TimestampMs));
 
     /// <summary>Copies the headers into a new list (allocates; empty list when there are none).</summary>
-    public Headers CopyHeaders()
+    public Kiel.Headers CopyHeaders()
     {
-        var list = new Headers();
-        var span = RawHeaders;
-        for (var i = 0; i < HeaderCount; i++)
-        {
-            var keyLength = RecordSpanReader.ReadVarInt(ref span);
-            if (keyLength < 0 || keyLength > span.Length) throw RecordSpanReader.Malformed("header key length");
-            var key = Encoding.UTF8.GetString(span[..keyLength]);
-            span = span[keyLength..];
-            var valueLength = RecordSpanReader.ReadVarInt(ref span);
-            if (valueLength < 0)
-            {
-                list.Add(new RecordHeader(key, null));
-                continue;
-            }
-            if (valueLength > span.Length) throw RecordSpanReader.Malformed("header value length");
-            list.Add(new RecordHeader(key, span[..valueLength].ToArray()));
-            span = span[valueLength..];
-        }
+        var list = new Kiel.Headers();
+        foreach (var header in Headers)
+            list.Add(new RecordHeader(Encoding.UTF8.GetString(header.Key), header.ValueIsNull ? (ReadOnlyMemory<byte>?)null : header.Value.ToArray()));
         return list;
     }
 }

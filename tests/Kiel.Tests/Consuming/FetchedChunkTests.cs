@@ -68,6 +68,15 @@ public class FetchedChunkTests
         var headers = r.CopyHeaders();
         Assert.Equal("h", Assert.Single(headers).Key);
         Assert.Equal("x0", headers[0].ValueAsString());
+        var count = 0;
+        foreach (var h in r.Headers)
+        {
+            Assert.Equal("h"u8, h.Key);
+            Assert.Equal("x0"u8, h.Value);
+            Assert.False(h.ValueIsNull);
+            count++;
+        }
+        Assert.Equal(1, count);
     }
 
     [Fact]
@@ -131,5 +140,20 @@ public class FetchedChunkTests
         var state = new PartitionState(Tp, 0, 1 << 20);
         using var chunk = new FetchedChunk(state, 0, null, data, 0, 1, null, false);
         Assert.Throws<Kiel.Protocol.KafkaProtocolException>(() => chunk.TryReadNext(out _));
+    }
+
+    [Fact]
+    public void A_null_header_value_stays_null()
+    {
+        using var builder = new RecordBatchBuilder();
+        builder.Append(1, "k"u8, "v"u8, [new Kiel.Protocol.Records.RecordHeader("none", null), new Kiel.Protocol.Records.RecordHeader("empty", Array.Empty<byte>())]);
+        var data = builder.Seal().ToArray();
+        var state = new PartitionState(Tp, 0, 1 << 20);
+        using var chunk = new FetchedChunk(state, 0, null, data, 0, 1, null, false);
+        Assert.True(chunk.TryReadNext(out var r));
+        var headers = r.CopyHeaders();
+        Assert.Null(headers[0].Value);
+        Assert.NotNull(headers[1].Value);
+        Assert.Equal(0, headers[1].Value!.Value.Length);
     }
 }

@@ -1,0 +1,69 @@
+namespace Kiel.Consuming;
+
+/// <summary>One header of a <see cref="RawRecord"/>, pointing into the fetch buffer.</summary>
+public readonly ref struct RawHeader
+{
+    internal RawHeader(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, bool valueIsNull)
+    {
+        Key = key;
+        Value = value;
+        ValueIsNull = valueIsNull;
+    }
+
+    /// <summary>The header key as UTF-8 bytes.</summary>
+    public ReadOnlySpan<byte> Key { get; }
+
+    /// <summary>The header value (empty when <see cref="ValueIsNull"/>).</summary>
+    public ReadOnlySpan<byte> Value { get; }
+
+    /// <summary>True when the value is null on the wire.</summary>
+    public bool ValueIsNull { get; }
+}
+
+/// <summary>The headers of a <see cref="RawRecord"/>, enumerated in place without allocating.</summary>
+public readonly ref struct RawHeaders
+{
+    private readonly ReadOnlySpan<byte> _data;
+    private readonly int _count;
+
+    internal RawHeaders(ReadOnlySpan<byte> data, int count)
+    {
+        _data = data;
+        _count = count;
+    }
+
+    /// <summary>How many headers there are.</summary>
+    public int Count => _count;
+
+    /// <summary>Starts the enumeration.</summary>
+    public Enumerator GetEnumerator() => new(_data, _count);
+
+    /// <summary>Walks the encoded headers; a malformed header throws <see cref="Kiel.Protocol.KafkaProtocolException"/>.</summary>
+    public ref struct Enumerator
+    {
+        private ReadOnlySpan<byte> _rest;
+        private int _remaining;
+
+        internal Enumerator(ReadOnlySpan<byte> data, int count)
+        {
+            _rest = data;
+            _remaining = count;
+            Current = default;
+        }
+
+        /// <summary>The current header.</summary>
+        public RawHeader Current { get; private set; }
+
+        /// <summary>Moves to the next header.</summary>
+        public bool MoveNext()
+        {
+            if (_remaining <= 0) return false;
+            _remaining--;
+            var key = RecordSpanReader.ReadVarBytes(ref _rest, out var keyIsNull);
+            if (keyIsNull) throw RecordSpanReader.Malformed("header key length");
+            var value = RecordSpanReader.ReadVarBytes(ref _rest, out var valueIsNull);
+            Current = new RawHeader(key, value, valueIsNull);
+            return true;
+        }
+    }
+}
