@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Makes sure the machine has what Kiel's demo and tests need, and installs it when run as root.
 # Sourced by ./kiel and ./test.sh; safe to run more than once.
-KIEL_APT_PACKAGES="libzookeeper-java openjdk-17-jre-headless kcat python3-kafka python3-kazoo python3-confluent-kafka"
+KIEL_APT_PACKAGES="libzookeeper-java openjdk-17-jre-headless kcat python3-kafka python3-kazoo python3-confluent-kafka tmux"
 
 kiel_missing_deps() {
   local missing=()
   [ -f /usr/share/java/zookeeper.jar ] || missing+=(libzookeeper-java)
   command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
   command -v kcat >/dev/null 2>&1 || missing+=(kcat)
+  command -v tmux >/dev/null 2>&1 || missing+=(tmux)
   if [ -x /usr/bin/python3 ]; then
     /usr/bin/python3 -c 'import kafka' >/dev/null 2>&1 || missing+=(python3-kafka)
     /usr/bin/python3 -c 'import kazoo' >/dev/null 2>&1 || missing+=(python3-kazoo)

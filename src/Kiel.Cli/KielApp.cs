@@ -22,6 +22,12 @@ internal static class KielApp
         root.Options.Add(Verbose);
         // One file per command under Commands/; later commands (demo, produce, consume, topics, groups) are added here.
         root.Subcommands.Add(ClusterCommand.Create());
+        root.Subcommands.Add(DemoCommand.Create());
+        root.Subcommands.Add(DemoMemberCommand.Create());
+        root.Subcommands.Add(ProduceCommand.Create());
+        root.Subcommands.Add(ConsumeCommand.Create());
+        root.Subcommands.Add(TopicsCommand.Create());
+        root.Subcommands.Add(GroupsCommand.Create());
         return root;
     }
 
@@ -78,6 +84,16 @@ internal static class KielApp
             }
 
             return ExitCodes.Usage;
+        }
+        catch (CliFailureException ex)
+        {
+            await Console.Error.WriteLineAsync($"kiel: error: {ex.Message}");
+            if (verbose && ex.InnerException is not null)
+            {
+                await Console.Error.WriteLineAsync(ex.InnerException.ToString());
+            }
+
+            return ExitCodes.Failure;
         }
         catch (Exception ex)
         {

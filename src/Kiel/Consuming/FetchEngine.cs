@@ -43,6 +43,19 @@ internal sealed partial class FetchEngine : IAsyncDisposable
         _options = options;
         _logger = options.LoggerFactory?.CreateLogger("Kiel.Consuming.FetchEngine") ?? NullLogger.Instance;
         _metadataLoop = Task.Run(MetadataLoopAsync);
+        Kiel.Diagnostics.ClientMetrics.RegisterLag(this, LagSnapshot);
+    }
+
+    // For the consumer-lag gauge: partitions whose high watermark is known.
+    private List<(string Topic, int Partition, long Lag)> LagSnapshot()
+    {
+        lock (_gate)
+        {
+            var result = new List<(string, int, long)>(_partitions.Count);
+            foreach (var (tp, s) in _partitions)
+                if (s.HighWatermark >= 0) result.Add((tp.Topic, tp.Partition, Math.Max(0, s.HighWatermark - Volatile.Read(ref s.ConsumedPosition))));
+            return result;
+        }
     }
 
     internal IConsumerBackend Backend => _backend;
@@ -206,6 +219,7 @@ internal sealed partial class FetchEngine : IAsyncDisposable
             if (_disposed) return;
             _disposed = true;
         }
+        Kiel.Diagnostics.ClientMetrics.UnregisterLag(this);
         await _stop.CancelAsync().ConfigureAwait(false);
         List<Task> tasks = [_metadataLoop];
         lock (_gate)

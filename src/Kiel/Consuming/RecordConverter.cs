@@ -8,6 +8,7 @@ internal static class RecordConverter
         var tp = record.TopicPartition;
         var key = Deserialize(record, keys, RecordComponent.Key, engine);
         var value = Deserialize(record, values, RecordComponent.Value, engine);
+        Kiel.Diagnostics.ClientMetrics.Consumed(tp.Topic, tp.Partition, record.Key.Length + record.Value.Length);
         return new ConsumeResult<TKey, TValue>
         {
             Topic = tp.Topic,

@@ -2,8 +2,10 @@ namespace Kiel.Diagnostics;
 
 /// <summary>
 /// Every log event id Kiel writes, in one table so that ids never collide and operators can filter on them.
-/// Ranges: 1000-1099 network, 1100-1199 cluster and metadata, 1200-1299 coordinators and retries,
-/// 2000-2999 producer, 3000-3999 consumers, 4000-4999 grouped consumer and allocators, 5000-5999 admin and CLI.
+/// Ranges: 1000-1099 network, 1100-1199 cluster and metadata, 1200-1299 coordinators and retries (named below);
+/// 4000-4099 grouped consumer and allocators (Groups/GroupLog.cs), 6000-6099 producer (Producing/ProducerLog.cs),
+/// 7000-7099 fetch engine and consumers (Consuming/ConsumerLog.cs), 9000-9099 the ZooKeeper client (Kiel.ZooKeeper/Log.cs).
+/// docs/configuration.md lists them for operators.
 /// </summary>
 public static class LogEvents
 {

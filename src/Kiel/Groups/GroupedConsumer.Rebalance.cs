@@ -60,6 +60,7 @@ public partial class GroupedConsumer<TValue>
 
     async Task IPartitionOwner.OnAllocationChangedAsync(AllocationChangedEventArgs args)
     {
+        Kiel.Diagnostics.ClientMetrics.Rebalanced(Options.Group);
         var handlers = AllocationChanged;
         if (handlers is null) return;
         foreach (var handler in handlers.GetInvocationList().Cast<Func<AllocationChangedEventArgs, Task>>())

@@ -112,6 +112,8 @@ public sealed class KielProducer<TKey, TValue> : IAsyncDisposable
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0 || _engine.IsClosing, this);
         ArgumentException.ThrowIfNullOrEmpty(topic);
+        // The span covers queueing the record; its context travels in the record's traceparent header.
+        using var activity = Kiel.Diagnostics.KielTracing.StartSend(topic, ref headers);
         var keyBuffer = t_key ??= new ArrayBufferWriter<byte>(256);
         var valueBuffer = t_value ??= new ArrayBufferWriter<byte>(1024);
         keyBuffer.ResetWrittenCount();

@@ -6,7 +6,7 @@ using System.Text;
 namespace Kiel.IntegrationTests.Fixtures;
 
 /// <summary>
-/// A running <c>kiel</c> process (the built <c>kiel.dll</c> under <c>dotnet</c>) with its output captured line by line.
+/// A running <c>kiel</c> process (the built <c>Kiel.Cli.dll</c> under <c>dotnet</c>) with its output captured line by line.
 /// Dispose kills it (whole tree) if it is still running.
 /// </summary>
 public sealed class KielCliProcess : IAsyncDisposable
@@ -51,7 +51,7 @@ public sealed class KielCliProcess : IAsyncDisposable
 
     public StreamWriter StandardInput => process.StandardInput;
 
-    /// <summary>The built kiel.dll next to this test build (same configuration).</summary>
+    /// <summary>The built Kiel.Cli.dll next to this test build (same configuration).</summary>
     public static string KielDll()
     {
         var configuration = typeof(KielCliProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Release";
@@ -66,8 +66,8 @@ public sealed class KielCliProcess : IAsyncDisposable
             throw new InvalidOperationException($"Cannot find the repository root (Kiel.slnx) above {AppContext.BaseDirectory}.");
         }
 
-        var dll = Path.Combine(dir.FullName, "src", "Kiel.Cli", "bin", configuration, "net10.0", "kiel.dll");
-        return File.Exists(dll) ? dll : throw new FileNotFoundException($"kiel.dll not built; run: dotnet build -c {configuration} src/Kiel.Cli", dll);
+        var dll = Path.Combine(dir.FullName, "src", "Kiel.Cli", "bin", configuration, "net10.0", "Kiel.Cli.dll");
+        return File.Exists(dll) ? dll : throw new FileNotFoundException($"Kiel.Cli.dll not built; run: dotnet build -c {configuration} src/Kiel.Cli", dll);
     }
 
     public static KielCliProcess Start(params string[] args)

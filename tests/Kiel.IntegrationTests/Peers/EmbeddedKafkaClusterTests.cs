@@ -114,7 +114,7 @@ public sealed class EmbeddedKafkaClusterTests
 
         cluster.DeleteRecords("trim", 0, 3);
         using var consumer = ConfluentClients.Consumer(cluster.BootstrapServers, "g-trim");
-        var marks = consumer.QueryWatermarkOffsets(new TopicPartition("trim", 0), TimeSpan.FromSeconds(10));
+        var marks = consumer.QueryWatermarkOffsets(new Confluent.Kafka.TopicPartition("trim", 0), TimeSpan.FromSeconds(10));
         Assert.Equal(3, marks.Low.Value);
         Assert.Equal(5, marks.High.Value);
 

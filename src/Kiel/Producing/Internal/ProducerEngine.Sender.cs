@@ -334,6 +334,7 @@ internal sealed partial class ProducerEngine
             lock (p) p.NextSequence = b.BaseSequence + b.Count < 0 ? b.BaseSequence + b.Count - int.MinValue : b.BaseSequence + b.Count;
         }
         else if (error is not null) ProducerLog.BatchFailed(_log, b.Owner.Topic, b.Owner.Partition, error.Message, b.Count);
+        if (error is null) Kiel.Diagnostics.ClientMetrics.Sent(b.Owner.Topic, b.Owner.Partition, b.Count, b.ReservedBytes);
         b.Complete(baseOffset, logAppendTimeMs, error, _onCallbackError);
         ProducerMetrics.Completed(b.Owner.Topic, b.Owner.Partition, b.Count, error);
         _memory.Release(b.ReservedBytes);

@@ -1,0 +1,44 @@
+using Kiel.IntegrationTests.Fixtures;
+
+namespace Kiel.IntegrationTests.Cli;
+
+/// <summary><c>kiel demo</c> in its small form, as CI runs it: the verdict must say nothing was lost and the exit code 0.</summary>
+public sealed class DemoCommandTests
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromMinutes(3);
+
+    [ZooKeeperFact]
+    public async Task SmallDemoKillsAMemberAndLosesNothing()
+    {
+        await using var kiel = KielCliProcess.Start("demo", "--records", "5000");
+        var verdict = await kiel.WaitForLineAsync(l => l.Contains(" produced, ", StringComparison.Ordinal), Bound);
+        Assert.True(await kiel.WaitForExitAsync(TimeSpan.FromSeconds(60)), "kiel demo did not exit after its verdict");
+
+        var output = string.Join('\n', kiel.StdOutSoFar);
+        Assert.Matches(@"^5000 produced, 5000 consumed, 0 lost, \d+ duplicates, 1 rebalance$", verdict);
+        Assert.Contains("member-2 killed (SIGKILL)", output);
+        Assert.Contains("verdict: OK, nothing lost.", output);
+        // Without a terminal the demo prints plain lines, no ANSI escapes.
+        Assert.DoesNotContain('\u001b', output);
+        Assert.Equal(0, kiel.ExitCode);
+    }
+
+    [ZooKeeperFact]
+    public async Task NoKillMeansNoRebalance()
+    {
+        await using var kiel = KielCliProcess.Start("demo", "--records", "2000", "--members", "2", "--partitions", "4", "--no-kill", "--rate", "0");
+        var verdict = await kiel.WaitForLineAsync(l => l.Contains(" produced, ", StringComparison.Ordinal), Bound);
+        Assert.True(await kiel.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal("2000 produced, 2000 consumed, 0 lost, 0 duplicates, 0 rebalances", verdict);
+        Assert.Equal(0, kiel.ExitCode);
+    }
+
+    [Fact]
+    public async Task BadOptionValueIsOneLineAndExitCode2()
+    {
+        var result = await ProcessRunner.RunAsync("dotnet", [KielCliProcess.KielDll(), "demo", "--records", "0"], TimeSpan.FromSeconds(60));
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single(result.StdErr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("--records must be between 1 and 10,000,000 (was 0)", line);
+    }
+}
