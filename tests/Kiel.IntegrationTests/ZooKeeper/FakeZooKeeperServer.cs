@@ -46,7 +46,8 @@ public sealed class FakeZooKeeperServer : IAsyncDisposable
                 catch (Exception e) when (e is SocketException or IOException) { }
             }
         }
-        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException) { }
+        // Stopping the listener while the loop is between accepts surfaces as InvalidOperationException ("Not listening").
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException || (e is InvalidOperationException && _cts.IsCancellationRequested)) { }
     }
 
     private async Task ServeAsync(Socket socket)
