@@ -247,7 +247,8 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
             disconnectedSince = Stopwatch.GetTimestamp();
             Volatile.Write(ref _connection, null);
             Interlocked.Exchange(ref _connected, NewConnectedSignal());
-            if (token.IsCancellationRequested) return;
+            // Our own closeSession makes the server drop the socket, possibly before _closing is cancelled: not a loss.
+            if (token.IsCancellationRequested || Volatile.Read(ref _disposed) == 1) return;
             Log.ConnectionLost(_logger, connection.Server, reason);
             SetState(SessionState.Suspended, session.SessionId, null);
         }
