@@ -23,7 +23,7 @@ trap 'rm -rf "$results"' EXIT
 # The test hosts (and the .NET test platform itself, which leaves empty folders) get a temp folder of their own,
 # removed with the results, so a run leaves nothing in /tmp.
 mkdir -p "$results/tmp"
-export TMPDIR="$results/tmp"
+export TMPDIR="$results/tmp" TMUX_TMPDIR="$results/tmp"
 status=0
 passed=0; failed=0; skipped=0
 for proj in tests/*/*.csproj; do

@@ -47,7 +47,7 @@ internal sealed class ZooKeeperServerProcess
         if (IsRunning) return;
         var args = new List<string>
         {
-            $"-Xmx{_options.MaxHeapMb}m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k",
+            $"-Xmx{_options.MaxHeapMb}m", "-XX:+UseSerialGC", "-XX:-UsePerfData", "-XX:TieredStopAtLevel=1", "-Xss512k",
             "-Dzookeeper.admin.enableServer=false",
             "-Dzookeeper.jmx.log4j.disable=true",
             // TTL nodes (CreateMode.*WithTtl) need the extended types.
