@@ -10,20 +10,20 @@ cd "$here"
 kiel_ensure_deps || exit 1
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
+# ZooKeeper servers already running (someone's `kiel cluster --zookeeper`) are not ours to judge.
+zk_before=" $(pgrep -d ' ' -f 'org.apache.zookeeper.server' || true) "
+results=$(mktemp -d /tmp/kiel-test-results.XXXXXX)
+trap 'rm -rf "$results"' EXIT
+# The build and the test hosts (the .NET SDK and test platform leave empty folders behind) get a temp folder of their own,
+# removed with the results, so a run leaves nothing in /tmp.
+mkdir -p "$results/tmp"
+export TMPDIR="$results/tmp" TMUX_TMPDIR="$results/tmp"
 if ! dotnet build Kiel.slnx -c Release -nologo -v quiet -warnaserror; then
   echo "build failed"
   echo "0 passed, 1 failed, 0 skipped"
   exit 1
 fi
 
-# ZooKeeper servers already running (someone's `kiel cluster --zookeeper`) are not ours to judge.
-zk_before=" $(pgrep -d ' ' -f 'org.apache.zookeeper.server' || true) "
-results=$(mktemp -d /tmp/kiel-test-results.XXXXXX)
-trap 'rm -rf "$results"' EXIT
-# The test hosts (and the .NET test platform itself, which leaves empty folders) get a temp folder of their own,
-# removed with the results, so a run leaves nothing in /tmp.
-mkdir -p "$results/tmp"
-export TMPDIR="$results/tmp" TMUX_TMPDIR="$results/tmp"
 status=0
 passed=0; failed=0; skipped=0
 for proj in tests/*/*.csproj; do
