@@ -16,14 +16,13 @@ public static class ConsumeRunner
 {
     private const int Partitions = 6;
 
-    private sealed record Sample(double MsgPerSec, double CpuUsPerMsg, double BytesPerMsg);
 
     [BenchRunner("consume")]
     public static async Task<int> Run(string[] args)
     {
         RdKafkaNative.PinAssembly(typeof(Library).Assembly);
-        var messages = Arg(args, "--messages", 1_000_000);
-        var reps = Arg(args, "--reps", 3);
+        var messages = RunnerArgs.Int(args, "--messages", 1_000_000);
+        var reps = RunnerArgs.Int(args, "--reps", 3);
         var sizes = args.Contains("--quick") ? new[] { 100 } : new[] { 100, 1024 };
         await using var cluster = await EmbeddedKafkaCluster.StartAsync(new EmbeddedKafkaOptions { Brokers = 3 });
 
@@ -49,7 +48,7 @@ public static class ConsumeRunner
                 stream.Add(await KielStream(cluster.BootstrapServers, topic, ends, messages));
                 confluent.Add(await ConfluentRun(cluster.BootstrapServers, topic, ends, messages));
             }
-            var (k, s, c) = (Median(raw), Median(stream), Median(confluent));
+            var (k, s, c) = (Sample.Median(raw), Sample.Median(stream), Sample.Median(confluent));
             Console.WriteLine($"| {size} B | {k.MsgPerSec:N0} | {s.MsgPerSec:N0} | {c.MsgPerSec:N0} | {k.MsgPerSec / c.MsgPerSec:F2} | {s.MsgPerSec / c.MsgPerSec:F2} | " +
                               $"{k.CpuUsPerMsg:F2} / {s.CpuUsPerMsg:F2} / {c.CpuUsPerMsg:F2} | {k.BytesPerMsg:F2} / {s.BytesPerMsg:F1} / {c.BytesPerMsg:F1} |");
         }
@@ -98,7 +97,7 @@ public static class ConsumeRunner
     {
         await using var consumer = new KielConsumer<byte[]?, byte[]?>(Options(bootstrap), Deserializers.Bytes, Deserializers.Bytes);
         foreach (var tp in await consumer.AssignTopicAsync(topic, StartPosition.Beginning)) { }
-        return await Measure(count, async () =>
+        return await Sample.Measure(count, async () =>
         {
             long seen = 0, bytes = 0;
             while (seen < count)
@@ -121,7 +120,7 @@ public static class ConsumeRunner
     {
         await using var consumer = new KielConsumer<byte[]?, byte[]?>(Options(bootstrap), Deserializers.Ignore<byte[]>(), Deserializers.Bytes);
         await consumer.AssignTopicAsync(topic, StartPosition.Beginning);
-        return await Measure(count, async () =>
+        return await Sample.Measure(count, async () =>
         {
             long seen = 0, bytes = 0;
             await foreach (var r in consumer.ConsumeAsync())
@@ -148,7 +147,7 @@ public static class ConsumeRunner
         // Warm up: connections and the first fetch.
         var first = consumer.Consume(TimeSpan.FromSeconds(10));
         if (first is not null) consumer.Seek(new TopicPartitionOffset(first.TopicPartition, 0));
-        return Measure(count, () =>
+        return Sample.Measure(count, () =>
         {
             long seen = 0, bytes = 0;
             while (seen < count)
@@ -162,37 +161,5 @@ public static class ConsumeRunner
             GC.KeepAlive(bytes);
             return Task.CompletedTask;
         });
-    }
-
-    private static async Task<Sample> Measure(int count, Func<Task> run)
-    {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        var process = Process.GetCurrentProcess();
-        var cpu0 = process.TotalProcessorTime;
-        var alloc0 = GC.GetTotalAllocatedBytes(precise: true);
-        var sw = Stopwatch.StartNew();
-        await run();
-        sw.Stop();
-        var alloc = GC.GetTotalAllocatedBytes(precise: true) - alloc0;
-        process.Refresh();
-        var cpu = process.TotalProcessorTime - cpu0;
-        return new Sample(count / sw.Elapsed.TotalSeconds, cpu.TotalMicroseconds / count, (double)alloc / count);
-    }
-
-    private static int Arg(string[] args, string name, int fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], out var v) ? v : fallback;
-    }
-
-    private static Sample Median(List<Sample> samples)
-    {
-        static double Med(IEnumerable<double> xs)
-        {
-            var a = xs.Order().ToArray();
-            return a[a.Length / 2];
-        }
-        return new Sample(Med(samples.Select(x => x.MsgPerSec)), Med(samples.Select(x => x.CpuUsPerMsg)), Med(samples.Select(x => x.BytesPerMsg)));
     }
 }

@@ -15,14 +15,13 @@ using Acks = Confluent.Kafka.Acks;
 public static class ProduceRunner
 {
     private sealed record Scenario(string Mode, int ValueSize, Acks Acks);
-    private sealed record Sample(double MsgPerSec, double CpuUsPerMsg, double BytesPerMsg);
 
     [BenchRunner("produce")]
     public static async Task<int> Run(string[] args)
     {
         RdKafkaNative.PinAssembly(typeof(Library).Assembly);
-        var messages = Arg(args, "--messages", 200_000);
-        var reps = Arg(args, "--reps", 3);
+        var messages = RunnerArgs.Int(args, "--messages", 200_000);
+        var reps = RunnerArgs.Int(args, "--reps", 3);
         var quick = args.Contains("--quick");
         await using var cluster = await EmbeddedKafkaCluster.StartAsync(new EmbeddedKafkaOptions { Brokers = 3 });
         var scenarios = new List<Scenario>();
@@ -42,7 +41,7 @@ public static class ProduceRunner
                 for (var i = 0; i < 50_000; i++) producer.Produce("t", null, value);
                 await producer.FlushAsync();
                 using var ticks = new AllocationTicks();
-                var sample = await Measure(messages, async () =>
+                var sample = await Sample.Measure(messages, async () =>
                 {
                     for (var i = 0; i < messages; i++) producer.Produce("t", null, value);
                     await producer.FlushAsync();
@@ -86,24 +85,12 @@ public static class ProduceRunner
                 kiel.Add(await RunKiel(cluster, s, count));
                 confluent.Add(await RunConfluent(cluster, s, count));
             }
-            var k = Median(kiel);
-            var c = Median(confluent);
+            var k = Sample.Median(kiel);
+            var c = Sample.Median(confluent);
             Console.WriteLine($"| {s.Mode}, {s.ValueSize} B, acks={(s.Acks == Acks.All ? "all" : "1")} | {k.MsgPerSec:N0} | {c.MsgPerSec:N0} | {k.MsgPerSec / c.MsgPerSec:F2} | " +
                               $"{k.CpuUsPerMsg:F2} | {c.CpuUsPerMsg:F2} | {k.BytesPerMsg:F1} | {c.BytesPerMsg:F1} |");
         }
         return 0;
-    }
-
-    private static int Arg(string[] args, string name, int fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], out var v) ? v : fallback;
-    }
-
-    private static Sample Median(List<Sample> samples)
-    {
-        static double Med(IEnumerable<double> xs) { var a = xs.Order().ToArray(); return a[a.Length / 2]; }
-        return new Sample(Med(samples.Select(x => x.MsgPerSec)), Med(samples.Select(x => x.CpuUsPerMsg)), Med(samples.Select(x => x.BytesPerMsg)));
     }
 
     private static string NewTopic(EmbeddedKafkaCluster cluster)
@@ -111,22 +98,6 @@ public static class ProduceRunner
         var topic = "bench-" + Guid.NewGuid().ToString("N")[..12];
         cluster.CreateTopic(topic, 6, 1);
         return topic;
-    }
-
-    private static async Task<Sample> Measure(int count, Func<Task> run)
-    {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        var process = Process.GetCurrentProcess();
-        var cpu0 = process.TotalProcessorTime;
-        var alloc0 = GC.GetTotalAllocatedBytes(precise: true);
-        var sw = Stopwatch.StartNew();
-        await run();
-        sw.Stop();
-        var alloc = GC.GetTotalAllocatedBytes(precise: true) - alloc0;
-        process.Refresh();
-        var cpu = process.TotalProcessorTime - cpu0;
-        return new Sample(count / sw.Elapsed.TotalSeconds, cpu.TotalMicroseconds / count, (double)alloc / count);
     }
 
     private static async Task<Sample> RunKiel(EmbeddedKafkaCluster cluster, Scenario s, int count)
@@ -144,7 +115,7 @@ public static class ProduceRunner
         await using var producer = new KielProducer<byte[], byte[]>(options);
         // Warm up: metadata, connections, producer id.
         await producer.ProduceAsync(topic, null, value);
-        var sample = await Measure(count, async () =>
+        var sample = await Sample.Measure(count, async () =>
         {
             if (s.Mode == "fire-and-forget")
             {
@@ -182,7 +153,7 @@ public static class ProduceRunner
         Random.Shared.NextBytes(value);
         using var producer = new ProducerBuilder<Null, byte[]>(config).Build();
         await producer.ProduceAsync(topic, new Message<Null, byte[]> { Value = value });
-        return await Measure(count, async () =>
+        return await Sample.Measure(count, async () =>
         {
             if (s.Mode == "fire-and-forget")
             {
