@@ -2,16 +2,75 @@ using Kiel.Protocol;
 
 namespace Kiel.Cluster;
 
-/// <summary>What an error code means for the cluster's caches: stale metadata, or a coordinator that moved.</summary>
+/// <summary>
+/// What an error code means for the clients: the one place where Kiel decides whether a Kafka error is retried,
+/// refreshes metadata, sends the client to find its coordinator again, resets an offset or is final.
+/// Client code never compares raw error numbers; it asks this class (or <see cref="ErrorCodes"/> for names).
+/// </summary>
 public static class ErrorClassification
 {
     /// <summary>True when <paramref name="code"/> says our view of leaders or topics is out of date, so metadata must be refreshed.</summary>
+    /// <remarks>
+    /// The codes Kafka's Java client treats as invalid metadata, plus <c>NOT_CONTROLLER</c>: a broker that stopped
+    /// leading, a leader election in progress, a broken connection or failed log directory on the leader, epochs or
+    /// topic ids that disagree with ours.
+    /// </remarks>
     public static bool MeansStaleMetadata(ErrorCode code) => code is ErrorCode.UnknownTopicOrPartition or ErrorCode.LeaderNotAvailable
         or ErrorCode.NotLeaderOrFollower or ErrorCode.ReplicaNotAvailable or ErrorCode.ListenerNotFound or ErrorCode.FencedLeaderEpoch
-        or ErrorCode.UnknownLeaderEpoch or ErrorCode.UnknownTopicId or ErrorCode.InconsistentTopicId or ErrorCode.NotController;
+        or ErrorCode.UnknownLeaderEpoch or ErrorCode.UnknownTopicId or ErrorCode.InconsistentTopicId or ErrorCode.NotController
+        or ErrorCode.NetworkException or ErrorCode.KafkaStorageError;
 
     /// <summary>True when <paramref name="code"/> says the broker asked is not (or not yet) the coordinator, so the cached one must be forgotten.</summary>
     public static bool MeansCoordinatorMoved(ErrorCode code) => code is ErrorCode.CoordinatorNotAvailable or ErrorCode.NotCoordinator;
+
+    /// <summary>True when the same request may succeed later (Kafka's Java client classifies the code as retriable).</summary>
+    internal static bool IsRetriable(ErrorCode code) => code.IsRetriable();
+
+    /// <summary>True when a Fetch response's top-level <paramref name="code"/> only says the incremental fetch session is gone, so the next fetch is a full one.</summary>
+    internal static bool IsFetchSessionLost(ErrorCode code) => code is ErrorCode.FetchSessionIdNotFound or ErrorCode.InvalidFetchSessionEpoch;
+
+    /// <summary>What a consumer does with a partition's error code in a Fetch response.</summary>
+    internal static FetchErrorAction ForFetch(ErrorCode code) => code switch
+    {
+        ErrorCode.None => FetchErrorAction.Deliver,
+        ErrorCode.OffsetOutOfRange => FetchErrorAction.ResetOffset,
+        ErrorCode.TopicAuthorizationFailed => FetchErrorAction.Stop,
+        // The leader is right but cannot answer now: the same broker is asked again after the backoff.
+        ErrorCode.CorruptMessage or ErrorCode.RequestTimedOut or ErrorCode.UnknownLeaderEpoch => FetchErrorAction.BackOff,
+        _ => FetchErrorAction.RefreshLeader,
+    };
+
+    /// <summary>True when a ListOffsets answer with <paramref name="code"/> for one partition is asked again (after a metadata refresh).</summary>
+    internal static bool IsRetriableListOffsets(ErrorCode code) => code.IsRetriable() || MeansStaleMetadata(code);
+
+    /// <summary>What the producer does with a partition's error code in a Produce response.</summary>
+    /// <param name="code">The partition's error code.</param>
+    /// <param name="idempotent">True when the producer has a producer id, so sequence errors are healed by bumping the epoch.</param>
+    internal static ProduceErrorAction ForProduce(ErrorCode code, bool idempotent) => code switch
+    {
+        ErrorCode.None => ProduceErrorAction.Delivered,
+        // An idempotent retry of a batch the broker already has: delivered, at an offset the broker does not repeat.
+        ErrorCode.DuplicateSequenceNumber => ProduceErrorAction.DeliveredDuplicate,
+        ErrorCode.MessageTooLarge or ErrorCode.RecordListTooLarge => ProduceErrorAction.TooLarge,
+        ErrorCode.OutOfOrderSequenceNumber or ErrorCode.UnknownProducerId or ErrorCode.InvalidProducerEpoch when idempotent
+            => ProduceErrorAction.BumpEpoch,
+        _ when !code.IsRetriable() => ProduceErrorAction.Fail,
+        _ when MeansStaleMetadata(code) => ProduceErrorAction.RetryAfterMetadata,
+        _ => ProduceErrorAction.Retry,
+    };
+
+    /// <summary>True when a commit or offset fetch that failed with <paramref name="code"/> is repeated (after finding the coordinator again when it moved).</summary>
+    internal static bool IsRetriableGroupOffsets(ErrorCode code) => code.IsRetriable();
+
+    /// <summary>
+    /// True when a group request that failed retriably with <paramref name="code"/> (<see cref="ErrorCode.None"/> for a lost
+    /// connection) should look the coordinator up again before the retry: it may have moved, not be there yet, or its
+    /// connection broke. Only <c>COORDINATOR_LOAD_IN_PROGRESS</c> is the coordinator itself asking for patience.
+    /// </summary>
+    internal static bool RediscoverCoordinatorAfter(ErrorCode code) => code != ErrorCode.CoordinatorLoadInProgress;
+
+    /// <summary>True when a partition's metadata still names a usable leader despite <paramref name="code"/> (a follower is missing, the leader is fine).</summary>
+    internal static bool LeaderUsable(ErrorCode code) => code is ErrorCode.None or ErrorCode.ReplicaNotAvailable;
 
     /// <summary>The Kafka error code an exception carries, or null.</summary>
     public static ErrorCode? GetErrorCode(Exception error) => error switch
@@ -31,4 +90,38 @@ public static class ErrorClassification
         System.Net.Sockets.SocketException or IOException or TimeoutException => true,
         _ => false,
     };
+}
+
+/// <summary>What a consumer does with one partition of a Fetch response, by its error code.</summary>
+internal enum FetchErrorAction
+{
+    /// <summary>No error: the records are handed out.</summary>
+    Deliver,
+    /// <summary>The position is outside the log: apply the reset policy.</summary>
+    ResetOffset,
+    /// <summary>A final error for the partition (not authorized): stop it and tell the application.</summary>
+    Stop,
+    /// <summary>A passing error on the right leader: ask the same broker again after the backoff.</summary>
+    BackOff,
+    /// <summary>The leader may have moved: refresh metadata and fetch from the new leader.</summary>
+    RefreshLeader,
+}
+
+/// <summary>What the producer does with one partition of a Produce response, by its error code.</summary>
+internal enum ProduceErrorAction
+{
+    /// <summary>The batch was written.</summary>
+    Delivered,
+    /// <summary>The batch had already been written by an earlier attempt (idempotent duplicate).</summary>
+    DeliveredDuplicate,
+    /// <summary>The batch is larger than the broker takes: split it, or fail a single record as too large.</summary>
+    TooLarge,
+    /// <summary>The producer's sequence state is out of step: bump the epoch (KIP-360) and send again.</summary>
+    BumpEpoch,
+    /// <summary>A passing error: send again after the backoff.</summary>
+    Retry,
+    /// <summary>The leader may have moved: refresh metadata, then send again.</summary>
+    RetryAfterMetadata,
+    /// <summary>A final error: the batch's records are reported failed.</summary>
+    Fail,
 }

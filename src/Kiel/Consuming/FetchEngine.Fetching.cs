@@ -1,15 +1,11 @@
+using Kiel.Cluster;
+using Kiel.Protocol;
 using Microsoft.Extensions.Logging;
 
 namespace Kiel.Consuming;
 
 internal sealed partial class FetchEngine
 {
-    // Broker error codes the engine acts on (Kafka protocol ErrorCode numbers).
-    internal const short None = 0, OffsetOutOfRange = 1, CorruptMessage = 2, UnknownTopicOrPartition = 3, LeaderNotAvailable = 5,
-        NotLeaderOrFollower = 6, RequestTimedOut = 7, ReplicaNotAvailable = 9, TopicAuthorizationFailed = 29, KafkaStorageError = 56,
-        FetchSessionIdNotFound = 70, InvalidFetchSessionEpoch = 71, FencedLeaderEpoch = 74, UnknownLeaderEpoch = 75,
-        OffsetNotAvailable = 78, UnknownTopicId = 100, InconsistentTopicId = 103;
-
     private BrokerFetchSource SourceLocked(int brokerId)
     {
         if (!_sources.TryGetValue(brokerId, out var source))
@@ -72,7 +68,7 @@ internal sealed partial class FetchEngine
                 if (!source.OnResponseSession(source.Request, response))
                 {
                     ConsumerLog.SessionReset(_logger, source.BrokerId, response.ErrorCode);
-                    if (response.ErrorCode is FetchSessionIdNotFound or InvalidFetchSessionEpoch) return true;
+                    if (ErrorClassification.IsFetchSessionLost((ErrorCode)response.ErrorCode)) return true;
                     // Any other top-level error: the partitions say more (some brokers repeat it per partition).
                     ConsumerLog.FetchTopLevelError(_logger, source.BrokerId, response.ErrorCode);
                     healthy = false;
@@ -86,22 +82,21 @@ internal sealed partial class FetchEngine
                     if (partition.HighWatermark >= 0) state.HighWatermark = partition.HighWatermark;
                     if (partition.LogStartOffset >= 0) state.LogStartOffset = partition.LogStartOffset;
                     if (partition.LastStableOffset >= 0) state.LastStableOffset = partition.LastStableOffset;
-                    switch (partition.ErrorCode)
+                    switch (ErrorClassification.ForFetch((ErrorCode)partition.ErrorCode))
                     {
-                        case None:
+                        case FetchErrorAction.Deliver:
                             TakeRecordsLocked(state, entry, partition, lease, response.Version);
                             break;
-                        case OffsetOutOfRange:
+                        case FetchErrorAction.ResetOffset:
                             state.Resetting = true;
                             _ = ResetOffsetAsync(state, state.Version, entry.Offset);
                             break;
-                        case TopicAuthorizationFailed:
+                        case FetchErrorAction.Stop:
                             state.Resetting = true; // stays stopped until the application seeks
                             Enqueue(new FetchedChunk(state, state.Version,
                                 new KielException($"Not authorized to read {state.TopicPartition} (TOPIC_AUTHORIZATION_FAILED).")));
                             break;
-                        case CorruptMessage or RequestTimedOut or UnknownLeaderEpoch:
-                            // The leader is right but cannot answer now: try again after the backoff.
+                        case FetchErrorAction.BackOff:
                             healthy = false;
                             break;
                         default:

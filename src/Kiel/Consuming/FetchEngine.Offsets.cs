@@ -129,8 +129,8 @@ internal sealed partial class FetchEngine
                     {
                         if (answer.TopicPartition != query.TopicPartition) continue;
                         found = true;
-                        if (answer.ErrorCode == None) result[query.TopicPartition] = answer;
-                        else if (IsRetriableOffsetError(answer.ErrorCode))
+                        if (answer.ErrorCode == (short)Kiel.Protocol.ErrorCode.None) result[query.TopicPartition] = answer;
+                        else if (Kiel.Cluster.ErrorClassification.IsRetriableListOffsets((Kiel.Protocol.ErrorCode)answer.ErrorCode))
                         {
                             last = new KielException($"ListOffsets for {query.TopicPartition} failed with error {answer.ErrorCode}.");
                             retry.Add(query);
@@ -150,10 +150,6 @@ internal sealed partial class FetchEngine
             refresh = true;
         }
     }
-
-    private static bool IsRetriableOffsetError(short code) => code is UnknownTopicOrPartition or LeaderNotAvailable or NotLeaderOrFollower
-        or RequestTimedOut or ReplicaNotAvailable or KafkaStorageError or FencedLeaderEpoch or UnknownLeaderEpoch or OffsetNotAvailable
-        or UnknownTopicId;
 
     /// <summary>The log start offset and high watermark of a partition.</summary>
     public async ValueTask<WatermarkOffsets> QueryWatermarksAsync(TopicPartition topicPartition, CancellationToken cancellationToken)

@@ -8,8 +8,6 @@ namespace Kiel;
 
 public partial class GroupedConsumer<TValue>
 {
-    private const short OffsetMetadataTooLarge = 12;
-    private const short CoordinatorLoadInProgress = 14;
     private readonly string? _commitMetadata;
 
     /// <summary>
@@ -134,7 +132,7 @@ public partial class GroupedConsumer<TValue>
                 failure = (short?)ErrorClassification.GetErrorCode(e) ?? 0;
             }
 
-            if (failure == OffsetMetadataTooLarge && lost is null)
+            if (failure == (short)Protocol.ErrorCode.OffsetMetadataTooLarge && lost is null)
             {
                 if (blanked) throw new OffsetCommitException(Options.Group, failed.Topic, failed.Partition, failure, retriesExhausted: false);
                 GroupLog.MetadataTooLarge(_log, Options.Group);
@@ -186,7 +184,7 @@ public partial class GroupedConsumer<TValue>
                         {
                             var tp = new TopicPartition(t.Name, p.PartitionIndex);
                             if (!pending.Contains(tp)) continue;
-                            if (p.ErrorCode == 0 || (version == 0 && p.ErrorCode == 3))
+                            if (p.ErrorCode == 0 || (version == 0 && p.ErrorCode == (short)Protocol.ErrorCode.UnknownTopicOrPartition))
                             {
                                 // v0 reads ZooKeeper-stored offsets, where "nothing committed" is UNKNOWN_TOPIC_OR_PARTITION
                                 // (kiel retried that forever, L1); from v1 it is offset -1 with no error.
@@ -230,12 +228,12 @@ public partial class GroupedConsumer<TValue>
         GroupLog.RetriableError(_log, Options.Group, api, failure, attempt);
         // Any retriable failure may mean the coordinator moved, is not there yet, or its connection broke: look it up
         // again (kiel never did, L7). COORDINATOR_LOAD_IN_PROGRESS is the coordinator itself asking for patience.
-        if (failure != CoordinatorLoadInProgress)
+        if (ErrorClassification.RediscoverCoordinatorAfter((Protocol.ErrorCode)failure))
             _cluster!.ForgetCoordinator(CoordinatorType.Group, Options.Group, lost?.Message ?? ((Protocol.ErrorCode)failure).Name());
         if (lost is not null) _cluster!.ReportError(lost);
     }
 
-    private static bool IsRetriableCode(short code) => ((Protocol.ErrorCode)code).IsRetriable();
+    private static bool IsRetriableCode(short code) => ErrorClassification.IsRetriableGroupOffsets((Protocol.ErrorCode)code);
 
     private static TimeSpan Next(TimeSpan backoff) => TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
 

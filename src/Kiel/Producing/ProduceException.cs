@@ -8,7 +8,7 @@ public class ProduceException : KielException
         : base(message, innerException)
     {
         ErrorCode = errorCode;
-        ErrorName = errorName ?? ProduceErrors.Name(errorCode);
+        ErrorName = errorName ?? Kiel.Protocol.ErrorCodes.Info(errorCode).Name;
         _retriable = retriable;
     }
 

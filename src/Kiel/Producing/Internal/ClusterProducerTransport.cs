@@ -34,7 +34,7 @@ internal sealed class ClusterProducerTransport : IProducerTransport
         var snapshot = refresh
             ? await _cluster.RefreshMetadataAsync([topic], cancellationToken).ConfigureAwait(false)
             : await _cluster.EnsureTopicsAsync([topic], cancellationToken).ConfigureAwait(false);
-        if (!snapshot.TryGetTopic(topic, out var t)) return new TopicLayout(topic, [], ProduceErrors.UnknownTopicOrPartition);
+        if (!snapshot.TryGetTopic(topic, out var t)) return new TopicLayout(topic, [], (short)Kiel.Protocol.ErrorCode.UnknownTopicOrPartition);
         if (t.ErrorCode != 0) return new TopicLayout(topic, [], t.ErrorCode);
         var count = t.Partitions.Count == 0 ? 0 : t.Partitions.Max(p => p.Partition) + 1;
         var leaders = new int[count];
@@ -123,8 +123,8 @@ internal static class ProduceWire
         }
         var response = await connection.SendAsync(request, version, cancellationToken).ConfigureAwait(false);
         if (response.ErrorCode != 0)
-            throw new ProduceException($"InitProducerId failed: {ProduceErrors.Name(response.ErrorCode)}", response.ErrorCode,
-                retriable: ProduceErrors.IsRetriable(response.ErrorCode));
+            throw new ProduceException($"InitProducerId failed: {Kiel.Protocol.ErrorCodes.Info(response.ErrorCode).Name}", response.ErrorCode,
+                retriable: Kiel.Cluster.ErrorClassification.IsRetriable((Kiel.Protocol.ErrorCode)response.ErrorCode));
         return new ProducerIdentity(response.ProducerId, response.ProducerEpoch);
     }
 }

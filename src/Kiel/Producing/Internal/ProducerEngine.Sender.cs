@@ -257,46 +257,50 @@ internal sealed partial class ProducerEngine
                 if (candidate.Partition == p.Partition && candidate.Topic == p.Topic) { r = candidate; found = true; break; }
             if (!found)
             {
-                Retry(b, new ProduceException($"Broker {o.Broker} did not answer for {p.Topic}:{p.Partition}.", ProduceErrors.NetworkException, retriable: true), true, failed);
+                Retry(b, new ProduceException($"Broker {o.Broker} did not answer for {p.Topic}:{p.Partition}.", (short)Kiel.Protocol.ErrorCode.NetworkException, retriable: true), true, failed);
                 continue;
             }
-            switch (r.ErrorCode)
+            switch (Kiel.Cluster.ErrorClassification.ForProduce((Kiel.Protocol.ErrorCode)r.ErrorCode, _identity.ProducerId >= 0))
             {
-                case ProduceErrors.None:
-                case ProduceErrors.DuplicateSequenceNumber:
-                    Finish(b, r.ErrorCode == ProduceErrors.None ? r.BaseOffset : -1, r.LogAppendTimeMs, null);
+                case Kiel.Cluster.ProduceErrorAction.Delivered:
+                    Finish(b, r.BaseOffset, r.LogAppendTimeMs, null);
                     break;
-                case ProduceErrors.MessageTooLarge or ProduceErrors.RecordListTooLarge when b.Count > 1:
+                case Kiel.Cluster.ProduceErrorAction.DeliveredDuplicate:
+                    Finish(b, -1, r.LogAppendTimeMs, null);
+                    break;
+                case Kiel.Cluster.ProduceErrorAction.TooLarge when b.Count > 1:
                     ProducerLog.Splitting(_log, b.Count, p.Topic, p.Partition);
                     var (first, second) = b.Split();
                     lock (p) p.Ready.InsertRange(0, [first, second]);
                     b.MarkFinished();
                     b.Dispose();
                     break;
-                case ProduceErrors.MessageTooLarge or ProduceErrors.RecordListTooLarge:
+                case Kiel.Cluster.ProduceErrorAction.TooLarge:
                     failed.Add((b, new RecordTooLargeException(
-                        $"The broker refused a record for {p.Topic}:{p.Partition} as too large ({ProduceErrors.Name(r.ErrorCode)}); raise the topic's max.message.bytes or send smaller records.")));
+                        $"The broker refused a record for {p.Topic}:{p.Partition} as too large ({Kiel.Protocol.ErrorCodes.Info(r.ErrorCode).Name}); raise the topic's max.message.bytes or send smaller records.")));
                     break;
-                case ProduceErrors.OutOfOrderSequenceNumber or ProduceErrors.UnknownProducerId or ProduceErrors.InvalidProducerEpoch
-                    when _identity.ProducerId >= 0:
-                    ProducerLog.EpochBump(_log, ProduceErrors.Name(r.ErrorCode), p.Topic, p.Partition);
+                case Kiel.Cluster.ProduceErrorAction.BumpEpoch:
+                    ProducerLog.EpochBump(_log, Kiel.Protocol.ErrorCodes.Info(r.ErrorCode).Name, p.Topic, p.Partition);
                     _bumpWanted = true;
                     Retry(b, BrokerError(r, o.Broker), needsMetadata: false, failed, backoff: false);
                     break;
+                case Kiel.Cluster.ProduceErrorAction.Retry:
+                    Retry(b, BrokerError(r, o.Broker), needsMetadata: false, failed);
+                    break;
+                case Kiel.Cluster.ProduceErrorAction.RetryAfterMetadata:
+                    Retry(b, BrokerError(r, o.Broker), needsMetadata: true, failed);
+                    break;
                 default:
-                    if (ProduceErrors.IsRetriable(r.ErrorCode))
-                        Retry(b, BrokerError(r, o.Broker), ProduceErrors.NeedsMetadata(r.ErrorCode), failed);
-                    else
-                        failed.Add((b, BrokerError(r, o.Broker)));
+                    failed.Add((b, BrokerError(r, o.Broker)));
                     break;
             }
         }
     }
 
     private static ProduceException BrokerError(in ProducePartitionResult r, int broker) => new(
-        $"Broker {broker} refused the batch for {r.Topic}:{r.Partition}: {ProduceErrors.Name(r.ErrorCode)} ({r.ErrorCode})" +
+        $"Broker {broker} refused the batch for {r.Topic}:{r.Partition}: {Kiel.Protocol.ErrorCodes.Info(r.ErrorCode).Name} ({r.ErrorCode})" +
         (string.IsNullOrEmpty(r.ErrorMessage) ? "." : $": {r.ErrorMessage}"),
-        r.ErrorCode, retriable: ProduceErrors.IsRetriable(r.ErrorCode),
+        r.ErrorCode, retriable: Kiel.Cluster.ErrorClassification.IsRetriable((Kiel.Protocol.ErrorCode)r.ErrorCode),
         innerException: new KafkaException((Kiel.Protocol.ErrorCode)r.ErrorCode, r.ErrorMessage));
 
     private void Retry(ProducerBatch b, Exception error, bool needsMetadata, List<(ProducerBatch, ProduceException)> failed, bool backoff = true)

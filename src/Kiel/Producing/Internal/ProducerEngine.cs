@@ -117,7 +117,7 @@ internal sealed partial class ProducerEngine : IAsyncDisposable
             {
                 FailRecord(topic.Topic, explicitPartition, timestamp, completion, size, new ProduceException(
                     $"Partition {explicitPartition} does not exist: topic '{topic.Topic}' has {layout.PartitionCount} partitions.",
-                    ProduceErrors.UnknownTopicOrPartition));
+                    (short)Kiel.Protocol.ErrorCode.UnknownTopicOrPartition));
                 return;
             }
             p = explicitPartition;
