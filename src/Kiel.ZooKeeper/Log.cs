@@ -5,30 +5,30 @@ namespace Kiel.ZooKeeper;
 /// <summary>Source-generated log messages; event ids 9000–9099 belong to Kiel.ZooKeeper.</summary>
 internal static partial class Log
 {
-    [LoggerMessage(9001, LogLevel.Information, "ZooKeeper session 0x{SessionId:x} established on {Server} (timeout {TimeoutMs} ms)")]
+    [LoggerMessage(ZooKeeperLogEvents.SessionEstablished, LogLevel.Information, "ZooKeeper session 0x{SessionId:x} established on {Server} (timeout {TimeoutMs} ms)")]
     internal static partial void SessionEstablished(ILogger logger, long sessionId, string server, int timeoutMs);
 
-    [LoggerMessage(9002, LogLevel.Information, "ZooKeeper session 0x{SessionId:x} reconnected on {Server}")]
+    [LoggerMessage(ZooKeeperLogEvents.SessionReconnected, LogLevel.Information, "ZooKeeper session 0x{SessionId:x} reconnected on {Server}")]
     internal static partial void SessionReconnected(ILogger logger, long sessionId, string server);
 
-    [LoggerMessage(9003, LogLevel.Warning, "ZooKeeper session 0x{SessionId:x} expired")]
+    [LoggerMessage(ZooKeeperLogEvents.SessionExpired, LogLevel.Warning, "ZooKeeper session 0x{SessionId:x} expired")]
     internal static partial void SessionExpired(ILogger logger, long sessionId);
 
-    [LoggerMessage(9004, LogLevel.Warning, "ZooKeeper connection to {Server} lost")]
+    [LoggerMessage(ZooKeeperLogEvents.ConnectionLost, LogLevel.Warning, "ZooKeeper connection to {Server} lost")]
     internal static partial void ConnectionLost(ILogger logger, string server, Exception? reason);
 
-    [LoggerMessage(9005, LogLevel.Debug, "ZooKeeper connect to {Server} failed")]
+    [LoggerMessage(ZooKeeperLogEvents.ConnectFailed, LogLevel.Debug, "ZooKeeper connect to {Server} failed")]
     internal static partial void ConnectFailed(ILogger logger, string server, Exception reason);
 
-    [LoggerMessage(9006, LogLevel.Error, "A ZooKeeper watch or state callback threw")]
+    [LoggerMessage(ZooKeeperLogEvents.CallbackFailed, LogLevel.Error, "A ZooKeeper watch or state callback threw")]
     internal static partial void CallbackFailed(ILogger logger, Exception reason);
 
-    [LoggerMessage(9007, LogLevel.Debug, "ZooKeeper session 0x{SessionId:x} closed")]
+    [LoggerMessage(ZooKeeperLogEvents.SessionClosed, LogLevel.Debug, "ZooKeeper session 0x{SessionId:x} closed")]
     internal static partial void SessionClosed(ILogger logger, long sessionId);
 
-    [LoggerMessage(9008, LogLevel.Warning, "Re-arming {Count} ZooKeeper watches failed with {Code}")]
+    [LoggerMessage(ZooKeeperLogEvents.SetWatchesFailed, LogLevel.Warning, "Re-arming {Count} ZooKeeper watches failed with {Code}")]
     internal static partial void SetWatchesFailed(ILogger logger, int count, ZooKeeperErrorCode code);
 
-    [LoggerMessage(9009, LogLevel.Warning, "ZooKeeper recipe {Recipe} at {Path} failed; retrying")]
+    [LoggerMessage(ZooKeeperLogEvents.RecipeRetry, LogLevel.Warning, "ZooKeeper recipe {Recipe} at {Path} failed; retrying")]
     internal static partial void RecipeRetry(ILogger logger, string recipe, string path, Exception reason);
 }

@@ -2,13 +2,25 @@ namespace Kiel.Diagnostics;
 
 /// <summary>
 /// Every log event id Kiel writes, in one table so that ids never collide and operators can filter on them.
-/// Ranges: 1000-1099 network, 1100-1199 cluster and metadata, 1200-1299 coordinators and retries (named below);
+/// Ranges (<see cref="Ranges"/>): 1000-1099 network, 1100-1199 cluster and metadata, 1200-1299 coordinators and retries,
 /// 4000-4099 grouped consumer and allocators (Groups/GroupLog.cs), 6000-6099 producer (Producing/ProducerLog.cs),
-/// 7000-7099 fetch engine and consumers (Consuming/ConsumerLog.cs), 9000-9099 the ZooKeeper client (Kiel.ZooKeeper/Log.cs).
-/// docs/configuration.md lists them for operators.
+/// 7000-7099 fetch engine and consumers (Consuming/ConsumerLog.cs). 9000-9099 belong to the ZooKeeper client, whose
+/// table is <c>Kiel.ZooKeeper.ZooKeeperLogEvents</c>. Every <c>[LoggerMessage]</c> in Kiel names its id from this table,
+/// and docs/configuration.md lists every id for operators (both are checked by tests).
 /// </summary>
 public static class LogEvents
 {
+    /// <summary>The documented id ranges: first id, last id, and the area that logs with them.</summary>
+    internal static IReadOnlyList<(int First, int Last, string Area)> Ranges { get; } =
+    [
+        (1000, 1099, "connections"),
+        (1100, 1199, "cluster and metadata"),
+        (1200, 1299, "coordinators and retries"),
+        (4000, 4099, "GroupedConsumer and allocators"),
+        (6000, 6099, "producer"),
+        (7000, 7099, "fetch engine and consumers"),
+    ];
+
     // Network (1000-1099)
     /// <summary>A connection to a broker was opened.</summary>
     public const int Connected = 1000;
@@ -56,4 +68,90 @@ public static class LogEvents
     public const int Retrying = 1202;
     /// <summary>A coordinator lookup failed on one broker.</summary>
     public const int CoordinatorLookupFailed = 1203;
+
+    // Grouped consumer and allocators (4000-4099)
+    /// <summary>Logs <c>Member {Member} joined group {Group}</c>.</summary>
+    public const int GroupJoined = 4000;
+    /// <summary>Logs <c>Member {Member} left group {Group}</c>.</summary>
+    public const int GroupLeft = 4001;
+    /// <summary>Logs <c>Group {Group} rebalanced: {Members} members, {Partitions} partitions; member {Member} is allocated {Allocation}</c>.</summary>
+    public const int GroupRebalanced = 4002;
+    /// <summary>Logs <c>Member {Member} gives up {Partitions}</c>.</summary>
+    public const int GroupRevoking = 4003;
+    /// <summary>Logs <c>Member {Member} claimed {Partitions}</c>.</summary>
+    public const int GroupClaimed = 4004;
+    /// <summary>Logs <c>Member {Member} waits for {Partition} to be released by its previous owner</c>.</summary>
+    public const int GroupWaitingForClaim = 4005;
+    /// <summary>Logs <c>ZooKeeper session of member {Member} is {State}</c>.</summary>
+    public const int GroupSession = 4006;
+    /// <summary>Logs <c>Rebalance of member {Member} failed; it is retried</c>.</summary>
+    public const int GroupRebalanceFailed = 4007;
+    /// <summary>Logs <c>Member {Member} could not claim {Partition}; it is retried</c>.</summary>
+    public const int GroupClaimFailed = 4008;
+    /// <summary>Logs <c>Member {Member} is not in the party of group {Group}; joining again</c>.</summary>
+    public const int GroupRejoining = 4009;
+    /// <summary>Logs <c>Committing revoked partitions failed for member {Member}; their claims are released anyway and the next owner may repeat records</c>.</summary>
+    public const int GroupRevokeCommitFailed = 4010;
+    /// <summary>Logs <c>The AllocationChanged handler of member {Member} failed</c>.</summary>
+    public const int GroupHandlerFailed = 4011;
+    /// <summary>Logs <c>Group {Group} coordinator is broker {BrokerId}</c>.</summary>
+    public const int GroupCoordinator = 4020;
+    /// <summary>Logs <c>Group {Group}: {Api} got retriable error {Code}; retrying (attempt {Attempt})</c>.</summary>
+    public const int GroupRetriableError = 4021;
+    /// <summary>Logs <c>Group {Group}: no committed offset for {Partition}; starting at {Position}</c>.</summary>
+    public const int GroupNoCommittedOffset = 4022;
+    /// <summary>Logs <c>Group {Group}: commit metadata was too large; committing again with empty metadata</c>.</summary>
+    public const int GroupMetadataTooLarge = 4023;
+    /// <summary>Logs <c>Wind-down of member {Member} did not finish cleanly</c>.</summary>
+    public const int GroupWindDownFailed = 4024;
+
+    // Producer (6000-6099)
+    /// <summary>Logs <c>Idempotent produce is off: the cluster does not support InitProducerId; records may be duplicated on retry</c>.</summary>
+    public const int ProducerIdempotenceUnsupported = 6000;
+    /// <summary>Logs <c>Producer id {ProducerId} epoch {Epoch}</c>.</summary>
+    public const int ProducerIdAssigned = 6001;
+    /// <summary>Logs <c>Produce to {Topic}:{Partition} failed with {Error}; retrying (attempt {Attempt})</c>.</summary>
+    public const int ProducerRetrying = 6002;
+    /// <summary>Logs <c>Produce to {Topic}:{Partition} failed: {Error}; {Count} records reported failed</c>.</summary>
+    public const int ProducerBatchFailed = 6003;
+    /// <summary>Logs <c>Produce request to broker {Broker} failed: {Error}</c>.</summary>
+    public const int ProducerRequestFailed = 6004;
+    /// <summary>Logs <c>Bumping the producer epoch after {Error} on {Topic}:{Partition} (KIP-360)</c>.</summary>
+    public const int ProducerEpochBump = 6005;
+    /// <summary>Logs <c>Splitting a batch of {Count} records for {Topic}:{Partition} after MESSAGE_TOO_LARGE</c>.</summary>
+    public const int ProducerSplitting = 6006;
+    /// <summary>Logs <c>Metadata refresh for {Topic} failed: {Error}</c>.</summary>
+    public const int ProducerMetadataFailed = 6007;
+    /// <summary>Logs <c>A delivery callback threw</c>.</summary>
+    public const int ProducerCallbackThrew = 6008;
+    /// <summary>Logs <c>Closing: {Count} records were not delivered within the close timeout and are reported failed</c>.</summary>
+    public const int ProducerClosingFailedRecords = 6009;
+    /// <summary>Logs <c>Getting a producer id failed: {Error}; retrying</c>.</summary>
+    public const int ProducerInitProducerIdFailed = 6010;
+    /// <summary>Logs <c>Headers dropped for {Topic}:{Partition}: the leader only takes message format {Magic}, which has no headers</c>.</summary>
+    public const int ProducerHeadersDropped = 6011;
+
+    // Fetch engine and consumers (7000-7099)
+    /// <summary>Logs <c>Offset {Offset} of {TopicPartition} is out of range; resetting to {NewOffset} by policy {Policy}</c>.</summary>
+    public const int ConsumerOffsetReset = 7000;
+    /// <summary>Logs <c>Offset {Offset} of {TopicPartition} is out of range and the reset policy is Error</c>.</summary>
+    public const int ConsumerOffsetOutOfRange = 7001;
+    /// <summary>Logs <c>{TopicPartition} fetch error {ErrorCode} from broker {BrokerId}; refreshing its leader and resuming at offset {Offset}</c>.</summary>
+    public const int ConsumerPartitionError = 7002;
+    /// <summary>Logs <c>Fetch from broker {BrokerId} failed; its partitions move to a refreshed leader</c>.</summary>
+    public const int ConsumerFetchFailed = 7003;
+    /// <summary>Logs <c>{TopicPartition} now fetched from broker {BrokerId} (leader epoch {LeaderEpoch})</c>.</summary>
+    public const int ConsumerLeaderChanged = 7004;
+    /// <summary>Logs <c>Metadata refresh for topic {Topic} failed</c>.</summary>
+    public const int ConsumerMetadataFailed = 7005;
+    /// <summary>Logs <c>A record of {TopicPartition} at offset {Offset} is larger than the partition fetch size; raising it to {MaxBytes} bytes</c>.</summary>
+    public const int ConsumerFetchSizeRaised = 7006;
+    /// <summary>Logs <c>Fetch session with broker {BrokerId} reset after error {ErrorCode}</c>.</summary>
+    public const int ConsumerSessionReset = 7007;
+    /// <summary>Logs <c>Offset reset of {TopicPartition} failed; retrying</c>.</summary>
+    public const int ConsumerResetFailed = 7008;
+    /// <summary>Logs <c>No record of {TopicPartition} at or after {TimestampMs} ms; starting at the log end {Offset}</c>.</summary>
+    public const int ConsumerTimestampNotFound = 7009;
+    /// <summary>Logs <c>Fetch from broker {BrokerId} failed with error {ErrorCode}</c>.</summary>
+    public const int ConsumerFetchTopLevelError = 7010;
 }

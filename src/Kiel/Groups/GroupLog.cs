@@ -1,3 +1,4 @@
+using Kiel.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace Kiel.Groups;
@@ -5,54 +6,54 @@ namespace Kiel.Groups;
 /// <summary>Log messages of the grouped consumer; event ids 4000–4099 (the grouped consumer range of Kiel.Diagnostics.LogEvents).</summary>
 internal static partial class GroupLog
 {
-    [LoggerMessage(4000, LogLevel.Information, "Member {Member} joined group {Group}")]
+    [LoggerMessage(LogEvents.GroupJoined, LogLevel.Information, "Member {Member} joined group {Group}")]
     public static partial void Joined(ILogger logger, string member, string group);
 
-    [LoggerMessage(4001, LogLevel.Information, "Member {Member} left group {Group}")]
+    [LoggerMessage(LogEvents.GroupLeft, LogLevel.Information, "Member {Member} left group {Group}")]
     public static partial void Left(ILogger logger, string member, string group);
 
-    [LoggerMessage(4002, LogLevel.Information, "Group {Group} rebalanced: {Members} members, {Partitions} partitions; member {Member} is allocated {Allocation}")]
+    [LoggerMessage(LogEvents.GroupRebalanced, LogLevel.Information, "Group {Group} rebalanced: {Members} members, {Partitions} partitions; member {Member} is allocated {Allocation}")]
     public static partial void Rebalanced(ILogger logger, string group, int members, int partitions, string member, string allocation);
 
-    [LoggerMessage(4003, LogLevel.Information, "Member {Member} gives up {Partitions}")]
+    [LoggerMessage(LogEvents.GroupRevoking, LogLevel.Information, "Member {Member} gives up {Partitions}")]
     public static partial void Revoking(ILogger logger, string member, string partitions);
 
-    [LoggerMessage(4004, LogLevel.Information, "Member {Member} claimed {Partitions}")]
+    [LoggerMessage(LogEvents.GroupClaimed, LogLevel.Information, "Member {Member} claimed {Partitions}")]
     public static partial void Claimed(ILogger logger, string member, string partitions);
 
-    [LoggerMessage(4005, LogLevel.Debug, "Member {Member} waits for {Partition} to be released by its previous owner")]
+    [LoggerMessage(LogEvents.GroupWaitingForClaim, LogLevel.Debug, "Member {Member} waits for {Partition} to be released by its previous owner")]
     public static partial void WaitingForClaim(ILogger logger, string member, string partition);
 
-    [LoggerMessage(4006, LogLevel.Warning, "ZooKeeper session of member {Member} is {State}")]
+    [LoggerMessage(LogEvents.GroupSession, LogLevel.Warning, "ZooKeeper session of member {Member} is {State}")]
     public static partial void Session(ILogger logger, string member, GroupSessionState state);
 
-    [LoggerMessage(4007, LogLevel.Warning, "Rebalance of member {Member} failed; it is retried")]
+    [LoggerMessage(LogEvents.GroupRebalanceFailed, LogLevel.Warning, "Rebalance of member {Member} failed; it is retried")]
     public static partial void RebalanceFailed(ILogger logger, Exception exception, string member);
 
-    [LoggerMessage(4008, LogLevel.Warning, "Member {Member} could not claim {Partition}; it is retried")]
+    [LoggerMessage(LogEvents.GroupClaimFailed, LogLevel.Warning, "Member {Member} could not claim {Partition}; it is retried")]
     public static partial void ClaimFailed(ILogger logger, Exception exception, string member, string partition);
 
-    [LoggerMessage(4009, LogLevel.Warning, "Member {Member} is not in the party of group {Group}; joining again")]
+    [LoggerMessage(LogEvents.GroupRejoining, LogLevel.Warning, "Member {Member} is not in the party of group {Group}; joining again")]
     public static partial void Rejoining(ILogger logger, string member, string group);
 
-    [LoggerMessage(4010, LogLevel.Warning, "Committing revoked partitions failed for member {Member}; their claims are released anyway and the next owner may repeat records")]
+    [LoggerMessage(LogEvents.GroupRevokeCommitFailed, LogLevel.Warning, "Committing revoked partitions failed for member {Member}; their claims are released anyway and the next owner may repeat records")]
     public static partial void RevokeCommitFailed(ILogger logger, Exception exception, string member);
 
-    [LoggerMessage(4011, LogLevel.Warning, "The AllocationChanged handler of member {Member} failed")]
+    [LoggerMessage(LogEvents.GroupHandlerFailed, LogLevel.Warning, "The AllocationChanged handler of member {Member} failed")]
     public static partial void HandlerFailed(ILogger logger, Exception exception, string member);
 
-    [LoggerMessage(4020, LogLevel.Information, "Group {Group} coordinator is broker {BrokerId}")]
+    [LoggerMessage(LogEvents.GroupCoordinator, LogLevel.Information, "Group {Group} coordinator is broker {BrokerId}")]
     public static partial void Coordinator(ILogger logger, string group, int brokerId);
 
-    [LoggerMessage(4021, LogLevel.Warning, "Group {Group}: {Api} got retriable error {Code}; retrying (attempt {Attempt})")]
+    [LoggerMessage(LogEvents.GroupRetriableError, LogLevel.Warning, "Group {Group}: {Api} got retriable error {Code}; retrying (attempt {Attempt})")]
     public static partial void RetriableError(ILogger logger, string group, string api, short code, int attempt);
 
-    [LoggerMessage(4022, LogLevel.Information, "Group {Group}: no committed offset for {Partition}; starting at {Position}")]
+    [LoggerMessage(LogEvents.GroupNoCommittedOffset, LogLevel.Information, "Group {Group}: no committed offset for {Partition}; starting at {Position}")]
     public static partial void NoCommittedOffset(ILogger logger, string group, string partition, string position);
 
-    [LoggerMessage(4023, LogLevel.Warning, "Group {Group}: commit metadata was too large; committing again with empty metadata")]
+    [LoggerMessage(LogEvents.GroupMetadataTooLarge, LogLevel.Warning, "Group {Group}: commit metadata was too large; committing again with empty metadata")]
     public static partial void MetadataTooLarge(ILogger logger, string group);
 
-    [LoggerMessage(4024, LogLevel.Warning, "Wind-down of member {Member} did not finish cleanly")]
+    [LoggerMessage(LogEvents.GroupWindDownFailed, LogLevel.Warning, "Wind-down of member {Member} did not finish cleanly")]
     public static partial void WindDownFailed(ILogger logger, Exception exception, string member);
 }

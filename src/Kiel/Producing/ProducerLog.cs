@@ -1,3 +1,4 @@
+using Kiel.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace Kiel.Producing;
@@ -5,39 +6,39 @@ namespace Kiel.Producing;
 /// <summary>The producer's log messages. Event ids 6000–6099 belong to the producer.</summary>
 internal static partial class ProducerLog
 {
-    [LoggerMessage(6000, LogLevel.Information, "Idempotent produce is off: the cluster does not support InitProducerId; records may be duplicated on retry")]
+    [LoggerMessage(LogEvents.ProducerIdempotenceUnsupported, LogLevel.Information, "Idempotent produce is off: the cluster does not support InitProducerId; records may be duplicated on retry")]
     public static partial void IdempotenceUnsupported(ILogger logger);
 
-    [LoggerMessage(6001, LogLevel.Debug, "Producer id {ProducerId} epoch {Epoch}")]
+    [LoggerMessage(LogEvents.ProducerIdAssigned, LogLevel.Debug, "Producer id {ProducerId} epoch {Epoch}")]
     public static partial void ProducerIdAssigned(ILogger logger, long producerId, short epoch);
 
-    [LoggerMessage(6002, LogLevel.Warning, "Produce to {Topic}:{Partition} failed with {Error}; retrying (attempt {Attempt})")]
+    [LoggerMessage(LogEvents.ProducerRetrying, LogLevel.Warning, "Produce to {Topic}:{Partition} failed with {Error}; retrying (attempt {Attempt})")]
     public static partial void Retrying(ILogger logger, string topic, int partition, string error, int attempt);
 
-    [LoggerMessage(6003, LogLevel.Error, "Produce to {Topic}:{Partition} failed: {Error}; {Count} records reported failed")]
+    [LoggerMessage(LogEvents.ProducerBatchFailed, LogLevel.Error, "Produce to {Topic}:{Partition} failed: {Error}; {Count} records reported failed")]
     public static partial void BatchFailed(ILogger logger, string topic, int partition, string error, int count);
 
-    [LoggerMessage(6004, LogLevel.Warning, "Produce request to broker {Broker} failed: {Error}")]
+    [LoggerMessage(LogEvents.ProducerRequestFailed, LogLevel.Warning, "Produce request to broker {Broker} failed: {Error}")]
     public static partial void RequestFailed(ILogger logger, int broker, string error);
 
-    [LoggerMessage(6005, LogLevel.Warning, "Bumping the producer epoch after {Error} on {Topic}:{Partition} (KIP-360)")]
+    [LoggerMessage(LogEvents.ProducerEpochBump, LogLevel.Warning, "Bumping the producer epoch after {Error} on {Topic}:{Partition} (KIP-360)")]
     public static partial void EpochBump(ILogger logger, string error, string topic, int partition);
 
-    [LoggerMessage(6006, LogLevel.Information, "Splitting a batch of {Count} records for {Topic}:{Partition} after MESSAGE_TOO_LARGE")]
+    [LoggerMessage(LogEvents.ProducerSplitting, LogLevel.Information, "Splitting a batch of {Count} records for {Topic}:{Partition} after MESSAGE_TOO_LARGE")]
     public static partial void Splitting(ILogger logger, int count, string topic, int partition);
 
-    [LoggerMessage(6007, LogLevel.Warning, "Metadata refresh for {Topic} failed: {Error}")]
+    [LoggerMessage(LogEvents.ProducerMetadataFailed, LogLevel.Warning, "Metadata refresh for {Topic} failed: {Error}")]
     public static partial void MetadataFailed(ILogger logger, string topic, string error);
 
-    [LoggerMessage(6008, LogLevel.Error, "A delivery callback threw")]
+    [LoggerMessage(LogEvents.ProducerCallbackThrew, LogLevel.Error, "A delivery callback threw")]
     public static partial void CallbackThrew(ILogger logger, Exception exception);
 
-    [LoggerMessage(6009, LogLevel.Warning, "Closing: {Count} records were not delivered within the close timeout and are reported failed")]
+    [LoggerMessage(LogEvents.ProducerClosingFailedRecords, LogLevel.Warning, "Closing: {Count} records were not delivered within the close timeout and are reported failed")]
     public static partial void ClosingFailedRecords(ILogger logger, long count);
 
-    [LoggerMessage(6010, LogLevel.Warning, "Getting a producer id failed: {Error}; retrying")]
+    [LoggerMessage(LogEvents.ProducerInitProducerIdFailed, LogLevel.Warning, "Getting a producer id failed: {Error}; retrying")]
     public static partial void InitProducerIdFailed(ILogger logger, string error);
 
-    [LoggerMessage(6011, LogLevel.Debug, "Headers dropped for {Topic}:{Partition}: the leader only takes message format {Magic}, which has no headers")]
+    [LoggerMessage(LogEvents.ProducerHeadersDropped, LogLevel.Debug, "Headers dropped for {Topic}:{Partition}: the leader only takes message format {Magic}, which has no headers")]
     public static partial void HeadersDropped(ILogger logger, string topic, int partition, int magic);
 }
