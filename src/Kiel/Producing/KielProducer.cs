@@ -128,7 +128,7 @@ public sealed class KielProducer<TKey, TValue> : IAsyncDisposable
             throw new RecordTooLargeException(
                 $"The record for topic '{topic}' is {size:N0} bytes serialized, over MaxRecordBytes ({_engine.Options.MaxRecordBytes:N0}); " +
                 "send smaller records, or raise MaxRecordBytes together with the broker's message.max.bytes.");
-        var ts = (timestamp ?? DateTimeOffset.UtcNow).ToUnixTimeMilliseconds();
+        var ts = (timestamp ?? _engine.Options.TimeProvider.GetUtcNow()).ToUnixTimeMilliseconds();
         var topicState = _engine.GetTopic(topic);
 
         if (!_engine.Memory.TryReserve(size))

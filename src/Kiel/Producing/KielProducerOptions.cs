@@ -66,6 +66,12 @@ public sealed record KielProducerOptions
     /// <summary>Logging; null logs nothing.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 
+    /// <summary>
+    /// The clock of linger, retry backoff, the delivery, close and max-block timeouts, and the cluster's timers.
+    /// Default <see cref="TimeProvider.System"/>; tests pass a fake one.
+    /// </summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
     /// <summary>Checks the settings and throws an <see cref="ArgumentException"/> that says what is wrong and how to fix it.</summary>
     public void Validate()
     {
@@ -73,6 +79,7 @@ public sealed record KielProducerOptions
         if (Brokers is null || Brokers.Count == 0 || Brokers.Any(string.IsNullOrWhiteSpace))
             Fail(nameof(Brokers), "give at least one bootstrap broker as host[:port], for example [\"127.0.0.1:9092\"].");
         if (string.IsNullOrEmpty(ClientId)) Fail(nameof(ClientId), "must not be empty.");
+        if (TimeProvider is null) Fail(nameof(TimeProvider), "must not be null; leave it unset for TimeProvider.System.");
         if (!Enum.IsDefined(Acks)) Fail(nameof(Acks), $"{(short)Acks} is not an acks level; use Acks.None (0), Acks.Leader (1) or Acks.All (-1).");
         if (Linger < TimeSpan.Zero || Linger > TimeSpan.FromMinutes(15)) Fail(nameof(Linger), $"{Linger} is out of range; use 0 to 15 minutes (5 ms is a good default).");
         if (BatchSize < 1024 || BatchSize > 64 * 1024 * 1024) Fail(nameof(BatchSize), $"{BatchSize} is out of range; use 1 KiB to 64 MiB.");

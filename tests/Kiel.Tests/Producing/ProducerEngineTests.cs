@@ -261,10 +261,12 @@ public class ProducerEngineTests
         };
         var producer = FakeTransport.Producer(fake, options);
         var task = producer.ProduceAsync("t", null, "v").AsTask();
-        await Task.Delay(100);
+        await Eventually.Until(() => !fake.Calls.IsEmpty, "the request is in flight");
         var disposing = System.Diagnostics.Stopwatch.StartNew();
-        await producer.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(20));
-        Assert.True(disposing.Elapsed < TimeSpan.FromSeconds(15));
+        await producer.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+        // Close timeout (0.2 s) + the hung request's bound (request timeout 0.3 s + 5 s) is 5.5 s; a busy machine adds
+        // some, but not another 5 s. A dispose that waited for the transport (or ignored the close timeout) fails here.
+        Assert.InRange(disposing.Elapsed, TimeSpan.FromMilliseconds(190), TimeSpan.FromSeconds(10.5));
         var ex = await Assert.ThrowsAsync<ProduceException>(() => task.WaitAsync(TimeSpan.FromSeconds(5)));
         Assert.Contains("disposed", ex.Message);
     }
@@ -344,12 +346,15 @@ public class ProducerEngineTests
             var n = i;
             if (i % 3 == 0) producer.Produce("t", $"{i}", "v", onDelivery: (in DeliveryReport r) => Interlocked.Increment(ref reported[n]));
             else if (i % 3 == 1) _ = producer.ProduceAsync("t", $"{i}", "v").AsTask().ContinueWith(_ => Interlocked.Increment(ref reported[n]));
-            else { producer.Produce("t", $"{i}", "v"); reported[n] = 1; }
+            else producer.Produce("t", $"{i}", "v"); // fire and forget: no report, but the record must reach the log
         }
         await producer.FlushAsync().WaitAsync(TimeSpan.FromSeconds(10));
-        await Task.Delay(100);
-        Assert.All(reported, c => Assert.Equal(1, c));
-        Assert.Equal(1000, fake.Logs.Values.Sum(l => l.Count));
+        // Continuations run after the flush returns: wait for every report that can come, then check none came twice.
+        await Eventually.Until(() => Enumerable.Range(0, 1000).Where(i => i % 3 != 2).All(i => Volatile.Read(ref reported[i]) >= 1), "every callback and await is reported");
+        for (var i = 0; i < 1000; i++) Assert.Equal(i % 3 == 2 ? 0 : 1, Volatile.Read(ref reported[i]));
+        var keys = fake.Logs.Values.SelectMany(l => l).Select(r => Encoding.UTF8.GetString(r.Key!)).ToList();
+        Assert.Equal(1000, keys.Count);
+        Assert.Equal(Enumerable.Range(0, 1000).Select(i => $"{i}").Order(), keys.Order());
     }
 
     [Fact]

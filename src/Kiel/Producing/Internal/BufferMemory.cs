@@ -1,8 +1,11 @@
 namespace Kiel.Producing.Internal;
 
 /// <summary>Counts the bytes of records held by the producer and makes callers wait (or fail) when the limit is reached.</summary>
-internal sealed class BufferMemory(long limit)
+/// <param name="limit">The bytes that may be held.</param>
+/// <param name="time">The clock of the max-block deadline; null is the system clock.</param>
+internal sealed class BufferMemory(long limit, TimeProvider? time = null)
 {
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
     private long _used;
     private readonly object _gate = new();
     private TaskCompletionSource? _freed;
@@ -30,16 +33,16 @@ internal sealed class BufferMemory(long limit)
 
     public async ValueTask ReserveAsync(long bytes, TimeSpan maxBlock, CancellationToken cancellationToken)
     {
-        var deadline = Environment.TickCount64 + (long)maxBlock.TotalMilliseconds;
+        var started = _time.GetTimestamp();
         while (!TryReserve(bytes))
         {
-            var left = deadline - Environment.TickCount64;
+            var left = (long)(maxBlock - _time.GetElapsedTime(started)).TotalMilliseconds;
             if (left <= 0) throw Full();
             Task wait;
             lock (_gate) wait = (_freed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
             if (TryReserve(bytes)) return;
             // Bounded wait: a release between the check and the wait is caught on the next turn at the latest.
-            await Task.WhenAny(wait, Task.Delay((int)Math.Min(left, 100), cancellationToken)).ConfigureAwait(false);
+            await Task.WhenAny(wait, Task.Delay(TimeSpan.FromMilliseconds(Math.Min(left, 100)), _time, cancellationToken)).ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
         }
     }
@@ -47,11 +50,11 @@ internal sealed class BufferMemory(long limit)
     public void Reserve(long bytes, TimeSpan maxBlock)
     {
         if (TryReserve(bytes)) return;
-        var deadline = Environment.TickCount64 + (long)maxBlock.TotalMilliseconds;
+        var started = _time.GetTimestamp();
         var spinner = new SpinWait();
         while (!TryReserve(bytes))
         {
-            if (Environment.TickCount64 >= deadline) throw Full();
+            if (_time.GetElapsedTime(started) >= maxBlock) throw Full();
             if (spinner.NextSpinWillYield) Thread.Sleep(1);
             else spinner.SpinOnce();
         }

@@ -22,6 +22,7 @@ internal sealed class ClusterProducerTransport : IProducerTransport
             RequestTimeout = options.RequestTimeout,
             MaxInFlight = options.MaxInFlight,
             LoggerFactory = options.LoggerFactory,
+            TimeProvider = options.TimeProvider,
             // A producer never creates topics as a side effect of asking for them.
             AllowAutoTopicCreation = false,
         });

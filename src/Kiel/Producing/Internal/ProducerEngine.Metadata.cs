@@ -44,7 +44,7 @@ internal sealed partial class ProducerEngine
             if (NowMs >= deadline || _failAll) break;
             refresh = true;
             var backoff = Math.Min(1000, (int)_options.RetryBackoff.TotalMilliseconds << Math.Min(attempt++, 4));
-            try { await Task.Delay(Math.Max(10, backoff), _stop.Token).ConfigureAwait(false); }
+            try { await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(10, backoff)), _time, _stop.Token).ConfigureAwait(false); }
             catch (OperationCanceledException) { break; }
         }
 

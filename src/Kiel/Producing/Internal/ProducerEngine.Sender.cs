@@ -176,9 +176,9 @@ internal sealed partial class ProducerEngine
                 Encode(b, magic);
                 parts.Add(new ProducePartitionData(b.Owner.Topic, b.Owner.Partition, b.Wire!.Memory));
             }
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
             // The connection enforces the request timeout; this bound only guards against a transport that never answers.
-            timeout.CancelAfter(_options.RequestTimeout + TimeSpan.FromSeconds(5));
+            using var bound = new CancellationTokenSource(_options.RequestTimeout + TimeSpan.FromSeconds(5), _time);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, bound.Token);
             var call = new ProduceCall((short)_options.Acks, (int)_options.RequestTimeout.TotalMilliseconds, parts);
             // WaitAsync too: the bound holds even for a transport that ignores its token.
             var result = await _transport.ProduceAsync(broker, call, timeout.Token).AsTask().WaitAsync(timeout.Token).ConfigureAwait(false);

@@ -18,7 +18,9 @@ internal sealed partial class ProducerEngine : IAsyncDisposable
     private readonly IPartitioner _partitioner;
     private readonly ConcurrentDictionary<string, TopicState> _topics = new(StringComparer.Ordinal);
     private readonly BufferMemory _memory;
-    private readonly Signal _wake = new();
+    private readonly Signal _wake;
+    private readonly TimeProvider _time;
+    private readonly long _ticksPerMs;
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentQueue<SendOutcome> _outcomes = new();
     private readonly Dictionary<int, int> _inFlightPerBroker = [];
@@ -42,9 +44,12 @@ internal sealed partial class ProducerEngine : IAsyncDisposable
     {
         _options = options;
         _transport = transport;
+        _time = options.TimeProvider ?? TimeProvider.System;
+        _ticksPerMs = Math.Max(1, _time.TimestampFrequency / 1000);
+        _wake = new Signal(_time);
         _log = options.LoggerFactory?.CreateLogger("Kiel.Producer") ?? NullLogger.Instance;
         _partitioner = options.Partitioner ?? Partitioners.Default;
-        _memory = new BufferMemory(options.BufferMemory);
+        _memory = new BufferMemory(options.BufferMemory, _time);
         _idempotent = options.EnableIdempotence && options.Acks == Acks.All;
         _identityReady = !_idempotent;
         _onCallbackError = ex => ProducerLog.CallbackThrew(_log, ex);
@@ -60,10 +65,10 @@ internal sealed partial class ProducerEngine : IAsyncDisposable
     public bool IsClosing => _closing;
     internal ProducerIdentity Identity => _identity;
 
-    // Stopwatch, not Environment.TickCount64: on Linux the tick count is the coarse clock (4 ms steps), which would
-    // stretch a 5 ms linger to up to 9 ms.
-    private static readonly long s_ticksPerMs = System.Diagnostics.Stopwatch.Frequency / 1000;
-    private static long NowMs => System.Diagnostics.Stopwatch.GetTimestamp() / s_ticksPerMs;
+    // The options' clock, whose system timestamp is Stopwatch's, not Environment.TickCount64: on Linux the tick count
+    // is the coarse clock (4 ms steps), which would stretch a 5 ms linger to up to 9 ms. Linger, retry backoff and the
+    // delivery timeout all run on it, so a fake clock drives them in tests.
+    private long NowMs => _time.GetTimestamp() / _ticksPerMs;
 
     /// <summary>The bytes a record takes in a batch's arena; what buffer memory and batch size count.</summary>
     public static int EntrySize(int keyLength, int valueLength, Headers? headers)
@@ -235,7 +240,8 @@ internal sealed partial class ProducerEngine : IAsyncDisposable
                 Task wait;
                 lock (_drainGate) wait = (_drained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
                 if (Outstanding == 0) break;
-                // Re-check now and then: a record can be added between the count and the wait.
+                // Re-check now and then: a record can be added between the count and the wait. This re-check is a
+                // safety net, not a timing rule, so it stays on the system clock: a fake clock cannot stall it.
                 await Task.WhenAny(wait, Task.Delay(200, cancellationToken)).ConfigureAwait(false);
                 cancellationToken.ThrowIfCancellationRequested();
             }
@@ -251,7 +257,7 @@ internal sealed partial class ProducerEngine : IAsyncDisposable
     {
         if (_closing) { await _sender.ConfigureAwait(false); return; }
         _closing = true;
-        using (var timeout = new CancellationTokenSource(_options.CloseTimeout))
+        using (var timeout = new CancellationTokenSource(_options.CloseTimeout, _time))
         {
             try { await FlushAsync(timeout.Token).ConfigureAwait(false); }
             catch (OperationCanceledException) { }
@@ -261,7 +267,7 @@ internal sealed partial class ProducerEngine : IAsyncDisposable
         _failAll = true;
         _wake.Set();
         // The loop fails what is left and stops; in-flight requests are abandoned after a bounded wait.
-        await Task.WhenAny(_sender, Task.Delay(_options.RequestTimeout + TimeSpan.FromSeconds(5))).ConfigureAwait(false);
+        await Task.WhenAny(_sender, Task.Delay(_options.RequestTimeout + TimeSpan.FromSeconds(5), _time)).ConfigureAwait(false);
         _stop.Cancel();
         try { await _sender.ConfigureAwait(false); } catch (OperationCanceledException) { }
         await _transport.DisposeAsync().ConfigureAwait(false);

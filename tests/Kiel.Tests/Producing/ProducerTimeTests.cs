@@ -1,0 +1,98 @@
+using Kiel.Producing;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Kiel.Tests.Producing;
+
+/// <summary>The producer's timers run on the options' <see cref="TimeProvider"/>: linger, delivery and close timeouts.</summary>
+public sealed class ProducerTimeTests
+{
+    private static FakeTransport Cluster()
+    {
+        var t = new FakeTransport();
+        t.Topics["t"] = [1];
+        return t;
+    }
+
+    [Fact]
+    public async Task Linger_releases_a_batch_only_when_fake_time_reaches_it()
+    {
+        var time = new FakeTimeProvider();
+        var fake = Cluster();
+        var linger = TimeSpan.FromMinutes(10); // on the system clock this would never be reached within the test
+        await using var producer = FakeTransport.Producer(fake, FakeTransport.Options() with
+        {
+            TimeProvider = time, Linger = linger, DeliveryTimeout = TimeSpan.FromHours(1), CloseTimeout = TimeSpan.Zero,
+        });
+        // Warm up: learn the topic's layout (a flush sends at once, linger or not), so the next record opens its batch
+        // synchronously, at the current fake time.
+        var warm = producer.ProduceAsync("t", null, "warm-up", partition: 0).AsTask();
+        await producer.FlushAsync().WaitAsync(Eventually.Deadline);
+        Assert.True((await warm).IsDelivered);
+        Assert.Single(fake.Calls);
+
+        var delivery = producer.ProduceAsync("t", null, "v", partition: 0).AsTask();
+        time.Advance(linger - TimeSpan.FromMilliseconds(1));
+        await Eventually.Holds(() => fake.Calls.Count == 1 && !delivery.IsCompleted, "nothing is sent before the linger ends", TimeSpan.FromMilliseconds(300));
+
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        var report = await delivery.WaitAsync(Eventually.Deadline);
+        Assert.True(report.IsDelivered);
+        Assert.Equal(2, fake.Calls.Count);
+    }
+
+    [Fact]
+    public async Task Delivery_timeout_expires_records_at_the_fake_deadline()
+    {
+        var time = new FakeTimeProvider();
+        var fake = Cluster();
+        fake.Down = true;
+        var deliveryTimeout = TimeSpan.FromMinutes(30);
+        await using var producer = FakeTransport.Producer(fake, FakeTransport.Options() with
+        {
+            TimeProvider = time, Linger = TimeSpan.Zero, RetryBackoff = TimeSpan.FromSeconds(1), DeliveryTimeout = deliveryTimeout,
+            CloseTimeout = TimeSpan.Zero,
+        });
+        var delivery = producer.ProduceAsync("t", null, "v", partition: 0).AsTask();
+        await Eventually.Until(() => !fake.Calls.IsEmpty, "the first attempt reaches the (down) broker");
+
+        // Retries follow the fake clock (each fake minute passes the 1 s backoff); until the deadline the record stays pending.
+        for (var i = 0; i < 29; i++)
+        {
+            var before = fake.Calls.Count;
+            time.Advance(TimeSpan.FromMinutes(1));
+            await Eventually.Until(() => fake.Calls.Count > before || delivery.IsCompleted, $"a retry after {i + 1} fake minutes");
+            Assert.False(delivery.IsCompleted, $"the record was reported after {i + 1} fake minutes: {(delivery.IsFaulted ? delivery.Exception!.InnerException!.Message : "delivered")}");
+        }
+        time.Advance(TimeSpan.FromMinutes(1));
+        var ex = await Assert.ThrowsAsync<DeliveryTimeoutException>(() => delivery.WaitAsync(Eventually.Deadline));
+        Assert.Contains("DeliveryTimeout", ex.Message);
+    }
+
+    [Fact]
+    public async Task Close_timeout_is_the_fake_one()
+    {
+        var time = new FakeTimeProvider();
+        var fake = Cluster();
+        fake.Hang = true;
+        var options = FakeTransport.Options() with
+        {
+            TimeProvider = time, Linger = TimeSpan.Zero, CloseTimeout = TimeSpan.FromMinutes(5), RequestTimeout = TimeSpan.FromMinutes(10),
+            DeliveryTimeout = TimeSpan.FromHours(1),
+        };
+        var producer = FakeTransport.Producer(fake, options);
+        var task = producer.ProduceAsync("t", null, "v").AsTask();
+        await Eventually.Until(() => !fake.Calls.IsEmpty, "the request is in flight");
+
+        var disposing = producer.DisposeAsync().AsTask();
+        time.Advance(TimeSpan.FromMinutes(5) - TimeSpan.FromMilliseconds(1));
+        await Eventually.Holds(() => !task.IsCompleted && !disposing.IsCompleted, "dispose waits out the close timeout", TimeSpan.FromMilliseconds(200));
+
+        // The close timeout ends; the hung request is abandoned after its own bound (request timeout + 5 s).
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        await Eventually.Holds(() => !disposing.IsCompleted, "a request in flight is waited for up to its bound", TimeSpan.FromMilliseconds(100));
+        time.Advance(TimeSpan.FromMinutes(10) + TimeSpan.FromSeconds(5));
+        await disposing.WaitAsync(Eventually.Deadline);
+        var ex = await Assert.ThrowsAsync<ProduceException>(() => task.WaitAsync(Eventually.Deadline));
+        Assert.Contains("disposed", ex.Message);
+    }
+}
