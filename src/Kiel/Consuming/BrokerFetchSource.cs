@@ -14,6 +14,7 @@ internal sealed class BrokerFetchSource
     private readonly Dictionary<TopicPartition, (long Offset, int MaxBytes, int Epoch)> _session = [];
     private readonly List<TopicPartition> _scratch = [];
     private CancellationTokenSource? _timeout;
+    private CancellationTokenSource? _timeoutOrStop;
     private int _sessionId;
     private int _sessionEpoch;
     private bool _sessionsRefused;
@@ -45,6 +46,7 @@ internal sealed class BrokerFetchSource
         }
         finally
         {
+            _timeoutOrStop?.Dispose();
             _timeout?.Dispose();
         }
     }
@@ -78,13 +80,16 @@ internal sealed class BrokerFetchSource
             FetchResponseView response;
             try
             {
-                if (_timeout is null || !_timeout.TryReset())
+                // A timer on the engine's clock, linked with stop; both are reused while the timer has not fired.
+                if (_timeout is null || _timeoutOrStop is null || !_timeout.TryReset())
                 {
+                    _timeoutOrStop?.Dispose();
                     _timeout?.Dispose();
-                    _timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
+                    _timeout = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _engine.Time);
+                    _timeoutOrStop = CancellationTokenSource.CreateLinkedTokenSource(stop, _timeout.Token);
                 }
                 _timeout.CancelAfter(options.RequestTimeout + options.FetchMaxWait);
-                response = await _engine.Backend.FetchAsync(BrokerId, _request, _timeout.Token).ConfigureAwait(false);
+                response = await _engine.Backend.FetchAsync(BrokerId, _request, _timeoutOrStop.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
@@ -97,7 +102,7 @@ internal sealed class BrokerFetchSource
                 _engine.FetchFailed(this, _sent, ex);
                 try
                 {
-                    await Task.Delay(backoff, stop).ConfigureAwait(false);
+                    await Task.Delay(backoff, _engine.Time, stop).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
@@ -123,7 +128,7 @@ internal sealed class BrokerFetchSource
             {
                 try
                 {
-                    await Task.Delay(backoff, stop).ConfigureAwait(false);
+                    await Task.Delay(backoff, _engine.Time, stop).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {

@@ -52,7 +52,7 @@ internal sealed partial class FetchEngine
                 if (!missing) continue;
                 try
                 {
-                    await Task.Delay(backoff, stop).ConfigureAwait(false);
+                    await Task.Delay(backoff, _time, stop).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
@@ -100,7 +100,7 @@ internal sealed partial class FetchEngine
     /// <exception cref="UnknownTopicException">The topic did not appear in time.</exception>
     public async ValueTask<IReadOnlyList<PartitionLeader>> GetTopicPartitionsAsync(string topic, CancellationToken cancellationToken)
     {
-        var started = Environment.TickCount64;
+        var started = _time.GetTimestamp();
         var backoff = TimeSpan.FromMilliseconds(Math.Max(10, _options.RetryBackoff.TotalMilliseconds));
         var refresh = false;
         Exception? last = null;
@@ -117,10 +117,10 @@ internal sealed partial class FetchEngine
                 ConsumerLog.MetadataFailed(_logger, topic, ex);
             }
             if (partitions is { Count: > 0 }) return partitions;
-            var elapsed = TimeSpan.FromMilliseconds(Environment.TickCount64 - started);
+            var elapsed = _time.GetElapsedTime(started);
             if (elapsed >= _options.TopicMetadataTimeout) throw new UnknownTopicException(topic, elapsed, last);
             var wait = TimeSpan.FromMilliseconds(Math.Min(backoff.TotalMilliseconds, (_options.TopicMetadataTimeout - elapsed).TotalMilliseconds + 1));
-            await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(wait, _time, cancellationToken).ConfigureAwait(false);
             backoff = TimeSpan.FromMilliseconds(Math.Min(1000, backoff.TotalMilliseconds * 2));
             refresh = true;
         }

@@ -21,7 +21,7 @@ internal sealed partial class FetchEngine
             case StartPositionKind.End:
                 return await ListOneAsync(topicPartition, LatestTimestamp, cancellationToken).ConfigureAwait(false);
             default:
-                var ms = start.Timestamp(DateTimeOffset.UtcNow).ToUnixTimeMilliseconds();
+                var ms = start.Timestamp(_time.GetUtcNow()).ToUnixTimeMilliseconds();
                 var offset = await ListOneAsync(topicPartition, Math.Max(0, ms), cancellationToken).ConfigureAwait(false);
                 if (offset >= 0) return offset;
                 var end = await ListOneAsync(topicPartition, LatestTimestamp, cancellationToken).ConfigureAwait(false);
@@ -44,7 +44,7 @@ internal sealed partial class FetchEngine
         {
             StartPositionKind.Beginning => EarliestTimestamp,
             StartPositionKind.End => LatestTimestamp,
-            _ => Math.Max(0, start.Timestamp(DateTimeOffset.UtcNow).ToUnixTimeMilliseconds()),
+            _ => Math.Max(0, start.Timestamp(_time.GetUtcNow()).ToUnixTimeMilliseconds()),
         };
         var answers = await ListOffsetsAsync([.. partitions.Select(tp => new ListOffsetsQuery(tp, timestamp))], cancellationToken).ConfigureAwait(false);
         var missing = new List<ListOffsetsQuery>();
@@ -78,7 +78,7 @@ internal sealed partial class FetchEngine
     {
         var result = new Dictionary<TopicPartition, ListOffsetsAnswer>();
         var pending = new List<ListOffsetsQuery>(queries);
-        var deadline = Environment.TickCount64 + (long)_options.RequestTimeout.TotalMilliseconds;
+        var started = _time.GetTimestamp();
         var backoff = TimeSpan.FromMilliseconds(Math.Max(10, _options.RetryBackoff.TotalMilliseconds));
         var refresh = false;
         Exception? last = null;
@@ -142,9 +142,9 @@ internal sealed partial class FetchEngine
                 }
             }
             if (retry.Count == 0) return result;
-            if (Environment.TickCount64 >= deadline)
+            if (_time.GetElapsedTime(started) >= _options.RequestTimeout)
                 throw new KielException($"ListOffsets for {string.Join(", ", retry.Select(q => q.TopicPartition))} did not succeed within {_options.RequestTimeout.TotalMilliseconds:0} ms.", last);
-            await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(backoff, _time, cancellationToken).ConfigureAwait(false);
             backoff = TimeSpan.FromMilliseconds(Math.Min(1000, backoff.TotalMilliseconds * 2));
             pending = retry;
             refresh = true;
@@ -200,7 +200,7 @@ internal sealed partial class FetchEngine
             }
             try
             {
-                await Task.Delay(backoff, stop).ConfigureAwait(false);
+                await Task.Delay(backoff, _time, stop).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {

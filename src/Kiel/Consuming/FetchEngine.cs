@@ -27,6 +27,7 @@ internal sealed partial class FetchEngine : IAsyncDisposable
     private readonly IConsumerBackend _backend;
     private readonly KielConsumerOptions _options;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
     private readonly object _gate = new();
     private readonly Dictionary<TopicPartition, PartitionState> _partitions = [];
     private readonly Dictionary<int, BrokerFetchSource> _sources = [];
@@ -41,6 +42,7 @@ internal sealed partial class FetchEngine : IAsyncDisposable
     {
         _backend = backend;
         _options = options;
+        _time = options.TimeProvider ?? TimeProvider.System;
         _logger = options.LoggerFactory?.CreateLogger("Kiel.Consuming.FetchEngine") ?? NullLogger.Instance;
         _metadataLoop = Task.Run(MetadataLoopAsync);
         Kiel.Diagnostics.ClientMetrics.RegisterLag(this, LagSnapshot);
@@ -59,6 +61,7 @@ internal sealed partial class FetchEngine : IAsyncDisposable
     }
 
     internal IConsumerBackend Backend => _backend;
+    internal TimeProvider Time => _time;
 
     internal KielConsumerOptions Options => _options;
 

@@ -53,11 +53,18 @@ public sealed record KielConsumerOptions
     /// <summary>Where logs go; none when null.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 
+    /// <summary>
+    /// The clock of fetch and metadata backoff, request bounds, the topic-metadata wait, timestamp start positions and
+    /// the cluster's timers. Default <see cref="TimeProvider.System"/>; tests pass a fake one.
+    /// </summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
     /// <summary>Checks every setting and throws one exception that lists what is wrong and how to fix it.</summary>
     /// <exception cref="ArgumentException">A setting is out of range.</exception>
     public void Validate()
     {
         var errors = new List<string>();
+        if (TimeProvider is null) errors.Add("TimeProvider is null: leave it unset for TimeProvider.System.");
         if (string.IsNullOrWhiteSpace(BootstrapServers))
             errors.Add("BootstrapServers is empty: give at least one host:port, for example \"127.0.0.1:9092\".");
         if (FetchMaxBytes < 1)

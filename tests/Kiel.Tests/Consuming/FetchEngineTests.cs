@@ -94,13 +94,17 @@ public class FetchEngineTests
         await using var engine = new FetchEngine(backend, EngineHarness.Options() with { MaxPrefetchBytes = 1 });
         engine.Assign(P0, 0);
         var first = await EngineHarness.ReadAsync(engine, 10);
+        var fetchesBefore = backend.Fetches.Count;
         backend.DownBrokers.Add(1);
-        await Task.Delay(100);
+        // The engine meets the dead broker (and keeps asking it while the metadata still names it).
+        await Eventually.Until(() => backend.Fetches.Skip(fetchesBefore).Count(f => f.Broker == 1) >= 2, "two fetches to the dead broker");
         var metadataBefore = backend.MetadataCalls;
         backend.SetLeader(P0, 3);
         var rest = await EngineHarness.ReadAsync(engine, 30);
         Assert.Equal(Enumerable.Range(0, 40).Select(i => (long)i), first.Concat(rest).Select(r => r.Offset));
-        Assert.True(backend.MetadataCalls > metadataBefore - 1);
+        // Only a metadata refresh after the move can have found broker 3.
+        Assert.True(backend.MetadataCalls > metadataBefore, $"no metadata refresh after the leader moved ({backend.MetadataCalls} calls, {metadataBefore} before)");
+        Assert.Contains(backend.Fetches, f => f.Broker == 3);
     }
 
     [Theory]
@@ -114,7 +118,7 @@ public class FetchEngineTests
         engine.Assign(P0, 2);
         if (policy == OffsetResetPolicy.Latest)
         {
-            for (var i = 0; i < 200 && engine.Position(P0) != 30; i++) await Task.Delay(10);
+            await Eventually.Until(() => engine.Position(P0) == 30, "the position is reset to the log end");
             backend.Append(P0, TestBatches.V2(30, 5));
         }
         var records = await EngineHarness.ReadAsync(engine, 1);
@@ -157,7 +161,7 @@ public class FetchEngineTests
         // The fake cuts at TruncateTo whatever the request says; lift the cut once the engine asks for more.
         var grown = Task.Run(async () =>
         {
-            while (!backend.Fetches.Any(f => f.Request.Partitions.Any(p => p.MaxBytes > 1024))) await Task.Delay(5);
+            await Eventually.Until(() => backend.Fetches.Any(f => f.Request.Partitions.Any(p => p.MaxBytes > 1024)), "a fetch with a larger partition limit");
             backend.TruncateTo = 0;
         });
         var records = await EngineHarness.ReadAsync(engine, 1);
@@ -172,7 +176,8 @@ public class FetchEngineTests
         await using var engine = new FetchEngine(backend, EngineHarness.Options());
         engine.Assign(P0, 0);
         engine.Assign(P1, 0);
-        await Task.Delay(200); // let the engine buffer both
+        // Both partitions have been fetched (their high watermarks come with the records) before the unassign.
+        await Eventually.Until(() => engine.HighWatermark(P0) == 30 && engine.HighWatermark(P1) == 30, "both partitions are fetched");
         engine.Unassign(P1);
         engine.Seek(P0, 25);
         var records = await EngineHarness.ReadAsync(engine, 5);
@@ -189,11 +194,12 @@ public class FetchEngineTests
         // Paused before its topic even exists, so that no fetch can race the pause.
         engine.Assign(P0, 0);
         engine.Pause(P0);
+        var metadataBefore = backend.MetadataCalls;
         backend.CreateTopic("t", 1);
         backend.Append(P0, TestBatches.V2(0, 10));
-        await Task.Delay(300);
-        Assert.False(engine.TryTake(out _));
-        Assert.Empty(backend.Fetches);
+        // Once the engine has seen the topic (it finds P0's leader), a paused P0 still is not fetched.
+        await Eventually.Until(() => backend.MetadataCalls > metadataBefore, "the engine looks the topic up");
+        await Eventually.Holds(() => backend.Fetches.IsEmpty && !engine.TryTake(out _), "a paused partition is not fetched", TimeSpan.FromMilliseconds(300));
         engine.Resume(P0);
         Assert.Equal(10, (await EngineHarness.ReadAsync(engine, 10)).Count);
     }
@@ -208,13 +214,14 @@ public class FetchEngineTests
             askedMs = ms;
             return 17;
         };
-        await using var engine = new FetchEngine(backend, EngineHarness.Options());
+        var now = DateTimeOffset.FromUnixTimeMilliseconds(1_800_000_000_000);
+        await using var engine = new FetchEngine(backend, EngineHarness.Options() with { TimeProvider = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(now) });
         var at = DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_123);
         Assert.Equal(17, await engine.ResolveAsync(P0, at, default));
         Assert.Equal(1_700_000_000_123, askedMs);
-        var before = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        // "An hour ago" is an hour before the options' clock.
         Assert.Equal(17, await engine.ResolveAsync(P0, TimeSpan.FromHours(1), default));
-        Assert.InRange(askedMs, before - 3_600_000 - 5_000, before - 3_600_000 + 5_000);
+        Assert.Equal(now.ToUnixTimeMilliseconds() - 3_600_000, askedMs);
         Assert.Equal(0, await engine.ResolveAsync(P0, StartPosition.Beginning, default));
         Assert.Equal(30, await engine.ResolveAsync(P0, StartPosition.End, default));
         Assert.Equal(4, await engine.ResolveAsync(P0, StartPosition.AtOffset(4), default));
@@ -236,8 +243,9 @@ public class FetchEngineTests
         var ex = await Assert.ThrowsAsync<UnknownTopicException>(async () => await engine.GetTopicPartitionsAsync("nope", default));
         Assert.Contains("nope", ex.Message);
         Assert.True(backend.MetadataCalls > 1);
+        var before = backend.MetadataCalls;
         var late = engine.GetTopicPartitionsAsync("late", default).AsTask();
-        await Task.Delay(50);
+        await Eventually.Until(() => backend.MetadataCalls > before, "the engine asks for the topic before it exists");
         backend.CreateTopic("late", 2);
         Assert.Equal(2, (await late).Count);
     }
@@ -248,8 +256,8 @@ public class FetchEngineTests
         var backend = Backend(partitions: 1, setsPerPartition: 20);
         await using var engine = new FetchEngine(backend, EngineHarness.Options() with { MaxPrefetchBytes = 1 });
         engine.Assign(P0, 0);
-        await Task.Delay(200);
-        Assert.Single(backend.Fetches);
+        await Eventually.Until(() => !backend.Fetches.IsEmpty, "the first fetch");
+        await Eventually.Holds(() => backend.Fetches.Count == 1, "no second fetch while the buffer is full", TimeSpan.FromMilliseconds(200));
         var records = await EngineHarness.ReadAsync(engine, 200);
         Assert.Equal(200, records.Count);
     }
