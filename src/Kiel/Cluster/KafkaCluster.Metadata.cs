@@ -99,7 +99,13 @@ public sealed partial class KafkaCluster
                 var age = _time.GetElapsedTime(Volatile.Read(ref _lastRefreshSuccess));
                 var untilMaxAge = Options.MetadataMaxAge - age;
                 if (Volatile.Read(ref _stale) == 0 && untilMaxAge > TimeSpan.Zero)
-                    await _staleSignal.WaitAsync(untilMaxAge, token).ConfigureAwait(false);
+                {
+                    // Until metadata goes stale or reaches its max age on the cluster's clock (a fake one in tests).
+                    using var maxAge = new CancellationTokenSource(untilMaxAge, _time);
+                    using var wake = CancellationTokenSource.CreateLinkedTokenSource(token, maxAge.Token);
+                    try { await _staleSignal.WaitAsync(wake.Token).ConfigureAwait(false); }
+                    catch (OperationCanceledException) when (!token.IsCancellationRequested) { }
+                }
                 // Never refresh in a tight loop: wait the backoff since the last attempt (longer after failures).
                 var failures = Volatile.Read(ref _refreshFailures);
                 var gap = failures > 0 ? Options.Retry.Delay(failures) : Options.Retry.Backoff;
