@@ -29,6 +29,20 @@ public partial class GroupedConsumer<TValue>
     /// </summary>
     private bool MayCommitLocked() => Options.KielCompatible || MayHandOutLocked(_membership!.Lease.Gaps);
 
+    /// <summary>
+    /// Before an explicit commit: with the claims not known alive (a gap, a stale or replaced session), confirm them
+    /// with ZooKeeper first. False when they cannot be confirmed: the partitions may be another member's by now, and
+    /// this member's older progress must not overwrite that member's commits; the commit is skipped (what it would
+    /// have committed is re-read by whoever owns the partitions).
+    /// </summary>
+    private async Task<bool> MayCommitNowLockedAsync(CancellationToken cancellationToken)
+    {
+        if (Options.KielCompatible || MayHandOutLocked(_membership!.Lease.Gaps)) return true;
+        if (await _membership.VerifySessionAsync(TimeSpan.Zero, cancellationToken).ConfigureAwait(false) && _membership.Lease.IsFresh) return true;
+        Groups.LeaseLog.CommitSkipped(_log, Options.Group, Name);
+        return false;
+    }
+
     /// <summary>Every reader goes back to this member's own position: buffered records are dropped and fetched again.</summary>
     private void DropPrefetchedLocked()
     {

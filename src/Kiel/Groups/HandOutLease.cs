@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace Kiel.Groups;
 
 /// <summary>
@@ -97,4 +99,10 @@ internal sealed class HandOutLease(ISessionLease? lease, TimeProvider clock)
     }
 
     private bool InGapLocked() => lease is not null && clock.GetElapsedTime(_lastTick) > Margin;
+}
+
+internal static partial class LeaseLog
+{
+    [LoggerMessage(4050, LogLevel.Warning, "Group {Group}: member {Member} skipped a commit: its claims could not be confirmed (session lost or out of touch)")]
+    public static partial void CommitSkipped(Microsoft.Extensions.Logging.ILogger logger, string group, string member);
 }
