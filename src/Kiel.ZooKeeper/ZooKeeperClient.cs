@@ -33,6 +33,8 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
     private long _sessionId;
     private byte[] _password = new byte[16];
     private long _lastZxid;
+    // The connection that last served the session (kept while suspended): the source of LastContactTimestamp.
+    private Connection? _sessionConnection;
     private int _negotiatedTimeoutMs;
     private int _hostIndex;
     private SessionState _state = SessionState.Connecting;
@@ -91,6 +93,21 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
 
     /// <summary>The highest zxid seen in a reply, sent at reconnect so a server behind it refuses the client.</summary>
     public long LastZxid => Interlocked.Read(ref _lastZxid);
+
+    /// <summary>
+    /// The session's last fresh contact with a server, as a <see cref="Stopwatch.GetTimestamp"/> value (the monotonic
+    /// clock): when the newest request that a server answered for this session was queued, so the session was alive
+    /// at least until then. 0 when there is no session. A reply that was read late (after the process was frozen)
+    /// counts from when its request was queued, never from when it was read.
+    /// </summary>
+    public long LastContactTimestamp
+    {
+        get
+        {
+            var connection = Volatile.Read(ref _sessionConnection);
+            return connection is null || SessionId == 0 ? 0 : connection.LastContact;
+        }
+    }
 
     /// <summary>The server (<c>host:port</c>) the client is connected to, or null.</summary>
     public string? CurrentServer => Volatile.Read(ref _connection)?.Server;
@@ -238,6 +255,7 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
             ResendAuth(connection);
             if (!isNew) RearmWatches(connection);
             Volatile.Write(ref _connection, connection);
+            Volatile.Write(ref _sessionConnection, connection);
             SetState(isNew ? SessionState.Connected : SessionState.Reconnected, session.SessionId, connection.Server);
             Volatile.Read(ref _connected).TrySetResult(connection);
 
@@ -258,6 +276,7 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
     private bool Expire()
     {
         var lost = Interlocked.Exchange(ref _sessionId, 0);
+        Volatile.Write(ref _sessionConnection, null);
         Log.SessionExpired(_logger, lost);
         _password = new byte[16];
         Interlocked.Exchange(ref _lastZxid, 0);

@@ -31,6 +31,8 @@ internal sealed class Connection
     private readonly TimeSpan _readTimeout;
     private readonly TimeSpan _pingInterval;
     private long _lastSendTimestamp;
+    private long _lastContact;
+    private readonly ConcurrentQueue<long> _pingsQueuedAt = new();
     private int _nextXid;
     private volatile bool _failed;
 
@@ -55,6 +57,19 @@ internal sealed class Connection
     internal bool IsFailed => _failed;
     internal ConnectResponse Session { get; }
 
+    /// <summary>
+    /// The <see cref="Stopwatch"/> timestamp at which the newest answered request (or the handshake) was queued: the
+    /// server held the session at least until then. A reply read late (after a freeze) is no fresher than its request.
+    /// </summary>
+    internal long LastContact => Volatile.Read(ref _lastContact);
+
+    private void NoteContact(long queuedAt)
+    {
+        long current;
+        while (queuedAt > (current = Volatile.Read(ref _lastContact)))
+            if (Interlocked.CompareExchange(ref _lastContact, queuedAt, current) == current) break;
+    }
+
     /// <summary>Completes when the connection ends, with the reason (null for an orderly close).</summary>
     internal Task<Exception?> Closed => _closed.Task;
 
@@ -75,6 +90,7 @@ internal sealed class Connection
                 await socket.ConnectAsync(new IPEndPoint(address, port), cts.Token).ConfigureAwait(false);
             else
                 await socket.ConnectAsync(host, port, cts.Token).ConfigureAwait(false);
+            var handshakeQueuedAt = Stopwatch.GetTimestamp();
             using (var w = new JuteWriter(64))
             {
                 ConnectResponse.WriteRequest(w, lastZxid, requestedTimeoutMs, sessionId, password, readOnly: false);
@@ -92,6 +108,7 @@ internal sealed class Connection
             var response = ConnectResponse.Read(ref reader);
             if (response.TimeoutMs <= 0) throw new SessionExpiredAtHandshake();
             var connection = new Connection(socket, $"{host}:{port}", response, maxReplySize, onNotification, onZxid);
+            connection._lastContact = handshakeQueuedAt;
             connection.Start();
             return connection;
         }
@@ -138,6 +155,7 @@ internal sealed class Connection
                 // Server xids only need to be unique among the requests in flight; skip the reserved negatives on wrap.
                 xid = ++_nextXid;
                 if (xid <= 0) { _nextXid = 1; xid = 1; }
+                pending.QueuedAt = Stopwatch.GetTimestamp();
                 _pending[xid] = pending;
             }
             else if (fixedXid == SpecialXid.Auth) _authPending.Enqueue(pending);
@@ -157,6 +175,8 @@ internal sealed class Connection
         lock (_sendLock)
         {
             if (_failed) { ArrayPool<byte>.Shared.Return(buffer); return; }
+            // Pings are answered in order: each reply takes the oldest queue time.
+            _pingsQueuedAt.Enqueue(Stopwatch.GetTimestamp());
             _outgoing.Writer.TryWrite((buffer, 12));
         }
     }
@@ -266,6 +286,7 @@ internal sealed class Connection
         switch (xid)
         {
             case SpecialXid.Ping:
+                if (_pingsQueuedAt.TryDequeue(out var pingQueuedAt)) NoteContact(pingQueuedAt);
                 return;
             case SpecialXid.Notification:
                 {
@@ -287,6 +308,7 @@ internal sealed class Connection
         }
         if (!_pending.TryRemove(xid, out var pending))
             throw new ZooKeeperProtocolException("reply", "xid", $"{xid} matches no request in flight");
+        if (err != ZooKeeperErrorCode.SessionExpired) NoteContact(pending.QueuedAt);
         var replyBody = new JuteReader(frame[reader.Position..], pending.Op.ToString());
         pending.Complete(err, ref replyBody);
     }

@@ -14,6 +14,9 @@ internal abstract class PendingRequest
 
     internal OpCode Op { get; }
 
+    /// <summary>When the request was queued (<see cref="System.Diagnostics.Stopwatch"/> timestamp): its reply proves the session was alive then.</summary>
+    internal long QueuedAt { get; set; }
+
     /// <summary>The path as the caller wrote it, for error messages.</summary>
     internal string? Path { get; }
 

@@ -43,6 +43,15 @@ public static class ErrorClassification
     /// <summary>True when a ListOffsets answer with <paramref name="code"/> for one partition is asked again (after a metadata refresh).</summary>
     internal static bool IsRetriableListOffsets(ErrorCode code) => code.IsRetriable() || MeansStaleMetadata(code);
 
+    /// <summary>
+    /// True when an InitProducerId that asked to bump the current epoch (KIP-360) was refused for good with
+    /// <paramref name="code"/>: INVALID_PRODUCER_ID_MAPPING, UNKNOWN_PRODUCER_ID, or any other non-retriable error. A
+    /// non-transactional idempotent producer then takes a fresh producer id instead.
+    /// </summary>
+    internal static bool RefusesEpochBump(ErrorCode code) =>
+        code is ErrorCode.InvalidProducerIdMapping or ErrorCode.UnknownProducerId
+        || (code > ErrorCode.None && !code.IsRetriable());
+
     /// <summary>What the producer does with a partition's error code in a Produce response.</summary>
     /// <param name="code">The partition's error code.</param>
     /// <param name="idempotent">True when the producer has a producer id, so sequence errors are healed by bumping the epoch.</param>

@@ -130,6 +130,8 @@ public static class LogEvents
     public const int ProducerInitProducerIdFailed = 6010;
     /// <summary>Logs <c>Headers dropped for {Topic}:{Partition}: the leader only takes message format {Magic}, which has no headers</c>.</summary>
     public const int ProducerHeadersDropped = 6011;
+    /// <summary>Logs <c>The cluster refused to bump the epoch of producer id {ProducerId} (epoch {Epoch}) with {Error}; taking a fresh producer id</c>.</summary>
+    public const int ProducerEpochBumpRefused = 6012;
 
     // Fetch engine and consumers (7000-7099)
     /// <summary>Logs <c>Offset {Offset} of {TopicPartition} is out of range; resetting to {NewOffset} by policy {Policy}</c>.</summary>

@@ -85,7 +85,7 @@ internal sealed partial class GroupMembership
         if (_rejoin)
         {
             // A new session after an expiry: register again, which kiel never did (L10).
-            await _store.JoinAsync(_member, cancellationToken).ConfigureAwait(false);
+            await JoinUnderLeaseAsync(cancellationToken).ConfigureAwait(false);
             _rejoin = false;
             _expired = false;
             GroupLog.Joined(_log, _member, _group);

@@ -72,10 +72,11 @@ internal sealed partial class GroupMembership : IAsyncDisposable
     public async Task StartAsync(IReadOnlyCollection<string> seed, CancellationToken cancellationToken)
     {
         await _store.ConnectAsync(cancellationToken).ConfigureAwait(false);
-        await _store.JoinAsync(_member, cancellationToken).ConfigureAwait(false);
+        await JoinUnderLeaseAsync(cancellationToken).ConfigureAwait(false);
         GroupLog.Joined(_log, _member, _group);
         if (seed.Count > 0) await _store.AddPartitionsAsync(seed, cancellationToken).ConfigureAwait(false);
         _loop = Task.Run(() => RunAsync(_stop.Token), CancellationToken.None);
+        _ = Task.Run(() => WatchProgressAsync(_stop.Token), CancellationToken.None);
         _signals.Writer.TryWrite(Signal.Change);
         await _firstAllocation.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         // In a fresh group the claims take milliseconds; give them a moment so that the first consume has partitions.

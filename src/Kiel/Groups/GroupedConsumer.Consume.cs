@@ -70,7 +70,7 @@ public partial class GroupedConsumer<TValue>
         try
         {
             if (IsClosing) return [];
-            if (Options.Autocommit) await CommitLockedAsync(null, cancellationToken).ConfigureAwait(false);
+            if (Options.Autocommit && MayCommitLocked()) await CommitLockedAsync(null, cancellationToken).ConfigureAwait(false);
             var mine = _owned.Where(tp => tp.Topic == topic).ToList();
             if (mine.Count == 0)
             {
@@ -83,18 +83,19 @@ public partial class GroupedConsumer<TValue>
                 var unsynced = mine.Where(tp => !_synced.Contains(tp)).ToList();
                 if (unsynced.Count > 0) await SyncLockedAsync(engine, unsynced, start, cancellationToken).ConfigureAwait(false);
                 // Claims are only as good as the session that holds them: check it (at most every third of the session
-                // timeout) before handing anything out, so a member that was frozen past its timeout returns nothing.
-                if (!Options.KielCompatible && !await _membership!.VerifySessionAsync(LeaseAge, cancellationToken).ConfigureAwait(false))
+                // timeout; at once, with the prefetched records dropped, after a gap in this member's progress) before
+                // handing anything out, so a member that was frozen past its timeout returns nothing.
+                if (!Options.KielCompatible && !await ConfirmLeaseLockedAsync(cancellationToken).ConfigureAwait(false))
                 {
                     engine = null!;
                 }
                 else if (!_paused)
                 {
-                    var fetchStarted = System.Diagnostics.Stopwatch.GetTimestamp();
+                    var gapsBefore = Options.KielCompatible ? 0 : _membership!.Lease.Gaps;
                     await FetchLockedAsync(engine, records, cancellationToken).ConfigureAwait(false);
-                    // Frozen while fetching? Then the lease is stale: look again, and put the records back if it is gone.
-                    if (records.Count > 0 && !Options.KielCompatible && System.Diagnostics.Stopwatch.GetElapsedTime(fetchStarted) > LeaseAge
-                        && !await _membership!.VerifySessionAsync(TimeSpan.Zero, cancellationToken).ConfigureAwait(false))
+                    // The moment of hand-out: frozen while fetching, or the session's last contact too old? Put the
+                    // records back; the next call drops the rest and confirms the session and claims first.
+                    if (records.Count > 0 && !Options.KielCompatible && !MayHandOutLocked(gapsBefore))
                     {
                         PutBackLocked(engine, records);
                         records.Clear();

@@ -51,7 +51,8 @@ public partial class GroupedConsumer<TValue>
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await CommitLockedAsync(metadata, cancellationToken).ConfigureAwait(false);
+            if (await MayCommitNowLockedAsync(cancellationToken).ConfigureAwait(false))
+                await CommitLockedAsync(metadata, cancellationToken).ConfigureAwait(false);
         }
         finally
         {

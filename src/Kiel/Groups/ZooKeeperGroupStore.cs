@@ -8,7 +8,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Kiel.Groups;
 
 /// <summary>The group's coordination state in ZooKeeper, in kiel's layout; one instance is one client and one session at a time.</summary>
-internal sealed class ZooKeeperGroupStore : IGroupStore
+internal sealed class ZooKeeperGroupStore : IGroupStore, ISessionLease
 {
     private readonly ZooKeeperClient _zk;
     private readonly GroupPaths _paths;
@@ -18,6 +18,7 @@ internal sealed class ZooKeeperGroupStore : IGroupStore
     public ZooKeeperGroupStore(string connectString, string group, TimeSpan sessionTimeout, TimeSpan connectTimeout, ILoggerFactory? loggerFactory)
     {
         _paths = new GroupPaths(group);
+        _sessionTimeout = sessionTimeout;
         _zk = new ZooKeeperClient(new ZooKeeperClientOptions
         {
             ConnectString = connectString,
@@ -29,6 +30,14 @@ internal sealed class ZooKeeperGroupStore : IGroupStore
     }
 
     public event Action<GroupSessionState>? SessionChanged;
+
+    private readonly TimeSpan _sessionTimeout;
+
+    long ISessionLease.SessionId => _zk.SessionId;
+
+    TimeSpan ISessionLease.SessionTimeout => _zk.NegotiatedSessionTimeout > TimeSpan.Zero ? _zk.NegotiatedSessionTimeout : _sessionTimeout;
+
+    long ISessionLease.LastContactTimestamp => _zk.LastContactTimestamp;
 
     public event Action? Changed;
 

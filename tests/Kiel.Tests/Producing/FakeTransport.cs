@@ -23,7 +23,14 @@ internal sealed class FakeTransport : IProducerTransport
     public int MaxBatchBytes = int.MaxValue;
     public int MetadataCalls;
     private short _epoch = -1;
+    private long _producerId = 1000;
     public int InitCalls;
+    /// <summary>Error codes InitProducerId answers with, one per call, before it succeeds again.</summary>
+    public readonly ConcurrentQueue<(short Code, bool Retriable)> InitErrors = new();
+    /// <summary>The identity each InitProducerId call asked to bump (null: a fresh id), in call order.</summary>
+    public readonly ConcurrentQueue<ProducerIdentity?> InitRequests = new();
+    /// <summary>Partitions whose Produce answers wait until this is set (a slow or unreachable leader), keyed by broker.</summary>
+    public readonly ConcurrentDictionary<int, TaskCompletionSource> Stalled = new();
 
     public readonly record struct StoredRecord(byte[]? Key, byte[]? Value, long Timestamp, (string, byte[]?)[] Headers);
 
@@ -42,6 +49,7 @@ internal sealed class FakeTransport : IProducerTransport
         await Task.Yield();
         Calls.Add((brokerId, call.Partitions.Count));
         if (Hang) await new TaskCompletionSource().Task;
+        if (Stalled.TryGetValue(brokerId, out var stall)) await stall.Task.WaitAsync(cancellationToken);
         if (Down) throw new Kiel.Network.KafkaConnectionException(new Kiel.Network.BrokerEndpoint(brokerId, "127.0.0.1", 1), "connection refused");
         if (ProduceExceptions.TryDequeue(out var ex)) throw ex;
         var results = new List<ProducePartitionResult>();
@@ -82,9 +90,15 @@ internal sealed class FakeTransport : IProducerTransport
     public ValueTask<ProducerIdentity?> InitProducerIdAsync(ProducerIdentity? current, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref InitCalls);
+        InitRequests.Enqueue(current);
         if (!SupportsIdempotence) return ValueTask.FromResult<ProducerIdentity?>(null);
-        _epoch++;
-        return ValueTask.FromResult<ProducerIdentity?>(new ProducerIdentity(1000, _epoch));
+        if (InitErrors.TryDequeue(out var error))
+            return ValueTask.FromException<ProducerIdentity?>(new ProduceException($"InitProducerId failed: error {error.Code} (injected)", error.Code,
+                retriable: error.Retriable));
+        // Like a broker with KIP-360: a bump keeps the id and raises the epoch; without the current id, a fresh id.
+        if (current is null && _epoch >= 0) { _producerId++; _epoch = 0; }
+        else _epoch++;
+        return ValueTask.FromResult<ProducerIdentity?>(new ProducerIdentity(_producerId, _epoch));
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;

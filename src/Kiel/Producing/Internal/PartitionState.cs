@@ -25,6 +25,9 @@ internal sealed class PartitionState(string topic, int partition)
     /// <summary>The sequence of the next record to send under the current producer epoch.</summary>
     public int NextSequence;
 
+    /// <summary>Set when the partition's sequence state under this identity came into doubt: it sends again only under another.</summary>
+    public ProducerIdentity? AwaitsIdentityOtherThan;
+
     /// <summary>True when the engine holds anything for this partition.</summary>
     public bool IsIdle => Open is null && Ready.Count == 0 && InFlight is null;
 }

@@ -10,6 +10,7 @@ internal sealed partial class ProducerEngine
     private int _inFlightTotal;
     private Task<ProducerIdentity?>? _identityLookup;
     private long _identityRetryAtMs;
+    private bool _identityLookupIsBump;
 
     private async Task SendLoopAsync()
     {
@@ -23,7 +24,8 @@ internal sealed partial class ProducerEngine
             var now = NowMs;
             var nextWake = now + 100;
             if (!_identityReady || _bumpWanted) PollIdentity(now, ref nextWake);
-            var canSend = _identityReady && !_bumpWanted && !_stop.IsCancellationRequested;
+            // Only the partitions that need a new identity wait for it (WaitsForIdentity); the others go on under the current one.
+            var canSend = _identityReady && !_stop.IsCancellationRequested;
             var flushing = Volatile.Read(ref _flushing) > 0 || _closing;
             var failAll = _failAll;
             var busy = false;
@@ -63,7 +65,7 @@ internal sealed partial class ProducerEngine
                             }
                             else j++;
                         }
-                        if (p.InFlight is not null || p.Ready.Count == 0 || !canSend) continue;
+                        if (p.InFlight is not null || p.Ready.Count == 0 || !canSend || WaitsForIdentity(p)) continue;
                         if (now < p.RetryNotBeforeMs) { nextWake = Math.Min(nextWake, p.RetryNotBeforeMs); continue; }
                         var leader = i < layout.Leaders.Length ? layout.Leaders[i] : -1;
                         if (leader < 0) { topic.NeedsRefresh = true; continue; }
@@ -110,10 +112,12 @@ internal sealed partial class ProducerEngine
     private DeliveryTimeoutException Expired(ProducerBatch b)
     {
         // A batch that may have been written before its answer was lost leaves the sequence unknown: start a new epoch.
-        if (_identity.ProducerId >= 0 && b.Attempts > 0) _bumpWanted = true;
+        // Only that partition needs the new identity; a batch stamped under an identity since replaced leaves no doubt.
+        var identityWait = IdentityWaitReason(b.Owner);
+        if (_identity.ProducerId >= 0 && b.Attempts > 0 && b.StampedAs == _identity) RequestNewIdentity(b.Owner);
         return new DeliveryTimeoutException(
             $"Not delivered to {b.Owner.Topic}:{b.Owner.Partition} within DeliveryTimeout ({_options.DeliveryTimeout}) after {b.Attempts} attempt(s)" +
-            (b.LastError is { } e ? $"; last error: {e.Message}" : "; the partition's leader could not be reached or the batch never left the queue") + ".",
+            (b.LastError is { } e ? $"; last error: {e.Message}" : "; the partition's leader could not be reached or the batch never left the queue") + identityWait + ".",
             b.LastError);
     }
 
@@ -122,8 +126,9 @@ internal sealed partial class ProducerEngine
         if (_identityLookup is null)
         {
             if (now < _identityRetryAtMs) { nextWake = Math.Min(nextWake, _identityRetryAtMs); return; }
-            ProducerIdentity? current = _bumpWanted && _identity.ProducerId >= 0 ? _identity : null;
+            var current = IdentityToBump();
             _identityLookup = InitIdentityAsync(current);
+            _identityLookupIsBump = current is not null;
             return;
         }
         if (!_identityLookup.IsCompleted) return;
@@ -135,6 +140,7 @@ internal sealed partial class ProducerEngine
             var bumped = _identityReady;
             _identityReady = true;
             _bumpWanted = false;
+            OnIdentityAssigned();
             if (result is { } id)
             {
                 _identity = id;
@@ -153,7 +159,9 @@ internal sealed partial class ProducerEngine
         else
         {
             ProducerLog.InitProducerIdFailed(_log, lookup.Exception?.GetBaseException().Message ?? "cancelled");
-            _identityRetryAtMs = now + Math.Max(50, (long)_options.RetryBackoff.TotalMilliseconds);
+            // A refused bump is followed at once by a request for a fresh id; anything else waits the backoff.
+            _identityRetryAtMs = OnIdentityLookupFailed(lookup.Exception, _identityLookupIsBump)
+                ? now : now + Math.Max(50, (long)_options.RetryBackoff.TotalMilliseconds);
             nextWake = Math.Min(nextWake, _identityRetryAtMs);
         }
     }
@@ -279,9 +287,13 @@ internal sealed partial class ProducerEngine
                     failed.Add((b, new RecordTooLargeException(
                         $"The broker refused a record for {p.Topic}:{p.Partition} as too large ({Kiel.Protocol.ErrorCodes.Info(r.ErrorCode).Name}); raise the topic's max.message.bytes or send smaller records.")));
                     break;
+                case Kiel.Cluster.ProduceErrorAction.BumpEpoch when b.StampedAs != _identity:
+                    // Sent under an identity that has since been replaced (the bump fenced it): send again under the new one.
+                    Retry(b, BrokerError(r, o.Broker), needsMetadata: false, failed, backoff: false);
+                    break;
                 case Kiel.Cluster.ProduceErrorAction.BumpEpoch:
                     ProducerLog.EpochBump(_log, Kiel.Protocol.ErrorCodes.Info(r.ErrorCode).Name, p.Topic, p.Partition);
-                    _bumpWanted = true;
+                    RequestNewIdentity(p);
                     Retry(b, BrokerError(r, o.Broker), needsMetadata: false, failed, backoff: false);
                     break;
                 case Kiel.Cluster.ProduceErrorAction.Retry:

@@ -1,0 +1,56 @@
+namespace Kiel;
+
+public partial class GroupedConsumer<TValue>
+{
+    /// <summary>
+    /// Before a consume call fetches: after a gap in this member's progress, or with a lease gone stale, drop what was
+    /// prefetched (it may be another member's by now) and confirm the session and its claims with ZooKeeper; otherwise
+    /// the usual lease check (a round trip at most every <see cref="LeaseAge"/>). False: hand out nothing now.
+    /// Called under the gate.
+    /// </summary>
+    private async Task<bool> ConfirmLeaseLockedAsync(CancellationToken cancellationToken)
+    {
+        var lease = _membership!.Lease;
+        if (!lease.NeedsConfirmation(out var gaps))
+            return await _membership.VerifySessionAsync(LeaseAge, cancellationToken).ConfigureAwait(false) && lease.IsFresh;
+        DropPrefetchedLocked();
+        if (!await _membership.VerifySessionAsync(TimeSpan.Zero, cancellationToken).ConfigureAwait(false)) return false;
+        lease.Confirmed(gaps);
+        return lease.IsFresh;
+    }
+
+    /// <summary>The check at the moment of hand-out: no gap since <paramref name="gapsBefore"/>, and the claims known alive.</summary>
+    private bool MayHandOutLocked(int gapsBefore) => !_paused && _membership!.Lease.MayHandOut(gapsBefore);
+
+    /// <summary>
+    /// Autocommit only while the claims are known alive: a member thawed after its session expired must not write its
+    /// old progress over the commits of the member that took its partitions. Skipped progress is committed by a later
+    /// call once the claims are confirmed, or dropped with the partitions when they turn out lost.
+    /// </summary>
+    private bool MayCommitLocked() => Options.KielCompatible || MayHandOutLocked(_membership!.Lease.Gaps);
+
+    /// <summary>
+    /// Before an explicit commit: with the claims not known alive (a gap, a stale or replaced session), confirm them
+    /// with ZooKeeper first. False when they cannot be confirmed: the partitions may be another member's by now, and
+    /// this member's older progress must not overwrite that member's commits; the commit is skipped (what it would
+    /// have committed is re-read by whoever owns the partitions).
+    /// </summary>
+    private async Task<bool> MayCommitNowLockedAsync(CancellationToken cancellationToken)
+    {
+        if (Options.KielCompatible || MayHandOutLocked(_membership!.Lease.Gaps)) return true;
+        if (await _membership.VerifySessionAsync(TimeSpan.Zero, cancellationToken).ConfigureAwait(false) && _membership.Lease.IsFresh) return true;
+        Groups.LeaseLog.CommitSkipped(_log, Options.Group, Name);
+        return false;
+    }
+
+    /// <summary>Every reader goes back to this member's own position: buffered records are dropped and fetched again.</summary>
+    private void DropPrefetchedLocked()
+    {
+        foreach (var (tp, position) in _progress)
+        {
+            if (!_owned.Contains(tp) || !_synced.Contains(tp) || !_readers.TryGetValue(tp.Topic, out var reader)) continue;
+            try { reader.Engine.Seek(tp, position); }
+            catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException or ArgumentOutOfRangeException) { }
+        }
+    }
+}

@@ -1,0 +1,108 @@
+using Microsoft.Extensions.Logging;
+
+namespace Kiel.Groups;
+
+/// <summary>
+/// Whether a member may hand out records now: its claims are known alive (the session that joined and claimed is the
+/// current one, and its last fresh contact with a server is younger than the session timeout less a margin), and its
+/// own progress has had no gap longer than the margin (a pause, a freeze, a long GC) since it last confirmed them.
+/// The margin is a third of the session timeout. A store without <see cref="ISessionLease"/> is taken as always alive.
+/// Thread-safe.
+/// </summary>
+internal sealed class HandOutLease(ISessionLease? lease, TimeProvider clock)
+{
+    private readonly Lock _gate = new();
+    private long _session;
+    private long _lastTick = clock.GetTimestamp();
+    private int _gaps;
+    private int _confirmedGaps;
+
+    /// <summary>A third of the session timeout: the lease ends this long before the server could expire the session.</summary>
+    public TimeSpan Margin => lease is null ? TimeSpan.MaxValue : lease.SessionTimeout / 3;
+
+    /// <summary>How often <see cref="Tick"/> should run.</summary>
+    public TimeSpan TickPeriod => lease is null ? TimeSpan.FromSeconds(1) : TimeSpan.FromMilliseconds(Math.Max(10, Margin.TotalMilliseconds / 4));
+
+    /// <summary>Gaps seen so far; a hand-out compares it with the count from before it fetched.</summary>
+    public int Gaps { get { lock (_gate) return _gaps; } }
+
+    /// <summary>The member joined (again) under the current session: claims from now on belong to it.</summary>
+    /// <param name="sessionBeforeJoin">The session id read before the join; a different one now means the session
+    /// changed during the join, and nothing is trusted until the next join.</param>
+    public void Joined(long sessionBeforeJoin)
+    {
+        if (lease is null) return;
+        var now = lease.SessionId;
+        lock (_gate) _session = now == sessionBeforeJoin ? now : 0;
+    }
+
+    /// <summary>The member made progress now; a longer silence than the margin since the last tick counts as a gap.</summary>
+    public void Tick()
+    {
+        var now = clock.GetTimestamp();
+        lock (_gate)
+        {
+            if (clock.GetElapsedTime(_lastTick, now) > Margin) _gaps++;
+            _lastTick = now;
+        }
+    }
+
+    /// <summary>True when the session holding the claims is the current one and has been in touch with a server lately.</summary>
+    public bool IsFresh
+    {
+        get
+        {
+            if (lease is null) return true;
+            long joined;
+            lock (_gate) joined = _session;
+            var session = lease.SessionId;
+            var contact = lease.LastContactTimestamp;
+            if (session == 0 || session != joined || contact == 0) return false;
+            return clock.GetElapsedTime(contact) < lease.SessionTimeout - Margin;
+        }
+    }
+
+    /// <summary>
+    /// True when the member must drop what it prefetched and confirm its session and claims before handing anything
+    /// out: a gap in its progress since the last confirmation (or one going on now), or a lease that is not fresh.
+    /// </summary>
+    public bool NeedsConfirmation(out int gaps)
+    {
+        lock (_gate)
+        {
+            gaps = _gaps;
+            if (_gaps != _confirmedGaps || InGapLocked()) return true;
+        }
+        return !IsFresh;
+    }
+
+    /// <summary>The session and claims were confirmed after the gaps counted in <paramref name="gaps"/>.</summary>
+    public void Confirmed(int gaps)
+    {
+        lock (_gate)
+        {
+            _confirmedGaps = gaps;
+            // The confirmation is progress: the watch's next tick must not count the time before it as a new gap.
+            _lastTick = clock.GetTimestamp();
+        }
+    }
+
+    /// <summary>
+    /// The check at the moment of hand-out: no gap since <paramref name="gapsBefore"/> was read (before the fetch),
+    /// none going on, and the lease fresh.
+    /// </summary>
+    public bool MayHandOut(int gapsBefore)
+    {
+        lock (_gate)
+            if (_gaps != gapsBefore || _gaps != _confirmedGaps || InGapLocked()) return false;
+        return IsFresh;
+    }
+
+    private bool InGapLocked() => lease is not null && clock.GetElapsedTime(_lastTick) > Margin;
+}
+
+internal static partial class LeaseLog
+{
+    [LoggerMessage(4050, LogLevel.Warning, "Group {Group}: member {Member} skipped a commit: its claims could not be confirmed (session lost or out of touch)")]
+    public static partial void CommitSkipped(Microsoft.Extensions.Logging.ILogger logger, string group, string member);
+}
