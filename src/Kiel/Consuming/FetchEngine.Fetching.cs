@@ -118,17 +118,23 @@ internal sealed partial class FetchEngine
     {
         var records = partition.Records;
         if (records.IsEmpty) return;
-        var next = entry.Offset;
-        int complete;
-        try
+        var tp = state.TopicPartition;
+        var scan = Kiel.Protocol.Records.RecordSetScanner.Scan(records.Span, entry.Offset, _options.CheckCrcs, tp.Topic, tp.Partition);
+        var next = scan.NextOffset;
+        var complete = scan.Entries;
+        if (scan.Error is { } error)
         {
-            complete = LogScan.Scan(records.Span, ref next);
-        }
-        catch (Kiel.Protocol.KafkaProtocolException ex)
-        {
-            // Corrupt framing: stop this partition and tell the application, rather than refetching it forever.
+            // A corrupt batch (bad CRC or framing): hand out the good batches before it, then the error, and stop the
+            // partition there (it stays stopped until the application seeks) rather than refetching it forever.
+            if (complete > 0 && next > entry.Offset)
+            {
+                state.FetchPosition = next;
+                lease.AddReference();
+                Enqueue(new FetchedChunk(state, state.Version, lease, records[..scan.Bytes], entry.Offset, next, partition.AbortedTransactions,
+                    _options.IsolationLevel == IsolationLevel.ReadCommitted, _options.CheckCrcs, _options.MaxDecompressedBatchBytes));
+            }
             state.Resetting = true;
-            Enqueue(new FetchedChunk(state, state.Version, ex));
+            Enqueue(new FetchedChunk(state, state.Version, error));
             return;
         }
         if (complete == 0)
@@ -145,7 +151,7 @@ internal sealed partial class FetchEngine
         if (next <= entry.Offset) return;
         state.FetchPosition = next;
         lease.AddReference();
-        Enqueue(new FetchedChunk(state, state.Version, lease, records, entry.Offset, next, partition.AbortedTransactions,
-            _options.IsolationLevel == IsolationLevel.ReadCommitted));
+        Enqueue(new FetchedChunk(state, state.Version, lease, records[..scan.Bytes], entry.Offset, next, partition.AbortedTransactions,
+            _options.IsolationLevel == IsolationLevel.ReadCommitted, _options.CheckCrcs, _options.MaxDecompressedBatchBytes));
     }
 }

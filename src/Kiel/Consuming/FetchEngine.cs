@@ -156,11 +156,29 @@ internal sealed partial class FetchEngine : IAsyncDisposable
             ? state
             : throw new InvalidOperationException($"{topicPartition} is not assigned to this consumer; assign it first.");
 
+    // An error chunk taken by a call that already gathered records, kept for the next take (see PutBack).
+    private FetchedChunk? _putBack;
+
+    /// <summary>
+    /// Keeps an error chunk for the next <see cref="TakeAsync"/> or <see cref="TryTake"/>: a consume call that already
+    /// gathered records returns them first and reports the error on the next call, so no record is lost with it.
+    /// </summary>
+    public void PutBack(FetchedChunk errorChunk)
+    {
+        if (Interlocked.Exchange(ref _putBack, errorChunk) is { } older) Release(older);
+    }
+
     /// <summary>Waits for the next chunk of records (or an error to surface). The caller passes it to <see cref="Release"/> when done.</summary>
     public async ValueTask<FetchedChunk> TakeAsync(CancellationToken cancellationToken)
     {
         while (true)
         {
+            if (Interlocked.Exchange(ref _putBack, null) is { } kept)
+            {
+                if (kept.IsCurrent) return kept;
+                Release(kept);
+                continue;
+            }
             if (!_ready.Reader.TryRead(out var chunk))
                 chunk = await _ready.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             if (chunk.IsCurrent) return chunk;
@@ -171,6 +189,15 @@ internal sealed partial class FetchEngine : IAsyncDisposable
     /// <summary>Takes the next chunk if one is buffered.</summary>
     public bool TryTake([NotNullWhen(true)] out FetchedChunk? chunk)
     {
+        while (Interlocked.Exchange(ref _putBack, null) is { } kept)
+        {
+            if (kept.IsCurrent)
+            {
+                chunk = kept;
+                return true;
+            }
+            Release(kept);
+        }
         while (_ready.Reader.TryRead(out chunk))
         {
             if (chunk.IsCurrent) return true;
@@ -245,6 +272,7 @@ internal sealed partial class FetchEngine : IAsyncDisposable
         }
         _ready.Writer.TryComplete();
         while (_ready.Reader.TryRead(out var chunk)) chunk.Dispose();
+        Interlocked.Exchange(ref _putBack, null)?.Dispose();
         // A task abandoned by the bounded wait may still observe the token, so its source stays undisposed then.
         if (tasks.TrueForAll(t => t.IsCompleted)) _stop.Dispose();
     }

@@ -50,6 +50,19 @@ public sealed record KielConsumerOptions
     /// <summary>Whether to use incremental fetch sessions (KIP-227) where the broker offers them. Default true.</summary>
     public bool UseFetchSessions { get; init; } = true;
 
+    /// <summary>
+    /// Whether to check the CRC of every fetched batch (CRC-32C for record batches, CRC-32 for legacy messages), as the
+    /// Java client's <c>check.crcs</c>. A mismatch raises <see cref="CorruptRecordException"/> and no record of that batch
+    /// is handed out. Default true; turn it off only to read data known to be damaged.
+    /// </summary>
+    public bool CheckCrcs { get; init; } = true;
+
+    /// <summary>
+    /// The largest size one compressed batch (or legacy wrapper) may decompress to; a larger one is refused with a
+    /// <see cref="Kiel.Protocol.KafkaProtocolException"/> before that memory is allocated. Default 64 MiB.
+    /// </summary>
+    public int MaxDecompressedBatchBytes { get; init; } = Kiel.Protocol.Compression.CompressionCodec.DefaultMaxDecompressedBytes;
+
     /// <summary>Where logs go; none when null.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 
@@ -87,6 +100,8 @@ public sealed record KielConsumerOptions
             errors.Add($"RequestTimeout is {RequestTimeout}: it must be positive (the default is 30 s).");
         else if (RequestTimeout <= FetchMaxWait)
             errors.Add($"RequestTimeout ({RequestTimeout.TotalMilliseconds} ms) must be longer than FetchMaxWait ({FetchMaxWait.TotalMilliseconds} ms), or every held Fetch would time out.");
+        if (MaxDecompressedBatchBytes < 1)
+            errors.Add($"MaxDecompressedBatchBytes is {MaxDecompressedBatchBytes}: it must be at least 1 (the default is {Kiel.Protocol.Compression.CompressionCodec.DefaultMaxDecompressedBytes}, 64 MiB).");
         if (RetryBackoff < TimeSpan.Zero)
             errors.Add($"RetryBackoff is {RetryBackoff}: it must not be negative.");
         if (errors.Count > 0)

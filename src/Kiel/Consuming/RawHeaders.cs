@@ -38,16 +38,14 @@ public readonly ref struct RawHeaders
     /// <summary>Starts the enumeration.</summary>
     public Enumerator GetEnumerator() => new(_data, _count);
 
-    /// <summary>Walks the encoded headers; a malformed header throws <see cref="Kiel.Protocol.KafkaProtocolException"/>.</summary>
+    /// <summary>Walks the encoded headers, which the records layer validated when it read the record.</summary>
     public ref struct Enumerator
     {
-        private ReadOnlySpan<byte> _rest;
-        private int _remaining;
+        private Kiel.Protocol.Records.RecordHeaders.Enumerator _inner;
 
         internal Enumerator(ReadOnlySpan<byte> data, int count)
         {
-            _rest = data;
-            _remaining = count;
+            _inner = new Kiel.Protocol.Records.RecordHeaders(data, count).GetEnumerator();
             Current = default;
         }
 
@@ -57,12 +55,9 @@ public readonly ref struct RawHeaders
         /// <summary>Moves to the next header.</summary>
         public bool MoveNext()
         {
-            if (_remaining <= 0) return false;
-            _remaining--;
-            var key = RecordSpanReader.ReadVarBytes(ref _rest, out var keyIsNull);
-            if (keyIsNull) throw RecordSpanReader.Malformed("header key length");
-            var value = RecordSpanReader.ReadVarBytes(ref _rest, out var valueIsNull);
-            Current = new RawHeader(key, value, valueIsNull);
+            if (!_inner.MoveNext()) return false;
+            var header = _inner.Current;
+            Current = new RawHeader(header.Key, header.Value, header.IsValueNull);
             return true;
         }
     }

@@ -107,9 +107,15 @@ public class SingleConsumer<T> : IAsyncDisposable
     /// <summary>Adds the chunk's values; false when a record failed to deserialize after some values were gathered.</summary>
     private bool Drain(FetchEngine engine, FetchedChunk chunk, List<T> values)
     {
+        if (chunk.Error is not null && values.Count > 0)
+        {
+            // Hand out what came before it; the next call reports the error.
+            engine.PutBack(chunk);
+            return false;
+        }
         try
         {
-            if (chunk.Error is { } error) throw error;
+            if (chunk.Error is { } e) throw e;
             while (chunk.IsCurrent && chunk.TryReadNext(out var record))
             {
                 try

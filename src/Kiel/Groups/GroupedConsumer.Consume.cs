@@ -187,6 +187,12 @@ public partial class GroupedConsumer<TValue>
         }
         do
         {
+            if (chunk.Error is not null && records.Count > 0)
+            {
+                // Hand out what came before it; the next call reports the error.
+                engine.PutBack(chunk);
+                return;
+            }
             try
             {
                 if (chunk.Error is { } error) throw error;

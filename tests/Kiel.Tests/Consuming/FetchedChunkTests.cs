@@ -13,8 +13,9 @@ public class FetchedChunkTests
         IReadOnlyList<AbortedTransaction>? aborted = null, bool readCommitted = false)
     {
         var state = new PartitionState(Tp, fetchOffset, 1 << 20);
-        long next = fetchOffset;
-        LogScan.Scan(data, ref next);
+        var scan = RecordSetScanner.Scan(data, fetchOffset, verifyCrc: true);
+        Assert.Null(scan.Error);
+        var next = scan.NextOffset;
         using var chunk = new FetchedChunk(state, state.Version, null, data, fetchOffset, next, aborted, readCommitted);
         var list = new List<(long, string, string, long, int)>();
         while (chunk.TryReadNext(out var r))
@@ -126,9 +127,8 @@ public class FetchedChunkTests
     {
         var full = TestBatches.Concat(TestBatches.V2(0, 2), TestBatches.V2(2, 2));
         var cut = full[..(full.Length - 5)];
-        long next = 0;
-        Assert.Equal(1, LogScan.Scan(cut, ref next));
-        Assert.Equal(2, next);
+        var scan = RecordSetScanner.Scan(cut, 0, verifyCrc: true);
+        Assert.Equal((1, 2L), (scan.Entries, scan.NextOffset));
         Assert.Equal([0L, 1], Read(cut, 0).Select(r => r.Offset));
     }
 

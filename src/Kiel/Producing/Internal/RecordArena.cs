@@ -69,6 +69,17 @@ internal sealed class RecordArena : IBufferWriter<byte>, IDisposable
         public int HeaderCount;
     }
 
+    /// <summary>Reads the header at <paramref name="position"/> of an entry's header region; returns the position of the next.</summary>
+    public static int ReadHeader(ReadOnlySpan<byte> headers, int position, out ReadOnlySpan<byte> key, out ReadOnlySpan<byte> value, out int valueLength)
+    {
+        var p = position;
+        var kl = BinaryPrimitives.ReadInt32LittleEndian(headers[p..]); p += 4;
+        key = headers.Slice(p, kl); p += kl;
+        valueLength = BinaryPrimitives.ReadInt32LittleEndian(headers[p..]); p += 4;
+        value = valueLength > 0 ? headers.Slice(p, valueLength) : default;
+        return p + Math.Max(0, valueLength);
+    }
+
     /// <summary>Reads the entry at <paramref name="position"/> and returns the position of the next.</summary>
     public static int Read(ReadOnlySpan<byte> arena, int position, out Entry entry)
     {

@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.IO.Hashing;
 using Kiel.Protocol.Compression;
 
 namespace Kiel.Protocol.Records;
@@ -12,7 +10,6 @@ namespace Kiel.Protocol.Records;
 /// </summary>
 public sealed class LegacyMessageSetBuilder : IDisposable
 {
-    private const int EntryOverhead = RecordBatchHeader.LogOverhead; // offset + size
     private readonly PooledBufferWriter _inner = new(4096);
     private PooledBufferWriter? _wrapper;
     private ReadOnlyMemory<byte> _sealed;
@@ -51,8 +48,7 @@ public sealed class LegacyMessageSetBuilder : IDisposable
     private long MaxTimestamp { get; set; } = -1;
 
     /// <summary>The size of one message entry with these lengths (-1 for null).</summary>
-    public static int SizeOfEntry(byte magic, int keyLength, int valueLength) =>
-        EntryOverhead + 4 + 1 + 1 + (magic == 1 ? 8 : 0) + 4 + Math.Max(keyLength, 0) + 4 + Math.Max(valueLength, 0);
+    public static int SizeOfEntry(byte magic, int keyLength, int valueLength) => RecordBatchWriter.LegacyEntrySize(magic, keyLength, valueLength);
 
     /// <summary>Empties the builder, keeping its buffers.</summary>
     public void Reset()
@@ -98,30 +94,8 @@ public sealed class LegacyMessageSetBuilder : IDisposable
     }
 
     private static void WriteEntry(PooledBufferWriter output, long offset, byte magic, byte attributes, long timestamp,
-        ReadOnlySpan<byte> key, int keyLength, ReadOnlySpan<byte> value, int valueLength)
-    {
-        var size = SizeOfEntry(magic, keyLength, valueLength);
-        var s = output.GetSpan(size)[..size];
-        BinaryPrimitives.WriteInt64BigEndian(s, offset);
-        BinaryPrimitives.WriteInt32BigEndian(s[8..], size - EntryOverhead);
-        s[16] = magic;
-        s[17] = attributes;
-        var p = 18;
-        if (magic == 1)
-        {
-            BinaryPrimitives.WriteInt64BigEndian(s[p..], timestamp);
-            p += 8;
-        }
-        BinaryPrimitives.WriteInt32BigEndian(s[p..], keyLength);
-        p += 4;
-        if (keyLength > 0) key.CopyTo(s[p..]);
-        p += Math.Max(keyLength, 0);
-        BinaryPrimitives.WriteInt32BigEndian(s[p..], valueLength);
-        p += 4;
-        if (valueLength > 0) value.CopyTo(s[p..]);
-        BinaryPrimitives.WriteUInt32BigEndian(s[12..], Crc32.HashToUInt32(s[16..]));
-        output.Advance(size);
-    }
+        ReadOnlySpan<byte> key, int keyLength, ReadOnlySpan<byte> value, int valueLength) =>
+        RecordBatchWriter.WriteLegacyEntry(output, offset, magic, attributes, timestamp, key, keyLength, value, valueLength);
 
     /// <summary>Returns the buffers to the pool.</summary>
     public void Dispose()

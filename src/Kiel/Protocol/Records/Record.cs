@@ -48,6 +48,9 @@ public readonly ref struct Record
     /// <summary>The number of headers.</summary>
     public int HeaderCount { get; }
 
+    /// <summary>The encoded headers (record format v2 layout), already validated by the reader.</summary>
+    internal ReadOnlySpan<byte> RawHeaders => _headers;
+
     /// <summary>The headers, enumerated in place.</summary>
     public RecordHeaders Headers => new(_headers, HeaderCount);
 

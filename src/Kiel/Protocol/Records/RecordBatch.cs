@@ -23,14 +23,14 @@ public static class RecordBatch
     public static void SetProducerState(Span<byte> batch, long producerId, short producerEpoch, int baseSequence, bool transactional = false)
     {
         CheckBatch(batch);
-        BinaryPrimitives.WriteInt64BigEndian(batch[43..], producerId);
-        BinaryPrimitives.WriteInt16BigEndian(batch[51..], producerEpoch);
-        BinaryPrimitives.WriteInt32BigEndian(batch[53..], baseSequence);
-        var attributes = BinaryPrimitives.ReadInt16BigEndian(batch[21..]);
+        BinaryPrimitives.WriteInt64BigEndian(batch[RecordBatchHeader.ProducerIdOffset..], producerId);
+        BinaryPrimitives.WriteInt16BigEndian(batch[RecordBatchHeader.ProducerEpochOffset..], producerEpoch);
+        BinaryPrimitives.WriteInt32BigEndian(batch[RecordBatchHeader.BaseSequenceOffset..], baseSequence);
+        var attributes = BinaryPrimitives.ReadInt16BigEndian(batch[RecordBatchHeader.AttributesOffset..]);
         attributes = transactional
             ? (short)(attributes | RecordBatchHeader.TransactionalFlag)
             : (short)(attributes & ~RecordBatchHeader.TransactionalFlag);
-        BinaryPrimitives.WriteInt16BigEndian(batch[21..], attributes);
+        BinaryPrimitives.WriteInt16BigEndian(batch[RecordBatchHeader.AttributesOffset..], attributes);
         UpdateCrc(batch);
     }
 
@@ -45,7 +45,7 @@ public static class RecordBatch
     public static void SetPartitionLeaderEpoch(Span<byte> batch, int epoch)
     {
         CheckBatch(batch);
-        BinaryPrimitives.WriteInt32BigEndian(batch[12..], epoch);
+        BinaryPrimitives.WriteInt32BigEndian(batch[RecordBatchHeader.PartitionLeaderEpochOffset..], epoch);
     }
 
     private static void CheckBatch(ReadOnlySpan<byte> batch)

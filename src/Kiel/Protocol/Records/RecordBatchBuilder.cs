@@ -73,8 +73,7 @@ public sealed class RecordBatchBuilder : IDisposable
     public void Reset()
     {
         _records.Clear();
-        _records.GetSpan(RecordBatchHeader.Size);
-        _records.Advance(RecordBatchHeader.Size);
+        RecordBatchWriter.BeginBatch(_records);
         _compressed?.Clear();
         _sealed = default;
         _isSealed = false;
@@ -105,7 +104,7 @@ public sealed class RecordBatchBuilder : IDisposable
     public static int SizeOfRecord(int offsetDelta, long timestampDelta, int keyLength, int valueLength, ReadOnlySpan<RecordHeader> headers)
     {
         var body = BodySize(offsetDelta, timestampDelta, keyLength, valueLength, HeadersSize(headers), headers.Length);
-        return VarInt.SizeOfVarInt(body) + body;
+        return RecordBatchWriter.RecordSize(body);
     }
 
     /// <summary>
@@ -129,24 +128,19 @@ public sealed class RecordBatchBuilder : IDisposable
         var valueLength = valueIsNull ? -1 : value.Length;
         var headersSize = HeadersSize(headers);
         var body = BodySize(offsetDelta, timestampDelta, keyLength, valueLength, headersSize, headers.Length);
-        var total = VarInt.SizeOfVarInt(body) + body;
+        var total = RecordBatchWriter.RecordSize(body);
         if (Count > 0 && (long)_records.WrittenCount + total > MaxBatchBytes) return false;
 
         var s = _records.GetSpan(total);
-        var p = VarInt.WriteVarInt(s, body);
-        s[p++] = 0; // attributes: unused
-        p += VarInt.WriteVarLong(s[p..], timestampDelta);
-        p += VarInt.WriteVarInt(s[p..], offsetDelta);
-        p += WriteBytes(s[p..], key, keyLength);
-        p += WriteBytes(s[p..], value, valueLength);
-        p += VarInt.WriteVarInt(s[p..], headers.Length);
+        var p = RecordBatchWriter.WriteRecordStart(s, body, timestampDelta, offsetDelta, key, keyLength, value, valueLength, headers.Length);
+        Span<byte> keyBuffer = stackalloc byte[256];
         foreach (ref readonly var h in headers)
         {
             var keyBytes = Encoding.UTF8.GetByteCount(h.Key);
-            p += VarInt.WriteVarInt(s[p..], keyBytes);
-            p += Encoding.UTF8.GetBytes(h.Key, s[p..]);
+            var encodedKey = keyBytes <= keyBuffer.Length ? keyBuffer[..keyBytes] : new byte[keyBytes];
+            Encoding.UTF8.GetBytes(h.Key, encodedKey);
             var headerValue = h.Value.GetValueOrDefault();
-            p += WriteBytes(s[p..], headerValue.Span, h.Value is null ? -1 : headerValue.Length);
+            p += RecordBatchWriter.WriteHeader(s[p..], encodedKey, headerValue.Span, h.Value is null ? -1 : headerValue.Length);
         }
         _records.Advance(p);
 
@@ -203,32 +197,13 @@ public sealed class RecordBatchBuilder : IDisposable
         {
             target = _compressed ??= new PooledBufferWriter(4096);
             target.Clear();
-            target.GetSpan(RecordBatchHeader.Size);
-            target.Advance(RecordBatchHeader.Size);
+            RecordBatchWriter.BeginBatch(target);
             CompressionCodec.Compress(Compression, _records.WrittenSpan[RecordBatchHeader.Size..], target, CompressionLevel, 2);
         }
         var attributes = (int)Compression;
         if (IsTransactional) attributes |= RecordBatchHeader.TransactionalFlag;
         if (_isControl) attributes |= RecordBatchHeader.ControlFlag;
-        var header = new RecordBatchHeader
-        {
-            BaseOffset = 0,
-            BatchLength = target.WrittenCount - RecordBatchHeader.LogOverhead,
-            PartitionLeaderEpoch = -1,
-            Magic = 2,
-            Crc = 0,
-            Attributes = (short)attributes,
-            LastOffsetDelta = Count - 1,
-            BaseTimestamp = BaseTimestamp,
-            MaxTimestamp = MaxTimestamp,
-            ProducerId = ProducerId,
-            ProducerEpoch = ProducerEpoch,
-            BaseSequence = BaseSequence,
-            RecordCount = Count,
-        };
-        var span = target.WrittenSpanMutable;
-        header.Write(span);
-        RecordBatch.UpdateCrc(span);
+        RecordBatchWriter.FinishBatch(target.WrittenSpanMutable, (short)attributes, Count, BaseTimestamp, MaxTimestamp, ProducerId, ProducerEpoch, BaseSequence);
         _sealed = target.WrittenMemory;
         _isSealed = true;
         return _sealed;
@@ -250,24 +225,11 @@ public sealed class RecordBatchBuilder : IDisposable
         foreach (ref readonly var h in headers)
         {
             if (h.Key is null) throw new ArgumentException("A header key cannot be null.", nameof(headers));
-            var k = Encoding.UTF8.GetByteCount(h.Key);
-            var v = h.Value is { } hv ? hv.Length : -1;
-            size += VarInt.SizeOfVarInt(k) + k + VarInt.SizeOfVarInt(v) + Math.Max(v, 0);
+            size += RecordBatchWriter.HeaderSize(Encoding.UTF8.GetByteCount(h.Key), h.Value is { } hv ? hv.Length : -1);
         }
         return size;
     }
 
     private static int BodySize(int offsetDelta, long timestampDelta, int keyLength, int valueLength, int headersSize, int headerCount) =>
-        1 + VarInt.SizeOfVarLong(timestampDelta) + VarInt.SizeOfVarInt(offsetDelta)
-        + VarInt.SizeOfVarInt(keyLength) + Math.Max(keyLength, 0)
-        + VarInt.SizeOfVarInt(valueLength) + Math.Max(valueLength, 0)
-        + VarInt.SizeOfVarInt(headerCount) + headersSize;
-
-    private static int WriteBytes(Span<byte> s, ReadOnlySpan<byte> bytes, int length)
-    {
-        var p = VarInt.WriteVarInt(s, length);
-        if (length <= 0) return p;
-        bytes.CopyTo(s[p..]);
-        return p + length;
-    }
+        RecordBatchWriter.RecordBodySize(timestampDelta, offsetDelta, keyLength, valueLength, headerCount, headersSize);
 }

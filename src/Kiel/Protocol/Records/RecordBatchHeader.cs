@@ -15,6 +15,12 @@ public readonly record struct RecordBatchHeader
     /// <summary>The bytes before BatchLength's end: BaseOffset int64 and BatchLength int32.</summary>
     public const int LogOverhead = 12;
 
+    /// <summary>The position of BatchLength (a legacy entry's MessageSize).</summary>
+    public const int BatchLengthOffset = 8;
+
+    /// <summary>The position of the partition leader epoch (a legacy message's CRC-32).</summary>
+    public const int PartitionLeaderEpochOffset = 12;
+
     /// <summary>The position of the magic byte, the same in every format.</summary>
     public const int MagicOffset = 16;
 
@@ -23,6 +29,42 @@ public readonly record struct RecordBatchHeader
 
     /// <summary>The position of the attributes, where the CRC's coverage starts.</summary>
     public const int AttributesOffset = 21;
+
+    /// <summary>The position of LastOffsetDelta.</summary>
+    public const int LastOffsetDeltaOffset = 23;
+
+    /// <summary>The position of BaseTimestamp.</summary>
+    public const int BaseTimestampOffset = 27;
+
+    /// <summary>The position of MaxTimestamp.</summary>
+    public const int MaxTimestampOffset = 35;
+
+    /// <summary>The position of ProducerId.</summary>
+    public const int ProducerIdOffset = 43;
+
+    /// <summary>The position of ProducerEpoch.</summary>
+    public const int ProducerEpochOffset = 51;
+
+    /// <summary>The position of BaseSequence.</summary>
+    public const int BaseSequenceOffset = 53;
+
+    /// <summary>The position of the record count.</summary>
+    public const int RecordCountOffset = 57;
+
+    /// <summary>The smallest BatchLength of a magic-2 batch (the header after BatchLength).</summary>
+    public const int MinBatchLength = Size - LogOverhead;
+
+    /// <summary>A legacy message's CRC-32 position in its log entry.</summary>
+    public const int LegacyCrcOffset = 12;
+
+    /// <summary>A legacy message's attributes position in its log entry.</summary>
+    public const int LegacyAttributesOffset = 17;
+
+    /// <summary>Where a legacy message's fields after the attributes start (magic 1: the timestamp).</summary>
+    public const int LegacyBodyOffset = 18;
+
+    /// <summary>The smallest legacy MessageSize (magic 0: CRC, magic, attributes, key and value lengths).</summary>
+    public const int LegacyMinMessageSize = 14;
 
     /// <summary>Attribute bits 0-2: the codec.</summary>
     public const short CompressionMask = 0x07;
@@ -110,35 +152,35 @@ public readonly record struct RecordBatchHeader
     public static RecordBatchHeader Read(ReadOnlySpan<byte> s) => new()
     {
         BaseOffset = BinaryPrimitives.ReadInt64BigEndian(s),
-        BatchLength = BinaryPrimitives.ReadInt32BigEndian(s[8..]),
-        PartitionLeaderEpoch = BinaryPrimitives.ReadInt32BigEndian(s[12..]),
-        Magic = s[16],
-        Crc = BinaryPrimitives.ReadUInt32BigEndian(s[17..]),
-        Attributes = BinaryPrimitives.ReadInt16BigEndian(s[21..]),
-        LastOffsetDelta = BinaryPrimitives.ReadInt32BigEndian(s[23..]),
-        BaseTimestamp = BinaryPrimitives.ReadInt64BigEndian(s[27..]),
-        MaxTimestamp = BinaryPrimitives.ReadInt64BigEndian(s[35..]),
-        ProducerId = BinaryPrimitives.ReadInt64BigEndian(s[43..]),
-        ProducerEpoch = BinaryPrimitives.ReadInt16BigEndian(s[51..]),
-        BaseSequence = BinaryPrimitives.ReadInt32BigEndian(s[53..]),
-        RecordCount = BinaryPrimitives.ReadInt32BigEndian(s[57..]),
+        BatchLength = BinaryPrimitives.ReadInt32BigEndian(s[BatchLengthOffset..]),
+        PartitionLeaderEpoch = BinaryPrimitives.ReadInt32BigEndian(s[PartitionLeaderEpochOffset..]),
+        Magic = s[MagicOffset],
+        Crc = BinaryPrimitives.ReadUInt32BigEndian(s[CrcOffset..]),
+        Attributes = BinaryPrimitives.ReadInt16BigEndian(s[AttributesOffset..]),
+        LastOffsetDelta = BinaryPrimitives.ReadInt32BigEndian(s[LastOffsetDeltaOffset..]),
+        BaseTimestamp = BinaryPrimitives.ReadInt64BigEndian(s[BaseTimestampOffset..]),
+        MaxTimestamp = BinaryPrimitives.ReadInt64BigEndian(s[MaxTimestampOffset..]),
+        ProducerId = BinaryPrimitives.ReadInt64BigEndian(s[ProducerIdOffset..]),
+        ProducerEpoch = BinaryPrimitives.ReadInt16BigEndian(s[ProducerEpochOffset..]),
+        BaseSequence = BinaryPrimitives.ReadInt32BigEndian(s[BaseSequenceOffset..]),
+        RecordCount = BinaryPrimitives.ReadInt32BigEndian(s[RecordCountOffset..]),
     };
 
     /// <summary>Writes the 61 header bytes as they are, CRC included; see <see cref="RecordBatch.UpdateCrc"/>.</summary>
     public void Write(Span<byte> s)
     {
         BinaryPrimitives.WriteInt64BigEndian(s, BaseOffset);
-        BinaryPrimitives.WriteInt32BigEndian(s[8..], BatchLength);
-        BinaryPrimitives.WriteInt32BigEndian(s[12..], PartitionLeaderEpoch);
-        s[16] = Magic;
-        BinaryPrimitives.WriteUInt32BigEndian(s[17..], Crc);
-        BinaryPrimitives.WriteInt16BigEndian(s[21..], Attributes);
-        BinaryPrimitives.WriteInt32BigEndian(s[23..], LastOffsetDelta);
-        BinaryPrimitives.WriteInt64BigEndian(s[27..], BaseTimestamp);
-        BinaryPrimitives.WriteInt64BigEndian(s[35..], MaxTimestamp);
-        BinaryPrimitives.WriteInt64BigEndian(s[43..], ProducerId);
-        BinaryPrimitives.WriteInt16BigEndian(s[51..], ProducerEpoch);
-        BinaryPrimitives.WriteInt32BigEndian(s[53..], BaseSequence);
-        BinaryPrimitives.WriteInt32BigEndian(s[57..], RecordCount);
+        BinaryPrimitives.WriteInt32BigEndian(s[BatchLengthOffset..], BatchLength);
+        BinaryPrimitives.WriteInt32BigEndian(s[PartitionLeaderEpochOffset..], PartitionLeaderEpoch);
+        s[MagicOffset] = Magic;
+        BinaryPrimitives.WriteUInt32BigEndian(s[CrcOffset..], Crc);
+        BinaryPrimitives.WriteInt16BigEndian(s[AttributesOffset..], Attributes);
+        BinaryPrimitives.WriteInt32BigEndian(s[LastOffsetDeltaOffset..], LastOffsetDelta);
+        BinaryPrimitives.WriteInt64BigEndian(s[BaseTimestampOffset..], BaseTimestamp);
+        BinaryPrimitives.WriteInt64BigEndian(s[MaxTimestampOffset..], MaxTimestamp);
+        BinaryPrimitives.WriteInt64BigEndian(s[ProducerIdOffset..], ProducerId);
+        BinaryPrimitives.WriteInt16BigEndian(s[ProducerEpochOffset..], ProducerEpoch);
+        BinaryPrimitives.WriteInt32BigEndian(s[BaseSequenceOffset..], BaseSequence);
+        BinaryPrimitives.WriteInt32BigEndian(s[RecordCountOffset..], RecordCount);
     }
 }

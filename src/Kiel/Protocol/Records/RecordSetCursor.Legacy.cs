@@ -7,16 +7,14 @@ namespace Kiel.Protocol.Records;
 // Legacy message sets (magic 0 and 1): each log entry is Offset int64, MessageSize int32, then a message with a
 // CRC-32, magic, attributes, (magic 1) timestamp, key and value. A compressed entry is a wrapper whose value holds
 // an inner message set; in magic 1 the inner offsets are relative and the wrapper carries the last absolute one.
-public ref partial struct RecordSetReader
+internal sealed partial class RecordSetCursor
 {
     private const string MessageName = "Message";
 
-    /// <summary>The smallest magic-0 message: CRC, magic, attributes, key length, value length.</summary>
-    internal const int LegacyMinMessageSize = 14;
-
-    private bool OpenLegacy(ReadOnlySpan<byte> entry)
+    private bool OpenLegacy(ReadOnlySpan<byte> entry, int start)
     {
-        var message = ParseLegacy(entry, _options.VerifyCrc);
+        var message = ParseLegacy(entry);
+        if (VerifyBatchCrc) CheckLegacyCrc(entry, Topic, Partition);
         var header = new RecordBatchHeader
         {
             BaseOffset = message.Offset,
@@ -34,12 +32,13 @@ public ref partial struct RecordSetReader
             RecordCount = 1,
         };
         var compression = (CompressionType)(message.Attributes & RecordBatchHeader.CompressionMask);
+        _batch = header;
         if (compression == CompressionType.None)
         {
-            _batch = header;
-            if (message.Offset < _minOffset) return false;
-            _records = entry;
-            _pos = 0;
+            if (message.Offset < MinOffset) return false;
+            _inflated = false;
+            _pos = start;
+            _end = start + entry.Length;
             _count = 1;
             _index = 0;
             _legacyOffsetBase = 0;
@@ -49,15 +48,14 @@ public ref partial struct RecordSetReader
 
         // Both magic 0 and 1 wrappers carry the offset of their last inner message, so a wrapper wholly below the
         // minimum offset is skipped without decompressing it.
-        _batch = header;
-        if (message.Offset < _minOffset) return false;
+        if (message.Offset < MinOffset) return false;
         if (compression > CompressionType.Lz4)
             Fail(MessageName, message.Magic, "Attributes", $"compression codec {(int)compression} is not valid in a magic {message.Magic} message");
         if (message.ValueIsNull) Fail(MessageName, message.Magic, "Value", "a compressed wrapper message has a null value");
 
         var scratch = _scratch ??= new PooledBufferWriter(0);
         scratch.Clear();
-        CompressionCodec.Decompress(compression, message.Value(entry), scratch, _options.MaxDecompressedBytes, message.Magic);
+        CompressionCodec.Decompress(compression, message.Value(entry), scratch, MaxDecompressedBytes, message.Magic);
         var inner = scratch.WrittenSpan;
 
         // One pass over the inner framing validates it and finds the first and last inner offsets, which magic 1
@@ -81,8 +79,9 @@ public ref partial struct RecordSetReader
             LastOffsetDelta = (int)Math.Clamp(last - first, int.MinValue, int.MaxValue),
             RecordCount = count,
         };
-        _records = inner;
+        _inflated = true;
         _pos = 0;
+        _end = inner.Length;
         _count = count;
         _index = 0;
         _batchOpen = true;
@@ -93,31 +92,40 @@ public ref partial struct RecordSetReader
     {
         if (inner.Length - p < RecordBatchHeader.LogOverhead)
             Fail(MessageName, magic, "MessageSize", $"the decompressed message set ends inside an entry header at offset {p}");
-        var size = BinaryPrimitives.ReadInt32BigEndian(inner[(p + 8)..]);
-        if (size < LegacyMinMessageSize || size > inner.Length - p - RecordBatchHeader.LogOverhead)
+        var size = BinaryPrimitives.ReadInt32BigEndian(inner[(p + RecordBatchHeader.BatchLengthOffset)..]);
+        if (size < RecordBatchHeader.LegacyMinMessageSize || size > inner.Length - p - RecordBatchHeader.LogOverhead)
             Fail(MessageName, magic, "MessageSize", $"inner message size {size} at offset {p} does not fit in the {inner.Length - p - RecordBatchHeader.LogOverhead} decompressed byte(s) left");
         return RecordBatchHeader.LogOverhead + size;
     }
 
-    private bool NextLegacyRecord()
+    private bool NextLegacyRecord(ReadOnlySpan<byte> region, out Record record)
     {
-        if (_index >= _count) return false;
-        ReadOnlySpan<byte> entry;
-        if (_batch.Compression == CompressionType.None)
+        if (_index >= _count)
         {
-            entry = _records;
+            record = default;
+            return false;
+        }
+        ReadOnlySpan<byte> entry;
+        var wrapped = _batch.Compression != CompressionType.None;
+        if (!wrapped)
+        {
+            entry = region[_pos.._end];
         }
         else
         {
-            var size = InnerEntrySize(_records, _pos, _batch.Magic);
-            entry = _records.Slice(_pos, size);
+            var size = InnerEntrySize(region[.._end], _pos, _batch.Magic);
+            entry = region.Slice(_pos, size);
             _pos += size;
         }
         _index++;
         // An uncompressed message was parsed and its CRC checked when its batch was opened.
-        var message = ParseLegacy(entry, _options.VerifyCrc && _batch.Compression != CompressionType.None);
-        if (_batch.Compression != CompressionType.None && (message.Attributes & RecordBatchHeader.CompressionMask) != 0)
-            Fail(MessageName, message.Magic, "Attributes", "a message inside a compressed wrapper is itself compressed");
+        var message = ParseLegacy(entry);
+        if (wrapped)
+        {
+            if (VerifyInnerCrc) CheckLegacyCrc(entry, Topic, Partition);
+            if ((message.Attributes & RecordBatchHeader.CompressionMask) != 0)
+                Fail(MessageName, message.Magic, "Attributes", "a message inside a compressed wrapper is itself compressed");
+        }
 
         long timestamp;
         TimestampType type;
@@ -137,25 +145,36 @@ public ref partial struct RecordSetReader
             timestamp = message.Timestamp;
             type = (message.Attributes & RecordBatchHeader.TimestampTypeFlag) != 0 ? TimestampType.LogAppendTime : TimestampType.CreateTime;
         }
-        _current = new Record(message.Offset + _legacyOffsetBase, timestamp, type,
+        record = new Record(message.Offset + _legacyOffsetBase, timestamp, type,
             message.Key(entry), message.KeyIsNull, message.Value(entry), message.ValueIsNull, default, 0);
         return true;
     }
 
+    /// <summary>Checks the CRC-32 of one complete legacy log entry.</summary>
+    internal static void CheckLegacyCrc(ReadOnlySpan<byte> entry, string? topic, int partition)
+    {
+        if (entry.Length < RecordBatchHeader.LegacyAttributesOffset)
+            Fail(MessageName, -1, "MessageSize", $"message size {entry.Length - RecordBatchHeader.LogOverhead} is smaller than a message header");
+        var stored = BinaryPrimitives.ReadUInt32BigEndian(entry[RecordBatchHeader.LegacyCrcOffset..]);
+        var crc = Crc32.HashToUInt32(entry[RecordBatchHeader.MagicOffset..]);
+        if (crc != stored)
+            throw new CorruptRecordException(topic, partition, BinaryPrimitives.ReadInt64BigEndian(entry), stored, crc, "CRC-32");
+    }
+
     /// <summary>Parses one complete log entry (offset, size and message) whose bytes are all present.</summary>
-    internal static LegacyMessage ParseLegacy(ReadOnlySpan<byte> entry, bool verifyCrc)
+    internal static LegacyMessage ParseLegacy(ReadOnlySpan<byte> entry)
     {
         var magic = entry[RecordBatchHeader.MagicOffset];
         if (magic > 1) Fail(MessageName, magic, "Magic", $"magic {magic} inside a legacy message set");
         var m = new LegacyMessage
         {
             Offset = BinaryPrimitives.ReadInt64BigEndian(entry),
-            Crc = BinaryPrimitives.ReadUInt32BigEndian(entry[12..]),
+            Crc = BinaryPrimitives.ReadUInt32BigEndian(entry[RecordBatchHeader.LegacyCrcOffset..]),
             Magic = magic,
-            Attributes = entry[17],
+            Attributes = entry[RecordBatchHeader.LegacyAttributesOffset],
             Timestamp = -1,
         };
-        var p = 18;
+        var p = RecordBatchHeader.LegacyBodyOffset;
         if (magic == 1)
         {
             Need(entry, p, 8, magic, "Timestamp");
@@ -170,12 +189,6 @@ public ref partial struct RecordSetReader
         if (m.ValueLength > 0) p += m.ValueLength;
         if (p != entry.Length)
             Fail(MessageName, magic, "MessageSize", $"message size {entry.Length - RecordBatchHeader.LogOverhead} but its fields take {p - RecordBatchHeader.LogOverhead}");
-        if (verifyCrc)
-        {
-            var crc = Crc32.HashToUInt32(entry[RecordBatchHeader.MagicOffset..]);
-            if (crc != m.Crc)
-                Fail(MessageName, magic, "CRC", $"stored CRC-32 0x{m.Crc:X8} does not match the computed 0x{crc:X8} (message at offset {m.Offset})");
-        }
         return m;
     }
 
