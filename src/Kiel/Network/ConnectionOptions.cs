@@ -48,6 +48,12 @@ public sealed partial record ConnectionOptions
     /// <summary>The clock for timeouts; tests may pass a fake one. Default <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
+    /// <summary>
+    /// Opens the stream a connection runs over. Null (default): a TCP socket (<see cref="SocketTransportFactory"/>).
+    /// The seam for TLS (an <c>SslStream</c> over the socket's stream) and for tests (in-memory streams).
+    /// </summary>
+    internal IConnectionTransportFactory? TransportFactory { get; init; }
+
     /// <summary>The first correlation id (tests start near <see cref="int.MaxValue"/> to check wrapping).</summary>
     internal int InitialCorrelationId { get; init; }
 
