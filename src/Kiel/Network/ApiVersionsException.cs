@@ -1,6 +1,6 @@
 using Kiel.Protocol;
 
-namespace Kiel.Network;
+namespace Kiel;
 
 /// <summary>
 /// A broker answered ApiVersions with an error other than UNSUPPORTED_VERSION, so versions could not be negotiated.

@@ -4,7 +4,7 @@ using Kiel.Protocol;
 
 namespace Kiel.Network;
 
-public sealed partial class BrokerConnection
+internal partial class BrokerConnection
 {
     /// <summary>The size of the one pooled read buffer; responses that fit are cut out of it, larger ones are read straight into their own buffer.</summary>
     internal const int ReadBufferSize = 64 * 1024;
