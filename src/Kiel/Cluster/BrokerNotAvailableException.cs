@@ -1,4 +1,4 @@
-namespace Kiel.Cluster;
+namespace Kiel;
 
 /// <summary>
 /// Metadata names a broker (as a partition leader, say) that is not in its broker list, usually because the

@@ -7,7 +7,7 @@ namespace Kiel.Cluster;
 /// refreshes metadata, sends the client to find its coordinator again, resets an offset or is final.
 /// Client code never compares raw error numbers; it asks this class (or <see cref="ErrorCodes"/> for names).
 /// </summary>
-public static class ErrorClassification
+internal static class ErrorClassification
 {
     /// <summary>True when <paramref name="code"/> says our view of leaders or topics is out of date, so metadata must be refreshed.</summary>
     /// <remarks>
@@ -85,7 +85,7 @@ public static class ErrorClassification
     public static ErrorCode? GetErrorCode(Exception error) => error switch
     {
         KafkaException k => k.Code,
-        Network.ApiVersionsException a => (ErrorCode)a.ErrorCode,
+        ApiVersionsException a => (ErrorCode)a.ErrorCode,
         _ => null,
     };
 

@@ -3,9 +3,21 @@ using Kiel.Protocol;
 
 namespace Kiel.Cluster;
 
-public sealed partial class KafkaCluster
+internal partial class KafkaCluster
 {
     private int _rotation;
+
+    /// <summary>Open connections per (broker id, purpose): at most one each, whatever the number of topics (for tests).</summary>
+    internal IReadOnlyDictionary<(int NodeId, ConnectionPurpose Purpose), int> OpenConnections()
+    {
+        var result = new Dictionary<(int NodeId, ConnectionPurpose Purpose), int>();
+        foreach (var (key, slot) in _connections)
+        {
+            lock (slot.Sync)
+                if (slot.Current is { IsOpen: true }) result[key] = 1;
+        }
+        return result;
+    }
 
     private static string PurposeName(ConnectionPurpose purpose) => purpose switch
     {

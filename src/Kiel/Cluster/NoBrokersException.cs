@@ -1,6 +1,5 @@
-using Kiel.Network;
 
-namespace Kiel.Cluster;
+namespace Kiel;
 
 /// <summary>What happened when one broker address was tried.</summary>
 /// <param name="Broker">The address tried.</param>

@@ -42,6 +42,19 @@ internal sealed class ClusterConsumerBackend : IConsumerBackend
         return new ClusterConsumerBackend(cluster, options, ownsCluster: true);
     }
 
+    /// <summary>
+    /// Creates a backend over <paramref name="cluster"/>, the client's own cluster, which it shares and does not
+    /// dispose: its connections serve this backend and everything else the client does.
+    /// </summary>
+    public static IConsumerBackend Create(KielConsumerOptions options, KafkaCluster cluster)
+    {
+        ArgumentNullException.ThrowIfNull(cluster);
+        return new ClusterConsumerBackend(cluster, options, ownsCluster: false);
+    }
+
+    /// <summary>The cluster this backend uses.</summary>
+    internal KafkaCluster Cluster => _cluster;
+
     private async ValueTask EnsureStartedAsync(CancellationToken cancellationToken)
     {
         if (_started) return;

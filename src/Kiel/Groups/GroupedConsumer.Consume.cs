@@ -4,9 +4,12 @@ namespace Kiel;
 
 public partial class GroupedConsumer<TValue>
 {
-    // One fetch engine per consumed topic: kiel's consume(topic) reads one topic per call, and a shared engine would
-    // buffer other topics' records where this call cannot hand them out.
-    private readonly Dictionary<string, TopicReader> _readers = new(StringComparer.Ordinal);
+    // One fetch engine (one prefetch budget) over the member's one cluster, for every topic it reads. kiel's
+    // consume(topic) reads one topic per call, so a chunk of another topic that arrives meanwhile is parked (still
+    // counted in the budget) for that topic's next call, and its partition is paused until the chunk is handed out.
+    private TopicReader? _reader;
+    private readonly Dictionary<string, Queue<FetchedChunk>> _parked = new(StringComparer.Ordinal);
+    private readonly HashSet<TopicPartition> _pausedForParking = [];
 
     // Gate-owned partition state.
     private readonly HashSet<TopicPartition> _owned = [];
@@ -20,10 +23,12 @@ public partial class GroupedConsumer<TValue>
     {
         public FetchEngine Engine { get; } = engine;
 
+        public IConsumerBackend Backend { get; } = backend;
+
         public async ValueTask DisposeAsync()
         {
             await Engine.DisposeAsync().ConfigureAwait(false);
-            await backend.DisposeAsync().ConfigureAwait(false);
+            await Backend.DisposeAsync().ConfigureAwait(false);
         }
     }
 
@@ -92,7 +97,7 @@ public partial class GroupedConsumer<TValue>
                 else if (!_paused)
                 {
                     var gapsBefore = Options.KielCompatible ? 0 : _membership!.Lease.Gaps;
-                    await FetchLockedAsync(engine, records, cancellationToken).ConfigureAwait(false);
+                    await FetchLockedAsync(engine, topic, records, cancellationToken).ConfigureAwait(false);
                     // The moment of hand-out: frozen while fetching, or the session's last contact too old? Put the
                     // records back; the next call drops the rest and confirms the session and claims first.
                     if (records.Count > 0 && !Options.KielCompatible && !MayHandOutLocked(gapsBefore))
@@ -126,9 +131,16 @@ public partial class GroupedConsumer<TValue>
 
     private TimeSpan PauseWait => Options.MaxWaitTime < TimeSpan.FromMilliseconds(200) ? Options.MaxWaitTime : TimeSpan.FromMilliseconds(200);
 
+    /// <summary>The one fetch engine, for tests.</summary>
+    internal FetchEngine? Engine => _reader?.Engine;
+
+    /// <summary>The backend of the one fetch engine, for tests.</summary>
+    internal IConsumerBackend? Backend => _reader?.Backend;
+
     private TopicReader GetReader(string topic)
     {
-        if (_readers.TryGetValue(topic, out var reader)) return reader;
+        _ = topic; // one reader serves every topic
+        if (_reader is { } reader) return reader;
         var options = new KielConsumerOptions
         {
             BootstrapServers = string.Join(',', Options.Brokers),
@@ -140,9 +152,9 @@ public partial class GroupedConsumer<TValue>
             AutoOffsetReset = Options.ResetPolicy,
             LoggerFactory = Options.LoggerFactory,
         };
-        var backend = ClusterConsumerBackend.Create(options);
+        var backend = ClusterConsumerBackend.Create(options, _cluster!);
         reader = new TopicReader(new FetchEngine(backend, options), backend);
-        _readers[topic] = reader;
+        _reader = reader;
         return reader;
     }
 
@@ -176,17 +188,49 @@ public partial class GroupedConsumer<TValue>
         }
     }
 
-    private async Task FetchLockedAsync(FetchEngine engine, List<ConsumeResult<byte[]?, TValue>> records, CancellationToken cancellationToken)
+    private async Task FetchLockedAsync(FetchEngine engine, string topic, List<ConsumeResult<byte[]?, TValue>> records, CancellationToken cancellationToken)
     {
-        if (!engine.TryTake(out var chunk))
+        // First what was parked for this topic by earlier calls.
+        if (_parked.TryGetValue(topic, out var parked))
         {
-            using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            wait.CancelAfter(Options.MaxWaitTime + TimeSpan.FromMilliseconds(50));
-            try { chunk = await engine.TakeAsync(wait.Token).ConfigureAwait(false); }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested) { return; }
+            while (parked.Count > 0 && records.Count < MaxRecordsPerCall && !_paused)
+            {
+                // Hand out what came before an error; the next call reports it.
+                if (parked.Peek().Error is not null && records.Count > 0) return;
+                var chunk = parked.Dequeue();
+                var complete = false;
+                try
+                {
+                    if (chunk.Error is { } error) throw error;
+                    complete = ReadChunk(engine, chunk, records);
+                }
+                finally
+                {
+                    engine.Release(chunk);
+                    if (!parked.Any(c => c.TopicPartition == chunk.TopicPartition)) ResumeParked(engine, chunk.TopicPartition);
+                }
+                if (!complete) return;
+            }
+            if (parked.Count == 0) _parked.Remove(topic);
+            if (records.Count > 0) return;
         }
-        do
+
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        wait.CancelAfter(Options.MaxWaitTime + TimeSpan.FromMilliseconds(50));
+        while (records.Count < MaxRecordsPerCall && !_paused)
         {
+            FetchedChunk? chunk;
+            if (!engine.TryTake(out chunk))
+            {
+                if (records.Count > 0) return;
+                try { chunk = await engine.TakeAsync(wait.Token).ConfigureAwait(false); }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested) { return; }
+            }
+            if (chunk.TopicPartition.Topic != topic)
+            {
+                Park(engine, chunk);
+                continue;
+            }
             if (chunk.Error is not null && records.Count > 0)
             {
                 // Hand out what came before it; the next call reports the error.
@@ -203,7 +247,43 @@ public partial class GroupedConsumer<TValue>
                 engine.Release(chunk);
             }
         }
-        while (records.Count < MaxRecordsPerCall && !_paused && engine.TryTake(out chunk));
+    }
+
+    private void Park(FetchEngine engine, FetchedChunk chunk)
+    {
+        if (!_parked.TryGetValue(chunk.TopicPartition.Topic, out var queue)) _parked[chunk.TopicPartition.Topic] = queue = new Queue<FetchedChunk>();
+        queue.Enqueue(chunk);
+        if (_pausedForParking.Add(chunk.TopicPartition))
+        {
+            try { engine.Pause(chunk.TopicPartition); }
+            catch (InvalidOperationException) { _pausedForParking.Remove(chunk.TopicPartition); }
+        }
+    }
+
+    private void ResumeParked(FetchEngine engine, TopicPartition tp)
+    {
+        if (!_pausedForParking.Remove(tp)) return;
+        try { engine.Resume(tp); }
+        catch (InvalidOperationException) { }
+    }
+
+    /// <summary>Drops what was parked for <paramref name="tp"/> (revoked), or for every partition when null (closing).</summary>
+    private void DropParked(FetchEngine engine, TopicPartition? tp)
+    {
+        foreach (var (topic, queue) in _parked.ToList())
+        {
+            if (tp is { } one && one.Topic != topic) continue;
+            var keep = new Queue<FetchedChunk>();
+            foreach (var chunk in queue)
+            {
+                if (tp is null || chunk.TopicPartition == tp) engine.Release(chunk);
+                else keep.Enqueue(chunk);
+            }
+            if (keep.Count == 0) _parked.Remove(topic);
+            else _parked[topic] = keep;
+        }
+        if (tp is { } p) _pausedForParking.Remove(p);
+        else _pausedForParking.Clear();
     }
 
     // Returns false when a record failed to deserialize after some records were read: those are handed out, and the

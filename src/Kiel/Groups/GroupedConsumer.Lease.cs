@@ -46,9 +46,13 @@ public partial class GroupedConsumer<TValue>
     /// <summary>Every reader goes back to this member's own position: buffered records are dropped and fetched again.</summary>
     private void DropPrefetchedLocked()
     {
+        if (_reader is not { } reader) return;
+        // Chunks parked for another topic's next call were prefetched too.
+        foreach (var tp in _pausedForParking.ToList()) ResumeParked(reader.Engine, tp);
+        DropParked(reader.Engine, null);
         foreach (var (tp, position) in _progress)
         {
-            if (!_owned.Contains(tp) || !_synced.Contains(tp) || !_readers.TryGetValue(tp.Topic, out var reader)) continue;
+            if (!_owned.Contains(tp) || !_synced.Contains(tp)) continue;
             try { reader.Engine.Seek(tp, position); }
             catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException or ArgumentOutOfRangeException) { }
         }

@@ -66,12 +66,14 @@ public partial class GroupedConsumer<TValue>
 
     private async Task StopReadersAsync()
     {
-        foreach (var reader in _readers.Values)
+        if (_reader is not { } reader) return;
+        _reader = null;
+        try
         {
-            try { await reader.DisposeAsync().ConfigureAwait(false); }
-            catch (Exception e) { GroupLog.WindDownFailed(_log, e, Name); }
+            DropParked(reader.Engine, null);
+            await reader.DisposeAsync().ConfigureAwait(false);
         }
-        _readers.Clear();
+        catch (Exception e) { GroupLog.WindDownFailed(_log, e, Name); }
     }
 
     private async Task CloseResourcesAsync()
@@ -84,7 +86,7 @@ public partial class GroupedConsumer<TValue>
             try { await _store.DisposeAsync().ConfigureAwait(false); }
             catch (Exception e) { GroupLog.WindDownFailed(_log, e, Name); }
         }
-        if (_readers.Count > 0 && await _gate.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false))
+        if (_reader is not null && await _gate.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false))
         {
             try { await StopReadersAsync().ConfigureAwait(false); }
             finally { _gate.Release(); }

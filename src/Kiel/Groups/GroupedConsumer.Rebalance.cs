@@ -12,8 +12,9 @@ public partial class GroupedConsumer<TValue>
             // Stop fetching and drop what was fetched but not handed out, so nothing of these partitions is returned
             // after their progress is committed.
             foreach (var tp in revoked)
-                if (_readers.TryGetValue(tp.Topic, out var reader))
+                if (_reader is { } reader)
                 {
+                    DropParked(reader.Engine, tp);
                     try { reader.Engine.Unassign(tp); }
                     catch (ObjectDisposedException) { }
                 }

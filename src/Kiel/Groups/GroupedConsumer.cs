@@ -92,6 +92,9 @@ public partial class GroupedConsumer<TValue> : IAsyncDisposable, IPartitionOwner
     /// </summary>
     public event Func<AllocationChangedEventArgs, Task>? AllocationChanged;
 
+    /// <summary>The member's one cluster: coordination, metadata and fetching for every topic (for tests).</summary>
+    internal KafkaCluster? Cluster => _cluster;
+
     /// <summary>The coordinator broker found last, or null.</summary>
     public int? CoordinatorId => _cluster?.GetCachedCoordinator(CoordinatorType.Group, Options.Group)?.NodeId;
 

@@ -1,6 +1,6 @@
 using Kiel.Protocol;
 
-namespace Kiel.Network;
+namespace Kiel;
 
 /// <summary>An inclusive range of versions of one API.</summary>
 /// <param name="Min">The lowest version.</param>

@@ -1,22 +1,21 @@
-namespace Kiel.Network;
+using Kiel.Protocol;
+
+namespace Kiel;
 
 /// <summary>
 /// A broker answered ApiVersions with an error other than UNSUPPORTED_VERSION, so versions could not be negotiated.
-/// Retriable only for transient broker states (timeouts, a coordinator or storage still loading); INVALID_REQUEST
-/// and the like mean the request itself (for example the client software name) was refused.
+/// Retriable when the error code is (per <see cref="ErrorCodes"/>): a timeout, a coordinator or storage still
+/// loading; INVALID_REQUEST and the like mean the request itself (for example the client software name) was refused.
 /// </summary>
 public sealed class ApiVersionsException : KielException
 {
-    // REQUEST_TIMED_OUT, NETWORK_EXCEPTION, COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, KAFKA_STORAGE_ERROR, THROTTLING_QUOTA_EXCEEDED
-    private static readonly HashSet<short> Transient = [7, 13, 14, 15, 56, 89];
-
     /// <summary>Creates the exception.</summary>
     public ApiVersionsException(BrokerEndpoint broker, short version, short errorCode)
-        : base($"Broker {broker} answered ApiVersions v{version} with error code {errorCode}" +
-               (errorCode switch
+        : base($"Broker {broker} answered ApiVersions v{version} with error code {errorCode} ({ErrorCodes.Info(errorCode).Name})" +
+               ((Protocol.ErrorCode)errorCode switch
                {
-                   42 => " (INVALID_REQUEST: check ClientSoftwareName and ClientSoftwareVersion)",
-                   35 => " (UNSUPPORTED_VERSION even at v0: the broker predates ApiVersions; set BrokerVersionFallback, for example \"0.9.0\")",
+                   Protocol.ErrorCode.InvalidRequest => ": check ClientSoftwareName and ClientSoftwareVersion",
+                   Protocol.ErrorCode.UnsupportedVersion => ": even v0 is refused, so the broker predates ApiVersions; set BrokerVersionFallback, for example \"0.9.0\"",
                    _ => "",
                }) + "; versions could not be negotiated.")
     {
@@ -31,5 +30,5 @@ public sealed class ApiVersionsException : KielException
     public short ErrorCode { get; }
 
     /// <inheritdoc />
-    public override bool IsRetriable => Transient.Contains(ErrorCode);
+    public override bool IsRetriable => ((Protocol.ErrorCode)ErrorCode).IsRetriable();
 }

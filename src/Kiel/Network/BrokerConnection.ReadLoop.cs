@@ -1,44 +1,68 @@
 using System.Buffers;
-using System.Buffers.Binary;
-using System.Net.Sockets;
 using Kiel.Diagnostics;
 using Kiel.Protocol;
 
 namespace Kiel.Network;
 
-public sealed partial class BrokerConnection
+internal partial class BrokerConnection
 {
+    /// <summary>The size of the one pooled read buffer; responses that fit are cut out of it, larger ones are read straight into their own buffer.</summary>
+    internal const int ReadBufferSize = 64 * 1024;
+
     private async Task ReadLoopAsync()
     {
-        var sizePrefix = new byte[4];
         var token = _closing.Token;
+        var read = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
+        int start = 0, end = 0; // the unread bytes are read[start..end]
         try
         {
             while (true)
             {
-                var got = await ReadAtLeastAsync(sizePrefix, 4, token).ConfigureAwait(false);
-                if (got == 0)
+                // The size prefix, and with it as many following bytes as the stream has ready.
+                if (end - start < FrameCodec.SizePrefixLength)
                 {
-                    Fail(new KafkaConnectionException(Endpoint, "the broker closed the connection"));
-                    return;
+                    Compact(read, ref start, ref end);
+                    end += await ReadAtLeastAsync(read.AsMemory(end), FrameCodec.SizePrefixLength - end, token).ConfigureAwait(false);
+                    if (end == 0)
+                    {
+                        Fail(new KafkaConnectionException(Endpoint, "the broker closed the connection"));
+                        return;
+                    }
+                    if (end < FrameCodec.SizePrefixLength)
+                        throw Violation($"the broker closed the connection in the middle of a size prefix ({end} of 4 bytes)");
                 }
-                if (got < 4)
-                    throw Violation($"the broker closed the connection in the middle of a size prefix ({got} of 4 bytes)");
-                var size = BinaryPrimitives.ReadInt32BigEndian(sizePrefix);
+                var size = FrameCodec.ReadSize(read.AsSpan(start));
                 if (size < 4 || size > _options.MaxResponseSize)
                     throw Violation($"response frame size {size} is outside 4..{_options.MaxResponseSize} bytes (garbage on the wire, or a response larger than MaxResponseSize)");
+                start += FrameCodec.SizePrefixLength;
+
                 var buffer = ArrayPool<byte>.Shared.Rent(size);
                 try
                 {
-                    got = await ReadAtLeastAsync(buffer.AsMemory(0, size), size, token).ConfigureAwait(false);
-                    if (got < size)
-                        throw Violation($"the broker closed the connection in the middle of a {size}-byte response after {got} bytes");
+                    var have = Math.Min(end - start, size);
+                    if (have < size && size <= read.Length / 2)
+                    {
+                        // A small response: read the rest into the read buffer, which may bring the next ones too.
+                        Compact(read, ref start, ref end);
+                        end += await ReadAtLeastAsync(read.AsMemory(end), size - (end - start), token).ConfigureAwait(false);
+                        have = Math.Min(end - start, size);
+                    }
+                    read.AsSpan(start, have).CopyTo(buffer);
+                    start += have;
+                    if (have < size)
+                    {
+                        // A large response: the rest goes straight into its own buffer, no further copy.
+                        have += await ReadAtLeastAsync(buffer.AsMemory(have, size - have), size - have, token).ConfigureAwait(false);
+                        if (have < size)
+                            throw Violation($"the broker closed the connection in the middle of a {size}-byte response after {have} bytes");
+                    }
                 }
                 catch
                 {
                     ArrayPool<byte>.Shared.Return(buffer);
                     throw;
                 }
+                if (start == end) start = end = 0;
                 NetworkMetrics.BytesReceived.Add(size + 4, _tags);
                 Volatile.Write(ref _lastActivity, _time.GetTimestamp());
                 Dispatch(buffer, size);
@@ -46,7 +70,7 @@ public sealed partial class BrokerConnection
         }
         catch (Exception e) when (Volatile.Read(ref _state) != 0)
         {
-            // Closing: the socket was torn down under the read. Nothing more to report.
+            // Closing: the stream was torn down under the read. Nothing more to report.
             _ = e;
         }
         catch (KafkaConnectionException e)
@@ -61,14 +85,28 @@ public sealed partial class BrokerConnection
         {
             Fail(new KafkaConnectionException(Endpoint, $"reading failed: {e.Message}", e));
         }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(read);
+        }
     }
 
+    private static void Compact(byte[] buffer, ref int start, ref int end)
+    {
+        if (start == 0) return;
+        buffer.AsSpan(start, end - start).CopyTo(buffer);
+        end -= start;
+        start = 0;
+    }
+
+    /// <summary>Reads until at least <paramref name="count"/> bytes have arrived (more when the stream has them and
+    /// <paramref name="buffer"/> has room) or the stream ends; returns how many arrived.</summary>
     private async ValueTask<int> ReadAtLeastAsync(Memory<byte> buffer, int count, CancellationToken token)
     {
         var total = 0;
         while (total < count)
         {
-            var n = await _socket.ReceiveAsync(buffer[total..], SocketFlags.None, token).ConfigureAwait(false);
+            var n = await _stream.ReadAsync(buffer[total..], token).ConfigureAwait(false);
             if (n == 0) break;
             total += n;
         }
@@ -83,7 +121,7 @@ public sealed partial class BrokerConnection
 
     private void Dispatch(byte[] buffer, int size)
     {
-        var correlationId = BinaryPrimitives.ReadInt32BigEndian(buffer);
+        var correlationId = FrameCodec.PeekCorrelationId(buffer.AsSpan(0, size));
         PendingRequest? pending;
         bool stray = false;
         lock (_pending)
@@ -103,28 +141,16 @@ public sealed partial class BrokerConnection
         NetworkMetrics.RequestsInFlight.Add(-1, _tags);
         _slots.Release();
 
-        var offset = 4;
-        if (pending.ResponseHeaderVersion >= 1)
+        int offset;
+        try
         {
-            try
-            {
-                var reader = new KafkaReader(buffer.AsSpan(4, size - 4), "ResponseHeader", 1) { Field = "TaggedFields" };
-                var n = reader.ReadTaggedFieldCount();
-                for (var i = 0; i < n; i++)
-                {
-                    reader.ReadUnsignedVarInt();
-                    var len = reader.ReadUnsignedVarInt();
-                    if (len > int.MaxValue) reader.Fail($"tagged field size {len} is too large");
-                    reader.Skip((int)len);
-                }
-                offset += reader.Position;
-            }
-            catch (KafkaProtocolException e)
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-                pending.TrySetException(e);
-                return;
-            }
+            offset = FrameCodec.ReadResponseHeader(buffer.AsSpan(0, size), pending.ResponseHeaderVersion, out _);
+        }
+        catch (KafkaProtocolException e)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            pending.TrySetException(e);
+            return;
         }
         var elapsed = _time.GetElapsedTime(pending.StartTimestamp);
         var tags = _tags;
@@ -162,7 +188,7 @@ public sealed partial class BrokerConnection
             if (expired is not null) _pending.Remove(expired.CorrelationId);
             idle = _pending.Count == 0 && _options.IdleTimeout != Timeout.InfiniteTimeSpan
                 && _time.GetElapsedTime(Volatile.Read(ref _lastActivity), now) > _options.IdleTimeout
-                && _writeLock.CurrentCount == 1;
+                && !_writing;
         }
         if (expired is not null)
         {
@@ -180,21 +206,26 @@ public sealed partial class BrokerConnection
         }
     }
 
-    /// <summary>Closes the socket once and fails everything in flight and queued with a retriable exception naming the broker.</summary>
+    /// <summary>Closes the stream once and fails everything in flight and queued with a retriable exception naming the broker.</summary>
     private void Fail(KafkaConnectionException reason, bool clean = false)
     {
         if (Interlocked.Exchange(ref _state, 1) != 0) return;
         ClosedCleanly = clean;
         Volatile.Write(ref _closeReason, reason);
         PendingRequest[] failed;
+        TaskCompletionSource<bool>? unwritten;
         lock (_pending)
         {
             failed = [.. _pending.Values];
             _pending.Clear();
+            foreach (var frame in _sendQueue) frame.Dispose(); // queued, never written (the writer owns only what it is writing)
+            _sendQueue.Clear();
+            unwritten = _nextBatchWritten;
+            _nextBatchWritten = null;
         }
+        unwritten?.TrySetResult(false);
         try { _closing.Cancel(); } catch (ObjectDisposedException) { }
-        try { _socket.Shutdown(SocketShutdown.Both); } catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
-        _socket.Dispose();
+        try { _stream.Dispose(); } catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException) { }
         _sweepTimer?.Dispose();
         foreach (var p in failed)
         {

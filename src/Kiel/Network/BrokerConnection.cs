@@ -1,17 +1,18 @@
-using System.Buffers;
-using System.Buffers.Binary;
 using System.Diagnostics;
-using System.Net.Sockets;
 using Kiel.Diagnostics;
 using Kiel.Protocol;
+using Kiel.Protocol.Messages;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Kiel.Network;
 
 /// <summary>
-/// One TCP connection to one broker: framing, correlation ids, up to <see cref="ConnectionOptions.MaxInFlight"/>
-/// pipelined requests each with its own timeout, and ApiVersions negotiation at connect.
+/// One connection to one broker over a <see cref="Stream"/> (a socket's <see cref="System.Net.Sockets.NetworkStream"/>
+/// by default, see <see cref="IConnectionTransportFactory"/>): correlation ids, up to
+/// <see cref="ConnectionOptions.MaxInFlight"/> pipelined requests each with its own timeout, and ApiVersions
+/// negotiation at connect. Frames are written and read by <see cref="FrameCodec"/>; requests queued while a write
+/// is under way leave together in one write, and responses are read through one pooled read buffer.
 /// </summary>
 /// <remarks>
 /// Every request ends: with its response, with a <see cref="KafkaRequestTimeoutException"/>, or with a
@@ -19,16 +20,19 @@ namespace Kiel.Network;
 /// every request waiting for a slot at once. A request that times out closes the connection, because replies
 /// arrive in request order and everything behind it would wait as long.
 /// </remarks>
-public sealed partial class BrokerConnection : IAsyncDisposable
+internal partial class BrokerConnection : IAsyncDisposable
 {
     private const int StrayIdCapacity = 256;
 
-    private readonly Socket _socket;
+    private readonly Stream _stream;
     private readonly ConnectionOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _slots;
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private List<PooledBufferWriter> _sendQueue = []; // guarded by _pending
+    private List<PooledBufferWriter> _sending = []; // owned by the one active writer
+    private bool _writing; // guarded by _pending: a writer is draining the queue
+    private TaskCompletionSource<bool>? _nextBatchWritten; // guarded by _pending: completed once the queued frames are written
     private readonly Dictionary<int, PendingRequest> _pending = [];
     private readonly int[] _noReplyIds = new int[StrayIdCapacity];
     private int _noReplyCount;
@@ -44,9 +48,9 @@ public sealed partial class BrokerConnection : IAsyncDisposable
     private Task _readLoop = Task.CompletedTask;
     private ApiVersionTable _versions;
 
-    private BrokerConnection(Socket socket, BrokerEndpoint endpoint, ConnectionOptions options, string purpose)
+    private BrokerConnection(Stream stream, BrokerEndpoint endpoint, ConnectionOptions options, string purpose)
     {
-        _socket = socket;
+        _stream = stream;
         Endpoint = endpoint;
         _options = options;
         Purpose = purpose;
@@ -149,27 +153,16 @@ public sealed partial class BrokerConnection : IAsyncDisposable
     private static async Task<BrokerConnection> OpenAsync(BrokerEndpoint endpoint, ConnectionOptions options, string purpose, ApiVersionTable? versions,
         long started, ILogger logger, CancellationToken cancellationToken)
     {
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        Stream stream;
         try
         {
-            if (options.SocketBufferSize > 0)
-            {
-                socket.ReceiveBufferSize = options.SocketBufferSize;
-                socket.SendBufferSize = options.SocketBufferSize;
-            }
-            await socket.ConnectAsync(endpoint.Host, endpoint.Port, cancellationToken).ConfigureAwait(false);
+            stream = await (options.TransportFactory ?? SocketTransportFactory.Instance).ConnectAsync(endpoint, options, cancellationToken).ConfigureAwait(false);
         }
-        catch (SocketException e)
+        catch (IOException e)
         {
-            socket.Dispose();
-            throw new KafkaConnectionException(endpoint, $"could not connect ({e.SocketErrorCode}: {e.Message})", e);
+            throw new KafkaConnectionException(endpoint, $"could not connect ({e.Message})", e);
         }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-        var connection = new BrokerConnection(socket, endpoint, options, purpose);
+        var connection = new BrokerConnection(stream, endpoint, options, purpose);
         if (versions is not null) connection._versions = versions;
         connection.Start();
         NetworkMetrics.Connections.Add(1, connection._tags);
@@ -186,15 +179,15 @@ public sealed partial class BrokerConnection : IAsyncDisposable
 
     private async Task NegotiateAsync(CancellationToken cancellationToken)
     {
-        var request = new ApiVersionsExchange(_options.ClientSoftwareName, _options.ClientSoftwareVersion);
-        short version = 3;
+        var request = new ApiVersionsRequest { ClientSoftwareName = _options.ClientSoftwareName, ClientSoftwareVersion = _options.ClientSoftwareVersion };
+        var version = KielApiVersions.Get(ApiKey.ApiVersions)!.Value.Max;
         while (true)
         {
-            ApiVersionsExchange.Reply reply;
+            ApiVersionsReply reply;
             using (var frame = await SendRawAsync(request, version, cancellationToken, _options.ConnectTimeout).ConfigureAwait(false))
-                reply = ApiVersionsExchange.Read(frame.Body.Span, version);
+                reply = ApiVersionsReply.Read(frame.Body.Span, version);
             if (reply.ThrottleTimeMs > 0) NetworkLog.Throttled(_logger, Endpoint, "ApiVersions", reply.ThrottleTimeMs);
-            if (reply.ErrorCode == ApiVersionsExchange.UnsupportedVersion && version > 0)
+            if (reply.ErrorCode == ErrorCode.UnsupportedVersion && version > 0)
             {
                 // Retry at the broker's highest ApiVersions version, or at v0 when its list is unreadable.
                 var retry = reply.Ranges.TryGetValue(ApiKey.ApiVersions, out var theirs) ? Math.Min(theirs.Max, (short)(version - 1)) : 0;
@@ -203,15 +196,15 @@ public sealed partial class BrokerConnection : IAsyncDisposable
                 version = (short)retry;
                 continue;
             }
-            if (reply.ErrorCode == ApiVersionsExchange.UnsupportedVersion && _options.BrokerVersionFallback is { } release)
+            if (reply.ErrorCode == ErrorCode.UnsupportedVersion && _options.BrokerVersionFallback is { } release)
             {
                 // Even v0 is refused: the broker has no ApiVersions, like 0.8/0.9 (or the API was switched off).
                 NetworkLog.ApiVersionsFallback(_logger, Endpoint, "UNSUPPORTED_VERSION at v0", release);
                 _versions = FallbackTable(Endpoint, release);
                 return;
             }
-            if (reply.ErrorCode != 0)
-                throw new ApiVersionsException(Endpoint, version, reply.ErrorCode);
+            if (reply.ErrorCode != ErrorCode.None)
+                throw new ApiVersionsException(Endpoint, version, (short)reply.ErrorCode);
             _versions = new ApiVersionTable(reply.Ranges, Endpoint, $"ApiVersions v{version}");
             return;
         }
@@ -243,9 +236,16 @@ public sealed partial class BrokerConnection : IAsyncDisposable
         Volatile.Write(ref _lastActivity, start);
         if (!_slots.Wait(0)) return SendQueuedAsync(request, version, start, limit, cancellationToken);
         // Fast path: a free slot and a write that completes at once allocate no state machine.
+        // A free slot: the frame is queued (and written at once when no write is under way) without a state machine.
         var pending = new PendingRequest(request.ApiKey, version, start, start + (long)(limit.TotalSeconds * _time.TimestampFrequency), limit);
-        var write = WriteAsync(request, version, pending, cancellationToken);
-        if (!write.IsCompletedSuccessfully) return AwaitWriteAsync(write, pending, cancellationToken);
+        try
+        {
+            _ = Enqueue(request, version, pending, waitForWrite: false);
+        }
+        catch (Exception e)
+        {
+            return ValueTask.FromException<ResponseFrame>(e);
+        }
         pending.RegisterCancellation(cancellationToken);
         return pending.Task;
     }
@@ -254,14 +254,7 @@ public sealed partial class BrokerConnection : IAsyncDisposable
     {
         await AcquireSlotAsync(request.ApiKey, version, limit, cancellationToken).ConfigureAwait(false);
         var pending = new PendingRequest(request.ApiKey, version, start, start + (long)(limit.TotalSeconds * _time.TimestampFrequency), limit);
-        await WriteAsync(request, version, pending, cancellationToken).ConfigureAwait(false);
-        pending.RegisterCancellation(cancellationToken);
-        return await pending.Task.ConfigureAwait(false);
-    }
-
-    private static async ValueTask<ResponseFrame> AwaitWriteAsync(ValueTask write, PendingRequest pending, CancellationToken cancellationToken)
-    {
-        await write.ConfigureAwait(false);
+        _ = Enqueue(request, version, pending, waitForWrite: false);
         pending.RegisterCancellation(cancellationToken);
         return await pending.Task.ConfigureAwait(false);
     }
@@ -293,7 +286,8 @@ public sealed partial class BrokerConnection : IAsyncDisposable
         cancellationToken.ThrowIfCancellationRequested();
         ThrowIfClosed();
         Volatile.Write(ref _lastActivity, _time.GetTimestamp());
-        await WriteAsync(request, version, null, cancellationToken).ConfigureAwait(false);
+        var written = Enqueue(request, version, null, waitForWrite: true);
+        if (!await written.WaitAsync(cancellationToken).ConfigureAwait(false)) ThrowIfClosed();
     }
 
     private async ValueTask AcquireSlotAsync(ApiKey apiKey, short version, TimeSpan limit, CancellationToken cancellationToken)
@@ -333,96 +327,145 @@ public sealed partial class BrokerConnection : IAsyncDisposable
         return id;
     }
 
-    private async ValueTask WriteAsync(IRequestMessage request, short version, PendingRequest? pending, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes the request frame, assigns its correlation id, registers <paramref name="pending"/> (or remembers the id
+    /// of a request that gets no reply) and queues the frame; the first caller to find no write under way writes
+    /// the queue. The returned task completes with true when the frame has been written and with false when the
+    /// connection closed first (callers that wait for a reply ignore it: a failed write fails the connection, and
+    /// with it every request in flight). It never faults.
+    /// </summary>
+    private Task<bool> Enqueue(IRequestMessage request, short version, PendingRequest? pending, bool waitForWrite)
     {
         var buffer = new PooledBufferWriter(512);
-        var registered = false;
         try
         {
-            try
+            FrameCodec.WriteRequest(buffer, request, version, 0, _options.ClientId);
+        }
+        catch
+        {
+            buffer.Dispose();
+            if (pending is not null) _slots.Release();
+            throw;
+        }
+        bool startWriter;
+        Task<bool> written = WrittenTrue;
+        lock (_pending)
+        {
+            if (_state != 0)
             {
-                Serialize(buffer, request, version, _options.ClientId);
-            }
-            catch
-            {
+                buffer.Dispose();
                 if (pending is not null) _slots.Release();
-                throw;
+                throw ClosedException();
             }
-            int correlationId;
+            var correlationId = NextCorrelationId();
+            FrameCodec.PatchCorrelationId(buffer.WrittenSpanMutable, correlationId);
+            if (pending is not null)
+            {
+                pending.CorrelationId = correlationId;
+                _pending.Add(correlationId, pending);
+            }
+            else
+            {
+                _noReplyIds[_noReplyNext] = correlationId;
+                _noReplyNext = (_noReplyNext + 1) % StrayIdCapacity;
+                if (_noReplyCount < StrayIdCapacity) _noReplyCount++;
+            }
+            _sendQueue.Add(buffer);
+            startWriter = !_writing;
+            if (startWriter) _writing = true;
+            else if (waitForWrite) written = (_nextBatchWritten ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        }
+        if (pending is not null) NetworkMetrics.RequestsInFlight.Add(1, _tags);
+        if (startWriter) written = WriteQueuedAsync();
+        return written;
+    }
+
+    /// <summary>
+    /// Writes every queued frame, coalescing small ones into one write, until the queue is empty. Only one writer
+    /// runs at a time. A failed write closes the connection, and the returned task completes with false; it never faults.
+    /// </summary>
+    private async Task<bool> WriteQueuedAsync()
+    {
+        while (true)
+        {
+            TaskCompletionSource<bool>? written;
             lock (_pending)
             {
-                if (_state != 0)
+                if (_sendQueue.Count == 0 || _state != 0)
                 {
-                    if (pending is not null) _slots.Release();
-                    ThrowIfClosed();
+                    _writing = false;
+                    return _state == 0;
                 }
-                correlationId = NextCorrelationId();
-                if (pending is not null)
-                {
-                    pending.CorrelationId = correlationId;
-                    _pending.Add(correlationId, pending);
-                    registered = true;
-                }
-                else
-                {
-                    _noReplyIds[_noReplyNext] = correlationId;
-                    _noReplyNext = (_noReplyNext + 1) % StrayIdCapacity;
-                    if (_noReplyCount < StrayIdCapacity) _noReplyCount++;
-                }
-            }
-            if (registered) NetworkMetrics.RequestsInFlight.Add(1, _tags);
-            BinaryPrimitives.WriteInt32BigEndian(buffer.WrittenSpanMutable.Slice(8, 4), correlationId);
-
-            try
-            {
-                await _writeLock.WaitAsync(_closing.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                ThrowIfClosed();
-                throw;
+                (_sendQueue, _sending) = (_sending, _sendQueue);
+                written = _nextBatchWritten;
+                _nextBatchWritten = null;
             }
             try
             {
-                var memory = buffer.WrittenMemory;
-                while (!memory.IsEmpty)
-                {
-                    var n = await _socket.SendAsync(memory, SocketFlags.None, _closing.Token).ConfigureAwait(false);
-                    if (n <= 0) throw new SocketException((int)SocketError.ConnectionReset);
-                    memory = memory[n..];
-                }
-                NetworkMetrics.BytesSent.Add(buffer.WrittenCount, _tags);
+                var bytes = await WriteFramesAsync(_sending).ConfigureAwait(false);
+                NetworkMetrics.BytesSent.Add(bytes, _tags);
             }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException or IOException)
+            catch (Exception e)
             {
-                Fail(new KafkaConnectionException(Endpoint, $"writing a {request.ApiKey} request failed: {e.Message}", e));
-                ThrowIfClosed();
-                throw;
+                var reason = Volatile.Read(ref _state) != 0
+                    ? ClosedException()
+                    : new KafkaConnectionException(Endpoint, $"writing {_sending.Count} request frame(s) failed: {e.Message}", e);
+                Fail(reason);
+                lock (_pending) _writing = false;
+                written?.TrySetResult(false);
+                return false;
             }
             finally
             {
-                _writeLock.Release();
+                foreach (var frame in _sending) frame.Dispose();
+                _sending.Clear();
             }
-        }
-        finally
-        {
-            buffer.Dispose();
+            written?.TrySetResult(true);
         }
     }
 
-    internal static void Serialize(PooledBufferWriter buffer, IRequestMessage request, short version, string clientId)
+    private static readonly Task<bool> WrittenTrue = Task.FromResult(true);
+
+    /// <summary>Frames smaller than this are copied together into one write; larger ones go on their own.</summary>
+    internal const int CoalesceLimit = 256 * 1024;
+
+    private async ValueTask<long> WriteFramesAsync(List<PooledBufferWriter> frames)
     {
-        buffer.GetSpan(4);
-        buffer.Advance(4); // the size, patched below
-        var writer = new KafkaWriter(buffer);
-        writer.WriteInt16((short)request.ApiKey);
-        writer.WriteInt16(version);
-        writer.WriteInt32(0); // the correlation id, patched once it is assigned
-        writer.WriteString(clientId); // int16 length even in header v2, so any broker can read any header
-        if (HeaderVersions.Request(request.ApiKey, version) >= 2) writer.WriteUnsignedVarInt(0);
-        request.Write(ref writer, version);
-        writer.Flush();
-        BinaryPrimitives.WriteInt32BigEndian(buffer.WrittenSpanMutable[..4], buffer.WrittenCount - 4);
+        var token = _closing.Token;
+        long total = 0;
+        var i = 0;
+        while (i < frames.Count)
+        {
+            var size = frames[i].WrittenCount;
+            var j = i + 1;
+            while (j < frames.Count && size + frames[j].WrittenCount <= CoalesceLimit) size += frames[j++].WrittenCount;
+            if (j == i + 1)
+            {
+                await _stream.WriteAsync(frames[i].WrittenMemory, token).ConfigureAwait(false);
+            }
+            else
+            {
+                var joined = System.Buffers.ArrayPool<byte>.Shared.Rent(size);
+                try
+                {
+                    var at = 0;
+                    for (var k = i; k < j; k++)
+                    {
+                        frames[k].WrittenSpan.CopyTo(joined.AsSpan(at));
+                        at += frames[k].WrittenCount;
+                    }
+                    await _stream.WriteAsync(joined.AsMemory(0, size), token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    System.Buffers.ArrayPool<byte>.Shared.Return(joined);
+                }
+            }
+            total += size;
+            i = j;
+        }
+        await _stream.FlushAsync(token).ConfigureAwait(false);
+        return total;
     }
 
     /// <summary>Closes the connection; requests in flight fail with a <see cref="KafkaConnectionException"/>. Bounded: it never waits for the broker.</summary>

@@ -1,4 +1,4 @@
-namespace Kiel.Network;
+namespace Kiel;
 
 /// <summary>A broker's address, with its node id when known (-1 for a bootstrap address).</summary>
 /// <param name="NodeId">The broker id from metadata, or -1 before metadata is known.</param>

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 namespace Kiel.Network;
 
 /// <summary>Settings of one broker connection. <c>ClusterOptions</c> derives them for every connection it opens.</summary>
-public sealed partial record ConnectionOptions
+internal partial record ConnectionOptions
 {
     /// <summary>The client id sent in every request header. Default <c>kiel</c>.</summary>
     public string ClientId { get; init; } = "kiel";
@@ -47,6 +47,12 @@ public sealed partial record ConnectionOptions
 
     /// <summary>The clock for timeouts; tests may pass a fake one. Default <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>
+    /// Opens the stream a connection runs over. Null (default): a TCP socket (<see cref="SocketTransportFactory"/>).
+    /// The seam for TLS (an <c>SslStream</c> over the socket's stream) and for tests (in-memory streams).
+    /// </summary>
+    internal IConnectionTransportFactory? TransportFactory { get; init; }
 
     /// <summary>The first correlation id (tests start near <see cref="int.MaxValue"/> to check wrapping).</summary>
     internal int InitialCorrelationId { get; init; }

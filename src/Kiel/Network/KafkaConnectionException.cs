@@ -1,4 +1,4 @@
-namespace Kiel.Network;
+namespace Kiel;
 
 /// <summary>
 /// A connection to a broker could not be opened or broke while requests were in flight. Retriable: another

@@ -1,6 +1,6 @@
 using Kiel.Protocol;
 
-namespace Kiel.Network;
+namespace Kiel;
 
 /// <summary>A request got no response within its timeout. Retriable; the connection it used is closed and reopened.</summary>
 public sealed class KafkaRequestTimeoutException : KafkaConnectionException

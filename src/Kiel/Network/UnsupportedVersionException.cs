@@ -1,6 +1,6 @@
 using Kiel.Protocol;
 
-namespace Kiel.Network;
+namespace Kiel;
 
 /// <summary>
 /// A broker and Kiel share no version of an API that the caller needs. The message names the API, the broker

@@ -43,6 +43,38 @@ public sealed class GroupedConsumerTests(GroupEnvironment env) : IClassFixture<G
     }
 
     [Fact]
+    public async Task Reading_several_topics_uses_one_cluster_and_one_fetch_engine()
+    {
+        var group = GroupEnvironment.Unique("g");
+        var topics = Enumerable.Range(0, 4).Select(i => GroupEnvironment.Unique($"multi{i}")).ToList();
+        foreach (var topic in topics)
+        {
+            env.Kafka.CreateTopic(topic, 2);
+            await env.ProduceAsync(topic, 2, 0, 30);
+        }
+        // Records of every topic, so that chunks of the other topics arrive while one topic is read.
+        await using var c = new GroupedConsumer(env.Options(group) with { MetadataRefreshInterval = TimeSpan.FromMinutes(10) });
+        using var cts = TestTimeouts.After(60);
+        await c.ConnectAsync(cts.Token);
+
+        var seen = topics.ToDictionary(t => t, _ => new List<int>());
+        for (var round = 0; round < 200 && seen.Values.Any(v => v.Count < 30) && !cts.IsCancellationRequested; round++)
+            foreach (var topic in topics)
+                seen[topic].AddRange((await c.ConsumeAsync(topic, null, cts.Token)).Select(N));
+        foreach (var topic in topics) Assert.Equal(Enumerable.Range(0, 30), seen[topic].Order());
+
+        // One cluster for coordination and every topic's fetches, one engine (one prefetch budget).
+        var backend = Assert.IsType<Kiel.Consuming.ClusterConsumerBackend>(c.Backend);
+        Assert.Same(c.Cluster, backend.Cluster);
+        Assert.NotNull(c.Engine);
+        Assert.Equal(64L * 1024 * 1024, c.Engine!.Options.MaxPrefetchBytes);
+        // At most one connection per broker and purpose, whatever the number of topics.
+        var open = c.Cluster!.OpenConnections();
+        Assert.InRange(open.Count, 1, env.Brokers.Length * 4);
+        Assert.InRange(open.Keys.Count(k => k.Purpose == Kiel.Cluster.ConnectionPurpose.Fetch), 1, env.Brokers.Length);
+    }
+
+    [Fact]
     public async Task Kazoo_sees_kiels_layout_and_a_partition_it_adds_is_consumed()
     {
         var group = GroupEnvironment.Unique("g");

@@ -50,7 +50,7 @@ internal sealed class FakeTransport : IProducerTransport
         Calls.Add((brokerId, call.Partitions.Count));
         if (Hang) await new TaskCompletionSource().Task;
         if (Stalled.TryGetValue(brokerId, out var stall)) await stall.Task.WaitAsync(cancellationToken);
-        if (Down) throw new Kiel.Network.KafkaConnectionException(new Kiel.Network.BrokerEndpoint(brokerId, "127.0.0.1", 1), "connection refused");
+        if (Down) throw new KafkaConnectionException(new BrokerEndpoint(brokerId, "127.0.0.1", 1), "connection refused");
         if (ProduceExceptions.TryDequeue(out var ex)) throw ex;
         var results = new List<ProducePartitionResult>();
         ProduceErrors.TryDequeue(out var injected);
