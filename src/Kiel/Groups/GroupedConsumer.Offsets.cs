@@ -40,7 +40,9 @@ public partial class GroupedConsumer<TValue>
     /// Commits the next offset to read for every partition consumed since the last commit, as a simple commit
     /// (generation -1, empty member id) at the OffsetCommit version negotiated with the coordinator.
     /// OFFSET_METADATA_TOO_LARGE is retried once with empty metadata; retriable errors find the coordinator again and
-    /// retry with backoff within a bound; anything else throws (kiel only logged it).
+    /// retry with backoff within a bound; anything else throws (kiel only logged it). When this member's claims are not
+    /// known alive (after a pause or freeze, or with its ZooKeeper session out of touch) and cannot be confirmed,
+    /// nothing is committed: the partitions may be another member's by now.
     /// </summary>
     /// <param name="metadata">Stored with each offset; null means <see cref="GroupedConsumerOptions.CommitMetadata"/> or kiel's <c>committed by &lt;Name&gt;</c>.</param>
     /// <param name="cancellationToken">Cancels the commit.</param>
