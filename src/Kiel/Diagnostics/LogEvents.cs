@@ -104,6 +104,8 @@ public static class LogEvents
     public const int GroupMetadataTooLarge = 4023;
     /// <summary>Logs <c>Wind-down of member {Member} did not finish cleanly</c>.</summary>
     public const int GroupWindDownFailed = 4024;
+    /// <summary>Logs <c>Group {Group}: member {Member} skipped a commit: its claims could not be confirmed (session lost or out of touch)</c>.</summary>
+    public const int GroupCommitSkipped = 4025;
 
     // Producer (6000-6099)
     /// <summary>Logs <c>Idempotent produce is off: the cluster does not support InitProducerId; records may be duplicated on retry</c>.</summary>

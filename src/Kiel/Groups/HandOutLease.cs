@@ -1,3 +1,4 @@
+using Kiel.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace Kiel.Groups;
@@ -103,6 +104,6 @@ internal sealed class HandOutLease(ISessionLease? lease, TimeProvider clock)
 
 internal static partial class LeaseLog
 {
-    [LoggerMessage(4050, LogLevel.Warning, "Group {Group}: member {Member} skipped a commit: its claims could not be confirmed (session lost or out of touch)")]
+    [LoggerMessage(LogEvents.GroupCommitSkipped, LogLevel.Warning, "Group {Group}: member {Member} skipped a commit: its claims could not be confirmed (session lost or out of touch)")]
     public static partial void CommitSkipped(Microsoft.Extensions.Logging.ILogger logger, string group, string member);
 }

@@ -1,3 +1,4 @@
+using Kiel.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace Kiel.Producing.Internal;
@@ -64,6 +65,6 @@ internal sealed partial class ProducerEngine
 
 internal static partial class ProducerIdentityLog
 {
-    [LoggerMessage(Kiel.Diagnostics.LogEvents.ProducerEpochBumpRefused, LogLevel.Warning, "The cluster refused to bump the epoch of producer id {ProducerId} (epoch {Epoch}) with {Error}; taking a fresh producer id")]
+    [LoggerMessage(LogEvents.ProducerEpochBumpRefused, LogLevel.Warning, "The cluster refused to bump the epoch of producer id {ProducerId} (epoch {Epoch}) with {Error}; taking a fresh producer id")]
     public static partial void EpochBumpRefused(ILogger logger, string error, long producerId, short epoch);
 }
