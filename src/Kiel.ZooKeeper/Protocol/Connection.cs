@@ -30,14 +30,16 @@ internal sealed class Connection
     private readonly int _maxReplySize;
     private readonly TimeSpan _readTimeout;
     private readonly TimeSpan _pingInterval;
+    private readonly TimeProvider _time;
     private long _lastSendTimestamp;
     private int _nextXid;
     private volatile bool _failed;
 
     private Connection(Socket socket, string server, ConnectResponse session, int maxReplySize,
-        Action<WatcherEventMessage> onNotification, Action<long> onZxid)
+        Action<WatcherEventMessage> onNotification, Action<long> onZxid, TimeProvider time)
     {
         _socket = socket;
+        _time = time;
         _stream = new BufferedStream(new NetworkStream(socket, ownsSocket: false), 64 * 1024);
         Server = server;
         Session = session;
@@ -46,7 +48,7 @@ internal sealed class Connection
         _onZxid = onZxid;
         _readTimeout = TimeSpan.FromMilliseconds(session.TimeoutMs * 2.0 / 3);
         _pingInterval = TimeSpan.FromMilliseconds(session.TimeoutMs / 3.0);
-        _lastSendTimestamp = Stopwatch.GetTimestamp();
+        _lastSendTimestamp = time.GetTimestamp();
     }
 
     internal string Server { get; }
@@ -64,10 +66,10 @@ internal sealed class Connection
     /// <summary>Connects, performs the handshake and starts the loops. The whole is bounded by <paramref name="timeout"/>.</summary>
     internal static async Task<Connection> OpenAsync(string host, int port, long lastZxid, int requestedTimeoutMs, long sessionId,
         byte[] password, int maxReplySize, Action<WatcherEventMessage> onNotification, Action<long> onZxid,
-        TimeSpan timeout, CancellationToken cancellationToken)
+        TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
     {
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        cts.CancelAfter(timeout);
+        using var limit = new CancellationTokenSource(timeout, time);
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, limit.Token);
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
@@ -91,7 +93,7 @@ internal sealed class Connection
             var reader = new JuteReader(body, "ConnectResponse");
             var response = ConnectResponse.Read(ref reader);
             if (response.TimeoutMs <= 0) throw new SessionExpiredAtHandshake();
-            var connection = new Connection(socket, $"{host}:{port}", response, maxReplySize, onNotification, onZxid);
+            var connection = new Connection(socket, $"{host}:{port}", response, maxReplySize, onNotification, onZxid, time);
             connection.Start();
             return connection;
         }
@@ -200,7 +202,7 @@ internal sealed class Connection
             var n = await _socket.SendAsync(data, SocketFlags.None, _cts.Token).ConfigureAwait(false);
             data = data[n..];
         }
-        Volatile.Write(ref _lastSendTimestamp, Stopwatch.GetTimestamp());
+        Volatile.Write(ref _lastSendTimestamp, _time.GetTimestamp());
     }
 
     private async Task PingLoopAsync()
@@ -210,8 +212,8 @@ internal sealed class Connection
             var tick = TimeSpan.FromMilliseconds(Math.Max(10, _pingInterval.TotalMilliseconds / 4));
             while (!_cts.IsCancellationRequested)
             {
-                await Task.Delay(tick, _cts.Token).ConfigureAwait(false);
-                if (Stopwatch.GetElapsedTime(Volatile.Read(ref _lastSendTimestamp)) >= _pingInterval) SendPing();
+                await Task.Delay(tick, _time, _cts.Token).ConfigureAwait(false);
+                if (_time.GetElapsedTime(Volatile.Read(ref _lastSendTimestamp)) >= _pingInterval) SendPing();
             }
         }
         catch (OperationCanceledException) { }
@@ -221,7 +223,8 @@ internal sealed class Connection
     {
         var header = new byte[4];
         byte[] body = ArrayPool<byte>.Shared.Rent(64 * 1024);
-        using var readTimeout = new CancellationTokenSource();
+        // Created with the clock, so that CancelAfter below runs on it.
+        using var readTimeout = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token, readTimeout.Token);
         try
         {

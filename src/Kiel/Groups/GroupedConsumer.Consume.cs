@@ -60,7 +60,7 @@ public partial class GroupedConsumer<TValue>
         // While ZooKeeper is suspended another member may be taking our partitions: hand nothing out (kiel's L10).
         if (_paused)
         {
-            await Task.Delay(PauseWait, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(PauseWait, Options.TimeProvider, cancellationToken).ConfigureAwait(false);
             return [];
         }
 
@@ -90,10 +90,10 @@ public partial class GroupedConsumer<TValue>
                 }
                 else if (!_paused)
                 {
-                    var fetchStarted = System.Diagnostics.Stopwatch.GetTimestamp();
+                    var fetchStarted = Options.TimeProvider.GetTimestamp();
                     await FetchLockedAsync(engine, records, cancellationToken).ConfigureAwait(false);
                     // Frozen while fetching? Then the lease is stale: look again, and put the records back if it is gone.
-                    if (records.Count > 0 && !Options.KielCompatible && System.Diagnostics.Stopwatch.GetElapsedTime(fetchStarted) > LeaseAge
+                    if (records.Count > 0 && !Options.KielCompatible && Options.TimeProvider.GetElapsedTime(fetchStarted) > LeaseAge
                         && !await _membership!.VerifySessionAsync(TimeSpan.Zero, cancellationToken).ConfigureAwait(false))
                     {
                         PutBackLocked(engine, records);
