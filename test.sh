@@ -2,9 +2,20 @@
 # Builds Kiel and runs every test project; installs what the tests need first when run as root.
 # Ends with one line "N passed, N failed, N skipped" summed over all projects; exits non-zero on a
 # build error, any failed test, a crashed test host, or when no test ran.
+# `./test.sh --busy` (or KIEL_BUSY=1 ./test.sh) runs everything beside a process that spins one core for the whole run,
+# as CI does, so that tests which only pass on an idle machine fail here first. Extra arguments are passed to
+# `dotnet test` (for example --filter "FullyQualifiedName~Producing").
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$here"
+busy=${KIEL_BUSY:-0}
+test_args=()
+for arg in "$@"; do
+  case "$arg" in
+    --busy) busy=1 ;;
+    *) test_args+=("$arg") ;;
+  esac
+done
 # shellcheck source=scripts/deps.sh
 . "$here/scripts/deps.sh"
 kiel_ensure_deps || exit 1
@@ -13,7 +24,19 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 # ZooKeeper servers already running (someone's `kiel cluster --zookeeper`) are not ours to judge.
 zk_before=" $(pgrep -d ' ' -f 'org.apache.zookeeper.server' || true) "
 results=$(mktemp -d /tmp/kiel-test-results.XXXXXX)
-trap 'rm -rf "$results"' EXIT
+spinner=""
+cleanup() {
+  if [ -n "$spinner" ]; then kill "$spinner" 2>/dev/null; wait "$spinner" 2>/dev/null; fi
+  rm -rf "$results"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+if [ "$busy" != 0 ] && [ "$busy" != "" ]; then
+  # One core kept busy by a plain shell loop (no tools needed); stopped by the trap however the run ends.
+  ( trap - INT TERM; while :; do :; done ) &
+  spinner=$!
+  echo "busy mode: process $spinner spins one core for the whole run"
+fi
 # The build and the test hosts (the .NET SDK and test platform leave empty folders behind) get a temp folder of their own,
 # removed with the results, so a run leaves nothing in /tmp.
 mkdir -p "$results/tmp"
@@ -30,7 +53,7 @@ for proj in tests/*/*.csproj; do
   grep -q '<IsTestProject>true</IsTestProject>' "$proj" || continue   # helpers such as the group member host
   name=$(basename "$proj" .csproj)
   echo "== $name"
-  dotnet test "$proj" -c Release --no-build -nologo \
+  dotnet test "$proj" -c Release --no-build -nologo ${test_args[@]+"${test_args[@]}"} \
     --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=minimal" \
     --results-directory "$results" --blame-hang-timeout 8m || status=1
   trx="$results/$name.trx"

@@ -18,6 +18,7 @@ namespace Kiel.ZooKeeper;
 public sealed partial class ZooKeeperClient : IAsyncDisposable
 {
     private readonly ZooKeeperClientOptions _options;
+    private readonly TimeProvider _time;
     private readonly (string Host, int Port)[] _hosts;
     private readonly string? _chroot;
     private readonly ILogger _logger;
@@ -48,6 +49,7 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         _options = options;
+        _time = options.TimeProvider ?? TimeProvider.System;
         var cs = Kiel.ZooKeeper.ConnectString.Parse(options.ConnectString);
         _hosts = [.. cs.Hosts];
         if (options.ShuffleHosts) Random.Shared.Shuffle(_hosts);
@@ -95,7 +97,7 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
     public long LastZxid => Interlocked.Read(ref _lastZxid);
 
     /// <summary>
-    /// The session's last fresh contact with a server, as a <see cref="Stopwatch.GetTimestamp"/> value (the monotonic
+    /// The session's last fresh contact with a server, as a <see cref="TimeProvider.GetTimestamp"/> value of <see cref="ZooKeeperClientOptions.TimeProvider"/> (the monotonic
     /// clock): when the newest request that a server answered for this session was queued, so the session was alive
     /// at least until then. 0 when there is no session. A reply that was read late (after the process was frozen)
     /// counts from when its request was queued, never from when it was read.
@@ -177,12 +179,12 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
     {
         var connection = Volatile.Read(ref _connection);
         if (connection is not null && !connection.IsFailed) return connection;
-        var clock = Stopwatch.StartNew();
+        var started = _time.GetTimestamp();
         while (true)
         {
             if (Volatile.Read(ref _disposed) == 1) throw new ClientClosedException(path);
             if (_expiredForGood) throw new SessionExpiredException(path);
-            var left = ConnectionWaitTimeout - clock.Elapsed;
+            var left = ConnectionWaitTimeout - _time.GetElapsedTime(started);
             if (left <= TimeSpan.Zero)
                 throw new ConnectionLossException(path, $"No ZooKeeper server answered within {ConnectionWaitTimeout.TotalSeconds:0.#} s" + (path is null ? "." : $" (request for {path})."));
             var signal = Volatile.Read(ref _connected);
@@ -194,7 +196,7 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
             }
             try
             {
-                connection = await signal.Task.WaitAsync(left, cancellationToken).ConfigureAwait(false);
+                connection = await signal.Task.WaitAsync(left, _time, cancellationToken).ConfigureAwait(false);
             }
             catch (TimeoutException) { continue; }
             if (!connection.IsFailed) return connection;
@@ -205,11 +207,11 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
     {
         var token = _closing.Token;
         var failedAttempts = 0;
-        long disconnectedSince = Stopwatch.GetTimestamp();
+        long disconnectedSince = _time.GetTimestamp();
         while (!token.IsCancellationRequested)
         {
             // Nobody pinged the session for longer than its timeout: the ensemble has expired it (or will, before we could reach it).
-            if (SessionId != 0 && Stopwatch.GetElapsedTime(disconnectedSince) > NegotiatedSessionTimeout)
+            if (SessionId != 0 && _time.GetElapsedTime(disconnectedSince) > NegotiatedSessionTimeout)
             {
                 if (!Expire()) return;
             }
@@ -221,7 +223,7 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
                 var connectTimeout = _options.ConnectTimeout
                     ?? TimeSpan.FromMilliseconds(Math.Max(1000, _options.SessionTimeout.TotalMilliseconds / _hosts.Length));
                 connection = await Connection.OpenAsync(host, port, LastZxid, (int)_options.SessionTimeout.TotalMilliseconds,
-                    SessionId, _password, _options.MaxReplySize, OnNotification, OnZxid, connectTimeout, token).ConfigureAwait(false);
+                    SessionId, _password, _options.MaxReplySize, OnNotification, OnZxid, connectTimeout, _time, token).ConfigureAwait(false);
             }
             catch (Connection.SessionExpiredAtHandshake) when (SessionId != 0)
             {
@@ -234,7 +236,7 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
                 if (++failedAttempts % _hosts.Length == 0)
                 {
                     var delay = TimeSpan.FromMilliseconds(Math.Min(_options.MaxReconnectDelay.TotalMilliseconds, 50 * (1 << Math.Min(failedAttempts / _hosts.Length, 5))));
-                    try { await Task.Delay(delay, token).ConfigureAwait(false); } catch (OperationCanceledException) { return; }
+                    try { await Task.Delay(delay, _time, token).ConfigureAwait(false); } catch (OperationCanceledException) { return; }
                 }
                 continue;
             }
@@ -262,7 +264,7 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
             Exception? reason;
             try { reason = await connection.Closed.WaitAsync(token).ConfigureAwait(false); }
             catch (OperationCanceledException) { return; }
-            disconnectedSince = Stopwatch.GetTimestamp();
+            disconnectedSince = _time.GetTimestamp();
             Volatile.Write(ref _connection, null);
             Interlocked.Exchange(ref _connected, NewConnectedSignal());
             // Our own closeSession makes the server drop the socket, possibly before _closing is cancelled: not a loss.

@@ -40,12 +40,19 @@ public sealed record ZooKeeperClientOptions
     /// <summary>Where logs go (default none).</summary>
     public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
 
+    /// <summary>
+    /// The clock of pings, the read timeout (two thirds of the session timeout), connect timeouts, the connection wait,
+    /// reconnect backoff and the local session-expiry check. Default <see cref="TimeProvider.System"/>; tests pass a fake one.
+    /// </summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
     /// <summary>Checks the settings and throws <see cref="ArgumentException"/> saying what is wrong and how to fix it.</summary>
     public void Validate()
     {
         if (string.IsNullOrWhiteSpace(ConnectString))
             throw new ArgumentException("ConnectString is required, for example \"127.0.0.1:2181\" or \"h1:2181,h2:2181/chroot\".", nameof(ConnectString));
         _ = Kiel.ZooKeeper.ConnectString.Parse(ConnectString);
+        if (TimeProvider is null) throw new ArgumentException("TimeProvider must not be null; leave it unset for TimeProvider.System.", nameof(TimeProvider));
         if (SessionTimeout < TimeSpan.FromMilliseconds(100) || SessionTimeout > TimeSpan.FromHours(1))
             throw new ArgumentException($"SessionTimeout must be between 100 ms and 1 h (got {SessionTimeout}).", nameof(SessionTimeout));
         if (ConnectTimeout is { } ct && ct <= TimeSpan.Zero)

@@ -30,6 +30,7 @@ internal sealed class Connection
     private readonly int _maxReplySize;
     private readonly TimeSpan _readTimeout;
     private readonly TimeSpan _pingInterval;
+    private readonly TimeProvider _time;
     private long _lastSendTimestamp;
     private long _lastContact;
     private readonly ConcurrentQueue<long> _pingsQueuedAt = new();
@@ -37,9 +38,10 @@ internal sealed class Connection
     private volatile bool _failed;
 
     private Connection(Socket socket, string server, ConnectResponse session, int maxReplySize,
-        Action<WatcherEventMessage> onNotification, Action<long> onZxid)
+        Action<WatcherEventMessage> onNotification, Action<long> onZxid, TimeProvider time)
     {
         _socket = socket;
+        _time = time;
         _stream = new BufferedStream(new NetworkStream(socket, ownsSocket: false), 64 * 1024);
         Server = server;
         Session = session;
@@ -48,7 +50,7 @@ internal sealed class Connection
         _onZxid = onZxid;
         _readTimeout = TimeSpan.FromMilliseconds(session.TimeoutMs * 2.0 / 3);
         _pingInterval = TimeSpan.FromMilliseconds(session.TimeoutMs / 3.0);
-        _lastSendTimestamp = Stopwatch.GetTimestamp();
+        _lastSendTimestamp = time.GetTimestamp();
     }
 
     internal string Server { get; }
@@ -58,7 +60,7 @@ internal sealed class Connection
     internal ConnectResponse Session { get; }
 
     /// <summary>
-    /// The <see cref="Stopwatch"/> timestamp at which the newest answered request (or the handshake) was queued: the
+    /// The timestamp (of the client's <see cref="TimeProvider"/>) at which the newest answered request (or the handshake) was queued: the
     /// server held the session at least until then. A reply read late (after a freeze) is no fresher than its request.
     /// </summary>
     internal long LastContact => Volatile.Read(ref _lastContact);
@@ -79,10 +81,10 @@ internal sealed class Connection
     /// <summary>Connects, performs the handshake and starts the loops. The whole is bounded by <paramref name="timeout"/>.</summary>
     internal static async Task<Connection> OpenAsync(string host, int port, long lastZxid, int requestedTimeoutMs, long sessionId,
         byte[] password, int maxReplySize, Action<WatcherEventMessage> onNotification, Action<long> onZxid,
-        TimeSpan timeout, CancellationToken cancellationToken)
+        TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
     {
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        cts.CancelAfter(timeout);
+        using var limit = new CancellationTokenSource(timeout, time);
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, limit.Token);
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
@@ -90,7 +92,7 @@ internal sealed class Connection
                 await socket.ConnectAsync(new IPEndPoint(address, port), cts.Token).ConfigureAwait(false);
             else
                 await socket.ConnectAsync(host, port, cts.Token).ConfigureAwait(false);
-            var handshakeQueuedAt = Stopwatch.GetTimestamp();
+            var handshakeQueuedAt = time.GetTimestamp();
             using (var w = new JuteWriter(64))
             {
                 ConnectResponse.WriteRequest(w, lastZxid, requestedTimeoutMs, sessionId, password, readOnly: false);
@@ -107,7 +109,7 @@ internal sealed class Connection
             var reader = new JuteReader(body, "ConnectResponse");
             var response = ConnectResponse.Read(ref reader);
             if (response.TimeoutMs <= 0) throw new SessionExpiredAtHandshake();
-            var connection = new Connection(socket, $"{host}:{port}", response, maxReplySize, onNotification, onZxid);
+            var connection = new Connection(socket, $"{host}:{port}", response, maxReplySize, onNotification, onZxid, time);
             connection._lastContact = handshakeQueuedAt;
             connection.Start();
             return connection;
@@ -155,7 +157,7 @@ internal sealed class Connection
                 // Server xids only need to be unique among the requests in flight; skip the reserved negatives on wrap.
                 xid = ++_nextXid;
                 if (xid <= 0) { _nextXid = 1; xid = 1; }
-                pending.QueuedAt = Stopwatch.GetTimestamp();
+                pending.QueuedAt = _time.GetTimestamp();
                 _pending[xid] = pending;
             }
             else if (fixedXid == SpecialXid.Auth) _authPending.Enqueue(pending);
@@ -176,7 +178,7 @@ internal sealed class Connection
         {
             if (_failed) { ArrayPool<byte>.Shared.Return(buffer); return; }
             // Pings are answered in order: each reply takes the oldest queue time.
-            _pingsQueuedAt.Enqueue(Stopwatch.GetTimestamp());
+            _pingsQueuedAt.Enqueue(_time.GetTimestamp());
             _outgoing.Writer.TryWrite((buffer, 12));
         }
     }
@@ -220,7 +222,7 @@ internal sealed class Connection
             var n = await _socket.SendAsync(data, SocketFlags.None, _cts.Token).ConfigureAwait(false);
             data = data[n..];
         }
-        Volatile.Write(ref _lastSendTimestamp, Stopwatch.GetTimestamp());
+        Volatile.Write(ref _lastSendTimestamp, _time.GetTimestamp());
     }
 
     private async Task PingLoopAsync()
@@ -230,8 +232,8 @@ internal sealed class Connection
             var tick = TimeSpan.FromMilliseconds(Math.Max(10, _pingInterval.TotalMilliseconds / 4));
             while (!_cts.IsCancellationRequested)
             {
-                await Task.Delay(tick, _cts.Token).ConfigureAwait(false);
-                if (Stopwatch.GetElapsedTime(Volatile.Read(ref _lastSendTimestamp)) >= _pingInterval) SendPing();
+                await Task.Delay(tick, _time, _cts.Token).ConfigureAwait(false);
+                if (_time.GetElapsedTime(Volatile.Read(ref _lastSendTimestamp)) >= _pingInterval) SendPing();
             }
         }
         catch (OperationCanceledException) { }
@@ -241,7 +243,8 @@ internal sealed class Connection
     {
         var header = new byte[4];
         byte[] body = ArrayPool<byte>.Shared.Rent(64 * 1024);
-        using var readTimeout = new CancellationTokenSource();
+        // Created with the clock, so that CancelAfter below runs on it.
+        using var readTimeout = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token, readTimeout.Token);
         try
         {

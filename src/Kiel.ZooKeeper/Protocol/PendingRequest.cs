@@ -14,7 +14,7 @@ internal abstract class PendingRequest
 
     internal OpCode Op { get; }
 
-    /// <summary>When the request was queued (<see cref="System.Diagnostics.Stopwatch"/> timestamp): its reply proves the session was alive then.</summary>
+    /// <summary>When the request was queued (a timestamp of the client's <see cref="TimeProvider"/>): its reply proves the session was alive then.</summary>
     internal long QueuedAt { get; set; }
 
     /// <summary>The path as the caller wrote it, for error messages.</summary>

@@ -5,7 +5,7 @@ internal sealed partial class GroupMembership
     private HandOutLease? _lease;
 
     /// <summary>Whether this member may hand out records now: claims known alive, no gap in its own progress.</summary>
-    public HandOutLease Lease => _lease ??= new HandOutLease(_store as ISessionLease, TimeProvider.System);
+    public HandOutLease Lease => _lease ??= new HandOutLease(_store as ISessionLease, _time);
 
     private long SessionIdNow => (_store as ISessionLease)?.SessionId ?? 0;
 

@@ -47,7 +47,7 @@ internal sealed partial class GroupMembership
 
     private async Task RetryLaterAsync(CancellationToken cancellationToken)
     {
-        try { await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken).ConfigureAwait(false); }
+        try { await Task.Delay(TimeSpan.FromMilliseconds(500), _time, cancellationToken).ConfigureAwait(false); }
         catch (OperationCanceledException) { return; }
         _signals.Writer.TryWrite(Signal.Change);
     }
@@ -214,7 +214,7 @@ internal sealed partial class GroupMembership
             catch (Exception e)
             {
                 GroupLog.ClaimFailed(_log, e, _member, name);
-                try { await Task.Delay(backoff, cancellationToken).ConfigureAwait(false); }
+                try { await Task.Delay(backoff, _time, cancellationToken).ConfigureAwait(false); }
                 catch (OperationCanceledException) { return; }
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
             }

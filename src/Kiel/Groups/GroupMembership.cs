@@ -36,10 +36,12 @@ internal sealed partial class GroupMembership : IAsyncDisposable
     private volatile IReadOnlyDictionary<string, IReadOnlyList<int>> _allocation = Empty;
     private volatile bool _paused;
     private int _stopped;
+    private readonly TimeProvider _time;
 
-    public GroupMembership(IGroupStore store, string group, string member, PartitionAllocator? allocator, bool claims, IPartitionOwner owner, ILoggerFactory? loggerFactory, TimeSpan? claimPoll = null)
+    public GroupMembership(IGroupStore store, string group, string member, PartitionAllocator? allocator, bool claims, IPartitionOwner owner, ILoggerFactory? loggerFactory, TimeSpan? claimPoll = null, TimeProvider? time = null)
     {
         _store = store;
+        _time = time ?? TimeProvider.System;
         _group = group;
         _member = member;
         _allocator = allocator ?? Allocators.Naive;
@@ -81,7 +83,7 @@ internal sealed partial class GroupMembership : IAsyncDisposable
         await _firstAllocation.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         // In a fresh group the claims take milliseconds; give them a moment so that the first consume has partitions.
         // A claim held by a crashed member can take a session timeout, and is not waited for here.
-        for (var i = 0; i < 40 && PendingClaims > 0; i++) await Task.Delay(25, cancellationToken).ConfigureAwait(false);
+        for (var i = 0; i < 40 && PendingClaims > 0; i++) await Task.Delay(TimeSpan.FromMilliseconds(25), _time, cancellationToken).ConfigureAwait(false);
     }
 
     private long _verifiedAt;
@@ -96,12 +98,12 @@ internal sealed partial class GroupMembership : IAsyncDisposable
     {
         if (_paused || _expired) return false;
         var last = Interlocked.Read(ref _verifiedAt);
-        if (last != 0 && System.Diagnostics.Stopwatch.GetElapsedTime(last) < maxAge) return true;
+        if (last != 0 && _time.GetElapsedTime(last) < maxAge) return true;
         try
         {
-            using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            bound.CancelAfter(maxAge > TimeSpan.FromSeconds(1) ? maxAge : TimeSpan.FromSeconds(1));
-            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            using var limit = new CancellationTokenSource(maxAge > TimeSpan.FromSeconds(1) ? maxAge : TimeSpan.FromSeconds(1), _time);
+            using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, limit.Token);
+            var started = _time.GetTimestamp();
             if (!await _store.IsMemberAsync(_member, bound.Token).ConfigureAwait(false)) return false;
             Interlocked.Exchange(ref _verifiedAt, started);
             return !_paused;

@@ -65,7 +65,7 @@ public partial class GroupedConsumer<TValue>
         // While ZooKeeper is suspended another member may be taking our partitions: hand nothing out (kiel's L10).
         if (_paused)
         {
-            await Task.Delay(PauseWait, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(PauseWait, Options.TimeProvider, cancellationToken).ConfigureAwait(false);
             return [];
         }
 

@@ -24,7 +24,7 @@ public partial class GroupedConsumer<TValue>
     private async Task WindDownCoreAsync()
     {
         var previous = Interlocked.Exchange(ref _state, 3);
-        using var bound = new CancellationTokenSource(Options.WindDownTimeout);
+        using var bound = new CancellationTokenSource(Options.WindDownTimeout, Options.TimeProvider);
         _lifetime.Cancel();
         try
         {
@@ -106,9 +106,10 @@ public partial class GroupedConsumer<TValue>
     // kiel's L12): look at the metadata soon, at most every few seconds.
     private void NoteTopicWanted(string topic)
     {
-        var now = Environment.TickCount64;
+        var now = Options.TimeProvider.GetTimestamp();
         var last = Interlocked.Read(ref _lastWantedRefresh);
-        if (now - last < 5000 || Interlocked.CompareExchange(ref _lastWantedRefresh, now, last) != last) return;
+        if ((last != 0 && Options.TimeProvider.GetElapsedTime(last, now) < TimeSpan.FromSeconds(5))
+            || Interlocked.CompareExchange(ref _lastWantedRefresh, now, last) != last) return;
         if (_refreshNow.CurrentCount == 0)
         {
             try { _refreshNow.Release(); }
@@ -122,7 +123,13 @@ public partial class GroupedConsumer<TValue>
         {
             try
             {
-                await _refreshNow.WaitAsync(Options.MetadataRefreshInterval, cancellationToken).ConfigureAwait(false);
+                // Until a topic is wanted or the refresh interval passes on the options' clock.
+                using (var interval = new CancellationTokenSource(Options.MetadataRefreshInterval, Options.TimeProvider))
+                using (var wake = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, interval.Token))
+                {
+                    try { await _refreshNow.WaitAsync(wake.Token).ConfigureAwait(false); }
+                    catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested) { }
+                }
                 var metadata = await _cluster!.RefreshMetadataAsync(null, cancellationToken).ConfigureAwait(false);
                 await AddNewPartitionsAsync(metadata, cancellationToken).ConfigureAwait(false);
             }

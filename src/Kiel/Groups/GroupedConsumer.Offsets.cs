@@ -149,7 +149,7 @@ public partial class GroupedConsumer<TValue>
             if (attempt > Options.MaxRetries)
                 throw new OffsetCommitException(Options.Group, failed.Topic, failed.Partition, failure, retriesExhausted: true, lost);
             AfterRetriableFailure("OffsetCommit", failure, lost, attempt);
-            await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(backoff, Options.TimeProvider, cancellationToken).ConfigureAwait(false);
             backoff = Next(backoff);
         }
     }
@@ -221,7 +221,7 @@ public partial class GroupedConsumer<TValue>
                 throw new NoOffsetsException(Options.Group, failed.Topic, failed.Partition, failure,
                     $"still failing after {attempt} attempts" + (lost is null ? "" : $" ({lost.Message})"));
             AfterRetriableFailure("OffsetFetch", failure, lost, attempt);
-            await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(backoff, Options.TimeProvider, cancellationToken).ConfigureAwait(false);
             backoff = Next(backoff);
         }
     }

@@ -114,12 +114,13 @@ public partial class GroupedConsumer<TValue> : IAsyncDisposable, IPartitionOwner
                 BootstrapServers = Options.Brokers,
                 ClientId = Options.ClientId,
                 LoggerFactory = Options.LoggerFactory,
+                TimeProvider = Options.TimeProvider,
                 Retry = new RetryPolicy { MaxAttempts = Math.Max(1, Options.MaxRetries), Backoff = Options.RetryBackoff },
             });
             await _cluster.StartAsync(cancellationToken).ConfigureAwait(false);
 
             _store = CreateStore();
-            _membership = new GroupMembership(_store, Options.Group, Name, Options.Allocator, claims: !Options.KielCompatible, this, Options.LoggerFactory);
+            _membership = new GroupMembership(_store, Options.Group, Name, Options.Allocator, claims: !Options.KielCompatible, this, Options.LoggerFactory, time: Options.TimeProvider);
             using (var connect = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
             {
                 connect.CancelAfter(Options.ZooKeeperConnectTimeout + Options.ZooKeeperSessionTimeout);
@@ -141,7 +142,7 @@ public partial class GroupedConsumer<TValue> : IAsyncDisposable, IPartitionOwner
     internal Func<IGroupStore>? StoreFactory { get; set; }
 
     private IGroupStore CreateStore() => StoreFactory?.Invoke()
-        ?? new ZooKeeperGroupStore(Options.ZooKeeperConnectString, Options.Group, Options.ZooKeeperSessionTimeout, Options.ZooKeeperConnectTimeout, Options.LoggerFactory);
+        ?? new ZooKeeperGroupStore(Options.ZooKeeperConnectString, Options.Group, Options.ZooKeeperSessionTimeout, Options.ZooKeeperConnectTimeout, Options.LoggerFactory, Options.TimeProvider);
 
     /// <summary>The membership, for tests.</summary>
     internal GroupMembership? Membership => _membership;

@@ -76,6 +76,12 @@ public sealed record GroupedConsumerOptions
     /// <summary>Where logs go. Default: nowhere.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 
+    /// <summary>
+    /// The clock of the metadata refresh loop, commit and offset-fetch backoff, claim retries, the lease check, the
+    /// wind-down bound, ZooKeeper's timers and the cluster's. Default <see cref="TimeProvider.System"/>; tests pass a fake one.
+    /// </summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
     /// <summary>The ZooKeeper connect string that <see cref="ZooKeeperHosts"/> stands for.</summary>
     public string ZooKeeperConnectString => string.Join(',', ZooKeeperHosts);
 
@@ -83,6 +89,8 @@ public sealed record GroupedConsumerOptions
     /// <exception cref="ArgumentException">A setting is missing or out of range; the message names it and says how to fix it.</exception>
     public void Validate()
     {
+        if (TimeProvider is null)
+            throw new ArgumentException("TimeProvider is null: leave it unset for TimeProvider.System.", nameof(TimeProvider));
         if (Brokers is null || Brokers.Count == 0)
             throw new ArgumentException("No brokers: give at least one bootstrap broker as host or host:port, for example 127.0.0.1:9092.", nameof(Brokers));
         foreach (var b in Brokers)

@@ -15,16 +15,20 @@ internal sealed class ZooKeeperGroupStore : IGroupStore, ISessionLease
     private readonly CancellationTokenSource _closed = new();
     private int _disposed;
 
-    public ZooKeeperGroupStore(string connectString, string group, TimeSpan sessionTimeout, TimeSpan connectTimeout, ILoggerFactory? loggerFactory)
+    private readonly TimeProvider _time;
+
+    public ZooKeeperGroupStore(string connectString, string group, TimeSpan sessionTimeout, TimeSpan connectTimeout, ILoggerFactory? loggerFactory, TimeProvider? time = null)
     {
         _paths = new GroupPaths(group);
         _sessionTimeout = sessionTimeout;
+        _time = time ?? TimeProvider.System;
         _zk = new ZooKeeperClient(new ZooKeeperClientOptions
         {
             ConnectString = connectString,
             SessionTimeout = sessionTimeout,
             ConnectionWaitTimeout = connectTimeout,
             LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance,
+            TimeProvider = _time,
         });
         _zk.StateChanged += OnStateChanged;
     }
@@ -104,7 +108,7 @@ internal sealed class ZooKeeperGroupStore : IGroupStore, ISessionLease
             catch (Exception) when (!_closed.IsCancellationRequested)
             {
                 // Connection loss: the next Connected or Reconnected (which re-arms server-side) covers us, but retry meanwhile.
-                try { await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(2000, 100 << Math.Min(attempt, 4))), _closed.Token).ConfigureAwait(false); }
+                try { await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(2000, 100 << Math.Min(attempt, 4))), _time, _closed.Token).ConfigureAwait(false); }
                 catch (OperationCanceledException) { return; }
             }
             catch (Exception)
@@ -227,7 +231,7 @@ internal sealed class ZooKeeperGroupStore : IGroupStore, ISessionLease
         var gone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var stat = await _zk.ExistsAsync(_paths.Owner(partition), e => gone.TrySetResult(), cancellationToken).ConfigureAwait(false);
         if (stat is null) return;
-        await gone.Task.WaitAsync(poll, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await gone.Task.WaitAsync(poll, _time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         cancellationToken.ThrowIfCancellationRequested();
     }
 

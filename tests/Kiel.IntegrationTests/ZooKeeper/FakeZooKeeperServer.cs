@@ -16,7 +16,17 @@ public sealed class FakeZooKeeperServer : IAsyncDisposable
         HostileReplyLength,
         /// <summary>Answer a request for an existing session with timeout 0 (the session expired); refuse new sessions.</summary>
         ExpireSession,
+        /// <summary>Accept the session with a 90 s timeout, then read requests (counting pings) and never answer.</summary>
+        SilentSession,
     }
+
+    /// <summary>The negotiated session timeout <see cref="Behaviour.SilentSession"/> grants.</summary>
+    public static readonly TimeSpan SilentSessionTimeout = TimeSpan.FromSeconds(90);
+
+    private int _pings;
+
+    /// <summary>Pings received (xid -2, type 11) by <see cref="Behaviour.SilentSession"/>.</summary>
+    public int Pings => Volatile.Read(ref _pings);
 
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly CancellationTokenSource _cts = new();
@@ -68,10 +78,22 @@ public sealed class FakeZooKeeperServer : IAsyncDisposable
 
         var reply = new byte[4 + 4 + 4 + 8 + 4 + 16 + 1];
         BinaryPrimitives.WriteInt32BigEndian(reply, reply.Length - 4);
-        BinaryPrimitives.WriteInt32BigEndian(reply.AsSpan(8), 4000);
+        BinaryPrimitives.WriteInt32BigEndian(reply.AsSpan(8), _behaviour == Behaviour.SilentSession ? (int)SilentSessionTimeout.TotalMilliseconds : 4000);
         BinaryPrimitives.WriteInt64BigEndian(reply.AsSpan(12), 0x5eed);
         BinaryPrimitives.WriteInt32BigEndian(reply.AsSpan(20), 16);
         await socket.SendAsync(reply, SocketFlags.None, _cts.Token);
+        if (_behaviour == Behaviour.SilentSession)
+        {
+            var length = new byte[4];
+            while (true)
+            {
+                await ReadExactAsync(socket, length);
+                var frame = new byte[BinaryPrimitives.ReadInt32BigEndian(length)];
+                await ReadExactAsync(socket, frame);
+                if (frame.Length >= 8 && BinaryPrimitives.ReadInt32BigEndian(frame) == -2 && BinaryPrimitives.ReadInt32BigEndian(frame.AsSpan(4)) == 11)
+                    Interlocked.Increment(ref _pings);
+            }
+        }
         var header = new byte[4];
         await ReadExactAsync(socket, header);
         await ReadExactAsync(socket, new byte[BinaryPrimitives.ReadInt32BigEndian(header)]);

@@ -96,11 +96,13 @@ public class FetchEngineTests
         var first = await EngineHarness.ReadAsync(engine, 10);
         var fetchesBefore = backend.Fetches.Count;
         backend.DownBrokers.Add(1);
-        // The engine meets the dead broker (and keeps asking it while the metadata still names it).
+        // Reading drains the (one-chunk) prefetch buffer, so the engine meets the dead broker, and keeps asking it while
+        // the metadata still names it.
+        var reading = EngineHarness.ReadAsync(engine, 30, TimeSpan.FromSeconds(40));
         await Eventually.Until(() => backend.Fetches.Skip(fetchesBefore).Count(f => f.Broker == 1) >= 2, "two fetches to the dead broker");
         var metadataBefore = backend.MetadataCalls;
         backend.SetLeader(P0, 3);
-        var rest = await EngineHarness.ReadAsync(engine, 30);
+        var rest = await reading;
         Assert.Equal(Enumerable.Range(0, 40).Select(i => (long)i), first.Concat(rest).Select(r => r.Offset));
         // Only a metadata refresh after the move can have found broker 3.
         Assert.True(backend.MetadataCalls > metadataBefore, $"no metadata refresh after the leader moved ({backend.MetadataCalls} calls, {metadataBefore} before)");

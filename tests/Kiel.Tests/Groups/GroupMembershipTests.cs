@@ -247,4 +247,34 @@ public class GroupMembershipTests
         Assert.False(await a.Membership.VerifySessionAsync(TimeSpan.FromMinutes(1), default));
         await a.Membership.DisposeAsync();
     }
+
+    [Fact]
+    public async Task The_lease_check_is_cached_for_its_max_age_on_the_fake_clock()
+    {
+        var server = new InMemoryGroupServer();
+        var store = server.Connect();
+        var owner = new FakeOwner("a", new Readers());
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        await using var m = new GroupMembership(store, "g", "a", null, claims: true, owner, null, TimeSpan.FromMilliseconds(50), time);
+        // Start gives fresh claims a short grace on its clock: move the fake clock along until it returns.
+        var start = m.StartAsync(Twelve, CancellationToken.None);
+        for (var i = 0; i < 400 && !start.IsCompleted; i++)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(25));
+            await Task.WhenAny(start, Task.Delay(10));
+        }
+        await start.WaitAsync(TimeSpan.FromSeconds(10));
+        var maxAge = TimeSpan.FromMinutes(1);
+
+        Assert.True(await m.VerifySessionAsync(maxAge, default));
+        var asked = store.MemberChecks;
+        Assert.True(asked >= 1);
+        time.Advance(maxAge - TimeSpan.FromMilliseconds(1));
+        Assert.True(await m.VerifySessionAsync(maxAge, default));
+        Assert.Equal(asked, store.MemberChecks); // still fresh: ZooKeeper is not asked
+
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.True(await m.VerifySessionAsync(maxAge, default));
+        Assert.Equal(asked + 1, store.MemberChecks); // a minute of fake time: asked again
+    }
 }

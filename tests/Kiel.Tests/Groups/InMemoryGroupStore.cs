@@ -155,7 +155,10 @@ internal sealed class InMemoryGroupStore(InMemoryGroupServer server, long sessio
     }
 
     public Task JoinAsync(string member, CancellationToken cancellationToken) { Check(); server.Join(member, Session); return Task.CompletedTask; }
-    public Task<bool> IsMemberAsync(string member, CancellationToken cancellationToken) { Check(); return Task.FromResult(server.IsMember(member, Session)); }
+    private int _memberChecks;
+    /// <summary>How many times the member node was asked about (the lease check).</summary>
+    public int MemberChecks => Volatile.Read(ref _memberChecks);
+    public Task<bool> IsMemberAsync(string member, CancellationToken cancellationToken) { Check(); Interlocked.Increment(ref _memberChecks); return Task.FromResult(server.IsMember(member, Session)); }
     public Task LeaveAsync(string member, CancellationToken cancellationToken) { Check(); server.Leave(member, Session); return Task.CompletedTask; }
     public Task<IReadOnlyList<string>> GetMembersAsync(CancellationToken cancellationToken) { Check(); return Task.FromResult(server.GetMembers()); }
     public Task<IReadOnlyList<string>> GetPartitionsAsync(CancellationToken cancellationToken) { Check(); return Task.FromResult(server.GetPartitions()); }
