@@ -92,5 +92,12 @@ internal sealed record ClusterOptions
         BrokerVersionFallback = BrokerVersionFallback,
         LoggerFactory = LoggerFactory,
         TimeProvider = TimeProvider,
+        TransportFactory = TransportFactory,
     };
+
+    /// <summary>
+    /// Opens the stream of each connection; null (default) is plain TCP. The seam where TLS slots in, and where tests
+    /// put in-memory or counting streams.
+    /// </summary>
+    internal IConnectionTransportFactory? TransportFactory { get; init; }
 }

@@ -12,6 +12,9 @@ namespace Kiel.Network;
 /// </summary>
 internal static class FrameCodec
 {
+    [ThreadStatic]
+    private static RequestHeader? t_header;
+
     /// <summary>Bytes in the size prefix of every frame.</summary>
     public const int SizePrefixLength = 4;
 
@@ -29,13 +32,13 @@ internal static class FrameCodec
         buffer.GetSpan(SizePrefixLength);
         buffer.Advance(SizePrefixLength); // the size, patched below
         var writer = new KafkaWriter(buffer);
-        var header = new RequestHeader
-        {
-            RequestApiKey = (short)request.ApiKey,
-            RequestApiVersion = version,
-            CorrelationId = correlationId,
-            ClientId = clientId, // an int16-length string even in header v2, so any broker can read any header
-        };
+        // One header per thread, refilled for each frame: writing is synchronous, so a frame costs no header allocation.
+        var header = t_header ??= new RequestHeader();
+        header.RequestApiKey = (short)request.ApiKey;
+        header.RequestApiVersion = version;
+        header.CorrelationId = correlationId;
+        header.ClientId = clientId; // an int16-length string even in header v2, so any broker can read any header
+        header.UnknownTaggedFields = null;
         header.Write(ref writer, HeaderVersions.Request(request.ApiKey, version));
         request.Write(ref writer, version);
         writer.Flush();

@@ -35,6 +35,76 @@ public sealed class BrokerConnectionMockTests
         Assert.Equal(3, md.Brokers.Count);
     }
 
+    /// <summary>A socket's stream that counts writes and can hold them back, to see how frames leave.</summary>
+    private sealed class CountingTransport : IConnectionTransportFactory
+    {
+        public CountingStream? Stream { get; private set; }
+
+        public async ValueTask<Stream> ConnectAsync(BrokerEndpoint endpoint, ConnectionOptions options, CancellationToken cancellationToken)
+        {
+            var inner = await SocketTransportFactory.Instance.ConnectAsync(endpoint, options, cancellationToken);
+            return Stream = new CountingStream(inner);
+        }
+    }
+
+    private sealed class CountingStream(Stream inner) : Stream
+    {
+        private TaskCompletionSource? _gate;
+        private int _writes;
+
+        public int Writes => Volatile.Read(ref _writes);
+
+        public void HoldWrites() => _gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void OpenWrites() => _gate?.TrySetResult();
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            Interlocked.Increment(ref _writes);
+            if (_gate is { } gate) await gate.Task.WaitAsync(cancellationToken);
+            await inner.WriteAsync(buffer, cancellationToken);
+        }
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
+
+        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+
+        protected override void Dispose(bool disposing)
+        {
+            OpenWrites();
+            if (disposing) inner.Dispose();
+            base.Dispose(disposing);
+        }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() => inner.Flush();
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    [Fact]
+    public async Task Pipelined_requests_to_the_mock_leave_in_one_write_and_all_round_trip()
+    {
+        await using var kafka = await EmbeddedKafkaCluster.StartAsync();
+        var transport = new CountingTransport();
+        await using var conn = await BrokerConnection.ConnectAsync(Broker(kafka, 1), Options() with { MaxInFlight = 16, TransportFactory = transport }, "test", Bounded());
+        var stream = transport.Stream!;
+        var before = stream.Writes;
+
+        stream.HoldWrites();
+        var replies = Enumerable.Range(0, 10).Select(_ => conn.SendAsync(new MetadataRequest { Topics = null }, Bounded()).AsTask()).ToList();
+        Assert.Equal(before + 1, stream.Writes); // the first is being written, nine wait
+        stream.OpenWrites();
+        foreach (var reply in replies) Assert.Equal(3, (await reply).Brokers.Count);
+        Assert.Equal(before + 2, stream.Writes);
+    }
+
     [Fact]
     public async Task Capped_version_ranges_are_negotiated_down_and_requests_succeed()
     {
