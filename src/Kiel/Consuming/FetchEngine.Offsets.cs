@@ -73,7 +73,7 @@ internal sealed partial class FetchEngine
     }
 
     /// <summary>ListOffsets for many partitions, each sent to its leader; retriable errors are retried with fresh
-    /// metadata until <see cref="KielConsumerOptions.RequestTimeout"/> has passed.</summary>
+    /// metadata until <see cref="KielClientOptions.RequestTimeout"/> has passed.</summary>
     public async ValueTask<Dictionary<TopicPartition, ListOffsetsAnswer>> ListOffsetsAsync(IReadOnlyList<ListOffsetsQuery> queries, CancellationToken cancellationToken)
     {
         var result = new Dictionary<TopicPartition, ListOffsetsAnswer>();

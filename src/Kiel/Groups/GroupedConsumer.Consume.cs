@@ -107,7 +107,7 @@ public partial class GroupedConsumer<TValue>
             _gate.Release();
         }
         // A member without partitions of the topic waits as a fetch would, so a consume loop does not spin.
-        if (engine is null) await Task.Delay(Options.MaxWaitTime, cancellationToken).ConfigureAwait(false);
+        if (engine is null) await Task.Delay(Options.FetchMaxWait, cancellationToken).ConfigureAwait(false);
         return records;
     }
 
@@ -123,20 +123,24 @@ public partial class GroupedConsumer<TValue>
 
     private TimeSpan LeaseAge => Options.ZooKeeperSessionTimeout / 3;
 
-    private TimeSpan PauseWait => Options.MaxWaitTime < TimeSpan.FromMilliseconds(200) ? Options.MaxWaitTime : TimeSpan.FromMilliseconds(200);
+    private TimeSpan PauseWait => Options.FetchMaxWait < TimeSpan.FromMilliseconds(200) ? Options.FetchMaxWait : TimeSpan.FromMilliseconds(200);
 
     private TopicReader GetReader(string topic)
     {
         if (_readers.TryGetValue(topic, out var reader)) return reader;
         var options = new KielConsumerOptions
         {
-            BootstrapServers = string.Join(',', Options.Brokers),
+            BootstrapServers = Options.BootstrapServers,
             ClientId = Options.ClientId,
-            FetchMaxWait = Options.MaxWaitTime,
-            FetchMinBytes = Options.MinBytes,
-            FetchMaxBytes = Options.MaxBytes,
-            MaxPartitionFetchBytes = Options.MaxBytes,
-            AutoOffsetReset = Options.ResetPolicy,
+            RequestTimeout = Options.RequestTimeout,
+            RetryBackoff = Options.RetryBackoff,
+            TimeProvider = Options.TimeProvider,
+            FetchMaxWait = Options.FetchMaxWait,
+            FetchMinBytes = Options.FetchMinBytes,
+            FetchMaxBytes = Options.MaxPartitionFetchBytes,
+            MaxPartitionFetchBytes = Options.MaxPartitionFetchBytes,
+            AutoOffsetReset = Options.AutoOffsetReset,
+            // CheckCrcs and MaxDecompressedBatchBytes map here once KielConsumerOptions has them.
             LoggerFactory = Options.LoggerFactory,
         };
         var backend = ClusterConsumerBackend.Create(options);
@@ -158,7 +162,7 @@ public partial class GroupedConsumer<TValue>
             }
             else
             {
-                var position = start ?? Options.ResetPolicy switch
+                var position = start ?? Options.AutoOffsetReset switch
                 {
                     OffsetResetPolicy.Earliest => StartPosition.Beginning,
                     OffsetResetPolicy.Latest => StartPosition.End,
@@ -180,7 +184,7 @@ public partial class GroupedConsumer<TValue>
         if (!engine.TryTake(out var chunk))
         {
             using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            wait.CancelAfter(Options.MaxWaitTime + TimeSpan.FromMilliseconds(50));
+            wait.CancelAfter(Options.FetchMaxWait + TimeSpan.FromMilliseconds(50));
             try { chunk = await engine.TakeAsync(wait.Token).ConfigureAwait(false); }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested) { return; }
         }

@@ -120,7 +120,7 @@ public partial class GroupedConsumer<TValue>
         {
             try
             {
-                await _refreshNow.WaitAsync(Options.MetadataRefreshInterval, cancellationToken).ConfigureAwait(false);
+                await _refreshNow.WaitAsync(Options.MetadataMaxAge, cancellationToken).ConfigureAwait(false);
                 var metadata = await _cluster!.RefreshMetadataAsync(null, cancellationToken).ConfigureAwait(false);
                 await AddNewPartitionsAsync(metadata, cancellationToken).ConfigureAwait(false);
             }

@@ -45,7 +45,7 @@ public sealed class Producer<TMessage> : IAsyncDisposable
         var acks = (Acks)requiredAcks;
         var options = new KielProducerOptions
         {
-            Brokers = brokers,
+            BootstrapServers = brokers is null ? "" : string.Join(',', brokers),
             Acks = acks,
             EnableIdempotence = acks == Acks.All,
             Linger = batchSize <= 1 ? TimeSpan.Zero : TimeSpan.FromMilliseconds(5),

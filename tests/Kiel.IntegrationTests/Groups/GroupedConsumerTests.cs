@@ -48,7 +48,7 @@ public sealed class GroupedConsumerTests(GroupEnvironment env) : IClassFixture<G
         var group = GroupEnvironment.Unique("g");
         var first = GroupEnvironment.Unique("k1");
         env.Kafka.CreateTopic(first, 2);
-        await using var c = new GroupedConsumer(env.Options(group) with { MetadataRefreshInterval = TimeSpan.FromMinutes(10) });
+        await using var c = new GroupedConsumer(env.Options(group) with { MetadataMaxAge = TimeSpan.FromMinutes(10) });
         using var cts = TestTimeouts.After(60);
         await c.ConnectAsync(cts.Token);
 
@@ -92,7 +92,7 @@ public sealed class GroupedConsumerTests(GroupEnvironment env) : IClassFixture<G
         var group = GroupEnvironment.Unique("g");
         var topic = GroupEnvironment.Unique("m1");
         env.Kafka.CreateTopic(topic, 1);
-        await using var c = new GroupedConsumer(env.Options(group) with { MetadataRefreshInterval = TimeSpan.FromMilliseconds(500) });
+        await using var c = new GroupedConsumer(env.Options(group) with { MetadataMaxAge = TimeSpan.FromMilliseconds(500) });
         using var cts = TestTimeouts.After(60);
         await c.ConnectAsync(cts.Token);
         var later = GroupEnvironment.Unique("m2");

@@ -16,9 +16,10 @@ internal sealed class ClusterProducerTransport : IProducerTransport
 
     public ClusterProducerTransport(KielProducerOptions options)
     {
-        _cluster = new KafkaCluster(new ClusterOptions(options.Brokers)
+        _cluster = new KafkaCluster(new ClusterOptions(options.BootstrapServerList)
         {
             ClientId = options.ClientId,
+            TimeProvider = options.TimeProvider,
             RequestTimeout = options.RequestTimeout,
             MaxInFlight = options.MaxInFlight,
             LoggerFactory = options.LoggerFactory,
