@@ -162,7 +162,7 @@ public static class ProduceRunner
                     while (true)
                     {
                         try { producer.Produce(topic, new Message<Null, byte[]> { Value = value }); break; }
-                        catch (ProduceException<Null, byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull) { producer.Poll(TimeSpan.FromMilliseconds(1)); }
+                        catch (ProduceException<Null, byte[]> e) when (e.Error.Code == Confluent.Kafka.ErrorCode.Local_QueueFull) { producer.Poll(TimeSpan.FromMilliseconds(1)); }
                     }
                 }
             }

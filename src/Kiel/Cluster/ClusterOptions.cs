@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 namespace Kiel.Cluster;
 
 /// <summary>Settings of a <see cref="KafkaCluster"/>: where to bootstrap, timeouts, metadata age, backoff and connections.</summary>
-public sealed record ClusterOptions
+internal sealed record ClusterOptions
 {
     /// <summary>Creates options with no bootstrap brokers; set <see cref="BootstrapServers"/>.</summary>
     public ClusterOptions() { }

@@ -5,7 +5,7 @@ namespace Kiel.Cluster;
 /// the requests of one connection strictly in order: a long-polling Fetch must never delay a heartbeat or a
 /// commit, a large Produce never a Fetch, and a JoinGroup held for a rebalance never a metadata refresh.
 /// </summary>
-public enum ConnectionPurpose
+internal enum ConnectionPurpose
 {
     /// <summary>Group membership, offsets (commit and fetch), transactions and admin requests.</summary>
     Group = 0,

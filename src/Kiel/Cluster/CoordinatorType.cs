@@ -1,7 +1,7 @@
 namespace Kiel.Cluster;
 
 /// <summary>The kind of coordinator FindCoordinator looks up (its <c>KeyType</c>).</summary>
-public enum CoordinatorType : sbyte
+internal enum CoordinatorType : sbyte
 {
     /// <summary>A consumer group's coordinator; the key is the group id.</summary>
     Group = 0,

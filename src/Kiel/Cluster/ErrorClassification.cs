@@ -3,7 +3,7 @@ using Kiel.Protocol;
 namespace Kiel.Cluster;
 
 /// <summary>What an error code means for the cluster's caches: stale metadata, or a coordinator that moved.</summary>
-public static class ErrorClassification
+internal static class ErrorClassification
 {
     /// <summary>True when <paramref name="code"/> says our view of leaders or topics is out of date, so metadata must be refreshed.</summary>
     public static bool MeansStaleMetadata(ErrorCode code) => code is ErrorCode.UnknownTopicOrPartition or ErrorCode.LeaderNotAvailable
@@ -16,7 +16,7 @@ public static class ErrorClassification
     /// <summary>The Kafka error code an exception carries, or null.</summary>
     public static ErrorCode? GetErrorCode(Exception error) => error switch
     {
-        KafkaException k => k.Code,
+        KafkaException k => k.ErrorCode,
         Network.ApiVersionsException a => (ErrorCode)a.ErrorCode,
         _ => null,
     };

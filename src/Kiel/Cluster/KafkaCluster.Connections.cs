@@ -3,7 +3,7 @@ using Kiel.Protocol;
 
 namespace Kiel.Cluster;
 
-public sealed partial class KafkaCluster
+internal sealed partial class KafkaCluster
 {
     private int _rotation;
 

@@ -5,7 +5,7 @@ using Kiel.Protocol.Messages;
 
 namespace Kiel.Cluster;
 
-public sealed partial class KafkaCluster
+internal sealed partial class KafkaCluster
 {
     private readonly ConcurrentDictionary<(CoordinatorType Type, string Key), BrokerEndpoint> _coordinators = new();
 

@@ -5,7 +5,7 @@ using Kiel.Protocol.Messages;
 
 namespace Kiel.Cluster;
 
-public sealed partial class KafkaCluster
+internal sealed partial class KafkaCluster
 {
     private MetadataSnapshot _metadata = MetadataSnapshot.Empty;
     private readonly Lock _refreshLock = new();

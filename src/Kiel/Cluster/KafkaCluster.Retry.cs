@@ -3,7 +3,7 @@ using Kiel.Protocol;
 
 namespace Kiel.Cluster;
 
-public sealed partial class KafkaCluster
+internal sealed partial class KafkaCluster
 {
     /// <summary>True when repeating an operation that failed with <paramref name="error"/> may succeed.</summary>
     public static bool IsRetriable(Exception error) => ErrorClassification.IsRetriable(error);

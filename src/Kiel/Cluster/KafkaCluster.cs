@@ -10,7 +10,7 @@ namespace Kiel.Cluster;
 /// <see cref="ClusterOptions.MetadataMaxAge"/>, three connections per broker (produce, fetch, group/admin),
 /// coordinator lookup, and a request-with-retry helper that every client uses.
 /// </summary>
-public sealed partial class KafkaCluster : IAsyncDisposable
+internal sealed partial class KafkaCluster : IAsyncDisposable
 {
     private readonly ConnectionOptions _connectionOptions;
     private readonly ILogger _logger;

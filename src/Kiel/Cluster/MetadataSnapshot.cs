@@ -11,7 +11,7 @@ namespace Kiel.Cluster;
 /// <param name="Isr">Broker ids of the in-sync replicas.</param>
 /// <param name="OfflineReplicas">Broker ids of offline replicas (Metadata v5+).</param>
 /// <param name="ErrorCode">The partition's error code (0 when fine; 5 while leaderless).</param>
-public sealed record PartitionMetadata(int Partition, int LeaderId, int LeaderEpoch, IReadOnlyList<int> Replicas, IReadOnlyList<int> Isr,
+internal sealed record PartitionMetadata(int Partition, int LeaderId, int LeaderEpoch, IReadOnlyList<int> Replicas, IReadOnlyList<int> Isr,
     IReadOnlyList<int> OfflineReplicas, short ErrorCode);
 
 /// <summary>One topic as metadata describes it.</summary>
@@ -20,7 +20,7 @@ public sealed record PartitionMetadata(int Partition, int LeaderId, int LeaderEp
 /// <param name="ErrorCode">The topic's error code (0 when fine; 3 when unknown).</param>
 /// <param name="IsInternal">True for internal topics such as <c>__consumer_offsets</c>.</param>
 /// <param name="Partitions">The partitions, sorted by index.</param>
-public sealed record TopicMetadata(string Name, Guid TopicId, short ErrorCode, bool IsInternal, IReadOnlyList<PartitionMetadata> Partitions)
+internal sealed record TopicMetadata(string Name, Guid TopicId, short ErrorCode, bool IsInternal, IReadOnlyList<PartitionMetadata> Partitions)
 {
     /// <summary>Finds a partition by index.</summary>
     public PartitionMetadata? GetPartition(int partition)
@@ -36,7 +36,7 @@ public sealed record TopicMetadata(string Name, Guid TopicId, short ErrorCode, b
 /// An immutable view of the cluster at one moment: brokers, controller, cluster id, and the topics asked about.
 /// A refresh builds a new snapshot; readers never see a half-updated one.
 /// </summary>
-public sealed class MetadataSnapshot
+internal sealed class MetadataSnapshot
 {
     /// <summary>The snapshot before any metadata is known.</summary>
     public static readonly MetadataSnapshot Empty = new(null, -1, FrozenDictionary<int, BrokerEndpoint>.Empty, FrozenDictionary<string, TopicMetadata>.Empty, DateTimeOffset.MinValue, -1);

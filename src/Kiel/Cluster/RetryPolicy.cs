@@ -4,7 +4,7 @@ namespace Kiel.Cluster;
 /// How often and how fast to retry a retriable failure: exponential backoff from <see cref="Backoff"/> doubling up to
 /// <see cref="BackoffMax"/>, with ±<see cref="Jitter"/> randomness so that many clients do not retry in step.
 /// </summary>
-public sealed record RetryPolicy
+internal sealed record RetryPolicy
 {
     /// <summary>Most attempts per operation, the first included. Default 10. The caller's token bounds the total time.</summary>
     public int MaxAttempts { get; init; } = 10;

@@ -129,7 +129,7 @@ internal sealed partial class FetchEngine
         {
             complete = LogScan.Scan(records.Span, ref next);
         }
-        catch (Kiel.Protocol.KafkaProtocolException ex)
+        catch (Kiel.KafkaProtocolException ex)
         {
             // Corrupt framing: stop this partition and tell the application, rather than refetching it forever.
             state.Resetting = true;

@@ -285,7 +285,7 @@ internal sealed partial class FetchedChunk : IDisposable
             var key = RecordSpanReader.ReadVarBytes(ref span, out var isNull);
             return !isNull && key.Length >= 4 && BinaryPrimitives.ReadInt16BigEndian(key[2..]) == 0;
         }
-        catch (Kiel.Protocol.KafkaProtocolException)
+        catch (Kiel.KafkaProtocolException)
         {
             return false;
         }

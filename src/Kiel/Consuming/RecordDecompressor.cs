@@ -50,7 +50,7 @@ internal static class RecordDecompressor
             var need = Written + Math.Max(1, sizeHint);
             if (need <= Buffer.Length) return;
             if (need > MaxInflatedBytes)
-                throw new Kiel.Protocol.KafkaProtocolException("FetchResponse", -1, "Records", $"a compressed batch inflates past {MaxInflatedBytes} bytes");
+                throw new Kiel.KafkaProtocolException("FetchResponse", -1, "Records", $"a compressed batch inflates past {MaxInflatedBytes} bytes");
             var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(MaxInflatedBytes, Math.Max(need, Buffer.Length * 2)));
             Buffer.AsSpan(0, Written).CopyTo(bigger);
             ArrayPool<byte>.Shared.Return(Buffer);

@@ -231,11 +231,11 @@ public partial class GroupedConsumer<TValue>
         // Any retriable failure may mean the coordinator moved, is not there yet, or its connection broke: look it up
         // again (kiel never did, L7). COORDINATOR_LOAD_IN_PROGRESS is the coordinator itself asking for patience.
         if (failure != CoordinatorLoadInProgress)
-            _cluster!.ForgetCoordinator(CoordinatorType.Group, Options.Group, lost?.Message ?? ((Protocol.ErrorCode)failure).Name());
+            _cluster!.ForgetCoordinator(CoordinatorType.Group, Options.Group, lost?.Message ?? ((ErrorCode)failure).Name());
         if (lost is not null) _cluster!.ReportError(lost);
     }
 
-    private static bool IsRetriableCode(short code) => ((Protocol.ErrorCode)code).IsRetriable();
+    private static bool IsRetriableCode(short code) => ((ErrorCode)code).IsRetriable();
 
     private static TimeSpan Next(TimeSpan backoff) => TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
 

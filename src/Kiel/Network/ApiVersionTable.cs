@@ -8,7 +8,7 @@ namespace Kiel.Network;
 /// choice of a version per request: the highest version both sides support, capped by
 /// <see cref="KielApiVersions"/>.
 /// </summary>
-public sealed class ApiVersionTable
+internal sealed class ApiVersionTable
 {
     private readonly FrozenDictionary<ApiKey, ApiVersionRange> _broker;
 

@@ -11,7 +11,7 @@ public sealed class ApiVersionsException : KielException
     private static readonly HashSet<short> Transient = [7, 13, 14, 15, 56, 89];
 
     /// <summary>Creates the exception.</summary>
-    public ApiVersionsException(BrokerEndpoint broker, short version, short errorCode)
+    internal ApiVersionsException(BrokerEndpoint broker, short version, short errorCode)
         : base($"Broker {broker} answered ApiVersions v{version} with error code {errorCode}" +
                (errorCode switch
                {
@@ -25,7 +25,7 @@ public sealed class ApiVersionsException : KielException
     }
 
     /// <summary>The broker.</summary>
-    public BrokerEndpoint Broker { get; }
+    internal BrokerEndpoint Broker { get; }
 
     /// <summary>The Kafka error code it answered.</summary>
     public short ErrorCode { get; }

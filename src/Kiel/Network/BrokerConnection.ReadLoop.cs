@@ -6,7 +6,7 @@ using Kiel.Protocol;
 
 namespace Kiel.Network;
 
-public sealed partial class BrokerConnection
+internal sealed partial class BrokerConnection
 {
     private async Task ReadLoopAsync()
     {

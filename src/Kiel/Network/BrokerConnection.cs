@@ -19,7 +19,7 @@ namespace Kiel.Network;
 /// every request waiting for a slot at once. A request that times out closes the connection, because replies
 /// arrive in request order and everything behind it would wait as long.
 /// </remarks>
-public sealed partial class BrokerConnection : IAsyncDisposable
+internal sealed partial class BrokerConnection : IAsyncDisposable
 {
     private const int StrayIdCapacity = 256;
 

@@ -8,7 +8,7 @@ namespace Kiel.Network;
 /// connection or stay silent when asked) or when ApiVersions requests are switched off. The caller names
 /// the release in <see cref="ConnectionOptions.BrokerVersionFallback"/>.
 /// </summary>
-public static class BrokerVersionFallback
+internal static class BrokerVersionFallback
 {
     private static ApiKey K(short key) => (ApiKey)key;
 

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 namespace Kiel.Network;
 
 /// <summary>Settings of one broker connection. <c>ClusterOptions</c> derives them for every connection it opens.</summary>
-public sealed partial record ConnectionOptions
+internal sealed partial record ConnectionOptions
 {
     /// <summary>The client id sent in every request header. Default <c>kiel</c>.</summary>
     public string ClientId { get; init; } = "kiel";

@@ -7,7 +7,7 @@ namespace Kiel.Network;
 /// The versions of each API that Kiel implements and has tested (against the librdkafka 2.16 mock and the
 /// protocol snapshot). Negotiation never picks a version above these, whatever a broker advertises.
 /// </summary>
-public static class KielApiVersions
+internal static class KielApiVersions
 {
     private static readonly FrozenDictionary<ApiKey, ApiVersionRange> Table = new Dictionary<ApiKey, ApiVersionRange>
     {

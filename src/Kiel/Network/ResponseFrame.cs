@@ -7,7 +7,7 @@ namespace Kiel.Network;
 /// One response as read from the socket: its body lies in a pooled buffer that is returned when the frame is
 /// disposed. Decoders may keep slices of <see cref="Body"/> (records are parsed in place) only until then.
 /// </summary>
-public sealed class ResponseFrame : IDisposable
+internal sealed class ResponseFrame : IDisposable
 {
     private byte[]? _buffer;
     private readonly int _offset;

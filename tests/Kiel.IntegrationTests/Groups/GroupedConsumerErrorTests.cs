@@ -64,7 +64,7 @@ public sealed class GroupedConsumerErrorTests(GroupEnvironment env) : IClassFixt
         {
             env.Kafka.PushRequestErrors(FindCoordinator, 30);
             var e = await Assert.ThrowsAnyAsync<KafkaException>(() => c.DetermineCoordinatorAsync());
-            Assert.Equal(Kiel.Protocol.ErrorCode.GroupAuthorizationFailed, e.Code);
+            Assert.Equal(Kiel.ErrorCode.GroupAuthorizationFailed, e.ErrorCode);
             // The next lookup works again.
             await c.DetermineCoordinatorAsync();
         }

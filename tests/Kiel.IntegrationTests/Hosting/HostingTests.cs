@@ -45,7 +45,7 @@ public sealed class HostingTests
         Assert.Equal("127.0.0.1:1,127.0.0.1:4", producer.Options.BootstrapServers);
         Assert.Equal(Acks.Leader, producer.Options.Acks);
         Assert.Equal(TimeSpan.FromMilliseconds(20), producer.Options.Linger);
-        Assert.Equal(Kiel.Protocol.Compression.CompressionType.Zstd, producer.Options.Compression);
+        Assert.Equal(Kiel.CompressionType.Zstd, producer.Options.Compression);
 
         var consumer = provider.GetRequiredService<GroupedConsumer<string>>();
         Assert.Equal("g", consumer.Options.Group);

@@ -84,7 +84,7 @@ internal sealed class FakeBackend : IConsumerBackend
         {
             LogScan.Scan(set, ref next);
         }
-        catch (Kiel.Protocol.KafkaProtocolException)
+        catch (Kiel.KafkaProtocolException)
         {
             return FirstOffset(set); // a deliberately corrupt set: one offset
         }

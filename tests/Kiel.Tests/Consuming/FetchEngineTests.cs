@@ -290,7 +290,7 @@ public class FetchEngineTests
         while (errors == 0 || records < 5)
         {
             var chunk = await engine.TakeAsync(cts.Token);
-            if (chunk.Error is Kiel.Protocol.KafkaProtocolException) errors++;
+            if (chunk.Error is Kiel.KafkaProtocolException) errors++;
             else while (chunk.TryReadNext(out _)) records++;
             engine.Release(chunk);
         }

@@ -297,7 +297,7 @@ internal sealed partial class ProducerEngine
         $"Broker {broker} refused the batch for {r.Topic}:{r.Partition}: {ProduceErrors.Name(r.ErrorCode)} ({r.ErrorCode})" +
         (string.IsNullOrEmpty(r.ErrorMessage) ? "." : $": {r.ErrorMessage}"),
         r.ErrorCode, retriable: ProduceErrors.IsRetriable(r.ErrorCode),
-        innerException: new KafkaException((Kiel.Protocol.ErrorCode)r.ErrorCode, r.ErrorMessage));
+        innerException: new KafkaException((Kiel.ErrorCode)r.ErrorCode, r.ErrorMessage));
 
     private void Retry(ProducerBatch b, Exception error, bool needsMetadata, List<(ProducerBatch, ProduceException)> failed, bool backoff = true)
     {

@@ -204,7 +204,7 @@ internal sealed partial class ProducerEngine : IAsyncDisposable
     {
         _memory.Release(size);
         var report = new DeliveryReport(topic, partition, -1, DateTimeOffset.FromUnixTimeMilliseconds(timestamp),
-            Protocol.Records.TimestampType.CreateTime, error);
+            TimestampType.CreateTime, error);
         try
         {
             if (completion is DeliveryPromise p) p.Complete(report);

@@ -7,7 +7,7 @@ namespace Kiel.Protocol.Records;
 // Legacy message sets (magic 0 and 1): each log entry is Offset int64, MessageSize int32, then a message with a
 // CRC-32, magic, attributes, (magic 1) timestamp, key and value. A compressed entry is a wrapper whose value holds
 // an inner message set; in magic 1 the inner offsets are relative and the wrapper carries the last absolute one.
-public ref partial struct RecordSetReader
+internal ref partial struct RecordSetReader
 {
     private const string MessageName = "Message";
 

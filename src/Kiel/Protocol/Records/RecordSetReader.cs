@@ -16,7 +16,7 @@ namespace Kiel.Protocol.Records;
 /// are skipped, and an incomplete last batch (the broker's cut at the fetch size) ends the set quietly; see
 /// <see cref="TruncatedTailBytes"/>. Any other damage raises <see cref="KafkaProtocolException"/> naming the field.
 /// </remarks>
-public ref partial struct RecordSetReader
+internal ref partial struct RecordSetReader
 {
     private const string BatchName = "RecordBatch";
 
