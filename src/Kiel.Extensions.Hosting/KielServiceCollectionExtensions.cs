@@ -11,7 +11,7 @@ public static class KielServiceCollectionExtensions
 {
     /// <summary>
     /// Registers a singleton <see cref="KielProducer{TKey, TValue}"/> whose <see cref="KielProducerOptions"/> are bound
-    /// from <paramref name="configuration"/> (for example the section <c>Kiel:Producer</c>: <c>Brokers</c>, <c>Acks</c>,
+    /// from <paramref name="configuration"/> (for example the section <c>Kiel:Producer</c>: <c>BootstrapServers</c>, <c>Acks</c>,
     /// <c>Linger</c>, <c>Compression</c>, ...). Serializers registered as <see cref="ISerializer{T}"/> are used; otherwise
     /// the producer's defaults (string, byte[]). The logger factory comes from the container. The host disposes the
     /// producer (which flushes) when it stops.
@@ -28,7 +28,7 @@ public static class KielServiceCollectionExtensions
         services.TryAddSingleton(sp =>
         {
             var options = Bind<KielProducerOptions>(configuration) with { LoggerFactory = sp.GetService<ILoggerFactory>() };
-            if (ListOrNull(configuration, nameof(KielProducerOptions.Brokers)) is { } brokers) options = options with { Brokers = brokers };
+            if (ListOrNull(configuration, nameof(KielClientOptions.BootstrapServers)) is { } servers) options = options with { BootstrapServers = string.Join(',', servers) };
             options = configure?.Invoke(options) ?? options;
             return new KielProducer<TKey, TValue>(options, sp.GetService<ISerializer<TKey>>(), sp.GetService<ISerializer<TValue>>());
         });
@@ -37,8 +37,8 @@ public static class KielServiceCollectionExtensions
 
     /// <summary>
     /// Registers a singleton <see cref="GroupedConsumer{TValue}"/> whose <see cref="GroupedConsumerOptions"/> are bound
-    /// from <paramref name="configuration"/> (for example <c>Kiel:Consumer</c>: <c>Brokers</c>, <c>Group</c>,
-    /// <c>ZooKeeperHosts</c>, <c>ResetPolicy</c>, ...). A registered <see cref="IDeserializer{T}"/> is used; otherwise JSON.
+    /// from <paramref name="configuration"/> (for example <c>Kiel:Consumer</c>: <c>BootstrapServers</c>, <c>Group</c>,
+    /// <c>ZooKeeperHosts</c>, <c>AutoOffsetReset</c>, ...). A registered <see cref="IDeserializer{T}"/> is used; otherwise JSON.
     /// Nothing connects until <see cref="GroupedConsumer{TValue}.ConnectAsync"/>; <see cref="KielGroupWorker{TValue}"/> does that.
     /// </summary>
     /// <param name="services">The services.</param>
@@ -53,7 +53,7 @@ public static class KielServiceCollectionExtensions
         services.TryAddSingleton(sp =>
         {
             var options = Bind<GroupedConsumerOptions>(configuration) with { LoggerFactory = sp.GetService<ILoggerFactory>() };
-            if (ListOrNull(configuration, nameof(GroupedConsumerOptions.Brokers)) is { } brokers) options = options with { Brokers = brokers };
+            if (ListOrNull(configuration, nameof(KielClientOptions.BootstrapServers)) is { } servers) options = options with { BootstrapServers = string.Join(',', servers) };
             if (ListOrNull(configuration, nameof(GroupedConsumerOptions.ZooKeeperHosts)) is { } hosts) options = options with { ZooKeeperHosts = hosts };
             options = configure?.Invoke(options) ?? options;
             return new GroupedConsumer<TValue>(options, sp.GetService<IDeserializer<TValue>>());
@@ -64,12 +64,32 @@ public static class KielServiceCollectionExtensions
     private static T Bind<T>(IConfiguration configuration) where T : new()
     {
         var options = new T();
-        configuration.Bind(options, o => o.ErrorOnUnknownConfiguration = true);
+        // BootstrapServers may be an array of entries, which cannot bind to its string; the callers join it instead.
+        new WithoutKey(configuration, nameof(KielClientOptions.BootstrapServers)).Bind(options, o => o.ErrorOnUnknownConfiguration = true);
+        var servers = configuration.GetSection(nameof(KielClientOptions.BootstrapServers));
+        if (servers.Value is not null && options is KielClientOptions)
+            typeof(KielClientOptions).GetProperty(nameof(KielClientOptions.BootstrapServers))!.SetValue(options, servers.Value);
         return options;
     }
 
+    /// <summary>A view of a configuration without one of its keys.</summary>
+    private sealed class WithoutKey(IConfiguration inner, string key) : IConfiguration
+    {
+        private bool Is(string k) => string.Equals(k, key, StringComparison.OrdinalIgnoreCase);
+
+        public string? this[string k] { get => Is(k) ? null : inner[k]; set => inner[k] = value; }
+
+        public IEnumerable<IConfigurationSection> GetChildren() => inner.GetChildren().Where(c => !Is(c.Key));
+
+        public Microsoft.Extensions.Primitives.IChangeToken GetReloadToken() => inner.GetReloadToken();
+
+        // A section that does not exist, so the binder leaves the property as it is.
+        public IConfigurationSection GetSection(string k) => inner.GetSection(Is(k) ? k + ConfigurationPath.KeyDelimiter + "\u0001absent" : k);
+    }
+
     // The binder appends configured list items to a list's default entries (ZooKeeperHosts defaults to 127.0.0.1:2181);
-    // a configured list must replace them instead.
+    // a configured list must replace them instead. BootstrapServers is one comma-separated string, as Kafka's
+    // bootstrap.servers; an array of entries in configuration is joined into it.
     private static string[]? ListOrNull(IConfiguration configuration, string key)
     {
         var section = configuration.GetSection(key);

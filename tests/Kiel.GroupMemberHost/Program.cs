@@ -16,16 +16,16 @@ void Say(string line) { lock (output) { Console.Out.WriteLine(line); Console.Out
 
 var consumer = new GroupedConsumer(new GroupedConsumerOptions
 {
-    Brokers = brokers.Split(','),
+    BootstrapServers = brokers,
     Group = group,
     ZooKeeperHosts = [zk],
-    ResetPolicy = OffsetResetPolicy.Earliest,
+    AutoOffsetReset = OffsetResetPolicy.Earliest,
     // Commits are explicit, after the records are printed, so that a test knows exactly what was committed.
     Autocommit = false,
-    MaxWaitTime = TimeSpan.FromMilliseconds(100),
+    FetchMaxWait = TimeSpan.FromMilliseconds(100),
     ZooKeeperSessionTimeout = TimeSpan.FromMilliseconds(sessionMs),
     RetryBackoff = TimeSpan.FromMilliseconds(20),
-    MetadataRefreshInterval = TimeSpan.FromSeconds(2),
+    MetadataMaxAge = TimeSpan.FromSeconds(2),
 });
 consumer.AllocationChanged += e =>
 {

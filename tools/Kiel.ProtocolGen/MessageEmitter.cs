@@ -255,7 +255,7 @@ public sealed class MessageEmitter(MessageSpec m)
         {
             var what = m.ApiKey is { } key ? $"{m.Name} (API key {key})" : $"{m.Name} ({m.Type})";
             w.Line($"/// <summary>{what}, versions {m.ValidVersions}, flexible versions {m.FlexibleVersions}.</summary>");
-            w.Open($"public sealed partial class {name} : {Kind}");
+            w.Open($"internal sealed partial class {name} : {Kind}");
             w.Line("/// <summary>The lowest version this message defines.</summary>");
             w.Line($"public const short LowestSupportedVersion = {m.ValidVersions.Low};");
             w.Line("/// <summary>The highest version this message defines.</summary>");

@@ -31,7 +31,7 @@ public static class TableEmitter
         w.Line("namespace Kiel.Protocol;");
         w.Line();
         w.Line("/// <summary>Kafka API keys, one per request/response pair in the protocol schemas.</summary>");
-        w.Open("public enum ApiKey : short");
+        w.Open("internal enum ApiKey : short");
         foreach (var r in requests)
         {
             w.Line($"/// <summary>{Api(r)}: versions {r.ValidVersions}, flexible versions {r.FlexibleVersions}.</summary>");
@@ -57,7 +57,7 @@ public static class TableEmitter
         w.Line();
         w.Line("namespace Kiel.Protocol;");
         w.Line();
-        w.Open("public static partial class ApiKeys");
+        w.Open("internal static partial class ApiKeys");
         w.Line("/// <summary>Every API the schemas define, ordered by key.</summary>");
         w.Line("public static IReadOnlyList<ApiInfo> All { get; } =");
         w.Line("[");
@@ -83,7 +83,7 @@ public static class TableEmitter
         w.Line("namespace Kiel.Protocol;");
         w.Line();
         w.Line("/// <summary>Decodes or creates a message chosen by its <see cref=\"ApiKey\"/> at run time (captured frames, tools, test servers).</summary>");
-        w.Open("public static class MessageReaders");
+        w.Open("internal static class MessageReaders");
         void Dispatch(string summary, string signature, Func<MessageSpec, string> arm)
         {
             w.Line($"/// <summary>{summary}</summary>");

@@ -75,7 +75,7 @@ public static class ConsumeRunner
                     producer.Produce(new Confluent.Kafka.TopicPartition(topic, i % Partitions), new Message<Null, byte[]> { Value = value });
                     break;
                 }
-                catch (ProduceException<Null, byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
+                catch (ProduceException<Null, byte[]> e) when (e.Error.Code == Confluent.Kafka.ErrorCode.Local_QueueFull)
                 {
                     producer.Poll(TimeSpan.FromMilliseconds(5));
                 }

@@ -35,7 +35,7 @@ public static class ProduceRunner
             // The engine alone (batches acknowledged at once, no sockets): its own CPU and allocation per message.
             foreach (var size in new[] { 100, 1024 })
             {
-                var options = new KielProducerOptions { Brokers = ["null:9092"] };
+                var options = new KielProducerOptions { BootstrapServers = "null:9092" };
                 var value = new byte[size];
                 await using var producer = new KielProducer<byte[], byte[]>(options, null, null, _ => new NullTransport());
                 for (var i = 0; i < 50_000; i++) producer.Produce("t", null, value);
@@ -105,7 +105,7 @@ public static class ProduceRunner
         var topic = NewTopic(cluster);
         var options = new KielProducerOptions
         {
-            Brokers = cluster.BootstrapServers.Split(','),
+            BootstrapServers = cluster.BootstrapServers,
             Acks = s.Acks == Acks.All ? Kiel.Producing.Acks.All : Kiel.Producing.Acks.Leader,
             EnableIdempotence = s.Acks == Acks.All,
             Linger = TimeSpan.FromMilliseconds(5),
@@ -162,7 +162,7 @@ public static class ProduceRunner
                     while (true)
                     {
                         try { producer.Produce(topic, new Message<Null, byte[]> { Value = value }); break; }
-                        catch (ProduceException<Null, byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull) { producer.Poll(TimeSpan.FromMilliseconds(1)); }
+                        catch (ProduceException<Null, byte[]> e) when (e.Error.Code == Confluent.Kafka.ErrorCode.Local_QueueFull) { producer.Poll(TimeSpan.FromMilliseconds(1)); }
                     }
                 }
             }

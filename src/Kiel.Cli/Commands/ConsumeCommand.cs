@@ -176,11 +176,11 @@ internal static class ConsumeCommand
         await using var consumer = new GroupedConsumer<byte[]?>(
             new GroupedConsumerOptions
             {
-                Brokers = brokers,
+                BootstrapServers = string.Join(',', brokers),
                 Group = group,
                 ZooKeeperHosts = zk,
                 ClientId = "kiel-cli",
-                MaxWaitTime = TimeSpan.FromMilliseconds(500),
+                FetchMaxWait = TimeSpan.FromMilliseconds(500),
                 LoggerFactory = context.LoggerFactory,
             },
             Deserializers.Bytes);

@@ -237,7 +237,7 @@ internal static class DemoCommand
     {
         var stopwatch = Stopwatch.StartNew();
         await using (var producer = new KielProducer<byte[], byte[]>(
-            new KielProducerOptions { Brokers = bootstrap.Split(','), ClientId = "kiel-demo", LoggerFactory = context.LoggerFactory },
+            new KielProducerOptions { BootstrapServers = bootstrap, ClientId = "kiel-demo", LoggerFactory = context.LoggerFactory },
             Serializers.Bytes,
             Serializers.Bytes))
         {

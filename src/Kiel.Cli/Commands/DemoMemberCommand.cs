@@ -37,12 +37,12 @@ internal static class DemoMemberCommand
         var topic = parse.GetValue(Topic)!;
         var options = new GroupedConsumerOptions
         {
-            Brokers = parse.GetValue(Brokers)!.Split(',', StringSplitOptions.RemoveEmptyEntries),
+            BootstrapServers = parse.GetValue(Brokers)!,
             ZooKeeperHosts = parse.GetValue(ZooKeeper)!.Split(',', StringSplitOptions.RemoveEmptyEntries),
             Group = parse.GetValue(Group)!,
-            ResetPolicy = OffsetResetPolicy.Earliest,
+            AutoOffsetReset = OffsetResetPolicy.Earliest,
             ZooKeeperSessionTimeout = TimeSpan.FromMilliseconds(parse.GetValue(SessionTimeoutMs)),
-            MaxWaitTime = TimeSpan.FromMilliseconds(200),
+            FetchMaxWait = TimeSpan.FromMilliseconds(200),
             LoggerFactory = context.LoggerFactory,
         };
 

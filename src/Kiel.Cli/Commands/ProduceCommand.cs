@@ -97,7 +97,7 @@ internal static class ProduceCommand
         await using (var producer = new KielProducer<string, string>(
             new KielProducerOptions
             {
-                Brokers = brokers,
+                BootstrapServers = string.Join(',', brokers),
                 ClientId = "kiel-cli",
                 Acks = acks,
                 Compression = compression,

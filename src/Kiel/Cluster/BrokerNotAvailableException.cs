@@ -7,7 +7,7 @@ namespace Kiel;
 public sealed class BrokerNotAvailableException : KielException
 {
     /// <summary>Creates the exception.</summary>
-    public BrokerNotAvailableException(int brokerId, string context)
+    internal BrokerNotAvailableException(int brokerId, string context)
         : base($"{context}: broker {brokerId} is not in the cluster's broker list (it may be down); metadata will be refreshed.")
     {
         BrokerId = brokerId;

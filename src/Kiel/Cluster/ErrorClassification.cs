@@ -84,7 +84,7 @@ internal static class ErrorClassification
     /// <summary>The Kafka error code an exception carries, or null.</summary>
     public static ErrorCode? GetErrorCode(Exception error) => error switch
     {
-        KafkaException k => k.Code,
+        KafkaException k => k.ErrorCode,
         ApiVersionsException a => (ErrorCode)a.ErrorCode,
         _ => null,
     };

@@ -13,7 +13,7 @@ public sealed record BrokerAttempt(string Broker, string Outcome);
 public sealed class NoBrokersException : KielException
 {
     /// <summary>Creates the exception.</summary>
-    public NoBrokersException(string operation, IReadOnlyList<BrokerAttempt> attempts, Exception? lastError = null)
+    internal NoBrokersException(string operation, IReadOnlyList<BrokerAttempt> attempts, Exception? lastError = null)
         : base(Format(operation, attempts), lastError)
     {
         Attempts = attempts;

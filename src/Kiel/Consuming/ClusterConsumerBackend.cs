@@ -82,7 +82,7 @@ internal sealed class ClusterConsumerBackend : IConsumerBackend
         for (var i = 0; i < leaders.Length; i++)
         {
             var p = metadata.Partitions[i];
-            leaders[i] = new PartitionLeader(p.Partition, Kiel.Cluster.ErrorClassification.LeaderUsable((Kiel.Protocol.ErrorCode)p.ErrorCode) ? p.LeaderId : -1, p.LeaderEpoch);
+            leaders[i] = new PartitionLeader(p.Partition, Kiel.Cluster.ErrorClassification.LeaderUsable((Kiel.ErrorCode)p.ErrorCode) ? p.LeaderId : -1, p.LeaderEpoch);
         }
         return leaders;
     }

@@ -1,16 +1,5 @@
 namespace Kiel.Consuming;
 
-/// <summary>How a record's timestamp was set.</summary>
-public enum TimestampType
-{
-    /// <summary>The record has no timestamp (magic 0).</summary>
-    NotAvailable = -1,
-    /// <summary>Set by the producer.</summary>
-    CreateTime = 0,
-    /// <summary>Set by the broker when it appended the record.</summary>
-    LogAppendTime = 1,
-}
-
 /// <summary>One consumed record with its deserialized key and value.</summary>
 /// <typeparam name="TKey">The key type.</typeparam>
 /// <typeparam name="TValue">The value type.</typeparam>

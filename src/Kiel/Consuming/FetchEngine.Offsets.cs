@@ -73,7 +73,7 @@ internal sealed partial class FetchEngine
     }
 
     /// <summary>ListOffsets for many partitions, each sent to its leader; retriable errors are retried with fresh
-    /// metadata until <see cref="KielConsumerOptions.RequestTimeout"/> has passed.</summary>
+    /// metadata until <see cref="KielClientOptions.RequestTimeout"/> has passed.</summary>
     public async ValueTask<Dictionary<TopicPartition, ListOffsetsAnswer>> ListOffsetsAsync(IReadOnlyList<ListOffsetsQuery> queries, CancellationToken cancellationToken)
     {
         var result = new Dictionary<TopicPartition, ListOffsetsAnswer>();
@@ -129,8 +129,8 @@ internal sealed partial class FetchEngine
                     {
                         if (answer.TopicPartition != query.TopicPartition) continue;
                         found = true;
-                        if (answer.ErrorCode == (short)Kiel.Protocol.ErrorCode.None) result[query.TopicPartition] = answer;
-                        else if (Kiel.Cluster.ErrorClassification.IsRetriableListOffsets((Kiel.Protocol.ErrorCode)answer.ErrorCode))
+                        if (answer.ErrorCode == (short)Kiel.ErrorCode.None) result[query.TopicPartition] = answer;
+                        else if (Kiel.Cluster.ErrorClassification.IsRetriableListOffsets((Kiel.ErrorCode)answer.ErrorCode))
                         {
                             last = new KielException($"ListOffsets for {query.TopicPartition} failed with error {answer.ErrorCode}.");
                             retry.Add(query);

@@ -84,7 +84,7 @@ internal sealed class FetchedChunk : IDisposable
     public bool IsCurrent => State.Assigned && State.Version == Version;
 
     /// <summary>Reads the next deliverable record; false at the end of the chunk.</summary>
-    /// <exception cref="Kiel.Protocol.KafkaProtocolException">A batch is malformed.</exception>
+    /// <exception cref="Kiel.KafkaProtocolException">A batch is malformed.</exception>
     /// <exception cref="CorruptRecordException">A message inside a legacy compressed wrapper fails its CRC.</exception>
     public bool TryReadNext(out RawRecord record)
     {

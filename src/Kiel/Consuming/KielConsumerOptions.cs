@@ -1,19 +1,12 @@
-using Microsoft.Extensions.Logging;
-
 namespace Kiel.Consuming;
 
 /// <summary>
 /// Settings of <see cref="KielConsumer{TKey, TValue}"/> and <see cref="SingleConsumer{T}"/>.
-/// Every duration is sent to the broker in milliseconds.
+/// Every duration is sent to the broker in milliseconds. The bootstrap list, client id, request timeout, retry
+/// backoff, logging and clock are in <see cref="KielClientOptions"/>.
 /// </summary>
-public sealed record KielConsumerOptions
+public sealed record KielConsumerOptions : KielClientOptions
 {
-    /// <summary>Comma-separated <c>host:port</c> list of brokers to bootstrap from. Required.</summary>
-    public string BootstrapServers { get; init; } = "";
-
-    /// <summary>The client id sent with every request. Default <c>kiel</c>.</summary>
-    public string ClientId { get; init; } = "kiel";
-
     /// <summary>The most bytes one Fetch asks a broker for, over all partitions (Fetch v3+). Default 50 MiB.
     /// A first batch larger than this is still returned by the broker, so no record is ever too large to consume.</summary>
     public int FetchMaxBytes { get; init; } = 50 * 1024 * 1024;
@@ -41,12 +34,6 @@ public sealed record KielConsumerOptions
     /// <summary>How long to wait for an unknown topic to appear in the metadata before failing. Default 10 s.</summary>
     public TimeSpan TopicMetadataTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>How long one request may take before it is abandoned and retried. Default 30 s.</summary>
-    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
-
-    /// <summary>The first pause after a failed Fetch or metadata refresh; it doubles up to 1 s. Default 50 ms.</summary>
-    public TimeSpan RetryBackoff { get; init; } = TimeSpan.FromMilliseconds(50);
-
     /// <summary>Whether to use incremental fetch sessions (KIP-227) where the broker offers them. Default true.</summary>
     public bool UseFetchSessions { get; init; } = true;
 
@@ -59,27 +46,16 @@ public sealed record KielConsumerOptions
 
     /// <summary>
     /// The largest size one compressed batch (or legacy wrapper) may decompress to; a larger one is refused with a
-    /// <see cref="Kiel.Protocol.KafkaProtocolException"/> before that memory is allocated. Default 64 MiB.
+    /// <see cref="KafkaProtocolException"/> before that memory is allocated. Default 64 MiB.
     /// </summary>
     public int MaxDecompressedBatchBytes { get; init; } = Kiel.Protocol.Compression.CompressionCodec.DefaultMaxDecompressedBytes;
-
-    /// <summary>Where logs go; none when null.</summary>
-    public ILoggerFactory? LoggerFactory { get; init; }
-
-    /// <summary>
-    /// The clock of fetch and metadata backoff, request bounds, the topic-metadata wait, timestamp start positions and
-    /// the cluster's timers. Default <see cref="TimeProvider.System"/>; tests pass a fake one.
-    /// </summary>
-    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
     /// <summary>Checks every setting and throws one exception that lists what is wrong and how to fix it.</summary>
     /// <exception cref="ArgumentException">A setting is out of range.</exception>
     public void Validate()
     {
         var errors = new List<string>();
-        if (TimeProvider is null) errors.Add("TimeProvider is null: leave it unset for TimeProvider.System.");
-        if (string.IsNullOrWhiteSpace(BootstrapServers))
-            errors.Add("BootstrapServers is empty: give at least one host:port, for example \"127.0.0.1:9092\".");
+        foreach (var (setting, problem) in ClientSettingProblems()) errors.Add($"{setting} {problem}");
         if (FetchMaxBytes < 1)
             errors.Add($"FetchMaxBytes is {FetchMaxBytes}: it must be at least 1 (the default is 52428800).");
         if (MaxPartitionFetchBytes < 1)
@@ -96,14 +72,10 @@ public sealed record KielConsumerOptions
             errors.Add($"MaxPrefetchBytes is {MaxPrefetchBytes}: it must be at least 1 (the default is 64 MiB).");
         if (TopicMetadataTimeout < TimeSpan.Zero)
             errors.Add($"TopicMetadataTimeout is {TopicMetadataTimeout}: it must not be negative.");
-        if (RequestTimeout <= TimeSpan.Zero)
-            errors.Add($"RequestTimeout is {RequestTimeout}: it must be positive (the default is 30 s).");
-        else if (RequestTimeout <= FetchMaxWait)
-            errors.Add($"RequestTimeout ({RequestTimeout.TotalMilliseconds} ms) must be longer than FetchMaxWait ({FetchMaxWait.TotalMilliseconds} ms), or every held Fetch would time out.");
+        if (RequestTimeout > TimeSpan.Zero && RequestTimeout <= FetchMaxWait)
+            errors.Add($"RequestTimeout ({RequestTimeout.TotalMilliseconds} ms) must be longer than FetchMaxWait ({FetchMaxWait.TotalMilliseconds} ms), or every held Fetch would time out; raise RequestTimeout or lower FetchMaxWait.");
         if (MaxDecompressedBatchBytes < 1)
             errors.Add($"MaxDecompressedBatchBytes is {MaxDecompressedBatchBytes}: it must be at least 1 (the default is {Kiel.Protocol.Compression.CompressionCodec.DefaultMaxDecompressedBytes}, 64 MiB).");
-        if (RetryBackoff < TimeSpan.Zero)
-            errors.Add($"RetryBackoff is {RetryBackoff}: it must not be negative.");
         if (errors.Count > 0)
             throw new ArgumentException("Invalid KielConsumerOptions: " + string.Join(" ", errors));
     }

@@ -38,6 +38,18 @@ public readonly ref struct RawHeaders
     /// <summary>Starts the enumeration.</summary>
     public Enumerator GetEnumerator() => new(_data, _count);
 
+    /// <summary>
+    /// Copies the headers out of the fetch buffer into a <see cref="Headers"/>, the header type of the rest of the API
+    /// (keys decoded as UTF-8). This view is the zero-copy form of the same headers, valid only while its batch is.
+    /// </summary>
+    public Headers ToHeaders()
+    {
+        var headers = new Headers();
+        foreach (var header in this)
+            headers.Add(new RecordHeader(System.Text.Encoding.UTF8.GetString(header.Key), header.ValueIsNull ? null : header.Value.ToArray()));
+        return headers;
+    }
+
     /// <summary>Walks the encoded headers, which the records layer validated when it read the record.</summary>
     public ref struct Enumerator
     {

@@ -1,7 +1,8 @@
 using System.Text.Json;
+using Kiel.Consuming;
 using Microsoft.Extensions.Logging;
 
-namespace Kiel.Consuming;
+namespace Kiel;
 
 /// <summary>
 /// Kiel's SingleConsumer: reads every partition of a topic, without a group. Each

@@ -113,7 +113,7 @@ public partial class GroupedConsumer<TValue>
             _gate.Release();
         }
         // A member without partitions of the topic waits as a fetch would, so a consume loop does not spin.
-        if (engine is null) await Task.Delay(Options.MaxWaitTime, cancellationToken).ConfigureAwait(false);
+        if (engine is null) await Task.Delay(Options.FetchMaxWait, cancellationToken).ConfigureAwait(false);
         return records;
     }
 
@@ -129,7 +129,7 @@ public partial class GroupedConsumer<TValue>
 
     private TimeSpan LeaseAge => Options.ZooKeeperSessionTimeout / 3;
 
-    private TimeSpan PauseWait => Options.MaxWaitTime < TimeSpan.FromMilliseconds(200) ? Options.MaxWaitTime : TimeSpan.FromMilliseconds(200);
+    private TimeSpan PauseWait => Options.FetchMaxWait < TimeSpan.FromMilliseconds(200) ? Options.FetchMaxWait : TimeSpan.FromMilliseconds(200);
 
     /// <summary>The one fetch engine, for tests.</summary>
     internal FetchEngine? Engine => _reader?.Engine;
@@ -143,13 +143,18 @@ public partial class GroupedConsumer<TValue>
         if (_reader is { } reader) return reader;
         var options = new KielConsumerOptions
         {
-            BootstrapServers = string.Join(',', Options.Brokers),
+            BootstrapServers = Options.BootstrapServers,
             ClientId = Options.ClientId,
-            FetchMaxWait = Options.MaxWaitTime,
-            FetchMinBytes = Options.MinBytes,
-            FetchMaxBytes = Options.MaxBytes,
-            MaxPartitionFetchBytes = Options.MaxBytes,
-            AutoOffsetReset = Options.ResetPolicy,
+            RequestTimeout = Options.RequestTimeout,
+            RetryBackoff = Options.RetryBackoff,
+            TimeProvider = Options.TimeProvider,
+            FetchMaxWait = Options.FetchMaxWait,
+            FetchMinBytes = Options.FetchMinBytes,
+            FetchMaxBytes = Options.MaxPartitionFetchBytes,
+            MaxPartitionFetchBytes = Options.MaxPartitionFetchBytes,
+            AutoOffsetReset = Options.AutoOffsetReset,
+            CheckCrcs = Options.CheckCrcs,
+            MaxDecompressedBatchBytes = Options.MaxDecompressedBatchBytes,
             LoggerFactory = Options.LoggerFactory,
         };
         var backend = ClusterConsumerBackend.Create(options, _cluster!);
@@ -171,7 +176,7 @@ public partial class GroupedConsumer<TValue>
             }
             else
             {
-                var position = start ?? Options.ResetPolicy switch
+                var position = start ?? Options.AutoOffsetReset switch
                 {
                     OffsetResetPolicy.Earliest => StartPosition.Beginning,
                     OffsetResetPolicy.Latest => StartPosition.End,
@@ -216,7 +221,7 @@ public partial class GroupedConsumer<TValue>
         }
 
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        wait.CancelAfter(Options.MaxWaitTime + TimeSpan.FromMilliseconds(50));
+        wait.CancelAfter(Options.FetchMaxWait + TimeSpan.FromMilliseconds(50));
         while (records.Count < MaxRecordsPerCall && !_paused)
         {
             FetchedChunk? chunk;

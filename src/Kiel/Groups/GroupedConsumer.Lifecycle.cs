@@ -124,7 +124,7 @@ public partial class GroupedConsumer<TValue>
             try
             {
                 // Until a topic is wanted or the refresh interval passes on the options' clock.
-                using (var interval = new CancellationTokenSource(Options.MetadataRefreshInterval, Options.TimeProvider))
+                using (var interval = new CancellationTokenSource(Options.MetadataMaxAge, Options.TimeProvider))
                 using (var wake = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, interval.Token))
                 {
                     try { await _refreshNow.WaitAsync(wake.Token).ConfigureAwait(false); }

@@ -135,7 +135,7 @@ public partial class GroupedConsumer<TValue>
                 failure = (short?)ErrorClassification.GetErrorCode(e) ?? 0;
             }
 
-            if (failure == (short)Protocol.ErrorCode.OffsetMetadataTooLarge && lost is null)
+            if (failure == (short)ErrorCode.OffsetMetadataTooLarge && lost is null)
             {
                 if (blanked) throw new OffsetCommitException(Options.Group, failed.Topic, failed.Partition, failure, retriesExhausted: false);
                 GroupLog.MetadataTooLarge(_log, Options.Group);
@@ -187,7 +187,7 @@ public partial class GroupedConsumer<TValue>
                         {
                             var tp = new TopicPartition(t.Name, p.PartitionIndex);
                             if (!pending.Contains(tp)) continue;
-                            if (p.ErrorCode == 0 || (version == 0 && p.ErrorCode == (short)Protocol.ErrorCode.UnknownTopicOrPartition))
+                            if (p.ErrorCode == 0 || (version == 0 && p.ErrorCode == (short)ErrorCode.UnknownTopicOrPartition))
                             {
                                 // v0 reads ZooKeeper-stored offsets, where "nothing committed" is UNKNOWN_TOPIC_OR_PARTITION
                                 // (kiel retried that forever, L1); from v1 it is offset -1 with no error.
@@ -231,12 +231,12 @@ public partial class GroupedConsumer<TValue>
         GroupLog.RetriableError(_log, Options.Group, api, failure, attempt);
         // Any retriable failure may mean the coordinator moved, is not there yet, or its connection broke: look it up
         // again (kiel never did, L7). COORDINATOR_LOAD_IN_PROGRESS is the coordinator itself asking for patience.
-        if (ErrorClassification.RediscoverCoordinatorAfter((Protocol.ErrorCode)failure))
-            _cluster!.ForgetCoordinator(CoordinatorType.Group, Options.Group, lost?.Message ?? ((Protocol.ErrorCode)failure).Name());
+        if (ErrorClassification.RediscoverCoordinatorAfter((ErrorCode)failure))
+            _cluster!.ForgetCoordinator(CoordinatorType.Group, Options.Group, lost?.Message ?? ((ErrorCode)failure).Name());
         if (lost is not null) _cluster!.ReportError(lost);
     }
 
-    private static bool IsRetriableCode(short code) => ErrorClassification.IsRetriableGroupOffsets((Protocol.ErrorCode)code);
+    private static bool IsRetriableCode(short code) => ErrorClassification.IsRetriableGroupOffsets((ErrorCode)code);
 
     private static TimeSpan Next(TimeSpan backoff) => TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
 

@@ -44,14 +44,14 @@ public partial class GroupedConsumer<TValue> : IAsyncDisposable, IPartitionOwner
         PartitionAllocator? partitionAllocator = null, bool autocommit = true, int maxWaitTime = 1000, int minBytes = 1, int maxBytes = 1048576)
         : this(new GroupedConsumerOptions
         {
-            Brokers = brokers?.ToArray() ?? throw new ArgumentException("No brokers: give at least one bootstrap broker.", nameof(brokers)),
+            BootstrapServers = brokers is null ? throw new ArgumentException("No brokers: give at least one bootstrap broker as host:port.", nameof(brokers)) : string.Join(',', brokers),
             Group = group ?? "",
             ZooKeeperHosts = zkHosts?.ToArray() ?? ["127.0.0.1:2181"],
             Allocator = partitionAllocator,
             Autocommit = autocommit,
-            MaxWaitTime = maxWaitTime >= 0 ? TimeSpan.FromMilliseconds(maxWaitTime) : throw new ArgumentException($"maxWaitTime is {maxWaitTime}; it must be 0 or more.", nameof(maxWaitTime)),
-            MinBytes = minBytes,
-            MaxBytes = maxBytes,
+            FetchMaxWait = maxWaitTime >= 0 ? TimeSpan.FromMilliseconds(maxWaitTime) : throw new ArgumentException($"maxWaitTime is {maxWaitTime}; it must be 0 or more.", nameof(maxWaitTime)),
+            FetchMinBytes = minBytes,
+            MaxPartitionFetchBytes = maxBytes,
         }, deserializer)
     {
     }
@@ -111,8 +111,9 @@ public partial class GroupedConsumer<TValue> : IAsyncDisposable, IPartitionOwner
         {
             _cluster = new KafkaCluster(new ClusterOptions
             {
-                BootstrapServers = Options.Brokers,
+                BootstrapServers = Options.BootstrapServerList,
                 ClientId = Options.ClientId,
+                RequestTimeout = Options.RequestTimeout,
                 LoggerFactory = Options.LoggerFactory,
                 TimeProvider = Options.TimeProvider,
                 Retry = new RetryPolicy { MaxAttempts = Math.Max(1, Options.MaxRetries), Backoff = Options.RetryBackoff },

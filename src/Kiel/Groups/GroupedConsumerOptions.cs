@@ -1,16 +1,13 @@
-using Microsoft.Extensions.Logging;
-
 namespace Kiel;
 
 /// <summary>
 /// Settings of a <c>GroupedConsumer</c>: kiel's constructor arguments and more. Immutable; call
-/// <see cref="Validate"/> (the consumer does) to get a clear error for a bad setting.
+/// <see cref="Validate"/> (the consumer does) to get a clear error for a bad setting. The bootstrap list, client id,
+/// request timeout, retry backoff, logging and clock are in <see cref="KielClientOptions"/>; the fetch settings have
+/// the names of <see cref="Consuming.KielConsumerOptions"/>.
 /// </summary>
-public sealed record GroupedConsumerOptions
+public sealed record GroupedConsumerOptions : KielClientOptions
 {
-    /// <summary>Bootstrap brokers as <c>host</c> or <c>host:port</c> (port 9092 by default), tried in order. Required.</summary>
-    public IReadOnlyList<string> Brokers { get; init; } = [];
-
     /// <summary>The group name: members with the same name share the partitions. Required.</summary>
     public string Group { get; init; } = "";
 
@@ -26,21 +23,33 @@ public sealed record GroupedConsumerOptions
     /// <summary>Commit after every consume and on wind-down. Default true, as kiel.</summary>
     public bool Autocommit { get; init; } = true;
 
-    /// <summary>How long a broker may hold a fetch that has not yet reached <see cref="MinBytes"/>. Default 1 s, as kiel.</summary>
-    public TimeSpan MaxWaitTime { get; init; } = TimeSpan.FromMilliseconds(1000);
+    /// <summary>How long a broker may hold a fetch that has not yet reached <see cref="FetchMinBytes"/> (kiel's <c>max_wait_time</c>). Default 1 s, as kiel.</summary>
+    public TimeSpan FetchMaxWait { get; init; } = TimeSpan.FromMilliseconds(1000);
 
-    /// <summary>The least data a fetch waits for. Default 1 byte, as kiel.</summary>
-    public int MinBytes { get; init; } = 1;
+    /// <summary>The least data a fetch waits for (kiel's <c>min_bytes</c>). Default 1 byte, as kiel.</summary>
+    public int FetchMinBytes { get; init; } = 1;
 
-    /// <summary>The most data one fetch asks a broker for, split among its partitions as kiel does. Default 1 MiB.</summary>
-    public int MaxBytes { get; init; } = 1048576;
+    /// <summary>
+    /// The most data one fetch asks for per partition (kiel's <c>max_bytes</c>); one fetch of a topic asks for no
+    /// more than this in all, as kiel. Default 1 MiB.
+    /// </summary>
+    public int MaxPartitionFetchBytes { get; init; } = 1048576;
+
+    /// <summary>
+    /// Check the CRC-32C of every fetched record batch and refuse a batch whose bytes do not match it, as Java's
+    /// <c>check.crcs</c>. Default true.
+    /// </summary>
+    public bool CheckCrcs { get; init; } = true;
+
+    /// <summary>The most bytes one compressed record batch may decompress to; a larger one is refused as corrupt. Default 64 MiB.</summary>
+    public int MaxDecompressedBatchBytes { get; init; } = 64 * 1024 * 1024;
 
     /// <summary>
     /// Where a partition starts when the group has no committed offset for it (or the offset is out of range)
     /// and <c>ConsumeAsync</c> was given no start: <see cref="OffsetResetPolicy.Latest"/> by default, as kiel's
     /// SingleConsumer (kiel's GroupedConsumer hung, L1).
     /// </summary>
-    public OffsetResetPolicy ResetPolicy { get; init; } = OffsetResetPolicy.Latest;
+    public OffsetResetPolicy AutoOffsetReset { get; init; } = OffsetResetPolicy.Latest;
 
     /// <summary>The ZooKeeper session timeout: a crashed member's partitions move after about this long. Default 10 s, as kazoo.</summary>
     public TimeSpan ZooKeeperSessionTimeout { get; init; } = TimeSpan.FromSeconds(10);
@@ -58,29 +67,17 @@ public sealed record GroupedConsumerOptions
     /// </summary>
     public bool KielCompatible { get; init; }
 
-    /// <summary>How often the cluster metadata is refreshed to find partitions that were added to a topic. Default 30 s.</summary>
-    public TimeSpan MetadataRefreshInterval { get; init; } = TimeSpan.FromSeconds(30);
-
-    /// <summary>The first pause before a retriable coordinator request is repeated; it doubles up to 1 s. Default 100 ms.</summary>
-    public TimeSpan RetryBackoff { get; init; } = TimeSpan.FromMilliseconds(100);
+    /// <summary>
+    /// The cluster metadata is refreshed at least this often, to find partitions that were added to a topic (Kafka's
+    /// <c>metadata.max.age.ms</c>). Default 30 s.
+    /// </summary>
+    public TimeSpan MetadataMaxAge { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>How many times a retriable offset request is tried before it fails. Default 10.</summary>
     public int MaxRetries { get; init; } = 10;
 
     /// <summary>The bound on <c>WindDownAsync</c> and <c>DisposeAsync</c>. Default 10 s.</summary>
     public TimeSpan WindDownTimeout { get; init; } = TimeSpan.FromSeconds(10);
-
-    /// <summary>The client id sent to brokers. Default <c>kiel</c>, as kiel.</summary>
-    public string ClientId { get; init; } = "kiel";
-
-    /// <summary>Where logs go. Default: nowhere.</summary>
-    public ILoggerFactory? LoggerFactory { get; init; }
-
-    /// <summary>
-    /// The clock of the metadata refresh loop, commit and offset-fetch backoff, claim retries, the lease check, the
-    /// wind-down bound, ZooKeeper's timers and the cluster's. Default <see cref="TimeProvider.System"/>; tests pass a fake one.
-    /// </summary>
-    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
     /// <summary>The ZooKeeper connect string that <see cref="ZooKeeperHosts"/> stands for.</summary>
     public string ZooKeeperConnectString => string.Join(',', ZooKeeperHosts);
@@ -89,34 +86,32 @@ public sealed record GroupedConsumerOptions
     /// <exception cref="ArgumentException">A setting is missing or out of range; the message names it and says how to fix it.</exception>
     public void Validate()
     {
-        if (TimeProvider is null)
-            throw new ArgumentException("TimeProvider is null: leave it unset for TimeProvider.System.", nameof(TimeProvider));
-        if (Brokers is null || Brokers.Count == 0)
-            throw new ArgumentException("No brokers: give at least one bootstrap broker as host or host:port, for example 127.0.0.1:9092.", nameof(Brokers));
-        foreach (var b in Brokers)
-            if (!IsHostPort(b, allowChroot: false))
-                throw new ArgumentException($"Broker '{b}' is not host or host:port with a port from 1 to 65535.", nameof(Brokers));
+        ValidateClientSettings();
         if (string.IsNullOrWhiteSpace(Group))
             throw new ArgumentException("The group name is empty: members with the same group name share the partitions, so give one.", nameof(Group));
         if (Group.Contains('/'))
             throw new ArgumentException($"The group name '{Group}' contains '/', which cannot appear in a ZooKeeper node name.", nameof(Group));
         ParseZooKeeperHosts(ZooKeeperHosts);
-        if (MinBytes < 0) throw new ArgumentException($"MinBytes is {MinBytes}; it must be 0 or more.", nameof(MinBytes));
-        if (MaxBytes <= 0) throw new ArgumentException($"MaxBytes is {MaxBytes}; it must be more than 0.", nameof(MaxBytes));
-        if (MaxWaitTime < TimeSpan.Zero || MaxWaitTime.TotalMilliseconds > int.MaxValue)
-            throw new ArgumentException($"MaxWaitTime is {MaxWaitTime}; it must be 0 or more and fit in an int of milliseconds.", nameof(MaxWaitTime));
+        if (FetchMinBytes < 0) throw new ArgumentException($"FetchMinBytes is {FetchMinBytes}; it must be 0 or more (the default is 1).", nameof(FetchMinBytes));
+        if (MaxPartitionFetchBytes <= 0)
+            throw new ArgumentException($"MaxPartitionFetchBytes is {MaxPartitionFetchBytes}; it must be more than 0 (the default is 1048576).", nameof(MaxPartitionFetchBytes));
+        if (FetchMaxWait < TimeSpan.Zero || FetchMaxWait.TotalMilliseconds > int.MaxValue)
+            throw new ArgumentException($"FetchMaxWait is {FetchMaxWait}; it must be 0 or more and fit in an int of milliseconds (the default is 1 s).", nameof(FetchMaxWait));
+        if (RequestTimeout <= FetchMaxWait)
+            throw new ArgumentException($"RequestTimeout ({RequestTimeout.TotalMilliseconds} ms) must be longer than FetchMaxWait ({FetchMaxWait.TotalMilliseconds} ms), or every held fetch would time out; raise RequestTimeout or lower FetchMaxWait.", nameof(RequestTimeout));
+        if (!Enum.IsDefined(AutoOffsetReset))
+            throw new ArgumentException($"AutoOffsetReset {AutoOffsetReset} is not Earliest, Latest or Error.", nameof(AutoOffsetReset));
+        if (MaxDecompressedBatchBytes <= 0)
+            throw new ArgumentException($"MaxDecompressedBatchBytes is {MaxDecompressedBatchBytes}; it must be more than 0 (the default is 64 MiB).", nameof(MaxDecompressedBatchBytes));
         if (ZooKeeperSessionTimeout < TimeSpan.FromMilliseconds(100) || ZooKeeperSessionTimeout.TotalMilliseconds > int.MaxValue)
             throw new ArgumentException($"ZooKeeperSessionTimeout is {ZooKeeperSessionTimeout}; it must be at least 100 ms (the server clamps it to 2 to 20 ticks).", nameof(ZooKeeperSessionTimeout));
         if (ZooKeeperConnectTimeout <= TimeSpan.Zero)
             throw new ArgumentException($"ZooKeeperConnectTimeout is {ZooKeeperConnectTimeout}; it must be positive.", nameof(ZooKeeperConnectTimeout));
-        if (MetadataRefreshInterval <= TimeSpan.Zero)
-            throw new ArgumentException($"MetadataRefreshInterval is {MetadataRefreshInterval}; it must be positive.", nameof(MetadataRefreshInterval));
-        if (RetryBackoff < TimeSpan.Zero)
-            throw new ArgumentException($"RetryBackoff is {RetryBackoff}; it must be 0 or more.", nameof(RetryBackoff));
-        if (MaxRetries < 0) throw new ArgumentException($"MaxRetries is {MaxRetries}; it must be 0 or more.", nameof(MaxRetries));
+        if (MetadataMaxAge <= TimeSpan.Zero)
+            throw new ArgumentException($"MetadataMaxAge is {MetadataMaxAge}; it must be positive (the default is 30 s).", nameof(MetadataMaxAge));
+        if (MaxRetries < 0) throw new ArgumentException($"MaxRetries is {MaxRetries}; it must be 0 or more (the default is 10).", nameof(MaxRetries));
         if (WindDownTimeout <= TimeSpan.Zero)
             throw new ArgumentException($"WindDownTimeout is {WindDownTimeout}; it must be positive.", nameof(WindDownTimeout));
-        if (string.IsNullOrEmpty(ClientId)) throw new ArgumentException("ClientId is empty.", nameof(ClientId));
     }
 
     /// <summary>Parses the ZooKeeper hosts into endpoints and an optional chroot.</summary>
@@ -149,21 +144,6 @@ public sealed record GroupedConsumerOptions
         return (endpoints, chroot);
     }
 
-    private static bool IsHostPort(string? text, bool allowChroot) => text is not null && !(!allowChroot && text.Contains('/')) && TrySplitHostPort(text.Trim(), 9092, out _, out _);
-
-    internal static bool TrySplitHostPort(string text, int defaultPort, out string host, out int port)
-    {
-        host = "";
-        port = defaultPort;
-        if (string.IsNullOrWhiteSpace(text)) return false;
-        var colon = text.LastIndexOf(':');
-        // A bracketed IPv6 literal keeps its colons: [::1]:9092.
-        if (text.StartsWith('[')) colon = text.IndexOf("]:", StringComparison.Ordinal) is var c and >= 0 ? c + 1 : -1;
-        else if (text.IndexOf(':') != colon) return false;
-        if (colon < 0) { host = text; return !text.Contains(' '); }
-        host = text[..colon];
-        return host.Length > 0 && !host.Contains(' ')
-            && int.TryParse(text.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out port)
-            && port is > 0 and <= 65535;
-    }
+    internal static bool TrySplitHostPort(string text, int defaultPort, out string host, out int port) =>
+        BootstrapServerParser.TrySplitHostPort(text, defaultPort, out host, out port);
 }

@@ -5,7 +5,7 @@ namespace Kiel;
 /// <summary>An inclusive range of versions of one API.</summary>
 /// <param name="Min">The lowest version.</param>
 /// <param name="Max">The highest version.</param>
-public readonly record struct ApiVersionRange(short Min, short Max)
+internal readonly record struct ApiVersionRange(short Min, short Max)
 {
     /// <summary>True when the range holds no version.</summary>
     public bool IsEmpty => Max < Min || Max < 0;

@@ -10,12 +10,12 @@ namespace Kiel;
 public sealed class ApiVersionsException : KielException
 {
     /// <summary>Creates the exception.</summary>
-    public ApiVersionsException(BrokerEndpoint broker, short version, short errorCode)
+    internal ApiVersionsException(BrokerEndpoint broker, short version, short errorCode)
         : base($"Broker {broker} answered ApiVersions v{version} with error code {errorCode} ({ErrorCodes.Info(errorCode).Name})" +
-               ((Protocol.ErrorCode)errorCode switch
+               ((ErrorCode)errorCode switch
                {
-                   Protocol.ErrorCode.InvalidRequest => ": check ClientSoftwareName and ClientSoftwareVersion",
-                   Protocol.ErrorCode.UnsupportedVersion => ": even v0 is refused, so the broker predates ApiVersions; set BrokerVersionFallback, for example \"0.9.0\"",
+                   Kiel.ErrorCode.InvalidRequest => ": check ClientSoftwareName and ClientSoftwareVersion",
+                   Kiel.ErrorCode.UnsupportedVersion => ": even v0 is refused, so the broker predates ApiVersions; set BrokerVersionFallback, for example \"0.9.0\"",
                    _ => "",
                }) + "; versions could not be negotiated.")
     {
@@ -24,11 +24,11 @@ public sealed class ApiVersionsException : KielException
     }
 
     /// <summary>The broker.</summary>
-    public BrokerEndpoint Broker { get; }
+    internal BrokerEndpoint Broker { get; }
 
     /// <summary>The Kafka error code it answered.</summary>
     public short ErrorCode { get; }
 
     /// <inheritdoc />
-    public override bool IsRetriable => ((Protocol.ErrorCode)ErrorCode).IsRetriable();
+    public override bool IsRetriable => ((ErrorCode)ErrorCode).IsRetriable();
 }

@@ -5,7 +5,7 @@ namespace Kiel;
 /// <param name="Host">Host name or IP address.</param>
 /// <param name="Port">TCP port.</param>
 /// <param name="Rack">The broker's rack, when metadata reports one.</param>
-public sealed record BrokerEndpoint(int NodeId, string Host, int Port, string? Rack = null)
+internal sealed record BrokerEndpoint(int NodeId, string Host, int Port, string? Rack = null)
 {
     /// <summary>Kafka's default port, used when an address has none.</summary>
     public const int DefaultPort = 9092;

@@ -7,7 +7,7 @@ namespace Kiel;
 public class KafkaConnectionException : KielException
 {
     /// <summary>Creates the exception.</summary>
-    public KafkaConnectionException(BrokerEndpoint broker, string problem, Exception? innerException = null)
+    internal KafkaConnectionException(BrokerEndpoint broker, string problem, Exception? innerException = null)
         : base($"Connection to broker {broker}: {problem}", innerException)
     {
         Broker = broker;
@@ -15,7 +15,7 @@ public class KafkaConnectionException : KielException
     }
 
     /// <summary>The broker the connection was for.</summary>
-    public BrokerEndpoint Broker { get; }
+    internal BrokerEndpoint Broker { get; }
 
     /// <summary>What happened, without the broker's name.</summary>
     public string Problem { get; }

@@ -6,7 +6,7 @@ namespace Kiel;
 public sealed class KafkaRequestTimeoutException : KafkaConnectionException
 {
     /// <summary>Creates the exception.</summary>
-    public KafkaRequestTimeoutException(BrokerEndpoint broker, ApiKey apiKey, short version, int correlationId, TimeSpan timeout, bool queued)
+    internal KafkaRequestTimeoutException(BrokerEndpoint broker, ApiKey apiKey, short version, int correlationId, TimeSpan timeout, bool queued)
         : base(broker, queued
             ? $"{apiKey} v{version} request waited {timeout.TotalMilliseconds:0} ms for a free in-flight slot and timed out"
             : $"no response to {apiKey} v{version} request (correlation id {correlationId}) within {timeout.TotalMilliseconds:0} ms")
@@ -17,7 +17,7 @@ public sealed class KafkaRequestTimeoutException : KafkaConnectionException
     }
 
     /// <summary>The API of the request that timed out.</summary>
-    public ApiKey ApiKey { get; }
+    internal ApiKey ApiKey { get; }
 
     /// <summary>The version of the request that timed out.</summary>
     public short Version { get; }

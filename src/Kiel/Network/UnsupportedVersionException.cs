@@ -9,7 +9,7 @@ namespace Kiel;
 public sealed class UnsupportedVersionException : KielException
 {
     /// <summary>Creates the exception.</summary>
-    public UnsupportedVersionException(ApiKey apiKey, BrokerEndpoint? broker, ApiVersionRange? brokerRange, ApiVersionRange clientRange)
+    internal UnsupportedVersionException(ApiKey apiKey, BrokerEndpoint? broker, ApiVersionRange? brokerRange, ApiVersionRange clientRange)
         : base(Format(apiKey, broker, brokerRange, clientRange))
     {
         ApiKey = apiKey;
@@ -19,16 +19,16 @@ public sealed class UnsupportedVersionException : KielException
     }
 
     /// <summary>The API without a common version.</summary>
-    public ApiKey ApiKey { get; }
+    internal ApiKey ApiKey { get; }
 
     /// <summary>The broker, when known.</summary>
-    public BrokerEndpoint? Broker { get; }
+    internal BrokerEndpoint? Broker { get; }
 
     /// <summary>What the broker supports, or null when it does not offer the API at all.</summary>
-    public ApiVersionRange? BrokerRange { get; }
+    internal ApiVersionRange? BrokerRange { get; }
 
     /// <summary>What the caller can use.</summary>
-    public ApiVersionRange ClientRange { get; }
+    internal ApiVersionRange ClientRange { get; }
 
     private static string Format(ApiKey apiKey, BrokerEndpoint? broker, ApiVersionRange? brokerRange, ApiVersionRange clientRange)
     {

@@ -1,17 +1,11 @@
 using Kiel.Protocol.Compression;
-using Microsoft.Extensions.Logging;
 
 namespace Kiel.Producing;
 
 /// <summary>Settings of a Kiel producer. Immutable; check them with <see cref="Validate"/>.</summary>
-public sealed record KielProducerOptions
+/// <remarks>The bootstrap list, client id, request timeout, retry backoff, logging and clock are in <see cref="KielClientOptions"/>.</remarks>
+public sealed record KielProducerOptions : KielClientOptions
 {
-    /// <summary>Bootstrap brokers as <c>host[:port]</c> (port 9092 when omitted). Required.</summary>
-    public IReadOnlyList<string> Brokers { get; init; } = [];
-
-    /// <summary>The client id sent with every request.</summary>
-    public string ClientId { get; init; } = "kiel-producer";
-
     /// <summary>Acknowledgement level. Default <see cref="Acks.All"/>.</summary>
     public Acks Acks { get; init; } = Acks.All;
 
@@ -33,12 +27,6 @@ public sealed record KielProducerOptions
     /// <summary>How long a record may take from the produce call to its acknowledgement, retries included. Default 120 s.
     /// After that it is reported failed with the last error.</summary>
     public TimeSpan DeliveryTimeout { get; init; } = TimeSpan.FromSeconds(120);
-
-    /// <summary>How long the broker may take to answer a Produce request (also sent as the request's timeout). Default 30 s.</summary>
-    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
-
-    /// <summary>Pause before a retriable failure is retried. Default 100 ms.</summary>
-    public TimeSpan RetryBackoff { get; init; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Idempotent produce (producer id and sequence numbers, no duplicates on retry). Default true; needs <see cref="Acks.All"/>.
     /// Where the broker does not support InitProducerId, the producer logs it and goes on without.</summary>
@@ -63,23 +51,11 @@ public sealed record KielProducerOptions
     /// <summary>Chooses the partition of records that name none. Default <see cref="Partitioners.Default"/> (murmur2, sticky for keyless).</summary>
     public IPartitioner? Partitioner { get; init; }
 
-    /// <summary>Logging; null logs nothing.</summary>
-    public ILoggerFactory? LoggerFactory { get; init; }
-
-    /// <summary>
-    /// The clock of linger, retry backoff, the delivery, close and max-block timeouts, and the cluster's timers.
-    /// Default <see cref="TimeProvider.System"/>; tests pass a fake one.
-    /// </summary>
-    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
-
     /// <summary>Checks the settings and throws an <see cref="ArgumentException"/> that says what is wrong and how to fix it.</summary>
     public void Validate()
     {
         static void Fail(string name, string message) => throw new ArgumentException($"KielProducerOptions.{name}: {message}", name);
-        if (Brokers is null || Brokers.Count == 0 || Brokers.Any(string.IsNullOrWhiteSpace))
-            Fail(nameof(Brokers), "give at least one bootstrap broker as host[:port], for example [\"127.0.0.1:9092\"].");
-        if (string.IsNullOrEmpty(ClientId)) Fail(nameof(ClientId), "must not be empty.");
-        if (TimeProvider is null) Fail(nameof(TimeProvider), "must not be null; leave it unset for TimeProvider.System.");
+        foreach (var (setting, problem) in ClientSettingProblems()) Fail(setting, problem);
         if (!Enum.IsDefined(Acks)) Fail(nameof(Acks), $"{(short)Acks} is not an acks level; use Acks.None (0), Acks.Leader (1) or Acks.All (-1).");
         if (Linger < TimeSpan.Zero || Linger > TimeSpan.FromMinutes(15)) Fail(nameof(Linger), $"{Linger} is out of range; use 0 to 15 minutes (5 ms is a good default).");
         if (BatchSize < 1024 || BatchSize > 64 * 1024 * 1024) Fail(nameof(BatchSize), $"{BatchSize} is out of range; use 1 KiB to 64 MiB.");
@@ -91,11 +67,9 @@ public sealed record KielProducerOptions
                 Fail(nameof(CompressionLevel), $"{Compression} has no levels; leave CompressionLevel null.");
             if (CompressionCodec.ValidateLevel(Compression, level) is { } problem) Fail(nameof(CompressionLevel), problem);
         }
-        if (RequestTimeout <= TimeSpan.Zero || RequestTimeout.TotalMilliseconds > int.MaxValue) Fail(nameof(RequestTimeout), $"{RequestTimeout} must be positive and under 24 days.");
         if (DeliveryTimeout <= TimeSpan.Zero) Fail(nameof(DeliveryTimeout), $"{DeliveryTimeout} must be positive (default 120 s).");
         if (DeliveryTimeout < Linger + RequestTimeout)
             Fail(nameof(DeliveryTimeout), $"{DeliveryTimeout} is shorter than Linger + RequestTimeout ({Linger + RequestTimeout}); raise it or lower RequestTimeout, or records could expire before their first attempt is answered.");
-        if (RetryBackoff < TimeSpan.Zero) Fail(nameof(RetryBackoff), "must not be negative.");
         if (EnableIdempotence && Acks != Acks.All)
             Fail(nameof(EnableIdempotence), $"idempotence needs Acks.All (got Acks.{Acks}); set Acks = Acks.All or EnableIdempotence = false.");
         if (BufferMemory < BatchSize) Fail(nameof(BufferMemory), $"{BufferMemory} is smaller than BatchSize ({BatchSize}); raise it (default 64 MiB).");

@@ -1,8 +1,9 @@
 using System.Text;
 using System.Text.Json;
+using Kiel.Producing;
 using Kiel.Protocol.Compression;
 
-namespace Kiel.Producing;
+namespace Kiel;
 
 /// <summary>
 /// Kiel's producer shape (spec §8) on the modern engine: the key comes from <c>keyMaker(message)</c> and the partition
@@ -34,7 +35,7 @@ public sealed class Producer<TMessage> : IAsyncDisposable
     {
     }
 
-    internal Producer(Func<KielProducerOptions, Internal.IProducerTransport>? transportForTests, IReadOnlyList<string> brokers,
+    internal Producer(Func<KielProducerOptions, Kiel.Producing.Internal.IProducerTransport>? transportForTests, IReadOnlyList<string> brokers,
         ISerializer<TMessage>? serializer = null, Func<TMessage, object?>? keyMaker = null,
         Func<object?, IReadOnlyList<int>, int>? partitioner = null, int batchSize = 1, CompressionType compression = CompressionType.None,
         short requiredAcks = -1, int ackTimeout = 500)
@@ -45,7 +46,7 @@ public sealed class Producer<TMessage> : IAsyncDisposable
         var acks = (Acks)requiredAcks;
         var options = new KielProducerOptions
         {
-            Brokers = brokers,
+            BootstrapServers = brokers is null ? "" : string.Join(',', brokers),
             Acks = acks,
             EnableIdempotence = acks == Acks.All,
             Linger = batchSize <= 1 ? TimeSpan.Zero : TimeSpan.FromMilliseconds(5),

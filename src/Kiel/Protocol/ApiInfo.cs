@@ -8,7 +8,7 @@ namespace Kiel.Protocol;
 /// <param name="FirstFlexibleVersion">The first flexible version, or -1 when no version is flexible.</param>
 /// <param name="LatestVersionUnstable">True when <paramref name="MaxVersion"/> is still under development upstream.</param>
 /// <param name="Listeners">Which server roles accept the API.</param>
-public sealed record ApiInfo(
+internal sealed record ApiInfo(
     ApiKey Key,
     string Name,
     short MinVersion,
@@ -26,7 +26,7 @@ public sealed record ApiInfo(
 
 /// <summary>The server roles that accept an API.</summary>
 [Flags]
-public enum ApiListeners
+internal enum ApiListeners
 {
     /// <summary>None listed.</summary>
     None = 0,

@@ -1,7 +1,7 @@
 namespace Kiel.Protocol;
 
 /// <summary>Version ranges of every API, and which header version goes with which API version.</summary>
-public static partial class ApiKeys
+internal static partial class ApiKeys
 {
     // A holder class, because static initializers of partial files run in an unspecified order.
     private static class Index

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 
 namespace Kiel.Protocol.Messages;
 
-public sealed partial class ApiVersionsResponse
+internal sealed partial class ApiVersionsResponse
 {
     /// <summary>
     /// Reads the ErrorCode that starts an ApiVersions response body at every version, without decoding the rest.
@@ -13,14 +13,14 @@ public sealed partial class ApiVersionsResponse
     /// <param name="body">The response body, after the (always v0) response header.</param>
     /// <param name="errorCode">The error code, when present.</param>
     /// <returns>False when the body is shorter than two bytes.</returns>
-    public static bool TryPeekErrorCode(ReadOnlySpan<byte> body, out global::Kiel.Protocol.ErrorCode errorCode)
+    public static bool TryPeekErrorCode(ReadOnlySpan<byte> body, out global::Kiel.ErrorCode errorCode)
     {
         if (body.Length < 2)
         {
-            errorCode = global::Kiel.Protocol.ErrorCode.None;
+            errorCode = global::Kiel.ErrorCode.None;
             return false;
         }
-        errorCode = (global::Kiel.Protocol.ErrorCode)BinaryPrimitives.ReadInt16BigEndian(body);
+        errorCode = (global::Kiel.ErrorCode)BinaryPrimitives.ReadInt16BigEndian(body);
         return true;
     }
 }

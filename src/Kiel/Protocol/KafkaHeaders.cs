@@ -6,7 +6,7 @@ namespace Kiel.Protocol;
 /// Request and response headers, with the header version chosen from the API and its version (GUIDE §10):
 /// request header v2 and response header v1 for flexible versions, except that ApiVersions responses always use v0.
 /// </summary>
-public static class KafkaHeaders
+internal static class KafkaHeaders
 {
     /// <summary>Writes a request header (no size prefix) without allocating.</summary>
     /// <param name="writer">Where to write.</param>

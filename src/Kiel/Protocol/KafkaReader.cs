@@ -14,7 +14,7 @@ namespace Kiel.Protocol;
 /// Built over <see cref="ReadOnlyMemory{T}"/>, <c>bytes</c> and <c>records</c> fields are handed out as slices of the
 /// input without a copy. Built over a plain span, they are copied.
 /// </remarks>
-public ref struct KafkaReader
+internal ref struct KafkaReader
 {
     private readonly ReadOnlySpan<byte> _span;
     private readonly ReadOnlyMemory<byte> _memory;

@@ -9,7 +9,7 @@ namespace Kiel.Protocol;
 /// Writes Kafka protocol primitives (big-endian) into an <see cref="IBufferWriter{T}"/> or a fixed
 /// <see cref="Span{T}"/>. Call <see cref="Flush"/> when done with a buffer writer so that it is advanced.
 /// </summary>
-public ref struct KafkaWriter
+internal ref struct KafkaWriter
 {
     private readonly IBufferWriter<byte>? _output;
     private Span<byte> _span;

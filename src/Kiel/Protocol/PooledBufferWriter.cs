@@ -8,7 +8,7 @@ namespace Kiel.Protocol;
 /// stops allocating once it has reached its working size.
 /// </summary>
 /// <remarks>Not thread-safe. Memory handed out stays valid until the next <see cref="GetSpan"/>, <see cref="Clear"/> or <see cref="Dispose"/>.</remarks>
-public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
+internal sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
 {
     private byte[] _buffer;
     private int _written;

@@ -6,4 +6,4 @@ namespace Kiel.Protocol;
 /// </summary>
 /// <param name="Tag">The field's tag.</param>
 /// <param name="Value">The encoded value (without tag and size).</param>
-public readonly record struct TaggedField(uint Tag, ReadOnlyMemory<byte> Value);
+internal readonly record struct TaggedField(uint Tag, ReadOnlyMemory<byte> Value);

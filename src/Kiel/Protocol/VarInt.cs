@@ -6,7 +6,7 @@ namespace Kiel.Protocol;
 /// Unsigned base-128 varints (flexible protocol lengths and tags) and zig-zag signed varints and varlongs
 /// (record batch v2 internals). The same bytes as protobuf's <c>uint32</c>, <c>sint32</c> and <c>sint64</c>.
 /// </summary>
-public static class VarInt
+internal static class VarInt
 {
     /// <summary>The largest encoding of a 32-bit varint.</summary>
     public const int MaxLength32 = 5;

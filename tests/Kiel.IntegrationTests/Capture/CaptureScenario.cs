@@ -11,7 +11,7 @@ namespace Kiel.IntegrationTests.Capture;
 public sealed record SentRecord(string? Key, string? Value, long? Timestamp, (string Key, string? Value)[] Headers);
 
 /// <summary>What the capture tests send, and the helpers that capture and decode it.</summary>
-public static class CaptureScenario
+internal static class CaptureScenario
 {
     public const long T0 = 1_700_000_000_000;
     public const string Topic = "capture";
@@ -65,10 +65,10 @@ public static class CaptureScenario
     }
 
     /// <summary>Every record of every batch in the requests, with the format details of its batch.</summary>
-    public static List<(SentRecord Record, long Offset, TimestampType TimestampType, byte Magic, Kiel.Protocol.Compression.CompressionType Codec)> ReadRecords(
+    public static List<(SentRecord Record, long Offset, TimestampType TimestampType, byte Magic, Kiel.CompressionType Codec)> ReadRecords(
         IEnumerable<ProduceRequest> requests)
     {
-        var list = new List<(SentRecord, long, TimestampType, byte, Kiel.Protocol.Compression.CompressionType)>();
+        var list = new List<(SentRecord, long, TimestampType, byte, Kiel.CompressionType)>();
         foreach (var request in requests)
         foreach (var topic in request.TopicData)
         foreach (var partition in topic.PartitionData)

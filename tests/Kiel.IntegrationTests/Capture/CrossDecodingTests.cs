@@ -5,7 +5,7 @@ using Kiel.IntegrationTests.Fixtures;
 using Kiel.Protocol.Records;
 using Kiel.Testing;
 using static Kiel.IntegrationTests.Capture.CaptureScenario;
-using KielCodec = Kiel.Protocol.Compression.CompressionType;
+using KielCodec = Kiel.CompressionType;
 
 namespace Kiel.IntegrationTests.Capture;
 

@@ -3,7 +3,7 @@ using Confluent.Kafka;
 using Kiel.IntegrationTests.Fixtures;
 using Kiel.Protocol.Records;
 using static Kiel.IntegrationTests.Capture.CaptureScenario;
-using KielCodec = Kiel.Protocol.Compression.CompressionType;
+using KielCodec = Kiel.CompressionType;
 
 namespace Kiel.IntegrationTests.Capture;
 
@@ -25,7 +25,7 @@ public class PeerCaptureTests
         var frames = await CaptureAsync(async bootstrap =>
         {
             var config = ConfluentClients.ProducerConfig(bootstrap);
-            config.CompressionType = Enum.Parse<CompressionType>(codec, ignoreCase: true);
+            config.CompressionType = Enum.Parse<Confluent.Kafka.CompressionType>(codec, ignoreCase: true);
             config.LingerMs = 100;
             config.Acks = Acks.Leader;
             using var producer = new ProducerBuilder<byte[]?, byte[]?>(config).Build();

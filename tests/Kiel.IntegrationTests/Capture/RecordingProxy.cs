@@ -9,21 +9,21 @@ using Kiel.Protocol.Messages;
 namespace Kiel.IntegrationTests.Capture;
 
 /// <summary>Which way a captured frame went.</summary>
-public enum FrameDirection
+internal enum FrameDirection
 {
     Request,
     Response,
 }
 
 /// <summary>One Kafka frame as it crossed the proxy, without its 4-byte size prefix; responses as the broker sent them.</summary>
-public sealed record CapturedFrame(int Connection, FrameDirection Direction, ApiKey ApiKey, short ApiVersion, int CorrelationId, byte[] Frame);
+internal sealed record CapturedFrame(int Connection, FrameDirection Direction, ApiKey ApiKey, short ApiVersion, int CorrelationId, byte[] Frame);
 
 /// <summary>
 /// A loopback TCP proxy in front of one broker that records every request and response frame. Metadata and
 /// FindCoordinator responses are decoded with the generated messages and their broker addresses rewritten to the
 /// proxy, so a client that bootstraps through the proxy keeps all its connections on it.
 /// </summary>
-public sealed class RecordingProxy : IAsyncDisposable
+internal sealed class RecordingProxy : IAsyncDisposable
 {
     private const int MaxFrame = 64 << 20;
     private readonly Socket _listener;

@@ -48,7 +48,7 @@ public sealed class InjectedErrorTests
         await cluster.StartAsync(Bounded());
         kafka.PushRequestErrors(KafkaApiKeys.FindCoordinator, code, code);
         var e = await Assert.ThrowsAsync<KafkaException>(() => cluster.FindCoordinatorAsync(CoordinatorType.Group, "g", Bounded()));
-        Assert.Equal((ErrorCode)code, e.Code);
+        Assert.Equal((ErrorCode)code, e.ErrorCode);
         Assert.False(e.IsRetriable);
         Assert.Null(cluster.GetCachedCoordinator(CoordinatorType.Group, "g"));
     }
@@ -67,7 +67,7 @@ public sealed class InjectedErrorTests
         await cluster.StartAsync(Bounded());
         Assert.Equal(code, cluster.Metadata.Topics["t"].ErrorCode);
         var e = await Assert.ThrowsAsync<KafkaException>(() => cluster.GetLeaderAsync("t", 0, Bounded()).AsTask());
-        Assert.Equal((ErrorCode)code, e.Code);
+        Assert.Equal((ErrorCode)code, e.ErrorCode);
         Assert.Equal(retriable, e.IsRetriable);
     }
 

@@ -205,10 +205,10 @@ public sealed class KafkaClusterMockTests
         await using var cluster = new KafkaCluster(Options(kafka));
         await cluster.StartAsync(Bounded());
         var retriable = await Assert.ThrowsAsync<KafkaException>(() => cluster.GetLeaderAsync("electing", 0, Bounded()).AsTask());
-        Assert.Equal(ErrorCode.LeaderNotAvailable, retriable.Code);
+        Assert.Equal(ErrorCode.LeaderNotAvailable, retriable.ErrorCode);
         Assert.True(retriable.IsRetriable);
         var fatal = await Assert.ThrowsAsync<KafkaException>(() => cluster.GetLeaderAsync("forbidden", 0, Bounded()).AsTask());
-        Assert.Equal(ErrorCode.TopicAuthorizationFailed, fatal.Code);
+        Assert.Equal(ErrorCode.TopicAuthorizationFailed, fatal.ErrorCode);
         Assert.False(fatal.IsRetriable);
 
         // The retry helper waits out the retriable one until it clears, and gives up at once on the fatal one.
@@ -238,7 +238,7 @@ public sealed class KafkaClusterMockTests
 
         kafka.PushRequestErrors(KafkaApiKeys.FindCoordinator, 30);
         var e = await Assert.ThrowsAsync<KafkaException>(() => cluster.FindCoordinatorAsync(CoordinatorType.Group, "g2", Bounded()));
-        Assert.Equal(ErrorCode.GroupAuthorizationFailed, e.Code);
+        Assert.Equal(ErrorCode.GroupAuthorizationFailed, e.ErrorCode);
         Assert.False(e.IsRetriable);
 
         kafka.SetTransactionCoordinator("tx", 3);

@@ -28,7 +28,7 @@ public sealed class ConsumingResilienceTests
                         producer.Produce(new Confluent.Kafka.TopicPartition(topic, i % partitions), new Message<byte[], byte[]> { Value = payload });
                         break;
                     }
-                    catch (ProduceException<byte[], byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
+                    catch (ProduceException<byte[], byte[]> e) when (e.Error.Code == Confluent.Kafka.ErrorCode.Local_QueueFull)
                     {
                         producer.Poll(TimeSpan.FromMilliseconds(10));
                     }

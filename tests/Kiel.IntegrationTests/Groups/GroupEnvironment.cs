@@ -31,14 +31,14 @@ public sealed class GroupEnvironment : IAsyncLifetime
 
     public GroupedConsumerOptions Options(string group, Action<GroupedConsumerOptions>? _ = null) => new()
     {
-        Brokers = Brokers,
+        BootstrapServers = Kafka.BootstrapServers,
         Group = group,
         ZooKeeperHosts = [ZooKeeper.ConnectString],
-        ResetPolicy = OffsetResetPolicy.Earliest,
-        MaxWaitTime = TimeSpan.FromMilliseconds(100),
+        AutoOffsetReset = OffsetResetPolicy.Earliest,
+        FetchMaxWait = TimeSpan.FromMilliseconds(100),
         ZooKeeperSessionTimeout = TimeSpan.FromSeconds(4),
         RetryBackoff = TimeSpan.FromMilliseconds(20),
-        MetadataRefreshInterval = TimeSpan.FromSeconds(2),
+        MetadataMaxAge = TimeSpan.FromSeconds(2),
     };
 
     /// <summary>Produces <paramref name="count"/> JSON records <c>{"n": i}</c> with key i, round-robin over the partitions.</summary>

@@ -42,14 +42,14 @@ public sealed class GroupLifecycleTests(EnsembleEnvironment env) : IClassFixture
 
     private GroupedConsumerOptions Options(string group) => new()
     {
-        Brokers = env.Kafka.BootstrapServers.Split(','),
+        BootstrapServers = env.Kafka.BootstrapServers,
         Group = group,
         ZooKeeperHosts = [env.Ensemble.ConnectString],
-        ResetPolicy = OffsetResetPolicy.Earliest,
-        MaxWaitTime = TimeSpan.FromMilliseconds(100),
+        AutoOffsetReset = OffsetResetPolicy.Earliest,
+        FetchMaxWait = TimeSpan.FromMilliseconds(100),
         ZooKeeperSessionTimeout = TimeSpan.FromMilliseconds(SessionMs),
         RetryBackoff = TimeSpan.FromMilliseconds(20),
-        MetadataRefreshInterval = TimeSpan.FromSeconds(2),
+        MetadataMaxAge = TimeSpan.FromSeconds(2),
     };
 
     [Fact]

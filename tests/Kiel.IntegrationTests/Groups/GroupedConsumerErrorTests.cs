@@ -64,7 +64,7 @@ public sealed class GroupedConsumerErrorTests(GroupEnvironment env) : IClassFixt
         {
             env.Kafka.PushRequestErrors(FindCoordinator, 30);
             var e = await Assert.ThrowsAnyAsync<KafkaException>(() => c.DetermineCoordinatorAsync());
-            Assert.Equal(Kiel.Protocol.ErrorCode.GroupAuthorizationFailed, e.Code);
+            Assert.Equal(Kiel.ErrorCode.GroupAuthorizationFailed, e.ErrorCode);
             // The next lookup works again.
             await c.DetermineCoordinatorAsync();
         }
@@ -106,7 +106,7 @@ public sealed class GroupedConsumerErrorTests(GroupEnvironment env) : IClassFixt
     public async Task Nothing_committed_applies_the_reset_policy()
     {
         // Latest (kiel's default): only records produced after the start are read.
-        var (latest, topic, _) = await StartAsync(records: 10, o => o with { ResetPolicy = OffsetResetPolicy.Latest });
+        var (latest, topic, _) = await StartAsync(records: 10, o => o with { AutoOffsetReset = OffsetResetPolicy.Latest });
         await using (latest)
         {
             Assert.Empty(await latest.ConsumeAsync(topic));
@@ -115,7 +115,7 @@ public sealed class GroupedConsumerErrorTests(GroupEnvironment env) : IClassFixt
         }
 
         // An explicit start wins over the policy (kiel ignored it).
-        var (started, topic2, _) = await StartAsync(records: 10, o => o with { ResetPolicy = OffsetResetPolicy.Latest });
+        var (started, topic2, _) = await StartAsync(records: 10, o => o with { AutoOffsetReset = OffsetResetPolicy.Latest });
         await using (started)
         {
             var seen = new List<int>();
@@ -124,7 +124,7 @@ public sealed class GroupedConsumerErrorTests(GroupEnvironment env) : IClassFixt
             Assert.Equal(Enumerable.Range(0, 10), seen.Order());
         }
 
-        var (strict, topic3, group3) = await StartAsync(records: 2, o => o with { ResetPolicy = OffsetResetPolicy.Error });
+        var (strict, topic3, group3) = await StartAsync(records: 2, o => o with { AutoOffsetReset = OffsetResetPolicy.Error });
         await using (strict)
         {
             var e = await Assert.ThrowsAsync<NoOffsetsException>(() => strict.ConsumeAsync(topic3));

@@ -53,7 +53,7 @@ public sealed class GroupedConsumerTests(GroupEnvironment env) : IClassFixture<G
             await env.ProduceAsync(topic, 2, 0, 30);
         }
         // Records of every topic, so that chunks of the other topics arrive while one topic is read.
-        await using var c = new GroupedConsumer(env.Options(group) with { MetadataRefreshInterval = TimeSpan.FromMinutes(10) });
+        await using var c = new GroupedConsumer(env.Options(group) with { MetadataMaxAge = TimeSpan.FromMinutes(10) });
         using var cts = TestTimeouts.After(60);
         await c.ConnectAsync(cts.Token);
 
@@ -80,7 +80,7 @@ public sealed class GroupedConsumerTests(GroupEnvironment env) : IClassFixture<G
         var group = GroupEnvironment.Unique("g");
         var first = GroupEnvironment.Unique("k1");
         env.Kafka.CreateTopic(first, 2);
-        await using var c = new GroupedConsumer(env.Options(group) with { MetadataRefreshInterval = TimeSpan.FromMinutes(10) });
+        await using var c = new GroupedConsumer(env.Options(group) with { MetadataMaxAge = TimeSpan.FromMinutes(10) });
         using var cts = TestTimeouts.After(60);
         await c.ConnectAsync(cts.Token);
 
@@ -124,7 +124,7 @@ public sealed class GroupedConsumerTests(GroupEnvironment env) : IClassFixture<G
         var group = GroupEnvironment.Unique("g");
         var topic = GroupEnvironment.Unique("m1");
         env.Kafka.CreateTopic(topic, 1);
-        await using var c = new GroupedConsumer(env.Options(group) with { MetadataRefreshInterval = TimeSpan.FromMilliseconds(500) });
+        await using var c = new GroupedConsumer(env.Options(group) with { MetadataMaxAge = TimeSpan.FromMilliseconds(500) });
         using var cts = TestTimeouts.After(60);
         await c.ConnectAsync(cts.Token);
         var later = GroupEnvironment.Unique("m2");

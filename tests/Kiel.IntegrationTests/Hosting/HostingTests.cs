@@ -22,16 +22,18 @@ public sealed class HostingTests
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["Producer:Brokers:0"] = "127.0.0.1:1",
+            ["Producer:BootstrapServers:0"] = "127.0.0.1:1",
+            ["Producer:BootstrapServers:1"] = "127.0.0.1:4",
             ["Producer:Acks"] = "Leader",
             ["Producer:EnableIdempotence"] = "false",
             ["Producer:Linger"] = "00:00:00.020",
             ["Producer:Compression"] = "Zstd",
-            ["Consumer:Brokers:0"] = "127.0.0.1:1",
+            ["Consumer:BootstrapServers"] = "127.0.0.1:1,127.0.0.1:5",
             ["Consumer:Group"] = "g",
             ["Consumer:ZooKeeperHosts:0"] = "127.0.0.1:2",
             ["Consumer:ZooKeeperHosts:1"] = "127.0.0.1:3",
-            ["Consumer:ResetPolicy"] = "Earliest",
+            ["Consumer:AutoOffsetReset"] = "Earliest",
+            ["Consumer:FetchMaxWait"] = "00:00:00.250",
         }).Build();
         var services = new ServiceCollection()
             .AddKielProducer<string, string>(configuration.GetSection("Producer"))
@@ -39,16 +41,19 @@ public sealed class HostingTests
         await using var provider = services.BuildServiceProvider();
 
         var producer = provider.GetRequiredService<KielProducer<string, string>>();
-        Assert.Equal(["127.0.0.1:1"], producer.Options.Brokers);
+        // An array of entries is joined into the one comma-separated string.
+        Assert.Equal("127.0.0.1:1,127.0.0.1:4", producer.Options.BootstrapServers);
         Assert.Equal(Acks.Leader, producer.Options.Acks);
         Assert.Equal(TimeSpan.FromMilliseconds(20), producer.Options.Linger);
-        Assert.Equal(Kiel.Protocol.Compression.CompressionType.Zstd, producer.Options.Compression);
+        Assert.Equal(Kiel.CompressionType.Zstd, producer.Options.Compression);
 
         var consumer = provider.GetRequiredService<GroupedConsumer<string>>();
         Assert.Equal("g", consumer.Options.Group);
+        Assert.Equal("127.0.0.1:1,127.0.0.1:5", consumer.Options.BootstrapServers);
+        Assert.Equal(TimeSpan.FromMilliseconds(250), consumer.Options.FetchMaxWait);
         // Configured hosts replace the default 127.0.0.1:2181 rather than join it.
         Assert.Equal(["127.0.0.1:2", "127.0.0.1:3"], consumer.Options.ZooKeeperHosts);
-        Assert.Equal(OffsetResetPolicy.Earliest, consumer.Options.ResetPolicy);
+        Assert.Equal(OffsetResetPolicy.Earliest, consumer.Options.AutoOffsetReset);
     }
 
     [Fact]
@@ -56,7 +61,7 @@ public sealed class HostingTests
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["Producer:Brokers:0"] = "127.0.0.1:1",
+            ["Producer:BootstrapServers"] = "127.0.0.1:1",
             ["Producer:Lingr"] = "00:00:00.020",
         }).Build();
         using var provider = new ServiceCollection().AddKielProducer<string, string>(configuration.GetSection("Producer")).BuildServiceProvider();
@@ -69,7 +74,7 @@ public sealed class HostingTests
     {
         await using var cluster = await EmbeddedKafkaCluster.StartAsync(new EmbeddedKafkaOptions { Brokers = 3, Topics = [new EmbeddedTopic("orders", 3)] });
         await using var zookeeper = await EmbeddedZooKeeper.StartAsync();
-        await using (var producer = new KielProducer<string, string>(new KielProducerOptions { Brokers = cluster.BootstrapServers.Split(',') }))
+        await using (var producer = new KielProducer<string, string>(new KielProducerOptions { BootstrapServers = cluster.BootstrapServers }))
         {
             for (var i = 1; i <= 20; i++)
             {

@@ -92,7 +92,7 @@ public sealed class ObservabilityTests(KafkaClusterFixture fixture) : IClassFixt
         using var capture = new Capture();
         var topic = KafkaClusterFixture.UniqueTopic("obs");
         fixture.Cluster.CreateTopic(topic, 2);
-        await using (var producer = new KielProducer<string, string>(new KielProducerOptions { Brokers = fixture.BootstrapServers.Split(',') }, Serializers.Utf8, Serializers.Utf8))
+        await using (var producer = new KielProducer<string, string>(new KielProducerOptions { BootstrapServers = fixture.BootstrapServers }, Serializers.Utf8, Serializers.Utf8))
         {
             for (var i = 0; i < 10; i++) await producer.ProduceAsync(topic, $"k{i}", $"value-{i}");
         }
@@ -135,7 +135,7 @@ public sealed class ObservabilityTests(KafkaClusterFixture fixture) : IClassFixt
         var topic = KafkaClusterFixture.UniqueTopic("trace");
         fixture.Cluster.CreateTopic(topic, 1);
         ActivityTraceId traceId;
-        await using (var producer = new KielProducer<string, string>(new KielProducerOptions { Brokers = fixture.BootstrapServers.Split(',') }, Serializers.Utf8, Serializers.Utf8))
+        await using (var producer = new KielProducer<string, string>(new KielProducerOptions { BootstrapServers = fixture.BootstrapServers }, Serializers.Utf8, Serializers.Utf8))
         {
             using var root = testSource.StartActivity("request")!;
             traceId = root.TraceId;
@@ -166,7 +166,7 @@ public sealed class ObservabilityTests(KafkaClusterFixture fixture) : IClassFixt
         var topic = KafkaClusterFixture.UniqueTopic("log");
         fixture.Cluster.CreateTopic(topic, 1);
         await using (var producer = new KielProducer<string, string>(
-            new KielProducerOptions { Brokers = fixture.BootstrapServers.Split(','), LoggerFactory = loggerFactory }, Serializers.Utf8, Serializers.Utf8))
+            new KielProducerOptions { BootstrapServers = fixture.BootstrapServers, LoggerFactory = loggerFactory }, Serializers.Utf8, Serializers.Utf8))
         {
             await producer.ProduceAsync(topic, "k", "v");
         }

@@ -103,7 +103,7 @@ public sealed class ConfluentPeerTests(KafkaClusterFixture fixture, Xunit.Abstra
         Cluster.PushRequestErrors(KafkaApiKeys.Produce, 10);
         var failure = await Assert.ThrowsAsync<ProduceException<string, string>>(
             () => producer.ProduceAsync(topic, new Message<string, string> { Key = "a", Value = "fails" }, cts.Token));
-        Assert.Equal(ErrorCode.MsgSizeTooLarge, failure.Error.Code);
+        Assert.Equal(Confluent.Kafka.ErrorCode.MsgSizeTooLarge, failure.Error.Code);
 
         var ok = await producer.ProduceAsync(topic, new Message<string, string> { Key = "b", Value = "succeeds" }, cts.Token);
         Assert.Equal(PersistenceStatus.Persisted, ok.Status);
@@ -154,7 +154,7 @@ public sealed class ConfluentPeerTests(KafkaClusterFixture fixture, Xunit.Abstra
         {
             var failure = await Assert.ThrowsAsync<ProduceException<string, string>>(
                 () => producer.ProduceAsync(target, new Message<string, string> { Key = "while", Value = "down" }, cts.Token));
-            Assert.Equal(ErrorCode.Local_MsgTimedOut, failure.Error.Code);
+            Assert.Equal(Confluent.Kafka.ErrorCode.Local_MsgTimedOut, failure.Error.Code);
         }
         finally
         {

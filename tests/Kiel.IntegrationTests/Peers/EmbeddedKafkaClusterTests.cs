@@ -120,8 +120,8 @@ public sealed class EmbeddedKafkaClusterTests
 
         cluster.SetTopicError("broken", 29); // TOPIC_AUTHORIZATION_FAILED
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = cluster.BootstrapServers }).Build();
-        Assert.Equal(ErrorCode.TopicAuthorizationFailed, admin.GetMetadata("broken", TimeSpan.FromSeconds(10)).Topics[0].Error.Code);
+        Assert.Equal(Confluent.Kafka.ErrorCode.TopicAuthorizationFailed, admin.GetMetadata("broken", TimeSpan.FromSeconds(10)).Topics[0].Error.Code);
         cluster.SetTopicError("broken", 0);
-        Assert.Equal(ErrorCode.NoError, admin.GetMetadata("broken", TimeSpan.FromSeconds(10)).Topics[0].Error.Code);
+        Assert.Equal(Confluent.Kafka.ErrorCode.NoError, admin.GetMetadata("broken", TimeSpan.FromSeconds(10)).Topics[0].Error.Code);
     }
 }

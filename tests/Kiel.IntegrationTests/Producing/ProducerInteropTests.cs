@@ -6,7 +6,7 @@ using Kiel.Testing;
 
 namespace Kiel.IntegrationTests.Producing;
 
-using CompressionType = Kiel.Protocol.Compression.CompressionType;
+using CompressionType = Kiel.CompressionType;
 using Headers = Kiel.Headers;
 using TimestampType = Confluent.Kafka.TimestampType;
 
@@ -54,7 +54,7 @@ public sealed class ProducerInteropTests(KafkaClusterFixture fixture) : IClassFi
             Assert.Equal($"key-{i % 5000}", key);
             Assert.Equal(Murmur2.Partition(r.Message.Key, 8), r.Partition.Value);
             Assert.Equal(baseTs.AddMilliseconds(i).ToUnixTimeMilliseconds(), r.Message.Timestamp.UnixTimestampMs);
-            Assert.Equal(TimestampType.CreateTime, r.Message.Timestamp.Type);
+            Assert.Equal(Confluent.Kafka.TimestampType.CreateTime, r.Message.Timestamp.Type);
             Assert.Equal(2, r.Message.Headers.Count);
             Assert.Equal("idx", r.Message.Headers[0].Key);
             Assert.Equal(i.ToString(), Encoding.UTF8.GetString(r.Message.Headers[0].GetValueBytes()));

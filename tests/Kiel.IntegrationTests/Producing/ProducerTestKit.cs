@@ -9,7 +9,7 @@ internal static class ProducerTestKit
 {
     public static KielProducerOptions Options(string bootstrap) => new()
     {
-        Brokers = bootstrap.Split(','),
+        BootstrapServers = bootstrap,
         ClientId = "kiel-producer-tests",
         RetryBackoff = TimeSpan.FromMilliseconds(50),
         RequestTimeout = TimeSpan.FromSeconds(5),

@@ -126,7 +126,7 @@ public class CorruptBatchTests
         await using var consumer = new KielConsumer<string?, string?>(EngineHarness.Options() with { MaxDecompressedBatchBytes = 8192 }, backend, Deserializers.Utf8, Deserializers.Utf8);
         await consumer.AssignAsync(P0, StartPosition.Beginning);
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        var ex = await Assert.ThrowsAsync<Kiel.Protocol.KafkaProtocolException>(async () =>
+        var ex = await Assert.ThrowsAsync<Kiel.KafkaProtocolException>(async () =>
         {
             await foreach (var r in consumer.ConsumeAsync(cts.Token)) GC.KeepAlive(r);
         });

@@ -81,7 +81,7 @@ public class FetchEngineTests
         engine.Assign(P0, 0);
         var first = await EngineHarness.ReadAsync(engine, 10);
         backend.SetLeader(P0, 2);
-        backend.InjectError(P0, (short)Kiel.Protocol.ErrorCode.NotLeaderOrFollower);
+        backend.InjectError(P0, (short)Kiel.ErrorCode.NotLeaderOrFollower);
         var rest = await EngineHarness.ReadAsync(engine, 50);
         Assert.Equal(Enumerable.Range(0, 60).Select(i => (long)i), first.Concat(rest).Select(r => r.Offset));
         Assert.Contains(backend.Fetches, f => f.Broker == 2);
@@ -146,7 +146,7 @@ public class FetchEngineTests
     {
         var backend = Backend(partitions: 1);
         await using var engine = new FetchEngine(backend, EngineHarness.Options(OffsetResetPolicy.Earliest));
-        backend.InjectError(P0, (short)Kiel.Protocol.ErrorCode.OffsetOutOfRange);
+        backend.InjectError(P0, (short)Kiel.ErrorCode.OffsetOutOfRange);
         engine.Assign(P0, 20);
         var records = await EngineHarness.ReadAsync(engine, 30);
         Assert.Equal(Enumerable.Range(0, 30).Select(i => (long)i), records.Select(r => r.Offset));
@@ -300,7 +300,7 @@ public class FetchEngineTests
         while (errors == 0 || records < 5)
         {
             var chunk = await engine.TakeAsync(cts.Token);
-            if (chunk.Error is Kiel.Protocol.KafkaProtocolException) errors++;
+            if (chunk.Error is Kiel.KafkaProtocolException) errors++;
             else while (chunk.TryReadNext(out _)) records++;
             engine.Release(chunk);
         }

@@ -139,7 +139,7 @@ public class FetchedChunkTests
         data[61] = 0x7E; // record length varint: 63, far beyond the batch
         var state = new PartitionState(Tp, 0, 1 << 20);
         using var chunk = new FetchedChunk(state, 0, null, data, 0, 1, null, false);
-        Assert.Throws<Kiel.Protocol.KafkaProtocolException>(() => chunk.TryReadNext(out _));
+        Assert.Throws<Kiel.KafkaProtocolException>(() => chunk.TryReadNext(out _));
     }
 
     [Fact]

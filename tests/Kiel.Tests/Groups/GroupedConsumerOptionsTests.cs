@@ -4,17 +4,20 @@ namespace Kiel.Tests.Groups;
 
 public class GroupedConsumerOptionsTests
 {
-    private static readonly GroupedConsumerOptions Good = new() { Brokers = ["127.0.0.1:9092"], Group = "g", ZooKeeperHosts = ["127.0.0.1:2181"] };
+    private static readonly GroupedConsumerOptions Good = new() { BootstrapServers = "127.0.0.1:9092", Group = "g", ZooKeeperHosts = ["127.0.0.1:2181"] };
 
     [Fact]
     public void Good_options_validate_and_default_like_kiel()
     {
         Good.Validate();
         Assert.True(Good.Autocommit);
-        Assert.Equal(TimeSpan.FromSeconds(1), Good.MaxWaitTime);
-        Assert.Equal(1, Good.MinBytes);
-        Assert.Equal(1048576, Good.MaxBytes);
-        Assert.Equal(OffsetResetPolicy.Latest, Good.ResetPolicy);
+        Assert.Equal(TimeSpan.FromSeconds(1), Good.FetchMaxWait);
+        Assert.Equal(1, Good.FetchMinBytes);
+        Assert.Equal(1048576, Good.MaxPartitionFetchBytes);
+        Assert.Equal(OffsetResetPolicy.Latest, Good.AutoOffsetReset);
+        Assert.True(Good.CheckCrcs);
+        Assert.Equal(64 * 1024 * 1024, Good.MaxDecompressedBatchBytes);
+        Assert.Same(TimeProvider.System, Good.TimeProvider);
         Assert.False(Good.KielCompatible);
     }
 
@@ -29,20 +32,26 @@ public class GroupedConsumerOptionsTests
     [InlineData("minbytes")]
     [InlineData("maxbytes")]
     [InlineData("wait")]
+    [InlineData("requesttimeout")]
+    [InlineData("decompressed")]
+    [InlineData("reset")]
     public void Bad_settings_get_a_clear_error(string what)
     {
         var o = what switch
         {
-            "brokers" => Good with { Brokers = [] },
-            "badbroker" => Good with { Brokers = ["host:notaport"] },
+            "brokers" => Good with { BootstrapServers = "" },
+            "badbroker" => Good with { BootstrapServers = "127.0.0.1:9092,host:notaport" },
             "group" => Good with { Group = " " },
             "slashgroup" => Good with { Group = "a/b" },
             "zk" => Good with { ZooKeeperHosts = [] },
             "zkport" => Good with { ZooKeeperHosts = ["127.0.0.1:99999"] },
             "zkchroot" => Good with { ZooKeeperHosts = ["a:1/x,b:2"] },
-            "minbytes" => Good with { MinBytes = -1 },
-            "maxbytes" => Good with { MaxBytes = -5 },
-            _ => Good with { MaxWaitTime = TimeSpan.FromSeconds(-1) },
+            "minbytes" => Good with { FetchMinBytes = -1 },
+            "maxbytes" => Good with { MaxPartitionFetchBytes = -5 },
+            "requesttimeout" => Good with { RequestTimeout = TimeSpan.FromMilliseconds(500) },
+            "decompressed" => Good with { MaxDecompressedBatchBytes = 0 },
+            "reset" => Good with { AutoOffsetReset = (OffsetResetPolicy)9 },
+            _ => Good with { FetchMaxWait = TimeSpan.FromSeconds(-1) },
         };
         var e = Assert.Throws<ArgumentException>(o.Validate);
         Assert.False(string.IsNullOrWhiteSpace(e.ParamName));

@@ -59,17 +59,17 @@ public sealed class NetworkPrimitivesTests
     }
 
     [Theory]
-    [InlineData("0.8.2", ApiKey.OffsetCommit, 1)]
-    [InlineData("0.8.0", ApiKey.Metadata, 0)]
-    [InlineData("0.9.0.1", ApiKey.Produce, 1)]
-    [InlineData("0.9", ApiKey.JoinGroup, 0)]
-    [InlineData("0.10.0", ApiKey.Produce, 2)]
-    [InlineData("0.10.1", ApiKey.Fetch, 3)]
-    [InlineData("0.11.0", ApiKey.Metadata, 4)]
-    public void The_fallback_table_knows_old_releases(string release, ApiKey api, short max)
+    [InlineData("0.8.2", (short)ApiKey.OffsetCommit, 1)]
+    [InlineData("0.8.0", (short)ApiKey.Metadata, 0)]
+    [InlineData("0.9.0.1", (short)ApiKey.Produce, 1)]
+    [InlineData("0.9", (short)ApiKey.JoinGroup, 0)]
+    [InlineData("0.10.0", (short)ApiKey.Produce, 2)]
+    [InlineData("0.10.1", (short)ApiKey.Fetch, 3)]
+    [InlineData("0.11.0", (short)ApiKey.Metadata, 4)]
+    public void The_fallback_table_knows_old_releases(string release, short api, short max)
     {
         Assert.True(BrokerVersionFallback.TryGet(release, out var versions));
-        Assert.Equal(max, versions[api].Max);
+        Assert.Equal(max, versions[(ApiKey)api].Max);
     }
 
     [Fact]

@@ -38,7 +38,7 @@ public sealed class RetryHelperTests
             throw new KafkaException(ErrorCode.GroupAuthorizationFailed);
         }));
         Assert.Equal(1, attempts);
-        Assert.Equal(ErrorCode.GroupAuthorizationFailed, e.Code);
+        Assert.Equal(ErrorCode.GroupAuthorizationFailed, e.ErrorCode);
         await Assert.ThrowsAsync<InvalidOperationException>(() => cluster.ExecuteAsync<int>("op", (_, _) => throw new InvalidOperationException()));
     }
 

@@ -10,7 +10,7 @@ namespace Kiel.Tests.Network;
 /// A loopback TCP server for tests that plays a scripted broker: each accepted connection runs the script,
 /// which reads requests and answers (or misbehaves) byte by byte.
 /// </summary>
-public sealed class ScriptedBroker : IAsyncDisposable
+internal sealed class ScriptedBroker : IAsyncDisposable
 {
     private readonly TcpListener _listener;
     private readonly Func<ScriptedConnection, Task> _script;

@@ -11,7 +11,7 @@ public sealed record ScriptedRequest(short ApiKey, short Version, int Correlatio
     public ReadOnlySpan<byte> Body => Frame.AsSpan(BodyOffset);
 }
 
-public sealed class ScriptedConnection : IDisposable
+internal sealed class ScriptedConnection : IDisposable
 {
     private readonly Socket _socket;
     private readonly ScriptedBroker _broker;

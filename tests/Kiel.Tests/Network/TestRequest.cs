@@ -7,7 +7,7 @@ using Kiel.Protocol;
 namespace Kiel.Tests.Network;
 
 /// <summary>A test request whose body is opaque bytes, sent under any API key.</summary>
-public sealed class TestRequest(ApiKey apiKey, byte[]? payload = null) : IRequestMessage<TestResponse>
+internal sealed class TestRequest(ApiKey apiKey, byte[]? payload = null) : IRequestMessage<TestResponse>
 {
     public ApiKey ApiKey { get; } = apiKey;
 
@@ -17,7 +17,7 @@ public sealed class TestRequest(ApiKey apiKey, byte[]? payload = null) : IReques
 }
 
 /// <summary>The body of a response to a <see cref="TestRequest"/>, as bytes.</summary>
-public sealed class TestResponse : IResponseMessage<TestResponse>
+internal sealed class TestResponse : IResponseMessage<TestResponse>
 {
     public byte[] Body { get; init; } = [];
 

@@ -110,7 +110,7 @@ internal sealed class FakeTransport : IProducerTransport
 
     public static KielProducerOptions Options() => new()
     {
-        Brokers = ["fake:9092"],
+        BootstrapServers = "fake:9092",
         Linger = TimeSpan.FromMilliseconds(1),
         RetryBackoff = TimeSpan.FromMilliseconds(5),
         RequestTimeout = TimeSpan.FromSeconds(5),

@@ -310,11 +310,11 @@ public class ProducerEngineTests
     }
 
     [Theory]
-    [InlineData(Kiel.Protocol.Compression.CompressionType.Gzip)]
-    [InlineData(Kiel.Protocol.Compression.CompressionType.Snappy)]
-    [InlineData(Kiel.Protocol.Compression.CompressionType.Lz4)]
-    [InlineData(Kiel.Protocol.Compression.CompressionType.Zstd)]
-    public async Task Compressed_batches_decode_to_the_same_records(Kiel.Protocol.Compression.CompressionType codec)
+    [InlineData(Kiel.CompressionType.Gzip)]
+    [InlineData(Kiel.CompressionType.Snappy)]
+    [InlineData(Kiel.CompressionType.Lz4)]
+    [InlineData(Kiel.CompressionType.Zstd)]
+    public async Task Compressed_batches_decode_to_the_same_records(Kiel.CompressionType codec)
     {
         var fake = Cluster("t", 1);
         await using var producer = FakeTransport.Producer(fake, FakeTransport.Options() with { Compression = codec });

@@ -5,7 +5,7 @@ namespace Kiel.Tests.Producing;
 
 public class ProducerOptionsTests
 {
-    private static readonly KielProducerOptions Good = new() { Brokers = ["127.0.0.1:9092"] };
+    private static readonly KielProducerOptions Good = new() { BootstrapServers = "127.0.0.1:9092" };
 
     [Fact]
     public void Defaults_are_the_documented_ones()
@@ -22,7 +22,10 @@ public class ProducerOptionsTests
 
     public static TheoryData<KielProducerOptions, string> Bad => new()
     {
-        { new KielProducerOptions(), "Brokers" },
+        { new KielProducerOptions(), "BootstrapServers" },
+        { Good with { BootstrapServers = "a:9092,b:notaport" }, "b:notaport" },
+        { Good with { ClientId = "" }, "ClientId" },
+        { Good with { RetryBackoff = TimeSpan.FromMilliseconds(-1) }, "RetryBackoff" },
         { Good with { Acks = (Acks)2 }, "Acks" },
         { Good with { Acks = Acks.Leader }, "idempotence needs Acks.All" },
         { Good with { BatchSize = 10 }, "BatchSize" },

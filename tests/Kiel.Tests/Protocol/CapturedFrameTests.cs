@@ -10,12 +10,12 @@ namespace Kiel.Tests.Protocol;
 /// </summary>
 public class CapturedFrameTests
 {
-    public sealed record Frame(bool IsRequest, ApiKey Key, short Version, byte[] Bytes)
+    internal sealed record Frame(bool IsRequest, ApiKey Key, short Version, byte[] Bytes)
     {
         public override string ToString() => $"{(IsRequest ? "request" : "response")} {Key} v{Version} ({Bytes.Length} B)";
     }
 
-    public static IReadOnlyList<Frame> Frames { get; } = Load();
+    internal static IReadOnlyList<Frame> Frames { get; } = Load();
 
     private static List<Frame> Load()
     {

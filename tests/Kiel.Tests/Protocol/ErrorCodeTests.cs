@@ -66,7 +66,7 @@ public class ErrorCodeTests
         Assert.False(info.IsRetriable);
         Assert.Equal("UNKNOWN_ERROR_CODE_" + code, info.Name);
         var e = new KafkaException((ErrorCode)code, "topic t partition 0");
-        Assert.Equal((ErrorCode)code, e.Code);
+        Assert.Equal((ErrorCode)code, e.ErrorCode);
         Assert.Contains(code.ToString(), e.Message);
         Assert.Contains("topic t partition 0", e.Message);
     }
@@ -76,7 +76,7 @@ public class ErrorCodeTests
     {
         var e = Assert.Throws<KafkaException>(() => KafkaException.ThrowIfError((short)6, "foo-0"));
         Assert.IsAssignableFrom<KielException>(e);
-        Assert.Equal(ErrorCode.NotLeaderOrFollower, e.Code);
+        Assert.Equal(ErrorCode.NotLeaderOrFollower, e.ErrorCode);
         Assert.Equal("NOT_LEADER_OR_FOLLOWER", e.Name);
         Assert.True(e.IsRetriable);
         Assert.StartsWith("NOT_LEADER_OR_FOLLOWER (6): ", e.Message);

@@ -300,21 +300,22 @@ public class KnownBytesTests
     }
 
     [Theory]
-    [InlineData(ApiKey.Metadata, 8, 1, 0)]
-    [InlineData(ApiKey.Metadata, 9, 2, 1)]
-    [InlineData(ApiKey.Produce, 8, 1, 0)]
-    [InlineData(ApiKey.Produce, 9, 2, 1)]
-    [InlineData(ApiKey.Fetch, 11, 1, 0)]
-    [InlineData(ApiKey.Fetch, 12, 2, 1)]
-    [InlineData(ApiKey.ApiVersions, 2, 1, 0)]
-    [InlineData(ApiKey.ApiVersions, 3, 2, 0)] // ApiVersions responses always use header v0
-    [InlineData(ApiKey.ApiVersions, 4, 2, 0)]
-    [InlineData(ApiKey.SaslHandshake, 1, 1, 0)]
-    [InlineData(ApiKey.DescribeCluster, 0, 2, 1)]
-    [InlineData(ApiKey.ControlledShutdown, 0, 0, 0)]
-    [InlineData(ApiKey.ControlledShutdown, 1, 1, 0)]
-    public void HeaderVersionsFollowTheFlexibleRule(ApiKey key, short version, short request, short response)
+    [InlineData((short)ApiKey.Metadata, 8, 1, 0)]
+    [InlineData((short)ApiKey.Metadata, 9, 2, 1)]
+    [InlineData((short)ApiKey.Produce, 8, 1, 0)]
+    [InlineData((short)ApiKey.Produce, 9, 2, 1)]
+    [InlineData((short)ApiKey.Fetch, 11, 1, 0)]
+    [InlineData((short)ApiKey.Fetch, 12, 2, 1)]
+    [InlineData((short)ApiKey.ApiVersions, 2, 1, 0)]
+    [InlineData((short)ApiKey.ApiVersions, 3, 2, 0)] // ApiVersions responses always use header v0
+    [InlineData((short)ApiKey.ApiVersions, 4, 2, 0)]
+    [InlineData((short)ApiKey.SaslHandshake, 1, 1, 0)]
+    [InlineData((short)ApiKey.DescribeCluster, 0, 2, 1)]
+    [InlineData((short)ApiKey.ControlledShutdown, 0, 0, 0)]
+    [InlineData((short)ApiKey.ControlledShutdown, 1, 1, 0)]
+    public void HeaderVersionsFollowTheFlexibleRule(short api, short version, short request, short response)
     {
+        var key = (ApiKey)api;
         Assert.Equal(request, ApiKeys.RequestHeaderVersion(key, version));
         Assert.Equal(response, ApiKeys.ResponseHeaderVersion(key, version));
     }

@@ -25,7 +25,7 @@ public sealed record ReadRecord(long Offset, long Timestamp, TimestampType Times
 /// <summary>A record to write.</summary>
 public sealed record TestRecord(long Timestamp, byte[]? Key, byte[]? Value, (string Key, byte[]? Value)[] Headers);
 
-public static class RecordTestKit
+internal static class RecordTestKit
 {
     public static readonly CompressionType[] AllCodecs =
         [CompressionType.None, CompressionType.Gzip, CompressionType.Snappy, CompressionType.Lz4, CompressionType.Zstd];

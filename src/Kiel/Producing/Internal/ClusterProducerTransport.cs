@@ -16,13 +16,13 @@ internal sealed class ClusterProducerTransport : IProducerTransport
 
     public ClusterProducerTransport(KielProducerOptions options)
     {
-        _cluster = new KafkaCluster(new ClusterOptions(options.Brokers)
+        _cluster = new KafkaCluster(new ClusterOptions(options.BootstrapServerList)
         {
             ClientId = options.ClientId,
+            TimeProvider = options.TimeProvider,
             RequestTimeout = options.RequestTimeout,
             MaxInFlight = options.MaxInFlight,
             LoggerFactory = options.LoggerFactory,
-            TimeProvider = options.TimeProvider,
             // A producer never creates topics as a side effect of asking for them.
             AllowAutoTopicCreation = false,
         });
@@ -35,7 +35,7 @@ internal sealed class ClusterProducerTransport : IProducerTransport
         var snapshot = refresh
             ? await _cluster.RefreshMetadataAsync([topic], cancellationToken).ConfigureAwait(false)
             : await _cluster.EnsureTopicsAsync([topic], cancellationToken).ConfigureAwait(false);
-        if (!snapshot.TryGetTopic(topic, out var t)) return new TopicLayout(topic, [], (short)Kiel.Protocol.ErrorCode.UnknownTopicOrPartition);
+        if (!snapshot.TryGetTopic(topic, out var t)) return new TopicLayout(topic, [], (short)Kiel.ErrorCode.UnknownTopicOrPartition);
         if (t.ErrorCode != 0) return new TopicLayout(topic, [], t.ErrorCode);
         var count = t.Partitions.Count == 0 ? 0 : t.Partitions.Max(p => p.Partition) + 1;
         var leaders = new int[count];
@@ -125,7 +125,7 @@ internal static class ProduceWire
         var response = await connection.SendAsync(request, version, cancellationToken).ConfigureAwait(false);
         if (response.ErrorCode != 0)
             throw new ProduceException($"InitProducerId failed: {Kiel.Protocol.ErrorCodes.Info(response.ErrorCode).Name}", response.ErrorCode,
-                retriable: Kiel.Cluster.ErrorClassification.IsRetriable((Kiel.Protocol.ErrorCode)response.ErrorCode));
+                retriable: Kiel.Cluster.ErrorClassification.IsRetriable((Kiel.ErrorCode)response.ErrorCode));
         return new ProducerIdentity(response.ProducerId, response.ProducerEpoch);
     }
 }

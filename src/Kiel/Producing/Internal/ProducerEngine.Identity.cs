@@ -38,7 +38,7 @@ internal sealed partial class ProducerEngine
         var cause = error?.GetBaseException();
         _lastIdentityError = cause?.Message ?? "cancelled";
         if (!wasBump || cause is not ProduceException pe) return false;
-        var refused = Kiel.Cluster.ErrorClassification.RefusesEpochBump((Kiel.Protocol.ErrorCode)pe.ErrorCode);
+        var refused = Kiel.Cluster.ErrorClassification.RefusesEpochBump((Kiel.ErrorCode)pe.ErrorCode);
         if (!refused) return false;
         ProducerIdentityLog.EpochBumpRefused(_log, pe.ErrorName, _identity.ProducerId, _identity.Epoch);
         _freshIdWanted = true;

@@ -24,12 +24,12 @@ internal sealed partial class ProducerEngine
                 var l = await _transport.GetTopicAsync(topic.Topic, refresh, _stop.Token).ConfigureAwait(false);
                 if (l.ErrorCode == 0 && l.PartitionCount > 0) { layout = l; break; }
                 error = new ProduceException(
-                    l.ErrorCode == (short)Kiel.Protocol.ErrorCode.UnknownTopicOrPartition
+                    l.ErrorCode == (short)Kiel.ErrorCode.UnknownTopicOrPartition
                         ? $"Topic '{topic.Topic}' does not exist (UNKNOWN_TOPIC_OR_PARTITION) and the producer does not create topics; create it first."
                         : $"Metadata for topic '{topic.Topic}' gave {Kiel.Protocol.ErrorCodes.Info(l.ErrorCode).Name}.",
-                    l.ErrorCode, retriable: Kiel.Cluster.ErrorClassification.IsRetriable((Kiel.Protocol.ErrorCode)l.ErrorCode) && l.ErrorCode != (short)Kiel.Protocol.ErrorCode.UnknownTopicOrPartition);
+                    l.ErrorCode, retriable: Kiel.Cluster.ErrorClassification.IsRetriable((Kiel.ErrorCode)l.ErrorCode) && l.ErrorCode != (short)Kiel.ErrorCode.UnknownTopicOrPartition);
                 // A fresh answer that the topic is unknown is final: fail now rather than wait for MaxBlock.
-                if (l.ErrorCode == (short)Kiel.Protocol.ErrorCode.UnknownTopicOrPartition && refresh) break;
+                if (l.ErrorCode == (short)Kiel.ErrorCode.UnknownTopicOrPartition && refresh) break;
             }
             catch (Exception ex) when (!_stop.IsCancellationRequested)
             {
@@ -106,7 +106,7 @@ internal sealed partial class ProducerEngine
     {
         if (GetTopic(topic).Layout is { } known) return known.PartitionCount;
         var layout = await _transport.GetTopicAsync(topic, false, cancellationToken).ConfigureAwait(false);
-        if (layout.ErrorCode == (short)Kiel.Protocol.ErrorCode.UnknownTopicOrPartition)
+        if (layout.ErrorCode == (short)Kiel.ErrorCode.UnknownTopicOrPartition)
             layout = await _transport.GetTopicAsync(topic, true, cancellationToken).ConfigureAwait(false);
         if (layout.ErrorCode != 0 || layout.PartitionCount == 0)
             throw new ProduceException($"Topic '{topic}' cannot be produced to: {Kiel.Protocol.ErrorCodes.Info(layout.ErrorCode).Name}.", layout.ErrorCode);

@@ -265,10 +265,10 @@ internal sealed partial class ProducerEngine
                 if (candidate.Partition == p.Partition && candidate.Topic == p.Topic) { r = candidate; found = true; break; }
             if (!found)
             {
-                Retry(b, new ProduceException($"Broker {o.Broker} did not answer for {p.Topic}:{p.Partition}.", (short)Kiel.Protocol.ErrorCode.NetworkException, retriable: true), true, failed);
+                Retry(b, new ProduceException($"Broker {o.Broker} did not answer for {p.Topic}:{p.Partition}.", (short)Kiel.ErrorCode.NetworkException, retriable: true), true, failed);
                 continue;
             }
-            switch (Kiel.Cluster.ErrorClassification.ForProduce((Kiel.Protocol.ErrorCode)r.ErrorCode, _identity.ProducerId >= 0))
+            switch (Kiel.Cluster.ErrorClassification.ForProduce((Kiel.ErrorCode)r.ErrorCode, _identity.ProducerId >= 0))
             {
                 case Kiel.Cluster.ProduceErrorAction.Delivered:
                     Finish(b, r.BaseOffset, r.LogAppendTimeMs, null);
@@ -312,8 +312,8 @@ internal sealed partial class ProducerEngine
     private static ProduceException BrokerError(in ProducePartitionResult r, int broker) => new(
         $"Broker {broker} refused the batch for {r.Topic}:{r.Partition}: {Kiel.Protocol.ErrorCodes.Info(r.ErrorCode).Name} ({r.ErrorCode})" +
         (string.IsNullOrEmpty(r.ErrorMessage) ? "." : $": {r.ErrorMessage}"),
-        r.ErrorCode, retriable: Kiel.Cluster.ErrorClassification.IsRetriable((Kiel.Protocol.ErrorCode)r.ErrorCode),
-        innerException: new KafkaException((Kiel.Protocol.ErrorCode)r.ErrorCode, r.ErrorMessage));
+        r.ErrorCode, retriable: Kiel.Cluster.ErrorClassification.IsRetriable((ErrorCode)r.ErrorCode),
+        innerException: new KafkaException((ErrorCode)r.ErrorCode, r.ErrorMessage));
 
     private void Retry(ProducerBatch b, Exception error, bool needsMetadata, List<(ProducerBatch, ProduceException)> failed, bool backoff = true)
     {

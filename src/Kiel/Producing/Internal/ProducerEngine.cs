@@ -122,7 +122,7 @@ internal sealed partial class ProducerEngine : IAsyncDisposable
             {
                 FailRecord(topic.Topic, explicitPartition, timestamp, completion, size, new ProduceException(
                     $"Partition {explicitPartition} does not exist: topic '{topic.Topic}' has {layout.PartitionCount} partitions.",
-                    (short)Kiel.Protocol.ErrorCode.UnknownTopicOrPartition));
+                    (short)Kiel.ErrorCode.UnknownTopicOrPartition));
                 return;
             }
             p = explicitPartition;
@@ -209,7 +209,7 @@ internal sealed partial class ProducerEngine : IAsyncDisposable
     {
         _memory.Release(size);
         var report = new DeliveryReport(topic, partition, -1, DateTimeOffset.FromUnixTimeMilliseconds(timestamp),
-            Protocol.Records.TimestampType.CreateTime, error);
+            TimestampType.CreateTime, error);
         try
         {
             if (completion is DeliveryPromise p) p.Complete(report);

@@ -7,7 +7,7 @@ namespace Kiel.Protocol.Compression;
 /// codec. Decompression is always bounded by a maximum output size and refuses, with a
 /// <see cref="KafkaProtocolException"/>, anything that claims or expands past it, without allocating the claimed size.
 /// </summary>
-public static class CompressionCodec
+internal static class CompressionCodec
 {
     /// <summary>The default bound on the decompressed size of one batch: 64 MiB.</summary>
     public const int DefaultMaxDecompressedBytes = 64 * 1024 * 1024;

@@ -8,14 +8,14 @@ namespace Kiel.Protocol;
 /// True when Kafka's Java client classifies the error as retriable (its exception derives from <c>RetriableException</c>):
 /// the same request may succeed later, often after a metadata refresh or a coordinator lookup.
 /// </param>
-public sealed record ErrorInfo(ErrorCode Code, string Name, string Message, bool IsRetriable)
+internal sealed record ErrorInfo(ErrorCode Code, string Name, string Message, bool IsRetriable)
 {
     /// <summary>True for codes this table does not list (newer than Kiel, or garbage).</summary>
     public bool IsUnknown { get; init; }
 }
 
 /// <summary>The table of Kafka error codes: names, messages and whether each one is retriable.</summary>
-public static class ErrorCodes
+internal static class ErrorCodes
 {
     /// <summary>The lowest code Kafka defines.</summary>
     public const short MinCode = -1;

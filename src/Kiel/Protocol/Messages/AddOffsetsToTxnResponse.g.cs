@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>AddOffsetsToTxnResponse (API key 25), versions 0-4, flexible versions 3+.</summary>
-public sealed partial class AddOffsetsToTxnResponse : IResponseMessage<AddOffsetsToTxnResponse>
+internal sealed partial class AddOffsetsToTxnResponse : IResponseMessage<AddOffsetsToTxnResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>AddPartitionsToTxnRequest (API key 24), versions 0-5, flexible versions 3+.</summary>
-public sealed partial class AddPartitionsToTxnRequest : IRequestMessage<AddPartitionsToTxnResponse>
+internal sealed partial class AddPartitionsToTxnRequest : IRequestMessage<AddPartitionsToTxnResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

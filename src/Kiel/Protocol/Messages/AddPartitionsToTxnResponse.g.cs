@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>AddPartitionsToTxnResponse (API key 24), versions 0-5, flexible versions 3+.</summary>
-public sealed partial class AddPartitionsToTxnResponse : IResponseMessage<AddPartitionsToTxnResponse>
+internal sealed partial class AddPartitionsToTxnResponse : IResponseMessage<AddPartitionsToTxnResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>AddRaftVoterRequest (API key 80), versions 0, flexible versions 0+.</summary>
-public sealed partial class AddRaftVoterRequest : IRequestMessage<AddRaftVoterResponse>
+internal sealed partial class AddRaftVoterRequest : IRequestMessage<AddRaftVoterResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

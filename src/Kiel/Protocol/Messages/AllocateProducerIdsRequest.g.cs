@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>AllocateProducerIdsRequest (API key 67), versions 0, flexible versions 0+.</summary>
-public sealed partial class AllocateProducerIdsRequest : IRequestMessage<AllocateProducerIdsResponse>
+internal sealed partial class AllocateProducerIdsRequest : IRequestMessage<AllocateProducerIdsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>AllocateProducerIdsResponse (API key 67), versions 0, flexible versions 0+.</summary>
-public sealed partial class AllocateProducerIdsResponse : IResponseMessage<AllocateProducerIdsResponse>
+internal sealed partial class AllocateProducerIdsResponse : IResponseMessage<AllocateProducerIdsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>AlterClientQuotasRequest (API key 49), versions 0-1, flexible versions 1+.</summary>
-public sealed partial class AlterClientQuotasRequest : IRequestMessage<AlterClientQuotasResponse>
+internal sealed partial class AlterClientQuotasRequest : IRequestMessage<AlterClientQuotasResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>AlterClientQuotasResponse (API key 49), versions 0-1, flexible versions 1+.</summary>
-public sealed partial class AlterClientQuotasResponse : IResponseMessage<AlterClientQuotasResponse>
+internal sealed partial class AlterClientQuotasResponse : IResponseMessage<AlterClientQuotasResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>AlterConfigsRequest (API key 33), versions 0-2, flexible versions 2+.</summary>
-public sealed partial class AlterConfigsRequest : IRequestMessage<AlterConfigsResponse>
+internal sealed partial class AlterConfigsRequest : IRequestMessage<AlterConfigsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

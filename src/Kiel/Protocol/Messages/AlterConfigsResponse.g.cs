@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>AlterConfigsResponse (API key 33), versions 0-2, flexible versions 2+.</summary>
-public sealed partial class AlterConfigsResponse : IResponseMessage<AlterConfigsResponse>
+internal sealed partial class AlterConfigsResponse : IResponseMessage<AlterConfigsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>AlterPartitionReassignmentsRequest (API key 45), versions 0, flexible versions 0+.</summary>
-public sealed partial class AlterPartitionReassignmentsRequest : IRequestMessage<AlterPartitionReassignmentsResponse>
+internal sealed partial class AlterPartitionReassignmentsRequest : IRequestMessage<AlterPartitionReassignmentsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

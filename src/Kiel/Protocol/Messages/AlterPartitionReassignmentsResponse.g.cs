@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>AlterPartitionReassignmentsResponse (API key 45), versions 0, flexible versions 0+.</summary>
-public sealed partial class AlterPartitionReassignmentsResponse : IResponseMessage<AlterPartitionReassignmentsResponse>
+internal sealed partial class AlterPartitionReassignmentsResponse : IResponseMessage<AlterPartitionReassignmentsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>AlterPartitionRequest (API key 56), versions 0-3, flexible versions 0+.</summary>
-public sealed partial class AlterPartitionRequest : IRequestMessage<AlterPartitionResponse>
+internal sealed partial class AlterPartitionRequest : IRequestMessage<AlterPartitionResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

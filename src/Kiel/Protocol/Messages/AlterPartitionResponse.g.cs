@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>AlterPartitionResponse (API key 56), versions 0-3, flexible versions 0+.</summary>
-public sealed partial class AlterPartitionResponse : IResponseMessage<AlterPartitionResponse>
+internal sealed partial class AlterPartitionResponse : IResponseMessage<AlterPartitionResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>AlterReplicaLogDirsRequest (API key 34), versions 0-2, flexible versions 2+.</summary>
-public sealed partial class AlterReplicaLogDirsRequest : IRequestMessage<AlterReplicaLogDirsResponse>
+internal sealed partial class AlterReplicaLogDirsRequest : IRequestMessage<AlterReplicaLogDirsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

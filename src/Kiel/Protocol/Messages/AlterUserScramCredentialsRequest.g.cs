@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>AlterUserScramCredentialsRequest (API key 51), versions 0, flexible versions 0+.</summary>
-public sealed partial class AlterUserScramCredentialsRequest : IRequestMessage<AlterUserScramCredentialsResponse>
+internal sealed partial class AlterUserScramCredentialsRequest : IRequestMessage<AlterUserScramCredentialsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>AlterUserScramCredentialsResponse (API key 51), versions 0, flexible versions 0+.</summary>
-public sealed partial class AlterUserScramCredentialsResponse : IResponseMessage<AlterUserScramCredentialsResponse>
+internal sealed partial class AlterUserScramCredentialsResponse : IResponseMessage<AlterUserScramCredentialsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

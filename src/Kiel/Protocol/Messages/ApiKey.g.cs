@@ -6,7 +6,7 @@
 namespace Kiel.Protocol;
 
 /// <summary>Kafka API keys, one per request/response pair in the protocol schemas.</summary>
-public enum ApiKey : short
+internal enum ApiKey : short
 {
     /// <summary>Produce: versions 0-11, flexible versions 9+.</summary>
     Produce = 0,

@@ -5,7 +5,7 @@
 
 namespace Kiel.Protocol;
 
-public static partial class ApiKeys
+internal static partial class ApiKeys
 {
     /// <summary>Every API the schemas define, ordered by key.</summary>
     public static IReadOnlyList<ApiInfo> All { get; } =

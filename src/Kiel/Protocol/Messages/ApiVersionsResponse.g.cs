@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>ApiVersionsResponse (API key 18), versions 0-4, flexible versions 3+.</summary>
-public sealed partial class ApiVersionsResponse : IResponseMessage<ApiVersionsResponse>
+internal sealed partial class ApiVersionsResponse : IResponseMessage<ApiVersionsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>AssignReplicasToDirsRequest (API key 73), versions 0, flexible versions 0+.</summary>
-public sealed partial class AssignReplicasToDirsRequest : IRequestMessage<AssignReplicasToDirsResponse>
+internal sealed partial class AssignReplicasToDirsRequest : IRequestMessage<AssignReplicasToDirsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>AssignReplicasToDirsResponse (API key 73), versions 0, flexible versions 0+.</summary>
-public sealed partial class AssignReplicasToDirsResponse : IResponseMessage<AssignReplicasToDirsResponse>
+internal sealed partial class AssignReplicasToDirsResponse : IResponseMessage<AssignReplicasToDirsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

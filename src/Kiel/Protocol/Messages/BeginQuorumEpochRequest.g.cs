@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>BeginQuorumEpochRequest (API key 53), versions 0-1, flexible versions 1+.</summary>
-public sealed partial class BeginQuorumEpochRequest : IRequestMessage<BeginQuorumEpochResponse>
+internal sealed partial class BeginQuorumEpochRequest : IRequestMessage<BeginQuorumEpochResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>BrokerHeartbeatResponse (API key 63), versions 0-1, flexible versions 0+.</summary>
-public sealed partial class BrokerHeartbeatResponse : IResponseMessage<BrokerHeartbeatResponse>
+internal sealed partial class BrokerHeartbeatResponse : IResponseMessage<BrokerHeartbeatResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

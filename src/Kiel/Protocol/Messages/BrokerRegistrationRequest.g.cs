@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>BrokerRegistrationRequest (API key 62), versions 0-4, flexible versions 0+.</summary>
-public sealed partial class BrokerRegistrationRequest : IRequestMessage<BrokerRegistrationResponse>
+internal sealed partial class BrokerRegistrationRequest : IRequestMessage<BrokerRegistrationResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

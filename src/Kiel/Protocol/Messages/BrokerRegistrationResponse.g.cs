@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>BrokerRegistrationResponse (API key 62), versions 0-4, flexible versions 0+.</summary>
-public sealed partial class BrokerRegistrationResponse : IResponseMessage<BrokerRegistrationResponse>
+internal sealed partial class BrokerRegistrationResponse : IResponseMessage<BrokerRegistrationResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>ConsumerGroupDescribeRequest (API key 69), versions 0, flexible versions 0+.</summary>
-public sealed partial class ConsumerGroupDescribeRequest : IRequestMessage<ConsumerGroupDescribeResponse>
+internal sealed partial class ConsumerGroupDescribeRequest : IRequestMessage<ConsumerGroupDescribeResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

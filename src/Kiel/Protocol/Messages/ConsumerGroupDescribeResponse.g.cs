@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>ConsumerGroupDescribeResponse (API key 69), versions 0, flexible versions 0+.</summary>
-public sealed partial class ConsumerGroupDescribeResponse : IResponseMessage<ConsumerGroupDescribeResponse>
+internal sealed partial class ConsumerGroupDescribeResponse : IResponseMessage<ConsumerGroupDescribeResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>ConsumerGroupHeartbeatResponse (API key 68), versions 0-1, flexible versions 0+.</summary>
-public sealed partial class ConsumerGroupHeartbeatResponse : IResponseMessage<ConsumerGroupHeartbeatResponse>
+internal sealed partial class ConsumerGroupHeartbeatResponse : IResponseMessage<ConsumerGroupHeartbeatResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

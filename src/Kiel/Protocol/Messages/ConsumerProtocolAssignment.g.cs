@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>ConsumerProtocolAssignment (data), versions 0-3, flexible versions none.</summary>
-public sealed partial class ConsumerProtocolAssignment : IKafkaMessage
+internal sealed partial class ConsumerProtocolAssignment : IKafkaMessage
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>ConsumerProtocolSubscription (data), versions 0-3, flexible versions none.</summary>
-public sealed partial class ConsumerProtocolSubscription : IKafkaMessage
+internal sealed partial class ConsumerProtocolSubscription : IKafkaMessage
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>ControlledShutdownRequest (API key 7), versions 0-3, flexible versions 3+.</summary>
-public sealed partial class ControlledShutdownRequest : IRequestMessage<ControlledShutdownResponse>
+internal sealed partial class ControlledShutdownRequest : IRequestMessage<ControlledShutdownResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

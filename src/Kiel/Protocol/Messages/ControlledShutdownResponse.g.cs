@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>ControlledShutdownResponse (API key 7), versions 0-3, flexible versions 3+.</summary>
-public sealed partial class ControlledShutdownResponse : IResponseMessage<ControlledShutdownResponse>
+internal sealed partial class ControlledShutdownResponse : IResponseMessage<ControlledShutdownResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>ControllerRegistrationRequest (API key 70), versions 0, flexible versions 0+.</summary>
-public sealed partial class ControllerRegistrationRequest : IRequestMessage<ControllerRegistrationResponse>
+internal sealed partial class ControllerRegistrationRequest : IRequestMessage<ControllerRegistrationResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>ControllerRegistrationResponse (API key 70), versions 0, flexible versions 0+.</summary>
-public sealed partial class ControllerRegistrationResponse : IResponseMessage<ControllerRegistrationResponse>
+internal sealed partial class ControllerRegistrationResponse : IResponseMessage<ControllerRegistrationResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

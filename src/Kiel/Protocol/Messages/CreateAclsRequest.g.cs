@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>CreateAclsRequest (API key 30), versions 0-3, flexible versions 2+.</summary>
-public sealed partial class CreateAclsRequest : IRequestMessage<CreateAclsResponse>
+internal sealed partial class CreateAclsRequest : IRequestMessage<CreateAclsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>CreateAclsResponse (API key 30), versions 0-3, flexible versions 2+.</summary>
-public sealed partial class CreateAclsResponse : IResponseMessage<CreateAclsResponse>
+internal sealed partial class CreateAclsResponse : IResponseMessage<CreateAclsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>CreateDelegationTokenRequest (API key 38), versions 0-3, flexible versions 2+.</summary>
-public sealed partial class CreateDelegationTokenRequest : IRequestMessage<CreateDelegationTokenResponse>
+internal sealed partial class CreateDelegationTokenRequest : IRequestMessage<CreateDelegationTokenResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

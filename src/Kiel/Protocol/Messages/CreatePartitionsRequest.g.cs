@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>CreatePartitionsRequest (API key 37), versions 0-3, flexible versions 2+.</summary>
-public sealed partial class CreatePartitionsRequest : IRequestMessage<CreatePartitionsResponse>
+internal sealed partial class CreatePartitionsRequest : IRequestMessage<CreatePartitionsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>CreateTopicsResponse (API key 19), versions 0-7, flexible versions 5+.</summary>
-public sealed partial class CreateTopicsResponse : IResponseMessage<CreateTopicsResponse>
+internal sealed partial class CreateTopicsResponse : IResponseMessage<CreateTopicsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>DeleteAclsResponse (API key 31), versions 0-3, flexible versions 2+.</summary>
-public sealed partial class DeleteAclsResponse : IResponseMessage<DeleteAclsResponse>
+internal sealed partial class DeleteAclsResponse : IResponseMessage<DeleteAclsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

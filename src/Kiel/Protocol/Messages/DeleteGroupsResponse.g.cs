@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>DeleteGroupsResponse (API key 42), versions 0-2, flexible versions 2+.</summary>
-public sealed partial class DeleteGroupsResponse : IResponseMessage<DeleteGroupsResponse>
+internal sealed partial class DeleteGroupsResponse : IResponseMessage<DeleteGroupsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

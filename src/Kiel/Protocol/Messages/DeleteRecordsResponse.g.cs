@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>DeleteRecordsResponse (API key 21), versions 0-2, flexible versions 2+.</summary>
-public sealed partial class DeleteRecordsResponse : IResponseMessage<DeleteRecordsResponse>
+internal sealed partial class DeleteRecordsResponse : IResponseMessage<DeleteRecordsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

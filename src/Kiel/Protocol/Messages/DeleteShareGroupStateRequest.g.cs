@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>DeleteShareGroupStateRequest (API key 86), versions 0, flexible versions 0+.</summary>
-public sealed partial class DeleteShareGroupStateRequest : IRequestMessage<DeleteShareGroupStateResponse>
+internal sealed partial class DeleteShareGroupStateRequest : IRequestMessage<DeleteShareGroupStateResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

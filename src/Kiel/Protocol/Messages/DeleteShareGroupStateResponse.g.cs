@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>DeleteShareGroupStateResponse (API key 86), versions 0, flexible versions 0+.</summary>
-public sealed partial class DeleteShareGroupStateResponse : IResponseMessage<DeleteShareGroupStateResponse>
+internal sealed partial class DeleteShareGroupStateResponse : IResponseMessage<DeleteShareGroupStateResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

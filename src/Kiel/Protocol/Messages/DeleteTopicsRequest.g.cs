@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>DeleteTopicsRequest (API key 20), versions 0-6, flexible versions 4+.</summary>
-public sealed partial class DeleteTopicsRequest : IRequestMessage<DeleteTopicsResponse>
+internal sealed partial class DeleteTopicsRequest : IRequestMessage<DeleteTopicsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

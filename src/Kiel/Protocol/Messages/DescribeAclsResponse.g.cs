@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>DescribeAclsResponse (API key 29), versions 0-3, flexible versions 2+.</summary>
-public sealed partial class DescribeAclsResponse : IResponseMessage<DescribeAclsResponse>
+internal sealed partial class DescribeAclsResponse : IResponseMessage<DescribeAclsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>DescribeClientQuotasRequest (API key 48), versions 0-1, flexible versions 1+.</summary>
-public sealed partial class DescribeClientQuotasRequest : IRequestMessage<DescribeClientQuotasResponse>
+internal sealed partial class DescribeClientQuotasRequest : IRequestMessage<DescribeClientQuotasResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>DescribeClientQuotasResponse (API key 48), versions 0-1, flexible versions 1+.</summary>
-public sealed partial class DescribeClientQuotasResponse : IResponseMessage<DescribeClientQuotasResponse>
+internal sealed partial class DescribeClientQuotasResponse : IResponseMessage<DescribeClientQuotasResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>DescribeClusterRequest (API key 60), versions 0-1, flexible versions 0+.</summary>
-public sealed partial class DescribeClusterRequest : IRequestMessage<DescribeClusterResponse>
+internal sealed partial class DescribeClusterRequest : IRequestMessage<DescribeClusterResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

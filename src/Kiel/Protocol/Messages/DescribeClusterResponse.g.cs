@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>DescribeClusterResponse (API key 60), versions 0-1, flexible versions 0+.</summary>
-public sealed partial class DescribeClusterResponse : IResponseMessage<DescribeClusterResponse>
+internal sealed partial class DescribeClusterResponse : IResponseMessage<DescribeClusterResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

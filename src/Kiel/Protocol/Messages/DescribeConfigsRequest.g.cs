@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>DescribeConfigsRequest (API key 32), versions 0-4, flexible versions 4+.</summary>
-public sealed partial class DescribeConfigsRequest : IRequestMessage<DescribeConfigsResponse>
+internal sealed partial class DescribeConfigsRequest : IRequestMessage<DescribeConfigsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

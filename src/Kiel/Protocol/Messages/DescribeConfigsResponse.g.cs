@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>DescribeConfigsResponse (API key 32), versions 0-4, flexible versions 4+.</summary>
-public sealed partial class DescribeConfigsResponse : IResponseMessage<DescribeConfigsResponse>
+internal sealed partial class DescribeConfigsResponse : IResponseMessage<DescribeConfigsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

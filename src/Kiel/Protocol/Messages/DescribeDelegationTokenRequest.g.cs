@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>DescribeDelegationTokenRequest (API key 41), versions 0-3, flexible versions 2+.</summary>
-public sealed partial class DescribeDelegationTokenRequest : IRequestMessage<DescribeDelegationTokenResponse>
+internal sealed partial class DescribeDelegationTokenRequest : IRequestMessage<DescribeDelegationTokenResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>DescribeDelegationTokenResponse (API key 41), versions 0-3, flexible versions 2+.</summary>
-public sealed partial class DescribeDelegationTokenResponse : IResponseMessage<DescribeDelegationTokenResponse>
+internal sealed partial class DescribeDelegationTokenResponse : IResponseMessage<DescribeDelegationTokenResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

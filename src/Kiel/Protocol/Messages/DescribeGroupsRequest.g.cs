@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>DescribeGroupsRequest (API key 15), versions 0-5, flexible versions 5+.</summary>
-public sealed partial class DescribeGroupsRequest : IRequestMessage<DescribeGroupsResponse>
+internal sealed partial class DescribeGroupsRequest : IRequestMessage<DescribeGroupsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

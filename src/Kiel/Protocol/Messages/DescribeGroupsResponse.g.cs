@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>DescribeGroupsResponse (API key 15), versions 0-5, flexible versions 5+.</summary>
-public sealed partial class DescribeGroupsResponse : IResponseMessage<DescribeGroupsResponse>
+internal sealed partial class DescribeGroupsResponse : IResponseMessage<DescribeGroupsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

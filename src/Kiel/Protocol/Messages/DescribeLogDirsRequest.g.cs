@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>DescribeLogDirsRequest (API key 35), versions 0-4, flexible versions 2+.</summary>
-public sealed partial class DescribeLogDirsRequest : IRequestMessage<DescribeLogDirsResponse>
+internal sealed partial class DescribeLogDirsRequest : IRequestMessage<DescribeLogDirsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

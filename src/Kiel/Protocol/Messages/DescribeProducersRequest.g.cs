@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>DescribeProducersRequest (API key 61), versions 0, flexible versions 0+.</summary>
-public sealed partial class DescribeProducersRequest : IRequestMessage<DescribeProducersResponse>
+internal sealed partial class DescribeProducersRequest : IRequestMessage<DescribeProducersResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

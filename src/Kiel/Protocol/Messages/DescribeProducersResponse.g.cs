@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>DescribeProducersResponse (API key 61), versions 0, flexible versions 0+.</summary>
-public sealed partial class DescribeProducersResponse : IResponseMessage<DescribeProducersResponse>
+internal sealed partial class DescribeProducersResponse : IResponseMessage<DescribeProducersResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

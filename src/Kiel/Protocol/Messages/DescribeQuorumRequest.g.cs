@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>DescribeQuorumRequest (API key 55), versions 0-2, flexible versions 0+.</summary>
-public sealed partial class DescribeQuorumRequest : IRequestMessage<DescribeQuorumResponse>
+internal sealed partial class DescribeQuorumRequest : IRequestMessage<DescribeQuorumResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

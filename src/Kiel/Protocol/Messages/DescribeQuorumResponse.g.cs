@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>DescribeQuorumResponse (API key 55), versions 0-2, flexible versions 0+.</summary>
-public sealed partial class DescribeQuorumResponse : IResponseMessage<DescribeQuorumResponse>
+internal sealed partial class DescribeQuorumResponse : IResponseMessage<DescribeQuorumResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

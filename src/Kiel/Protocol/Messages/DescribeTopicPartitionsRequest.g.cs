@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>DescribeTopicPartitionsRequest (API key 75), versions 0, flexible versions 0+.</summary>
-public sealed partial class DescribeTopicPartitionsRequest : IRequestMessage<DescribeTopicPartitionsResponse>
+internal sealed partial class DescribeTopicPartitionsRequest : IRequestMessage<DescribeTopicPartitionsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>DescribeTopicPartitionsResponse (API key 75), versions 0, flexible versions 0+.</summary>
-public sealed partial class DescribeTopicPartitionsResponse : IResponseMessage<DescribeTopicPartitionsResponse>
+internal sealed partial class DescribeTopicPartitionsResponse : IResponseMessage<DescribeTopicPartitionsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

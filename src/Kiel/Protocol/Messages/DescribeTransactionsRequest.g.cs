@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>DescribeTransactionsRequest (API key 65), versions 0, flexible versions 0+.</summary>
-public sealed partial class DescribeTransactionsRequest : IRequestMessage<DescribeTransactionsResponse>
+internal sealed partial class DescribeTransactionsRequest : IRequestMessage<DescribeTransactionsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>DescribeTransactionsResponse (API key 65), versions 0, flexible versions 0+.</summary>
-public sealed partial class DescribeTransactionsResponse : IResponseMessage<DescribeTransactionsResponse>
+internal sealed partial class DescribeTransactionsResponse : IResponseMessage<DescribeTransactionsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>DescribeUserScramCredentialsRequest (API key 50), versions 0, flexible versions 0+.</summary>
-public sealed partial class DescribeUserScramCredentialsRequest : IRequestMessage<DescribeUserScramCredentialsResponse>
+internal sealed partial class DescribeUserScramCredentialsRequest : IRequestMessage<DescribeUserScramCredentialsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>DescribeUserScramCredentialsResponse (API key 50), versions 0, flexible versions 0+.</summary>
-public sealed partial class DescribeUserScramCredentialsResponse : IResponseMessage<DescribeUserScramCredentialsResponse>
+internal sealed partial class DescribeUserScramCredentialsResponse : IResponseMessage<DescribeUserScramCredentialsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>ElectLeadersResponse (API key 43), versions 0-2, flexible versions 2+.</summary>
-public sealed partial class ElectLeadersResponse : IResponseMessage<ElectLeadersResponse>
+internal sealed partial class ElectLeadersResponse : IResponseMessage<ElectLeadersResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

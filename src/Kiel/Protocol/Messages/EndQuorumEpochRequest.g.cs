@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>EndQuorumEpochRequest (API key 54), versions 0-1, flexible versions 1+.</summary>
-public sealed partial class EndQuorumEpochRequest : IRequestMessage<EndQuorumEpochResponse>
+internal sealed partial class EndQuorumEpochRequest : IRequestMessage<EndQuorumEpochResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

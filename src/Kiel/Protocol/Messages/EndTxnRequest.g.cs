@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>EndTxnRequest (API key 26), versions 0-5, flexible versions 3+.</summary>
-public sealed partial class EndTxnRequest : IRequestMessage<EndTxnResponse>
+internal sealed partial class EndTxnRequest : IRequestMessage<EndTxnResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

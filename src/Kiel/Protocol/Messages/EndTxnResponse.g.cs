@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>EndTxnResponse (API key 26), versions 0-5, flexible versions 3+.</summary>
-public sealed partial class EndTxnResponse : IResponseMessage<EndTxnResponse>
+internal sealed partial class EndTxnResponse : IResponseMessage<EndTxnResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

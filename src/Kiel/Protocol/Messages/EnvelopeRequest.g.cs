@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>EnvelopeRequest (API key 58), versions 0, flexible versions 0+.</summary>
-public sealed partial class EnvelopeRequest : IRequestMessage<EnvelopeResponse>
+internal sealed partial class EnvelopeRequest : IRequestMessage<EnvelopeResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

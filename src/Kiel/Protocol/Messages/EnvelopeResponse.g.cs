@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>EnvelopeResponse (API key 58), versions 0, flexible versions 0+.</summary>
-public sealed partial class EnvelopeResponse : IResponseMessage<EnvelopeResponse>
+internal sealed partial class EnvelopeResponse : IResponseMessage<EnvelopeResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

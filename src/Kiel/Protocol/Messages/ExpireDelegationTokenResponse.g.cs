@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>ExpireDelegationTokenResponse (API key 40), versions 0-2, flexible versions 2+.</summary>
-public sealed partial class ExpireDelegationTokenResponse : IResponseMessage<ExpireDelegationTokenResponse>
+internal sealed partial class ExpireDelegationTokenResponse : IResponseMessage<ExpireDelegationTokenResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

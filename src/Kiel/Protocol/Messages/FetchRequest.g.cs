@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>FetchRequest (API key 1), versions 0-17, flexible versions 12+.</summary>
-public sealed partial class FetchRequest : IRequestMessage<FetchResponse>
+internal sealed partial class FetchRequest : IRequestMessage<FetchResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

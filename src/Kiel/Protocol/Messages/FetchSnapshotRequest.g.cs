@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>FetchSnapshotRequest (API key 59), versions 0-1, flexible versions 0+.</summary>
-public sealed partial class FetchSnapshotRequest : IRequestMessage<FetchSnapshotResponse>
+internal sealed partial class FetchSnapshotRequest : IRequestMessage<FetchSnapshotResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

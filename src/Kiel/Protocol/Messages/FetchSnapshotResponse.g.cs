@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>FetchSnapshotResponse (API key 59), versions 0-1, flexible versions 0+.</summary>
-public sealed partial class FetchSnapshotResponse : IResponseMessage<FetchSnapshotResponse>
+internal sealed partial class FetchSnapshotResponse : IResponseMessage<FetchSnapshotResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

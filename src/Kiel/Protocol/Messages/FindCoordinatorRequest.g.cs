@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>FindCoordinatorRequest (API key 10), versions 0-6, flexible versions 3+.</summary>
-public sealed partial class FindCoordinatorRequest : IRequestMessage<FindCoordinatorResponse>
+internal sealed partial class FindCoordinatorRequest : IRequestMessage<FindCoordinatorResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

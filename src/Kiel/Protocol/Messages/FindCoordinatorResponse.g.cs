@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>FindCoordinatorResponse (API key 10), versions 0-6, flexible versions 3+.</summary>
-public sealed partial class FindCoordinatorResponse : IResponseMessage<FindCoordinatorResponse>
+internal sealed partial class FindCoordinatorResponse : IResponseMessage<FindCoordinatorResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>GetTelemetrySubscriptionsResponse (API key 71), versions 0, flexible versions 0+.</summary>
-public sealed partial class GetTelemetrySubscriptionsResponse : IResponseMessage<GetTelemetrySubscriptionsResponse>
+internal sealed partial class GetTelemetrySubscriptionsResponse : IResponseMessage<GetTelemetrySubscriptionsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>HeartbeatRequest (API key 12), versions 0-4, flexible versions 4+.</summary>
-public sealed partial class HeartbeatRequest : IRequestMessage<HeartbeatResponse>
+internal sealed partial class HeartbeatRequest : IRequestMessage<HeartbeatResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>HeartbeatResponse (API key 12), versions 0-4, flexible versions 4+.</summary>
-public sealed partial class HeartbeatResponse : IResponseMessage<HeartbeatResponse>
+internal sealed partial class HeartbeatResponse : IResponseMessage<HeartbeatResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

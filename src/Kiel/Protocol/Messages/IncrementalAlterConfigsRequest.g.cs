@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>IncrementalAlterConfigsRequest (API key 44), versions 0-1, flexible versions 1+.</summary>
-public sealed partial class IncrementalAlterConfigsRequest : IRequestMessage<IncrementalAlterConfigsResponse>
+internal sealed partial class IncrementalAlterConfigsRequest : IRequestMessage<IncrementalAlterConfigsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

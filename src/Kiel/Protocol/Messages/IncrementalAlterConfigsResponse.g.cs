@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>IncrementalAlterConfigsResponse (API key 44), versions 0-1, flexible versions 1+.</summary>
-public sealed partial class IncrementalAlterConfigsResponse : IResponseMessage<IncrementalAlterConfigsResponse>
+internal sealed partial class IncrementalAlterConfigsResponse : IResponseMessage<IncrementalAlterConfigsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>InitProducerIdRequest (API key 22), versions 0-5, flexible versions 2+.</summary>
-public sealed partial class InitProducerIdRequest : IRequestMessage<InitProducerIdResponse>
+internal sealed partial class InitProducerIdRequest : IRequestMessage<InitProducerIdResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>InitProducerIdResponse (API key 22), versions 0-5, flexible versions 2+.</summary>
-public sealed partial class InitProducerIdResponse : IResponseMessage<InitProducerIdResponse>
+internal sealed partial class InitProducerIdResponse : IResponseMessage<InitProducerIdResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

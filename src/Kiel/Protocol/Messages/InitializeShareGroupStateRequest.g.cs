@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>InitializeShareGroupStateRequest (API key 83), versions 0, flexible versions 0+.</summary>
-public sealed partial class InitializeShareGroupStateRequest : IRequestMessage<InitializeShareGroupStateResponse>
+internal sealed partial class InitializeShareGroupStateRequest : IRequestMessage<InitializeShareGroupStateResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>InitializeShareGroupStateResponse (API key 83), versions 0, flexible versions 0+.</summary>
-public sealed partial class InitializeShareGroupStateResponse : IResponseMessage<InitializeShareGroupStateResponse>
+internal sealed partial class InitializeShareGroupStateResponse : IResponseMessage<InitializeShareGroupStateResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>JoinGroupRequest (API key 11), versions 0-9, flexible versions 6+.</summary>
-public sealed partial class JoinGroupRequest : IRequestMessage<JoinGroupResponse>
+internal sealed partial class JoinGroupRequest : IRequestMessage<JoinGroupResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

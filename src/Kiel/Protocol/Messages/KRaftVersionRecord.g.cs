@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>KRaftVersionRecord (data), versions 0, flexible versions 0+.</summary>
-public sealed partial class KRaftVersionRecord : IKafkaMessage
+internal sealed partial class KRaftVersionRecord : IKafkaMessage
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

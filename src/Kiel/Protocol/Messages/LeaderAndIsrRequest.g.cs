@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>LeaderAndIsrRequest (API key 4), versions 0-7, flexible versions 4+.</summary>
-public sealed partial class LeaderAndIsrRequest : IRequestMessage<LeaderAndIsrResponse>
+internal sealed partial class LeaderAndIsrRequest : IRequestMessage<LeaderAndIsrResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>LeaderAndIsrResponse (API key 4), versions 0-7, flexible versions 4+.</summary>
-public sealed partial class LeaderAndIsrResponse : IResponseMessage<LeaderAndIsrResponse>
+internal sealed partial class LeaderAndIsrResponse : IResponseMessage<LeaderAndIsrResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>LeaderChangeMessage (data), versions 0-1, flexible versions 0+.</summary>
-public sealed partial class LeaderChangeMessage : IKafkaMessage
+internal sealed partial class LeaderChangeMessage : IKafkaMessage
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>LeaveGroupResponse (API key 13), versions 0-5, flexible versions 4+.</summary>
-public sealed partial class LeaveGroupResponse : IResponseMessage<LeaveGroupResponse>
+internal sealed partial class LeaveGroupResponse : IResponseMessage<LeaveGroupResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>ListClientMetricsResourcesResponse (API key 74), versions 0, flexible versions 0+.</summary>
-public sealed partial class ListClientMetricsResourcesResponse : IResponseMessage<ListClientMetricsResourcesResponse>
+internal sealed partial class ListClientMetricsResourcesResponse : IResponseMessage<ListClientMetricsResourcesResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>ListGroupsResponse (API key 16), versions 0-5, flexible versions 3+.</summary>
-public sealed partial class ListGroupsResponse : IResponseMessage<ListGroupsResponse>
+internal sealed partial class ListGroupsResponse : IResponseMessage<ListGroupsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

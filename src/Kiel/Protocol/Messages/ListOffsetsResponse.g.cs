@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>ListOffsetsResponse (API key 2), versions 0-10, flexible versions 6+.</summary>
-public sealed partial class ListOffsetsResponse : IResponseMessage<ListOffsetsResponse>
+internal sealed partial class ListOffsetsResponse : IResponseMessage<ListOffsetsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

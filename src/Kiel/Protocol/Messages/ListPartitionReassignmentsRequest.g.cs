@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>ListPartitionReassignmentsRequest (API key 46), versions 0, flexible versions 0+.</summary>
-public sealed partial class ListPartitionReassignmentsRequest : IRequestMessage<ListPartitionReassignmentsResponse>
+internal sealed partial class ListPartitionReassignmentsRequest : IRequestMessage<ListPartitionReassignmentsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>ListPartitionReassignmentsResponse (API key 46), versions 0, flexible versions 0+.</summary>
-public sealed partial class ListPartitionReassignmentsResponse : IResponseMessage<ListPartitionReassignmentsResponse>
+internal sealed partial class ListPartitionReassignmentsResponse : IResponseMessage<ListPartitionReassignmentsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>ListTransactionsRequest (API key 66), versions 0-1, flexible versions 0+.</summary>
-public sealed partial class ListTransactionsRequest : IRequestMessage<ListTransactionsResponse>
+internal sealed partial class ListTransactionsRequest : IRequestMessage<ListTransactionsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

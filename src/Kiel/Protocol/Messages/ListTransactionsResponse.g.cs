@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>ListTransactionsResponse (API key 66), versions 0-1, flexible versions 0+.</summary>
-public sealed partial class ListTransactionsResponse : IResponseMessage<ListTransactionsResponse>
+internal sealed partial class ListTransactionsResponse : IResponseMessage<ListTransactionsResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -8,7 +8,7 @@ using Kiel.Protocol.Messages;
 namespace Kiel.Protocol;
 
 /// <summary>Decodes or creates a message chosen by its <see cref="ApiKey"/> at run time (captured frames, tools, test servers).</summary>
-public static class MessageReaders
+internal static class MessageReaders
 {
     /// <summary>Reads a request body of API <paramref name="key"/> at <paramref name="version"/>.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The API key is not one the schemas define.</exception>

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>MetadataResponse (API key 3), versions 0-12, flexible versions 9+.</summary>
-public sealed partial class MetadataResponse : IResponseMessage<MetadataResponse>
+internal sealed partial class MetadataResponse : IResponseMessage<MetadataResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

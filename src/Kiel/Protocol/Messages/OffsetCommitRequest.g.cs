@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>OffsetCommitRequest (API key 8), versions 0-9, flexible versions 8+.</summary>
-public sealed partial class OffsetCommitRequest : IRequestMessage<OffsetCommitResponse>
+internal sealed partial class OffsetCommitRequest : IRequestMessage<OffsetCommitResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>OffsetCommitResponse (API key 8), versions 0-9, flexible versions 8+.</summary>
-public sealed partial class OffsetCommitResponse : IResponseMessage<OffsetCommitResponse>
+internal sealed partial class OffsetCommitResponse : IResponseMessage<OffsetCommitResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

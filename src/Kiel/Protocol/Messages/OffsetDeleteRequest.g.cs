@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>OffsetDeleteRequest (API key 47), versions 0, flexible versions none.</summary>
-public sealed partial class OffsetDeleteRequest : IRequestMessage<OffsetDeleteResponse>
+internal sealed partial class OffsetDeleteRequest : IRequestMessage<OffsetDeleteResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

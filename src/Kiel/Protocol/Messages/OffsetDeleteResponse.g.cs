@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>OffsetDeleteResponse (API key 47), versions 0, flexible versions none.</summary>
-public sealed partial class OffsetDeleteResponse : IResponseMessage<OffsetDeleteResponse>
+internal sealed partial class OffsetDeleteResponse : IResponseMessage<OffsetDeleteResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

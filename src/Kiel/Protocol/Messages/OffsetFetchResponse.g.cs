@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>OffsetFetchResponse (API key 9), versions 0-9, flexible versions 6+.</summary>
-public sealed partial class OffsetFetchResponse : IResponseMessage<OffsetFetchResponse>
+internal sealed partial class OffsetFetchResponse : IResponseMessage<OffsetFetchResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>OffsetForLeaderEpochResponse (API key 23), versions 0-4, flexible versions 4+.</summary>
-public sealed partial class OffsetForLeaderEpochResponse : IResponseMessage<OffsetForLeaderEpochResponse>
+internal sealed partial class OffsetForLeaderEpochResponse : IResponseMessage<OffsetForLeaderEpochResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>ProduceRequest (API key 0), versions 0-11, flexible versions 9+.</summary>
-public sealed partial class ProduceRequest : IRequestMessage<ProduceResponse>
+internal sealed partial class ProduceRequest : IRequestMessage<ProduceResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

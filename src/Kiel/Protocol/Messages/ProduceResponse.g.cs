@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>ProduceResponse (API key 0), versions 0-11, flexible versions 9+.</summary>
-public sealed partial class ProduceResponse : IResponseMessage<ProduceResponse>
+internal sealed partial class ProduceResponse : IResponseMessage<ProduceResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>PushTelemetryResponse (API key 72), versions 0, flexible versions 0+.</summary>
-public sealed partial class PushTelemetryResponse : IResponseMessage<PushTelemetryResponse>
+internal sealed partial class PushTelemetryResponse : IResponseMessage<PushTelemetryResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

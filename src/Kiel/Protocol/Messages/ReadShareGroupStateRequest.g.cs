@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>ReadShareGroupStateRequest (API key 84), versions 0, flexible versions 0+.</summary>
-public sealed partial class ReadShareGroupStateRequest : IRequestMessage<ReadShareGroupStateResponse>
+internal sealed partial class ReadShareGroupStateRequest : IRequestMessage<ReadShareGroupStateResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>ReadShareGroupStateResponse (API key 84), versions 0, flexible versions 0+.</summary>
-public sealed partial class ReadShareGroupStateResponse : IResponseMessage<ReadShareGroupStateResponse>
+internal sealed partial class ReadShareGroupStateResponse : IResponseMessage<ReadShareGroupStateResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>ReadShareGroupStateSummaryRequest (API key 87), versions 0, flexible versions 0+.</summary>
-public sealed partial class ReadShareGroupStateSummaryRequest : IRequestMessage<ReadShareGroupStateSummaryResponse>
+internal sealed partial class ReadShareGroupStateSummaryRequest : IRequestMessage<ReadShareGroupStateSummaryResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

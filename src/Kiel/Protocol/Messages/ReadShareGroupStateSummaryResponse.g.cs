@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>ReadShareGroupStateSummaryResponse (API key 87), versions 0, flexible versions 0+.</summary>
-public sealed partial class ReadShareGroupStateSummaryResponse : IResponseMessage<ReadShareGroupStateSummaryResponse>
+internal sealed partial class ReadShareGroupStateSummaryResponse : IResponseMessage<ReadShareGroupStateSummaryResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

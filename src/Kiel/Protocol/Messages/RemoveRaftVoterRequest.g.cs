@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>RemoveRaftVoterRequest (API key 81), versions 0, flexible versions 0+.</summary>
-public sealed partial class RemoveRaftVoterRequest : IRequestMessage<RemoveRaftVoterResponse>
+internal sealed partial class RemoveRaftVoterRequest : IRequestMessage<RemoveRaftVoterResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

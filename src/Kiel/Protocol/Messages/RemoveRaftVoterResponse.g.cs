@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>RemoveRaftVoterResponse (API key 81), versions 0, flexible versions 0+.</summary>
-public sealed partial class RemoveRaftVoterResponse : IResponseMessage<RemoveRaftVoterResponse>
+internal sealed partial class RemoveRaftVoterResponse : IResponseMessage<RemoveRaftVoterResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>RenewDelegationTokenRequest (API key 39), versions 0-2, flexible versions 2+.</summary>
-public sealed partial class RenewDelegationTokenRequest : IRequestMessage<RenewDelegationTokenResponse>
+internal sealed partial class RenewDelegationTokenRequest : IRequestMessage<RenewDelegationTokenResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

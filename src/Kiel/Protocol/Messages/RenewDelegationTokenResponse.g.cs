@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>RenewDelegationTokenResponse (API key 39), versions 0-2, flexible versions 2+.</summary>
-public sealed partial class RenewDelegationTokenResponse : IResponseMessage<RenewDelegationTokenResponse>
+internal sealed partial class RenewDelegationTokenResponse : IResponseMessage<RenewDelegationTokenResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>RequestHeader (header), versions 0-2, flexible versions 2+.</summary>
-public sealed partial class RequestHeader : IKafkaMessage
+internal sealed partial class RequestHeader : IKafkaMessage
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>ResponseHeader (header), versions 0-1, flexible versions 1+.</summary>
-public sealed partial class ResponseHeader : IKafkaMessage
+internal sealed partial class ResponseHeader : IKafkaMessage
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

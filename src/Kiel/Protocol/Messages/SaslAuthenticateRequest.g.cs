@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>SaslAuthenticateRequest (API key 36), versions 0-2, flexible versions 2+.</summary>
-public sealed partial class SaslAuthenticateRequest : IRequestMessage<SaslAuthenticateResponse>
+internal sealed partial class SaslAuthenticateRequest : IRequestMessage<SaslAuthenticateResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>SaslAuthenticateResponse (API key 36), versions 0-2, flexible versions 2+.</summary>
-public sealed partial class SaslAuthenticateResponse : IResponseMessage<SaslAuthenticateResponse>
+internal sealed partial class SaslAuthenticateResponse : IResponseMessage<SaslAuthenticateResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>SaslHandshakeRequest (API key 17), versions 0-1, flexible versions none.</summary>
-public sealed partial class SaslHandshakeRequest : IRequestMessage<SaslHandshakeResponse>
+internal sealed partial class SaslHandshakeRequest : IRequestMessage<SaslHandshakeResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>SaslHandshakeResponse (API key 17), versions 0-1, flexible versions none.</summary>
-public sealed partial class SaslHandshakeResponse : IResponseMessage<SaslHandshakeResponse>
+internal sealed partial class SaslHandshakeResponse : IResponseMessage<SaslHandshakeResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>ShareAcknowledgeRequest (API key 79), versions 0, flexible versions 0+.</summary>
-public sealed partial class ShareAcknowledgeRequest : IRequestMessage<ShareAcknowledgeResponse>
+internal sealed partial class ShareAcknowledgeRequest : IRequestMessage<ShareAcknowledgeResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

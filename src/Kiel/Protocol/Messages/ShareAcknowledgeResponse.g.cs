@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>ShareAcknowledgeResponse (API key 79), versions 0, flexible versions 0+.</summary>
-public sealed partial class ShareAcknowledgeResponse : IResponseMessage<ShareAcknowledgeResponse>
+internal sealed partial class ShareAcknowledgeResponse : IResponseMessage<ShareAcknowledgeResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

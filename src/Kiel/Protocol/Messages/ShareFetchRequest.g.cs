@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>ShareFetchRequest (API key 78), versions 0, flexible versions 0+.</summary>
-public sealed partial class ShareFetchRequest : IRequestMessage<ShareFetchResponse>
+internal sealed partial class ShareFetchRequest : IRequestMessage<ShareFetchResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

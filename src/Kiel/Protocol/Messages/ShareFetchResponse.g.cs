@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>ShareFetchResponse (API key 78), versions 0, flexible versions 0+.</summary>
-public sealed partial class ShareFetchResponse : IResponseMessage<ShareFetchResponse>
+internal sealed partial class ShareFetchResponse : IResponseMessage<ShareFetchResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>ShareGroupDescribeRequest (API key 77), versions 0, flexible versions 0+.</summary>
-public sealed partial class ShareGroupDescribeRequest : IRequestMessage<ShareGroupDescribeResponse>
+internal sealed partial class ShareGroupDescribeRequest : IRequestMessage<ShareGroupDescribeResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>ShareGroupHeartbeatRequest (API key 76), versions 0, flexible versions 0+.</summary>
-public sealed partial class ShareGroupHeartbeatRequest : IRequestMessage<ShareGroupHeartbeatResponse>
+internal sealed partial class ShareGroupHeartbeatRequest : IRequestMessage<ShareGroupHeartbeatResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>ShareGroupHeartbeatResponse (API key 76), versions 0, flexible versions 0+.</summary>
-public sealed partial class ShareGroupHeartbeatResponse : IResponseMessage<ShareGroupHeartbeatResponse>
+internal sealed partial class ShareGroupHeartbeatResponse : IResponseMessage<ShareGroupHeartbeatResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>SnapshotHeaderRecord (data), versions 0, flexible versions 0+.</summary>
-public sealed partial class SnapshotHeaderRecord : IKafkaMessage
+internal sealed partial class SnapshotHeaderRecord : IKafkaMessage
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

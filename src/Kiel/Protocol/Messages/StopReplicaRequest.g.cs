@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>StopReplicaRequest (API key 5), versions 0-4, flexible versions 2+.</summary>
-public sealed partial class StopReplicaRequest : IRequestMessage<StopReplicaResponse>
+internal sealed partial class StopReplicaRequest : IRequestMessage<StopReplicaResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>SyncGroupRequest (API key 14), versions 0-5, flexible versions 4+.</summary>
-public sealed partial class SyncGroupRequest : IRequestMessage<SyncGroupResponse>
+internal sealed partial class SyncGroupRequest : IRequestMessage<SyncGroupResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

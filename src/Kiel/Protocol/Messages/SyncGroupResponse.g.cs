@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>SyncGroupResponse (API key 14), versions 0-5, flexible versions 4+.</summary>
-public sealed partial class SyncGroupResponse : IResponseMessage<SyncGroupResponse>
+internal sealed partial class SyncGroupResponse : IResponseMessage<SyncGroupResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

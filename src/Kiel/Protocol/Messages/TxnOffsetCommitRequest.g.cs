@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>TxnOffsetCommitRequest (API key 28), versions 0-4, flexible versions 3+.</summary>
-public sealed partial class TxnOffsetCommitRequest : IRequestMessage<TxnOffsetCommitResponse>
+internal sealed partial class TxnOffsetCommitRequest : IRequestMessage<TxnOffsetCommitResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

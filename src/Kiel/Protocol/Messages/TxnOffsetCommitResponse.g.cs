@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>TxnOffsetCommitResponse (API key 28), versions 0-4, flexible versions 3+.</summary>
-public sealed partial class TxnOffsetCommitResponse : IResponseMessage<TxnOffsetCommitResponse>
+internal sealed partial class TxnOffsetCommitResponse : IResponseMessage<TxnOffsetCommitResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

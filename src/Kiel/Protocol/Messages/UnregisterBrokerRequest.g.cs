@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>UnregisterBrokerRequest (API key 64), versions 0, flexible versions 0+.</summary>
-public sealed partial class UnregisterBrokerRequest : IRequestMessage<UnregisterBrokerResponse>
+internal sealed partial class UnregisterBrokerRequest : IRequestMessage<UnregisterBrokerResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>UnregisterBrokerResponse (API key 64), versions 0, flexible versions 0+.</summary>
-public sealed partial class UnregisterBrokerResponse : IResponseMessage<UnregisterBrokerResponse>
+internal sealed partial class UnregisterBrokerResponse : IResponseMessage<UnregisterBrokerResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

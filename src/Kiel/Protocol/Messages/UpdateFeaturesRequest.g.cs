@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>UpdateFeaturesRequest (API key 57), versions 0-2, flexible versions 0+.</summary>
-public sealed partial class UpdateFeaturesRequest : IRequestMessage<UpdateFeaturesResponse>
+internal sealed partial class UpdateFeaturesRequest : IRequestMessage<UpdateFeaturesResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>UpdateFeaturesResponse (API key 57), versions 0-2, flexible versions 0+.</summary>
-public sealed partial class UpdateFeaturesResponse : IResponseMessage<UpdateFeaturesResponse>
+internal sealed partial class UpdateFeaturesResponse : IResponseMessage<UpdateFeaturesResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

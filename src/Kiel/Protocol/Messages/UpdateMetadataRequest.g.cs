@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>UpdateMetadataRequest (API key 6), versions 0-8, flexible versions 6+.</summary>
-public sealed partial class UpdateMetadataRequest : IRequestMessage<UpdateMetadataResponse>
+internal sealed partial class UpdateMetadataRequest : IRequestMessage<UpdateMetadataResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>UpdateMetadataResponse (API key 6), versions 0-8, flexible versions 6+.</summary>
-public sealed partial class UpdateMetadataResponse : IResponseMessage<UpdateMetadataResponse>
+internal sealed partial class UpdateMetadataResponse : IResponseMessage<UpdateMetadataResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>UpdateRaftVoterRequest (API key 82), versions 0, flexible versions 0+.</summary>
-public sealed partial class UpdateRaftVoterRequest : IRequestMessage<UpdateRaftVoterResponse>
+internal sealed partial class UpdateRaftVoterRequest : IRequestMessage<UpdateRaftVoterResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

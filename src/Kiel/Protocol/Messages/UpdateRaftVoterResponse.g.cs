@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>UpdateRaftVoterResponse (API key 82), versions 0, flexible versions 0+.</summary>
-public sealed partial class UpdateRaftVoterResponse : IResponseMessage<UpdateRaftVoterResponse>
+internal sealed partial class UpdateRaftVoterResponse : IResponseMessage<UpdateRaftVoterResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>VoteResponse (API key 52), versions 0-1, flexible versions 0+.</summary>
-public sealed partial class VoteResponse : IResponseMessage<VoteResponse>
+internal sealed partial class VoteResponse : IResponseMessage<VoteResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>VotersRecord (data), versions 0, flexible versions 0+.</summary>
-public sealed partial class VotersRecord : IKafkaMessage
+internal sealed partial class VotersRecord : IKafkaMessage
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>WriteShareGroupStateRequest (API key 85), versions 0, flexible versions 0+.</summary>
-public sealed partial class WriteShareGroupStateRequest : IRequestMessage<WriteShareGroupStateResponse>
+internal sealed partial class WriteShareGroupStateRequest : IRequestMessage<WriteShareGroupStateResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

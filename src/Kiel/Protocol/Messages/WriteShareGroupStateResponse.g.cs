@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>WriteShareGroupStateResponse (API key 85), versions 0, flexible versions 0+.</summary>
-public sealed partial class WriteShareGroupStateResponse : IResponseMessage<WriteShareGroupStateResponse>
+internal sealed partial class WriteShareGroupStateResponse : IResponseMessage<WriteShareGroupStateResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>WriteTxnMarkersRequest (API key 27), versions 0-1, flexible versions 1+.</summary>
-public sealed partial class WriteTxnMarkersRequest : IRequestMessage<WriteTxnMarkersResponse>
+internal sealed partial class WriteTxnMarkersRequest : IRequestMessage<WriteTxnMarkersResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

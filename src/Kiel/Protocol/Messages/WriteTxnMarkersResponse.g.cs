@@ -7,7 +7,7 @@
 namespace Kiel.Protocol.Messages;
 
 /// <summary>WriteTxnMarkersResponse (API key 27), versions 0-1, flexible versions 1+.</summary>
-public sealed partial class WriteTxnMarkersResponse : IResponseMessage<WriteTxnMarkersResponse>
+internal sealed partial class WriteTxnMarkersResponse : IResponseMessage<WriteTxnMarkersResponse>
 {
     /// <summary>The lowest version this message defines.</summary>
     public const short LowestSupportedVersion = 0;

@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 namespace Kiel.Protocol.Records;
 
 /// <summary>Reads the key and value of control records (transaction markers).</summary>
-public static class ControlRecord
+internal static class ControlRecord
 {
     /// <summary>The size of a control key: version int16 and type int16.</summary>
     public const int KeySize = 4;

@@ -1,7 +1,7 @@
 namespace Kiel.Protocol.Records;
 
 /// <summary>The type in a control record's key. Applications never see control records.</summary>
-public enum ControlRecordType : short
+internal enum ControlRecordType : short
 {
     /// <summary>The transaction was aborted.</summary>
     Abort = 0,

@@ -10,7 +10,7 @@ namespace Kiel.Protocol.Records;
 /// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum of record batches. Uses the SSE4.2 or ARMv8
 /// CRC instructions where present, and a slicing-by-8 table elsewhere.
 /// </summary>
-public static class Crc32C
+internal static class Crc32C
 {
     private const uint Polynomial = 0x82F63B78;
     private static readonly uint[] s_table = BuildTable();

@@ -8,7 +8,7 @@ namespace Kiel.Protocol.Records;
 /// wrote them: inner offsets relative (magic 1) or absolute (magic 0), the wrapper carrying the last offset, snappy in
 /// xerial framing and, for magic 0, lz4 with its historical header checksum.
 /// </summary>
-public sealed class LegacyMessageSetBuilder : IDisposable
+internal sealed class LegacyMessageSetBuilder : IDisposable
 {
     private readonly PooledBufferWriter _inner = new(4096);
     private PooledBufferWriter? _wrapper;

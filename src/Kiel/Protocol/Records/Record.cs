@@ -4,7 +4,7 @@ namespace Kiel.Protocol.Records;
 /// One record, read in place: its key, value and headers are views of the record set (or of the reader's
 /// decompression buffer) and stay valid until the reader moves on. Copy what must outlive that.
 /// </summary>
-public readonly ref struct Record
+internal readonly ref struct Record
 {
     private readonly ReadOnlySpan<byte> _key;
     private readonly ReadOnlySpan<byte> _value;

@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 namespace Kiel.Protocol.Records;
 
 /// <summary>Edits to a finished magic-2 batch in place: the fields a producer or broker fills in after building.</summary>
-public static class RecordBatch
+internal static class RecordBatch
 {
     /// <summary>Computes the CRC-32C of a batch, over Attributes to the end.</summary>
     public static uint ComputeCrc(ReadOnlySpan<byte> batch)

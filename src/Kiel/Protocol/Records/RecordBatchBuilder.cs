@@ -9,7 +9,7 @@ namespace Kiel.Protocol.Records;
 /// hands out the finished batch; <see cref="Reset"/> makes the builder ready for the next one, keeping its buffers.
 /// </summary>
 /// <remarks>Not thread-safe. The memory from <see cref="Seal"/> is valid until <see cref="Reset"/> or <see cref="Dispose"/>.</remarks>
-public sealed class RecordBatchBuilder : IDisposable
+internal sealed class RecordBatchBuilder : IDisposable
 {
     private readonly PooledBufferWriter _records = new(4096);
     private PooledBufferWriter? _compressed;

@@ -7,7 +7,7 @@ namespace Kiel.Protocol.Records;
 /// The 61-byte header of a record batch (magic 2), every field as it is on the wire. For a legacy (magic 0 or 1)
 /// message the reader fills the fields that have a meaning there and leaves the producer fields at -1.
 /// </summary>
-public readonly record struct RecordBatchHeader
+internal readonly record struct RecordBatchHeader
 {
     /// <summary>The size of a magic-2 batch header.</summary>
     public const int Size = 61;

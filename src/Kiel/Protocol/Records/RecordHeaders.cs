@@ -3,7 +3,7 @@ using System.Text;
 namespace Kiel.Protocol.Records;
 
 /// <summary>The headers of a <see cref="Record"/>, enumerated in place.</summary>
-public readonly ref struct RecordHeaders
+internal readonly ref struct RecordHeaders
 {
     private readonly ReadOnlySpan<byte> _bytes;
 
@@ -58,7 +58,7 @@ public readonly ref struct RecordHeaders
 }
 
 /// <summary>One header of a record, read in place.</summary>
-public readonly ref struct RecordHeaderView
+internal readonly ref struct RecordHeaderView
 {
     private readonly ReadOnlySpan<byte> _key;
     private readonly ReadOnlySpan<byte> _value;

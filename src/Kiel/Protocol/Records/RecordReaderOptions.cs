@@ -3,7 +3,7 @@ using Kiel.Protocol.Compression;
 namespace Kiel.Protocol.Records;
 
 /// <summary>How a <see cref="RecordSetReader"/> treats what it reads.</summary>
-public sealed record RecordReaderOptions
+internal sealed record RecordReaderOptions
 {
     /// <summary>The defaults: CRCs checked, 64 MiB decompression limit, a truncated last batch ignored, control records hidden.</summary>
     public static RecordReaderOptions Default { get; } = new();

@@ -13,7 +13,7 @@ namespace Kiel.Protocol.Records;
 /// <see cref="TruncatedTailBytes"/>. A checksum mismatch raises <see cref="CorruptRecordException"/>; any other damage
 /// raises <see cref="KafkaProtocolException"/> naming the field.
 /// </remarks>
-public ref struct RecordSetReader
+internal ref struct RecordSetReader
 {
     private readonly ReadOnlySpan<byte> _set;
     private readonly RecordSetCursor _cursor;

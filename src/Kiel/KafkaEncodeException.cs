@@ -1,4 +1,4 @@
-namespace Kiel.Protocol;
+namespace Kiel;
 
 /// <summary>
 /// A message cannot be encoded as asked: the version is outside what the message defines, or a field holds a value

@@ -1,4 +1,4 @@
-namespace Kiel.Protocol;
+namespace Kiel;
 
 /// <summary>
 /// Malformed bytes on the wire: a truncated frame, a hostile length, an unknown magic byte or a bad checksum.

@@ -1,9 +1,9 @@
-namespace Kiel.Protocol;
+namespace Kiel;
 
 /// <summary>
 /// Kafka error codes, as brokers return them in responses: the values and names of Kafka's
 /// <c>org.apache.kafka.common.protocol.Errors</c>, -1 to 133 as of Kafka 4.x. A code outside this list is legal on the wire;
-/// <see cref="ErrorCodes.Info(ErrorCode)"/> describes it as unknown instead of failing.
+/// <see cref="KafkaException"/> names such a code as unknown instead of failing.
 /// </summary>
 public enum ErrorCode : short
 {

@@ -24,14 +24,14 @@ public class KafkaException : KielException
         Detail = detail;
     }
 
-    /// <summary>The error code.</summary>
-    public ErrorCode Code => Info.Code;
+    /// <summary>The error code, for example <see cref="ErrorCode.NotLeaderOrFollower"/>.</summary>
+    public ErrorCode ErrorCode => Info.Code;
 
     /// <summary>Kafka's name for the code, for example <c>NOT_LEADER_OR_FOLLOWER</c>.</summary>
     public string Name => Info.Name;
 
     /// <summary>The table entry for the code.</summary>
-    public ErrorInfo Info { get; }
+    internal ErrorInfo Info { get; }
 
     /// <summary>The context given when the exception was created, or null.</summary>
     public string? Detail { get; }
@@ -40,13 +40,13 @@ public class KafkaException : KielException
     public override bool IsRetriable => Info.IsRetriable;
 
     /// <summary>Throws a <see cref="KafkaException"/> unless <paramref name="code"/> is 0 (NONE).</summary>
-    public static void ThrowIfError(short code, string? detail = null)
+    internal static void ThrowIfError(short code, string? detail = null)
     {
         if (code != 0) throw new KafkaException((ErrorCode)code, detail);
     }
 
     /// <summary>Throws a <see cref="KafkaException"/> unless <paramref name="code"/> is <see cref="ErrorCode.None"/>.</summary>
-    public static void ThrowIfError(ErrorCode code, string? detail = null)
+    internal static void ThrowIfError(ErrorCode code, string? detail = null)
     {
         if (code != ErrorCode.None) throw new KafkaException(code, detail);
     }

@@ -1,4 +1,4 @@
-namespace Kiel.Protocol.Compression;
+namespace Kiel;
 
 /// <summary>
 /// The compression codec of a record batch or legacy wrapper message: the low three bits of its attributes.
