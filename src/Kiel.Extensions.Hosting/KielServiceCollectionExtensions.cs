@@ -64,11 +64,9 @@ public static class KielServiceCollectionExtensions
     private static T Bind<T>(IConfiguration configuration) where T : new()
     {
         var options = new T();
-        // BootstrapServers may be an array of entries, which cannot bind to its string; the callers join it instead.
+        // BootstrapServers may be one string or an array of entries, which cannot bind to a string; the callers set it
+        // from ListOrNull, which takes both.
         new WithoutKey(configuration, nameof(KielClientOptions.BootstrapServers)).Bind(options, o => o.ErrorOnUnknownConfiguration = true);
-        var servers = configuration.GetSection(nameof(KielClientOptions.BootstrapServers));
-        if (servers.Value is not null && options is KielClientOptions)
-            typeof(KielClientOptions).GetProperty(nameof(KielClientOptions.BootstrapServers))!.SetValue(options, servers.Value);
         return options;
     }
 

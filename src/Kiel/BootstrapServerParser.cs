@@ -31,7 +31,7 @@ internal static class BootstrapServerParser
         {
             var trimmed = entry.Trim();
             if (trimmed.Length == 0)
-                return $"'{servers}' has an empty entry; separate brokers with single commas, for example \"kafka1:9092,kafka2:9092\".";
+                return $"'{servers}' has an empty entry; separate the host:port entries with single commas, for example \"kafka1:9092,kafka2:9092\".";
             if (!TrySplitHostPort(trimmed, DefaultPort, out _, out _))
                 return $"has '{trimmed}', which is not host or host:port with a port from 1 to 65535 (IPv6 as [::1]:9092); fix that entry of '{servers}'.";
         }

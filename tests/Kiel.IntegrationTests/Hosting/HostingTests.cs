@@ -89,7 +89,7 @@ public sealed class HostingTests
             UseShellExecute = false,
         };
         psi.ArgumentList.Add(SampleDll());
-        psi.ArgumentList.Add($"--Kiel:Consumer:Brokers:0={cluster.BootstrapServers.Split(',')[0]}");
+        psi.ArgumentList.Add($"--Kiel:Consumer:BootstrapServers={cluster.BootstrapServers}");
         psi.ArgumentList.Add($"--Kiel:Consumer:ZooKeeperHosts:0={zookeeper.ConnectString}");
         var output = new StringBuilder();
         var processedAll = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
