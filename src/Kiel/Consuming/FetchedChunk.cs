@@ -104,7 +104,7 @@ internal sealed class FetchedChunk : IDisposable
                 if (State.Version == Version) Volatile.Write(ref State.ConsumedPosition, offset + 1);
                 Delivered++;
                 record = new RawRecord(TopicPartition, offset, next.Timestamp, (TimestampType)next.TimestampType,
-                    cursor.CurrentBatch.PartitionLeaderEpoch, next.Key, next.IsKeyNull, next.Value, next.IsValueNull,
+                    cursor.PartitionLeaderEpoch, next.Key, next.IsKeyNull, next.Value, next.IsValueNull,
                     next.RawHeaders, next.HeaderCount);
                 return true;
             }

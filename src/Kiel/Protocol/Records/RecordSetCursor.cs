@@ -34,6 +34,7 @@ internal sealed partial class RecordSetCursor : IDisposable
     private int _index;
     private int _count;
     private long _legacyOffsetBase;
+    private TimestampType _timestampType;
     private PooledBufferWriter? _scratch;
 
     /// <summary>Check each magic-2 batch's CRC-32C and each uncompressed or wrapper legacy message's CRC-32.</summary>
@@ -59,6 +60,9 @@ internal sealed partial class RecordSetCursor : IDisposable
 
     /// <summary>The header of the current batch (synthesised for a legacy message).</summary>
     public RecordBatchHeader CurrentBatch => _batch;
+
+    /// <summary>The current batch's partition leader epoch (-1 for legacy messages), without copying the header.</summary>
+    public int PartitionLeaderEpoch => _batch.PartitionLeaderEpoch;
 
     /// <summary>True while the current batch has records left to read.</summary>
     public bool IsBatchOpen => _batchOpen;
@@ -114,6 +118,7 @@ internal sealed partial class RecordSetCursor : IDisposable
     /// <summary>Moves to the next record of the current batch at or above <see cref="MinOffset"/>.</summary>
     /// <param name="set">The same set given to <see cref="MoveNextBatch"/>.</param>
     /// <param name="record">The record, a view of <paramref name="set"/> or of the decompression buffer, valid until the next call.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool MoveNextRecord(ReadOnlySpan<byte> set, out Record record)
     {
         if (!_batchOpen)
@@ -124,7 +129,7 @@ internal sealed partial class RecordSetCursor : IDisposable
         var region = _inflated ? _scratch!.WrittenSpan : set;
         while (true)
         {
-            bool more = _batch.Magic == 2 ? NextRecord(region, out record) : NextLegacyRecord(region, out record);
+            bool more = _batch.Magic == 2 ? NextRecord(region[.._end], out record) : NextLegacyRecord(region, out record);
             if (!more)
             {
                 _batchOpen = false;
@@ -205,13 +210,13 @@ internal sealed partial class RecordSetCursor : IDisposable
             Fail(BatchName, 2, "RecordsCount", $"{header.RecordCount} records cannot fit in {length} bytes of records");
         _index = 0;
         _count = header.RecordCount;
+        _timestampType = header.TimestampType;
         _batchOpen = true;
         return true;
     }
 
-    private bool NextRecord(ReadOnlySpan<byte> region, out Record record)
+    private bool NextRecord(ReadOnlySpan<byte> records, out Record record)
     {
-        var records = region[.._end];
         if (_index >= _count)
         {
             if (_pos != _end)
@@ -253,8 +258,9 @@ internal sealed partial class RecordSetCursor : IDisposable
         if (p != body.Length)
             Fail(BatchName, 2, "Records[].Length", $"record {_index - 1} declares {length} bytes but its fields take {p}");
 
-        var timestamp = _batch.TimestampType == TimestampType.LogAppendTime ? _batch.MaxTimestamp : _batch.BaseTimestamp + timestampDelta;
-        record = new Record(_batch.BaseOffset + offsetDelta, timestamp, _batch.TimestampType,
+        var type = _timestampType;
+        var timestamp = type == TimestampType.LogAppendTime ? _batch.MaxTimestamp : _batch.BaseTimestamp + timestampDelta;
+        record = new Record(_batch.BaseOffset + offsetDelta, timestamp, type,
             key, keyLength < 0, value, valueLength < 0, body[headersStart..], headerCount);
         return true;
     }
