@@ -81,6 +81,8 @@ public sealed class EnsembleTests(EnsembleFixture fixture) : IClassFixture<Ensem
         {
             ConnectString = proxy.ConnectString,
             SessionTimeout = TimeSpan.FromSeconds(2),
+            // The wait bound defaults to the session timeout; 2 s is too short to connect on a busy machine.
+            ConnectionWaitTimeout = TimeSpan.FromSeconds(8),
         });
         await using var observer = await StandaloneZooKeeperFixture.ConnectAsync(new ZooKeeperClientOptions { ConnectString = ensemble.ConnectString });
         await client.CreateAsync(root);
