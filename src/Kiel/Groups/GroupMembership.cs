@@ -157,6 +157,8 @@ internal sealed partial class GroupMembership : IAsyncDisposable
         }
         try
         {
+            // Nothing of ours is read any more: say so before the claims go, so that no partition ever shows two owners.
+            _allocation = Empty;
             await _store.LeaveAsync(_member, cancellationToken).ConfigureAwait(false);
             foreach (var tp in owned) await _store.ReleaseAsync(tp.ToString(), cancellationToken).ConfigureAwait(false);
         }
