@@ -20,7 +20,7 @@ public static class ConfluentClients
         ReconnectBackoffMs = 50,
         ReconnectBackoffMaxMs = 500,
         SocketTimeoutMs = 5000,
-        TopicMetadataMaxAgeMs = 1000,
+        TopicMetadataRefreshIntervalMs = 1000,
     };
 
     /// <summary>Consumer config: from the beginning, no auto-commit, 6 s session, 10 ms fetch wait.</summary>
@@ -35,7 +35,7 @@ public static class ConfluentClients
         FetchWaitMaxMs = 10,
         ReconnectBackoffMs = 50,
         ReconnectBackoffMaxMs = 500,
-        TopicMetadataMaxAgeMs = 1000,
+        TopicMetadataRefreshIntervalMs = 1000,
     };
 
     /// <summary>A byte-keyed string producer.</summary>
