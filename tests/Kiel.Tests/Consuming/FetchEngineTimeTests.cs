@@ -11,7 +11,7 @@ public sealed class FetchEngineTimeTests
     [Fact]
     public async Task A_failed_fetch_backs_off_for_the_fake_retry_backoff()
     {
-        var time = new FakeTimeProvider();
+        var time = new TimerWatchingTimeProvider();
         var backend = new FakeBackend();
         backend.CreateTopic("t", 1);
         backend.Append(P0, TestBatches.V2(0, 5));
@@ -20,6 +20,8 @@ public sealed class FetchEngineTimeTests
         await using var engine = new FetchEngine(backend, EngineHarness.Options() with { TimeProvider = time, RetryBackoff = backoff });
         engine.Assign(P0, 0);
         await Eventually.Until(() => backend.Fetches.Count == 1, "the first fetch fails");
+        // The clock may only move once the backoff delay is running, or the advance would not count towards it.
+        await Eventually.Until(() => time.TimersWithDueTime(backoff) >= 1, "the fetch source starts its backoff delay");
 
         time.Advance(backoff - TimeSpan.FromMilliseconds(1));
         await Eventually.Holds(() => backend.Fetches.Count == 1, "no retry before the backoff ends", TimeSpan.FromMilliseconds(300));
