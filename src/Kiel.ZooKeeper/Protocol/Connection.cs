@@ -299,7 +299,11 @@ internal sealed class Connection
                 }
             case SpecialXid.Auth:
                 {
-                    if (_authPending.TryDequeue(out var p)) { var b = new JuteReader(frame[reader.Position..], "AuthReply"); p.Complete(err, ref b); }
+                    _authPending.TryDequeue(out var p);
+                    // The server closes the connection after a failed auth: mark it failed before the caller hears of the
+                    // failure, so that its next request waits for the reconnect instead of going out on a dying socket.
+                    if (err == ZooKeeperErrorCode.AuthFailed) Fail(new AuthFailedException(null));
+                    if (p is not null) { var b = new JuteReader(frame[reader.Position..], "AuthReply"); p.Complete(err, ref b); }
                     if (err == ZooKeeperErrorCode.AuthFailed) throw new AuthFailedException(null);
                     return;
                 }

@@ -6,6 +6,18 @@ namespace Kiel.Tests.Producing;
 /// <summary>The producer's timers run on the options' <see cref="TimeProvider"/>: linger, delivery and close timeouts.</summary>
 public sealed class ProducerTimeTests
 {
+    /// <summary>Disposes while moving the fake clock along, so that waits on it (retry backoff, bounds) can end.</summary>
+    private static async Task DisposeDrivenAsync(IAsyncDisposable producer, FakeTimeProvider time)
+    {
+        var disposing = producer.DisposeAsync().AsTask();
+        for (var i = 0; i < 600 && !disposing.IsCompleted; i++)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            await Task.WhenAny(disposing, Task.Delay(10));
+        }
+        await disposing.WaitAsync(Eventually.Deadline);
+    }
+
     private static FakeTransport Cluster()
     {
         var t = new FakeTransport();
@@ -19,25 +31,32 @@ public sealed class ProducerTimeTests
         var time = new FakeTimeProvider();
         var fake = Cluster();
         var linger = TimeSpan.FromMinutes(10); // on the system clock this would never be reached within the test
-        await using var producer = FakeTransport.Producer(fake, FakeTransport.Options() with
+        var producer = FakeTransport.Producer(fake, FakeTransport.Options() with
         {
             TimeProvider = time, Linger = linger, DeliveryTimeout = TimeSpan.FromHours(1), CloseTimeout = TimeSpan.Zero,
         });
-        // Warm up: learn the topic's layout (a flush sends at once, linger or not), so the next record opens its batch
-        // synchronously, at the current fake time.
-        var warm = producer.ProduceAsync("t", null, "warm-up", partition: 0).AsTask();
-        await producer.FlushAsync().WaitAsync(Eventually.Deadline);
-        Assert.True((await warm).IsDelivered);
-        Assert.Single(fake.Calls);
+        try
+        {
+            // Warm up: learn the topic's layout (a flush sends at once, linger or not), so the next record opens its batch
+            // synchronously, at the current fake time.
+            var warm = producer.ProduceAsync("t", null, "warm-up", partition: 0).AsTask();
+            await producer.FlushAsync().WaitAsync(Eventually.Deadline);
+            Assert.True((await warm).IsDelivered);
+            Assert.Single(fake.Calls);
 
-        var delivery = producer.ProduceAsync("t", null, "v", partition: 0).AsTask();
-        time.Advance(linger - TimeSpan.FromMilliseconds(1));
-        await Eventually.Holds(() => fake.Calls.Count == 1 && !delivery.IsCompleted, "nothing is sent before the linger ends", TimeSpan.FromMilliseconds(300));
+            var delivery = producer.ProduceAsync("t", null, "v", partition: 0).AsTask();
+            time.Advance(linger - TimeSpan.FromMilliseconds(1));
+            await Eventually.Holds(() => fake.Calls.Count == 1 && !delivery.IsCompleted, "nothing is sent before the linger ends", TimeSpan.FromMilliseconds(300));
 
-        time.Advance(TimeSpan.FromMilliseconds(1));
-        var report = await delivery.WaitAsync(Eventually.Deadline);
-        Assert.True(report.IsDelivered);
-        Assert.Equal(2, fake.Calls.Count);
+            time.Advance(TimeSpan.FromMilliseconds(1));
+            var report = await delivery.WaitAsync(Eventually.Deadline);
+            Assert.True(report.IsDelivered);
+            Assert.Equal(2, fake.Calls.Count);
+        }
+        finally
+        {
+            await DisposeDrivenAsync(producer, time);
+        }
     }
 
     [Fact]
@@ -47,25 +66,32 @@ public sealed class ProducerTimeTests
         var fake = Cluster();
         fake.Down = true;
         var deliveryTimeout = TimeSpan.FromMinutes(30);
-        await using var producer = FakeTransport.Producer(fake, FakeTransport.Options() with
+        var producer = FakeTransport.Producer(fake, FakeTransport.Options() with
         {
             TimeProvider = time, Linger = TimeSpan.Zero, RetryBackoff = TimeSpan.FromSeconds(1), DeliveryTimeout = deliveryTimeout,
             CloseTimeout = TimeSpan.Zero,
         });
-        var delivery = producer.ProduceAsync("t", null, "v", partition: 0).AsTask();
-        await Eventually.Until(() => !fake.Calls.IsEmpty, "the first attempt reaches the (down) broker");
-
-        // Retries follow the fake clock (each fake minute passes the 1 s backoff); until the deadline the record stays pending.
-        for (var i = 0; i < 29; i++)
+        try
         {
-            var before = fake.Calls.Count;
+            var delivery = producer.ProduceAsync("t", null, "v", partition: 0).AsTask();
+            await Eventually.Until(() => !fake.Calls.IsEmpty, "the first attempt reaches the (down) broker");
+
+            // Retries follow the fake clock (each fake minute passes the 1 s backoff); until the deadline the record stays pending.
+            for (var i = 0; i < 29; i++)
+            {
+                var before = fake.Calls.Count;
+                time.Advance(TimeSpan.FromMinutes(1));
+                await Eventually.Until(() => fake.Calls.Count > before || delivery.IsCompleted, $"a retry after {i + 1} fake minutes");
+                Assert.False(delivery.IsCompleted, $"the record was reported after {i + 1} fake minutes: {(delivery.IsFaulted ? delivery.Exception!.InnerException!.Message : "delivered")}");
+            }
             time.Advance(TimeSpan.FromMinutes(1));
-            await Eventually.Until(() => fake.Calls.Count > before || delivery.IsCompleted, $"a retry after {i + 1} fake minutes");
-            Assert.False(delivery.IsCompleted, $"the record was reported after {i + 1} fake minutes: {(delivery.IsFaulted ? delivery.Exception!.InnerException!.Message : "delivered")}");
+            var ex = await Assert.ThrowsAsync<DeliveryTimeoutException>(() => delivery.WaitAsync(Eventually.Deadline));
+            Assert.Contains("DeliveryTimeout", ex.Message);
         }
-        time.Advance(TimeSpan.FromMinutes(1));
-        var ex = await Assert.ThrowsAsync<DeliveryTimeoutException>(() => delivery.WaitAsync(Eventually.Deadline));
-        Assert.Contains("DeliveryTimeout", ex.Message);
+        finally
+        {
+            await DisposeDrivenAsync(producer, time);
+        }
     }
 
     [Fact]
