@@ -47,13 +47,23 @@ if ! dotnet build Kiel.slnx -c Release -nologo -v quiet -warnaserror; then
   exit 1
 fi
 
+# A run started in the background by a non-interactive shell inherits SIGINT ignored, and so would every process the
+# tests start and then stop with SIGINT (as Ctrl-C does): start the test hosts with SIGINT back at its default.
+with_sigint() {
+  if [ -x /usr/bin/python3 ]; then
+    /usr/bin/python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' "$@"
+  else
+    "$@"
+  fi
+}
+
 status=0
 passed=0; failed=0; skipped=0
 for proj in tests/*/*.csproj; do
   grep -q '<IsTestProject>true</IsTestProject>' "$proj" || continue   # helpers such as the group member host
   name=$(basename "$proj" .csproj)
   echo "== $name"
-  dotnet test "$proj" -c Release --no-build -nologo ${test_args[@]+"${test_args[@]}"} \
+  with_sigint dotnet test "$proj" -c Release --no-build -nologo ${test_args[@]+"${test_args[@]}"} \
     --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=minimal" \
     --results-directory "$results" --blame-hang-timeout 8m || status=1
   trx="$results/$name.trx"

@@ -31,7 +31,7 @@ public sealed class ZooKeeperTimeTests
     public async Task Pings_and_the_read_timeout_follow_the_fake_clock()
     {
         await using var silent = new FakeZooKeeperServer(FakeZooKeeperServer.Behaviour.SilentSession);
-        var time = new FakeTimeProvider();
+        var time = new Kiel.Tests.TimerWatchingTimeProvider();
         var lost = 0;
         await using var client = new ZooKeeperClient(new ZooKeeperClientOptions
         {
@@ -47,6 +47,10 @@ public sealed class ZooKeeperTimeTests
         // Session 90 s: a ping after 30 s of silence, and the connection is given up after 60 s without a reply.
         // On the system clock neither happens within this test's waits.
         var readTimeout = FakeZooKeeperServer.SilentSessionTimeout * 2 / 3;
+        // The ping loop wakes every quarter of the ping interval; move the clock only once that delay is running, or
+        // the advance would not count towards it.
+        var pingTick = FakeZooKeeperServer.SilentSessionTimeout / 3 / 4;
+        await Until(() => time.TimersWithDueTime(pingTick) >= 1, "the ping loop starts its first delay");
         time.Advance(readTimeout - TimeSpan.FromMilliseconds(1));
         await Until(() => silent.Pings >= 1, "a ping once a third of the session timeout passed in fake time");
         await Holds(() => Volatile.Read(ref lost) == 0, "the connection is kept until the read timeout", TimeSpan.FromMilliseconds(200));
