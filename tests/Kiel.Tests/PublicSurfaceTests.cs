@@ -39,6 +39,7 @@ public class PublicSurfaceTests
     [InlineData("Kiel.Allocators")]
     [InlineData("Kiel.PartitionAllocator")]
     [InlineData("Kiel.Producer`1")]
+    [InlineData("Kiel.Producer")]
     [InlineData("Kiel.SingleConsumer`1")]
     [InlineData("Kiel.SingleConsumer")]
     [InlineData("Kiel.Producing.KielProducer`2")]

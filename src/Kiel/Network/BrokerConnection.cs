@@ -426,8 +426,14 @@ internal partial class BrokerConnection : IAsyncDisposable
 
     private static readonly Task<bool> WrittenTrue = Task.FromResult(true);
 
-    /// <summary>Frames smaller than this are copied together into one write; larger ones go on their own.</summary>
-    internal const int CoalesceLimit = 256 * 1024;
+    /// <summary>The most bytes of small frames copied together into one write.</summary>
+    internal const int CoalesceLimit = 64 * 1024;
+
+    /// <summary>
+    /// Frames larger than this are written on their own: copying a large produce request costs more CPU than the
+    /// write it would save, while small requests (metadata, offsets, fetches) gain from sharing one.
+    /// </summary>
+    internal const int SmallFrameLimit = 16 * 1024;
 
     private async ValueTask<long> WriteFramesAsync(List<PooledBufferWriter> frames)
     {
@@ -438,7 +444,11 @@ internal partial class BrokerConnection : IAsyncDisposable
         {
             var size = frames[i].WrittenCount;
             var j = i + 1;
-            while (j < frames.Count && size + frames[j].WrittenCount <= CoalesceLimit) size += frames[j++].WrittenCount;
+            if (size <= SmallFrameLimit)
+            {
+                while (j < frames.Count && frames[j].WrittenCount <= SmallFrameLimit && size + frames[j].WrittenCount <= CoalesceLimit)
+                    size += frames[j++].WrittenCount;
+            }
             if (j == i + 1)
             {
                 await _stream.WriteAsync(frames[i].WrittenMemory, token).ConfigureAwait(false);

@@ -11,7 +11,7 @@ namespace Kiel;
 /// completes with its offset or throws why it failed; nothing is dropped at close.
 /// </summary>
 /// <typeparam name="TMessage">The message type.</typeparam>
-public sealed class Producer<TMessage> : IAsyncDisposable
+public class Producer<TMessage> : IAsyncDisposable
 {
     private readonly KielProducer<byte[], TMessage> _producer;
     private readonly Func<TMessage, object?>? _keyMaker;
@@ -100,4 +100,19 @@ public sealed class Producer<TMessage> : IAsyncDisposable
 
     /// <inheritdoc cref="CloseAsync"/>
     public ValueTask DisposeAsync() => _producer.DisposeAsync();
+}
+
+/// <summary>
+/// A <see cref="Producer{TMessage}"/> of any message with kiel's default serializer, JSON, as kiel's
+/// <c>Producer(brokers)</c>: each message is written as one JSON document.
+/// </summary>
+public sealed class Producer : Producer<object?>
+{
+    /// <inheritdoc cref="Producer{TMessage}(IReadOnlyList{string}, ISerializer{TMessage}?, Func{TMessage, object?}?, Func{object?, IReadOnlyList{int}, int}?, int, CompressionType, short, int)"/>
+    public Producer(IReadOnlyList<string> brokers, ISerializer<object?>? serializer = null, Func<object?, object?>? keyMaker = null,
+        Func<object?, IReadOnlyList<int>, int>? partitioner = null, int batchSize = 1, CompressionType compression = CompressionType.None,
+        short requiredAcks = -1, int ackTimeout = 500)
+        : base(brokers, serializer, keyMaker, partitioner, batchSize, compression, requiredAcks, ackTimeout)
+    {
+    }
 }

@@ -8,14 +8,7 @@ namespace Kiel.Tests.Network;
 /// <summary>The cluster's background metadata refresh follows <see cref="ClusterOptions.TimeProvider"/>.</summary>
 public sealed class ClusterTimeTests
 {
-    private static byte[] Encode(IKafkaMessage message, short version)
-    {
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-        var writer = new KafkaWriter(buffer);
-        message.Write(ref writer, version);
-        writer.Flush();
-        return buffer.WrittenSpan.ToArray();
-    }
+    private static byte[] Encode(IKafkaMessage message, short version) => MessageBytes.Encode(message, version);
 
     [Fact]
     public async Task Metadata_is_refreshed_when_fake_time_reaches_MetadataMaxAge()

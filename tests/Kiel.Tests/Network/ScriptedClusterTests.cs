@@ -7,14 +7,7 @@ namespace Kiel.Tests.Network;
 /// <summary>KafkaCluster against a scripted broker, for paths the mock cannot serve (FindCoordinator v4 batching).</summary>
 public sealed class ScriptedClusterTests
 {
-    private static byte[] Encode(IKafkaMessage message, short version)
-    {
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-        var writer = new KafkaWriter(buffer);
-        message.Write(ref writer, version);
-        writer.Flush();
-        return buffer.WrittenSpan.ToArray();
-    }
+    private static byte[] Encode(IKafkaMessage message, short version) => MessageBytes.Encode(message, version);
 
     [Fact]
     public async Task FindCoordinator_v4_asks_for_several_keys_in_one_request()
