@@ -144,8 +144,11 @@ public sealed class GroupLifecycleTests(EnsembleEnvironment env) : IClassFixture
             var streaming = ProduceAsync(topic, produced, 6000);
             produced += 6000;
             Assert.True(await GroupScaleTests.WaitAsync(() => log.All.Count(d => d.Member == host.Name) > hostBeforeFreeze + 200, TimeSpan.FromSeconds(30)));
-            var frozenAt = System.Diagnostics.Stopwatch.GetTimestamp();
             host.Freeze();
+            // The event is when the member is known stopped: a signal lands a moment after it is sent (longer on a busy
+            // machine), and what the member handed out until then it handed out while alive and owning its partitions.
+            Assert.True(await GroupScaleTests.WaitAsync(() => host.IsStopped, TimeSpan.FromSeconds(10)), "the frozen member did not stop");
+            var frozenAt = System.Diagnostics.Stopwatch.GetTimestamp();
             await streaming;
             await Task.Delay(500);
             var committedAtFreeze = host.Committed;
@@ -161,8 +164,10 @@ public sealed class GroupLifecycleTests(EnsembleEnvironment env) : IClassFixture
             var busy = ProduceAsync(topic, produced, 6000);
             produced += 6000;
             Assert.True(await GroupScaleTests.WaitAsync(() => log.All.Count(d => d.Member == host.Name) > hostBefore + 200, TimeSpan.FromSeconds(30)));
-            var killedAt = System.Diagnostics.Stopwatch.GetTimestamp();
             host.Kill();
+            // As for the freeze: the event is when the member is known dead, not when it was asked to die.
+            Assert.True(await GroupScaleTests.WaitAsync(() => host.HasExited, TimeSpan.FromSeconds(10)), "the killed member did not exit");
+            var killedAt = System.Diagnostics.Stopwatch.GetTimestamp();
             // Drain what it printed before it died; nobody else can take its partitions before its session times out.
             await Task.Delay(300);
             var committedAtKill = host.Committed;

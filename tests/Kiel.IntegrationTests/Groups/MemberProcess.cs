@@ -122,6 +122,16 @@ internal sealed class MemberProcess : IAsyncDisposable
     /// <summary>Freezes the process (as a long GC pause or a suspended VM would).</summary>
     public void Freeze() => Assert.Equal(0, SysKill(_process.Id, SigStop));
 
+    /// <summary>True once the kernel has really stopped the process (state T in /proc/PID/stat), not only been asked to.</summary>
+    public bool IsStopped
+    {
+        get
+        {
+            var stat = File.ReadAllText($"/proc/{_process.Id}/stat");
+            return stat[stat.LastIndexOf(')') + 2] is 'T' or 't';
+        }
+    }
+
     /// <summary>Lets a frozen process run again.</summary>
     public void Thaw() => Assert.Equal(0, SysKill(_process.Id, SigCont));
 
