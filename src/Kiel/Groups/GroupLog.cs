@@ -56,4 +56,7 @@ internal static partial class GroupLog
 
     [LoggerMessage(LogEvents.GroupWindDownFailed, LogLevel.Warning, "Wind-down of member {Member} did not finish cleanly")]
     public static partial void WindDownFailed(ILogger logger, Exception exception, string member);
+
+    [LoggerMessage(LogEvents.GroupCommitSkipped, LogLevel.Warning, "Group {Group}: member {Member} skipped a commit: its claims could not be confirmed (session lost or out of touch)")]
+    public static partial void CommitSkipped(ILogger logger, string group, string member);
 }

@@ -25,7 +25,7 @@ internal sealed partial class GroupMembership
         {
             while (!cancellationToken.IsCancellationRequested)
             {
-                await Task.Delay(lease.TickPeriod, cancellationToken).ConfigureAwait(false);
+                await Task.Delay(lease.TickPeriod, _time, cancellationToken).ConfigureAwait(false);
                 lease.Tick();
             }
         }

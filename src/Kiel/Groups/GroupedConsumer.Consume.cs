@@ -7,7 +7,7 @@ public partial class GroupedConsumer<TValue>
     // One fetch engine (one prefetch budget) over the member's one cluster, for every topic it reads. kiel's
     // consume(topic) reads one topic per call, so a chunk of another topic that arrives meanwhile is parked (still
     // counted in the budget) for that topic's next call, and its partition is paused until the chunk is handed out.
-    private TopicReader? _reader;
+    private FetchReader? _reader;
     private readonly Dictionary<string, Queue<FetchedChunk>> _parked = new(StringComparer.Ordinal);
     private readonly HashSet<TopicPartition> _pausedForParking = [];
 
@@ -19,7 +19,7 @@ public partial class GroupedConsumer<TValue>
 
     private const int MaxRecordsPerCall = 10_000;
 
-    private sealed class TopicReader(FetchEngine engine, IConsumerBackend backend) : IAsyncDisposable
+    private sealed class FetchReader(FetchEngine engine, IConsumerBackend backend) : IAsyncDisposable
     {
         public FetchEngine Engine { get; } = engine;
 
@@ -84,7 +84,7 @@ public partial class GroupedConsumer<TValue>
             }
             else
             {
-                engine = GetReader(topic).Engine;
+                engine = GetReader().Engine;
                 var unsynced = mine.Where(tp => !_synced.Contains(tp)).ToList();
                 if (unsynced.Count > 0) await SyncLockedAsync(engine, unsynced, start, cancellationToken).ConfigureAwait(false);
                 // Claims are only as good as the session that holds them: check it (at most every third of the session
@@ -113,7 +113,7 @@ public partial class GroupedConsumer<TValue>
             _gate.Release();
         }
         // A member without partitions of the topic waits as a fetch would, so a consume loop does not spin.
-        if (engine is null) await Task.Delay(Options.FetchMaxWait, cancellationToken).ConfigureAwait(false);
+        if (engine is null) await Task.Delay(Options.FetchMaxWait, Options.TimeProvider, cancellationToken).ConfigureAwait(false);
         return records;
     }
 
@@ -137,9 +137,8 @@ public partial class GroupedConsumer<TValue>
     /// <summary>The backend of the one fetch engine, for tests.</summary>
     internal IConsumerBackend? Backend => _reader?.Backend;
 
-    private TopicReader GetReader(string topic)
+    private FetchReader GetReader()
     {
-        _ = topic; // one reader serves every topic
         if (_reader is { } reader) return reader;
         var options = new KielConsumerOptions
         {
@@ -158,7 +157,7 @@ public partial class GroupedConsumer<TValue>
             LoggerFactory = Options.LoggerFactory,
         };
         var backend = ClusterConsumerBackend.Create(options, _cluster!);
-        reader = new TopicReader(new FetchEngine(backend, options), backend);
+        reader = new FetchReader(new FetchEngine(backend, options), backend);
         _reader = reader;
         return reader;
     }
@@ -203,15 +202,13 @@ public partial class GroupedConsumer<TValue>
                 // Hand out what came before an error; the next call reports it.
                 if (parked.Peek().Error is not null && records.Count > 0) return;
                 var chunk = parked.Dequeue();
-                var complete = false;
+                bool complete;
                 try
                 {
-                    if (chunk.Error is { } error) throw error;
-                    complete = ReadChunk(engine, chunk, records);
+                    complete = TakeChunk(engine, chunk, records);
                 }
                 finally
                 {
-                    engine.Release(chunk);
                     if (!parked.Any(c => c.TopicPartition == chunk.TopicPartition)) ResumeParked(engine, chunk.TopicPartition);
                 }
                 if (!complete) return;
@@ -220,8 +217,8 @@ public partial class GroupedConsumer<TValue>
             if (records.Count > 0) return;
         }
 
-        using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        wait.CancelAfter(Options.FetchMaxWait + TimeSpan.FromMilliseconds(50));
+        using var waitLimit = new CancellationTokenSource(Options.FetchMaxWait + TimeSpan.FromMilliseconds(50), Options.TimeProvider);
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, waitLimit.Token);
         while (records.Count < MaxRecordsPerCall && !_paused)
         {
             FetchedChunk? chunk;
@@ -242,15 +239,24 @@ public partial class GroupedConsumer<TValue>
                 engine.PutBack(chunk);
                 return;
             }
-            try
-            {
-                if (chunk.Error is { } error) throw error;
-                if (!ReadChunk(engine, chunk, records)) return;
-            }
-            finally
-            {
-                engine.Release(chunk);
-            }
+            if (!TakeChunk(engine, chunk, records)) return;
+        }
+    }
+
+    /// <summary>
+    /// Reads <paramref name="chunk"/> into <paramref name="records"/>, or throws its error, and gives it back to the
+    /// engine either way. False as <see cref="ReadChunk"/>.
+    /// </summary>
+    private bool TakeChunk(FetchEngine engine, FetchedChunk chunk, List<ConsumeResult<byte[]?, TValue>> records)
+    {
+        try
+        {
+            if (chunk.Error is { } error) throw error;
+            return ReadChunk(engine, chunk, records);
+        }
+        finally
+        {
+            engine.Release(chunk);
         }
     }
 

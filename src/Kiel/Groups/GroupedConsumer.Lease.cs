@@ -39,7 +39,7 @@ public partial class GroupedConsumer<TValue>
     {
         if (Options.KielCompatible || MayHandOutLocked(_membership!.Lease.Gaps)) return true;
         if (await _membership.VerifySessionAsync(TimeSpan.Zero, cancellationToken).ConfigureAwait(false) && _membership.Lease.IsFresh) return true;
-        Groups.LeaseLog.CommitSkipped(_log, Options.Group, Name);
+        Groups.GroupLog.CommitSkipped(_log, Options.Group, Name);
         return false;
     }
 

@@ -28,7 +28,7 @@ public partial class GroupedConsumer<TValue>
             var mine = _owned.Where(tp => tp.Topic == topic).ToList();
             // Kiel sent an empty OffsetFetch here and crashed on the empty answer (L8).
             if (mine.Count == 0) return;
-            await SyncLockedAsync(GetReader(topic).Engine, mine, null, cancellationToken).ConfigureAwait(false);
+            await SyncLockedAsync(GetReader().Engine, mine, null, cancellationToken).ConfigureAwait(false);
         }
         finally
         {

@@ -1,6 +1,3 @@
-using Kiel.Diagnostics;
-using Microsoft.Extensions.Logging;
-
 namespace Kiel.Groups;
 
 /// <summary>
@@ -100,10 +97,4 @@ internal sealed class HandOutLease(ISessionLease? lease, TimeProvider clock)
     }
 
     private bool InGapLocked() => lease is not null && clock.GetElapsedTime(_lastTick) > Margin;
-}
-
-internal static partial class LeaseLog
-{
-    [LoggerMessage(LogEvents.GroupCommitSkipped, LogLevel.Warning, "Group {Group}: member {Member} skipped a commit: its claims could not be confirmed (session lost or out of touch)")]
-    public static partial void CommitSkipped(Microsoft.Extensions.Logging.ILogger logger, string group, string member);
 }

@@ -41,4 +41,7 @@ internal static partial class ProducerLog
 
     [LoggerMessage(LogEvents.ProducerHeadersDropped, LogLevel.Debug, "Headers dropped for {Topic}:{Partition}: the leader only takes message format {Magic}, which has no headers")]
     public static partial void HeadersDropped(ILogger logger, string topic, int partition, int magic);
+
+    [LoggerMessage(LogEvents.ProducerEpochBumpRefused, LogLevel.Warning, "The cluster refused to bump the epoch of producer id {ProducerId} (epoch {Epoch}) with {Error}; taking a fresh producer id")]
+    public static partial void EpochBumpRefused(ILogger logger, string error, long producerId, short epoch);
 }

@@ -1,6 +1,3 @@
-using Kiel.Diagnostics;
-using Microsoft.Extensions.Logging;
-
 namespace Kiel.Producing.Internal;
 
 /// <summary>
@@ -40,7 +37,7 @@ internal sealed partial class ProducerEngine
         if (!wasBump || cause is not ProduceException pe) return false;
         var refused = Kiel.Cluster.ErrorClassification.RefusesEpochBump((Kiel.ErrorCode)pe.ErrorCode);
         if (!refused) return false;
-        ProducerIdentityLog.EpochBumpRefused(_log, pe.ErrorName, _identity.ProducerId, _identity.Epoch);
+        ProducerLog.EpochBumpRefused(_log, pe.ErrorName, _identity.ProducerId, _identity.Epoch);
         _freshIdWanted = true;
         return true;
     }
@@ -61,10 +58,4 @@ internal sealed partial class ProducerEngine
         return $"; the partition waited for a new producer id after its sequence state came into doubt" +
             (_lastIdentityError is { } e ? $" (InitProducerId: {e})" : "");
     }
-}
-
-internal static partial class ProducerIdentityLog
-{
-    [LoggerMessage(LogEvents.ProducerEpochBumpRefused, LogLevel.Warning, "The cluster refused to bump the epoch of producer id {ProducerId} (epoch {Epoch}) with {Error}; taking a fresh producer id")]
-    public static partial void EpochBumpRefused(ILogger logger, string error, long producerId, short epoch);
 }
