@@ -7,7 +7,7 @@ namespace Kiel;
 /// logging and the clock. <see cref="Producing.KielProducerOptions"/>, <see cref="Consuming.KielConsumerOptions"/> and
 /// <see cref="GroupedConsumerOptions"/> derive from it, so a setting has one name and one type in every client.
 /// </summary>
-public abstract record KielClientOptions
+public abstract partial record KielClientOptions
 {
     /// <summary>Only Kiel's own options types derive from this record.</summary>
     private protected KielClientOptions()

@@ -3,6 +3,7 @@ namespace Kiel.Diagnostics;
 /// <summary>
 /// Every log event id Kiel writes, in one table so that ids never collide and operators can filter on them.
 /// Ranges (<see cref="Ranges"/>): 1000-1099 network, 1100-1199 cluster and metadata, 1200-1299 coordinators and retries,
+/// 2000-2099 Kafka consumer groups, 3000-3099 security (TLS and SASL), 6100-6199 transactions,
 /// 4000-4099 grouped consumer and allocators (Groups/GroupLog.cs), 6000-6099 producer (Producing/ProducerLog.cs),
 /// 7000-7099 fetch engine and consumers (Consuming/ConsumerLog.cs). 9000-9099 belong to the ZooKeeper client, whose
 /// table is <c>Kiel.ZooKeeper.ZooKeeperLogEvents</c>. Every <c>[LoggerMessage]</c> in Kiel names its id from this table,
@@ -16,8 +17,11 @@ public static class LogEvents
         (1000, 1099, "connections"),
         (1100, 1199, "cluster and metadata"),
         (1200, 1299, "coordinators and retries"),
+        (2000, 2099, "Kafka consumer groups"),
+        (3000, 3099, "security: TLS and SASL"),
         (4000, 4099, "GroupedConsumer and allocators"),
         (6000, 6099, "producer"),
+        (6100, 6199, "transactions"),
         (7000, 7099, "fetch engine and consumers"),
     ];
 
