@@ -80,6 +80,22 @@ for proj in tests/*/*.csproj; do
   passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + n))
 done
 
+# A full run (no extra arguments) also packs every package and uses them as a new user would (scripts/pack-smoke.sh):
+# a console app built from the packages runs the README's quick start, and the kiel tool installs and answers.
+if [ ${#test_args[@]} -eq 0 ]; then
+  echo "== pack-smoke"
+  smoke=$(bash "$here/scripts/pack-smoke.sh" 2>&1); smoke_status=$?
+  echo "$smoke"
+  line=$(grep -o 'pack-smoke: [0-9]* passed, [0-9]* failed' <<< "$smoke" | tail -1)
+  if [ -z "$line" ]; then
+    failed=$((failed + 1)); status=1
+  else
+    p=$(sed 's/.*: \([0-9]*\) passed.*/\1/' <<< "$line"); f=$(sed 's/.* \([0-9]*\) failed/\1/' <<< "$line")
+    passed=$((passed + p)); failed=$((failed + f))
+  fi
+  [ "$smoke_status" -ne 0 ] && status=1
+fi
+
 # Tests must not leave servers behind: report (and stop) any ZooKeeper server that the tests started and left.
 leftover=""
 for pid in $(pgrep -f 'org.apache.zookeeper.server' || true); do

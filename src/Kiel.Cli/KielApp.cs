@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using Kiel.Cli.Commands;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -16,9 +17,18 @@ internal static class KielApp
         Recursive = true,
     };
 
-    public static RootCommand Build()
+    /// <summary>The name help and errors show: the tool's command, not the assembly (Kiel.Cli) that RootCommand would take.</summary>
+    public const string CommandName = "kiel";
+
+    public static Command Build()
     {
-        var root = new RootCommand("kiel: a workbench for Kafka and ZooKeeper-coordinated consumer groups.");
+        // A plain Command named "kiel" with the options RootCommand would add (help, version): RootCommand names itself
+        // after the entry assembly, and ours is Kiel.Cli so that it does not shadow the Kiel library.
+        var root = new Command(CommandName, "kiel: a workbench for Kafka and ZooKeeper-coordinated consumer groups.")
+        {
+            new HelpOption(),
+            new VersionOption(),
+        };
         root.Options.Add(Verbose);
         // One file per command under Commands/; later commands (demo, produce, consume, topics, groups) are added here.
         root.Subcommands.Add(ClusterCommand.Create());

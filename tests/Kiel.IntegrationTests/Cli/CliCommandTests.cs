@@ -65,6 +65,20 @@ public sealed class CliCommandTests(KafkaClusterFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task HelpAndErrorsNameTheToolKielNotItsAssembly()
+    {
+        var help = await Kiel("--help");
+        Assert.Equal(0, help.ExitCode);
+        Assert.Contains("Usage:\n  kiel [command] [options]", help.StdOut.ReplaceLineEndings("\n"));
+        Assert.DoesNotContain("Kiel.Cli", help.StdOut);
+        var sub = await Kiel("consume", "--help");
+        Assert.Contains("kiel consume <topic> [options]", sub.StdOut);
+        var version = await Kiel("--version");
+        Assert.Equal(0, version.ExitCode);
+        Assert.Matches(@"^\d+\.\d+\.\d+", version.StdOut.Trim());
+    }
+
+    [Fact]
     public async Task TopicsListAndDescribeShowTheTopic()
     {
         var topic = KafkaClusterFixture.UniqueTopic("cli");
