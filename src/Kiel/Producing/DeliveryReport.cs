@@ -6,7 +6,11 @@ namespace Kiel.Producing;
 /// <param name="Topic">The topic.</param>
 /// <param name="Partition">The partition, or -1 when the record failed before a partition was chosen.</param>
 /// <param name="Offset">The record's offset, or -1 when unknown (acks=0, or failed).</param>
-/// <param name="Timestamp">The record's timestamp: the producer's create time, or the broker's append time when the topic uses it.</param>
+/// <param name="Timestamp">
+/// The record's timestamp: the broker's append time when the broker reports one (a topic with
+/// <c>message.timestamp.type=LogAppendTime</c>), otherwise the producer's create time. The embedded cluster of
+/// Kiel.Testing (librdkafka's mock) reports the append time 1234 ms (1970-01-01T00:00:01.234Z) for every record.
+/// </param>
 /// <param name="TimestampType">Which of the two <paramref name="Timestamp"/> is.</param>
 /// <param name="Error">Why the record failed, or null when it was delivered.</param>
 public readonly record struct DeliveryReport(

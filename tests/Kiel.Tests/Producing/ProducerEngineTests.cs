@@ -61,6 +61,18 @@ public class ProducerEngineTests
     }
 
     [Fact]
+    public async Task Create_time_is_reported_when_the_broker_answers_no_append_time()
+    {
+        var fake = Cluster();
+        fake.LogAppendTime = -1;   // what a real broker answers for a create-time topic
+        await using var producer = FakeTransport.Producer(fake);
+        var created = new DateTimeOffset(2026, 1, 31, 12, 0, 0, TimeSpan.Zero);
+        var r = await producer.ProduceAsync("t", null, "v", timestamp: created);
+        Assert.Equal(TimestampType.CreateTime, r.TimestampType);
+        Assert.Equal(created, r.Timestamp);
+    }
+
+    [Fact]
     public async Task Log_append_time_is_reported_when_the_topic_uses_it()
     {
         var fake = Cluster();
