@@ -46,6 +46,9 @@ internal sealed class DemoMemberProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        // A member may be killed (SIGKILL) on purpose; a killed .NET process cannot remove its diagnostics IPC socket and
+        // debugger pipes from the temp folder, so members run without them (nothing is left in /tmp after the demo).
+        psi.Environment["DOTNET_EnableDiagnostics"] = "0";
         foreach (var a in SelfCommand.Prefix)
         {
             psi.ArgumentList.Add(a);

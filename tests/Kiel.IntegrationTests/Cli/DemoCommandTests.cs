@@ -10,7 +10,49 @@ public sealed class DemoCommandTests
     [ZooKeeperFact]
     public async Task SmallDemoKillsAMemberAndLosesNothing()
     {
-        await using var kiel = KielCliProcess.Start("demo", "--records", "5000");
+        // The demo and everything it starts (members, ZooKeeper) get a temp folder of their own, so that what they leave
+        // behind can be seen without racing other tests over /tmp. (The build's own MSBuild sockets are not the demo's.)
+        var tmp = Directory.CreateTempSubdirectory("kiel-demo-test-");
+        var marker = $"kiel-demo-test-{Guid.NewGuid():N}";
+        try
+        {
+            await RunSmallDemo(new Dictionary<string, string?> { ["TMPDIR"] = tmp.FullName, ["KIEL_TEST_MARKER"] = marker });
+            var left = tmp.EnumerateFileSystemInfos("*", SearchOption.AllDirectories).Select(f => f.FullName).ToList();
+            Assert.True(left.Count == 0, "the demo left in its temp folder: " + string.Join(", ", left.Take(10)));
+            Assert.Empty(ProcessesWithMarker(marker));
+        }
+        finally
+        {
+            tmp.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>Ids of live processes whose environment carries <paramref name="marker"/> (what the demo started inherits it).</summary>
+    private static List<int> ProcessesWithMarker(string marker)
+    {
+        var found = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid) || pid == Environment.ProcessId) continue;
+            try
+            {
+                var environ = File.ReadAllText(Path.Combine(dir, "environ"));
+                if (environ.Contains("KIEL_TEST_MARKER=" + marker, StringComparison.Ordinal) && !File.ReadAllText(Path.Combine(dir, "stat")).Contains(") Z ", StringComparison.Ordinal))
+                    found.Add(pid);
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+        return found;
+    }
+
+    private static async Task RunSmallDemo(IReadOnlyDictionary<string, string?> environment)
+    {
+        await using var kiel = KielCliProcess.Start(environment, "demo", "--records", "5000");
         var verdict = await kiel.WaitForLineAsync(l => l.Contains(" produced, ", StringComparison.Ordinal), Bound);
         Assert.True(await kiel.WaitForExitAsync(TimeSpan.FromSeconds(60)), "kiel demo did not exit after its verdict");
 

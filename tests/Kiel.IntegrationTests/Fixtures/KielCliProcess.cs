@@ -70,7 +70,10 @@ public sealed class KielCliProcess : IAsyncDisposable
         return File.Exists(dll) ? dll : throw new FileNotFoundException($"Kiel.Cli.dll not built; run: dotnet build -c {configuration} src/Kiel.Cli", dll);
     }
 
-    public static KielCliProcess Start(params string[] args)
+    public static KielCliProcess Start(params string[] args) => Start(new Dictionary<string, string?>(), args);
+
+    /// <summary>Starts <c>kiel</c> with <paramref name="environment"/> added to (or, for null values, removed from) its environment.</summary>
+    public static KielCliProcess Start(IReadOnlyDictionary<string, string?> environment, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
@@ -79,6 +82,11 @@ public sealed class KielCliProcess : IAsyncDisposable
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment)
+        {
+            psi.Environment[name] = value;
+        }
+
         psi.ArgumentList.Add(KielDll());
         foreach (var a in args)
         {
