@@ -9,7 +9,7 @@ namespace Kiel.Producing.Internal;
 /// The producer's transport over the shared <see cref="KafkaCluster"/>: its metadata cache (coalesced refreshes,
 /// re-bootstrap), and its produce connection per broker (reconnect backoff, negotiated versions).
 /// </summary>
-internal sealed class ClusterProducerTransport : IProducerTransport
+internal sealed partial class ClusterProducerTransport : IProducerTransport, ITransactionTransport
 {
     private readonly KafkaCluster _cluster;
     private readonly Lazy<Task> _started;
