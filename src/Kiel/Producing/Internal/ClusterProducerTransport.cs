@@ -81,7 +81,7 @@ internal static class ProduceWire
     public static async ValueTask<ProduceResult> SendAsync(BrokerConnection connection, ProduceCall call, CancellationToken cancellationToken)
     {
         var version = connection.Versions.Choose(ApiKey.Produce);
-        var request = new ProduceRequest { Acks = call.Acks, TimeoutMs = call.TimeoutMs, TopicData = [] };
+        var request = new ProduceRequest { Acks = call.Acks, TimeoutMs = call.TimeoutMs, TopicData = [], TransactionalId = version >= 3 ? call.TransactionalId : null };
         ProduceRequest.TopicProduceData? current = null;
         foreach (var part in call.Partitions)
         {

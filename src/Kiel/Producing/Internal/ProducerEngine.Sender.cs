@@ -199,7 +199,7 @@ internal sealed partial class ProducerEngine
             // The connection enforces the request timeout; this bound only guards against a transport that never answers.
             using var bound = new CancellationTokenSource(_options.RequestTimeout + TimeSpan.FromSeconds(5), _time);
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, bound.Token);
-            var call = new ProduceCall((short)_options.Acks, (int)_options.RequestTimeout.TotalMilliseconds, parts);
+            var call = new ProduceCall((short)_options.Acks, (int)_options.RequestTimeout.TotalMilliseconds, parts) { TransactionalId = _options.TransactionalId };
             // WaitAsync too: the bound holds even for a transport that ignores its token.
             var result = await _transport.ProduceAsync(broker, call, timeout.Token).AsTask().WaitAsync(timeout.Token).ConfigureAwait(false);
             outcome = new SendOutcome(broker, batches, result, null);
