@@ -29,6 +29,9 @@ internal sealed class AbortedTransactionsInjector
     /// <summary>Aborted-transaction entries added to responses.</summary>
     public int Injected => Volatile.Read(ref _injected);
 
+    /// <summary>When set, the COMMIT/ABORT markers' CRC-32C (the mock writes 0) is computed as a real broker's is, so CRC-checking readers read them.</summary>
+    public bool FixMarkerCrcs { get; set; }
+
     public void AddAborted(string topic, int partition, long firstOffset, long markerOffset)
     {
         var list = _aborted.GetOrAdd((topic, partition), _ => []);
@@ -49,6 +52,13 @@ internal sealed class AbortedTransactionsInjector
                 var (low, high, producerId, controls, bad) = Scan(records.Span);
                 Interlocked.Add(ref _controlBatches, controls);
                 Interlocked.Add(ref _badControlCrcs, bad);
+                if (bad > 0 && FixMarkerCrcs)
+                {
+                    var copy = records.ToArray();
+                    FixCrcs(copy);
+                    p.Records = copy;
+                    changed = true;
+                }
                 if (producerId < 0 || !_aborted.TryGetValue((topic.Topic, p.PartitionIndex), out var ranges)) continue;
                 lock (ranges)
                     foreach (var (first, marker) in ranges)
@@ -66,6 +76,19 @@ internal sealed class AbortedTransactionsInjector
         response.Write(ref writer, version);
         writer.Flush();
         return output.WrittenSpan.ToArray();
+    }
+
+    private static void FixCrcs(byte[] set)
+    {
+        var at = 0;
+        while (set.Length - at >= 61)
+        {
+            var length = BinaryPrimitives.ReadInt32BigEndian(set.AsSpan(at + 8));
+            if (set[at + 16] != 2 || length < 49 || set.Length - at < 12 + length) break;
+            if ((BinaryPrimitives.ReadInt16BigEndian(set.AsSpan(at + 21)) & 0x20) != 0)
+                BinaryPrimitives.WriteUInt32BigEndian(set.AsSpan(at + 17), Kiel.Protocol.Records.Crc32C.Compute(set.AsSpan(at + 21, length - 9)));
+            at += 12 + length;
+        }
     }
 
     /// <summary>Walks magic-2 batch headers: the offsets covered, a transactional producer id, and the number of control batches.</summary>
