@@ -32,6 +32,12 @@ internal sealed class AbortedTransactionsInjector
     /// <summary>When set, the COMMIT/ABORT markers' CRC-32C (the mock writes 0) is computed as a real broker's is, so CRC-checking readers read them.</summary>
     public bool FixMarkerCrcs { get; set; }
 
+    /// <summary>
+    /// Producer ids whose open transaction a real coordinator would have aborted (the instance died; the mock never writes
+    /// its ABORT marker): each of their transactional batches is listed as an aborted transaction starting there.
+    /// </summary>
+    public ConcurrentDictionary<long, bool> AbandonedProducerIds { get; } = new();
+
     public void AddAborted(string topic, int partition, long firstOffset, long markerOffset)
     {
         var list = _aborted.GetOrAdd((topic, partition), _ => []);
@@ -59,6 +65,14 @@ internal sealed class AbortedTransactionsInjector
                     p.Records = copy;
                     changed = true;
                 }
+                if (!AbandonedProducerIds.IsEmpty)
+                    foreach (var (batchBase, batchProducer) in TransactionalBatches(records.Span))
+                        if (AbandonedProducerIds.ContainsKey(batchProducer))
+                        {
+                            (p.AbortedTransactions ??= []).Add(new FetchResponse.AbortedTransaction { ProducerId = batchProducer, FirstOffset = batchBase });
+                            Interlocked.Increment(ref _injected);
+                            changed = true;
+                        }
                 if (producerId < 0 || !_aborted.TryGetValue((topic.Topic, p.PartitionIndex), out var ranges)) continue;
                 lock (ranges)
                     foreach (var (first, marker) in ranges)
@@ -76,6 +90,22 @@ internal sealed class AbortedTransactionsInjector
         response.Write(ref writer, version);
         writer.Flush();
         return output.WrittenSpan.ToArray();
+    }
+
+    private static List<(long Base, long ProducerId)> TransactionalBatches(ReadOnlySpan<byte> set)
+    {
+        var list = new List<(long, long)>();
+        var at = 0;
+        while (set.Length - at >= 61)
+        {
+            var length = BinaryPrimitives.ReadInt32BigEndian(set[(at + 8)..]);
+            if (set[at + 16] != 2 || length < 49 || set.Length - at < 12 + length) break;
+            var attributes = BinaryPrimitives.ReadInt16BigEndian(set[(at + 21)..]);
+            if ((attributes & 0x30) == 0x10)
+                list.Add((BinaryPrimitives.ReadInt64BigEndian(set[at..]), BinaryPrimitives.ReadInt64BigEndian(set[(at + 43)..])));
+            at += 12 + length;
+        }
+        return list;
     }
 
     private static void FixCrcs(byte[] set)
