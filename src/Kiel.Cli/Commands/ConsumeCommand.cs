@@ -31,6 +31,12 @@ internal static class ConsumeCommand
         DefaultValueFactory = _ => "value",
     };
 
+    private static readonly Option<string> Isolation = new("--isolation")
+    {
+        Description = "read_uncommitted (every record) or read_committed (only committed transactions' records, no aborted ones).",
+        DefaultValueFactory = _ => "read_uncommitted",
+    };
+
     public static Command Create()
     {
         var command = new Command("consume", "Print the records of a topic until Ctrl-C or --count.");
@@ -41,6 +47,8 @@ internal static class ConsumeCommand
         command.Options.Add(From);
         command.Options.Add(Count);
         command.Options.Add(Format);
+        command.Options.Add(Isolation);
+        Isolation.AcceptOnlyFromAmong("read_uncommitted", "read_committed");
         Format.AcceptOnlyFromAmong("value", "json");
         From.Validators.Add(r =>
         {
@@ -133,14 +141,14 @@ internal static class ConsumeCommand
         {
             if (group is null)
             {
-                await ConsumePlainAsync(topic, brokers, start, count, printer, context);
+                await ConsumePlainAsync(topic, brokers, start, count, printer, context, IsolationOf(context));
             }
             else
             {
                 var hosts = KafkaCommon.ParseHosts(zk, "--zookeeper");
                 // Fail fast with the one-line error: the GroupedConsumer would retry for its whole connect timeout.
                 await (await KafkaCommon.ConnectZooKeeperAsync(hosts, context)).DisposeAsync();
-                await ConsumeGroupedAsync(topic, brokers, group, hosts, start, count, printer, context);
+                await ConsumeGroupedAsync(topic, brokers, group, hosts, start, count, printer, context, IsolationOf(context));
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -153,10 +161,14 @@ internal static class ConsumeCommand
         return ExitCodes.Ok;
     }
 
-    private static async Task ConsumePlainAsync(string topic, IReadOnlyList<string> brokers, StartPosition start, long count, RecordPrinter printer, CommandContext context)
+    private static IsolationLevel IsolationOf(CommandContext context) =>
+        context.Parse.GetValue(Isolation) == "read_committed" ? IsolationLevel.ReadCommitted : IsolationLevel.ReadUncommitted;
+
+    private static async Task ConsumePlainAsync(string topic, IReadOnlyList<string> brokers, StartPosition start, long count, RecordPrinter printer, CommandContext context,
+        IsolationLevel isolation)
     {
         await using var consumer = new KielConsumer<byte[]?, byte[]?>(
-            new KielConsumerOptions { BootstrapServers = string.Join(',', brokers), ClientId = "kiel-cli", LoggerFactory = context.LoggerFactory },
+            new KielConsumerOptions { BootstrapServers = string.Join(',', brokers), ClientId = "kiel-cli", LoggerFactory = context.LoggerFactory, IsolationLevel = isolation },
             Deserializers.Bytes,
             Deserializers.Bytes);
         await consumer.AssignTopicAsync(topic, start, context.CancellationToken);
@@ -171,7 +183,7 @@ internal static class ConsumeCommand
     }
 
     private static async Task ConsumeGroupedAsync(string topic, IReadOnlyList<string> brokers, string group, IReadOnlyList<string> zk, StartPosition start, long count,
-        RecordPrinter printer, CommandContext context)
+        RecordPrinter printer, CommandContext context, IsolationLevel isolation)
     {
         await using var consumer = new GroupedConsumer<byte[]?>(
             new GroupedConsumerOptions
@@ -181,6 +193,7 @@ internal static class ConsumeCommand
                 ZooKeeperHosts = zk,
                 ClientId = "kiel-cli",
                 FetchMaxWait = TimeSpan.FromMilliseconds(500),
+                IsolationLevel = isolation,
                 LoggerFactory = context.LoggerFactory,
             },
             Deserializers.Bytes);

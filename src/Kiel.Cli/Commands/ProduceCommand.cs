@@ -38,6 +38,16 @@ internal static class ProduceCommand
         DefaultValueFactory = _ => "all",
     };
 
+    private static readonly Option<string?> TransactionalIdOption = new("--transactional-id")
+    {
+        Description = "Send the whole input as one transaction with this transactional id (read_committed consumers see it only once committed).",
+    };
+
+    private static readonly Option<bool> Abort = new("--abort")
+    {
+        Description = "With --transactional-id: abort the transaction instead of committing it (to test readers).",
+    };
+
     public static Command Create()
     {
         var command = new Command("produce", "Produce one record per input line (stdin or --file) and print a summary.");
@@ -48,6 +58,15 @@ internal static class ProduceCommand
         command.Options.Add(Header);
         command.Options.Add(Compression);
         command.Options.Add(AcksOption);
+        command.Options.Add(TransactionalIdOption);
+        command.Options.Add(Abort);
+        command.Validators.Add(r =>
+        {
+            var id = r.GetValue(TransactionalIdOption);
+            if (r.GetValue(Abort) && id is null) r.AddError("--abort needs --transactional-id.");
+            if (id is not null && id.Length == 0) r.AddError("--transactional-id must not be empty.");
+            if (id is not null && r.GetValue(AcksOption) is "0" or "1") r.AddError("--transactional-id needs --acks all.");
+        });
         Compression.AcceptOnlyFromAmong("none", "gzip", "snappy", "lz4", "zstd");
         AcksOption.AcceptOnlyFromAmong("0", "1", "all", "-1");
         Header.Validators.Add(r =>
@@ -81,6 +100,8 @@ internal static class ProduceCommand
         var headers = BuildHeaders(parse.GetValue(Header) ?? []);
         var acks = parse.GetValue(AcksOption) switch { "0" => Acks.None, "1" => Acks.Leader, _ => Acks.All };
         var compression = Enum.Parse<CompressionType>(parse.GetValue(Compression)!, ignoreCase: true);
+        var transactionalId = parse.GetValue(TransactionalIdOption);
+        var abort = parse.GetValue(Abort);
 
         int partitions;
         await using (var cluster = await KafkaCommon.ConnectAsync(brokers, context))
@@ -93,6 +114,7 @@ internal static class ProduceCommand
         var failed = 0L;
         string? firstError = null;
         var bytes = 0L;
+        var outcome = "";
         var stopwatch = Stopwatch.StartNew();
         await using (var producer = new KielProducer<string, string>(
             new KielProducerOptions
@@ -103,11 +125,18 @@ internal static class ProduceCommand
                 Compression = compression,
                 // Idempotence needs acks=all.
                 EnableIdempotence = acks == Acks.All,
+                TransactionalId = transactionalId,
                 LoggerFactory = context.LoggerFactory,
             },
             Serializers.Utf8,
             Serializers.Utf8))
         {
+            if (transactionalId is not null)
+            {
+                await producer.InitTransactionsAsync(ct);
+                producer.BeginTransaction();
+            }
+
             DeliveryHandler onDelivery = (in DeliveryReport r) =>
             {
                 if (r.IsDelivered)
@@ -149,6 +178,20 @@ internal static class ProduceCommand
             }
 
             await producer.FlushAsync(ct);
+            if (transactionalId is not null)
+            {
+                if (abort || failed > 0)
+                {
+                    await producer.AbortTransactionAsync(ct);
+                    outcome = failed > 0 ? "; the transaction was aborted because records failed" : "; the transaction was aborted (--abort)";
+                }
+                else
+                {
+                    await producer.CommitTransactionAsync(ct);
+                    outcome = $"; committed as one transaction ({transactionalId})";
+                }
+            }
+
             if (showProgress)
             {
                 Console.Error.Write("\r");
@@ -157,7 +200,7 @@ internal static class ProduceCommand
 
         var seconds = Math.Max(stopwatch.Elapsed.TotalSeconds, 0.001);
         await Console.Error.WriteLineAsync(FormattableString.Invariant(
-            $"produced {delivered:N0} record(s) ({bytes:N0} bytes of input) to {topic} ({partitions} partitions) in {seconds:F2} s, {delivered / seconds:N0} records/s; {failed:N0} failed{(firstError is null ? "" : $" (first: {firstError})")}."));
+            $"produced {delivered:N0} record(s) ({bytes:N0} bytes of input) to {topic} ({partitions} partitions) in {seconds:F2} s, {delivered / seconds:N0} records/s; {failed:N0} failed{(firstError is null ? "" : $" (first: {firstError})")}{outcome}."));
         return failed == 0 ? ExitCodes.Ok : ExitCodes.Failure;
     }
 

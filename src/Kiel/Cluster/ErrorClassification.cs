@@ -68,6 +68,30 @@ internal static class ErrorClassification
         _ => ProduceErrorAction.Retry,
     };
 
+    /// <summary>
+    /// What a transactional producer does with an error code from InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn,
+    /// TxnOffsetCommit, EndTxn or a transactional Produce, as Kafka's Java client classifies them: coordinator moves are
+    /// looked up again and retried; load-in-progress, concurrent transactions and other retriable codes are retried;
+    /// authorization of a topic or group, a stale group member or a lost producer id make the transaction abortable; a
+    /// fence (a newer instance), a refused transactional id, an invalid transaction state and anything unexpected are fatal.
+    /// </summary>
+    internal static TransactionErrorAction ForTransaction(ErrorCode code) => code switch
+    {
+        ErrorCode.None => TransactionErrorAction.None,
+        ErrorCode.NotCoordinator or ErrorCode.CoordinatorNotAvailable or ErrorCode.RequestTimedOut or ErrorCode.NetworkException
+            => TransactionErrorAction.FindCoordinatorAndRetry,
+        ErrorCode.CoordinatorLoadInProgress or ErrorCode.ConcurrentTransactions or ErrorCode.UnknownTopicOrPartition
+            or ErrorCode.OperationNotAttempted => TransactionErrorAction.Retry,
+        ErrorCode.ProducerFenced or ErrorCode.InvalidProducerEpoch or ErrorCode.TransactionalIdAuthorizationFailed
+            or ErrorCode.ClusterAuthorizationFailed or ErrorCode.InvalidTxnState or ErrorCode.UnsupportedForMessageFormat
+            or ErrorCode.TransactionCoordinatorFenced => TransactionErrorAction.Fatal,
+        ErrorCode.TopicAuthorizationFailed or ErrorCode.GroupAuthorizationFailed or ErrorCode.UnknownMemberId or ErrorCode.IllegalGeneration
+            or ErrorCode.FencedInstanceId or ErrorCode.RebalanceInProgress => TransactionErrorAction.Abortable,
+        ErrorCode.UnknownProducerId or ErrorCode.InvalidProducerIdMapping => TransactionErrorAction.AbortableWithEpochBump,
+        _ when code.IsRetriable() => TransactionErrorAction.Retry,
+        _ => TransactionErrorAction.Fatal,
+    };
+
     /// <summary>True when a commit or offset fetch that failed with <paramref name="code"/> is repeated (after finding the coordinator again when it moved).</summary>
     internal static bool IsRetriableGroupOffsets(ErrorCode code) => code.IsRetriable();
 
@@ -114,6 +138,23 @@ internal enum FetchErrorAction
     BackOff,
     /// <summary>The leader may have moved: refresh metadata and fetch from the new leader.</summary>
     RefreshLeader,
+}
+
+/// <summary>What a transactional producer does with an error code (<see cref="ErrorClassification.ForTransaction"/>).</summary>
+internal enum TransactionErrorAction
+{
+    /// <summary>No error.</summary>
+    None,
+    /// <summary>A passing error: the same request again after the backoff, within the delivery timeout.</summary>
+    Retry,
+    /// <summary>The coordinator moved or cannot be reached: look it up again, then retry.</summary>
+    FindCoordinatorAndRetry,
+    /// <summary>The transaction can only be aborted now.</summary>
+    Abortable,
+    /// <summary>The transaction can only be aborted, and the producer then needs a new epoch (KIP-360).</summary>
+    AbortableWithEpochBump,
+    /// <summary>The producer can do no more transactional work.</summary>
+    Fatal,
 }
 
 /// <summary>What the producer does with one partition of a Produce response, by its error code.</summary>

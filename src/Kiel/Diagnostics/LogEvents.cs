@@ -139,6 +139,24 @@ public static class LogEvents
     /// <summary>Logs <c>The cluster refused to bump the epoch of producer id {ProducerId} (epoch {Epoch}) with {Error}; taking a fresh producer id</c>.</summary>
     public const int ProducerEpochBumpRefused = 6012;
 
+    // Transactions (6100-6199)
+    /// <summary>Logs <c>Transactional id {TransactionalId}: producer id {ProducerId} epoch {Epoch}</c>.</summary>
+    public const int TransactionInitialized = 6100;
+    /// <summary>Logs <c>Transactional id {TransactionalId}: {Api} got {Error}; retrying (attempt {Attempt})</c>.</summary>
+    public const int TransactionRetrying = 6101;
+    /// <summary>Logs <c>Transactional id {TransactionalId}: the transaction must be aborted: {Reason}</c>.</summary>
+    public const int TransactionAbortable = 6102;
+    /// <summary>Logs <c>Transactional id {TransactionalId}: no more transactional work: {Reason}</c>.</summary>
+    public const int TransactionFatal = 6103;
+    /// <summary>Logs <c>Transactional id {TransactionalId}: transaction committed</c>.</summary>
+    public const int TransactionCommitted = 6104;
+    /// <summary>Logs <c>Transactional id {TransactionalId}: transaction aborted</c>.</summary>
+    public const int TransactionAborted = 6105;
+    /// <summary>Logs <c>Transactional id {TransactionalId}: {Count} partitions added to the transaction</c>.</summary>
+    public const int TransactionPartitionsAdded = 6106;
+    /// <summary>Logs <c>Transactional id {TransactionalId}: aborting the open transaction at close failed: {Error}; the coordinator aborts it after the transaction timeout</c>.</summary>
+    public const int TransactionAbortAtCloseFailed = 6107;
+
     // Fetch engine and consumers (7000-7099)
     /// <summary>Logs <c>Offset {Offset} of {TopicPartition} is out of range; resetting to {NewOffset} by policy {Policy}</c>.</summary>
     public const int ConsumerOffsetReset = 7000;

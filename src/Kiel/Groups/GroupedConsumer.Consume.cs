@@ -153,6 +153,7 @@ public partial class GroupedConsumer<TValue>
             MaxPartitionFetchBytes = Options.MaxPartitionFetchBytes,
             AutoOffsetReset = Options.AutoOffsetReset,
             CheckCrcs = Options.CheckCrcs,
+            IsolationLevel = Options.IsolationLevel,
             MaxDecompressedBatchBytes = Options.MaxDecompressedBatchBytes,
             LoggerFactory = Options.LoggerFactory,
         };

@@ -41,6 +41,10 @@ public sealed record GroupedConsumerOptions : KielClientOptions
     /// </summary>
     public bool CheckCrcs { get; init; } = true;
 
+    /// <summary>Which transactional records are returned. Default <see cref="Kiel.Consuming.IsolationLevel.ReadUncommitted"/>;
+    /// <see cref="Kiel.Consuming.IsolationLevel.ReadCommitted"/> stops at the last stable offset and skips aborted transactions.</summary>
+    public Kiel.Consuming.IsolationLevel IsolationLevel { get; init; } = Kiel.Consuming.IsolationLevel.ReadUncommitted;
+
     /// <summary>The most bytes one compressed record batch may decompress to; a larger one is refused as corrupt. Default 64 MiB.</summary>
     public int MaxDecompressedBatchBytes { get; init; } = 64 * 1024 * 1024;
 
@@ -101,6 +105,8 @@ public sealed record GroupedConsumerOptions : KielClientOptions
             throw new ArgumentException($"RequestTimeout ({RequestTimeout.TotalMilliseconds} ms) must be longer than FetchMaxWait ({FetchMaxWait.TotalMilliseconds} ms), or every held fetch would time out; raise RequestTimeout or lower FetchMaxWait.", nameof(RequestTimeout));
         if (!Enum.IsDefined(AutoOffsetReset))
             throw new ArgumentException($"AutoOffsetReset {AutoOffsetReset} is not Earliest, Latest or Error.", nameof(AutoOffsetReset));
+        if (!Enum.IsDefined(IsolationLevel))
+            throw new ArgumentException($"IsolationLevel {IsolationLevel} is not ReadUncommitted or ReadCommitted.", nameof(IsolationLevel));
         if (MaxDecompressedBatchBytes <= 0)
             throw new ArgumentException($"MaxDecompressedBatchBytes is {MaxDecompressedBatchBytes}; it must be more than 0 (the default is 64 MiB).", nameof(MaxDecompressedBatchBytes));
         if (ZooKeeperSessionTimeout < TimeSpan.FromMilliseconds(100) || ZooKeeperSessionTimeout.TotalMilliseconds > int.MaxValue)

@@ -112,6 +112,7 @@ public sealed class KielProducer<TKey, TValue> : IAsyncDisposable
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0 || _engine.IsClosing, this);
         ArgumentException.ThrowIfNullOrEmpty(topic);
+        _engine.Transactions?.CheckCanProduce();
         // The span covers queueing the record; its context travels in the record's traceparent header.
         using var activity = Kiel.Diagnostics.KielTracing.StartSend(topic, ref headers);
         var keyBuffer = t_key ??= new ArrayBufferWriter<byte>(256);
@@ -163,6 +164,79 @@ public sealed class KielProducer<TKey, TValue> : IAsyncDisposable
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         return _engine.FlushAsync(cancellationToken);
+    }
+
+    private TransactionManager Transactions => _engine.Transactions ?? throw new InvalidOperationException(
+        "This producer is not transactional; set KielProducerOptions.TransactionalId to use transactions.");
+
+    /// <summary>
+    /// Gets the producer id and epoch for <see cref="KielProducerOptions.TransactionalId"/> from its transaction
+    /// coordinator. This fences any older producer with the same transactional id, and the coordinator aborts (or
+    /// completes) a transaction such a producer left open. Call it once, before the first <see cref="BeginTransaction"/>.
+    /// Retriable errors (the coordinator moving or loading, a transaction of the old instance still ending) are retried
+    /// within <see cref="KielProducerOptions.DeliveryTimeout"/>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The producer has no <see cref="KielProducerOptions.TransactionalId"/>.</exception>
+    /// <exception cref="TransactionException">Called twice, or the coordinator refused (for example TRANSACTIONAL_ID_AUTHORIZATION_FAILED, fatal).</exception>
+    public Task InitTransactionsAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return Transactions.InitAsync(cancellationToken);
+    }
+
+    /// <summary>Opens a transaction: records produced from now on, and offsets sent with <see cref="SendOffsetsToTransactionAsync"/>,
+    /// are committed or aborted together. Producing outside a transaction throws.</summary>
+    /// <exception cref="TransactionException">Not initialized, a transaction is already open, or the producer is fenced.</exception>
+    public void BeginTransaction()
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        Transactions.Begin();
+    }
+
+    /// <summary>
+    /// Adds consumed input offsets to the transaction, so that they are committed for the group exactly when the
+    /// transaction is (AddOffsetsToTxn, then TxnOffsetCommit to the group's coordinator). Each offset is the next one to
+    /// consume: the last processed offset plus one.
+    /// </summary>
+    /// <param name="offsets">Partition and next offset to consume.</param>
+    /// <param name="groupMetadata">The consumer group; with a Kafka group member's id and generation the coordinator fences zombies (KIP-447).</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <exception cref="TransactionException">No transaction is open, or the coordinator refused: <see cref="TransactionException.RequiresAbort"/> or <see cref="TransactionException.IsFatal"/> says what follows.</exception>
+    public Task SendOffsetsToTransactionAsync(IEnumerable<KeyValuePair<TopicPartition, long>> offsets, ConsumerGroupMetadata groupMetadata,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(offsets);
+        ArgumentNullException.ThrowIfNull(groupMetadata);
+        ArgumentException.ThrowIfNullOrEmpty(groupMetadata.GroupId, nameof(groupMetadata));
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var list = offsets.ToList();
+        foreach (var o in list)
+            if (o.Value < 0) throw new ArgumentException($"The offset {o.Value} for {o.Key} is negative; pass the next offset to consume.", nameof(offsets));
+        if (list.Count == 0) return Task.CompletedTask;
+        return Transactions.SendOffsetsAsync(list, groupMetadata, cancellationToken);
+    }
+
+    /// <summary>
+    /// Commits the transaction: waits until every record produced in it is acknowledged, then ends it with EndTxn. When
+    /// a record failed, nothing is committed and the exception says the transaction must be aborted.
+    /// </summary>
+    /// <exception cref="TransactionException">No transaction is open; or a record or the coordinator failed: <see cref="TransactionException.RequiresAbort"/>
+    /// (call <see cref="AbortTransactionAsync"/>) or <see cref="TransactionException.IsFatal"/> (fenced: dispose the producer).</exception>
+    public Task CommitTransactionAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return Transactions.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Aborts the transaction: records still queued are reported failed ("the transaction was aborted"), records in flight
+    /// are answered first, then EndTxn ends it. Read_committed consumers never see its records.
+    /// </summary>
+    /// <exception cref="TransactionException">No transaction is open, or the producer is fenced (<see cref="TransactionException.IsFatal"/>).</exception>
+    public Task AbortTransactionAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return Transactions.AbortAsync(cancellationToken);
     }
 
     /// <summary>Flushes within <see cref="KielProducerOptions.CloseTimeout"/>, then reports what is left as failed and closes the

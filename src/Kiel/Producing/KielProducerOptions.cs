@@ -51,6 +51,15 @@ public sealed record KielProducerOptions : KielClientOptions
     /// <summary>Chooses the partition of records that name none. Default <see cref="Partitioners.Default"/> (murmur2, sticky for keyless).</summary>
     public IPartitioner? Partitioner { get; init; }
 
+    /// <summary>The transactional id that makes this a transactional producer (exactly-once with read_committed consumers), or null.
+    /// Implies idempotence. Call <see cref="KielProducer{TKey, TValue}.InitTransactionsAsync"/> once before the first transaction;
+    /// a newer producer with the same id fences this one.</summary>
+    public string? TransactionalId { get; init; }
+
+    /// <summary>How long the transaction coordinator lets a transaction stay open before it aborts it. Default 60 s;
+    /// the broker caps it at its <c>transaction.max.timeout.ms</c>.</summary>
+    public TimeSpan TransactionTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Checks the settings and throws an <see cref="ArgumentException"/> that says what is wrong and how to fix it.</summary>
     public void Validate()
     {
@@ -77,5 +86,14 @@ public sealed record KielProducerOptions : KielClientOptions
         if (MaxBlock < TimeSpan.Zero) Fail(nameof(MaxBlock), "must not be negative.");
         if (MaxRecordBytes < 64) Fail(nameof(MaxRecordBytes), $"{MaxRecordBytes} is too small; use the broker's message.max.bytes (default 1,048,576).");
         if (CloseTimeout < TimeSpan.Zero) Fail(nameof(CloseTimeout), "must not be negative.");
+        if (TransactionalId is not null)
+        {
+            if (TransactionalId.Length == 0 || TransactionalId.Length > short.MaxValue)
+                Fail(nameof(TransactionalId), "must be null (no transactions) or a non-empty id of at most 32,767 characters.");
+            if (!EnableIdempotence)
+                Fail(nameof(EnableIdempotence), "a transactional producer is idempotent; remove EnableIdempotence = false or set TransactionalId = null.");
+        }
+        if (TransactionTimeout < TimeSpan.FromMilliseconds(1) || TransactionTimeout.TotalMilliseconds > int.MaxValue)
+            Fail(nameof(TransactionTimeout), $"{TransactionTimeout} is out of range; use 1 ms to 24 days (default 60 s, within the broker's transaction.max.timeout.ms).");
     }
 }

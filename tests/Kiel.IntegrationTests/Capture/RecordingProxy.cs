@@ -59,6 +59,13 @@ internal sealed class RecordingProxy : IAsyncDisposable
     /// <summary>The bootstrap string that sends a client through the proxy.</summary>
     public string BootstrapServers => $"127.0.0.1:{Port}";
 
+    /// <summary>
+    /// Rewrites responses before they reach the client: given the request's API key and version and the response frame
+    /// (correlation id first, no size prefix), returns the frame to forward. Used to add aborted-transaction lists to the
+    /// mock's Fetch responses. Null forwards frames as they are.
+    /// </summary>
+    public Func<ApiKey, short, byte[], byte[]>? ResponseHook { get; set; }
+
     /// <summary>Every frame so far, in the order seen.</summary>
     public IReadOnlyList<CapturedFrame> Frames => [.. _frames];
 
@@ -129,6 +136,7 @@ internal sealed class RecordingProxy : IAsyncDisposable
                 ApiKey.FindCoordinator => RewriteCoordinator(frame, request.Version),
                 _ => frame,
             };
+            if (ResponseHook is { } hook && forward.Length > 4) forward = hook(request.Key, request.Version, forward);
             await WriteFrameAsync(to, forward, ct);
         }
     }

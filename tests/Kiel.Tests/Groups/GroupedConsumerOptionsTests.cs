@@ -19,6 +19,15 @@ public class GroupedConsumerOptionsTests
         Assert.Equal(64 * 1024 * 1024, Good.MaxDecompressedBatchBytes);
         Assert.Same(TimeProvider.System, Good.TimeProvider);
         Assert.False(Good.KielCompatible);
+        Assert.Equal(Kiel.Consuming.IsolationLevel.ReadUncommitted, Good.IsolationLevel);
+    }
+
+    [Fact]
+    public void Isolation_level_is_checked()
+    {
+        (Good with { IsolationLevel = Kiel.Consuming.IsolationLevel.ReadCommitted }).Validate();
+        var e = Assert.Throws<ArgumentException>(() => (Good with { IsolationLevel = (Kiel.Consuming.IsolationLevel)7 }).Validate());
+        Assert.Contains("IsolationLevel 7 is not ReadUncommitted or ReadCommitted", e.Message);
     }
 
     [Theory]

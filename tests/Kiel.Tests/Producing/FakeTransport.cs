@@ -6,7 +6,7 @@ using Kiel.Protocol.Records;
 namespace Kiel.Tests.Producing;
 
 /// <summary>A scripted cluster for the producer engine: topics with leaders, logs per partition, and queued faults.</summary>
-internal sealed class FakeTransport : IProducerTransport
+internal sealed partial class FakeTransport : IProducerTransport
 {
     public readonly ConcurrentDictionary<string, int[]> Topics = new();
     public readonly ConcurrentDictionary<(string, int), List<StoredRecord>> Logs = new();
@@ -72,6 +72,7 @@ internal sealed class FakeTransport : IProducerTransport
                     if (first && Magic == 2)
                     {
                         var h = reader.CurrentBatch;
+                        Events.Enqueue($"Produce {part.Topic}:{part.Partition}{(h.IsTransactional ? " txn" : "")}");
                         Sequences.Enqueue((part.Topic, part.Partition, h.ProducerId, h.ProducerEpoch, h.BaseSequence, h.RecordCount));
                         first = false;
                     }

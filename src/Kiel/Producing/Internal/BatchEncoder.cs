@@ -12,9 +12,9 @@ internal static class BatchEncoder
     /// <summary>The bytes a magic 2 batch adds to its records.</summary>
     public const int V2HeaderSize = RecordBatchHeader.Size;
 
-    /// <summary>Writes a record batch v2 into <paramref name="output"/> (cleared first).</summary>
+    /// <summary>Writes a record batch v2 into <paramref name="output"/> (cleared first); a transactional producer's batch has the transactional attribute.</summary>
     public static void EncodeV2(ReadOnlySpan<byte> arena, int count, CompressionType compression, int? level,
-        ProducerIdentity producer, int baseSequence, RecordArena output, RecordArena scratch)
+        ProducerIdentity producer, int baseSequence, RecordArena output, RecordArena scratch, bool transactional = false)
     {
         output.Truncate(0);
         RecordBatchWriter.BeginBatch(output);
@@ -34,7 +34,8 @@ internal static class BatchEncoder
         if (compression != CompressionType.None)
             CompressionCodec.Compress(compression, scratch.Span, output, level, magic: 2);
 
-        RecordBatchWriter.FinishBatch(output.MutableSpan, (short)compression, count, baseTs, maxTs,
+        RecordBatchWriter.FinishBatch(output.MutableSpan,
+            (short)((int)compression | (transactional ? RecordBatchHeader.TransactionalFlag : 0)), count, baseTs, maxTs,
             producer.ProducerId, producer.Epoch, producer.ProducerId < 0 ? -1 : baseSequence);
     }
 

@@ -9,7 +9,7 @@ namespace Kiel.Producing.Internal;
 /// The producer's transport over the shared <see cref="KafkaCluster"/>: its metadata cache (coalesced refreshes,
 /// re-bootstrap), and its produce connection per broker (reconnect backoff, negotiated versions).
 /// </summary>
-internal sealed class ClusterProducerTransport : IProducerTransport
+internal sealed partial class ClusterProducerTransport : IProducerTransport, ITransactionTransport
 {
     private readonly KafkaCluster _cluster;
     private readonly Lazy<Task> _started;
@@ -81,7 +81,7 @@ internal static class ProduceWire
     public static async ValueTask<ProduceResult> SendAsync(BrokerConnection connection, ProduceCall call, CancellationToken cancellationToken)
     {
         var version = connection.Versions.Choose(ApiKey.Produce);
-        var request = new ProduceRequest { Acks = call.Acks, TimeoutMs = call.TimeoutMs, TopicData = [] };
+        var request = new ProduceRequest { Acks = call.Acks, TimeoutMs = call.TimeoutMs, TopicData = [], TransactionalId = version >= 3 ? call.TransactionalId : null };
         ProduceRequest.TopicProduceData? current = null;
         foreach (var part in call.Partitions)
         {

@@ -43,6 +43,8 @@ internal sealed class ProduceCall(short acks, int timeoutMs, List<ProducePartiti
     public short Acks { get; } = acks;
     public int TimeoutMs { get; } = timeoutMs;
     public List<ProducePartitionData> Partitions { get; } = partitions;
+    /// <summary>The transactional id a transactional producer's Produce request carries (v3+), or null.</summary>
+    public string? TransactionalId { get; init; }
 }
 
 /// <summary>The encoded records (a magic 2 batch, or a magic 0/1 message set) for one partition.</summary>

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+
 namespace Kiel.Producing.Internal;
 
 /// <summary>
@@ -19,6 +21,8 @@ internal sealed partial class ProducerEngine
     {
         if (_identity.ProducerId < 0) return;
         lock (p) p.AwaitsIdentityOtherThan = _identity;
+        // A transactional producer gets the new epoch when the transaction is aborted.
+        _txn?.RequestBumpAfterAbort();
         _bumpWanted = true;
     }
 
@@ -58,4 +62,42 @@ internal sealed partial class ProducerEngine
         return $"; the partition waited for a new producer id after its sequence state came into doubt" +
             (_lastIdentityError is { } e ? $" (InitProducerId: {e})" : "");
     }
+
+    private readonly ConcurrentQueue<(Action Action, TaskCompletionSource Done)> _loopActions = new();
+
+    /// <summary>Runs <paramref name="action"/> on the sender loop, which owns the identity and the partitions' sequences.</summary>
+    private Task RunOnLoopAsync(Action action)
+    {
+        if (_stop.IsCancellationRequested || _sender.IsCompleted) return Task.FromException(new ObjectDisposedException("KielProducer"));
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _loopActions.Enqueue((action, done));
+        _wake.Set();
+        return done.Task;
+    }
+
+    private void RunLoopActions()
+    {
+        while (_loopActions.TryDequeue(out var item))
+        {
+            try { item.Action(); item.Done.TrySetResult(); }
+            catch (Exception ex) { item.Done.TrySetException(ex); }
+        }
+    }
+
+    /// <summary>Takes the identity a transactional producer got from its coordinator: every partition's sequence starts at zero.</summary>
+    public Task SetTransactionalIdentityAsync(ProducerIdentity identity) => RunOnLoopAsync(() =>
+    {
+        _identity = identity;
+        _identityReady = true;
+        _bumpWanted = false;
+        OnIdentityAssigned();
+        ProducerLog.ProducerIdAssigned(_log, identity.ProducerId, identity.Epoch);
+        foreach (var topic in _topics.Values)
+            foreach (var p in topic.Partitions)
+                lock (p)
+                {
+                    p.NextSequence = 0;
+                    p.AwaitsIdentityOtherThan = null;
+                }
+    });
 }

@@ -21,13 +21,17 @@ internal sealed partial class ProducerEngine
         while (true)
         {
             while (_outcomes.TryDequeue(out var outcome)) HandleOutcome(outcome, failed);
+            RunLoopActions();
             var now = NowMs;
             var nextWake = now + 100;
-            if (!_identityReady || _bumpWanted) PollIdentity(now, ref nextWake);
+            // A transactional producer's identity comes from InitTransactionsAsync and its aborts, not from this loop.
+            if (_txn is null && (!_identityReady || _bumpWanted)) PollIdentity(now, ref nextWake);
             // Only the partitions that need a new identity wait for it (WaitsForIdentity); the others go on under the current one.
             var canSend = _identityReady && !_stop.IsCancellationRequested;
             var flushing = Volatile.Read(ref _flushing) > 0 || _closing;
             var failAll = _failAll;
+            // An abort, or a transaction that can only be aborted: what is queued fails instead of being sent.
+            var failQueued = _txn?.FailQueuedReason;
             var busy = false;
 
             foreach (var topic in _topics.Values)
@@ -47,7 +51,7 @@ internal sealed partial class ProducerEngine
                         if (p.Open is { } open)
                         {
                             var due = open.CreatedMs + lingerMs;
-                            if (flushing || failAll || now >= due) SealLocked(p, layout.PartitionCount);
+                            if (flushing || failAll || failQueued is not null || now >= due) SealLocked(p, layout.PartitionCount);
                             else nextWake = Math.Min(nextWake, due);
                         }
                         for (var j = 0; j < p.Ready.Count;)
@@ -58,6 +62,11 @@ internal sealed partial class ProducerEngine
                                 p.Ready.RemoveAt(j);
                                 failed.Add((b, new ProduceException($"The producer was disposed before the record was delivered (close timeout {_options.CloseTimeout}).", innerException: b.LastError)));
                             }
+                            else if (failQueued is not null)
+                            {
+                                p.Ready.RemoveAt(j);
+                                failed.Add((b, new ProduceException(failQueued, innerException: _txn!.FailQueuedCause)));
+                            }
                             else if (now - b.CreatedMs >= deliveryMs)
                             {
                                 p.Ready.RemoveAt(j);
@@ -66,6 +75,8 @@ internal sealed partial class ProducerEngine
                             else j++;
                         }
                         if (p.InFlight is not null || p.Ready.Count == 0 || !canSend || WaitsForIdentity(p)) continue;
+                        // A partition's first batch in a transaction waits until AddPartitionsToTxn has added it.
+                        if (_txn is not null && !_txn.MaySend(p)) continue;
                         if (now < p.RetryNotBeforeMs) { nextWake = Math.Min(nextWake, p.RetryNotBeforeMs); continue; }
                         var leader = i < layout.Leaders.Length ? layout.Leaders[i] : -1;
                         if (leader < 0) { topic.NeedsRefresh = true; continue; }
@@ -87,6 +98,7 @@ internal sealed partial class ProducerEngine
                 }
             }
 
+            _txn?.PollAddPartitions(now, ref nextWake);
             foreach (var (batch, error) in failed) Finish(batch, -1, -1, error);
             failed.Clear();
             foreach (var (broker, list) in ready)
@@ -187,7 +199,7 @@ internal sealed partial class ProducerEngine
             // The connection enforces the request timeout; this bound only guards against a transport that never answers.
             using var bound = new CancellationTokenSource(_options.RequestTimeout + TimeSpan.FromSeconds(5), _time);
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, bound.Token);
-            var call = new ProduceCall((short)_options.Acks, (int)_options.RequestTimeout.TotalMilliseconds, parts);
+            var call = new ProduceCall((short)_options.Acks, (int)_options.RequestTimeout.TotalMilliseconds, parts) { TransactionalId = _options.TransactionalId };
             // WaitAsync too: the bound holds even for a transport that ignores its token.
             var result = await _transport.ProduceAsync(broker, call, timeout.Token).AsTask().WaitAsync(timeout.Token).ConfigureAwait(false);
             outcome = new SendOutcome(broker, batches, result, null);
@@ -219,7 +231,7 @@ internal sealed partial class ProducerEngine
             }
             b.Wire ??= new RecordArena(b.Arena.Length + BatchEncoder.V2HeaderSize + 64);
             using var scratch = new RecordArena(_options.Compression == CompressionType.None ? 0 : b.Arena.Length + 64);
-            BatchEncoder.EncodeV2(b.Arena.Span, b.Count, _options.Compression, _options.CompressionLevel, b.StampedAs, b.BaseSequence, b.Wire, scratch);
+            BatchEncoder.EncodeV2(b.Arena.Span, b.Count, _options.Compression, _options.CompressionLevel, b.StampedAs, b.BaseSequence, b.Wire, scratch, transactional: _txn is not null);
             b.WireMagic = 2;
             return;
         }
@@ -266,6 +278,11 @@ internal sealed partial class ProducerEngine
             if (!found)
             {
                 Retry(b, new ProduceException($"Broker {o.Broker} did not answer for {p.Topic}:{p.Partition}.", (short)Kiel.ErrorCode.NetworkException, retriable: true), true, failed);
+                continue;
+            }
+            if (_txn is not null && r.ErrorCode != 0 && _txn.OnProduceError((ErrorCode)r.ErrorCode, BrokerError(r, o.Broker).Message))
+            {
+                failed.Add((b, BrokerError(r, o.Broker)));
                 continue;
             }
             switch (Kiel.Cluster.ErrorClassification.ForProduce((Kiel.ErrorCode)r.ErrorCode, _identity.ProducerId >= 0))
@@ -349,7 +366,11 @@ internal sealed partial class ProducerEngine
             var p = b.Owner;
             lock (p) p.NextSequence = b.BaseSequence + b.Count < 0 ? b.BaseSequence + b.Count - int.MinValue : b.BaseSequence + b.Count;
         }
-        else if (error is not null) ProducerLog.BatchFailed(_log, b.Owner.Topic, b.Owner.Partition, error.Message, b.Count);
+        else if (error is not null)
+        {
+            ProducerLog.BatchFailed(_log, b.Owner.Topic, b.Owner.Partition, error.Message, b.Count);
+            _txn?.OnRecordFailed(error);
+        }
         if (error is null) Kiel.Diagnostics.ClientMetrics.Sent(b.Owner.Topic, b.Owner.Partition, b.Count, b.ReservedBytes);
         b.Complete(baseOffset, logAppendTimeMs, error, _onCallbackError);
         ProducerMetrics.Completed(b.Owner.Topic, b.Owner.Partition, b.Count, error);

@@ -36,6 +36,7 @@ internal sealed partial class ProducerEngine : IAsyncDisposable
     private volatile bool _failAll;
 
     private readonly bool _idempotent;
+    private readonly TransactionManager? _txn;
     private ProducerIdentity _identity = ProducerIdentity.None;
     private bool _identityReady;
     private bool _bumpWanted;
@@ -53,6 +54,9 @@ internal sealed partial class ProducerEngine : IAsyncDisposable
         _idempotent = options.EnableIdempotence && options.Acks == Acks.All;
         _identityReady = !_idempotent;
         _onCallbackError = ex => ProducerLog.CallbackThrew(_log, ex);
+        if (options.TransactionalId is not null)
+            _txn = new TransactionManager(this, transport as ITransactionTransport
+                ?? throw new ArgumentException("The transport does not support transactions.", nameof(transport)), options, _log);
         _sender = Task.Run(SendLoopAsync);
     }
 
@@ -63,6 +67,10 @@ internal sealed partial class ProducerEngine : IAsyncDisposable
     public long DeliveredCount => Interlocked.Read(ref _delivered);
     public long FailedCount => Interlocked.Read(ref _failed);
     public bool IsClosing => _closing;
+    /// <summary>The transaction state machine of a transactional producer, or null.</summary>
+    public TransactionManager? Transactions => _txn;
+    /// <summary>Wakes the sender loop.</summary>
+    public void Wake() => _wake.Set();
     internal ProducerIdentity Identity => _identity;
 
     // The options' clock, whose system timestamp is Stopwatch's, not Environment.TickCount64: on Linux the tick count
@@ -207,6 +215,7 @@ internal sealed partial class ProducerEngine : IAsyncDisposable
     /// <summary>Reports one record that never reached a batch as failed.</summary>
     public void FailRecord(string topic, int partition, long timestamp, object? completion, int size, ProduceException error)
     {
+        _txn?.OnRecordFailed(error);
         _memory.Release(size);
         var report = new DeliveryReport(topic, partition, -1, DateTimeOffset.FromUnixTimeMilliseconds(timestamp),
             TimestampType.CreateTime, error);
@@ -259,6 +268,8 @@ internal sealed partial class ProducerEngine : IAsyncDisposable
         _closing = true;
         using (var timeout = new CancellationTokenSource(_options.CloseTimeout, _time))
         {
+            // An open transaction is aborted, so that its records are not left open until the transaction timeout.
+            if (_txn is not null) await _txn.AbortOpenTransactionAsync(timeout.Token).ConfigureAwait(false);
             try { await FlushAsync(timeout.Token).ConfigureAwait(false); }
             catch (OperationCanceledException) { }
         }

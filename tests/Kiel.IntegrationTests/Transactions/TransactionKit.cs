@@ -1,0 +1,58 @@
+using Kiel.Consuming;
+using Kiel.IntegrationTests.Capture;
+using Kiel.IntegrationTests.Consuming;
+using Kiel.Producing;
+using Kiel.Testing;
+
+namespace Kiel.IntegrationTests.Transactions;
+
+/// <summary>
+/// A one-broker embedded cluster with a recording proxy in front whose <see cref="AbortedTransactionsInjector"/> adds
+/// the aborted-transactions lists the mock leaves out. Clients that go through <see cref="ProxyBootstrap"/> see what a
+/// real broker would serve; <see cref="Bootstrap"/> is the mock itself.
+/// </summary>
+internal sealed class TransactionCluster : IAsyncDisposable
+{
+    public EmbeddedKafkaCluster Cluster { get; }
+    public RecordingProxy Proxy { get; }
+    public AbortedTransactionsInjector Injector { get; } = new();
+
+    private TransactionCluster(EmbeddedKafkaCluster cluster)
+    {
+        Cluster = cluster;
+        Proxy = RecordingProxy.Start(cluster.BootstrapServers);
+        Proxy.ResponseHook = Injector.Hook;
+    }
+
+    public static async Task<TransactionCluster> StartAsync() =>
+        new(await EmbeddedKafkaCluster.StartAsync(new EmbeddedKafkaOptions { Brokers = 1 }));
+
+    public string Bootstrap => Cluster.BootstrapServers;
+    public string ProxyBootstrap => Proxy.BootstrapServers;
+
+    public async ValueTask DisposeAsync()
+    {
+        await Proxy.DisposeAsync();
+        await Cluster.DisposeAsync();
+    }
+}
+
+internal static class TransactionKit
+{
+    public static KielProducerOptions Producer(string bootstrap, string transactionalId) => new()
+    {
+        BootstrapServers = bootstrap,
+        ClientId = "kiel-txn-tests",
+        TransactionalId = transactionalId,
+        Linger = TimeSpan.FromMilliseconds(1),
+        RetryBackoff = TimeSpan.FromMilliseconds(20),
+        RequestTimeout = TimeSpan.FromSeconds(5),
+        DeliveryTimeout = TimeSpan.FromSeconds(20),
+        CloseTimeout = TimeSpan.FromSeconds(5),
+        MaxBlock = TimeSpan.FromSeconds(10),
+    };
+
+    /// <summary>A read_committed consumer. The mock writes its COMMIT/ABORT marker batches with CRC 0, so CRCs are not checked.</summary>
+    public static KielConsumer<string?, string?> ReadCommitted(string bootstrap) =>
+        ConsumingHelpers.Consumer(bootstrap, o => o with { IsolationLevel = IsolationLevel.ReadCommitted, CheckCrcs = false });
+}
