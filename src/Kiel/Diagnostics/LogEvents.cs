@@ -73,6 +73,24 @@ public static class LogEvents
     /// <summary>A coordinator lookup failed on one broker.</summary>
     public const int CoordinatorLookupFailed = 1203;
 
+    // Kafka consumer groups, the KIP-848 member (2050-2099; Groups/Kafka/ConsumerGroupLog.cs)
+    /// <summary>A KIP-848 member joined its group (first epoch).</summary>
+    public const int KafkaGroupHeartbeatJoined = 2050;
+    /// <summary>A KIP-848 member reconciled a new assignment (revoked, then assigned).</summary>
+    public const int KafkaGroupReconciled = 2051;
+    /// <summary>A KIP-848 member lost its partitions (fenced, unknown member, session lapsed) and joins again.</summary>
+    public const int KafkaGroupFenced = 2052;
+    /// <summary>A ConsumerGroupHeartbeat failed retriably and is repeated.</summary>
+    public const int KafkaGroupHeartbeatRetry = 2053;
+    /// <summary>A KIP-848 member stopped for good.</summary>
+    public const int KafkaGroupHeartbeatFailed = 2054;
+    /// <summary>A KIP-848 member left its group.</summary>
+    public const int KafkaGroupHeartbeatLeft = 2055;
+    /// <summary>A KIP-848 member's application stalled past MaxPollInterval; the member left.</summary>
+    public const int KafkaGroupHeartbeatStalled = 2056;
+    /// <summary>A KIP-848 assignment named topic ids that metadata did not know yet.</summary>
+    public const int KafkaGroupUnknownTopicIds = 2057;
+
     // Grouped consumer and allocators (4000-4099)
     /// <summary>Logs <c>Member {Member} joined group {Group}</c>.</summary>
     public const int GroupJoined = 4000;
