@@ -132,6 +132,7 @@ public class ConsumerGroupMemberTests
         Assert.Equal(("g", 0, 10_000, "uniform"), (r.GroupId, r.MemberEpoch, r.RebalanceTimeoutMs, r.ServerAssignor));
         Assert.Equal(22, r.MemberId.Length); // a UUID in Kafka's base64 form, chosen by the member (v1)
         Assert.Equal(["orders", "payments"], r.SubscribedTopicNames);
+        Assert.Equal("", r.SubscribedTopicRegex);
         Assert.NotNull(r.TopicPartitions);
         Assert.Empty(r.TopicPartitions);
         Assert.Null(r.InstanceId);

@@ -34,7 +34,20 @@ internal sealed record ConsumerGroupMemberSettings(
     TimeSpan SessionTimeout,
     TimeSpan MaxPollInterval,
     TimeSpan RetryBackoff,
-    TimeProvider TimeProvider);
+    TimeProvider TimeProvider)
+{
+    /// <summary>The settings a consumer's options give: <c>GroupRemoteAssignor</c> is the server assignor; <c>MaxPollInterval</c>
+    /// the rebalance timeout; <c>SessionTimeout</c> bounds how long the member trusts its partitions without a heartbeat
+    /// (the broker's <c>group.consumer.session.timeout.ms</c> decides when it is fenced; its default is 45 s too).</summary>
+    public static ConsumerGroupMemberSettings From(KielConsumerOptions options) => new(
+        options.GroupId ?? throw new ArgumentException("A group member needs KielConsumerOptions.GroupId.", nameof(options)),
+        options.GroupInstanceId,
+        options.GroupRemoteAssignor,
+        options.SessionTimeout,
+        options.MaxPollInterval,
+        options.RetryBackoff,
+        options.TimeProvider ?? TimeProvider.System);
+}
 
 /// <summary>A member of a Kafka consumer group speaking KIP-848's consumer protocol (ConsumerGroupHeartbeat v1).</summary>
 internal sealed class ConsumerGroupMember : IGroupMember
@@ -233,6 +246,9 @@ internal sealed class ConsumerGroupMember : IGroupMember
                 RackId = null,
                 RebalanceTimeoutMs = (int)_settings.MaxPollInterval.TotalMilliseconds,
                 SubscribedTopicNames = [.. _topics],
+                // An empty regex says "no regex" (KIP-848), as librdkafka sends it; the librdkafka mock requires names and
+                // regex to be both null or both present, and asserts (aborting the broker process) otherwise.
+                SubscribedTopicRegex = "",
                 ServerAssignor = _settings.ServerAssignor,
                 TopicPartitions = OwnedById(),
             };
