@@ -67,13 +67,13 @@ public class ConsumerGroupProtocolTests
         TopicMetadataRefreshIntervalMs = 1000,
     };
 
-    private static async Task<(KafkaCluster Cluster, ConsumerGroupMember Member, Listener Listener)> KielMemberAsync(EmbeddedKafkaCluster kafka, string group)
+    private static async Task<(KafkaCluster Cluster, ConsumerGroupMember Member, Listener Listener)> KielMemberAsync(EmbeddedKafkaCluster kafka, string group, string? instanceId = null)
     {
         var cluster = new KafkaCluster(ClusterOptions.FromBootstrapString(kafka.BootstrapServers) with { RequestTimeout = TimeSpan.FromSeconds(10) });
         await cluster.StartAsync();
         var listener = new Listener();
         var member = new ConsumerGroupMember(new ClusterHeartbeatChannel(cluster, group),
-            new ConsumerGroupMemberSettings(group, null, null, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(50), TimeProvider.System),
+            new ConsumerGroupMemberSettings(group, instanceId, null, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(50), TimeProvider.System),
             listener, NullLogger.Instance);
         member.Subscribe([Topic]);
         return (cluster, member, listener);
@@ -197,6 +197,49 @@ public class ConsumerGroupProtocolTests
         Assert.Equal(0, overlaps);
         Assert.True(kiel.Events.Any(e => e.Kind == "revoked"), "Kiel's consumer gave partitions up through its revoked handler");
         Assert.True(kiel.Consumer.GroupMetadata!.GenerationId > 0, "the member epoch is the generation");
+        confluent.Close();
+    }
+
+    [Fact]
+    public async Task AStaticMemberThatLeavesWithMinusTwoGetsItsPartitionsBackAndNobodyTakesThemMeanwhile()
+    {
+        await using var kafka = await EmbeddedKafkaCluster.StartAsync(new EmbeddedKafkaOptions { Brokers = 1 });
+        kafka.CreateTopic(Topic, Partitions, 1);
+        using var confluent = new ConsumerBuilder<byte[], byte[]>(Kip848Config(kafka.BootstrapServers, "kip848-static")).Build();
+        confluent.Subscribe(Topic);
+        await PollUntilAsync(() => confluent.Assignment.Count == Partitions, "Confluent owns everything", () => string.Join(",", AssignedOf(confluent)), confluent);
+
+        var (cluster1, first, listener1) = await KielMemberAsync(kafka, "kip848-static", "kiel-static");
+        int[] mine;
+        string firstId;
+        await using (cluster1)
+        await using (first)
+        {
+            await PollUntilAsync(() => listener1.Owned().Length > 0 && listener1.Owned().Length + AssignedOf(confluent).Length == Partitions,
+                "the partitions split", () => $"kiel [{string.Join(",", listener1.Owned())}] confluent [{string.Join(",", AssignedOf(confluent))}]", confluent);
+            mine = listener1.Owned();
+            firstId = first.Metadata.MemberId;
+            await first.LeaveAsync(CancellationToken.None); // revokes, then heartbeats with epoch -2
+            Assert.Empty(listener1.Owned());
+        }
+
+        // The coordinator keeps the static member's place: its partitions go to nobody while it is away.
+        for (var i = 0; i < 40; i++)
+        {
+            confluent.Consume(TimeSpan.FromMilliseconds(50));
+            Assert.Empty(AssignedOf(confluent).Intersect(mine));
+        }
+
+        var (cluster2, second, listener2) = await KielMemberAsync(kafka, "kip848-static", "kiel-static");
+        await using (cluster2)
+        await using (second)
+        {
+            await PollUntilAsync(() => listener2.Owned().Length == mine.Length, "the static member is back",
+                () => $"kiel [{string.Join(",", listener2.Owned())}] confluent [{string.Join(",", AssignedOf(confluent))}]", confluent);
+            Assert.Equal(mine, listener2.Owned());
+            Assert.NotEqual(firstId, second.Metadata.MemberId);
+            await second.LeaveAsync(CancellationToken.None);
+        }
         confluent.Close();
     }
 }
