@@ -265,6 +265,18 @@ public class ConsumerGroupMemberTests
     }
 
     [Fact]
+    public async Task ACoordinatorWithoutHeartbeatV1StopsTheMemberWithAClearError()
+    {
+        await using var h = new Harness();
+        h.Channel.Throw = new KafkaException(ErrorCode.UnsupportedVersion, "the coordinator does not serve ConsumerGroupHeartbeat v1; use GroupProtocol.Classic");
+        h.Member.Subscribe(["orders"]);
+        var e = await Assert.ThrowsAsync<KafkaException>(() => h.Member.WaitForAssignmentAsync(CancellationToken.None));
+        Assert.Contains("GroupProtocol.Classic", e.Message);
+        await h.Member.Loop.WaitAsync(Eventually.Deadline);
+        Assert.Same(e, h.Member.Failure);
+    }
+
+    [Fact]
     public async Task ASessionWithoutASuccessfulHeartbeatLosesThePartitions()
     {
         await using var h = new Harness();

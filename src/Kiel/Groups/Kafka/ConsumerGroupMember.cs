@@ -210,6 +210,12 @@ internal sealed class ConsumerGroupMember : IGroupMember
                 await FailAsync(e.InnerException!, stop).ConfigureAwait(false);
                 return;
             }
+            catch (KafkaException e) when (IsFatal(e.ErrorCode))
+            {
+                // For example a coordinator without ConsumerGroupHeartbeat v1: retrying cannot help.
+                await FailAsync(e, stop).ConfigureAwait(false);
+                return;
+            }
             catch (Exception e)
             {
                 var delay = backoff;
@@ -459,15 +465,14 @@ internal sealed class ConsumerGroupMember : IGroupMember
     private Exception FailureOf(ErrorCode code, string? message)
     {
         var error = new KafkaException(code, $"ConsumerGroupHeartbeat for group '{_settings.GroupId}'{(message is null ? "" : ": " + message)}");
-        return code switch
-        {
-            ErrorCode.GroupAuthorizationFailed or ErrorCode.TopicAuthorizationFailed or ErrorCode.UnsupportedAssignor
-                or ErrorCode.InvalidRequest or ErrorCode.GroupMaxSizeReached or ErrorCode.UnsupportedVersion
-                or ErrorCode.UnreleasedInstanceId or ErrorCode.InvalidGroupId => new GroupFatalError(error),
-            // A moved or loading coordinator, or anything else: back off and heartbeat again.
-            _ => error,
-        };
+        // A moved or loading coordinator, or anything else not fatal: back off and heartbeat again.
+        return IsFatal(code) ? new GroupFatalError(error) : error;
     }
+
+    /// <summary>Errors after which heartbeating again cannot help: the member stops and reports it.</summary>
+    private static bool IsFatal(ErrorCode code) => code is ErrorCode.GroupAuthorizationFailed or ErrorCode.TopicAuthorizationFailed
+        or ErrorCode.UnsupportedAssignor or ErrorCode.InvalidRequest or ErrorCode.GroupMaxSizeReached or ErrorCode.UnsupportedVersion
+        or ErrorCode.UnreleasedInstanceId or ErrorCode.InvalidGroupId;
 
     private async Task FailAsync(Exception error, CancellationToken stop)
     {
