@@ -14,6 +14,11 @@ var (brokers, zk, group, topic, sessionMs) = (args[0], args[1], args[2], args[3]
 var output = new object();
 void Say(string line) { lock (output) { Console.Out.WriteLine(line); Console.Out.Flush(); } }
 
+// "kafka" in place of the ZooKeeper address: a member of a Kafka consumer group (KielConsumer.Subscribe). A sixth
+// argument lists its assignors (for example "roundrobin" or "cooperative-sticky"); a seventh its GroupInstanceId.
+if (zk.StartsWith("kafka", StringComparison.Ordinal))
+    return await KafkaGroupMember.RunAsync(brokers, group, topic, sessionMs, args.Length > 5 ? args[5] : "range,roundrobin", args.Length > 6 ? args[6] : null, Say);
+
 var consumer = new GroupedConsumer(new GroupedConsumerOptions
 {
     BootstrapServers = brokers,

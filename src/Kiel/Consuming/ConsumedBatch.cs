@@ -43,6 +43,7 @@ public sealed class ConsumedBatch : IDisposable
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _chunk, null) is not { } chunk) return;
+        chunk.State.MarkProcessed(chunk.Version);
         _engine.Release(chunk);
         _pool?.Add(this);
     }

@@ -145,6 +145,16 @@ internal sealed partial class FetchEngine : IAsyncDisposable
         lock (_gate) return _partitions.TryGetValue(topicPartition, out var s) ? Volatile.Read(ref s.ConsumedPosition) : null;
     }
 
+    /// <summary>For each assigned partition of <paramref name="partitions"/>, the next offset after what the application moved past.</summary>
+    public Dictionary<TopicPartition, long> CommittablePositions(IEnumerable<TopicPartition> partitions)
+    {
+        var result = new Dictionary<TopicPartition, long>();
+        lock (_gate)
+            foreach (var tp in partitions)
+                if (_partitions.TryGetValue(tp, out var s)) result[tp] = Volatile.Read(ref s.Committable);
+        return result;
+    }
+
     /// <summary>The last high watermark a Fetch reported for the partition, or -1.</summary>
     public long HighWatermark(TopicPartition topicPartition)
     {

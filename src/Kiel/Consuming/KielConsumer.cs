@@ -3,9 +3,13 @@ using System.Runtime.CompilerServices;
 namespace Kiel.Consuming;
 
 /// <summary>
-/// A consumer of manually assigned partitions: <c>await foreach</c> over <see cref="ConsumeAsync"/> for
-/// deserialized results, or over <see cref="ConsumeBatchesAsync"/> for raw records read in place.
-/// Positions are kept in memory only (no group, no commits).
+/// A consumer: <c>await foreach</c> over <see cref="ConsumeAsync"/> for deserialized results, or over
+/// <see cref="ConsumeBatchesAsync"/> for raw records read in place. Partitions are either assigned by hand
+/// (<see cref="AssignAsync(TopicPartition, StartPosition, CancellationToken)"/>; positions in memory only), or, with
+/// <see cref="KielConsumerOptions.GroupId"/> set, shared in a Kafka consumer group through <see cref="Subscribe"/>:
+/// the brokers' group coordinator assigns partitions, offsets are committed to the group, and the rebalance handlers
+/// (<see cref="PartitionsAssignedHandler"/>, <see cref="PartitionsRevokedHandler"/>, <see cref="PartitionsLostHandler"/>)
+/// are awaited before a rebalance goes on.
 /// </summary>
 /// <typeparam name="TKey">The key type.</typeparam>
 /// <typeparam name="TValue">The value type.</typeparam>
@@ -17,6 +21,7 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
     private readonly IDeserializer<TValue> _valueDeserializer;
     private readonly System.Collections.Concurrent.ConcurrentBag<ConsumedBatch> _batches = [];
     private int _closed;
+    private Kiel.Groups.Kafka.GroupConsumerCoordinator? _group;
 
     /// <summary>Creates a consumer; it connects on first use.</summary>
     /// <exception cref="ArgumentException">The options are invalid.</exception>
@@ -34,6 +39,8 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
         _keyDeserializer = keyDeserializer;
         _valueDeserializer = valueDeserializer;
         Options = options;
+        if (options.GroupId is not null && backend is ClusterConsumerBackend cluster)
+            _group = new Kiel.Groups.Kafka.GroupConsumerCoordinator(cluster.Cluster, _engine, options);
     }
 
     private static KielConsumerOptions Checked(KielConsumerOptions options)
@@ -144,13 +151,18 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
         while (true)
         {
             var chunk = await TakeAsync(cancellationToken).ConfigureAwait(false);
+            var group = _group;
             try
             {
                 while (TryNext(chunk, out var result))
                 {
+                    if (group is not null) group.HandOuts++;
                     yield return result;
+                    // The application asked for the next record: the one before counts as processed (what a group commits).
+                    chunk.State.MarkProcessed(chunk.Version);
                     cancellationToken.ThrowIfCancellationRequested();
                 }
+                chunk.State.MarkProcessed(chunk.Version);
             }
             finally
             {
@@ -192,14 +204,27 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
     private async ValueTask<FetchedChunk> TakeAsync(CancellationToken cancellationToken)
     {
         FetchedChunk chunk;
-        try
+        var group = _group;
+        while (true)
         {
-            chunk = await _engine.TakeAsync(cancellationToken).ConfigureAwait(false);
+            group?.BeforeTake();
+            try
+            {
+                chunk = await _engine.TakeAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (System.Threading.Channels.ChannelClosedException)
+            {
+                throw new ObjectDisposedException(nameof(KielConsumer<TKey, TValue>));
+            }
+            finally
+            {
+                group?.AfterTake();
+            }
+            // A member whose session lapsed hands out nothing until it has rejoined (the chunk goes stale if its partition is lost).
+            if (group is null || await group.MayHandOutAsync(chunk, cancellationToken).ConfigureAwait(false)) break;
+            _engine.Release(chunk);
         }
-        catch (System.Threading.Channels.ChannelClosedException)
-        {
-            throw new ObjectDisposedException(nameof(KielConsumer<TKey, TValue>));
-        }
+        if (group is not null) group.HandOuts++;
         if (chunk.Error is { } error)
         {
             _engine.Release(chunk);
@@ -219,12 +244,124 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
         return true;
     }
 
+    // ---- Kafka consumer groups ----
+
+    /// <summary>Awaited when the group assigns partitions to this member, after they start at their committed offsets
+    /// (or by <see cref="KielConsumerOptions.AutoOffsetReset"/>) and before their records are handed out; it may
+    /// <see cref="Seek"/> them. Set before <see cref="Subscribe"/>.</summary>
+    public Func<IReadOnlyList<TopicPartition>, CancellationToken, ValueTask>? PartitionsAssignedHandler
+    {
+        get => _group?.Assigned;
+        set => RequireGroup().Assigned = value;
+    }
+
+    /// <summary>Awaited when partitions are taken from this member in an orderly rebalance, before their offsets are
+    /// committed (with <see cref="KielConsumerOptions.EnableAutoCommit"/>) and before the rebalance goes on: commit or
+    /// flush state here. Records of these partitions are no longer handed out once it returns.</summary>
+    public Func<IReadOnlyList<TopicPartition>, CancellationToken, ValueTask>? PartitionsRevokedHandler
+    {
+        get => _group?.Revoked;
+        set => RequireGroup().Revoked = value;
+    }
+
+    /// <summary>Awaited when partitions were lost (the member's session expired, it was fenced, or it stalled past
+    /// <see cref="KielConsumerOptions.MaxPollInterval"/>): another member may own them already, so nothing is committed.
+    /// When it is not set, <see cref="PartitionsRevokedHandler"/> is called instead, as Confluent.Kafka does.</summary>
+    public Func<IReadOnlyList<TopicPartition>, CancellationToken, ValueTask>? PartitionsLostHandler
+    {
+        get => _group?.Lost;
+        set => RequireGroup().Lost = value;
+    }
+
+    /// <summary>The group membership (group id, member id, generation, instance id) for
+    /// offsets committed elsewhere, such as in a transaction; null without <see cref="KielConsumerOptions.GroupId"/>.</summary>
+    public ConsumerGroupMetadata? GroupMetadata => _group?.Member.Metadata;
+
+    /// <summary>
+    /// Joins <see cref="KielConsumerOptions.GroupId"/> with a subscription to <paramref name="topics"/> (or changes the
+    /// subscription). Joining runs in the background; records flow once the group has assigned partitions.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The options have no <see cref="KielConsumerOptions.GroupId"/>.</exception>
+    public void Subscribe(IEnumerable<string> topics)
+    {
+        ArgumentNullException.ThrowIfNull(topics);
+        ThrowIfClosed();
+        List<string> list = [.. topics];
+        if (list.Count == 0 || list.Any(string.IsNullOrEmpty))
+            throw new ArgumentException("Subscribe needs at least one topic name, and no empty one.", nameof(topics));
+        RequireGroup().Subscribe(list);
+    }
+
+    /// <summary><see cref="Subscribe"/>, then waits until the group has assigned this member its partitions (perhaps none).</summary>
+    public async ValueTask SubscribeAsync(IEnumerable<string> topics, CancellationToken cancellationToken = default)
+    {
+        Subscribe(topics);
+        await RequireGroup().Member.WaitForAssignmentAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Leaves the group: the partitions are revoked (the revoked handler runs; offsets are committed with
+    /// <see cref="KielConsumerOptions.EnableAutoCommit"/>) and a later <see cref="Subscribe"/> joins afresh.</summary>
+    public async ValueTask UnsubscribeAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfClosed();
+        var group = RequireGroup();
+        await group.CloseAsync(cancellationToken).ConfigureAwait(false);
+        var fresh = new Kiel.Groups.Kafka.GroupConsumerCoordinator(((ClusterConsumerBackend)_backend).Cluster, _engine, Options)
+        {
+            Assigned = group.Assigned,
+            Revoked = group.Revoked,
+            Lost = group.Lost,
+        };
+        Interlocked.Exchange(ref _group, fresh);
+        await group.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Commits, for every partition this member owns, the offset after the last record the application moved
+    /// past (asked for the next one, or disposed the batch it came in).</summary>
+    /// <exception cref="KafkaException">The group rebalanced meanwhile (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID) or another error.</exception>
+    public Task CommitAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfClosed();
+        return RequireGroup().CommitAsync(cancellationToken);
+    }
+
+    /// <summary>Commits the given offsets: for each partition the offset of the next record to read.</summary>
+    public Task CommitAsync(IEnumerable<KeyValuePair<TopicPartition, long>> offsets, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(offsets);
+        ThrowIfClosed();
+        var map = new Dictionary<TopicPartition, long>();
+        foreach (var (tp, offset) in offsets)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(offset);
+            map[tp] = offset;
+        }
+        return RequireGroup().CommitAsync(map, cancellationToken);
+    }
+
+    /// <summary>The group's committed offset of each partition, or null where nothing is committed.</summary>
+    public async Task<IReadOnlyDictionary<TopicPartition, long?>> CommittedAsync(IEnumerable<TopicPartition> partitions, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(partitions);
+        ThrowIfClosed();
+        var committed = await RequireGroup().FetchCommittedAsync([.. partitions.Distinct()], cancellationToken).ConfigureAwait(false);
+        return committed.ToDictionary(kv => kv.Key, kv => kv.Value >= 0 ? kv.Value : (long?)null);
+    }
+
+    private Kiel.Groups.Kafka.GroupConsumerCoordinator RequireGroup() =>
+        _group ?? (Volatile.Read(ref _closed) != 0
+            ? throw new ObjectDisposedException(nameof(KielConsumer<TKey, TValue>))
+            : throw new InvalidOperationException("This consumer has no group: set KielConsumerOptions.GroupId to use Subscribe, commits and rebalance handlers."));
+
     private void ThrowIfClosed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _closed) != 0, this);
 
-    /// <summary>Stops fetching and closes the connections, within a bounded time.</summary>
+    /// <summary>Stops fetching and closes the connections, within a bounded time. In a group, the member first gives up
+    /// its partitions (the revoked handler runs, offsets are committed when <see cref="KielConsumerOptions.EnableAutoCommit"/>
+    /// is on) and leaves the group (a static member does not, so that its restart causes no rebalance).</summary>
     public async ValueTask CloseAsync()
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0) return;
+        if (Interlocked.Exchange(ref _group, null) is { } group) await group.DisposeAsync().ConfigureAwait(false);
         await _engine.DisposeAsync().ConfigureAwait(false);
         await _backend.DisposeAsync().ConfigureAwait(false);
     }

@@ -5,7 +5,7 @@ namespace Kiel.Consuming;
 /// Every duration is sent to the broker in milliseconds. The bootstrap list, client id, request timeout, retry
 /// backoff, logging and clock are in <see cref="KielClientOptions"/>.
 /// </summary>
-public sealed record KielConsumerOptions : KielClientOptions
+public sealed partial record KielConsumerOptions : KielClientOptions
 {
     /// <summary>The most bytes one Fetch asks a broker for, over all partitions (Fetch v3+). Default 50 MiB.
     /// A first batch larger than this is still returned by the broker, so no record is ever too large to consume.</summary>
@@ -76,6 +76,7 @@ public sealed record KielConsumerOptions : KielClientOptions
             errors.Add($"RequestTimeout ({RequestTimeout.TotalMilliseconds} ms) must be longer than FetchMaxWait ({FetchMaxWait.TotalMilliseconds} ms), or every held Fetch would time out; raise RequestTimeout or lower FetchMaxWait.");
         if (MaxDecompressedBatchBytes < 1)
             errors.Add($"MaxDecompressedBatchBytes is {MaxDecompressedBatchBytes}: it must be at least 1 (the default is {Kiel.Protocol.Compression.CompressionCodec.DefaultMaxDecompressedBytes}, 64 MiB).");
+        errors.AddRange(GroupSettingProblems());
         if (errors.Count > 0)
             throw new ArgumentException("Invalid KielConsumerOptions: " + string.Join(" ", errors));
     }

@@ -15,6 +15,10 @@ internal sealed class PartitionState(TopicPartition topicPartition, long positio
     /// <summary>The next offset to hand to the application.</summary>
     public long ConsumedPosition = position;
 
+    /// <summary>The next offset after what the application moved past (asked for the next record or disposed the
+    /// batch): what a group consumer commits. Written by the reader, read by commits.</summary>
+    public long Committable = position;
+
     public int Version { get; set; }
 
     public bool Assigned { get; set; } = true;
@@ -41,10 +45,17 @@ internal sealed class PartitionState(TopicPartition topicPartition, long positio
 
     public long LastStableOffset { get; set; } = -1;
 
+    /// <summary>Everything handed out so far counts as processed (the application asked for more).</summary>
+    public void MarkProcessed(int version)
+    {
+        if (Version == version) Volatile.Write(ref Committable, Volatile.Read(ref ConsumedPosition));
+    }
+
     public void Reposition(long offset)
     {
         FetchPosition = offset;
         Volatile.Write(ref ConsumedPosition, offset);
+        Volatile.Write(ref Committable, offset);
         Version++;
     }
 }

@@ -25,6 +25,36 @@ public static class LogEvents
         (7000, 7099, "fetch engine and consumers"),
     ];
 
+    // Kafka consumer groups (2000-2049; Groups/Kafka/KafkaGroupLog.cs)
+    /// <summary>A Kafka group member joined a generation.</summary>
+    public const int KafkaGroupJoined = 2000;
+    /// <summary>A Kafka group member was assigned partitions.</summary>
+    public const int KafkaGroupAssigned = 2001;
+    /// <summary>A Kafka group member gave up partitions in an orderly rebalance.</summary>
+    public const int KafkaGroupRevoked = 2002;
+    /// <summary>A Kafka group member lost its partitions (session expired, fenced, stalled).</summary>
+    public const int KafkaGroupLost = 2003;
+    /// <summary>A Kafka group member joins again (rebalance, or the follow-up of a cooperative one).</summary>
+    public const int KafkaGroupRejoin = 2004;
+    /// <summary>A Kafka group request failed retriably and is repeated.</summary>
+    public const int KafkaGroupRetriableError = 2005;
+    /// <summary>A Kafka group member stopped for good (fenced, not authorized, refused setting).</summary>
+    public const int KafkaGroupFailed = 2006;
+    /// <summary>A Kafka group member left the group.</summary>
+    public const int KafkaGroupLeft = 2007;
+    /// <summary>A Kafka group member's application stalled past MaxPollInterval; the member left.</summary>
+    public const int KafkaGroupPollTimeout = 2008;
+    /// <summary>A Kafka group member had no successful heartbeat within the session timeout.</summary>
+    public const int KafkaGroupSessionLapsed = 2009;
+    /// <summary>A rebalance handler of the application threw.</summary>
+    public const int KafkaGroupHandlerFailed = 2010;
+    /// <summary>An offset commit of a Kafka group member failed.</summary>
+    public const int KafkaGroupCommitFailed = 2011;
+    /// <summary>Where a newly assigned partition starts (committed offset or reset policy).</summary>
+    public const int KafkaGroupStartPosition = 2012;
+    /// <summary>The group leader computed an assignment.</summary>
+    public const int KafkaGroupAssignmentComputed = 2013;
+
     // Network (1000-1099)
     /// <summary>A connection to a broker was opened.</summary>
     public const int Connected = 1000;
@@ -72,6 +102,24 @@ public static class LogEvents
     public const int Retrying = 1202;
     /// <summary>A coordinator lookup failed on one broker.</summary>
     public const int CoordinatorLookupFailed = 1203;
+
+    // Kafka consumer groups, the KIP-848 member (2050-2099; Groups/Kafka/ConsumerGroupLog.cs)
+    /// <summary>A KIP-848 member joined its group (first epoch).</summary>
+    public const int KafkaGroupHeartbeatJoined = 2050;
+    /// <summary>A KIP-848 member reconciled a new assignment (revoked, then assigned).</summary>
+    public const int KafkaGroupReconciled = 2051;
+    /// <summary>A KIP-848 member lost its partitions (fenced, unknown member, session lapsed) and joins again.</summary>
+    public const int KafkaGroupFenced = 2052;
+    /// <summary>A ConsumerGroupHeartbeat failed retriably and is repeated.</summary>
+    public const int KafkaGroupHeartbeatRetry = 2053;
+    /// <summary>A KIP-848 member stopped for good.</summary>
+    public const int KafkaGroupHeartbeatFailed = 2054;
+    /// <summary>A KIP-848 member left its group.</summary>
+    public const int KafkaGroupHeartbeatLeft = 2055;
+    /// <summary>A KIP-848 member's application stalled past MaxPollInterval; the member left.</summary>
+    public const int KafkaGroupHeartbeatStalled = 2056;
+    /// <summary>A KIP-848 assignment named topic ids that metadata did not know yet.</summary>
+    public const int KafkaGroupUnknownTopicIds = 2057;
 
     // Grouped consumer and allocators (4000-4099)
     /// <summary>Logs <c>Member {Member} joined group {Group}</c>.</summary>

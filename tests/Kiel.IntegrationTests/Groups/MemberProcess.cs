@@ -53,11 +53,11 @@ internal sealed class MemberProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<MemberProcess> StartAsync(DeliveryLog log, string brokers, string zk, string group, string topic, int sessionMs)
+    public static async Task<MemberProcess> StartAsync(DeliveryLog log, string brokers, string zk, string group, string topic, int sessionMs, params string[] extra)
     {
         Assert.True(File.Exists(HostPath), $"member host not built: {HostPath}");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
-        foreach (var a in new[] { HostPath, brokers, zk, group, topic, sessionMs.ToString() }) psi.ArgumentList.Add(a);
+        foreach (var a in new[] { HostPath, brokers, zk, group, topic, sessionMs.ToString() }.Concat(extra)) psi.ArgumentList.Add(a);
         var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
         var member = new MemberProcess(log, process);
         process.OutputDataReceived += (_, e) => { if (e.Data is null) member._exited.TrySetResult(); else member.OnLine(e.Data); };
