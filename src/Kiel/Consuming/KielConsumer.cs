@@ -208,16 +208,36 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
         while (true)
         {
             group?.BeforeTake();
+            CancellationTokenSource? linked = null;
             try
             {
-                chunk = await _engine.TakeAsync(cancellationToken).ConfigureAwait(false);
+                if (group is null)
+                {
+                    chunk = await _engine.TakeAsync(cancellationToken).ConfigureAwait(false);
+                }
+                else if (_engine.TryTake(out var ready))
+                {
+                    chunk = ready;
+                }
+                else
+                {
+                    // A reader waiting for records hears at once when the group fails for good (fenced, not authorized).
+                    linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, group.FailureToken);
+                    chunk = await _engine.TakeAsync(linked.Token).ConfigureAwait(false);
+                }
             }
             catch (System.Threading.Channels.ChannelClosedException)
             {
                 throw new ObjectDisposedException(nameof(KielConsumer<TKey, TValue>));
             }
+            catch (OperationCanceledException) when (group is not null && group.FailureToken.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                group.BeforeTake(); // throws the failure
+                throw;
+            }
             finally
             {
+                linked?.Dispose();
                 group?.AfterTake();
             }
             // A member whose session lapsed hands out nothing until it has rejoined (the chunk goes stale if its partition is lost).
