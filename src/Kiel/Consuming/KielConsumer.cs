@@ -341,7 +341,6 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
     /// <exception cref="KafkaException">The group rebalanced meanwhile (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID) or another error.</exception>
     public Task CommitAsync(CancellationToken cancellationToken = default)
     {
-        ThrowIfClosed();
         return RequireGroup().CommitAsync(cancellationToken);
     }
 
@@ -349,7 +348,6 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
     public Task CommitAsync(IEnumerable<KeyValuePair<TopicPartition, long>> offsets, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(offsets);
-        ThrowIfClosed();
         var map = new Dictionary<TopicPartition, long>();
         foreach (var (tp, offset) in offsets)
         {
@@ -363,7 +361,6 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
     public async Task<IReadOnlyDictionary<TopicPartition, long?>> CommittedAsync(IEnumerable<TopicPartition> partitions, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(partitions);
-        ThrowIfClosed();
         var committed = await RequireGroup().FetchCommittedAsync([.. partitions.Distinct()], cancellationToken).ConfigureAwait(false);
         return committed.ToDictionary(kv => kv.Key, kv => kv.Value >= 0 ? kv.Value : (long?)null);
     }
@@ -381,7 +378,9 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
     public async ValueTask CloseAsync()
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0) return;
-        if (Interlocked.Exchange(ref _group, null) is { } group) await group.DisposeAsync().ConfigureAwait(false);
+        // The group leaves first; its revoked handler may still commit through this consumer meanwhile.
+        if (_group is { } group) await group.DisposeAsync().ConfigureAwait(false);
+        Volatile.Write(ref _group, null);
         await _engine.DisposeAsync().ConfigureAwait(false);
         await _backend.DisposeAsync().ConfigureAwait(false);
     }
