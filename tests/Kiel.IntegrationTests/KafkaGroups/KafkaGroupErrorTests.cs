@@ -58,10 +58,16 @@ public sealed class KafkaGroupErrorTests(KafkaGroupFixture fixture) : IClassFixt
         await using (member)
         {
             var generation = member.Consumer.GroupMetadata!.GenerationId;
+            fixture.Cluster.StartRequestTracking();
+            fixture.Cluster.ClearRequests();
             fixture.Cluster.PushRequestErrors(api, code, code);
             // A heartbeat REBALANCE_IN_PROGRESS makes the member join again, where the injected Join/Sync errors strike.
             if (api != KafkaApiKeys.Heartbeat) fixture.Cluster.PushRequestErrors(KafkaApiKeys.Heartbeat, RebalanceInProgress);
             Assert.True(await TestTimeouts.WaitUntilAsync(() => member.Consumer.GroupMetadata!.GenerationId != generation || api == KafkaApiKeys.Heartbeat, TimeSpan.FromSeconds(20)));
+            // Both injected errors were taken and the member went on: a third request of that API followed them.
+            Assert.True(await TestTimeouts.WaitUntilAsync(() => fixture.Cluster.GetRequests().Count(r => r.ApiKey == api) >= 3, TimeSpan.FromSeconds(20)),
+                $"only {fixture.Cluster.GetRequests().Count(r => r.ApiKey == api)} request(s) of API {api} after the errors");
+            fixture.Cluster.StopRequestTracking();
             await ProduceMoreAndExpectAsync(member, log, topic, 60);
             Assert.DoesNotContain(member.Events, e => e.Kind == "lost" && api != KafkaApiKeys.SyncGroup);
         }
