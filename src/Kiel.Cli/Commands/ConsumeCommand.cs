@@ -7,14 +7,14 @@ using Kiel.Consuming;
 namespace Kiel.Cli.Commands;
 
 /// <summary>
-/// <c>kiel consume TOPIC</c>: prints records, as a plain consumer over every partition, or with <c>--group</c> and
-/// <c>--zookeeper</c> as one member of a GroupedConsumer group.
+/// <c>kiel consume TOPIC</c>: prints records, as a plain consumer over every partition, with <c>--group</c> as a member
+/// of a Kafka consumer group, or with <c>--group</c> and <c>--zookeeper</c> as one member of a GroupedConsumer group.
 /// </summary>
-internal static class ConsumeCommand
+internal static partial class ConsumeCommand
 {
     private static readonly Argument<string> Topic = new("topic") { Description = "The topic to read." };
     private static readonly Option<string> Brokers = KafkaCommon.BrokersOption();
-    private static readonly Option<string?> Group = new("--group", "-g") { Description = "Consume as a member of this GroupedConsumer group (needs --zookeeper)." };
+    private static readonly Option<string?> Group = new("--group", "-g") { Description = "Consume as a member of this Kafka consumer group (resuming from its committed offsets, committing what was printed), or with --zookeeper of this GroupedConsumer group." };
     private static readonly Option<string> ZooKeeper = KafkaCommon.ZooKeeperOption(required: false);
 
     private static readonly Option<string> From = new("--from")
@@ -49,6 +49,7 @@ internal static class ConsumeCommand
         command.Options.Add(Format);
         command.Options.Add(Isolation);
         Isolation.AcceptOnlyFromAmong("read_uncommitted", "read_committed");
+        AddKafkaGroupOptions(command);
         Format.AcceptOnlyFromAmong("value", "json");
         From.Validators.Add(r =>
         {
@@ -117,11 +118,7 @@ internal static class ConsumeCommand
         var brokers = KafkaCommon.ParseHosts(parse.GetValue(Brokers), "--brokers");
         var group = parse.GetValue(Group);
         var zk = parse.GetValue(ZooKeeper);
-        if (group is not null && zk is null)
-        {
-            throw new CliUsageException("--group needs --zookeeper HOST:PORT (GroupedConsumer groups are coordinated in ZooKeeper).");
-        }
-
+        CheckKafkaGroupOptions(parse, group, zk);
         if (group is null && zk is not null)
         {
             throw new CliUsageException("--zookeeper is only used with --group; add --group NAME or drop --zookeeper.");
@@ -142,6 +139,10 @@ internal static class ConsumeCommand
             if (group is null)
             {
                 await ConsumePlainAsync(topic, brokers, start, count, printer, context, IsolationOf(context));
+            }
+            else if (zk is null)
+            {
+                await ConsumeKafkaGroupAsync(topic, brokers, group, start, count, printer, context);
             }
             else
             {
@@ -230,7 +231,7 @@ internal static class ConsumeCommand
     }
 
     /// <summary>Writes records as plain values or JSON lines.</summary>
-    private sealed class RecordPrinter(TextWriter output, bool json)
+    internal sealed class RecordPrinter(TextWriter output, bool json)
     {
         public long Printed { get; private set; }
 

@@ -14,11 +14,12 @@ namespace Kiel.Cli.Commands;
 /// <summary>
 /// <c>kiel groups list|describe|offsets</c> for ZooKeeper-coordinated GroupedConsumer groups: members and partition
 /// owners from ZooKeeper (<c>/kiel/groups/&lt;group&gt;</c>), committed offsets from the group coordinator in Kafka.
+/// Without <c>--zookeeper</c>, <c>offsets</c> shows a Kafka consumer group's committed offsets and lag (GroupsCommand.KafkaGroups.cs).
 /// </summary>
-internal static class GroupsCommand
+internal static partial class GroupsCommand
 {
     private const string GroupsRoot = "/kiel/groups";
-    private static readonly Option<string> ZooKeeper = KafkaCommon.ZooKeeperOption(required: true);
+    private static readonly Option<string> ZooKeeper = KafkaCommon.ZooKeeperOption(required: false);
     private static readonly Option<string?> Brokers = new("--brokers", "-b")
     {
         Description = "Bootstrap brokers as HOST:PORT,...; with them describe also shows committed offsets and lag.",
@@ -48,6 +49,7 @@ internal static class GroupsCommand
 
     private static async Task<int> ListAsync(CommandContext context)
     {
+        RequireZooKeeper(context, "list");
         await using var zk = await KafkaCommon.ConnectZooKeeperAsync(KafkaCommon.ParseHosts(context.Parse.GetValue(ZooKeeper), "--zookeeper"), context);
         IReadOnlyList<string> groups;
         try
@@ -79,6 +81,12 @@ internal static class GroupsCommand
         var ct = context.CancellationToken;
         var group = parse.GetValue(Group)!;
         var brokerText = parse.GetValue(Brokers);
+        if (!members && parse.GetValue(ZooKeeper) is null)
+        {
+            return await KafkaGroupOffsetsAsync(context);
+        }
+
+        RequireZooKeeper(context, "describe");
         if (!members && brokerText is null)
         {
             throw new CliUsageException("kiel groups offsets needs --brokers HOST:PORT,... (committed offsets live in Kafka).");

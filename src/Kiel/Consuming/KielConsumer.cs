@@ -208,16 +208,36 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
         while (true)
         {
             group?.BeforeTake();
+            CancellationTokenSource? linked = null;
             try
             {
-                chunk = await _engine.TakeAsync(cancellationToken).ConfigureAwait(false);
+                if (group is null)
+                {
+                    chunk = await _engine.TakeAsync(cancellationToken).ConfigureAwait(false);
+                }
+                else if (_engine.TryTake(out var ready))
+                {
+                    chunk = ready;
+                }
+                else
+                {
+                    // A reader waiting for records hears at once when the group fails for good (fenced, not authorized).
+                    linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, group.FailureToken);
+                    chunk = await _engine.TakeAsync(linked.Token).ConfigureAwait(false);
+                }
             }
             catch (System.Threading.Channels.ChannelClosedException)
             {
                 throw new ObjectDisposedException(nameof(KielConsumer<TKey, TValue>));
             }
+            catch (OperationCanceledException) when (group is not null && group.FailureToken.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                group.BeforeTake(); // throws the failure
+                throw;
+            }
             finally
             {
+                linked?.Dispose();
                 group?.AfterTake();
             }
             // A member whose session lapsed hands out nothing until it has rejoined (the chunk goes stale if its partition is lost).
@@ -321,7 +341,6 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
     /// <exception cref="KafkaException">The group rebalanced meanwhile (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID) or another error.</exception>
     public Task CommitAsync(CancellationToken cancellationToken = default)
     {
-        ThrowIfClosed();
         return RequireGroup().CommitAsync(cancellationToken);
     }
 
@@ -329,7 +348,6 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
     public Task CommitAsync(IEnumerable<KeyValuePair<TopicPartition, long>> offsets, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(offsets);
-        ThrowIfClosed();
         var map = new Dictionary<TopicPartition, long>();
         foreach (var (tp, offset) in offsets)
         {
@@ -343,7 +361,6 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
     public async Task<IReadOnlyDictionary<TopicPartition, long?>> CommittedAsync(IEnumerable<TopicPartition> partitions, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(partitions);
-        ThrowIfClosed();
         var committed = await RequireGroup().FetchCommittedAsync([.. partitions.Distinct()], cancellationToken).ConfigureAwait(false);
         return committed.ToDictionary(kv => kv.Key, kv => kv.Value >= 0 ? kv.Value : (long?)null);
     }
@@ -361,7 +378,9 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
     public async ValueTask CloseAsync()
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0) return;
-        if (Interlocked.Exchange(ref _group, null) is { } group) await group.DisposeAsync().ConfigureAwait(false);
+        // The group leaves first; its revoked handler may still commit through this consumer meanwhile.
+        if (_group is { } group) await group.DisposeAsync().ConfigureAwait(false);
+        Volatile.Write(ref _group, null);
         await _engine.DisposeAsync().ConfigureAwait(false);
         await _backend.DisposeAsync().ConfigureAwait(false);
     }

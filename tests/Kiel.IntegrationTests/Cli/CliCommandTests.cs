@@ -147,11 +147,38 @@ public sealed class CliCommandTests(KafkaClusterFixture fixture) : IClassFixture
     }
 
     [Fact]
-    public async Task GroupWithoutZooKeeperSaysWhatToAdd()
+    public async Task ConsumeWithAGroupJoinsAKafkaGroupCommitsWhatItPrintedAndResumesThere()
     {
-        var r = await Kiel("consume", "t", "-b", fixture.BootstrapServers, "--group", "g");
+        var topic = KafkaClusterFixture.UniqueTopic("cli-kg");
+        var group = KafkaClusterFixture.UniqueTopic("g");
+        fixture.Cluster.CreateTopic(topic, 2);
+        fixture.Cluster.SetInitialRebalanceDelay(0);
+        await Consuming.ConsumingHelpers.ProduceAsync(fixture.BootstrapServers, topic, 10);
+
+        var first = await Kiel("consume", topic, "-b", fixture.BootstrapServers, "--group", group, "--count", "6", "--format", "json", "--assignor", "roundrobin");
+        Assert.True(first.ExitCode == 0, first.StdErr);
+        var firstOffsets = first.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement)
+            .Select(e => (e.GetProperty("partition").GetInt32(), e.GetProperty("offset").GetInt64())).ToList();
+        Assert.Equal(6, firstOffsets.Count);
+        Assert.Contains("joining Kafka group", first.StdErr);
+
+        var offsets = await Kiel("groups", "offsets", group, "-b", fixture.BootstrapServers);
+        Assert.True(offsets.ExitCode == 0, offsets.StdErr);
+        Assert.True(offsets.StdOut.Contains("total lag 4", StringComparison.Ordinal), offsets.StdOut);
+
+        var second = await Kiel("consume", topic, "-b", fixture.BootstrapServers, "--group", group, "--count", "4", "--format", "json");
+        Assert.True(second.ExitCode == 0, second.StdErr);
+        var secondOffsets = second.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement)
+            .Select(e => (e.GetProperty("partition").GetInt32(), e.GetProperty("offset").GetInt64())).ToList();
+        Assert.Equal(10, firstOffsets.Concat(secondOffsets).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task AssignorWithoutGroupSaysWhatToAdd()
+    {
+        var r = await Kiel("consume", "t", "-b", fixture.BootstrapServers, "--assignor", "range");
         Assert.Equal(2, r.ExitCode);
-        Assert.StartsWith("kiel: --group needs --zookeeper HOST:PORT", OneLine(r));
+        Assert.StartsWith("kiel: --assignor and --group-protocol are used with --group", OneLine(r));
     }
 
     [Fact]

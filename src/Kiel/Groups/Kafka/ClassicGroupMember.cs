@@ -562,6 +562,7 @@ internal sealed class ClassicGroupMember : IGroupMember
     {
         _failure = error;
         KafkaGroupLog.Failed(_logger, _groupId, _memberId, error.Message);
+        _listener.OnFailed(error);
         try
         {
             await LoseAsync(error.Message, resetMemberId: true, stop).ConfigureAwait(false);

@@ -27,6 +27,7 @@ internal sealed class GroupConsumerCoordinator : IGroupMemberListener, IAsyncDis
     private readonly Dictionary<TopicPartition, long> _lastCommitted = [];
     private readonly SemaphoreSlim _commitLock = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
+    private readonly CancellationTokenSource _failed = new();
     private Task _autoCommit = Task.CompletedTask;
     private volatile Exception? _error;
     private volatile bool _waiting;
@@ -98,6 +99,11 @@ internal sealed class GroupConsumerCoordinator : IGroupMemberListener, IAsyncDis
 
     public void AfterTake() => _waiting = false;
 
+    /// <summary>Cancelled when the group fails for good, so that a reader waiting for records hears of it.</summary>
+    public CancellationToken FailureToken => _failed.Token;
+
+    public void OnFailed(Exception error) => _failed.Cancel();
+
     // ---- the member's requests ----
 
     public async ValueTask OnAssignedAsync(IReadOnlyList<TopicPartition> partitions, CancellationToken cancellationToken)
@@ -127,6 +133,7 @@ internal sealed class GroupConsumerCoordinator : IGroupMemberListener, IAsyncDis
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             _error = e as KielException ?? new KielException($"Group '{_groupId}': could not start the assigned partitions {ClassicGroupMember.Describe(partitions)}: {e.Message}", e);
+            _failed.Cancel();
             throw;
         }
         if (Assigned is { } handler) await handler(partitions, cancellationToken).ConfigureAwait(false);
@@ -183,7 +190,8 @@ internal sealed class GroupConsumerCoordinator : IGroupMemberListener, IAsyncDis
         Dictionary<TopicPartition, long> pending = [];
         lock (_lastCommitted)
             foreach (var (tp, offset) in offsets)
-                if (always || !_lastCommitted.TryGetValue(tp, out var done) || done != offset)
+                // What the application committed itself (CommitAsync(offsets)) is not moved back by the automatic commits.
+                if (always || !_lastCommitted.TryGetValue(tp, out var done) || offset > done)
                     pending[tp] = offset;
         if (pending.Count == 0) return;
         await _commitLock.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -313,5 +321,6 @@ internal sealed class GroupConsumerCoordinator : IGroupMemberListener, IAsyncDis
             await CloseAsync(bound.Token).ConfigureAwait(false);
         await Member.DisposeAsync().ConfigureAwait(false);
         _stop.Dispose();
+        _failed.Dispose();
     }
 }

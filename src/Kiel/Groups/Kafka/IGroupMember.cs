@@ -52,6 +52,9 @@ internal interface IGroupMemberListener
     /// <summary>Partitions lost (session expired, fenced, processing stalled): stop fetching them and tell the application; no commit.</summary>
     ValueTask OnLostAsync(IReadOnlyList<TopicPartition> partitions, CancellationToken cancellationToken);
 
+    /// <summary>The member stopped for good (<see cref="IGroupMember.Failure"/>); the consumer surfaces it to a waiting reader.</summary>
+    void OnFailed(Exception error);
+
     /// <summary>
     /// How much the application progressed: a number that changes whenever a record or batch is handed out, and
     /// whether the application is waiting for records now. The member reads it to detect a processing stall.

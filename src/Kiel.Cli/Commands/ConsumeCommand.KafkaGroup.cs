@@ -1,0 +1,188 @@
+using System.CommandLine;
+using Kiel.Consuming;
+
+namespace Kiel.Cli.Commands;
+
+/// <summary><c>kiel consume TOPIC --group G</c> without <c>--zookeeper</c>: a member of Kafka consumer group G.</summary>
+internal static partial class ConsumeCommand
+{
+    private static readonly Option<string?> Assignor = new("--assignor")
+    {
+        Description = "With --group (Kafka groups): the assignors to offer, in order, as NAME[,NAME]: range, roundrobin, cooperative-sticky, kiel-naive, kiel-balanced. Default range,roundrobin (what librdkafka offers by default).",
+    };
+
+    private static readonly Option<string> GroupProtocolOption = new("--group-protocol")
+    {
+        Description = "With --group (Kafka groups): classic (JoinGroup/SyncGroup) or consumer (KIP-848).",
+        DefaultValueFactory = _ => "classic",
+    };
+
+    private static void AddKafkaGroupOptions(Command command)
+    {
+        command.Options.Add(Assignor);
+        command.Options.Add(GroupProtocolOption);
+        GroupProtocolOption.AcceptOnlyFromAmong("classic", "consumer");
+        Assignor.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string?>() is { } text && !TryParseAssignors(text, out _, out var bad))
+            {
+                r.AddError($"--assignor: '{bad}' is not an assignor; choose from {string.Join(", ", KnownAssignors.Keys)}.");
+            }
+        });
+    }
+
+    private static readonly Dictionary<string, PartitionAssignor> KnownAssignors = new(StringComparer.Ordinal)
+    {
+        ["range"] = PartitionAssignor.Range,
+        ["roundrobin"] = PartitionAssignor.RoundRobin,
+        ["cooperative-sticky"] = PartitionAssignor.CooperativeSticky,
+        ["kiel-naive"] = PartitionAssignor.Naive,
+        ["kiel-balanced"] = PartitionAssignor.Balanced,
+    };
+
+    internal static bool TryParseAssignors(string text, out List<PartitionAssignor> assignors, out string? bad)
+    {
+        assignors = [];
+        bad = null;
+        foreach (var name in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!KnownAssignors.TryGetValue(name, out var a))
+            {
+                bad = name;
+                return false;
+            }
+
+            if (!assignors.Contains(a))
+            {
+                assignors.Add(a);
+            }
+        }
+
+        bad = text;
+        return assignors.Count > 0;
+    }
+
+    private static void CheckKafkaGroupOptions(System.CommandLine.ParseResult parse, string? group, string? zk)
+    {
+        if (group is null && (parse.GetResult(Assignor) is { Implicit: false } || parse.GetResult(GroupProtocolOption) is { Implicit: false }))
+        {
+            throw new CliUsageException("--assignor and --group-protocol are used with --group; add --group NAME.");
+        }
+
+        if (zk is not null && (parse.GetResult(Assignor) is { Implicit: false } || parse.GetResult(GroupProtocolOption) is { Implicit: false }))
+        {
+            throw new CliUsageException("--assignor and --group-protocol are for Kafka groups; drop --zookeeper, or drop them for a GroupedConsumer group.");
+        }
+    }
+
+    private static async Task ConsumeKafkaGroupAsync(string topic, IReadOnlyList<string> brokers, string group, StartPosition start, long count,
+        RecordPrinter printer, CommandContext context)
+    {
+        var parse = context.Parse;
+        var assignors = parse.GetValue(Assignor) is { } text && TryParseAssignors(text, out var chosen, out _)
+            ? chosen
+            : [PartitionAssignor.Range, PartitionAssignor.RoundRobin];
+        var protocol = parse.GetValue(GroupProtocolOption) == "consumer" ? GroupProtocol.Consumer : GroupProtocol.Classic;
+        await using var consumer = new KielConsumer<byte[]?, byte[]?>(
+            new KielConsumerOptions
+            {
+                BootstrapServers = string.Join(',', brokers),
+                ClientId = "kiel-cli",
+                GroupId = group,
+                GroupProtocol = protocol,
+                PartitionAssignmentStrategy = assignors,
+                AutoOffsetReset = start.Kind == StartPositionKind.End ? OffsetResetPolicy.Latest : OffsetResetPolicy.Earliest,
+                IsolationLevel = IsolationOf(context),
+                LoggerFactory = context.LoggerFactory,
+            },
+            Deserializers.Bytes,
+            Deserializers.Bytes);
+
+        // What was printed, per partition: committed when partitions are revoked and before exit.
+        var printed = new Dictionary<TopicPartition, long>();
+        async ValueTask CommitPrintedAsync(IEnumerable<TopicPartition>? only, CancellationToken ct)
+        {
+            List<KeyValuePair<TopicPartition, long>> offsets;
+            lock (printed)
+            {
+                offsets = [.. printed.Where(kv => only is null || only.Contains(kv.Key))];
+            }
+
+            if (offsets.Count > 0)
+            {
+                await consumer.CommitAsync(offsets, ct);
+            }
+        }
+
+        consumer.PartitionsAssignedHandler = async (partitions, ct) =>
+        {
+            await Console.Error.WriteLineAsync($"kiel: assigned {string.Join(",", partitions)}.");
+            if (start.Kind is not (StartPositionKind.Beginning or StartPositionKind.End))
+            {
+                // --from a time applies where the group has nothing committed.
+                var committed = await consumer.CommittedAsync(partitions, ct);
+                foreach (var (tp, offset) in committed)
+                {
+                    if (offset is null)
+                    {
+                        await consumer.SeekAsync(tp, start, ct);
+                    }
+                }
+            }
+        };
+        consumer.PartitionsRevokedHandler = async (partitions, ct) =>
+        {
+            await CommitPrintedAsync(partitions, ct);
+            lock (printed)
+            {
+                foreach (var tp in partitions)
+                {
+                    printed.Remove(tp);
+                }
+            }
+        };
+        consumer.PartitionsLostHandler = (partitions, _) =>
+        {
+            lock (printed)
+            {
+                foreach (var tp in partitions)
+                {
+                    printed.Remove(tp);
+                }
+            }
+
+            return ValueTask.CompletedTask;
+        };
+        consumer.Subscribe([topic]);
+        await Console.Error.WriteLineAsync($"kiel: joining Kafka group {group} ({string.Join(",", assignors.Select(a => a.Name))}).");
+        try
+        {
+            await foreach (var record in consumer.ConsumeAsync(context.CancellationToken))
+            {
+                printer.Print(record);
+                lock (printed)
+                {
+                    printed[record.TopicPartition] = record.Offset + 1;
+                }
+
+                if (printer.Printed >= count)
+                {
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            Console.Out.Flush();
+            using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            try
+            {
+                await CommitPrintedAsync(null, bound.Token);
+            }
+            catch (Exception e) when (e is KielException or OperationCanceledException)
+            {
+                await Console.Error.WriteLineAsync($"kiel: could not commit what was printed: {e.Message}");
+            }
+        }
+    }
+}
