@@ -30,6 +30,7 @@ public class ConsumerGroupProtocolTests
         public ValueTask OnRevokedAsync(IReadOnlyList<Kiel.TopicPartition> partitions, CancellationToken cancellationToken) => Change("revoked", partitions, add: false);
         public ValueTask OnLostAsync(IReadOnlyList<Kiel.TopicPartition> partitions, CancellationToken cancellationToken) => Change("lost", partitions, add: false);
         public (long HandOuts, bool Waiting) Progress => (0, true);
+        public void OnFailed(Exception error) => Events.Add("failed " + error.GetType().Name);
 
         public int[] Owned()
         {

@@ -83,6 +83,7 @@ public class ConsumerGroupMemberTests
         public ValueTask OnRevokedAsync(IReadOnlyList<TopicPartition> partitions, CancellationToken cancellationToken) => Add("revoked", partitions);
         public ValueTask OnLostAsync(IReadOnlyList<TopicPartition> partitions, CancellationToken cancellationToken) => Add("lost", partitions);
         public (long HandOuts, bool Waiting) Progress => (Interlocked.Read(ref HandOuts), Volatile.Read(ref Waiting));
+        public void OnFailed(Exception error) => Events.Add("failed " + error.GetType().Name);
 
         private ValueTask Add(string what, IReadOnlyList<TopicPartition> partitions)
         {

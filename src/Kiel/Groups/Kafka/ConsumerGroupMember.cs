@@ -478,6 +478,7 @@ internal sealed class ConsumerGroupMember : IGroupMember
     {
         _failure = error;
         ConsumerGroupLog.Failed(_logger, _settings.GroupId, _memberId, error.Message);
+        _listener.OnFailed(error);
         try
         {
             await LoseAsync("the member stops: " + error.Message, stop).ConfigureAwait(false);
