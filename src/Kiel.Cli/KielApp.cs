@@ -16,10 +16,18 @@ internal static class KielApp
         Recursive = true,
     };
 
+    /// <summary><c>--broker-version-fallback</c>: the Kafka release to assume for brokers that predate ApiVersions, for every command.</summary>
+    public static readonly Option<string?> BrokerVersionFallback = new("--broker-version-fallback")
+    {
+        Description = "The Kafka release to assume for brokers that do not answer ApiVersions (0.8.2 or 0.9.0, as librdkafka's broker.version.fallback). Default: detected.",
+        Recursive = true,
+    };
+
     public static RootCommand Build()
     {
         var root = new RootCommand("kiel: a workbench for Kafka and ZooKeeper-coordinated consumer groups.");
         root.Options.Add(Verbose);
+        root.Options.Add(BrokerVersionFallback);
         // One file per command under Commands/; later commands (demo, produce, consume, topics, groups) are added here.
         root.Subcommands.Add(ClusterCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());

@@ -156,7 +156,7 @@ internal static class ConsumeCommand
     private static async Task ConsumePlainAsync(string topic, IReadOnlyList<string> brokers, StartPosition start, long count, RecordPrinter printer, CommandContext context)
     {
         await using var consumer = new KielConsumer<byte[]?, byte[]?>(
-            new KielConsumerOptions { BootstrapServers = string.Join(',', brokers), ClientId = "kiel-cli", LoggerFactory = context.LoggerFactory },
+            new KielConsumerOptions { BootstrapServers = string.Join(',', brokers), ClientId = "kiel-cli", LoggerFactory = context.LoggerFactory, BrokerVersionFallback = KafkaCommon.BrokerVersionFallback(context) },
             Deserializers.Bytes,
             Deserializers.Bytes);
         await consumer.AssignTopicAsync(topic, start, context.CancellationToken);
@@ -182,6 +182,7 @@ internal static class ConsumeCommand
                 ClientId = "kiel-cli",
                 FetchMaxWait = TimeSpan.FromMilliseconds(500),
                 LoggerFactory = context.LoggerFactory,
+                BrokerVersionFallback = KafkaCommon.BrokerVersionFallback(context),
             },
             Deserializers.Bytes);
         await consumer.ConnectAsync(context.CancellationToken);

@@ -194,7 +194,7 @@ internal static class GroupsCommand
         var result = new Dictionary<TopicPartition, (long, long)>();
         await using var cluster = await KafkaCommon.ConnectAsync(brokers, context);
         await using var consumer = new KielConsumer<byte[]?, byte[]?>(
-            new KielConsumerOptions { BootstrapServers = string.Join(',', brokers), ClientId = "kiel-cli", LoggerFactory = context.LoggerFactory },
+            new KielConsumerOptions { BootstrapServers = string.Join(',', brokers), ClientId = "kiel-cli", LoggerFactory = context.LoggerFactory, BrokerVersionFallback = KafkaCommon.BrokerVersionFallback(context) },
             Deserializers.Bytes,
             Deserializers.Bytes);
         var connection = await cluster.GetCoordinatorConnectionAsync(CoordinatorType.Group, group, ct);

@@ -48,6 +48,8 @@ public static class LogEvents
     public const int StrayReplyDropped = 1009;
     /// <summary>The connection failed because of malformed or unexpected bytes from the broker.</summary>
     public const int ProtocolViolation = 1010;
+    /// <summary>A broker that predates ApiVersions was probed and its release (0.8.2 or 0.9.0) detected.</summary>
+    public const int OldBrokerDetected = 1050;
 
     // Cluster (1100-1199)
     /// <summary>Bootstrapping against one address failed.</summary>

@@ -113,6 +113,7 @@ public partial class GroupedConsumer<TValue> : IAsyncDisposable, IPartitionOwner
             {
                 BootstrapServers = Options.BootstrapServerList,
                 ClientId = Options.ClientId,
+                BrokerVersionFallback = Options.BrokerVersionFallback,
                 RequestTimeout = Options.RequestTimeout,
                 LoggerFactory = Options.LoggerFactory,
                 TimeProvider = Options.TimeProvider,

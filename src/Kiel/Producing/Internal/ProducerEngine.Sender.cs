@@ -28,6 +28,7 @@ internal sealed partial class ProducerEngine
             var canSend = _identityReady && !_stop.IsCancellationRequested;
             var flushing = Volatile.Read(ref _flushing) > 0 || _closing;
             var failAll = _failAll;
+            var refused = _idempotenceRefused;
             var busy = false;
 
             foreach (var topic in _topics.Values)
@@ -47,7 +48,7 @@ internal sealed partial class ProducerEngine
                         if (p.Open is { } open)
                         {
                             var due = open.CreatedMs + lingerMs;
-                            if (flushing || failAll || now >= due) SealLocked(p, layout.PartitionCount);
+                            if (flushing || failAll || refused is not null || now >= due) SealLocked(p, layout.PartitionCount);
                             else nextWake = Math.Min(nextWake, due);
                         }
                         for (var j = 0; j < p.Ready.Count;)
@@ -57,6 +58,11 @@ internal sealed partial class ProducerEngine
                             {
                                 p.Ready.RemoveAt(j);
                                 failed.Add((b, new ProduceException($"The producer was disposed before the record was delivered (close timeout {_options.CloseTimeout}).", innerException: b.LastError)));
+                            }
+                            else if (refused is not null)
+                            {
+                                p.Ready.RemoveAt(j);
+                                failed.Add((b, refused));
                             }
                             else if (now - b.CreatedMs >= deliveryMs)
                             {
@@ -149,7 +155,7 @@ internal sealed partial class ProducerEngine
             else
             {
                 _identity = ProducerIdentity.None;
-                if (!bumped) ProducerLog.IdempotenceUnsupported(_log);
+                if (!bumped) OnIdempotenceUnsupported();
             }
             // A new epoch starts every partition's sequence at zero; batches are re-stamped when next sent.
             foreach (var topic in _topics.Values)
