@@ -24,8 +24,9 @@ internal partial class BrokerConnection
 
     /// <summary>
     /// Finds the release of a broker that did not answer ApiVersions. <paramref name="open"/> is the connection
-    /// ApiVersions was refused on, still usable, or null when the broker closed it. Returns a connection whose
-    /// versions are the detected release's.
+    /// ApiVersions was refused on, still usable, or null when the broker closed it (then ApiVersions is asked once more
+    /// on a new connection first). Returns a connection whose versions are the detected release's, or the negotiated
+    /// ones when the second ApiVersions is answered.
     /// </summary>
     private static async Task<BrokerConnection> DetectOldBrokerAsync(BrokerConnection? open, BrokerEndpoint endpoint, ConnectionOptions options,
         string purpose, long started, ILogger logger, string reason, CancellationToken cancellationToken)
@@ -33,9 +34,30 @@ internal partial class BrokerConnection
         var connection = open;
         if (connection is null)
         {
+            // A closed connection may be a modern broker's passing trouble: ask once more on a new connection, and
+            // probe only when that is closed too (a real 0.8/0.9 broker closes on ApiVersions every time).
             using var reconnect = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             reconnect.CancelAfter(options.ConnectTimeout);
             connection = await OpenAsync(endpoint, options, purpose, null, started, logger, reconnect.Token).ConfigureAwait(false);
+            try
+            {
+                if (await connection.NegotiateAsync(reconnect.Token).ConfigureAwait(false))
+                {
+                    NetworkLog.VersionsNegotiated(logger, endpoint, connection._versions.Source, connection._versions);
+                    return connection;
+                }
+                reason = "UNSUPPORTED_VERSION at v0";
+            }
+            catch (KafkaConnectionException)
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+                connection = await OpenAsync(endpoint, options, purpose, null, started, logger, reconnect.Token).ConfigureAwait(false);
+            }
+            catch
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
         }
         try
         {

@@ -46,9 +46,9 @@ public sealed class OldBrokerDetectionTests
         Assert.Equal("detected 0.9.0", conn.Versions.Source);
         Assert.Equal(1, conn.Versions.Choose(ApiKey.Produce));
         Assert.Equal(0, conn.Versions.Choose(ApiKey.JoinGroup));
-        // The probe ran on the second connection, which is the one kept.
-        Assert.Equal([(18, 3), (12, 0)], seen);
-        Assert.Equal(2, broker.Accepted);
+        // ApiVersions is asked twice (a modern broker's passing trouble is not taken for age); the probe ran on the third connection, which is kept.
+        Assert.Equal([(18, 3), (18, 3), (12, 0)], seen);
+        Assert.Equal(3, broker.Accepted);
         var reply = await conn.SendAsync(new TestRequest(ApiKey.Metadata, [7]), 0, Bounded());
         Assert.Equal([7], reply.Body);
         var detected = Assert.Single(logs.Entries, e => e.EventId == Kiel.Diagnostics.LogEvents.OldBrokerDetected);
@@ -67,8 +67,8 @@ public sealed class OldBrokerDetectionTests
         Assert.False(conn.Versions.Supports(ApiKey.JoinGroup));
         var reply = await conn.SendAsync(new TestRequest(ApiKey.Metadata, [9]), 0, Bounded());
         Assert.Equal([9], reply.Body);
-        Assert.Equal([(18, 3), (12, 0), (3, 0)], seen);
-        Assert.Equal(3, broker.Accepted);
+        Assert.Equal([(18, 3), (18, 3), (12, 0), (3, 0)], seen);
+        Assert.Equal(4, broker.Accepted);
     }
 
     [Fact]
@@ -88,6 +88,26 @@ public sealed class OldBrokerDetectionTests
         Assert.Equal("detected 0.9.0", conn.Versions.Source);
         Assert.Equal([(18, 3), (18, 0), (12, 0)], seen);
         Assert.Equal(1, broker.Accepted);
+    }
+
+    [Fact]
+    public async Task A_modern_broker_that_drops_one_ApiVersions_is_asked_again_and_not_taken_for_an_old_one()
+    {
+        var seen = new List<(short, short)>();
+        var dropped = 0;
+        await using var broker = new ScriptedBroker(async c =>
+        {
+            while (await c.ReadRequestAsync() is { } r)
+            {
+                lock (seen) seen.Add((r.ApiKey, r.Version));
+                if (r.ApiKey == 18 && Interlocked.Increment(ref dropped) == 1) { c.Close(); return; }
+                if (r.ApiKey == 18) await c.AnswerApiVersionsAsync(r);
+                else await c.RespondAsync(r.CorrelationId, r.Body);
+            }
+        });
+        await using var conn = await BrokerConnection.ConnectAsync(broker.Endpoint, Options(), "test", Bounded());
+        Assert.Equal("ApiVersions v3", conn.Versions.Source);
+        Assert.Equal([(18, 3), (18, 3)], seen);
     }
 
     [Fact]
