@@ -15,6 +15,12 @@ public sealed record KielConsumerOptions : KielClientOptions
     /// On old Fetch versions that cut a too-large record short, the limit is doubled for that partition until it fits.</summary>
     public int MaxPartitionFetchBytes { get; init; } = 1024 * 1024;
 
+    /// <summary>
+    /// kiel's split (spec §5): each partition of a fetch gets <see cref="MaxPartitionFetchBytes"/> divided by the number
+    /// of partitions in that request to its leader. Set by the kiel-shaped GroupedConsumer and SingleConsumer.
+    /// </summary>
+    internal bool SplitPartitionFetchBytesPerLeader { get; init; }
+
     /// <summary>The least bytes a broker gathers before answering a Fetch (kiel's <c>min_bytes</c>). Default 1.</summary>
     public int FetchMinBytes { get; init; } = 1;
 

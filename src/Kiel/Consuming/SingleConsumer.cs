@@ -23,7 +23,7 @@ public class SingleConsumer<T> : IAsyncDisposable
     /// <param name="deserializer">Turns each value's bytes into a <typeparamref name="T"/>.</param>
     /// <param name="maxWaitTime">How long the broker may hold a Fetch, in milliseconds.</param>
     /// <param name="minBytes">The least bytes the broker gathers before answering.</param>
-    /// <param name="maxBytes">The most bytes fetched per partition.</param>
+    /// <param name="maxBytes">The most bytes one fetch asks for from one leader, split evenly over the partitions it fetches from that leader, as kiel.</param>
     /// <param name="loggerFactory">Where logs go.</param>
     public SingleConsumer(string brokers, IDeserializer<T> deserializer, int maxWaitTime = 1000, int minBytes = 1, int maxBytes = 1048576, ILoggerFactory? loggerFactory = null)
         : this(new KielConsumerOptions
@@ -32,6 +32,7 @@ public class SingleConsumer<T> : IAsyncDisposable
             FetchMaxWait = TimeSpan.FromMilliseconds(maxWaitTime),
             FetchMinBytes = minBytes,
             MaxPartitionFetchBytes = maxBytes,
+            SplitPartitionFetchBytesPerLeader = true,
             LoggerFactory = loggerFactory,
         }, deserializer)
     {

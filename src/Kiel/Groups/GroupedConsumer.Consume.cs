@@ -151,6 +151,7 @@ public partial class GroupedConsumer<TValue>
             FetchMinBytes = Options.FetchMinBytes,
             FetchMaxBytes = Options.MaxPartitionFetchBytes,
             MaxPartitionFetchBytes = Options.MaxPartitionFetchBytes,
+            SplitPartitionFetchBytesPerLeader = true,
             AutoOffsetReset = Options.AutoOffsetReset,
             CheckCrcs = Options.CheckCrcs,
             MaxDecompressedBatchBytes = Options.MaxDecompressedBatchBytes,

@@ -30,8 +30,9 @@ public sealed record GroupedConsumerOptions : KielClientOptions
     public int FetchMinBytes { get; init; } = 1;
 
     /// <summary>
-    /// The most data one fetch asks for per partition (kiel's <c>max_bytes</c>); one fetch of a topic asks for no
-    /// more than this in all, as kiel. Default 1 MiB.
+    /// The most data one fetch asks a leader for (kiel's <c>max_bytes</c>), split evenly over the partitions that fetch
+    /// reads from that leader (<c>max_bytes / partitions</c>), as kiel. A record larger than a partition's share doubles
+    /// that partition's limit until it fits. Default 1 MiB.
     /// </summary>
     public int MaxPartitionFetchBytes { get; init; } = 1048576;
 
