@@ -43,6 +43,7 @@ internal static class GroupsCommand
         command.Subcommands.Add(list);
         command.Subcommands.Add(describe);
         command.Subcommands.Add(offsets);
+        command.Subcommands.Add(GroupsMigrateCommand.Create(ZooKeeper, Brokers));
         return command;
     }
 
@@ -107,6 +108,9 @@ internal static class GroupsCommand
         }
 
         var partitions = await SharedPartitionsAsync(zk, root, ct);
+        // The offsets view also shows kiel's ZooKeeper-stored offsets (/consumers/<group>/offsets), side by side.
+        var kiels = members ? [] : await GroupsMigrateCommand.ZooKeeperOffsetsAsync(zk, group, ct);
+        partitions = [.. partitions.Union(kiels.Keys).OrderBy(tp => tp.Topic, StringComparer.Ordinal).ThenBy(tp => tp.Partition)];
         if (members)
         {
             Console.Out.WriteLine($"group {group}: {memberNames.Count} member(s)");
@@ -132,6 +136,12 @@ internal static class GroupsCommand
             table.AddColumn(new TableColumn("lag").RightAligned());
         }
 
+        if (!members)
+        {
+            table.AddColumn(new TableColumn("kiel zk").RightAligned());
+            table.AddColumn(new TableColumn("zk lag").RightAligned());
+        }
+
         long totalLag = 0;
         foreach (var tp in partitions)
         {
@@ -148,6 +158,13 @@ internal static class GroupsCommand
             else if (brokers is not null)
             {
                 row.AddRange(["?", "?", "?"]);
+            }
+
+            if (!members)
+            {
+                var zkOffset = kiels.TryGetValue(tp, out var z) ? z : -1;
+                row.Add(zkOffset >= 0 ? zkOffset.ToString(CultureInfo.InvariantCulture) : "none");
+                row.Add(zkOffset >= 0 && committed.TryGetValue(tp, out var k) ? Math.Max(0, k.High - zkOffset).ToString(CultureInfo.InvariantCulture) : "-");
             }
 
             table.AddRow(row.ToArray());

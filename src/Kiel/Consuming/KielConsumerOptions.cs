@@ -16,6 +16,17 @@ public sealed record KielConsumerOptions : KielClientOptions
     public int MaxPartitionFetchBytes { get; init; } = 1024 * 1024;
 
     /// <summary>
+    /// What the consumer does with a record the deserializer cannot read. Null (the default) is the client's own:
+    /// <see cref="DeserializationErrorAction.Throw"/> for <see cref="KielConsumer{TKey, TValue}"/> (as Java's; seek past
+    /// it to go on), <see cref="DeserializationErrorAction.Skip"/> for <see cref="SingleConsumer{T}"/> (kiel's: logged,
+    /// counted, passed). A null value is never an error for a deserializer that maps null to null.
+    /// </summary>
+    public DeserializationErrorAction? OnDeserializationError { get; init; }
+
+    /// <summary>Decides per record instead of <see cref="OnDeserializationError"/>, for example <see cref="DeadLetter.To"/>. Default none.</summary>
+    public DeserializationErrorHandler? DeserializationErrorHandler { get; init; }
+
+    /// <summary>
     /// kiel's split (spec §5): each partition of a fetch gets <see cref="MaxPartitionFetchBytes"/> divided by the number
     /// of partitions in that request to its leader. Set by the kiel-shaped GroupedConsumer and SingleConsumer.
     /// </summary>

@@ -81,6 +81,7 @@ public partial class GroupedConsumer<TValue>
         _lifetime.Cancel();
         if (_metadataLoop is not null) await _metadataLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         if (_membership is not null) await _membership.DisposeAsync().ConfigureAwait(false);
+        await CloseZooKeeperOffsetsAsync().ConfigureAwait(false);
         if (_store is not null)
         {
             try { await _store.DisposeAsync().ConfigureAwait(false); }

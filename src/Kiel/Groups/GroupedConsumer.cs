@@ -122,6 +122,7 @@ public partial class GroupedConsumer<TValue> : IAsyncDisposable, IPartitionOwner
             await _cluster.StartAsync(cancellationToken).ConfigureAwait(false);
 
             _store = CreateStore();
+            await OpenZooKeeperOffsetsAsync(cancellationToken).ConfigureAwait(false);
             _membership = new GroupMembership(_store, Options.Group, Name, Options.Allocator, claims: !Options.KielCompatible, this, Options.LoggerFactory, time: Options.TimeProvider);
             using (var connect = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
             {
