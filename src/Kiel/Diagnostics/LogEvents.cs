@@ -118,6 +118,8 @@ public static class LogEvents
     public const int GroupZooKeeperOffsetFailed = 4051;
     /// <summary>ConsumeAsync met transient trouble, logged it and returned (ThrowOnTransientErrors off).</summary>
     public const int GroupTransientConsumeError = 4052;
+    /// <summary>Partitions deleted from the cluster were removed from the group's shared set.</summary>
+    public const int GroupPartitionsDeleted = 4053;
 
     // Producer (6000-6099)
     /// <summary>Logs <c>Idempotent produce is off: the cluster does not support InitProducerId; records may be duplicated on retry</c>.</summary>

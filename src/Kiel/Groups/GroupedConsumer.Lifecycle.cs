@@ -133,6 +133,7 @@ public partial class GroupedConsumer<TValue>
                 }
                 var metadata = await _cluster!.RefreshMetadataAsync(null, cancellationToken).ConfigureAwait(false);
                 await AddNewPartitionsAsync(metadata, cancellationToken).ConfigureAwait(false);
+                await RemoveDeletedPartitionsAsync(metadata, cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -143,6 +144,36 @@ public partial class GroupedConsumer<TValue>
                 GroupLog.RebalanceFailed(_log, e, Name);
             }
         }
+    }
+
+    // Partitions the last refresh found deleted; removed only when the next refresh agrees, so one odd answer removes nothing.
+    private HashSet<string> _deletedOnce = [];
+
+    /// <summary>
+    /// Removes from the shared set the partitions whose topic the metadata no longer has (absent, or UNKNOWN_TOPIC_OR_PARTITION)
+    /// or whose topic has fewer partitions now, when two refreshes in a row say so (L12). Every member's watch then
+    /// rebalances without them: their owners stop fetching them and drop their claims.
+    /// </summary>
+    internal async Task RemoveDeletedPartitionsAsync(MetadataSnapshot metadata, CancellationToken cancellationToken)
+    {
+        var deleted = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var entry in await _store!.GetPartitionsAsync(cancellationToken).ConfigureAwait(false))
+        {
+            TopicPartition tp;
+            try { tp = TopicPartition.Parse(entry); }
+            catch (FormatException) { continue; }
+            if (!metadata.TryGetTopic(tp.Topic, out var topic))
+                deleted.Add(entry);
+            else if (topic.ErrorCode == (short)ErrorCode.UnknownTopicOrPartition)
+                deleted.Add(entry);
+            else if (topic.ErrorCode == 0 && topic.Partitions.Count > 0 && !topic.Partitions.Any(p => p.Partition == tp.Partition))
+                deleted.Add(entry);
+        }
+        var confirmed = deleted.Where(_deletedOnce.Contains).ToList();
+        _deletedOnce = deleted;
+        if (confirmed.Count == 0) return;
+        GroupLog.PartitionsDeleted(_log, Options.Group, confirmed.Count, string.Join(", ", confirmed.Order(StringComparer.Ordinal)));
+        await _membership!.RemovePartitionsAsync(confirmed, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Adds partitions that the metadata knows and the shared set lacks (a topic gained partitions, or is new).</summary>
