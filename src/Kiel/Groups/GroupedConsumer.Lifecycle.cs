@@ -15,6 +15,8 @@ public partial class GroupedConsumer<TValue>
     /// progress when autocommit is on (kiel did not, L14), leaves the party, and closes the ZooKeeper session.
     /// Calling it again waits for the first call.
     /// </summary>
+    /// <exception cref="OffsetCommitException">The final commit could not be made; the member left all the same, and
+    /// the progress since the last commit will be read again by the next owner.</exception>
     public Task WindDownAsync(CancellationToken cancellationToken = default)
     {
         lock (_windDownGate) _windDown ??= WindDownCoreAsync();
@@ -23,6 +25,7 @@ public partial class GroupedConsumer<TValue>
 
     private async Task WindDownCoreAsync()
     {
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo? commitFailure = null;
         var previous = Interlocked.Exchange(ref _state, 3);
         using var bound = new CancellationTokenSource(Options.WindDownTimeout, Options.TimeProvider);
         _lifetime.Cancel();
@@ -43,6 +46,8 @@ public partial class GroupedConsumer<TValue>
                 catch (Exception e)
                 {
                     GroupLog.WindDownFailed(_log, e, Name);
+                    // The member still leaves; the caller learns that its last progress is not committed.
+                    if (e is OffsetCommitException) commitFailure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
                 }
                 finally
                 {
@@ -62,6 +67,7 @@ public partial class GroupedConsumer<TValue>
             await CloseResourcesAsync().ConfigureAwait(false);
             Volatile.Write(ref _state, 4);
         }
+        commitFailure?.Throw();
     }
 
     private async Task StopReadersAsync()

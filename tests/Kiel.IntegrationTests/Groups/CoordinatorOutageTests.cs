@@ -124,6 +124,28 @@ public sealed class CoordinatorOutageTests(GroupEnvironment env) : IClassFixture
     }
 
     [ZooKeeperFact]
+    public async Task WindDownAsync_reports_a_final_commit_it_could_not_make_and_leaves_all_the_same()
+    {
+        var topic = GroupEnvironment.Unique("outage");
+        var group = GroupEnvironment.Unique("g");
+        env.Kafka.CreateTopic(topic, 1);
+        await env.ProduceAsync(topic, 1, 0, 10);
+        using var cts = TestTimeouts.After(60);
+        var c = new GroupedConsumer(env.Options(group) with { MaxRetries = 1 });
+        await c.ConnectAsync(cts.Token);
+        var seen = new List<int>();
+        for (var round = 0; round < 100 && seen.Count < 10 && !cts.IsCancellationRequested; round++)
+            seen.AddRange((await c.ConsumeAsync(topic, null, cts.Token)).Select(N));
+        env.Kafka.PushRequestErrors(KafkaApiKeys.OffsetCommit, Enumerable.Repeat(CoordinatorNotAvailable, 20).ToArray());
+        var e = await Assert.ThrowsAsync<OffsetCommitException>(() => c.WindDownAsync(cts.Token));
+        Assert.True(e.RetriesExhausted);
+        env.Kafka.ClearRequestErrors(KafkaApiKeys.OffsetCommit);
+        await c.DisposeAsync(); // already wound down: no second report
+        var members = await Kazoo.RunAsync(env.ZooKeeper.ConnectString, "print(len(zk.get_children('/kiel/groups/' + sys.argv[2] + '/members')))", group);
+        Assert.Equal("0", members);
+    }
+
+    [ZooKeeperFact]
     public async Task With_ThrowOnTransientErrors_an_autocommit_that_fails_after_its_retries_escapes()
     {
         var topic = GroupEnvironment.Unique("outage");
