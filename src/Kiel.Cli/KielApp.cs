@@ -20,6 +20,13 @@ internal static class KielApp
     /// <summary>The name help and errors show: the tool's command, not the assembly (Kiel.Cli) that RootCommand would take.</summary>
     public const string CommandName = "kiel";
 
+    /// <summary><c>--broker-version-fallback</c>: the Kafka release to assume for brokers that predate ApiVersions, for every command.</summary>
+    public static readonly Option<string?> BrokerVersionFallback = new("--broker-version-fallback")
+    {
+        Description = "The Kafka release to assume for brokers that do not answer ApiVersions (0.8.2 or 0.9.0, as librdkafka's broker.version.fallback). Default: detected.",
+        Recursive = true,
+    };
+
     public static Command Build()
     {
         // A plain Command named "kiel" with the options RootCommand would add (help, version): RootCommand names itself
@@ -30,6 +37,7 @@ internal static class KielApp
             new VersionOption(),
         };
         root.Options.Add(Verbose);
+        root.Options.Add(BrokerVersionFallback);
         // One file per command under Commands/; later commands (demo, produce, consume, topics, groups) are added here.
         root.Subcommands.Add(ClusterCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());

@@ -48,6 +48,8 @@ public abstract partial record KielClientOptions
     {
         if (BootstrapServerParser.Problem(BootstrapServers) is { } bootstrap)
             yield return (nameof(BootstrapServers), bootstrap);
+        foreach (var brokerProblem in BrokerSettingProblems())
+            yield return brokerProblem;
         if (string.IsNullOrWhiteSpace(ClientId))
             yield return (nameof(ClientId), "is empty; give a name brokers can log and throttle by, or keep the default \"kiel\".");
         if (RequestTimeout <= TimeSpan.Zero || RequestTimeout.TotalMilliseconds > int.MaxValue)

@@ -169,7 +169,7 @@ internal static partial class ConsumeCommand
         IsolationLevel isolation)
     {
         await using var consumer = new KielConsumer<byte[]?, byte[]?>(
-            new KielConsumerOptions { BootstrapServers = string.Join(',', brokers), ClientId = "kiel-cli", LoggerFactory = context.LoggerFactory, IsolationLevel = isolation },
+            new KielConsumerOptions { BootstrapServers = string.Join(',', brokers), ClientId = "kiel-cli", LoggerFactory = context.LoggerFactory, IsolationLevel = isolation, BrokerVersionFallback = KafkaCommon.BrokerVersionFallback(context) },
             Deserializers.Bytes,
             Deserializers.Bytes);
         await consumer.AssignTopicAsync(topic, start, context.CancellationToken);
@@ -196,6 +196,7 @@ internal static partial class ConsumeCommand
                 FetchMaxWait = TimeSpan.FromMilliseconds(500),
                 IsolationLevel = isolation,
                 LoggerFactory = context.LoggerFactory,
+                BrokerVersionFallback = KafkaCommon.BrokerVersionFallback(context),
             },
             Deserializers.Bytes);
         await consumer.ConnectAsync(context.CancellationToken);

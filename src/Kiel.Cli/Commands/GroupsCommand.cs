@@ -44,6 +44,7 @@ internal static partial class GroupsCommand
         command.Subcommands.Add(list);
         command.Subcommands.Add(describe);
         command.Subcommands.Add(offsets);
+        command.Subcommands.Add(GroupsMigrateCommand.Create(ZooKeeper, Brokers));
         return command;
     }
 
@@ -115,6 +116,9 @@ internal static partial class GroupsCommand
         }
 
         var partitions = await SharedPartitionsAsync(zk, root, ct);
+        // The offsets view also shows kiel's ZooKeeper-stored offsets (/consumers/<group>/offsets), side by side.
+        var kiels = members ? [] : await GroupsMigrateCommand.ZooKeeperOffsetsAsync(zk, group, ct);
+        partitions = [.. partitions.Union(kiels.Keys).OrderBy(tp => tp.Topic, StringComparer.Ordinal).ThenBy(tp => tp.Partition)];
         if (members)
         {
             Console.Out.WriteLine($"group {group}: {memberNames.Count} member(s)");
@@ -140,6 +144,12 @@ internal static partial class GroupsCommand
             table.AddColumn(new TableColumn("lag").RightAligned());
         }
 
+        if (!members)
+        {
+            table.AddColumn(new TableColumn("kiel zk").RightAligned());
+            table.AddColumn(new TableColumn("zk lag").RightAligned());
+        }
+
         long totalLag = 0;
         foreach (var tp in partitions)
         {
@@ -156,6 +166,13 @@ internal static partial class GroupsCommand
             else if (brokers is not null)
             {
                 row.AddRange(["?", "?", "?"]);
+            }
+
+            if (!members)
+            {
+                var zkOffset = kiels.TryGetValue(tp, out var z) ? z : -1;
+                row.Add(zkOffset >= 0 ? zkOffset.ToString(CultureInfo.InvariantCulture) : "none");
+                row.Add(zkOffset >= 0 && committed.TryGetValue(tp, out var k) ? Math.Max(0, k.High - zkOffset).ToString(CultureInfo.InvariantCulture) : "-");
             }
 
             table.AddRow(row.ToArray());
@@ -202,7 +219,7 @@ internal static partial class GroupsCommand
         var result = new Dictionary<TopicPartition, (long, long)>();
         await using var cluster = await KafkaCommon.ConnectAsync(brokers, context);
         await using var consumer = new KielConsumer<byte[]?, byte[]?>(
-            new KielConsumerOptions { BootstrapServers = string.Join(',', brokers), ClientId = "kiel-cli", LoggerFactory = context.LoggerFactory },
+            new KielConsumerOptions { BootstrapServers = string.Join(',', brokers), ClientId = "kiel-cli", LoggerFactory = context.LoggerFactory, BrokerVersionFallback = KafkaCommon.BrokerVersionFallback(context) },
             Deserializers.Bytes,
             Deserializers.Bytes);
         var connection = await cluster.GetCoordinatorConnectionAsync(CoordinatorType.Group, group, ct);

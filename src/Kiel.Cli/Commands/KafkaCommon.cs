@@ -40,6 +40,18 @@ internal static class KafkaCommon
         return hosts;
     }
 
+    /// <summary>The <c>--broker-version-fallback</c> release, checked; null when not given (old brokers are detected).</summary>
+    public static string? BrokerVersionFallback(CommandContext context)
+    {
+        var release = context.Parse.GetValue(KielApp.BrokerVersionFallback);
+        if (release is not null && !Kiel.Network.BrokerVersionFallback.TryGet(release, out _))
+        {
+            throw new CliUsageException($"--broker-version-fallback '{release}' is not a known Kafka release; use one of {string.Join(", ", Kiel.Network.BrokerVersionFallback.KnownReleases)}, or leave it out to detect the release.");
+        }
+
+        return release;
+    }
+
     /// <summary>Connects to the cluster and reads its metadata, bounded; an unreachable cluster is one clear error.</summary>
     public static async Task<KafkaCluster> ConnectAsync(IReadOnlyList<string> brokers, CommandContext context)
     {
@@ -47,6 +59,7 @@ internal static class KafkaCommon
         {
             BootstrapServers = brokers,
             ClientId = "kiel-cli",
+            BrokerVersionFallback = BrokerVersionFallback(context),
             ConnectTimeout = TimeSpan.FromSeconds(5),
             RequestTimeout = TimeSpan.FromSeconds(10),
             Retry = new RetryPolicy { MaxAttempts = 2, Backoff = TimeSpan.FromMilliseconds(200) },

@@ -116,18 +116,20 @@ internal static class ProduceCommand
         var bytes = 0L;
         var outcome = "";
         var stopwatch = Stopwatch.StartNew();
+        var producerOptions = new KielProducerOptions
+        {
+            BootstrapServers = string.Join(',', brokers),
+            ClientId = "kiel-cli",
+            Acks = acks,
+            Compression = compression,
+            LoggerFactory = context.LoggerFactory,
+            BrokerVersionFallback = KafkaCommon.BrokerVersionFallback(context),
+            TransactionalId = transactionalId,
+        };
+        // Idempotence needs acks=all; left at its default it is off with one warning on brokers before 0.11.
+        if (acks != Acks.All) producerOptions = producerOptions with { EnableIdempotence = false };
         await using (var producer = new KielProducer<string, string>(
-            new KielProducerOptions
-            {
-                BootstrapServers = string.Join(',', brokers),
-                ClientId = "kiel-cli",
-                Acks = acks,
-                Compression = compression,
-                // Idempotence needs acks=all.
-                EnableIdempotence = acks == Acks.All,
-                TransactionalId = transactionalId,
-                LoggerFactory = context.LoggerFactory,
-            },
+            producerOptions,
             Serializers.Utf8,
             Serializers.Utf8))
         {

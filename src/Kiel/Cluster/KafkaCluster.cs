@@ -27,7 +27,7 @@ internal partial class KafkaCluster : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         Options = options.Validate();
-        _connectionOptions = options.ToConnectionOptions();
+        _connectionOptions = options.ToConnectionOptions() with { DetectedReleases = new() };
         _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Kiel.Cluster.KafkaCluster");
         _time = options.TimeProvider;
         _bootstrap = [.. options.BootstrapServers.Select(a => BrokerEndpoint.Parse(a))];

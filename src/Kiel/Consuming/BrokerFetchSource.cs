@@ -138,6 +138,9 @@ internal sealed class BrokerFetchSource
         }
     }
 
+    /// <summary>A partition's limit in a request that fetches <paramref name="split"/> partitions from one leader.</summary>
+    private static int PartitionLimit(int maxBytes, int split) => split <= 1 ? maxBytes : Math.Max(1, maxBytes / split);
+
     /// <summary>Fills the request for <paramref name="wanted"/> (the partitions to fetch, with their offsets), as a full
     /// or an incremental fetch. Called under the engine's lock.</summary>
     internal void FillRequest(FetchRequestView request, Dictionary<TopicPartition, SentPartition> wanted)
@@ -148,6 +151,8 @@ internal sealed class BrokerFetchSource
         request.MinBytes = options.FetchMinBytes;
         request.MaxBytes = options.FetchMaxBytes;
         request.IsolationLevel = options.IsolationLevel;
+        // kiel's split: each partition of a request to this leader gets max_bytes / partitions on that leader.
+        var split = options.SplitPartitionFetchBytesPerLeader ? Math.Max(1, wanted.Count) : 1;
         if (_sessionId == 0)
         {
             request.SessionId = 0;
@@ -155,8 +160,9 @@ internal sealed class BrokerFetchSource
             _session.Clear();
             foreach (var (tp, sent) in wanted)
             {
-                request.Partitions.Add(new FetchPartitionRequest(tp, sent.Offset, sent.State.LeaderEpoch, sent.State.MaxBytes));
-                _session[tp] = (sent.Offset, sent.State.MaxBytes, sent.State.LeaderEpoch);
+                var limit = PartitionLimit(sent.State.MaxBytes, split);
+                request.Partitions.Add(new FetchPartitionRequest(tp, sent.Offset, sent.State.LeaderEpoch, limit));
+                _session[tp] = (sent.Offset, limit, sent.State.LeaderEpoch);
             }
             return;
         }
@@ -164,9 +170,9 @@ internal sealed class BrokerFetchSource
         request.SessionEpoch = _sessionEpoch;
         foreach (var (tp, sent) in wanted)
         {
-            var entry = (sent.Offset, sent.State.MaxBytes, sent.State.LeaderEpoch);
+            var entry = (sent.Offset, PartitionLimit(sent.State.MaxBytes, split), sent.State.LeaderEpoch);
             if (_session.TryGetValue(tp, out var known) && known == entry) continue;
-            request.Partitions.Add(new FetchPartitionRequest(tp, sent.Offset, sent.State.LeaderEpoch, sent.State.MaxBytes));
+            request.Partitions.Add(new FetchPartitionRequest(tp, sent.Offset, sent.State.LeaderEpoch, entry.Item2));
             _session[tp] = entry;
         }
         _scratch.Clear();

@@ -35,6 +35,7 @@ internal sealed class ClusterConsumerBackend : IConsumerBackend
         {
             BootstrapServers = [.. options.BootstrapServers.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)],
             ClientId = options.ClientId,
+            BrokerVersionFallback = options.BrokerVersionFallback,
             RequestTimeout = options.RequestTimeout,
             LoggerFactory = options.LoggerFactory,
             TimeProvider = options.TimeProvider,

@@ -1,7 +1,8 @@
 namespace Kiel.Consuming;
 
-/// <summary>A record could not be deserialized. The consumer stops at that record instead of skipping it:
-/// <see cref="KielConsumer{TKey, TValue}.Seek"/> past <see cref="Offset"/> to go on.</summary>
+/// <summary>A record could not be deserialized. With <see cref="DeserializationErrorAction.Throw"/> the consumer stops
+/// at that record instead of skipping it: seek past <see cref="Offset"/> (<see cref="KielConsumer{TKey, TValue}.Seek"/>,
+/// <c>GroupedConsumer.Seek</c>, <c>SingleConsumer.Seek</c>) to go on.</summary>
 public sealed class DeserializationException : KielException
 {
     /// <summary>Creates the exception.</summary>
@@ -22,6 +23,15 @@ public sealed class DeserializationException : KielException
 
     /// <summary>Whether the key or the value failed.</summary>
     public RecordComponent Component { get; }
+
+    /// <summary>The record's raw key (null for a null key), for a dead-letter topic or a closer look.</summary>
+    public byte[]? RecordKey { get; init; }
+
+    /// <summary>The record's raw value (null for a null value).</summary>
+    public byte[]? RecordValue { get; init; }
+
+    /// <summary>The record's headers, or null when it has none.</summary>
+    public Headers? RecordHeaders { get; init; }
 }
 
 /// <summary>A position is out of range and the reset policy is <see cref="OffsetResetPolicy.Error"/>.</summary>

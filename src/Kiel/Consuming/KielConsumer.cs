@@ -255,13 +255,30 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
 
     private bool TryNext(FetchedChunk chunk, [NotNullWhen(true)] out ConsumeResult<TKey, TValue>? result)
     {
-        if (!chunk.IsCurrent || !chunk.TryReadNext(out var record))
+        while (true)
         {
-            result = null;
-            return false;
+            if (!chunk.IsCurrent || !chunk.TryReadNext(out var record))
+            {
+                result = null;
+                return false;
+            }
+            if (Options.OnDeserializationError is null or DeserializationErrorAction.Throw && Options.DeserializationErrorHandler is null)
+            {
+                result = RecordConverter.Convert(record, _keyDeserializer, _valueDeserializer, _engine);
+                return true;
+            }
+            try
+            {
+                result = RecordConverter.Convert(record, _keyDeserializer, _valueDeserializer, _engine, rewind: false);
+                return true;
+            }
+            catch (DeserializationException e)
+            {
+                if (DeserializationPolicy.Skips(e, Options.OnDeserializationError ?? DeserializationErrorAction.Throw, Options.DeserializationErrorHandler, PolicyLog)) continue;
+                RecordConverter.Rewind(_engine, e.TopicPartition, e.Offset);
+                throw;
+            }
         }
-        result = RecordConverter.Convert(record, _keyDeserializer, _valueDeserializer, _engine);
-        return true;
     }
 
     // ---- Kafka consumer groups ----
@@ -369,6 +386,11 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
         _group ?? (Volatile.Read(ref _closed) != 0
             ? throw new ObjectDisposedException(nameof(KielConsumer<TKey, TValue>))
             : throw new InvalidOperationException("This consumer has no group: set KielConsumerOptions.GroupId to use Subscribe, commits and rebalance handlers."));
+    private Microsoft.Extensions.Logging.ILogger? _policyLog;
+
+    // Only the failure path logs, so the logger is made on first use.
+    private Microsoft.Extensions.Logging.ILogger PolicyLog =>
+        _policyLog ??= (Options.LoggerFactory ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance).CreateLogger("Kiel.KielConsumer");
 
     private void ThrowIfClosed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _closed) != 0, this);
 

@@ -15,6 +15,23 @@ public sealed partial record KielConsumerOptions : KielClientOptions
     /// On old Fetch versions that cut a too-large record short, the limit is doubled for that partition until it fits.</summary>
     public int MaxPartitionFetchBytes { get; init; } = 1024 * 1024;
 
+    /// <summary>
+    /// What the consumer does with a record the deserializer cannot read. Null (the default) is the client's own:
+    /// <see cref="DeserializationErrorAction.Throw"/> for <see cref="KielConsumer{TKey, TValue}"/> (as Java's; seek past
+    /// it to go on), <see cref="DeserializationErrorAction.Skip"/> for <see cref="SingleConsumer{T}"/> (kiel's: logged,
+    /// counted, passed). A null value is never an error for a deserializer that maps null to null.
+    /// </summary>
+    public DeserializationErrorAction? OnDeserializationError { get; init; }
+
+    /// <summary>Decides per record instead of <see cref="OnDeserializationError"/>, for example <see cref="DeadLetter.To"/>. Default none.</summary>
+    public DeserializationErrorHandler? DeserializationErrorHandler { get; init; }
+
+    /// <summary>
+    /// kiel's split (spec §5): each partition of a fetch gets <see cref="MaxPartitionFetchBytes"/> divided by the number
+    /// of partitions in that request to its leader. Set by the kiel-shaped GroupedConsumer and SingleConsumer.
+    /// </summary>
+    internal bool SplitPartitionFetchBytesPerLeader { get; init; }
+
     /// <summary>The least bytes a broker gathers before answering a Fetch (kiel's <c>min_bytes</c>). Default 1.</summary>
     public int FetchMinBytes { get; init; } = 1;
 

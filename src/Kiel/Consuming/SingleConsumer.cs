@@ -23,7 +23,7 @@ public class SingleConsumer<T> : IAsyncDisposable
     /// <param name="deserializer">Turns each value's bytes into a <typeparamref name="T"/>.</param>
     /// <param name="maxWaitTime">How long the broker may hold a Fetch, in milliseconds.</param>
     /// <param name="minBytes">The least bytes the broker gathers before answering.</param>
-    /// <param name="maxBytes">The most bytes fetched per partition.</param>
+    /// <param name="maxBytes">The most bytes one fetch asks for from one leader, split evenly over the partitions it fetches from that leader, as kiel.</param>
     /// <param name="loggerFactory">Where logs go.</param>
     public SingleConsumer(string brokers, IDeserializer<T> deserializer, int maxWaitTime = 1000, int minBytes = 1, int maxBytes = 1048576, ILoggerFactory? loggerFactory = null)
         : this(new KielConsumerOptions
@@ -32,6 +32,7 @@ public class SingleConsumer<T> : IAsyncDisposable
             FetchMaxWait = TimeSpan.FromMilliseconds(maxWaitTime),
             FetchMinBytes = minBytes,
             MaxPartitionFetchBytes = maxBytes,
+            SplitPartitionFetchBytesPerLeader = true,
             LoggerFactory = loggerFactory,
         }, deserializer)
     {
@@ -48,6 +49,7 @@ public class SingleConsumer<T> : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(deserializer);
         Options = options;
+        _log = (options.LoggerFactory ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance).CreateLogger("Kiel.SingleConsumer");
         _backend = backend;
         _deserializer = deserializer;
     }
@@ -57,6 +59,21 @@ public class SingleConsumer<T> : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         return options;
+    }
+
+    private readonly ILogger _log;
+
+    /// <summary>
+    /// Moves the position in one partition of a topic this consumer reads, for example past a record that failed to
+    /// deserialize (<c>Seek(e.TopicPartition, e.Offset + 1)</c>).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The topic was not consumed yet.</exception>
+    public void Seek(TopicPartition topicPartition, long offset)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        if (!_topics.TryGetValue(topicPartition.Topic, out var engine))
+            throw new InvalidOperationException($"Topic '{topicPartition.Topic}' has no positions yet; consume it first.");
+        engine.Seek(topicPartition, offset);
     }
 
     /// <summary>The options this consumer runs with.</summary>
@@ -69,7 +86,7 @@ public class SingleConsumer<T> : IAsyncDisposable
     /// <see cref="KielConsumerOptions.AutoOffsetReset"/>.
     /// </summary>
     /// <exception cref="UnknownTopicException">The topic did not appear within <see cref="KielConsumerOptions.TopicMetadataTimeout"/>.</exception>
-    /// <exception cref="DeserializationException">The first record to return cannot be deserialized; it is not skipped.</exception>
+    /// <exception cref="DeserializationException">With <see cref="DeserializationErrorAction.Throw"/>: the first record to return cannot be deserialized; it is not skipped (<see cref="Seek"/> past it).</exception>
     public async ValueTask<IReadOnlyList<T>> ConsumeAsync(string topic, StartPosition? start = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(topic);
@@ -121,12 +138,16 @@ public class SingleConsumer<T> : IAsyncDisposable
             {
                 try
                 {
-                    values.Add(RecordConverter.Deserialize(record, _deserializer, RecordComponent.Value, engine));
+                    values.Add(RecordConverter.Deserialize(record, _deserializer, RecordComponent.Value, engine, rewind: false));
                 }
-                catch (DeserializationException) when (values.Count > 0)
+                catch (DeserializationException failure)
                 {
+                    if (DeserializationPolicy.Skips(failure, Options.OnDeserializationError ?? DeserializationErrorAction.Skip, Options.DeserializationErrorHandler, _log))
+                        continue;
+                    RecordConverter.Rewind(engine, failure.TopicPartition, failure.Offset);
                     // Hand out what came before it; the next call starts at the failing record and reports it.
-                    return false;
+                    if (values.Count > 0) return false;
+                    throw;
                 }
             }
             return true;

@@ -78,6 +78,8 @@ public static class LogEvents
     public const int StrayReplyDropped = 1009;
     /// <summary>The connection failed because of malformed or unexpected bytes from the broker.</summary>
     public const int ProtocolViolation = 1010;
+    /// <summary>A broker that predates ApiVersions was probed and its release (0.8.2 or 0.9.0) detected.</summary>
+    public const int OldBrokerDetected = 1050;
 
     // Cluster (1100-1199)
     /// <summary>Bootstrapping against one address failed.</summary>
@@ -158,6 +160,14 @@ public static class LogEvents
     public const int GroupWindDownFailed = 4024;
     /// <summary>Logs <c>Group {Group}: member {Member} skipped a commit: its claims could not be confirmed (session lost or out of touch)</c>.</summary>
     public const int GroupCommitSkipped = 4025;
+    /// <summary>A partition with no Kafka-stored offset starts from kiel's ZooKeeper-stored offset.</summary>
+    public const int GroupZooKeeperOffsetAdopted = 4050;
+    /// <summary>kiel's ZooKeeper-stored offset of a partition could not be read or written.</summary>
+    public const int GroupZooKeeperOffsetFailed = 4051;
+    /// <summary>ConsumeAsync met transient trouble, logged it and returned (ThrowOnTransientErrors off).</summary>
+    public const int GroupTransientConsumeError = 4052;
+    /// <summary>Partitions deleted from the cluster were removed from the group's shared set.</summary>
+    public const int GroupPartitionsDeleted = 4053;
 
     // Producer (6000-6099)
     /// <summary>Logs <c>Idempotent produce is off: the cluster does not support InitProducerId; records may be duplicated on retry</c>.</summary>
@@ -228,4 +238,6 @@ public static class LogEvents
     public const int ConsumerTimestampNotFound = 7009;
     /// <summary>Logs <c>Fetch from broker {BrokerId} failed with error {ErrorCode}</c>.</summary>
     public const int ConsumerFetchTopLevelError = 7010;
+    /// <summary>A record that could not be deserialized was skipped by the deserialization policy.</summary>
+    public const int ConsumerRecordSkipped = 7050;
 }

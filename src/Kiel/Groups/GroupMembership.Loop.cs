@@ -109,9 +109,16 @@ internal sealed partial class GroupMembership
             ? await StickyAsync(sortedMembers, sortedPartitions, cancellationToken).ConfigureAwait(false)
             : _allocator(sortedMembers, sortedPartitions);
         var desired = new HashSet<TopicPartition>();
+        var dealt = new Dictionary<TopicPartition, int>();
         if (mapping.TryGetValue(_member, out var mine))
             foreach (var (topic, ids) in mine)
-                foreach (var id in ids) desired.Add(new TopicPartition(topic, id));
+                foreach (var id in ids)
+                {
+                    var tp = new TopicPartition(topic, id);
+                    desired.Add(tp);
+                    dealt.TryAdd(tp, dealt.Count);
+                }
+        _dealt = dealt;
         if (!desired.SetEquals(_desired) || !_firstAllocation.Task.IsCompleted)
             GroupLog.Rebalanced(_log, _group, sortedMembers.Length, sortedPartitions.Length, _member, Describe(desired));
         _desired = desired;
@@ -248,7 +255,20 @@ internal sealed partial class GroupMembership
         await RaiseAsync([], take, cancellationToken).ConfigureAwait(false);
     }
 
-    private void Publish() => _allocation = ToMap(_owned);
+    // The allocator's order of this member's partitions (kiel's allocation listed them as dealt), by rank.
+    private Dictionary<TopicPartition, int> _dealt = [];
+
+    private void Publish() => _allocation = ToDealtMap(_owned, _dealt);
+
+    /// <summary>
+    /// Topic → partition ids of <paramref name="partitions"/> in the order the allocator dealt them (kiel's
+    /// <c>allocation</c>); a partition the allocator no longer deals (still held while revoked) comes last, by number.
+    /// </summary>
+    internal static IReadOnlyDictionary<string, IReadOnlyList<int>> ToDealtMap(IEnumerable<TopicPartition> partitions, IReadOnlyDictionary<TopicPartition, int> dealt)
+        => partitions.GroupBy(tp => tp.Topic, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => (IReadOnlyList<int>)g
+                .OrderBy(tp => dealt.TryGetValue(tp, out var rank) ? rank : int.MaxValue).ThenBy(tp => tp.Partition)
+                .Select(tp => tp.Partition).ToArray(), StringComparer.Ordinal);
 
     private async Task RaiseAsync(IReadOnlyCollection<TopicPartition> revoked, IReadOnlyCollection<TopicPartition> assigned, CancellationToken cancellationToken)
     {

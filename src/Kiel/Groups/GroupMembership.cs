@@ -118,6 +118,10 @@ internal sealed partial class GroupMembership : IAsyncDisposable
     public Task AddPartitionsAsync(IReadOnlyCollection<string> partitions, CancellationToken cancellationToken)
         => partitions.Count == 0 ? Task.CompletedTask : _store.AddPartitionsAsync(partitions, cancellationToken);
 
+    /// <summary>Removes deleted partitions from the shared set; every member's watch then rebalances without them.</summary>
+    public Task RemovePartitionsAsync(IReadOnlyCollection<string> partitions, CancellationToken cancellationToken)
+        => partitions.Count == 0 ? Task.CompletedTask : _store.RemovePartitionsAsync(partitions, cancellationToken);
+
     /// <summary>Asks the loop to recompute the allocation (after a change it may have missed).</summary>
     public void Poke() => _signals.Writer.TryWrite(Signal.Change);
 

@@ -59,6 +59,18 @@ public partial class GroupedConsumer<TValue>
     /// <inheritdoc cref="ConsumeAsync" path="/exception"/>
     public async Task<IReadOnlyList<ConsumeResult<byte[]?, TValue>>> ConsumeRecordsAsync(string topic, StartPosition? start = null, CancellationToken cancellationToken = default)
     {
+        try
+        {
+            return await ConsumeRecordsCoreAsync(topic, start, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (!Options.ThrowOnTransientErrors && IsTransient(e, cancellationToken))
+        {
+            return await AfterTransientErrorAsync(topic, e, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<IReadOnlyList<ConsumeResult<byte[]?, TValue>>> ConsumeRecordsCoreAsync(string topic, StartPosition? start, CancellationToken cancellationToken)
+    {
         ArgumentException.ThrowIfNullOrEmpty(topic);
         ThrowIfNotConnected();
         if (IsClosing) return [];
@@ -117,6 +129,43 @@ public partial class GroupedConsumer<TValue>
         return records;
     }
 
+    /// <summary>
+    /// Moves this member's position in one of its own partitions, for example past a record that failed to deserialize
+    /// (<c>SeekAsync(e.TopicPartition, e.Offset + 1)</c>). The next commit records it. What was fetched for the partition
+    /// and not handed out is dropped.
+    /// </summary>
+    /// <param name="topicPartition">A partition this member owns and has consumed from.</param>
+    /// <param name="offset">The next offset to read.</param>
+    /// <param name="cancellationToken">Cancels the wait for a consume call under way.</param>
+    /// <exception cref="InvalidOperationException">The partition is not this member's, or its topic was not consumed yet.</exception>
+    public async Task SeekAsync(TopicPartition topicPartition, long offset, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ThrowIfNotConnected();
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!_owned.Contains(topicPartition))
+                throw new InvalidOperationException($"{topicPartition} is not allocated to member {Name}; a member seeks only in its own partitions (see Allocation).");
+            if (!_synced.Contains(topicPartition))
+                throw new InvalidOperationException($"{topicPartition} has no position yet; consume its topic first.");
+            var engine = GetReader().Engine;
+            var paused = _pausedForParking.Contains(topicPartition);
+            DropParked(engine, topicPartition);
+            if (paused)
+            {
+                try { engine.Resume(topicPartition); }
+                catch (InvalidOperationException) { }
+            }
+            engine.Seek(topicPartition, offset);
+            _progress[topicPartition] = offset;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     private void PutBackLocked(FetchEngine engine, List<ConsumeResult<byte[]?, TValue>> records)
     {
         foreach (var first in records.GroupBy(r => r.TopicPartition).Select(g => g.MinBy(r => r.Offset)!))
@@ -151,6 +200,7 @@ public partial class GroupedConsumer<TValue>
             FetchMinBytes = Options.FetchMinBytes,
             FetchMaxBytes = Options.MaxPartitionFetchBytes,
             MaxPartitionFetchBytes = Options.MaxPartitionFetchBytes,
+            SplitPartitionFetchBytesPerLeader = true,
             AutoOffsetReset = Options.AutoOffsetReset,
             CheckCrcs = Options.CheckCrcs,
             IsolationLevel = Options.IsolationLevel,
@@ -173,6 +223,12 @@ public partial class GroupedConsumer<TValue>
             {
                 offset = c;
                 _committed[tp] = c;
+            }
+            else if (await ReadZooKeeperOffsetAsync(tp, cancellationToken).ConfigureAwait(false) is { } kiels)
+            {
+                // kiel's v0 commit in Kafka's ZooKeeper: resume there; not in Kafka yet, so the next commit stores it.
+                offset = kiels;
+                _committed.Remove(tp);
             }
             else
             {
@@ -309,11 +365,19 @@ public partial class GroupedConsumer<TValue>
             ConsumeResult<byte[]?, TValue> result;
             try
             {
-                result = RecordConverter.Convert(raw, Deserializers.Bytes, _deserializer, engine);
+                result = RecordConverter.Convert(raw, Deserializers.Bytes, _deserializer, engine, rewind: false);
             }
-            catch (DeserializationException) when (records.Count > 0)
+            catch (DeserializationException e)
             {
-                return false;
+                if (DeserializationPolicy.Skips(e, Options.OnDeserializationError ?? DeserializationErrorAction.Skip, Options.DeserializationErrorHandler, _log))
+                {
+                    // kiel logged it and went on (spec §5); here the commit passes it too, so no later owner meets it (L15).
+                    _progress[tp] = e.Offset + 1;
+                    continue;
+                }
+                RecordConverter.Rewind(engine, tp, e.Offset);
+                if (records.Count > 0) return false;
+                throw;
             }
             records.Add(result);
             _progress[tp] = result.Offset + 1;

@@ -15,6 +15,8 @@ public partial class GroupedConsumer<TValue>
     /// progress when autocommit is on (kiel did not, L14), leaves the party, and closes the ZooKeeper session.
     /// Calling it again waits for the first call.
     /// </summary>
+    /// <exception cref="OffsetCommitException">The final commit could not be made; the member left all the same, and
+    /// the progress since the last commit will be read again by the next owner.</exception>
     public Task WindDownAsync(CancellationToken cancellationToken = default)
     {
         lock (_windDownGate) _windDown ??= WindDownCoreAsync();
@@ -23,6 +25,7 @@ public partial class GroupedConsumer<TValue>
 
     private async Task WindDownCoreAsync()
     {
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo? commitFailure = null;
         var previous = Interlocked.Exchange(ref _state, 3);
         using var bound = new CancellationTokenSource(Options.WindDownTimeout, Options.TimeProvider);
         _lifetime.Cancel();
@@ -43,6 +46,8 @@ public partial class GroupedConsumer<TValue>
                 catch (Exception e)
                 {
                     GroupLog.WindDownFailed(_log, e, Name);
+                    // The member still leaves; the caller learns that its last progress is not committed.
+                    if (e is OffsetCommitException) commitFailure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
                 }
                 finally
                 {
@@ -62,6 +67,7 @@ public partial class GroupedConsumer<TValue>
             await CloseResourcesAsync().ConfigureAwait(false);
             Volatile.Write(ref _state, 4);
         }
+        commitFailure?.Throw();
     }
 
     private async Task StopReadersAsync()
@@ -81,6 +87,7 @@ public partial class GroupedConsumer<TValue>
         _lifetime.Cancel();
         if (_metadataLoop is not null) await _metadataLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         if (_membership is not null) await _membership.DisposeAsync().ConfigureAwait(false);
+        await CloseZooKeeperOffsetsAsync().ConfigureAwait(false);
         if (_store is not null)
         {
             try { await _store.DisposeAsync().ConfigureAwait(false); }
@@ -132,6 +139,7 @@ public partial class GroupedConsumer<TValue>
                 }
                 var metadata = await _cluster!.RefreshMetadataAsync(null, cancellationToken).ConfigureAwait(false);
                 await AddNewPartitionsAsync(metadata, cancellationToken).ConfigureAwait(false);
+                await RemoveDeletedPartitionsAsync(metadata, cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -142,6 +150,36 @@ public partial class GroupedConsumer<TValue>
                 GroupLog.RebalanceFailed(_log, e, Name);
             }
         }
+    }
+
+    // Partitions the last refresh found deleted; removed only when the next refresh agrees, so one odd answer removes nothing.
+    private HashSet<string> _deletedOnce = [];
+
+    /// <summary>
+    /// Removes from the shared set the partitions whose topic the metadata no longer has (absent, or UNKNOWN_TOPIC_OR_PARTITION)
+    /// or whose topic has fewer partitions now, when two refreshes in a row say so (L12). Every member's watch then
+    /// rebalances without them: their owners stop fetching them and drop their claims.
+    /// </summary>
+    internal async Task RemoveDeletedPartitionsAsync(MetadataSnapshot metadata, CancellationToken cancellationToken)
+    {
+        var deleted = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var entry in await _store!.GetPartitionsAsync(cancellationToken).ConfigureAwait(false))
+        {
+            TopicPartition tp;
+            try { tp = TopicPartition.Parse(entry); }
+            catch (FormatException) { continue; }
+            if (!metadata.TryGetTopic(tp.Topic, out var topic))
+                deleted.Add(entry);
+            else if (topic.ErrorCode == (short)ErrorCode.UnknownTopicOrPartition)
+                deleted.Add(entry);
+            else if (topic.ErrorCode == 0 && topic.Partitions.Count > 0 && !topic.Partitions.Any(p => p.Partition == tp.Partition))
+                deleted.Add(entry);
+        }
+        var confirmed = deleted.Where(_deletedOnce.Contains).ToList();
+        _deletedOnce = deleted;
+        if (confirmed.Count == 0) return;
+        GroupLog.PartitionsDeleted(_log, Options.Group, confirmed.Count, string.Join(", ", confirmed.Order(StringComparer.Ordinal)));
+        await _membership!.RemovePartitionsAsync(confirmed, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Adds partitions that the metadata knows and the shared set lacks (a topic gained partitions, or is new).</summary>

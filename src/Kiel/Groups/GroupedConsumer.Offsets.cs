@@ -74,7 +74,9 @@ public partial class GroupedConsumer<TValue>
             if (_synced.Contains(tp) && _progress.TryGetValue(tp, out var next) && (!_committed.TryGetValue(tp, out var done) || done != next))
                 pending[tp] = next;
         if (pending.Count == 0) return;
+        var committed = Options.WritesZooKeeperOffsets ? new Dictionary<TopicPartition, long>(pending) : null;
         await CommitCoreAsync(pending, metadata ?? DefaultMetadata, cancellationToken).ConfigureAwait(false);
+        if (committed is not null) await WriteZooKeeperOffsetsAsync(committed, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task CommitCoreAsync(Dictionary<TopicPartition, long> pending, string metadata, CancellationToken cancellationToken)

@@ -38,7 +38,7 @@ public partial class GroupedConsumer<TValue> : IAsyncDisposable, IPartitionOwner
     /// <param name="autocommit">Commit on every consume and on wind-down.</param>
     /// <param name="maxWaitTime">How long (ms) a broker may hold a fetch.</param>
     /// <param name="minBytes">The least data a fetch waits for.</param>
-    /// <param name="maxBytes">The most data one fetch asks a broker for.</param>
+    /// <param name="maxBytes">The most data one fetch asks a broker for, split evenly over the partitions it fetches from that broker, as kiel.</param>
     /// <exception cref="ArgumentException">A setting is invalid (no brokers, empty group, bad ZooKeeper string, negative sizes).</exception>
     public GroupedConsumer(IEnumerable<string> brokers, string group, IEnumerable<string>? zkHosts, IDeserializer<TValue>? deserializer = null,
         PartitionAllocator? partitionAllocator = null, bool autocommit = true, int maxWaitTime = 1000, int minBytes = 1, int maxBytes = 1048576)
@@ -113,6 +113,7 @@ public partial class GroupedConsumer<TValue> : IAsyncDisposable, IPartitionOwner
             {
                 BootstrapServers = Options.BootstrapServerList,
                 ClientId = Options.ClientId,
+                BrokerVersionFallback = Options.BrokerVersionFallback,
                 RequestTimeout = Options.RequestTimeout,
                 LoggerFactory = Options.LoggerFactory,
                 TimeProvider = Options.TimeProvider,
@@ -121,6 +122,7 @@ public partial class GroupedConsumer<TValue> : IAsyncDisposable, IPartitionOwner
             await _cluster.StartAsync(cancellationToken).ConfigureAwait(false);
 
             _store = CreateStore();
+            await OpenZooKeeperOffsetsAsync(cancellationToken).ConfigureAwait(false);
             _membership = new GroupMembership(_store, Options.Group, Name, Options.Allocator, claims: !Options.KielCompatible, this, Options.LoggerFactory, time: Options.TimeProvider);
             using (var connect = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
             {

@@ -20,6 +20,27 @@ public sealed record GroupedConsumerOptions : KielClientOptions
     /// <summary>The allocator every member runs. Default: <see cref="Allocators.Naive"/>, as kiel.</summary>
     public PartitionAllocator? Allocator { get; init; }
 
+    /// <summary>
+    /// What <c>ConsumeAsync</c> does with a record the deserializer cannot read. Null (the default) is
+    /// <see cref="Consuming.DeserializationErrorAction.Skip"/>, kiel's behaviour: log it with topic, partition, offset and
+    /// the deserializer's message, count it, go on, and commit past it. <see cref="Consuming.DeserializationErrorAction.Throw"/>
+    /// throws <see cref="Consuming.DeserializationException"/> and keeps the record as the position; <c>SeekAsync</c>
+    /// past it to go on. A null value is never an error for a deserializer that maps null to null.
+    /// </summary>
+    public Consuming.DeserializationErrorAction? OnDeserializationError { get; init; }
+
+    /// <summary>Decides per record instead of <see cref="OnDeserializationError"/>, for example <see cref="Consuming.DeadLetter.To"/>. Default none.</summary>
+    public Consuming.DeserializationErrorHandler? DeserializationErrorHandler { get; init; }
+
+    /// <summary>
+    /// Let transient trouble escape <c>ConsumeAsync</c>: a coordinator move or outage, an autocommit that failed after its
+    /// retries, an offset fetch that failed with a retriable code, a broker that is down. False (the default, kiel's
+    /// contract): such trouble is logged (4052) and counted (<c>kiel.consumer.transient.errors</c>), the call returns
+    /// what it has (possibly nothing) and the next call tries again; progress not yet committed is committed by a later
+    /// call. Non-retriable errors (authentication, authorization, a fatal code, a disposed consumer) always throw.
+    /// </summary>
+    public bool ThrowOnTransientErrors { get; init; }
+
     /// <summary>Commit after every consume and on wind-down. Default true, as kiel.</summary>
     public bool Autocommit { get; init; } = true;
 
@@ -30,8 +51,9 @@ public sealed record GroupedConsumerOptions : KielClientOptions
     public int FetchMinBytes { get; init; } = 1;
 
     /// <summary>
-    /// The most data one fetch asks for per partition (kiel's <c>max_bytes</c>); one fetch of a topic asks for no
-    /// more than this in all, as kiel. Default 1 MiB.
+    /// The most data one fetch asks a leader for (kiel's <c>max_bytes</c>), split evenly over the partitions that fetch
+    /// reads from that leader (<c>max_bytes / partitions</c>), as kiel. A record larger than a partition's share doubles
+    /// that partition's limit until it fits. Default 1 MiB.
     /// </summary>
     public int MaxPartitionFetchBytes { get; init; } = 1048576;
 
@@ -83,6 +105,34 @@ public sealed record GroupedConsumerOptions : KielClientOptions
     /// <summary>The bound on <c>WindDownAsync</c> and <c>DisposeAsync</c>. Default 10 s.</summary>
     public TimeSpan WindDownTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// The ZooKeeper where kiel's committed offsets live: Kafka's own ZooKeeper, where a ZooKeeper-mode broker keeps
+    /// OffsetCommit v0 commits at <c>/consumers/&lt;group&gt;/offsets/&lt;topic&gt;/&lt;partition&gt;</c>. Entries as in
+    /// <see cref="ZooKeeperHosts"/>, the last may carry Kafka's chroot (<c>zk:2181/kafka</c>). Null (the default): the
+    /// allocator's ensemble, <see cref="ZooKeeperHosts"/>.
+    /// </summary>
+    public IReadOnlyList<string>? OffsetsZooKeeperHosts { get; init; }
+
+    /// <summary>
+    /// Where the group has no offset stored in Kafka for a partition, start from kiel's ZooKeeper-stored offset
+    /// (<see cref="OffsetsZooKeeperHosts"/>) when there is one, and log it once per partition; the next commit then
+    /// stores it in Kafka. Default true.
+    /// </summary>
+    public bool ReadZooKeeperOffsets { get; init; } = true;
+
+    /// <summary>
+    /// Also write every commit to kiel's ZooKeeper offset znodes (decimal text), as a ZooKeeper-mode broker does for a
+    /// v0 commit, so that Python kiel members of a mixed group see this member's progress. Null (the default): on when
+    /// <see cref="KielCompatible"/> is on.
+    /// </summary>
+    public bool? WriteZooKeeperOffsets { get; init; }
+
+    /// <summary>The ZooKeeper connect string that <see cref="OffsetsZooKeeperHosts"/> stands for (the allocator's when null).</summary>
+    internal string OffsetsZooKeeperConnectString => OffsetsZooKeeperHosts is null ? ZooKeeperConnectString : string.Join(',', OffsetsZooKeeperHosts);
+
+    /// <summary>Whether commits are also written to the ZooKeeper offset znodes.</summary>
+    internal bool WritesZooKeeperOffsets => WriteZooKeeperOffsets ?? KielCompatible;
+
     /// <summary>The ZooKeeper connect string that <see cref="ZooKeeperHosts"/> stands for.</summary>
     public string ZooKeeperConnectString => string.Join(',', ZooKeeperHosts);
 
@@ -96,6 +146,14 @@ public sealed record GroupedConsumerOptions : KielClientOptions
         if (Group.Contains('/'))
             throw new ArgumentException($"The group name '{Group}' contains '/', which cannot appear in a ZooKeeper node name.", nameof(Group));
         ParseZooKeeperHosts(ZooKeeperHosts);
+        if (OffsetsZooKeeperHosts is not null)
+        {
+            try { ParseZooKeeperHosts(OffsetsZooKeeperHosts); }
+            catch (ArgumentException e)
+            {
+                throw new ArgumentException($"OffsetsZooKeeperHosts: {e.Message} Or leave it null to use ZooKeeperHosts.", nameof(OffsetsZooKeeperHosts), e);
+            }
+        }
         if (FetchMinBytes < 0) throw new ArgumentException($"FetchMinBytes is {FetchMinBytes}; it must be 0 or more (the default is 1).", nameof(FetchMinBytes));
         if (MaxPartitionFetchBytes <= 0)
             throw new ArgumentException($"MaxPartitionFetchBytes is {MaxPartitionFetchBytes}; it must be more than 0 (the default is 1048576).", nameof(MaxPartitionFetchBytes));

@@ -48,6 +48,9 @@ internal interface IGroupStore : IAsyncDisposable
     /// <summary>Adds partitions to the shared set under the kazoo-compatible lock; writes only if the set changes.</summary>
     Task AddPartitionsAsync(IReadOnlyCollection<string> partitions, CancellationToken cancellationToken);
 
+    /// <summary>Removes partitions from the shared set under the same lock (kiel's L12, fixed); writes only if the set changes.</summary>
+    Task RemovePartitionsAsync(IReadOnlyCollection<string> partitions, CancellationToken cancellationToken);
+
     /// <summary>Creates the ephemeral owner node of <paramref name="partition"/>; true if this session now owns it (created now or before).</summary>
     Task<bool> TryClaimAsync(string partition, string member, CancellationToken cancellationToken);
 

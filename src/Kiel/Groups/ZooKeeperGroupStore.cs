@@ -184,6 +184,26 @@ internal sealed class ZooKeeperGroupStore : IGroupStore, ISessionLease
         }
     }
 
+    public async Task RemovePartitionsAsync(IReadOnlyCollection<string> partitions, CancellationToken cancellationToken)
+    {
+        if (await _zk.ExistsAsync(_paths.Partitions, null, cancellationToken).ConfigureAwait(false) is null) return;
+        var gate = new ZooKeeperLock(_zk, _paths.PartitionsLock);
+        if (!await gate.AcquireAsync(null, cancellationToken).ConfigureAwait(false))
+            throw new KielException($"Could not take the lock {_paths.PartitionsLock} of the shared partition set.");
+        try
+        {
+            var current = await GetPartitionsAsync(cancellationToken).ConfigureAwait(false);
+            var remaining = new HashSet<string>(current, StringComparer.Ordinal);
+            remaining.ExceptWith(partitions);
+            if (remaining.Count == current.Distinct(StringComparer.Ordinal).Count()) return;
+            await _zk.SetDataAsync(_paths.Partitions, Encode(remaining), -1, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await gate.ReleaseAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Kiel's encoding: a JSON array of strings, as Python's <c>json.dumps</c> writes it.</summary>
     internal static byte[] Encode(IEnumerable<string> items)
         => Encoding.UTF8.GetBytes("[" + string.Join(", ", items.Order(StringComparer.Ordinal).Select(i => JsonSerializer.Serialize(i))) + "]");

@@ -92,8 +92,9 @@ internal partial class BrokerConnection : IAsyncDisposable
     }
 
     /// <summary>
-    /// Opens a connection and negotiates versions: ApiVersions v3 (falling back as the broker asks), or the
-    /// configured <see cref="ConnectionOptions.BrokerVersionFallback"/> for brokers that predate ApiVersions.
+    /// Opens a connection and negotiates versions: ApiVersions v3 (falling back as the broker asks), or for brokers that
+    /// predate ApiVersions the configured <see cref="ConnectionOptions.BrokerVersionFallback"/>, or with none configured
+    /// the release one probe detects (0.9.0 or 0.8.2).
     /// </summary>
     /// <exception cref="KafkaConnectionException">The broker is unreachable, did not answer in time, or closed the connection.</exception>
     public static async Task<BrokerConnection> ConnectAsync(BrokerEndpoint endpoint, ConnectionOptions options, string purpose = "general", CancellationToken cancellationToken = default)
@@ -113,9 +114,16 @@ internal partial class BrokerConnection : IAsyncDisposable
             var connection = await OpenAsync(endpoint, options, purpose, null, started, logger, deadline.Token).ConfigureAwait(false);
             try
             {
-                await connection.NegotiateAsync(deadline.Token).ConfigureAwait(false);
+                if (!await connection.NegotiateAsync(deadline.Token).ConfigureAwait(false))
+                    return await DetectOldBrokerAsync(connection, endpoint, options, purpose, started, logger, "UNSUPPORTED_VERSION at v0", cancellationToken).ConfigureAwait(false);
                 NetworkLog.VersionsNegotiated(logger, endpoint, connection._versions.Source, connection._versions);
                 return connection;
+            }
+            catch (KafkaConnectionException e) when (options.BrokerVersionFallback is null)
+            {
+                // No release configured: a broker that closes the connection on ApiVersions is 0.8 or 0.9; probe which.
+                await connection.DisposeAsync().ConfigureAwait(false);
+                return await DetectOldBrokerAsync(null, endpoint, options, purpose, started, logger, e.Problem, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (options.BrokerVersionFallback is not null && IsSilentOrClosed(e, cancellationToken))
             {
@@ -177,7 +185,8 @@ internal partial class BrokerConnection : IAsyncDisposable
         _readLoop = Task.Run(ReadLoopAsync);
     }
 
-    private async Task NegotiateAsync(CancellationToken cancellationToken)
+    /// <summary>Learns the broker's versions; false when even ApiVersions v0 is refused and no fallback is configured (detect instead).</summary>
+    private async Task<bool> NegotiateAsync(CancellationToken cancellationToken)
     {
         var request = new ApiVersionsRequest { ClientSoftwareName = _options.ClientSoftwareName, ClientSoftwareVersion = _options.ClientSoftwareVersion };
         var version = KielApiVersions.Get(ApiKey.ApiVersions)!.Value.Max;
@@ -201,12 +210,13 @@ internal partial class BrokerConnection : IAsyncDisposable
                 // Even v0 is refused: the broker has no ApiVersions, like 0.8/0.9 (or the API was switched off).
                 NetworkLog.ApiVersionsFallback(_logger, Endpoint, "UNSUPPORTED_VERSION at v0", release);
                 _versions = FallbackTable(Endpoint, release);
-                return;
+                return true;
             }
+            if (reply.ErrorCode == ErrorCode.UnsupportedVersion) return false;
             if (reply.ErrorCode != ErrorCode.None)
                 throw new ApiVersionsException(Endpoint, version, (short)reply.ErrorCode);
             _versions = new ApiVersionTable(reply.Ranges, Endpoint, $"ApiVersions v{version}");
-            return;
+            return true;
         }
     }
 

@@ -29,9 +29,13 @@ internal partial record ConnectionOptions
 
     /// <summary>
     /// The Kafka release to assume when a broker does not answer ApiVersions (0.8.x and 0.9.x brokers), for
-    /// example <c>0.9.0</c> or <c>0.8.2</c>. Null (default): such a broker is an error that says to set this.
+    /// example <c>0.9.0</c> or <c>0.8.2</c>. Null (default): a broker that closes the connection on ApiVersions or
+    /// refuses even v0 is probed once, and is taken for 0.9.0 (it knows the group APIs) or 0.8.2 (it does not).
     /// </summary>
     public string? BrokerVersionFallback { get; init; }
+
+    /// <summary>The releases detected so far per broker, shared by a cluster's connections so each is logged once. Null: log every detection.</summary>
+    internal DetectedBrokerReleases? DetectedReleases { get; init; }
 
     /// <summary>Client software name sent with ApiVersions v3+. Default <c>kiel-dotnet</c>.</summary>
     public string ClientSoftwareName { get; init; } = "kiel-dotnet";

@@ -38,4 +38,7 @@ internal static partial class NetworkLog
 
     [LoggerMessage(LogEvents.ProtocolViolation, LogLevel.Error, "{Broker} ({Purpose}) broke the protocol: {Problem}")]
     public static partial void ProtocolViolation(ILogger logger, BrokerEndpoint broker, string purpose, string problem);
+
+    [LoggerMessage(LogEvents.OldBrokerDetected, LogLevel.Information, "{Broker} predates ApiVersions ({Reason}); detected Kafka {Release} because {Evidence}; set BrokerVersionFallback to pin a release instead")]
+    public static partial void OldBrokerDetected(ILogger logger, BrokerEndpoint broker, string reason, string release, string evidence);
 }

@@ -29,8 +29,15 @@ public sealed record KielProducerOptions : KielClientOptions
     public TimeSpan DeliveryTimeout { get; init; } = TimeSpan.FromSeconds(120);
 
     /// <summary>Idempotent produce (producer id and sequence numbers, no duplicates on retry). Default true; needs <see cref="Acks.All"/>.
-    /// Where the broker does not support InitProducerId, the producer logs it and goes on without.</summary>
-    public bool EnableIdempotence { get; init; } = true;
+    /// Left at its default, it is turned off with one warning where the brokers do not support InitProducerId (before
+    /// Kafka 0.11, such as 0.8.2 and 0.9 brokers). Set explicitly, such brokers fail every record with an error that
+    /// says so.</summary>
+    public bool EnableIdempotence { get => _enableIdempotence ?? true; init => _enableIdempotence = value; }
+
+    private readonly bool? _enableIdempotence;
+
+    /// <summary>True when <see cref="EnableIdempotence"/> was set rather than left at its default.</summary>
+    internal bool EnableIdempotenceIsExplicit => _enableIdempotence is not null;
 
     /// <summary>Bytes of records that may wait in the producer (queued and in flight). Default 64 MiB.</summary>
     public long BufferMemory { get; init; } = 64L * 1024 * 1024;

@@ -48,12 +48,13 @@ public class Producer<TMessage> : IAsyncDisposable
         {
             BootstrapServers = brokers is null ? "" : string.Join(',', brokers),
             Acks = acks,
-            EnableIdempotence = acks == Acks.All,
             Linger = batchSize <= 1 ? TimeSpan.Zero : TimeSpan.FromMilliseconds(5),
             Compression = compression,
             RequestTimeout = TimeSpan.FromMilliseconds(ackTimeout),
             DeliveryTimeout = TimeSpan.FromSeconds(120) + TimeSpan.FromMilliseconds(ackTimeout),
         };
+        // Idempotence stays at its default with acks=all (off with a warning on brokers before 0.11, as kiel had none).
+        if (acks != Acks.All) options = options with { EnableIdempotence = false };
         var valueSerializer = serializer ?? Serializers.Json<TMessage>(KielJson);
         _producer = transportForTests is null
             ? new KielProducer<byte[], TMessage>(options, Serializers.Bytes, valueSerializer)

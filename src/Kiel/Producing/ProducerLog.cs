@@ -6,7 +6,7 @@ namespace Kiel.Producing;
 /// <summary>The producer's log messages. Event ids 6000–6099 belong to the producer.</summary>
 internal static partial class ProducerLog
 {
-    [LoggerMessage(LogEvents.ProducerIdempotenceUnsupported, LogLevel.Information, "Idempotent produce is off: the cluster does not support InitProducerId; records may be duplicated on retry")]
+    [LoggerMessage(LogEvents.ProducerIdempotenceUnsupported, LogLevel.Warning, "Idempotent produce is off: the brokers do not support InitProducerId (Kafka before 0.11); records may be duplicated on retry. Set EnableIdempotence = false to silence this")]
     public static partial void IdempotenceUnsupported(ILogger logger);
 
     [LoggerMessage(LogEvents.ProducerIdAssigned, LogLevel.Debug, "Producer id {ProducerId} epoch {Epoch}")]

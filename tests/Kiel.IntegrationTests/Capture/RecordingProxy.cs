@@ -35,9 +35,12 @@ internal sealed class RecordingProxy : IAsyncDisposable
     private readonly Task _acceptLoop;
     private int _connections;
 
-    private RecordingProxy(EndPoint upstream)
+    private readonly Func<ApiKey, bool>? _closesOn;
+
+    private RecordingProxy(EndPoint upstream, Func<ApiKey, bool>? closesOn = null)
     {
         _upstream = upstream;
+        _closesOn = closesOn;
         _listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         _listener.Listen(16);
@@ -46,11 +49,16 @@ internal sealed class RecordingProxy : IAsyncDisposable
     }
 
     /// <summary>Starts a proxy for the broker at <paramref name="upstreamBootstrap"/> (one <c>host:port</c>).</summary>
-    public static RecordingProxy Start(string upstreamBootstrap)
+    /// <param name="upstreamBootstrap">The broker.</param>
+    /// <param name="closesOn">
+    /// API keys the proxy does not forward: it closes the client's connection instead, without a response, as a real
+    /// 0.8/0.9 broker does on an API key it does not know. Null forwards everything.
+    /// </param>
+    public static RecordingProxy Start(string upstreamBootstrap, Func<ApiKey, bool>? closesOn = null)
     {
         var hostPort = upstreamBootstrap.Split(',')[0];
         var colon = hostPort.LastIndexOf(':');
-        return new RecordingProxy(new IPEndPoint(IPAddress.Parse(hostPort[..colon]), int.Parse(hostPort[(colon + 1)..])));
+        return new RecordingProxy(new IPEndPoint(IPAddress.Parse(hostPort[..colon]), int.Parse(hostPort[(colon + 1)..])), closesOn);
     }
 
     /// <summary>The proxy's port on 127.0.0.1.</summary>
@@ -119,6 +127,7 @@ internal sealed class RecordingProxy : IAsyncDisposable
             var correlationId = BinaryPrimitives.ReadInt32BigEndian(frame.AsSpan(4));
             pending[correlationId] = (key, version);
             _frames.Enqueue(new CapturedFrame(id, FrameDirection.Request, key, version, correlationId, frame));
+            if (_closesOn?.Invoke(key) == true) return; // ends the connection, as an old broker does on an unknown key
             await WriteFrameAsync(to, frame, ct);
         }
     }

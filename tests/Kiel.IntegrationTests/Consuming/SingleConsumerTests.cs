@@ -63,7 +63,7 @@ public sealed class SingleConsumerTests(KafkaClusterFixture fixture) : IClassFix
     }
 
     [Fact]
-    public async Task A_failing_deserializer_is_reported_with_its_record_and_not_skipped()
+    public async Task A_failing_deserializer_is_skipped_by_default_as_kiel_and_reported_with_its_record_under_Throw()
     {
         var topic = KafkaClusterFixture.UniqueTopic("single-bad");
         Cluster.CreateTopic(topic, partitions: 1);
@@ -71,8 +71,15 @@ public sealed class SingleConsumerTests(KafkaClusterFixture fixture) : IClassFix
             foreach (var v in new[] { "{\"n\":0}", "{\"n\":1}", "not json", "{\"n\":3}" })
                 await producer.ProduceAsync(topic, new Message<Null, string> { Value = v });
 
-        await using var consumer = new SingleConsumer(fixture.BootstrapServers, maxWaitTime: 100);
         using var cts = TestTimeouts.After(30);
+        await using (var skipping = new SingleConsumer(fixture.BootstrapServers, maxWaitTime: 100))
+        {
+            var all = new List<JsonElement>();
+            for (var i = 0; i < 100 && all.Count < 3; i++) all.AddRange(await skipping.ConsumeAsync(topic, StartPosition.Beginning, cts.Token));
+            Assert.Equal([0, 1, 3], all.Select(v => v.GetProperty("n").GetInt32()));
+        }
+
+        await using var consumer = new SingleConsumer<JsonElement>(ConsumingHelpers.Options(fixture.BootstrapServers) with { OnDeserializationError = DeserializationErrorAction.Throw }, Deserializers.JsonElement);
         var first = new List<JsonElement>();
         while (first.Count < 2) first.AddRange(await consumer.ConsumeAsync(topic, StartPosition.Beginning, cts.Token));
         Assert.Equal([0, 1], first.Select(v => v.GetProperty("n").GetInt32()));

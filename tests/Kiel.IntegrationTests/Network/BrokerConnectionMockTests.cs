@@ -129,10 +129,10 @@ public sealed class BrokerConnectionMockTests
     {
         await using var kafka = await EmbeddedKafkaCluster.StartAsync();
         kafka.RemoveApi(KafkaApiKeys.ApiVersions);
-        // The mock then answers ApiVersions with UNSUPPORTED_VERSION even at v0. Without a fallback that is a clear error.
-        var e = await Assert.ThrowsAsync<ApiVersionsException>(() => BrokerConnection.ConnectAsync(Broker(kafka, 1), Options(), "test", Bounded()));
-        Assert.False(e.IsRetriable);
-        Assert.Contains("BrokerVersionFallback", e.Message);
+        // The mock then answers ApiVersions with UNSUPPORTED_VERSION even at v0. Without a fallback the release is
+        // detected on the same connection: the mock knows Heartbeat, so 0.9.0.
+        await using (var detected = await BrokerConnection.ConnectAsync(Broker(kafka, 1), Options(), "test", Bounded()))
+            Assert.Equal("detected 0.9.0", detected.Versions.Source);
 
         await using var conn = await BrokerConnection.ConnectAsync(Broker(kafka, 1), Options() with { BrokerVersionFallback = "0.10.0" }, "test", Bounded());
         Assert.Equal("fallback 0.10.0", conn.Versions.Source);
@@ -179,14 +179,17 @@ public sealed class BrokerConnectionMockTests
     }
 
     [Fact]
-    public async Task A_disconnect_injected_on_ApiVersions_is_a_retriable_connection_error()
+    public async Task A_disconnect_injected_on_ApiVersions_is_asked_again_and_not_taken_for_an_old_broker()
     {
         await using var kafka = await EmbeddedKafkaCluster.StartAsync();
         kafka.PushRequestErrors(KafkaApiKeys.ApiVersions, EmbeddedKafkaCluster.DisconnectErrorCode);
-        var e = await Assert.ThrowsAsync<KafkaConnectionException>(() => BrokerConnection.ConnectAsync(Broker(kafka, 1), Options(), "test", Bounded()));
-        Assert.True(e.IsRetriable);
         await using var conn = await BrokerConnection.ConnectAsync(Broker(kafka, 1), Options(), "test", Bounded());
+        Assert.StartsWith("ApiVersions v", conn.Versions.Source);
         Assert.True(conn.Versions.Supports(ApiKey.Metadata));
+        // With a fallback configured, a dropped ApiVersions is the configured release's (unchanged).
+        kafka.PushRequestErrors(KafkaApiKeys.ApiVersions, EmbeddedKafkaCluster.DisconnectErrorCode);
+        await using var pinned = await BrokerConnection.ConnectAsync(Broker(kafka, 1), Options() with { BrokerVersionFallback = "0.9.0" }, "test", Bounded());
+        Assert.Equal("fallback 0.9.0", pinned.Versions.Source);
     }
 
     [Fact]

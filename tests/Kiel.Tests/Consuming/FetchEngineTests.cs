@@ -152,6 +152,21 @@ public class FetchEngineTests
         Assert.Equal(Enumerable.Range(0, 30).Select(i => (long)i), records.Select(r => r.Offset));
     }
 
+    [Theory]
+    [InlineData(true, 1000)]
+    [InlineData(false, 3000)]
+    public async Task Kiels_split_gives_each_partition_of_a_leader_its_share_of_the_fetch_bytes(bool split, int expected)
+    {
+        var backend = new FakeBackend();
+        backend.CreateTopic("t", 3, brokers: 1);
+        foreach (var tp in new[] { P0, P1, P2 }) backend.Append(tp, TestBatches.V2(0, 5));
+        await using var engine = new FetchEngine(backend, EngineHarness.Options() with { MaxPartitionFetchBytes = 3000, SplitPartitionFetchBytesPerLeader = split });
+        foreach (var tp in new[] { P0, P1, P2 }) engine.Assign(tp, 0);
+        await EngineHarness.ReadAsync(engine, 15);
+        var first = backend.Fetches.First(f => f.Request.Partitions.Count == 3);
+        Assert.All(first.Request.Partitions, p => Assert.Equal(expected, p.MaxBytes));
+    }
+
     [Fact]
     public async Task A_record_larger_than_the_partition_limit_grows_the_fetch_size_on_old_versions()
     {

@@ -93,6 +93,20 @@ public class GroupMembershipTests
     }
 
     [Fact]
+    public async Task Allocation_lists_partitions_in_the_order_the_allocator_dealt_them_as_kiel()
+    {
+        var server = new InMemoryGroupServer();
+        var readers = new Readers();
+        var a = await StartAsync(server, readers, "a");
+        var b = await StartAsync(server, readers, "b");
+        await ConvergeAsync([a, b]);
+        // naive_allocator deals the ordinally sorted "t:0", "t:1", "t:10", "t:11", "t:2", ... round-robin.
+        Assert.Equal([0, 10, 2, 4, 6, 8], a.Membership.Allocation["t"]);
+        Assert.Equal([1, 11, 3, 5, 7, 9], b.Membership.Allocation["t"]);
+        foreach (var m in new[] { a, b }) { await m.Membership.LeaveAsync(true, default); await m.Membership.DisposeAsync(); await m.Store.DisposeAsync(); }
+    }
+
+    [Fact]
     public async Task Seeding_an_existing_set_writes_nothing()
     {
         var server = new InMemoryGroupServer();

@@ -60,6 +60,19 @@ internal sealed class InMemoryGroupServer
 
     internal IReadOnlyList<string> GetPartitions() { lock (_gate) return _partitions.ToArray(); }
 
+    internal void RemovePartitions(IEnumerable<string> items)
+    {
+        lock (_gate)
+        {
+            var next = new HashSet<string>(_partitions, StringComparer.Ordinal);
+            next.ExceptWith(items);
+            if (next.SetEquals(_partitions)) return;
+            _partitions = next;
+            PartitionWrites++;
+        }
+        NotifyAll();
+    }
+
     internal void AddPartitions(IEnumerable<string> items)
     {
         lock (_gate)
@@ -163,6 +176,7 @@ internal sealed class InMemoryGroupStore(InMemoryGroupServer server, long sessio
     public Task<IReadOnlyList<string>> GetMembersAsync(CancellationToken cancellationToken) { Check(); return Task.FromResult(server.GetMembers()); }
     public Task<IReadOnlyList<string>> GetPartitionsAsync(CancellationToken cancellationToken) { Check(); return Task.FromResult(server.GetPartitions()); }
     public Task AddPartitionsAsync(IReadOnlyCollection<string> partitions, CancellationToken cancellationToken) { Check(); server.AddPartitions(partitions); return Task.CompletedTask; }
+    public Task RemovePartitionsAsync(IReadOnlyCollection<string> partitions, CancellationToken cancellationToken) { Check(); server.RemovePartitions(partitions); return Task.CompletedTask; }
     public Task<bool> TryClaimAsync(string partition, string member, CancellationToken cancellationToken) { Check(); return Task.FromResult(server.TryClaim(partition, member, Session)); }
 
     public async Task WaitForReleaseAsync(string partition, TimeSpan poll, CancellationToken cancellationToken)

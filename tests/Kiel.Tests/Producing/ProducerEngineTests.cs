@@ -139,6 +139,38 @@ public class ProducerEngineTests
     }
 
     [Fact]
+    public async Task Idempotence_left_at_its_default_is_turned_off_with_one_warning_on_an_old_broker()
+    {
+        var fake = Cluster("t", 1);
+        fake.SupportsIdempotence = false;
+        var logs = new ListLoggerFactory();
+        await using var producer = FakeTransport.Producer(fake, FakeTransport.Options() with { LoggerFactory = logs });
+        for (var i = 0; i < 3; i++)
+            await producer.ProduceAsync("t", null, "r" + i).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(3, fake.Log("t", 0).Count);
+        var warning = Assert.Single(logs.Entries, e => e.EventId == Kiel.Diagnostics.LogEvents.ProducerIdempotenceUnsupported);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, warning.Level);
+    }
+
+    [Fact]
+    public async Task Idempotence_asked_for_explicitly_fails_every_record_on_an_old_broker_with_a_clear_error()
+    {
+        var fake = Cluster("t", 1);
+        fake.SupportsIdempotence = false;
+        var options = FakeTransport.Options() with { EnableIdempotence = true };
+        Assert.True(options.EnableIdempotenceIsExplicit);
+        Assert.False(FakeTransport.Options().EnableIdempotenceIsExplicit);
+        await using var producer = FakeTransport.Producer(fake, options);
+        for (var i = 0; i < 2; i++)
+        {
+            var ex = await Assert.ThrowsAsync<ProduceException>(() => producer.ProduceAsync("t", null, "a").AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+            Assert.Contains("EnableIdempotence", ex.Message);
+            Assert.Contains("0.11", ex.Message);
+        }
+        Assert.Empty(fake.Log("t", 0));
+    }
+
+    [Fact]
     public async Task A_fatal_error_fails_the_records_with_the_code()
     {
         var fake = Cluster("t", 1);

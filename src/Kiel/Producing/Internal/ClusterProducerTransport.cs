@@ -19,6 +19,7 @@ internal sealed partial class ClusterProducerTransport : IProducerTransport, ITr
         _cluster = new KafkaCluster(new ClusterOptions(options.BootstrapServerList)
         {
             ClientId = options.ClientId,
+            BrokerVersionFallback = options.BrokerVersionFallback,
             TimeProvider = options.TimeProvider,
             RequestTimeout = options.RequestTimeout,
             MaxInFlight = options.MaxInFlight,

@@ -32,6 +32,7 @@ internal sealed partial class ProducerEngine
             var failAll = _failAll;
             // An abort, or a transaction that can only be aborted: what is queued fails instead of being sent.
             var failQueued = _txn?.FailQueuedReason;
+            var refused = _idempotenceRefused;
             var busy = false;
 
             foreach (var topic in _topics.Values)
@@ -51,7 +52,7 @@ internal sealed partial class ProducerEngine
                         if (p.Open is { } open)
                         {
                             var due = open.CreatedMs + lingerMs;
-                            if (flushing || failAll || failQueued is not null || now >= due) SealLocked(p, layout.PartitionCount);
+                            if (flushing || failAll || failQueued is not null || refused is not null || now >= due) SealLocked(p, layout.PartitionCount);
                             else nextWake = Math.Min(nextWake, due);
                         }
                         for (var j = 0; j < p.Ready.Count;)
@@ -61,6 +62,11 @@ internal sealed partial class ProducerEngine
                             {
                                 p.Ready.RemoveAt(j);
                                 failed.Add((b, new ProduceException($"The producer was disposed before the record was delivered (close timeout {_options.CloseTimeout}).", innerException: b.LastError)));
+                            }
+                            else if (refused is not null)
+                            {
+                                p.Ready.RemoveAt(j);
+                                failed.Add((b, refused));
                             }
                             else if (failQueued is not null)
                             {
@@ -161,7 +167,7 @@ internal sealed partial class ProducerEngine
             else
             {
                 _identity = ProducerIdentity.None;
-                if (!bumped) ProducerLog.IdempotenceUnsupported(_log);
+                if (!bumped) OnIdempotenceUnsupported();
             }
             // A new epoch starts every partition's sequence at zero; batches are re-stamped when next sent.
             foreach (var topic in _topics.Values)

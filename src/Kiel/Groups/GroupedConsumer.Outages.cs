@@ -1,0 +1,42 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Kiel.Cluster;
+using Kiel.Consuming;
+using Kiel.Diagnostics;
+using Kiel.Groups;
+
+namespace Kiel;
+
+/// <summary>
+/// kiel's contract for a consume loop: transient trouble (a coordinator move or outage, an autocommit that failed after
+/// its retries, a retriable offset-fetch error, a broker down) is logged and counted, and <c>ConsumeAsync</c> returns
+/// within its wait time and tries again on the next call. Committed progress is never dropped: what an autocommit could
+/// not store stays pending and the next call commits it.
+/// </summary>
+public partial class GroupedConsumer<TValue>
+{
+    internal static readonly Counter<long> TransientErrors = KielDiagnostics.Meter.CreateCounter<long>(
+        "kiel.consumer.transient.errors", "{error}", "Transient errors a kiel-shaped consumer logged and went on from (ThrowOnTransientErrors off).");
+
+    /// <summary>True for trouble that passes: retriable Kafka errors and the offset errors they end in after the retries.</summary>
+    private static bool IsTransient(Exception e, CancellationToken cancellationToken) => e switch
+    {
+        OperationCanceledException => !cancellationToken.IsCancellationRequested,
+        DeserializationException => false,
+        OffsetCommitException commit => commit.RetriesExhausted,
+        NoOffsetsException offsets => offsets.ErrorCode != 0 && ErrorClassification.IsRetriableGroupOffsets((ErrorCode)offsets.ErrorCode),
+        KielException kiel => kiel.IsRetriable,
+        _ => false,
+    };
+
+    private async Task<IReadOnlyList<ConsumeResult<byte[]?, TValue>>> AfterTransientErrorAsync(string topic, Exception e, CancellationToken cancellationToken)
+    {
+        GroupLog.TransientConsumeError(_log, Options.Group, Name, topic, e.GetType().Name, e.Message);
+        if (TransientErrors.Enabled)
+            TransientErrors.Add(1, new TagList { { "messaging.system", "kafka" }, { "messaging.consumer.group.name", Options.Group }, { "error.type", e.GetType().Name } });
+        // Back off, within the consume call's wait, so that a loop does not spin against an outage.
+        var pause = Options.RetryBackoff > Options.FetchMaxWait ? Options.FetchMaxWait : Options.RetryBackoff;
+        if (pause > TimeSpan.Zero) await Task.Delay(pause, Options.TimeProvider, cancellationToken).ConfigureAwait(false);
+        return [];
+    }
+}
