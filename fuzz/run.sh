@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing of one decoder target with afl++ and SharpFuzz:
+#   fuzz/run.sh TARGET [MINUTES]      TARGET: records | responses | zookeeper; MINUTES defaults to 10
+# Installs afl++ (Debian, when root) and the SharpFuzz instrumentation tool, builds fuzz/Kiel.Fuzz, instruments
+# Kiel.dll and Kiel.ZooKeeper.dll, seeds the corpus with inputs made by the production encoders, runs afl-fuzz for the
+# given time and prints one summary line (executions, corpus, coverage, crashes, hangs). Inputs that crash or hang are
+# copied to fuzz/findings/TARGET/, which the replay test (tests/Kiel.Tests/Fuzz) runs on every build: a finding becomes a
+# regression test by being there. Work files live in fuzz/out/TARGET (ignored by git).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+target=${1:?usage: fuzz/run.sh records|responses|zookeeper [MINUTES]}
+minutes=${2:-10}
+case "$target" in records|responses|zookeeper) ;; *) echo "unknown target '$target': records, responses or zookeeper" >&2; exit 2 ;; esac
+
+if ! command -v afl-fuzz > /dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq afl++ > /dev/null
+  else
+    echo "afl-fuzz is missing: sudo apt-get install -y afl++" >&2; exit 1
+  fi
+fi
+tools="$root/fuzz/out/tools"
+if [ ! -x "$tools/sharpfuzz" ]; then
+  dotnet tool install SharpFuzz.CommandLine --version 2.3.0 --tool-path "$tools" > /dev/null
+fi
+
+out="$root/fuzz/out/$target"
+rm -rf "$out/bin"
+mkdir -p "$out"
+dotnet build "$root/fuzz/Kiel.Fuzz" -c Release -nologo -v quiet -o "$out/bin" > /dev/null
+if [ ! -d "$out/findings" ]; then
+  rm -rf "$out/corpus"
+  dotnet "$out/bin/Kiel.Fuzz.dll" seed "$target" "$out/corpus" > /dev/null
+  input="$out/corpus"
+else
+  input=-   # resume the previous campaign's queue
+fi
+# Instrument only now: instrumented code crashes when it runs outside afl (seeding above runs the encoders).
+for dll in Kiel.dll Kiel.ZooKeeper.dll; do "$tools/sharpfuzz" "$out/bin/$dll" > /dev/null; done
+
+export AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1
+export DOTNET_EnableDiagnostics=0 DOTNET_TieredPGO=0
+afl-fuzz -V $((minutes * 60)) -i "$input" -o "$out/findings" -t 5000 -m none -- dotnet "$out/bin/Kiel.Fuzz.dll" "$target" > "$out/afl.log" 2>&1 || {
+  echo "afl-fuzz failed; the end of its log:" >&2; tail -20 "$out/afl.log" >&2; exit 1; }
+
+stats="$out/findings/default/fuzzer_stats"
+get() { sed -n "s/^$1 *: *//p" "$stats"; }
+saved="$root/fuzz/findings/$target"
+found=0
+for kind in crashes hangs; do
+  for f in "$out/findings/default/$kind"/id:*; do
+    [ -e "$f" ] || continue
+    mkdir -p "$saved"; cp "$f" "$saved/$kind-$(sha256sum < "$f" | cut -c1-16)"; found=$((found + 1))
+  done
+done
+echo "fuzz $target: $(get execs_done) executions in $(get run_time) s ($(get execs_per_sec)/s), corpus $(get corpus_count), coverage $(get bitmap_cvg), crashes $(get saved_crashes), hangs $(get saved_hangs)"
+[ "$found" -eq 0 ] || { echo "$found finding(s) saved in fuzz/findings/$target: replay with the Kiel.Tests FuzzReplay tests"; exit 1; }
