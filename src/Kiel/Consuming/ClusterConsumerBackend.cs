@@ -37,6 +37,7 @@ internal sealed class ClusterConsumerBackend : IConsumerBackend
             ClientId = options.ClientId,
             RequestTimeout = options.RequestTimeout,
             LoggerFactory = options.LoggerFactory,
+            Security = options.CreateConnectionSecurity(),
             TimeProvider = options.TimeProvider,
         });
         return new ClusterConsumerBackend(cluster, options, ownsCluster: true);

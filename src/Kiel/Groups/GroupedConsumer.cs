@@ -115,6 +115,7 @@ public partial class GroupedConsumer<TValue> : IAsyncDisposable, IPartitionOwner
                 ClientId = Options.ClientId,
                 RequestTimeout = Options.RequestTimeout,
                 LoggerFactory = Options.LoggerFactory,
+                Security = Options.CreateConnectionSecurity(),
                 TimeProvider = Options.TimeProvider,
                 Retry = new RetryPolicy { MaxAttempts = Math.Max(1, Options.MaxRetries), Backoff = Options.RetryBackoff },
             });

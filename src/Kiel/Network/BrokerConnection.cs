@@ -115,6 +115,7 @@ internal partial class BrokerConnection : IAsyncDisposable
             {
                 await connection.NegotiateAsync(deadline.Token).ConfigureAwait(false);
                 NetworkLog.VersionsNegotiated(logger, endpoint, connection._versions.Source, connection._versions);
+                await connection.AuthenticateAsync(deadline.Token).ConfigureAwait(false);
                 return connection;
             }
             catch (Exception e) when (options.BrokerVersionFallback is not null && IsSilentOrClosed(e, cancellationToken))
@@ -156,7 +157,7 @@ internal partial class BrokerConnection : IAsyncDisposable
         Stream stream;
         try
         {
-            stream = await (options.TransportFactory ?? SocketTransportFactory.Instance).ConnectAsync(endpoint, options, cancellationToken).ConfigureAwait(false);
+            stream = await options.EffectiveTransport.ConnectAsync(endpoint, options, cancellationToken).ConfigureAwait(false);
         }
         catch (IOException e)
         {

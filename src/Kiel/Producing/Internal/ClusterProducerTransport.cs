@@ -23,6 +23,7 @@ internal sealed class ClusterProducerTransport : IProducerTransport
             RequestTimeout = options.RequestTimeout,
             MaxInFlight = options.MaxInFlight,
             LoggerFactory = options.LoggerFactory,
+            Security = options.CreateConnectionSecurity(),
             // A producer never creates topics as a side effect of asking for them.
             AllowAutoTopicCreation = false,
         });
