@@ -101,8 +101,12 @@ internal sealed class ScramServer
         if (proofAt < 0) throw new SaslFailureException("client-final has no proof");
         var withoutProof = text[..proofAt];
         var parts = withoutProof.Split(',');
-        if (parts.Length < 2 || (parts[0] != "c=biws" && parts[0] != "c=eSws") || parts[1] != "r=" + _nonce)
-            throw new SaslFailureException("client-final has the wrong channel binding or nonce");
+        if (parts.Length < 2 || (parts[0] != "c=biws" && parts[0] != "c=eSws"))
+            throw new SaslFailureException($"client-final has the wrong channel binding ('{ScramClient.Printable(parts[0])}')");
+        // Kafka's broker checks that the nonce ends with the server-first nonce (not equality), and librdkafka 2.0.x
+        // relies on it: it sends its own nonce twice. The proof still covers exactly what the client sent.
+        if (!parts[1].StartsWith("r=", StringComparison.Ordinal) || !parts[1].EndsWith(_nonce!, StringComparison.Ordinal))
+            throw new SaslFailureException($"client-final has the wrong nonce ('{ScramClient.Printable(parts[1])}', expected 'r={_nonce}')");
         byte[] proof;
         try
         {
