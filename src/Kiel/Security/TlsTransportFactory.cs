@@ -33,7 +33,10 @@ internal sealed class TlsTransportFactory(IConnectionTransportFactory inner, Tls
         {
             await ssl.AuthenticateAsClientAsync(authentication, cancellationToken).ConfigureAwait(false);
             SecurityLog.TlsEstablished(logger, endpoint, ssl.SslProtocol.ToString(), ssl.NegotiatedCipherSuite.ToString());
-            return ssl;
+            // With TLS 1.3 a broker refuses a client certificate after the client's handshake has finished: the first
+            // read then finds the connection closed. Say what that most likely means.
+            return tls.ClientCertificates is { Count: > 0 } ? new FirstReadHintStream(ssl,
+                "the broker closed the TLS connection before answering anything; it probably refused the client certificate: check that SslCertificateLocation is signed by a CA the broker trusts and is valid") : ssl;
         }
         catch (System.Security.Authentication.AuthenticationException e)
         {
@@ -138,4 +141,60 @@ internal sealed class TlsTransportFactory(IConnectionTransportFactory inner, Tls
         if (names.Count == 0) names.Add(leaf.GetNameInfo(X509NameType.SimpleName, false));
         return string.Join(", ", names);
     }
+}
+
+/// <summary>A stream that turns an end of stream or a failure on its very first read into an <see cref="IOException"/> with a hint.</summary>
+internal sealed class FirstReadHintStream(Stream inner, string hint) : Stream
+{
+    private bool _received;
+
+    public override bool CanRead => inner.CanRead;
+    public override bool CanSeek => false;
+    public override bool CanWrite => inner.CanWrite;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (_received) return await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        int n;
+        try
+        {
+            n = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException e)
+        {
+            throw new IOException(hint + $" ({e.Message})", e);
+        }
+        if (n == 0 && buffer.Length > 0) throw new IOException(hint);
+        _received = true;
+        return n;
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => inner.WriteAsync(buffer, cancellationToken);
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.WriteAsync(buffer, offset, count, cancellationToken);
+
+    public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+
+    public override void Flush() => inner.Flush();
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) inner.Dispose();
+        base.Dispose(disposing);
+    }
+
+    public override ValueTask DisposeAsync() => inner.DisposeAsync();
 }
