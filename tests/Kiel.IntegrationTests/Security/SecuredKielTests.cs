@@ -70,4 +70,18 @@ public sealed class SecuredKielTests(GroupZooKeeperFixture zooKeeper) : IClassFi
         }
         Assert.Equal(count, seen.Count);
     }
+
+    [Theory]
+    [InlineData(SaslMechanism.ScramSha512)]
+    [InlineData(SaslMechanism.OAuthBearer)]
+    public async Task The_fronts_client_properties_connect_kiel_through_FromProperties(SaslMechanism mechanism)
+    {
+        await using var cluster = await SecuredFrontPeerTests.StartAsync(tls: true, new EmbeddedSecurityOptions { SaslMechanisms = [mechanism] }, brokers: 1);
+        cluster.CreateTopic("props", 1);
+        var options = KielClientOptions.FromProperties(cluster.Security!.ClientPropertiesPath, ProducerTestKit.Options("unused:1"));
+        Assert.Equal(cluster.BootstrapServers, options.BootstrapServers);
+        await using var producer = new KielProducer<string, string>(options);
+        var report = await producer.ProduceAsync("props", "k", "v").AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(report.IsDelivered, report.Error?.Message);
+    }
 }
