@@ -58,6 +58,8 @@ public abstract partial record KielClientOptions
             yield return (nameof(RetryBackoff), $"is {RetryBackoff}; it must be 0 or more and under 24 days (the default is 100 ms).");
         if (TimeProvider is null)
             yield return (nameof(TimeProvider), "is null; leave it unset for TimeProvider.System.");
+        foreach (var problem in SecuritySettingProblems())
+            yield return problem;
     }
 
     /// <summary>Throws for the first problem of <see cref="ClientSettingProblems"/>, naming this options type and the setting.</summary>

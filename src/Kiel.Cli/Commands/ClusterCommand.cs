@@ -2,6 +2,7 @@ using System.CommandLine;
 using Kiel.Cli.Cluster;
 using Kiel.Testing;
 using Kiel.Testing.ZooKeeper;
+using Kiel;
 
 namespace Kiel.Cli.Commands;
 
@@ -36,6 +37,16 @@ internal static class ClusterCommand
         Description = "Read fault-injection commands from stdin (type 'help'); end of input stops the cluster.",
     };
 
+    private static readonly Option<string?> Security = new("--security")
+    {
+        Description = "Put a TLS and/or SASL front before the brokers: ssl, sasl_plaintext or sasl_ssl (default plaintext). Prints the CA, user, password and a client.properties.",
+    };
+
+    private static readonly Option<string?> SaslMechanismOption = new("--sasl-mechanism")
+    {
+        Description = "The SASL mechanism the front enables with --security sasl_*: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER (default: all four; client.properties uses this one, or PLAIN).",
+    };
+
     public static Command Create()
     {
         var command = new Command("cluster", "Run an embedded Kafka cluster (librdkafka's mock brokers) until Ctrl-C. Any Kafka client can use it, kcat included.");
@@ -44,6 +55,8 @@ internal static class ClusterCommand
         command.Options.Add(ZooKeeper);
         command.Options.Add(RebalanceDelay);
         command.Options.Add(ControlStdin);
+        command.Options.Add(Security);
+        command.Options.Add(SaslMechanismOption);
 
         BrokersCount.Validators.Add(r =>
         {
@@ -104,6 +117,7 @@ internal static class ClusterCommand
             Topics = topics,
             InitialRebalanceDelayMs = parse.GetValue(RebalanceDelay),
             LoggerFactory = context.LoggerFactory,
+            Security = SecurityOptions(parse.GetValue(Security), parse.GetValue(SaslMechanismOption)),
         };
 
         await using var cluster = await EmbeddedKafkaCluster.StartAsync(options, ct);
@@ -136,6 +150,24 @@ internal static class ClusterCommand
 
         await Console.Error.WriteLineAsync("kiel: cluster stopped.");
         return ExitCodes.Ok;
+    }
+
+    private static EmbeddedSecurityOptions? SecurityOptions(string? protocolText, string? mechanismText)
+    {
+        if (protocolText is null && mechanismText is null) return null;
+        if (!SecurityNames.TryParseProtocol(protocolText ?? "sasl_plaintext", out var protocol))
+            throw new CliUsageException($"--security '{protocolText}' is not plaintext, ssl, sasl_plaintext or sasl_ssl.");
+        if (protocol == SecurityProtocol.Plaintext)
+        {
+            if (mechanismText is not null) throw new CliUsageException("--sasl-mechanism needs --security sasl_plaintext or sasl_ssl.");
+            return null;
+        }
+        var options = new EmbeddedSecurityOptions { Protocol = protocol };
+        if (mechanismText is null) return options;
+        if (!SecurityNames.TryParseMechanism(mechanismText, out var mechanism))
+            throw new CliUsageException($"--sasl-mechanism '{mechanismText}' is not PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER.");
+        if (!protocol.UsesSasl()) throw new CliUsageException("--sasl-mechanism needs --security sasl_plaintext or sasl_ssl.");
+        return options with { SaslMechanisms = [mechanism] };
     }
 
     private static async Task WaitForCancellation(CancellationToken ct)
@@ -175,6 +207,24 @@ internal static class ClusterCommand
         if (zookeeper is not null)
         {
             o.WriteLine($"zookeeper.connect={zookeeper.ConnectString}");
+        }
+
+        if (cluster.Security is { } security)
+        {
+            o.WriteLine($"security.protocol={SecurityNames.Of(security.Protocol)}");
+            if (security.Protocol.UsesSasl())
+            {
+                o.WriteLine($"sasl.mechanism={SecurityNames.Of(security.Options.SaslMechanisms[0])}");
+                o.WriteLine($"sasl.username={security.Username}");
+                o.WriteLine($"sasl.password={security.Password}");
+            }
+
+            if (security.Protocol.UsesTls())
+            {
+                o.WriteLine($"ssl.ca.location={security.CaPath}");
+            }
+
+            o.WriteLine($"client.properties={security.ClientPropertiesPath}");
         }
 
         o.WriteLine("Ready. Press Ctrl-C to stop.");

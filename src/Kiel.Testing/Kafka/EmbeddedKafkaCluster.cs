@@ -42,7 +42,7 @@ public sealed partial class EmbeddedKafkaCluster : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Comma-separated <c>host:port</c> list of all brokers, for any Kafka client.</summary>
-    public string BootstrapServers { get; }
+    public string BootstrapServers { get; private set; }
 
     /// <summary>Number of brokers.</summary>
     public int BrokerCount { get; }
@@ -103,7 +103,20 @@ public sealed partial class EmbeddedKafkaCluster : IAsyncDisposable, IDisposable
             throw;
         }
 
-        Log.Started(logger, options.Brokers, bootstrap, RdKafkaNative.LibraryPath);
+        if (options.Security is not null)
+        {
+            try
+            {
+                cluster.StartSecurity(options.Security);
+            }
+            catch
+            {
+                cluster.Dispose();
+                throw;
+            }
+        }
+
+        Log.Started(logger, options.Brokers, cluster.BootstrapServers, RdKafkaNative.LibraryPath);
         return cluster;
     }
 
@@ -415,6 +428,7 @@ public sealed partial class EmbeddedKafkaCluster : IAsyncDisposable, IDisposable
             }
 
             disposed = true;
+            StopSecurity();
             // The mock cluster runs on the handle's resources: it must go first.
             RdKafkaInterop.rd_kafka_mock_cluster_destroy(mc);
             RdKafkaInterop.rd_kafka_destroy(rk);

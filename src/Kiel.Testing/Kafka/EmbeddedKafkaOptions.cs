@@ -23,6 +23,13 @@ public sealed record EmbeddedKafkaOptions
     /// </summary>
     public int NativeLogLevel { get; init; } = 3;
 
+    /// <summary>
+    /// A TLS and/or SASL front for the brokers (see <see cref="EmbeddedSecurityOptions"/>); null (the default) serves
+    /// plaintext only. With it, <see cref="EmbeddedKafkaCluster.BootstrapServers"/> lists the secured listeners and
+    /// <see cref="EmbeddedKafkaCluster.Security"/> tells clients how to connect.
+    /// </summary>
+    public EmbeddedSecurityOptions? Security { get; init; }
+
     /// <summary>Logs start, stop and injected faults; null logs nothing.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 
@@ -45,6 +52,7 @@ public sealed record EmbeddedKafkaOptions
             throw new ArgumentException($"NativeLogLevel must be a syslog level between 0 and 7 (was {NativeLogLevel}).", nameof(NativeLogLevel));
         }
 
+        Security?.Validate();
         ArgumentNullException.ThrowIfNull(Topics, nameof(Topics));
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var topic in Topics)

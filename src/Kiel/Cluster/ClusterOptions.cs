@@ -93,7 +93,11 @@ internal sealed record ClusterOptions
         LoggerFactory = LoggerFactory,
         TimeProvider = TimeProvider,
         TransportFactory = TransportFactory,
+        Security = Security,
     };
+
+    /// <summary>TLS and SASL for every connection, or null (default) for plaintext.</summary>
+    public Kiel.Security.ConnectionSecurity? Security { get; init; }
 
     /// <summary>
     /// Opens the stream of each connection; null (default) is plain TCP. The seam where TLS slots in, and where tests

@@ -155,7 +155,7 @@ internal partial class KafkaCluster
                 var connection = await GetConnectionAsync(broker, ConnectionPurpose.Metadata, token).ConfigureAwait(false);
                 return await RequestMetadataAsync(connection, names, token).ConfigureAwait(false);
             }
-            catch (Exception e) when (!token.IsCancellationRequested && e is KielException or IOException)
+            catch (Exception e) when (!token.IsCancellationRequested && e is KielException or IOException && e is not AuthenticationException)
             {
                 attempts.Add(new BrokerAttempt(broker.ToString(), e.Message));
                 ClusterLog.MetadataRefreshFailed(_logger, broker.ToString(), e.Message);
@@ -171,7 +171,7 @@ internal partial class KafkaCluster
                 await using var connection = await BrokerConnection.ConnectAsync(address, _connectionOptions, "bootstrap", token).ConfigureAwait(false);
                 return await RequestMetadataAsync(connection, names, token).ConfigureAwait(false);
             }
-            catch (Exception e) when (!token.IsCancellationRequested && e is KielException or IOException)
+            catch (Exception e) when (!token.IsCancellationRequested && e is KielException or IOException && e is not AuthenticationException)
             {
                 attempts.Add(new BrokerAttempt(address.ToString(), e.Message));
                 ClusterLog.BootstrapFailed(_logger, address.ToString(), e.Message);

@@ -38,6 +38,7 @@ internal sealed class ClusterConsumerBackend : IConsumerBackend
             BrokerVersionFallback = options.BrokerVersionFallback,
             RequestTimeout = options.RequestTimeout,
             LoggerFactory = options.LoggerFactory,
+            Security = options.CreateConnectionSecurity(),
             TimeProvider = options.TimeProvider,
         });
         return new ClusterConsumerBackend(cluster, options, ownsCluster: true);

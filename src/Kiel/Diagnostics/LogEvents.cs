@@ -81,6 +81,24 @@ public static class LogEvents
     /// <summary>A broker that predates ApiVersions was probed and its release (0.8.2 or 0.9.0) detected.</summary>
     public const int OldBrokerDetected = 1050;
 
+    // Security: TLS and SASL (3000-3099)
+    /// <summary>A connection authenticated with SASL.</summary>
+    public const int SaslAuthenticated = 3000;
+    /// <summary>SASL authentication with a broker failed.</summary>
+    public const int SaslAuthenticationFailed = 3001;
+    /// <summary>A connection re-authenticated before its session lifetime ended (KIP-368).</summary>
+    public const int SaslReauthenticated = 3002;
+    /// <summary>Re-authentication failed, so the connection is closed.</summary>
+    public const int SaslReauthenticationFailed = 3003;
+    /// <summary>TLS host name verification is off (SslEndpointIdentification = false).</summary>
+    public const int TlsHostnameVerificationDisabled = 3004;
+    /// <summary>A TLS session was established.</summary>
+    public const int TlsEstablished = 3005;
+    /// <summary>The TLS handshake with a broker failed.</summary>
+    public const int TlsFailed = 3006;
+    /// <summary>A client.properties file had keys Kiel does not use.</summary>
+    public const int UnknownClientProperties = 3007;
+
     // Cluster (1100-1199)
     /// <summary>Bootstrapping against one address failed.</summary>
     public const int BootstrapFailed = 1100;

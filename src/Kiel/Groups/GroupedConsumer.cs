@@ -116,6 +116,7 @@ public partial class GroupedConsumer<TValue> : IAsyncDisposable, IPartitionOwner
                 BrokerVersionFallback = Options.BrokerVersionFallback,
                 RequestTimeout = Options.RequestTimeout,
                 LoggerFactory = Options.LoggerFactory,
+                Security = Options.CreateConnectionSecurity(),
                 TimeProvider = Options.TimeProvider,
                 Retry = new RetryPolicy { MaxAttempts = Math.Max(1, Options.MaxRetries), Backoff = Options.RetryBackoff },
             });

@@ -117,6 +117,7 @@ internal partial class BrokerConnection : IAsyncDisposable
                 if (!await connection.NegotiateAsync(deadline.Token).ConfigureAwait(false))
                     return await DetectOldBrokerAsync(connection, endpoint, options, purpose, started, logger, "UNSUPPORTED_VERSION at v0", cancellationToken).ConfigureAwait(false);
                 NetworkLog.VersionsNegotiated(logger, endpoint, connection._versions.Source, connection._versions);
+                await connection.AuthenticateAsync(deadline.Token).ConfigureAwait(false);
                 return connection;
             }
             catch (KafkaConnectionException e) when (options.BrokerVersionFallback is null)
@@ -164,7 +165,7 @@ internal partial class BrokerConnection : IAsyncDisposable
         Stream stream;
         try
         {
-            stream = await (options.TransportFactory ?? SocketTransportFactory.Instance).ConnectAsync(endpoint, options, cancellationToken).ConfigureAwait(false);
+            stream = await options.EffectiveTransport.ConnectAsync(endpoint, options, cancellationToken).ConfigureAwait(false);
         }
         catch (IOException e)
         {

@@ -24,6 +24,7 @@ internal sealed partial class ClusterProducerTransport : IProducerTransport, ITr
             RequestTimeout = options.RequestTimeout,
             MaxInFlight = options.MaxInFlight,
             LoggerFactory = options.LoggerFactory,
+            Security = options.CreateConnectionSecurity(),
             // A producer never creates topics as a side effect of asking for them.
             AllowAutoTopicCreation = false,
         });
