@@ -30,8 +30,6 @@ internal sealed partial class ProducerEngine
             var canSend = _identityReady && !_stop.IsCancellationRequested;
             var flushing = Volatile.Read(ref _flushing) > 0 || _closing;
             var failAll = _failAll;
-            // An abort, or a transaction that can only be aborted: what is queued fails instead of being sent.
-            var failQueued = _txn?.FailQueuedReason;
             var refused = _idempotenceRefused;
             var busy = false;
 
@@ -49,6 +47,10 @@ internal sealed partial class ProducerEngine
                     {
                         if (p.IsIdle) continue;
                         busy = true;
+                        // An abort, or a transaction that can only be aborted: what is queued fails instead of being sent.
+                        // Read under the partition's lock, not once per pass: an abort that ends during this pass clears
+                        // it before the next transaction can begin, so a batch of the next transaction never sees it.
+                        var failQueued = _txn?.FailQueuedReason;
                         if (p.Open is { } open)
                         {
                             var due = open.CreatedMs + lingerMs;
