@@ -77,7 +77,7 @@ public sealed class OldBrokerFleetTests
     private static async Task MoveCommitAndResumeAsync(string bootstrap, string zooKeeper, string release)
     {
         using var cts = TestTimeouts.After(150);
-        var logs = new CollectingLoggerFactory();
+        var logs = new Kiel.Tests.ListLoggerFactory();
 
         // 1. kiel produce: 30 JSON lines, no setting.
         var file = Path.Combine(Path.GetTempPath(), $"kiel-old-{Guid.NewGuid():N}.txt");

@@ -20,7 +20,7 @@ public sealed class CoordinatorOutageTests(GroupEnvironment env) : IClassFixture
         var group = GroupEnvironment.Unique("g");
         env.Kafka.CreateTopic(topic, 6);
         await env.ProduceAsync(topic, 6, 0, 300);
-        var logs = new CollectingLoggerFactory();
+        var logs = new Kiel.Tests.ListLoggerFactory();
         using var cts = TestTimeouts.After(150);
         var members = new List<GroupedConsumer>();
         try
@@ -96,7 +96,7 @@ public sealed class CoordinatorOutageTests(GroupEnvironment env) : IClassFixture
         var group = GroupEnvironment.Unique("g");
         env.Kafka.CreateTopic(topic, 1);
         await env.ProduceAsync(topic, 1, 0, 10);
-        var logs = new CollectingLoggerFactory();
+        var logs = new Kiel.Tests.ListLoggerFactory();
         using var cts = TestTimeouts.After(60);
         await using (var c = new GroupedConsumer(env.Options(group) with { MaxRetries = 1, LoggerFactory = logs }))
         {

@@ -45,7 +45,7 @@ public sealed class DeserializationPolicyTests(GroupEnvironment env) : IClassFix
     {
         var topic = await PoisonedTopicAsync();
         var group = GroupEnvironment.Unique("g");
-        var logs = new CollectingLoggerFactory();
+        var logs = new Kiel.Tests.ListLoggerFactory();
         using var cts = TestTimeouts.After(90);
         await using (var c = new GroupedConsumer(env.Options(group) with { LoggerFactory = logs }))
         {

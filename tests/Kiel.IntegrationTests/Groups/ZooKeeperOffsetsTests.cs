@@ -40,7 +40,7 @@ public sealed class ZooKeeperOffsetsTests(GroupEnvironment env) : IClassFixture<
         int[] offsets = [10, 15, 20, 25];
         await Kazoo.RunAsync(env.ZooKeeper.ConnectString, WriteOffsets, group, topic, string.Join(',', offsets));
 
-        var logs = new CollectingLoggerFactory();
+        var logs = new Kiel.Tests.ListLoggerFactory();
         var seen = new List<int>();
         // Earliest would read from 0 and Latest from 50: only kiel's offsets give exactly this.
         await using (var c = new GroupedConsumer(env.Options(group) with { LoggerFactory = logs }))
