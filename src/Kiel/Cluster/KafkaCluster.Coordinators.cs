@@ -54,6 +54,13 @@ internal partial class KafkaCluster
     public Task<BrokerConnection> GetCoordinatorConnectionAsync(CoordinatorType type, string key, CancellationToken cancellationToken = default) =>
         GetCoordinatorConnectionCoreAsync(type, key, Options.Retry, cancellationToken);
 
+    /// <summary>
+    /// The coordinator's connection with at most one lookup attempt, for callers that run their own retry loop (so
+    /// that budgets do not multiply) or must stay within a deadline.
+    /// </summary>
+    internal Task<BrokerConnection> GetCoordinatorConnectionOnceAsync(CoordinatorType type, string key, CancellationToken cancellationToken = default) =>
+        GetCoordinatorConnectionCoreAsync(type, key, Options.Retry with { MaxAttempts = 1 }, cancellationToken);
+
     /// <summary>Inside an outer retry loop the lookup makes one attempt, so that budgets do not multiply.</summary>
     private async Task<BrokerConnection> GetCoordinatorConnectionCoreAsync(CoordinatorType type, string key, RetryPolicy lookupPolicy, CancellationToken cancellationToken)
     {

@@ -13,6 +13,10 @@ internal static class ConsumerMetrics
     public static readonly Counter<long> FetchedBytes = KielDiagnostics.Meter.CreateCounter<long>(
         "kiel.consumer.fetched.bytes", "By", "Record bytes fetched (before decompression).");
 
+    /// <summary>Transient errors a kiel-shaped consumer (GroupedConsumer, SingleConsumer) logged and went on from.</summary>
+    public static readonly Counter<long> TransientErrors = KielDiagnostics.Meter.CreateCounter<long>(
+        "kiel.consumer.transient.errors", "{error}", "Transient errors a kiel-shaped consumer logged and went on from (ThrowOnTransientErrors off).");
+
     public static void Record(TopicPartition topicPartition, int messages, int bytes)
     {
         if (!ConsumedMessages.Enabled && !FetchedBytes.Enabled) return;

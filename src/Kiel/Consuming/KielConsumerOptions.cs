@@ -27,6 +27,15 @@ public sealed partial record KielConsumerOptions : KielClientOptions
     public DeserializationErrorHandler? DeserializationErrorHandler { get; init; }
 
     /// <summary>
+    /// For <see cref="SingleConsumer{T}"/>. False (the default, kiel's contract): transient trouble (a broker down,
+    /// metadata or offsets that cannot be read yet, a retriable error) is logged and counted
+    /// (<c>kiel.consumer.transient.errors</c>); <c>ConsumeAsync</c> returns what it has and the next call tries again.
+    /// Non-retriable errors always throw. True lets transient trouble escape too. <see cref="KielConsumer{TKey, TValue}"/>
+    /// ignores it: its fetches retry in the background and it throws only what will not pass.
+    /// </summary>
+    public bool ThrowOnTransientErrors { get; init; }
+
+    /// <summary>
     /// kiel's split (spec §5): each partition of a fetch gets <see cref="MaxPartitionFetchBytes"/> divided by the number
     /// of partitions in that request to its leader. Set by the kiel-shaped GroupedConsumer and SingleConsumer.
     /// </summary>

@@ -85,11 +85,50 @@ public class SingleConsumer<T> : IAsyncDisposable
     /// applies to the first call for a topic; later calls continue. An out-of-range position follows
     /// <see cref="KielConsumerOptions.AutoOffsetReset"/>.
     /// </summary>
-    /// <exception cref="UnknownTopicException">The topic did not appear within <see cref="KielConsumerOptions.TopicMetadataTimeout"/>.</exception>
+    /// <remarks>
+    /// Transient trouble (a broker down, metadata or offsets that cannot be read yet, a retriable error) does not throw
+    /// unless <see cref="KielConsumerOptions.ThrowOnTransientErrors"/> is on (kiel's contract): it is logged (7051) and
+    /// counted (<c>kiel.consumer.transient.errors</c>), the call returns what it has (possibly nothing), and the next
+    /// call tries again from the same positions.
+    /// </remarks>
+    /// <exception cref="UnknownTopicException">The topic did not appear within <see cref="KielConsumerOptions.TopicMetadataTimeout"/>
+    /// although the metadata could be read (with <see cref="KielConsumerOptions.ThrowOnTransientErrors"/> on: also when it could not).</exception>
     /// <exception cref="DeserializationException">With <see cref="DeserializationErrorAction.Throw"/>: the first record to return cannot be deserialized; it is not skipped (<see cref="Seek"/> past it).</exception>
     public async ValueTask<IReadOnlyList<T>> ConsumeAsync(string topic, StartPosition? start = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(topic);
+        try
+        {
+            return await ConsumeCoreAsync(topic, start, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (!Options.ThrowOnTransientErrors && IsTransient(e, cancellationToken))
+        {
+            ConsumerLog.TransientError(_log, topic, e.GetType().Name, e.Message);
+            if (ConsumerMetrics.TransientErrors.Enabled)
+                ConsumerMetrics.TransientErrors.Add(1, new System.Diagnostics.TagList { { "messaging.system", "kafka" }, { "messaging.destination.name", topic }, { "error.type", e.GetType().Name } });
+            // Back off within the call's wait, so that a loop does not spin against an outage.
+            var pause = Options.RetryBackoff > Options.FetchMaxWait ? Options.FetchMaxWait : Options.RetryBackoff;
+            if (pause > TimeSpan.Zero) await Task.Delay(pause, Options.TimeProvider, cancellationToken).ConfigureAwait(false);
+            return [];
+        }
+    }
+
+    /// <summary>
+    /// True for trouble that passes: retriable errors, a deadline inside the client, a topic whose metadata could not
+    /// be read (rather than a topic that is not there), offsets that could not be read within the request timeout.
+    /// </summary>
+    internal static bool IsTransient(Exception e, CancellationToken cancellationToken) => e switch
+    {
+        OperationCanceledException => !cancellationToken.IsCancellationRequested,
+        ObjectDisposedException or DeserializationException or OffsetOutOfRangeException => false,
+        UnknownTopicException unknown => unknown.InnerException is { } cause && IsTransient(cause, cancellationToken),
+        _ when Cluster.ErrorClassification.IsRetriable(e) => true,
+        KielException { InnerException: { } cause } => IsTransient(cause, cancellationToken),
+        _ => false,
+    };
+
+    private async ValueTask<IReadOnlyList<T>> ConsumeCoreAsync(string topic, StartPosition? start, CancellationToken cancellationToken)
+    {
         await _consumeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {

@@ -258,4 +258,6 @@ public static class LogEvents
     public const int ConsumerFetchTopLevelError = 7010;
     /// <summary>A record that could not be deserialized was skipped by the deserialization policy.</summary>
     public const int ConsumerRecordSkipped = 7050;
+    /// <summary>A SingleConsumer's ConsumeAsync met transient trouble, logged it and returned (ThrowOnTransientErrors off).</summary>
+    public const int ConsumerTransientError = 7051;
 }

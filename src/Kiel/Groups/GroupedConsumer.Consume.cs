@@ -35,7 +35,9 @@ public partial class GroupedConsumer<TValue>
     /// <summary>
     /// The next batch of values from this member's partitions of <paramref name="topic"/>, resuming from the group's
     /// committed offsets; empty when nothing arrived within the max wait time, while the ZooKeeper connection is
-    /// suspended, or after wind-down. With autocommit on, the progress of earlier batches is committed first.
+    /// suspended, or after wind-down. With autocommit on, the progress of earlier batches is committed first (one
+    /// bounded attempt unless <see cref="GroupedConsumerOptions.ThrowOnTransientErrors"/> is on: what it cannot commit
+    /// stays pending for the next call).
     /// </summary>
     /// <param name="topic">The topic.</param>
     /// <param name="start">Where a partition starts when the group has no committed offset for it (kiel ignored this
@@ -87,7 +89,7 @@ public partial class GroupedConsumer<TValue>
         try
         {
             if (IsClosing) return [];
-            if (Options.Autocommit && MayCommitLocked()) await CommitLockedAsync(null, cancellationToken).ConfigureAwait(false);
+            if (Options.Autocommit && MayCommitLocked()) await AutocommitInCallLockedAsync(cancellationToken).ConfigureAwait(false);
             var mine = _owned.Where(tp => tp.Topic == topic).ToList();
             if (mine.Count == 0)
             {
@@ -98,7 +100,7 @@ public partial class GroupedConsumer<TValue>
             {
                 engine = GetReader().Engine;
                 var unsynced = mine.Where(tp => !_synced.Contains(tp)).ToList();
-                if (unsynced.Count > 0) await SyncLockedAsync(engine, unsynced, start, cancellationToken).ConfigureAwait(false);
+                if (unsynced.Count > 0) await SyncInCallLockedAsync(engine, unsynced, start, cancellationToken).ConfigureAwait(false);
                 // Claims are only as good as the session that holds them: check it (at most every third of the session
                 // timeout; at once, with the prefetched records dropped, after a gap in this member's progress) before
                 // handing anything out, so a member that was frozen past its timeout returns nothing.
@@ -213,9 +215,26 @@ public partial class GroupedConsumer<TValue>
         return reader;
     }
 
-    private async Task SyncLockedAsync(FetchEngine engine, List<TopicPartition> partitions, StartPosition? start, CancellationToken cancellationToken)
+    /// <summary>
+    /// <see cref="SyncLockedAsync"/> inside a consume call: with <see cref="GroupedConsumerOptions.ThrowOnTransientErrors"/>
+    /// off, bounded like the autocommit (one OffsetFetch attempt within the request timeout); a transient failure
+    /// escapes to <see cref="ConsumeRecordsAsync"/>, which logs it and returns nothing, and the next call tries again.
+    /// </summary>
+    private async Task SyncInCallLockedAsync(FetchEngine engine, List<TopicPartition> partitions, StartPosition? start, CancellationToken cancellationToken)
     {
-        var committed = await FetchCommittedAsync(partitions[0].Topic, partitions, cancellationToken).ConfigureAwait(false);
+        if (Options.ThrowOnTransientErrors)
+        {
+            await SyncLockedAsync(engine, partitions, start, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        using var limit = new CancellationTokenSource(Options.RequestTimeout, Options.TimeProvider);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, limit.Token);
+        await SyncLockedAsync(engine, partitions, start, deadline.Token, maxAttempts: 1).ConfigureAwait(false);
+    }
+
+    private async Task SyncLockedAsync(FetchEngine engine, List<TopicPartition> partitions, StartPosition? start, CancellationToken cancellationToken, int maxAttempts = 0)
+    {
+        var committed = await FetchCommittedAsync(partitions[0].Topic, partitions, cancellationToken, maxAttempts).ConfigureAwait(false);
         foreach (var tp in partitions)
         {
             long offset;

@@ -67,7 +67,33 @@ public partial class GroupedConsumer<TValue>
     private Task CommitLockedAsync(string? metadata, CancellationToken cancellationToken) =>
         CommitPartitionsLockedAsync(_owned, metadata, cancellationToken);
 
-    private async Task CommitPartitionsLockedAsync(IEnumerable<TopicPartition> partitions, string? metadata, CancellationToken cancellationToken)
+    /// <summary>
+    /// The autocommit at the start of a consume call. With <see cref="GroupedConsumerOptions.ThrowOnTransientErrors"/>
+    /// on it is a full commit (with its retries) whose failure escapes. Off (kiel's contract) it is bounded, so that the
+    /// call returns within its wait time during an outage: one attempt (one coordinator lookup, one OffsetCommit) within
+    /// <see cref="KielClientOptions.RequestTimeout"/>. Transient trouble is logged and counted; what was not committed
+    /// stays pending (<c>_progress</c> ahead of <c>_committed</c>) and the next call commits it. Nothing is dropped.
+    /// </summary>
+    private async Task AutocommitInCallLockedAsync(CancellationToken cancellationToken)
+    {
+        if (Options.ThrowOnTransientErrors)
+        {
+            await CommitLockedAsync(null, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        using var limit = new CancellationTokenSource(Options.RequestTimeout, Options.TimeProvider);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, limit.Token);
+        try
+        {
+            await CommitPartitionsLockedAsync(_owned, null, deadline.Token, maxAttempts: 1).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsTransient(e, cancellationToken))
+        {
+            NoteTransientError("(autocommit)", e);
+        }
+    }
+
+    private async Task CommitPartitionsLockedAsync(IEnumerable<TopicPartition> partitions, string? metadata, CancellationToken cancellationToken, int maxAttempts = 0)
     {
         var pending = new Dictionary<TopicPartition, long>();
         foreach (var tp in partitions)
@@ -75,11 +101,11 @@ public partial class GroupedConsumer<TValue>
                 pending[tp] = next;
         if (pending.Count == 0) return;
         var committed = Options.WritesZooKeeperOffsets ? new Dictionary<TopicPartition, long>(pending) : null;
-        await CommitCoreAsync(pending, metadata ?? DefaultMetadata, cancellationToken).ConfigureAwait(false);
+        await CommitCoreAsync(pending, metadata ?? DefaultMetadata, maxAttempts > 0 ? maxAttempts : Options.MaxRetries + 1, cancellationToken).ConfigureAwait(false);
         if (committed is not null) await WriteZooKeeperOffsetsAsync(committed, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task CommitCoreAsync(Dictionary<TopicPartition, long> pending, string metadata, CancellationToken cancellationToken)
+    private async Task CommitCoreAsync(Dictionary<TopicPartition, long> pending, string metadata, int maxAttempts, CancellationToken cancellationToken)
     {
         var cluster = _cluster!;
         var blanked = false;
@@ -91,7 +117,8 @@ public partial class GroupedConsumer<TValue>
             Exception? lost = null;
             try
             {
-                var connection = await cluster.GetCoordinatorConnectionAsync(CoordinatorType.Group, Options.Group, cancellationToken).ConfigureAwait(false);
+                // One lookup per attempt: this loop is the retry loop (budgets do not multiply).
+                var connection = await cluster.GetCoordinatorConnectionOnceAsync(CoordinatorType.Group, Options.Group, cancellationToken).ConfigureAwait(false);
                 var version = connection.Versions.Choose(Protocol.ApiKey.OffsetCommit);
                 var request = new OffsetCommitRequest
                 {
@@ -148,17 +175,23 @@ public partial class GroupedConsumer<TValue>
             }
             if (failure != 0 && !IsRetriableCode(failure))
                 throw new OffsetCommitException(Options.Group, failed.Topic, failed.Partition, failure, retriesExhausted: false, lost);
-            if (attempt > Options.MaxRetries)
-                throw new OffsetCommitException(Options.Group, failed.Topic, failed.Partition, failure, retriesExhausted: true, lost);
+            // Logged and the coordinator forgotten on the last attempt too, so the next commit looks it up afresh.
             AfterRetriableFailure("OffsetCommit", failure, lost, attempt);
+            if (attempt >= maxAttempts)
+                throw new OffsetCommitException(Options.Group, failed.Topic, failed.Partition, failure, retriesExhausted: true, lost);
             await Task.Delay(backoff, Options.TimeProvider, cancellationToken).ConfigureAwait(false);
             backoff = Next(backoff);
         }
     }
 
     /// <summary>The committed offset per partition, -1 where the group has none.</summary>
-    private async Task<Dictionary<TopicPartition, long>> FetchCommittedAsync(string topic, List<TopicPartition> partitions, CancellationToken cancellationToken)
+    /// <param name="topic">The topic.</param>
+    /// <param name="partitions">This member's partitions of it.</param>
+    /// <param name="cancellationToken">Cancels, or bounds, the reads.</param>
+    /// <param name="maxAttempts">0: the full retry sequence (<see cref="GroupedConsumerOptions.MaxRetries"/> retries).</param>
+    private async Task<Dictionary<TopicPartition, long>> FetchCommittedAsync(string topic, List<TopicPartition> partitions, CancellationToken cancellationToken, int maxAttempts = 0)
     {
+        if (maxAttempts <= 0) maxAttempts = Options.MaxRetries + 1;
         var cluster = _cluster!;
         var pending = partitions.ToHashSet();
         var result = new Dictionary<TopicPartition, long>();
@@ -170,7 +203,7 @@ public partial class GroupedConsumer<TValue>
             Exception? lost = null;
             try
             {
-                var connection = await cluster.GetCoordinatorConnectionAsync(CoordinatorType.Group, Options.Group, cancellationToken).ConfigureAwait(false);
+                var connection = await cluster.GetCoordinatorConnectionOnceAsync(CoordinatorType.Group, Options.Group, cancellationToken).ConfigureAwait(false);
                 var version = connection.Versions.Choose(Protocol.ApiKey.OffsetFetch, 0, 7);
                 var request = new OffsetFetchRequest
                 {
@@ -219,10 +252,10 @@ public partial class GroupedConsumer<TValue>
 
             if (failure != 0 && !IsRetriableCode(failure))
                 throw new NoOffsetsException(Options.Group, failed.Topic, failed.Partition, failure);
-            if (attempt > Options.MaxRetries)
-                throw new NoOffsetsException(Options.Group, failed.Topic, failed.Partition, failure,
-                    $"still failing after {attempt} attempts" + (lost is null ? "" : $" ({lost.Message})"));
             AfterRetriableFailure("OffsetFetch", failure, lost, attempt);
+            if (attempt >= maxAttempts)
+                throw new NoOffsetsException(Options.Group, failed.Topic, failed.Partition, failure,
+                    $"still failing after {attempt} attempt(s)" + (lost is null ? "" : $" ({lost.Message})"), lost);
             await Task.Delay(backoff, Options.TimeProvider, cancellationToken).ConfigureAwait(false);
             backoff = Next(backoff);
         }

@@ -15,8 +15,7 @@ namespace Kiel;
 /// </summary>
 public partial class GroupedConsumer<TValue>
 {
-    internal static readonly Counter<long> TransientErrors = KielDiagnostics.Meter.CreateCounter<long>(
-        "kiel.consumer.transient.errors", "{error}", "Transient errors a kiel-shaped consumer logged and went on from (ThrowOnTransientErrors off).");
+    internal static Counter<long> TransientErrors => ConsumerMetrics.TransientErrors;
 
     /// <summary>True for trouble that passes: retriable Kafka errors and the offset errors they end in after the retries.</summary>
     private static bool IsTransient(Exception e, CancellationToken cancellationToken) => e switch
@@ -24,16 +23,23 @@ public partial class GroupedConsumer<TValue>
         OperationCanceledException => !cancellationToken.IsCancellationRequested,
         DeserializationException => false,
         OffsetCommitException commit => commit.RetriesExhausted,
-        NoOffsetsException offsets => offsets.ErrorCode != 0 && ErrorClassification.IsRetriableGroupOffsets((ErrorCode)offsets.ErrorCode),
+        NoOffsetsException offsets => offsets.ErrorCode != 0
+            ? ErrorClassification.IsRetriableGroupOffsets((ErrorCode)offsets.ErrorCode)
+            : offsets.InnerException is { } lost && ErrorClassification.IsRetriable(lost),
         KielException kiel => kiel.IsRetriable,
         _ => false,
     };
 
-    private async Task<IReadOnlyList<ConsumeResult<byte[]?, TValue>>> AfterTransientErrorAsync(string topic, Exception e, CancellationToken cancellationToken)
+    private void NoteTransientError(string topic, Exception e)
     {
         GroupLog.TransientConsumeError(_log, Options.Group, Name, topic, e.GetType().Name, e.Message);
         if (TransientErrors.Enabled)
             TransientErrors.Add(1, new TagList { { "messaging.system", "kafka" }, { "messaging.consumer.group.name", Options.Group }, { "error.type", e.GetType().Name } });
+    }
+
+    private async Task<IReadOnlyList<ConsumeResult<byte[]?, TValue>>> AfterTransientErrorAsync(string topic, Exception e, CancellationToken cancellationToken)
+    {
+        NoteTransientError(topic, e);
         // Back off, within the consume call's wait, so that a loop does not spin against an outage.
         var pause = Options.RetryBackoff > Options.FetchMaxWait ? Options.FetchMaxWait : Options.RetryBackoff;
         if (pause > TimeSpan.Zero) await Task.Delay(pause, Options.TimeProvider, cancellationToken).ConfigureAwait(false);

@@ -38,6 +38,9 @@ public sealed record GroupedConsumerOptions : KielClientOptions
     /// contract): such trouble is logged (4052) and counted (<c>kiel.consumer.transient.errors</c>), the call returns
     /// what it has (possibly nothing) and the next call tries again; progress not yet committed is committed by a later
     /// call. Non-retriable errors (authentication, authorization, a fatal code, a disposed consumer) always throw.
+    /// While false, the autocommit and offset fetch inside a consume call make one attempt within
+    /// <see cref="KielClientOptions.RequestTimeout"/> instead of the <see cref="MaxRetries"/> sequence, so a call returns
+    /// within <see cref="FetchMaxWait"/> plus <see cref="KielClientOptions.RequestTimeout"/> during an outage.
     /// </summary>
     public bool ThrowOnTransientErrors { get; init; }
 

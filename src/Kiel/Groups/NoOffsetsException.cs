@@ -8,7 +8,13 @@ public sealed class NoOffsetsException : KielException
 {
     /// <summary>Creates the exception.</summary>
     public NoOffsetsException(string group, string topic, int partition, short errorCode, string? detail = null)
-        : base($"No offsets for group '{group}', {topic}:{partition}: " + (errorCode == 0 ? detail ?? "nothing committed and the reset policy is Error." : $"OffsetFetch failed with error {errorCode} ({Protocol.ErrorCodes.Info(errorCode).Name})" + (detail is null ? "." : $": {detail}")))
+        : this(group, topic, partition, errorCode, detail, null)
+    {
+    }
+
+    /// <summary>Creates the exception with the error that caused it (a lost connection after the retries).</summary>
+    internal NoOffsetsException(string group, string topic, int partition, short errorCode, string? detail, Exception? innerException)
+        : base($"No offsets for group '{group}', {topic}:{partition}: " + (errorCode == 0 ? detail ?? "nothing committed and the reset policy is Error." : $"OffsetFetch failed with error {errorCode} ({Protocol.ErrorCodes.Info(errorCode).Name})" + (detail is null ? "." : $": {detail}")), innerException)
     {
         Group = group;
         Topic = topic;

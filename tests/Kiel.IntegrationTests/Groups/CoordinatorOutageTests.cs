@@ -13,6 +13,10 @@ public sealed class CoordinatorOutageTests(GroupEnvironment env) : IClassFixture
 
     private static int N(JsonElement e) => e.GetProperty("n").GetInt32();
 
+    // A consume call's bound during an outage: its wait time plus one bounded autocommit or offset fetch attempt
+    // (RequestTimeout). The full retry sequence (MaxRetries backoffs, each with a coordinator lookup) takes far longer.
+    private static readonly TimeSpan OutageRequestTimeout = TimeSpan.FromSeconds(3);
+
     [ZooKeeperFact]
     public async Task Three_members_consume_through_a_10_s_coordinator_outage_with_autocommit_and_nothing_is_lost()
     {
@@ -27,7 +31,7 @@ public sealed class CoordinatorOutageTests(GroupEnvironment env) : IClassFixture
         {
             for (var i = 0; i < 3; i++)
             {
-                var m = new GroupedConsumer(env.Options(group) with { LoggerFactory = logs });
+                var m = new GroupedConsumer(env.Options(group) with { LoggerFactory = logs, RequestTimeout = OutageRequestTimeout });
                 members.Add(m);
                 await m.ConnectAsync(cts.Token);
             }
@@ -36,11 +40,15 @@ public sealed class CoordinatorOutageTests(GroupEnvironment env) : IClassFixture
 
             var seen = new ConcurrentQueue<int>();
             var thrown = new ConcurrentQueue<Exception>();
+            var outage = 0; // 1 while the coordinator is away
+            var longestInOutage = new ConcurrentQueue<TimeSpan>();
             using var stop = new CancellationTokenSource();
             var loops = members.Select(m => Task.Run(async () =>
             {
                 while (!stop.IsCancellationRequested && !cts.IsCancellationRequested)
                 {
+                    var inOutage = Volatile.Read(ref outage) == 1;
+                    var watch = System.Diagnostics.Stopwatch.StartNew();
                     try
                     {
                         foreach (var v in await m.ConsumeAsync(topic, null, cts.Token)) seen.Enqueue(N(v));
@@ -49,6 +57,7 @@ public sealed class CoordinatorOutageTests(GroupEnvironment env) : IClassFixture
                     {
                         thrown.Enqueue(e);
                     }
+                    if (inOutage) longestInOutage.Enqueue(watch.Elapsed);
                 }
             })).ToList();
 
@@ -56,8 +65,10 @@ public sealed class CoordinatorOutageTests(GroupEnvironment env) : IClassFixture
             // The coordinator goes away: every coordinator API answers COORDINATOR_NOT_AVAILABLE for 10 s.
             foreach (var api in new[] { KafkaApiKeys.OffsetCommit, KafkaApiKeys.OffsetFetch, KafkaApiKeys.FindCoordinator })
                 env.Kafka.PushRequestErrors(api, Enumerable.Repeat(CoordinatorNotAvailable, 2000).ToArray());
+            Volatile.Write(ref outage, 1);
             await env.ProduceAsync(topic, 6, 300, 300);
             await Task.Delay(TimeSpan.FromSeconds(10), cts.Token);
+            Volatile.Write(ref outage, 0);
             foreach (var api in new[] { KafkaApiKeys.OffsetCommit, KafkaApiKeys.OffsetFetch, KafkaApiKeys.FindCoordinator })
                 env.Kafka.ClearRequestErrors(api);
 
@@ -70,6 +81,13 @@ public sealed class CoordinatorOutageTests(GroupEnvironment env) : IClassFixture
             Assert.Equal(Enumerable.Range(0, 600), seen.Order());
             // The outage was seen (retried), and never thrown.
             Assert.Contains(logs.Entries, e => e.EventId == Kiel.Diagnostics.LogEvents.GroupRetriableError);
+            // Each consume call during the outage made one bounded autocommit attempt, logged its failure and went on:
+            // no call took longer than its wait time plus that attempt's request timeout.
+            Assert.Contains(logs.Entries, e => e.EventId == Kiel.Diagnostics.LogEvents.GroupTransientConsumeError && e.Message.Contains("OffsetCommitException", StringComparison.Ordinal));
+            Assert.True(longestInOutage.Count >= 3, $"only {longestInOutage.Count} consume calls ran during the outage");
+            var bound = env.Options(group).FetchMaxWait + OutageRequestTimeout;
+            var longest = longestInOutage.Max();
+            Assert.True(longest < bound, $"the longest ConsumeAsync during the outage took {longest.TotalMilliseconds:F0} ms; the bound is {bound.TotalMilliseconds:F0} ms");
         }
         finally
         {
