@@ -182,8 +182,17 @@ public class GroupProtocolCaptureTests
         => SyncResponsesWithFrames(frames).Select(r => r.Body).ToList();
 
     private static List<(CapturedFrame Frame, SyncGroupResponse Body)> SyncResponsesWithFrames(IEnumerable<CapturedFrame> frames)
-        => frames.Where(f => f.Direction == FrameDirection.Response && f.ApiKey == ApiKey.SyncGroup)
+        => frames.Where(f => f.Direction == FrameDirection.Response && f.ApiKey == ApiKey.SyncGroup && !IsMockSyncGroupError(f))
             .Select(f => (f, Decode(f, SyncGroupResponse.Read))).ToList();
+
+    /// <summary>
+    /// A SyncGroup error (REBALANCE_IN_PROGRESS when a busy machine slows a member's join) from the librdkafka mock: it
+    /// writes the non-nullable assignment as null bytes, which the strict decoder refuses (Kiel's member then rejoins, as
+    /// the error asks). Such a frame carries no assignment to check. v1-v3: correlation id, throttle time, error code.
+    /// </summary>
+    private static bool IsMockSyncGroupError(CapturedFrame f) =>
+        f.ApiVersion is >= 1 and <= 3 && f.Frame.Length >= 10
+        && System.Buffers.Binary.BinaryPrimitives.ReadInt16BigEndian(f.Frame.AsSpan(8)) != 0;
 
     private delegate T Reader<T>(ref KafkaReader reader, short version);
 
