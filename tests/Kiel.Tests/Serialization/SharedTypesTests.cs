@@ -5,6 +5,19 @@ namespace Kiel.Tests.Serialization;
 
 public class SharedTypesTests
 {
+    /// <summary>A null value (a tombstone) is never a deserialization error for the deserializers that map it to null.</summary>
+    [Fact]
+    public void A_null_value_is_not_a_deserialization_error()
+    {
+        var context = new SerializationContext("t", RecordComponent.Value, 0, 7);
+        Assert.Null(Deserializers.Json<Dictionary<string, int>>().Deserialize([], isNull: true, context));
+        Assert.Null(Deserializers.Utf8.Deserialize([], isNull: true, context));
+        Assert.Null(Deserializers.Bytes.Deserialize([], isNull: true, context));
+        Assert.Equal(JsonValueKind.Null, Deserializers.JsonElement.Deserialize([], isNull: true, context).ValueKind);
+        // The same deserializer refuses bytes that are not JSON: the null above is not an accident of lenience.
+        Assert.ThrowsAny<JsonException>(() => Deserializers.Json<Dictionary<string, int>>().Deserialize("not json"u8, isNull: false, context));
+    }
+
     [Fact]
     public void NullHeaderValuesStayNull()
     {
