@@ -27,6 +27,55 @@ internal static class KielApp
         Recursive = true,
     };
 
+    /// <summary><c>--command-config</c>: a Kafka client.properties file (security and connection settings), as Kafka's tools take it.</summary>
+    public static readonly Option<FileInfo?> CommandConfig = new("--command-config")
+    {
+        Description = "A Kafka client.properties file (security.protocol, sasl.mechanism, sasl.jaas.config, ssl.truststore.location, ...), as Kafka's own tools take it. --brokers and the flags below win over it.",
+        Recursive = true,
+    };
+
+    /// <summary><c>--security-protocol</c>: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.</summary>
+    public static readonly Option<string?> SecurityProtocol = new("--security-protocol")
+    {
+        Description = "How to talk to brokers: PLAINTEXT (default), SSL, SASL_PLAINTEXT or SASL_SSL (Kafka's security.protocol).",
+        Recursive = true,
+    };
+
+    /// <summary><c>--sasl-mechanism</c>: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.</summary>
+    public static readonly Option<string?> SaslMechanism = new("--sasl-mechanism")
+    {
+        Description = "The SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (Kafka's sasl.mechanism); the password comes from KIEL_SASL_PASSWORD, or a prompt on a terminal. For kiel cluster: the mechanism the front enables (also OAUTHBEARER; default all four).",
+        Recursive = true,
+    };
+
+    /// <summary><c>--sasl-username</c>: the SASL user; the password is never a flag (KIEL_SASL_PASSWORD or a prompt).</summary>
+    public static readonly Option<string?> SaslUsername = new("--sasl-username")
+    {
+        Description = "The SASL user name. The password is read from KIEL_SASL_PASSWORD, or asked for when stdin is a terminal; it is never a flag.",
+        Recursive = true,
+    };
+
+    /// <summary><c>--ssl-ca</c>: the PEM file of the CAs that sign the brokers' certificates.</summary>
+    public static readonly Option<FileInfo?> SslCa = new("--ssl-ca")
+    {
+        Description = "PEM file of the CA(s) that signed the brokers' certificates (default: the system trust store).",
+        Recursive = true,
+    };
+
+    /// <summary><c>--ssl-cert</c>: the client certificate for mutual TLS.</summary>
+    public static readonly Option<FileInfo?> SslCert = new("--ssl-cert")
+    {
+        Description = "Client certificate for mutual TLS: PEM (key in --ssl-key or the same file) or PKCS#12.",
+        Recursive = true,
+    };
+
+    /// <summary><c>--ssl-key</c>: the PEM key of <c>--ssl-cert</c>.</summary>
+    public static readonly Option<FileInfo?> SslKey = new("--ssl-key")
+    {
+        Description = "PEM private key of --ssl-cert, when it is not in the same file.",
+        Recursive = true,
+    };
+
     public static Command Build()
     {
         // A plain Command named "kiel" with the options RootCommand would add (help, version): RootCommand names itself
@@ -38,6 +87,13 @@ internal static class KielApp
         };
         root.Options.Add(Verbose);
         root.Options.Add(BrokerVersionFallback);
+        root.Options.Add(CommandConfig);
+        root.Options.Add(SecurityProtocol);
+        root.Options.Add(SaslMechanism);
+        root.Options.Add(SaslUsername);
+        root.Options.Add(SslCa);
+        root.Options.Add(SslCert);
+        root.Options.Add(SslKey);
         // One file per command under Commands/; later commands (demo, produce, consume, topics, groups) are added here.
         root.Subcommands.Add(ClusterCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
@@ -111,6 +167,12 @@ internal static class KielApp
                 await Console.Error.WriteLineAsync(ex.InnerException.ToString());
             }
 
+            return ExitCodes.Failure;
+        }
+        catch (Exception ex) when (KafkaCommon.AuthenticationFailure(ex) is { } auth)
+        {
+            // A refused credential or certificate says what to check; it needs no --verbose hint.
+            await Console.Error.WriteLineAsync(verbose ? $"kiel: error: {ex}" : $"kiel: error: {OneLine(auth.Message)}");
             return ExitCodes.Failure;
         }
         catch (Exception ex)

@@ -34,7 +34,7 @@ public sealed partial class ZooKeeperClient
         if (mode.HasTtl() != ttl.HasValue)
             throw new ArgumentException(mode.HasTtl() ? $"Create mode {mode} needs a TTL." : $"A TTL is only allowed with the TTL create modes, not {mode}.", nameof(ttl));
         if (ttl is { } t && t <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(ttl), "The TTL must be positive.");
-        acl ??= ZooKeeperAcl.OpenUnsafe;
+        acl ??= _options.DefaultAcl ?? ZooKeeperAcl.OpenUnsafe;
         if (acl.Count == 0) throw new ArgumentException("The ACL must not be empty.", nameof(acl));
         var op = mode == CreateMode.Container ? OpCode.CreateContainer : mode.HasTtl() ? OpCode.CreateTtl : withStat ? OpCode.Create2 : OpCode.Create;
         var hasStat = op != OpCode.Create;

@@ -49,6 +49,7 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         _options = options;
+        foreach (var auth in options.Auth) _auths.Add((auth.Scheme, System.Text.Encoding.UTF8.GetBytes(auth.Credentials)));
         _time = options.TimeProvider ?? TimeProvider.System;
         var cs = Kiel.ZooKeeper.ConnectString.Parse(options.ConnectString);
         _hosts = [.. cs.Hosts];

@@ -46,6 +46,15 @@ public sealed record ZooKeeperClientOptions
     /// </summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
+    /// <summary>
+    /// Credentials the session presents at every connection, before any request (as <see cref="ZooKeeperClient.AddAuthAsync"/>
+    /// does, from the start). Default none.
+    /// </summary>
+    public IReadOnlyList<ZooKeeperAuth> Auth { get; init; } = [];
+
+    /// <summary>The ACL of nodes created without one (<c>acl: null</c>). Null (default): <see cref="ZooKeeperAcl.OpenUnsafe"/>.</summary>
+    public IReadOnlyList<ZooKeeperAcl>? DefaultAcl { get; init; }
+
     /// <summary>Checks the settings and throws <see cref="ArgumentException"/> saying what is wrong and how to fix it.</summary>
     public void Validate()
     {
@@ -68,5 +77,11 @@ public sealed record ZooKeeperClientOptions
         if (CloseTimeout <= TimeSpan.Zero)
             throw new ArgumentException("CloseTimeout must be positive.", nameof(CloseTimeout));
         ArgumentNullException.ThrowIfNull(LoggerFactory, nameof(LoggerFactory));
+        if (Auth is null) throw new ArgumentException("Auth must not be null; leave it unset for no credentials.", nameof(Auth));
+        foreach (var auth in Auth)
+            if (auth is null || string.IsNullOrEmpty(auth.Scheme) || auth.Credentials is null)
+                throw new ArgumentException("Every Auth entry needs a scheme and credentials, for example ZooKeeperAuth.Digest(\"user\", password).", nameof(Auth));
+        if (DefaultAcl is { Count: 0 })
+            throw new ArgumentException("DefaultAcl must not be empty; leave it null for world:anyone, or give entries such as ZooKeeperAcl.Digest(user, password).", nameof(DefaultAcl));
     }
 }

@@ -42,11 +42,6 @@ internal static class ClusterCommand
         Description = "Put a TLS and/or SASL front before the brokers: ssl, sasl_plaintext or sasl_ssl (default plaintext). Prints the CA, user, password and a client.properties.",
     };
 
-    private static readonly Option<string?> SaslMechanismOption = new("--sasl-mechanism")
-    {
-        Description = "The SASL mechanism the front enables with --security sasl_*: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER (default: all four; client.properties uses this one, or PLAIN).",
-    };
-
     public static Command Create()
     {
         var command = new Command("cluster", "Run an embedded Kafka cluster (librdkafka's mock brokers) until Ctrl-C. Any Kafka client can use it, kcat included.");
@@ -56,7 +51,6 @@ internal static class ClusterCommand
         command.Options.Add(RebalanceDelay);
         command.Options.Add(ControlStdin);
         command.Options.Add(Security);
-        command.Options.Add(SaslMechanismOption);
 
         BrokersCount.Validators.Add(r =>
         {
@@ -117,7 +111,7 @@ internal static class ClusterCommand
             Topics = topics,
             InitialRebalanceDelayMs = parse.GetValue(RebalanceDelay),
             LoggerFactory = context.LoggerFactory,
-            Security = SecurityOptions(parse.GetValue(Security), parse.GetValue(SaslMechanismOption)),
+            Security = SecurityOptions(parse.GetValue(Security), parse.GetValue(KielApp.SaslMechanism)),
         };
 
         await using var cluster = await EmbeddedKafkaCluster.StartAsync(options, ct);

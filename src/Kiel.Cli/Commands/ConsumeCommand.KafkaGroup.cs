@@ -84,7 +84,7 @@ internal static partial class ConsumeCommand
             : [PartitionAssignor.Range, PartitionAssignor.RoundRobin];
         var protocol = parse.GetValue(GroupProtocolOption) == "consumer" ? GroupProtocol.Consumer : GroupProtocol.Classic;
         await using var consumer = new KielConsumer<byte[]?, byte[]?>(
-            new KielConsumerOptions
+            KafkaCommon.Secure(new KielConsumerOptions
             {
                 BootstrapServers = string.Join(',', brokers),
                 ClientId = "kiel-cli",
@@ -94,7 +94,7 @@ internal static partial class ConsumeCommand
                 AutoOffsetReset = start.Kind == StartPositionKind.End ? OffsetResetPolicy.Latest : OffsetResetPolicy.Earliest,
                 IsolationLevel = IsolationOf(context),
                 LoggerFactory = context.LoggerFactory,
-            },
+            }, context),
             Deserializers.Bytes,
             Deserializers.Bytes);
 

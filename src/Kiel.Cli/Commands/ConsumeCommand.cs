@@ -169,7 +169,7 @@ internal static partial class ConsumeCommand
         IsolationLevel isolation)
     {
         await using var consumer = new KielConsumer<byte[]?, byte[]?>(
-            new KielConsumerOptions { BootstrapServers = string.Join(',', brokers), ClientId = "kiel-cli", LoggerFactory = context.LoggerFactory, IsolationLevel = isolation, BrokerVersionFallback = KafkaCommon.BrokerVersionFallback(context) },
+            KafkaCommon.Secure(new KielConsumerOptions { BootstrapServers = string.Join(',', brokers), ClientId = "kiel-cli", LoggerFactory = context.LoggerFactory, IsolationLevel = isolation, BrokerVersionFallback = KafkaCommon.BrokerVersionFallback(context) }, context),
             Deserializers.Bytes,
             Deserializers.Bytes);
         await consumer.AssignTopicAsync(topic, start, context.CancellationToken);
@@ -187,7 +187,7 @@ internal static partial class ConsumeCommand
         RecordPrinter printer, CommandContext context, IsolationLevel isolation)
     {
         await using var consumer = new GroupedConsumer<byte[]?>(
-            new GroupedConsumerOptions
+            KafkaCommon.Secure(new GroupedConsumerOptions
             {
                 BootstrapServers = string.Join(',', brokers),
                 Group = group,
@@ -197,7 +197,7 @@ internal static partial class ConsumeCommand
                 IsolationLevel = isolation,
                 LoggerFactory = context.LoggerFactory,
                 BrokerVersionFallback = KafkaCommon.BrokerVersionFallback(context),
-            },
+            }, context),
             Deserializers.Bytes);
         await consumer.ConnectAsync(context.CancellationToken);
         await Console.Error.WriteLineAsync($"kiel: joined group {group} as {consumer.Name}.");

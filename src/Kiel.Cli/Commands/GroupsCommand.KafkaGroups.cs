@@ -52,7 +52,7 @@ internal static partial class GroupsCommand
         }
 
         await using var consumer = new KielConsumer<byte[]?, byte[]?>(
-            new KielConsumerOptions { BootstrapServers = string.Join(',', brokers), ClientId = "kiel-cli", LoggerFactory = context.LoggerFactory },
+            KafkaCommon.Secure(new KielConsumerOptions { BootstrapServers = string.Join(',', brokers), ClientId = "kiel-cli", LoggerFactory = context.LoggerFactory }, context),
             Deserializers.Bytes,
             Deserializers.Bytes);
         var table = new Table().Border(TableBorder.Simple);

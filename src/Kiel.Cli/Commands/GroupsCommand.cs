@@ -219,7 +219,7 @@ internal static partial class GroupsCommand
         var result = new Dictionary<TopicPartition, (long, long)>();
         await using var cluster = await KafkaCommon.ConnectAsync(brokers, context);
         await using var consumer = new KielConsumer<byte[]?, byte[]?>(
-            new KielConsumerOptions { BootstrapServers = string.Join(',', brokers), ClientId = "kiel-cli", LoggerFactory = context.LoggerFactory, BrokerVersionFallback = KafkaCommon.BrokerVersionFallback(context) },
+            KafkaCommon.Secure(new KielConsumerOptions { BootstrapServers = string.Join(',', brokers), ClientId = "kiel-cli", LoggerFactory = context.LoggerFactory, BrokerVersionFallback = KafkaCommon.BrokerVersionFallback(context) }, context),
             Deserializers.Bytes,
             Deserializers.Bytes);
         var connection = await cluster.GetCoordinatorConnectionAsync(CoordinatorType.Group, group, ct);

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using Kiel.Cluster;
+using Kiel.Consuming;
+using Kiel.Security;
 using Kiel.ZooKeeper;
 
 namespace Kiel.Cli.Commands;
@@ -52,6 +54,150 @@ internal static class KafkaCommon
         return release;
     }
 
+    /// <summary>The environment variable the SASL password is read from (never a flag: flags land in shell history).</summary>
+    public const string PasswordVariable = "KIEL_SASL_PASSWORD";
+
+    /// <summary>
+    /// <paramref name="options"/> with the security settings of the command line: <c>--command-config</c> first, then
+    /// <c>--security-protocol</c>, <c>--sasl-mechanism</c>, <c>--sasl-username</c>, <c>--ssl-ca/-cert/-key</c>, and the
+    /// password from <c>KIEL_SASL_PASSWORD</c> (or a prompt on a terminal). The options' bootstrap servers and client id
+    /// are kept (<c>--brokers</c> wins over the file's <c>bootstrap.servers</c>). Problems are one usage error.
+    /// </summary>
+    public static T Secure<T>(T options, CommandContext context) where T : KielClientOptions, new()
+    {
+        var parse = context.Parse;
+        var result = options;
+        if (parse.GetValue(KielApp.CommandConfig) is { } config)
+        {
+            if (!config.Exists)
+                throw new CliUsageException($"--command-config '{config.FullName}' does not exist; give a Kafka client.properties file.");
+            try
+            {
+                result = KielClientOptions.FromProperties(config.FullName, options) with { BootstrapServers = options.BootstrapServers, ClientId = options.ClientId };
+            }
+            catch (ArgumentException e)
+            {
+                throw new CliUsageException($"--command-config: {e.Message}", e);
+            }
+        }
+
+        if (parse.GetValue(KielApp.SecurityProtocol) is { } protocolText)
+        {
+            if (!SecurityNames.TryParseProtocol(protocolText, out var protocol))
+                throw new CliUsageException($"--security-protocol '{protocolText}' is not PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.");
+            result = result with { SecurityProtocol = protocol };
+        }
+
+        if (parse.GetValue(KielApp.SaslMechanism) is { } mechanismText)
+        {
+            if (!SecurityNames.TryParseMechanism(mechanismText, out var mechanism) || mechanism == Kiel.SaslMechanism.OAuthBearer)
+                throw new CliUsageException($"--sasl-mechanism '{mechanismText}' is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (for OAUTHBEARER use --command-config with OAuthBearerLoginModule).");
+            result = result with { SaslMechanism = mechanism };
+        }
+
+        if (parse.GetValue(KielApp.SaslUsername) is { } user) result = result with { SaslUsername = user };
+        if (parse.GetValue(KielApp.SslCa) is { } ca) result = result with { SslCaLocation = ca.FullName };
+        if (parse.GetValue(KielApp.SslCert) is { } cert) result = result with { SslCertificateLocation = cert.FullName };
+        if (parse.GetValue(KielApp.SslKey) is { } key) result = result with { SslKeyLocation = key.FullName };
+
+        if (result.SecurityProtocol.UsesSasl() && result.SaslMechanism != Kiel.SaslMechanism.OAuthBearer)
+        {
+            if (string.IsNullOrEmpty(result.SaslUsername))
+                throw new CliUsageException($"{SecurityNames.Of(result.SecurityProtocol)} needs a user; give --sasl-username (or sasl.jaas.config in --command-config).");
+            if (Environment.GetEnvironmentVariable(PasswordVariable) is { } password)
+                result = result with { SaslPassword = password };
+            else if (result.SaslPassword is null)
+                result = result with { SaslPassword = PromptPassword(result.SaslUsername) };
+        }
+
+        var problem = SecurityProblem(result);
+        return problem is null ? result : throw new CliUsageException(problem);
+    }
+
+    /// <summary>The first problem of the security settings (files that do not exist, a missing password), or null.</summary>
+    private static string? SecurityProblem(KielClientOptions options)
+    {
+        try
+        {
+            // Any concrete options type checks the shared settings the same way; a consumer's has no other required setting.
+            (new KielConsumerOptions() with
+            {
+                BootstrapServers = "127.0.0.1:9092",
+                SecurityProtocol = options.SecurityProtocol,
+                SslCaLocation = options.SslCaLocation,
+                SslCaCertificates = options.SslCaCertificates,
+                SslCertificateLocation = options.SslCertificateLocation,
+                SslKeyLocation = options.SslKeyLocation,
+                SslKeyPassword = options.SslKeyPassword,
+                SaslMechanism = options.SaslMechanism,
+                SaslUsername = options.SaslUsername,
+                SaslPassword = options.SaslPassword,
+                OAuthBearerTokenProvider = options.OAuthBearerTokenProvider,
+            }).Validate();
+            return null;
+        }
+        catch (ArgumentException e)
+        {
+            return e.Message.Replace(nameof(KielConsumerOptions) + ".", "", StringComparison.Ordinal);
+        }
+    }
+
+    private static string? prompted;
+
+    /// <summary>Asks once per run (a command may build several clients), without echo.</summary>
+    private static string PromptPassword(string? user)
+    {
+        if (prompted is not null) return prompted;
+        if (Console.IsInputRedirected)
+            throw new CliUsageException($"no SASL password: set {PasswordVariable} (kiel never takes a password as a flag), or run on a terminal to be asked.");
+        Console.Error.Write($"SASL password for {user}: ");
+        var password = new System.Text.StringBuilder();
+        while (true)
+        {
+            var key = Console.ReadKey(intercept: true);
+            if (key.Key == ConsoleKey.Enter) break;
+            if (key.Key == ConsoleKey.Backspace)
+            {
+                if (password.Length > 0) password.Length--;
+                continue;
+            }
+            if (!char.IsControl(key.KeyChar)) password.Append(key.KeyChar);
+        }
+        Console.Error.WriteLine();
+        return prompted = password.ToString();
+    }
+
+    /// <summary>The connection-level security of the command line for a <see cref="KafkaCluster"/>, or null for plaintext.</summary>
+    public static ConnectionSecurity? ClusterSecurity(IReadOnlyList<string> brokers, CommandContext context)
+    {
+        var options = Secure(new KielConsumerOptions { BootstrapServers = string.Join(',', brokers) }, context);
+        try
+        {
+            return ConnectionSecurity.Create(options);
+        }
+        catch (ArgumentException e)
+        {
+            throw new CliUsageException(e.Message, e);
+        }
+    }
+
+    /// <summary>The authentication or TLS failure inside <paramref name="e"/>, if that is why it failed.</summary>
+    public static Kiel.AuthenticationException? AuthenticationFailure(Exception? e)
+    {
+        for (var depth = 0; e is not null && depth < 16; depth++)
+        {
+            if (e is Kiel.AuthenticationException auth) return auth;
+            if (e is AggregateException { InnerExceptions.Count: > 0 } aggregate)
+            {
+                foreach (var inner in aggregate.InnerExceptions)
+                    if (AuthenticationFailure(inner) is { } found) return found;
+                return null;
+            }
+            e = e.InnerException;
+        }
+        return null;
+    }
+
     /// <summary>Connects to the cluster and reads its metadata, bounded; an unreachable cluster is one clear error.</summary>
     public static async Task<KafkaCluster> ConnectAsync(IReadOnlyList<string> brokers, CommandContext context)
     {
@@ -60,6 +206,7 @@ internal static class KafkaCommon
             BootstrapServers = brokers,
             ClientId = "kiel-cli",
             BrokerVersionFallback = BrokerVersionFallback(context),
+            Security = ClusterSecurity(brokers, context),
             ConnectTimeout = TimeSpan.FromSeconds(5),
             RequestTimeout = TimeSpan.FromSeconds(10),
             Retry = new RetryPolicy { MaxAttempts = 2, Backoff = TimeSpan.FromMilliseconds(200) },
@@ -75,6 +222,8 @@ internal static class KafkaCommon
         catch (Exception e) when (e is not OperationCanceledException || !context.CancellationToken.IsCancellationRequested)
         {
             await cluster.DisposeAsync();
+            if (AuthenticationFailure(e) is { } auth)
+                throw new CliFailureException(auth.Message, e);
             throw new CliFailureException(
                 $"cannot reach any broker at {string.Join(',', brokers)}; check --brokers (kiel cluster prints bootstrap.servers=...) and that Kafka is running.", e);
         }

@@ -126,6 +126,7 @@ internal static class ProduceCommand
             BrokerVersionFallback = KafkaCommon.BrokerVersionFallback(context),
             TransactionalId = transactionalId,
         };
+        producerOptions = KafkaCommon.Secure(producerOptions, context);
         // Idempotence needs acks=all; left at its default it is off with one warning on brokers before 0.11.
         if (acks != Acks.All) producerOptions = producerOptions with { EnableIdempotence = false };
         await using (var producer = new KielProducer<string, string>(

@@ -25,7 +25,7 @@ public partial class GroupedConsumer<TValue>
         using var connect = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         connect.CancelAfter(Options.ZooKeeperConnectTimeout);
         _zooKeeperOffsets = await ZooKeeperOffsets.ConnectAsync(Options.OffsetsZooKeeperConnectString, Options.ZooKeeperSessionTimeout,
-            Options.ZooKeeperConnectTimeout, Options.LoggerFactory, Options.TimeProvider, connect.Token).ConfigureAwait(false);
+            Options.ZooKeeperConnectTimeout, Options.LoggerFactory, Options.TimeProvider, connect.Token, Options.ApplyZooKeeperSecurity).ConfigureAwait(false);
     }
 
     /// <summary>kiel's stored offset of <paramref name="tp"/>, or null when there is none or it cannot be read (logged).</summary>

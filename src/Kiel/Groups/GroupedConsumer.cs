@@ -146,7 +146,7 @@ public partial class GroupedConsumer<TValue> : IAsyncDisposable, IPartitionOwner
     internal Func<IGroupStore>? StoreFactory { get; set; }
 
     private IGroupStore CreateStore() => StoreFactory?.Invoke()
-        ?? new ZooKeeperGroupStore(Options.ZooKeeperConnectString, Options.Group, Options.ZooKeeperSessionTimeout, Options.ZooKeeperConnectTimeout, Options.LoggerFactory, Options.TimeProvider);
+        ?? new ZooKeeperGroupStore(Options.ZooKeeperConnectString, Options.Group, Options.ZooKeeperSessionTimeout, Options.ZooKeeperConnectTimeout, Options.LoggerFactory, Options.TimeProvider, Options.ApplyZooKeeperSecurity);
 
     /// <summary>The membership, for tests.</summary>
     internal GroupMembership? Membership => _membership;

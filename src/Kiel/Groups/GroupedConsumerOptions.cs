@@ -86,6 +86,23 @@ public sealed record GroupedConsumerOptions : KielClientOptions
     /// <summary>How long <c>ConnectAsync</c> waits for the ZooKeeper ensemble before it fails. Default 15 s.</summary>
     public TimeSpan ZooKeeperConnectTimeout { get; init; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>
+    /// Credentials the allocator's and the offsets' ZooKeeper sessions present (<c>addauth</c>), for example
+    /// <c>Kiel.ZooKeeper.ZooKeeperAuth.Digest("kiel", password)</c>. Null (default): none. Printed with the secret masked.
+    /// </summary>
+    public Kiel.ZooKeeper.ZooKeeperAuth? ZooKeeperAuth { get; init; }
+
+    /// <summary>
+    /// The ACL of the znodes kiel creates (the group's members, partitions, owners and allocation, and ZooKeeper
+    /// offsets), for example <c>[ZooKeeperAcl.Digest("kiel", password)]</c> or <see cref="Kiel.ZooKeeper.ZooKeeperAcl.CreatorAll"/>
+    /// (which needs <see cref="ZooKeeperAuth"/>). Null (default): world:anyone, as kiel.
+    /// </summary>
+    public IReadOnlyList<Kiel.ZooKeeper.ZooKeeperAcl>? ZooKeeperAcl { get; init; }
+
+    /// <summary>The ZooKeeper session settings of <see cref="ZooKeeperAuth"/> and <see cref="ZooKeeperAcl"/>.</summary>
+    internal Kiel.ZooKeeper.ZooKeeperClientOptions ApplyZooKeeperSecurity(Kiel.ZooKeeper.ZooKeeperClientOptions options) =>
+        options with { Auth = ZooKeeperAuth is { } auth ? [auth] : [], DefaultAcl = ZooKeeperAcl };
+
     /// <summary>The metadata stored with every commit. Null (the default) means kiel's <c>committed by &lt;Name&gt;</c>.</summary>
     public string? CommitMetadata { get; init; }
 
@@ -172,6 +189,10 @@ public sealed record GroupedConsumerOptions : KielClientOptions
             throw new ArgumentException($"MaxDecompressedBatchBytes is {MaxDecompressedBatchBytes}; it must be more than 0 (the default is 64 MiB).", nameof(MaxDecompressedBatchBytes));
         if (ZooKeeperSessionTimeout < TimeSpan.FromMilliseconds(100) || ZooKeeperSessionTimeout.TotalMilliseconds > int.MaxValue)
             throw new ArgumentException($"ZooKeeperSessionTimeout is {ZooKeeperSessionTimeout}; it must be at least 100 ms (the server clamps it to 2 to 20 ticks).", nameof(ZooKeeperSessionTimeout));
+        if (ZooKeeperAcl is { Count: 0 })
+            throw new ArgumentException("ZooKeeperAcl is empty; leave it null for world:anyone, or give entries such as ZooKeeperAcl.Digest(user, password).", nameof(ZooKeeperAcl));
+        if (ZooKeeperAuth is { } zkAuth && (string.IsNullOrEmpty(zkAuth.Scheme) || zkAuth.Credentials is null))
+            throw new ArgumentException("ZooKeeperAuth needs a scheme and credentials; use ZooKeeperAuth.Digest(user, password).", nameof(ZooKeeperAuth));
         if (ZooKeeperConnectTimeout <= TimeSpan.Zero)
             throw new ArgumentException($"ZooKeeperConnectTimeout is {ZooKeeperConnectTimeout}; it must be positive.", nameof(ZooKeeperConnectTimeout));
         if (MetadataMaxAge <= TimeSpan.Zero)

@@ -17,19 +17,26 @@ internal sealed class ZooKeeperGroupStore : IGroupStore, ISessionLease
 
     private readonly TimeProvider _time;
 
-    public ZooKeeperGroupStore(string connectString, string group, TimeSpan sessionTimeout, TimeSpan connectTimeout, ILoggerFactory? loggerFactory, TimeProvider? time = null)
+    /// <summary>The ACL of the group's znodes (null: world:anyone), also for the ones a transaction creates.</summary>
+    private readonly IReadOnlyList<ZooKeeperAcl>? _acl;
+
+    public ZooKeeperGroupStore(string connectString, string group, TimeSpan sessionTimeout, TimeSpan connectTimeout, ILoggerFactory? loggerFactory, TimeProvider? time = null,
+        Func<ZooKeeperClientOptions, ZooKeeperClientOptions>? secure = null)
     {
         _paths = new GroupPaths(group);
         _sessionTimeout = sessionTimeout;
         _time = time ?? TimeProvider.System;
-        _zk = new ZooKeeperClient(new ZooKeeperClientOptions
+        var options = new ZooKeeperClientOptions
         {
             ConnectString = connectString,
             SessionTimeout = sessionTimeout,
             ConnectionWaitTimeout = connectTimeout,
             LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance,
             TimeProvider = _time,
-        });
+        };
+        if (secure is not null) options = secure(options);
+        _acl = options.DefaultAcl;
+        _zk = new ZooKeeperClient(options);
         _zk.StateChanged += OnStateChanged;
     }
 
@@ -70,6 +77,8 @@ internal sealed class ZooKeeperGroupStore : IGroupStore, ISessionLease
     public async Task ConnectAsync(CancellationToken cancellationToken)
     {
         await _zk.ConnectAsync(cancellationToken).ConfigureAwait(false);
+        // Under an ACL only the group's own subtree is closed: /kiel/groups stays open so other groups can be created.
+        if (_acl is not null) await _zk.EnsurePathAsync("/kiel/groups", ZooKeeperAcl.OpenUnsafe, cancellationToken).ConfigureAwait(false);
         await _zk.EnsurePathAsync(_paths.Members, cancellationToken: cancellationToken).ConfigureAwait(false);
         await _zk.EnsurePathAsync(_paths.Partitions, cancellationToken: cancellationToken).ConfigureAwait(false);
         await _zk.EnsurePathAsync(_paths.Owners, cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -134,7 +143,7 @@ internal sealed class ZooKeeperGroupStore : IGroupStore, ISessionLease
             // A stale node of an earlier session with our name: replace it in one transaction, as kiel's Party does.
             try
             {
-                await _zk.MultiAsync([ZooKeeperOp.Delete(path, stat.Version), ZooKeeperOp.Create(path, default, CreateMode.Ephemeral)], cancellationToken).ConfigureAwait(false);
+                await _zk.MultiAsync([ZooKeeperOp.Delete(path, stat.Version), ZooKeeperOp.Create(path, default, CreateMode.Ephemeral, _acl)], cancellationToken).ConfigureAwait(false);
                 return;
             }
             catch (MultiOperationException) { }

@@ -26,16 +26,18 @@ internal sealed class ZooKeeperOffsets : IAsyncDisposable
 
     /// <summary>Connects a client of its own to <paramref name="connectString"/> (with its chroot, if any).</summary>
     public static async Task<ZooKeeperOffsets> ConnectAsync(string connectString, TimeSpan sessionTimeout, TimeSpan connectTimeout,
-        Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory, TimeProvider time, CancellationToken cancellationToken)
+        Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory, TimeProvider time, CancellationToken cancellationToken,
+        Func<ZooKeeperClientOptions, ZooKeeperClientOptions>? secure = null)
     {
-        var zk = new ZooKeeperClient(new ZooKeeperClientOptions
+        var options = new ZooKeeperClientOptions
         {
             ConnectString = connectString,
             SessionTimeout = sessionTimeout,
             ConnectionWaitTimeout = connectTimeout,
             LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance,
             TimeProvider = time,
-        });
+        };
+        var zk = new ZooKeeperClient(secure is null ? options : secure(options));
         try
         {
             await zk.ConnectAsync(cancellationToken).ConfigureAwait(false);

@@ -19,7 +19,7 @@ public sealed class SingleConsumerOutageTests
             await producer.ProduceAsync(new Confluent.Kafka.TopicPartition(topic, i % 2), new Message<Null, string> { Value = $"{{\"n\":{i}}}" });
     }
 
-    private static KielConsumerOptions Options(string bootstrap, CollectingLoggerFactory logs) => ConsumingHelpers.Options(bootstrap) with
+    private static KielConsumerOptions Options(string bootstrap, Kiel.Tests.ListLoggerFactory logs) => ConsumingHelpers.Options(bootstrap) with
     {
         LoggerFactory = logs,
         RequestTimeout = TimeSpan.FromSeconds(2),
@@ -50,7 +50,7 @@ public sealed class SingleConsumerOutageTests
         });
         meter.Start();
 
-        var logs = new CollectingLoggerFactory();
+        var logs = new Kiel.Tests.ListLoggerFactory();
         using var cts = TestTimeouts.After(90);
         await using var consumer = new SingleConsumer<JsonElement>(Options(cluster.BootstrapServers, logs), Deserializers.JsonElement);
         var seen = new List<int>();
@@ -99,7 +99,7 @@ public sealed class SingleConsumerOutageTests
         var topic = KafkaClusterFixture.UniqueTopic("single-outage-throw");
         cluster.CreateTopic(topic, 2, 1);
         await ProduceAsync(cluster.BootstrapServers, topic, 0, 4);
-        var logs = new CollectingLoggerFactory();
+        var logs = new Kiel.Tests.ListLoggerFactory();
         using var cts = TestTimeouts.After(60);
 
         // Non-retriable trouble throws whatever the option says: the topic is not there although the metadata was read.
