@@ -38,15 +38,6 @@ internal sealed class AbortedTransactionsInjector
     /// </summary>
     public ConcurrentDictionary<long, bool> AbandonedProducerIds { get; } = new();
 
-    private readonly ConcurrentDictionary<(string Topic, int Partition, long Offset), bool> _abandonedOffsets = new();
-
-    /// <summary>
-    /// An offset written in a transaction its producer left open when it died (a real coordinator aborts it when the next
-    /// instance initializes; the mock never does): the transactional batch starting there is listed as an aborted
-    /// transaction of the producer id in the batch.
-    /// </summary>
-    public void AddAbandoned(string topic, int partition, long offset) => _abandonedOffsets[(topic, partition, offset)] = true;
-
     public void AddAborted(string topic, int partition, long firstOffset, long markerOffset)
     {
         var list = _aborted.GetOrAdd((topic, partition), _ => []);
@@ -74,9 +65,9 @@ internal sealed class AbortedTransactionsInjector
                     p.Records = copy;
                     changed = true;
                 }
-                if (!AbandonedProducerIds.IsEmpty || !_abandonedOffsets.IsEmpty)
+                if (!AbandonedProducerIds.IsEmpty)
                     foreach (var (batchBase, batchProducer) in TransactionalBatches(records.Span))
-                        if (AbandonedProducerIds.ContainsKey(batchProducer) || _abandonedOffsets.ContainsKey((topic.Topic, p.PartitionIndex, batchBase)))
+                        if (AbandonedProducerIds.ContainsKey(batchProducer))
                         {
                             (p.AbortedTransactions ??= []).Add(new FetchResponse.AbortedTransaction { ProducerId = batchProducer, FirstOffset = batchBase });
                             Interlocked.Increment(ref _injected);

@@ -59,7 +59,9 @@ public sealed class ConsumeTransformProduceTests
             Assert.Equal(PerTransaction, first.OpenOffsets.Count);
             first.Kill();
             await first.WaitForExitAsync();
-            foreach (var (p, offset) in first.OpenOffsets) cluster.Injector.AddAbandoned(output, p, offset);
+            var abandoned = first.OpenOffsets.Select(o => (o.Partition, o.Offset)).ToHashSet();
+            var inject = cluster.Injector.Hook;
+            cluster.Proxy.ResponseHook = (key, version, frame) => ListAbandoned(output, abandoned, key, version, inject(key, version, frame));
             firstCommitted = first.Committed;
         }
         Assert.Equal(StallAt * PerTransaction, firstCommitted.Values.Sum());
@@ -110,13 +112,52 @@ public sealed class ConsumeTransformProduceTests
         Assert.Equal(expected.Order(StringComparer.Ordinal), read.Select(r => r.Value!).Order(StringComparer.Ordinal));
         foreach (var p in Enumerable.Range(0, Partitions))
             Assert.Equal(Enumerable.Range(0, PerPartition).Select(i => $"IN-{p}-{i}"), read.Where(r => r.Partition == p).Select(r => r.Value!));
-        Assert.True(cluster.Injector.Injected >= 1, "the dead transaction was never listed as aborted");
         // Nothing more: the reader is at the end of both partitions' committed records.
         using var more = new CancellationTokenSource(TimeSpan.FromSeconds(1));
         var extra = 0;
         try { await foreach (var _ in reader.ConsumeAsync(more.Token)) extra++; }
         catch (OperationCanceledException) { }
         Assert.Equal(0, extra);
+    }
+
+    /// <summary>
+    /// Lists, in a Fetch response of <paramref name="topic"/>, each transactional batch that starts at one of the dead
+    /// transaction's offsets as an aborted transaction of the batch's producer id (what a real broker sends once the
+    /// coordinator has aborted it).
+    /// </summary>
+    private static byte[] ListAbandoned(string topic, HashSet<(int Partition, long Offset)> abandoned, ApiKey key, short version, byte[] frame)
+    {
+        if (key != ApiKey.Fetch || version < 4) return frame;
+        var reader = new KafkaReader(frame.AsMemory());
+        var correlationId = KafkaHeaders.ReadResponseHeader(ref reader, ApiKey.Fetch, version);
+        var response = FetchResponse.Read(ref reader, version);
+        var changed = false;
+        foreach (var t in response.Responses.Where(t => t.Topic == topic))
+            foreach (var p in t.Partitions)
+            {
+                if (p.Records is not { Length: > 0 } records) continue;
+                var set = records.Span;
+                for (var at = 0; set.Length - at >= 61;)
+                {
+                    var length = BinaryPrimitives.ReadInt32BigEndian(set[(at + 8)..]);
+                    if (set[at + 16] != 2 || length < 49 || set.Length - at < 12 + length) break;
+                    var baseOffset = BinaryPrimitives.ReadInt64BigEndian(set[at..]);
+                    var transactional = (BinaryPrimitives.ReadInt16BigEndian(set[(at + 21)..]) & 0x30) == 0x10;
+                    if (transactional && abandoned.Contains((p.PartitionIndex, baseOffset)))
+                    {
+                        (p.AbortedTransactions ??= []).Add(new FetchResponse.AbortedTransaction { ProducerId = BinaryPrimitives.ReadInt64BigEndian(set[(at + 43)..]), FirstOffset = baseOffset });
+                        changed = true;
+                    }
+                    at += 12 + length;
+                }
+            }
+        if (!changed) return frame;
+        var output = new ArrayBufferWriter<byte>(frame.Length + 256);
+        var writer = new KafkaWriter(output);
+        KafkaHeaders.WriteResponseHeader(ref writer, ApiKey.Fetch, version, correlationId);
+        response.Write(ref writer, version);
+        writer.Flush();
+        return output.WrittenSpan.ToArray();
     }
 
     /// <summary>One OffsetCommit (v2) over a plain socket to the one broker, as the given group member.</summary>
