@@ -4,8 +4,10 @@
 //   kiel produce orders -b <bootstrap> < some-lines.txt
 //   dotnet run --project samples/Kiel.Samples.Transactions -- <bootstrap> [transactional-id]
 //   kiel consume orders-upper -b <bootstrap> --isolation read_committed
-// A second instance with the same transactional id fences the first. The input starts at the beginning here; with a
-// Kafka group member (KielConsumer.GroupMetadata) it starts at the offsets the transactions committed for the group.
+// The consumer is a member of the Kafka group "orders-upper": it starts at the offsets the transactions committed for
+// the group (the beginning the first time). A second instance with the same transactional id fences the first and
+// aborts the transaction it left open; it then resumes from the committed offsets, so each input record is in the
+// output exactly once. (tests/Kiel.IntegrationTests/Transactions/ConsumeTransformProduceTests kills one mid-transaction.)
 using System.Text;
 using Kiel;
 using Kiel.Consuming;
@@ -18,11 +20,19 @@ using var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
 
 await using var consumer = new KielConsumer<string?, string?>(
-    new KielConsumerOptions { BootstrapServers = bootstrap, IsolationLevel = IsolationLevel.ReadCommitted },
+    new KielConsumerOptions
+    {
+        BootstrapServers = bootstrap,
+        IsolationLevel = IsolationLevel.ReadCommitted,
+        GroupId = Group,
+        // The offsets are committed in the transactions (SendOffsetsToTransactionAsync), never by the consumer.
+        EnableAutoCommit = false,
+        AutoOffsetReset = OffsetResetPolicy.Earliest,
+    },
     Deserializers.Utf8, Deserializers.Utf8);
 await using var producer = new KielProducer<string, string>(new KielProducerOptions { BootstrapServers = bootstrap, TransactionalId = transactionalId });
 await producer.InitTransactionsAsync(stop.Token);
-await consumer.AssignTopicAsync(Input, StartPosition.Beginning, stop.Token);
+consumer.Subscribe([Input]);
 
 try
 {
@@ -43,7 +53,7 @@ try
                 next = record.Offset + 1;
             }
             if (next >= 0)
-                await producer.SendOffsetsToTransactionAsync([new(batch.TopicPartition, next)], new ConsumerGroupMetadata(Group), stop.Token);
+                await producer.SendOffsetsToTransactionAsync([new(batch.TopicPartition, next)], consumer.GroupMetadata!, stop.Token);
             await producer.CommitTransactionAsync(stop.Token);
             if (next >= 0) Console.WriteLine($"committed {batch.TopicPartition} up to offset {next}");
         }
