@@ -81,7 +81,9 @@ public sealed class TransactionalProducerTests
             Assert.Equal(committed[p], read.Where(r => r.Partition == p).Select(r => r.Value!).ToList());
         Assert.DoesNotContain(read, r => r.Value!.StartsWith("a-", StringComparison.Ordinal));
         // The mock wrote one marker per transaction and partition (2,000), read by both readers; the proxy listed the aborted ones.
-        Assert.True(cluster.Injector.ControlBatches >= 2_000, $"{cluster.Injector.ControlBatches} control batches");
+        // The last transaction's two COMMIT markers follow the last records, so a reader that stops at 5,000 records may
+        // not have fetched them yet.
+        Assert.True(cluster.Injector.ControlBatches >= 1_998, $"{cluster.Injector.ControlBatches} control batches");
         Assert.True(cluster.Injector.Injected >= 1_000, $"{cluster.Injector.Injected} aborted-transaction entries");
     }
 

@@ -213,7 +213,10 @@ public sealed class ZooKeeperClientTests(StandaloneZooKeeperFixture zk) : IClass
         var changes = new List<SessionState>();
         client.StateChanged += (_, c) => { lock (changes) changes.Add(c.State); };
         await Task.Delay(TimeSpan.FromSeconds(4)); // twice the session timeout with no request
-        lock (changes) Assert.Empty(changes);
+        // Without pings the server expires the session after 2 s (Expired, then a new session id). On a very busy
+        // machine a ping reply can come later than the client waits for (a third of the timeout), and the client then
+        // moves to another connection on the same session (Suspended, Reconnected): the session still lives.
+        lock (changes) Assert.DoesNotContain(SessionState.Expired, changes);
         Assert.Equal(session, client.SessionId);
         Assert.Equal(session, (await client.ExistsAsync(root))!.EphemeralOwner);
     }
