@@ -65,7 +65,9 @@ for proj in tests/*/*.csproj; do
   echo "== $name"
   with_sigint dotnet test "$proj" -c Release --no-build -nologo ${test_args[@]+"${test_args[@]}"} \
     --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=minimal" \
-    --results-directory "$results" --blame-hang-timeout 8m || status=1
+    --results-directory "$results" --blame-hang-timeout 8m
+  rc=$?
+  [ "$rc" -ne 0 ] && status=1
   trx="$results/$name.trx"
   if [ ! -f "$trx" ]; then
     echo "$name: no test results (the test host crashed or did not start)"
@@ -76,6 +78,11 @@ for proj in tests/*/*.csproj; do
   get() { echo "$counters" | sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p"; }
   p=$(get passed); f=$(get failed); e=$(get error); t=$(get timeout); a=$(get aborted); n=$(get notExecuted)
   p=${p:-0}; f=$(( ${f:-0} + ${e:-0} + ${t:-0} + ${a:-0} )); n=${n:-0}
+  # A test host that crashed or hung mid-run leaves results that show no failure: count the aborted run as one.
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+    echo "$name: the test run ended with exit code $rc (test host crashed, hung or aborted): counted as 1 failed"
+    f=1
+  fi
   echo "$name: $p passed, $f failed, $n skipped"
   passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + n))
 done

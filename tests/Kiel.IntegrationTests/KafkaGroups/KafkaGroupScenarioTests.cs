@@ -56,7 +56,7 @@ public sealed class KafkaGroupScenarioTests(KafkaGroupFixture fixture, ITestOutp
                     {
                         r = _consumer.Consume(100);
                     }
-                    catch (ConsumeException)
+                    catch (Confluent.Kafka.ConsumeException)
                     {
                         continue;
                     }
@@ -70,7 +70,7 @@ public sealed class KafkaGroupScenarioTests(KafkaGroupFixture fixture, ITestOutp
                             _consumer.Commit(pending.Select(kv => new TopicPartitionOffset(topic, kv.Key, kv.Value)));
                             foreach (var (p, o) in pending) Committed[p] = o;
                         }
-                        catch (KafkaException)
+                        catch (Confluent.Kafka.KafkaException)
                         {
                         }
                         pending.Clear();
