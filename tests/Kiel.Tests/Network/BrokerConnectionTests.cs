@@ -28,15 +28,17 @@ public sealed class BrokerConnectionTests
     [Fact]
     public async Task Negotiates_ApiVersions_v3_with_client_software_name()
     {
-        ScriptedRequest? seen = null;
+        // The script stores the request after it has answered, so the client may be connected first: await it.
+        var handshake = new TaskCompletionSource<ScriptedRequest?>(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var broker = new ScriptedBroker(async c =>
         {
-            seen = await c.HandshakeAsync();
+            handshake.TrySetResult(await c.HandshakeAsync());
             await c.WaitForClientCloseAsync(TimeSpan.FromSeconds(5));
         });
         await using var conn = await BrokerConnection.ConnectAsync(broker.Endpoint, Options(), "test", Bounded());
+        var seen = await handshake.Task.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.NotNull(seen);
-        Assert.Equal(3, seen!.Version);
+        Assert.Equal(3, seen.Version);
         Assert.Equal("test", seen.ClientId);
         var reader = new KafkaReader(seen.Body);
         Assert.Equal("kiel-dotnet", reader.ReadCompactString());
