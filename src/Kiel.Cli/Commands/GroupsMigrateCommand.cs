@@ -100,24 +100,8 @@ internal static class GroupsMigrateCommand
         if (plan.Count > 0)
         {
             var version = connection.Versions.Choose(ApiKey.OffsetCommit, 1, 9);
-            var response = await connection.SendAsync(new OffsetCommitRequest
-            {
-                GroupId = group,
-                GenerationIdOrMemberEpoch = -1,
-                MemberId = "",
-                RetentionTimeMs = -1,
-                Topics = plan.GroupBy(kv => kv.Key.Topic, StringComparer.Ordinal).Select(g => new OffsetCommitRequest.OffsetCommitRequestTopic
-                {
-                    Name = g.Key,
-                    Partitions = g.Select(kv => new OffsetCommitRequest.OffsetCommitRequestPartition
-                    {
-                        PartitionIndex = kv.Key.Partition,
-                        CommittedOffset = kv.Value,
-                        CommittedMetadata = "migrated from kiel's ZooKeeper offsets by kiel-cli",
-                        CommitTimestamp = -1,
-                    }).ToList(),
-                }).ToList(),
-            }, version, ct);
+            var response = await connection.SendAsync(
+                OffsetCommits.Create(group, plan, "migrated from kiel's ZooKeeper offsets by kiel-cli"), version, ct);
             var failed = response.Topics.SelectMany(t => t.Partitions.Where(p => p.ErrorCode != 0).Select(p => $"{t.Name}:{p.PartitionIndex} ({((ErrorCode)p.ErrorCode).Name()})")).ToList();
             if (failed.Count > 0)
             {

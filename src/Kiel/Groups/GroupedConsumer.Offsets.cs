@@ -120,24 +120,7 @@ public partial class GroupedConsumer<TValue>
                 // One lookup per attempt: this loop is the retry loop (budgets do not multiply).
                 var connection = await cluster.GetCoordinatorConnectionOnceAsync(CoordinatorType.Group, Options.Group, cancellationToken).ConfigureAwait(false);
                 var version = connection.Versions.Choose(Protocol.ApiKey.OffsetCommit);
-                var request = new OffsetCommitRequest
-                {
-                    GroupId = Options.Group,
-                    GenerationIdOrMemberEpoch = -1,
-                    MemberId = "",
-                    RetentionTimeMs = -1,
-                    Topics = pending.GroupBy(kv => kv.Key.Topic, StringComparer.Ordinal).Select(g => new OffsetCommitRequest.OffsetCommitRequestTopic
-                    {
-                        Name = g.Key,
-                        Partitions = g.Select(kv => new OffsetCommitRequest.OffsetCommitRequestPartition
-                        {
-                            PartitionIndex = kv.Key.Partition,
-                            CommittedOffset = kv.Value,
-                            CommittedMetadata = metadata,
-                            CommitTimestamp = -1,
-                        }).ToList(),
-                    }).ToList(),
-                };
+                var request = OffsetCommits.Create(Options.Group, pending, metadata);
                 var response = await connection.SendAsync(request, version, cancellationToken).ConfigureAwait(false);
                 foreach (var topic in response.Topics)
                     foreach (var p in topic.Partitions)

@@ -201,25 +201,7 @@ internal sealed class GroupConsumerCoordinator : IGroupMemberListener, IAsyncDis
             await _cluster.ExecuteOnCoordinatorAsync(CoordinatorType.Group, _groupId, async (connection, ct) =>
             {
                 var version = connection.Versions.Choose(ApiKey.OffsetCommit, 0, 8);
-                var request = new OffsetCommitRequest
-                {
-                    GroupId = _groupId,
-                    GenerationIdOrMemberEpoch = me.GenerationId,
-                    MemberId = me.MemberId,
-                    GroupInstanceId = me.GroupInstanceId,
-                    RetentionTimeMs = -1,
-                    Topics = [.. pending.GroupBy(kv => kv.Key.Topic, StringComparer.Ordinal).Select(g => new OffsetCommitRequest.OffsetCommitRequestTopic
-                    {
-                        Name = g.Key,
-                        Partitions = [.. g.Select(kv => new OffsetCommitRequest.OffsetCommitRequestPartition
-                        {
-                            PartitionIndex = kv.Key.Partition,
-                            CommittedOffset = kv.Value,
-                            CommittedMetadata = "",
-                            CommitTimestamp = -1,
-                        })],
-                    })],
-                };
+                var request = OffsetCommits.Create(_groupId, pending, "", me);
                 var response = await connection.SendAsync(request, version, ct).ConfigureAwait(false);
                 foreach (var topic in response.Topics)
                     foreach (var p in topic.Partitions)
