@@ -35,7 +35,7 @@ public sealed class FetchEngineTimeTests
     [Fact]
     public async Task An_unknown_topic_is_reported_when_fake_time_passes_the_topic_metadata_timeout()
     {
-        var time = new FakeTimeProvider();
+        var time = new TimerWatchingTimeProvider();
         var backend = new FakeBackend();
         var timeout = TimeSpan.FromHours(1);
         await using var engine = new FetchEngine(backend, EngineHarness.Options() with
@@ -45,13 +45,19 @@ public sealed class FetchEngineTimeTests
         var lookup = engine.GetTopicPartitionsAsync("nope", default).AsTask();
         await Eventually.Until(() => backend.MetadataCalls >= 1, "the first lookup");
         // Each fake step passes the (at most 1 s) backoff: the engine asks again, and does not give up before the hour.
+        // The clock moves only once the backoff delay's timer exists: an advance made between the lookup and the
+        // timer's creation would not count towards it (seen on a busy machine). Every backoff here is the 1 s RetryBackoff.
+        var timers = 0;
         for (var i = 0; i < 10; i++)
         {
             var calls = backend.MetadataCalls;
+            await Eventually.Until(() => time.TimersWithDueTime(TimeSpan.FromSeconds(1)) > timers, $"the backoff delay after lookup {i + 1} starts");
+            timers = time.TimersWithDueTime(TimeSpan.FromSeconds(1));
             time.Advance(TimeSpan.FromMinutes(5));
             await Eventually.Until(() => backend.MetadataCalls > calls, $"a lookup after {(i + 1) * 5} fake minutes");
             Assert.False(lookup.IsCompleted, $"gave up after {(i + 1) * 5} fake minutes");
         }
+        await Eventually.Until(() => time.TimersWithDueTime(TimeSpan.FromSeconds(1)) > timers, "the last backoff delay starts");
         time.Advance(TimeSpan.FromMinutes(10));
         var ex = await Assert.ThrowsAsync<UnknownTopicException>(() => lookup.WaitAsync(Eventually.Deadline));
         Assert.Contains("nope", ex.Message);
