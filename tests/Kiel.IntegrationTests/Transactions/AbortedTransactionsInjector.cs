@@ -16,6 +16,8 @@ namespace Kiel.IntegrationTests.Transactions;
 internal sealed class AbortedTransactionsInjector
 {
     private readonly ConcurrentDictionary<(string Topic, int Partition), List<(long First, long Marker)>> _aborted = new();
+    private readonly ConcurrentDictionary<Guid, string> _topicNames = new();
+    private readonly ConcurrentDictionary<short, int> _fetchVersions = new();
     private int _controlBatches;
     private int _badControlCrcs;
 
@@ -44,14 +46,26 @@ internal sealed class AbortedTransactionsInjector
         lock (list) list.Add((firstOffset, markerOffset));
     }
 
+    /// <summary>The Fetch versions of the responses seen, with their counts.</summary>
+    public IReadOnlyDictionary<short, int> FetchVersions => _fetchVersions;
+
     public byte[] Hook(ApiKey key, short version, byte[] frame)
     {
+        if (key == ApiKey.Metadata)
+        {
+            LearnTopicIds(frame, version);
+            return frame;
+        }
         if (key != ApiKey.Fetch || version < 4) return frame;
+        _fetchVersions.AddOrUpdate(version, 1, (_, n) => n + 1);
         var reader = new KafkaReader(frame.AsMemory());
         var correlationId = KafkaHeaders.ReadResponseHeader(ref reader, ApiKey.Fetch, version);
         var response = FetchResponse.Read(ref reader, version);
         var changed = false;
         foreach (var topic in response.Responses)
+        {
+            // Fetch v13+ names a topic by its id alone; its name is learnt from the Metadata responses the client read.
+            var name = version >= 13 ? _topicNames.GetValueOrDefault(topic.TopicId, "") : topic.Topic;
             foreach (var p in topic.Partitions)
             {
                 if (p.Records is not { Length: > 0 } records) continue;
@@ -73,7 +87,7 @@ internal sealed class AbortedTransactionsInjector
                             Interlocked.Increment(ref _injected);
                             changed = true;
                         }
-                if (producerId < 0 || !_aborted.TryGetValue((topic.Topic, p.PartitionIndex), out var ranges)) continue;
+                if (producerId < 0 || !_aborted.TryGetValue((name, p.PartitionIndex), out var ranges)) continue;
                 lock (ranges)
                     foreach (var (first, marker) in ranges)
                         if (first <= high && marker >= low)
@@ -83,6 +97,7 @@ internal sealed class AbortedTransactionsInjector
                             changed = true;
                         }
             }
+        }
         if (!changed) return frame;
         var output = new ArrayBufferWriter<byte>(frame.Length + 256);
         var writer = new KafkaWriter(output);
@@ -90,6 +105,15 @@ internal sealed class AbortedTransactionsInjector
         response.Write(ref writer, version);
         writer.Flush();
         return output.WrittenSpan.ToArray();
+    }
+
+    private void LearnTopicIds(byte[] frame, short version)
+    {
+        if (version < 10) return;
+        var reader = new KafkaReader(frame.AsMemory());
+        KafkaHeaders.ReadResponseHeader(ref reader, ApiKey.Metadata, version);
+        foreach (var topic in MetadataResponse.Read(ref reader, version).Topics)
+            if (topic.Name is { } name && topic.TopicId != Guid.Empty) _topicNames[topic.TopicId] = name;
     }
 
     private static List<(long Base, long ProducerId)> TransactionalBatches(ReadOnlySpan<byte> set)

@@ -24,8 +24,14 @@ internal sealed class TransactionCluster : IAsyncDisposable
         Proxy.ResponseHook = Injector.Hook;
     }
 
-    public static async Task<TransactionCluster> StartAsync() =>
-        new(await EmbeddedKafkaCluster.StartAsync(new EmbeddedKafkaOptions { Brokers = 1 }));
+    public static async Task<TransactionCluster> StartAsync()
+    {
+        var cluster = await EmbeddedKafkaCluster.StartAsync(new EmbeddedKafkaOptions { Brokers = 1 });
+        // The generated MetadataResponse stops at v12 and the proxy rewrites every Metadata response: a client that asked
+        // for v13 (librdkafka 2.16 does) had its connection closed by the proxy, so Confluent.Kafka got nowhere through it.
+        cluster.SetApiVersion(KafkaApiKeys.Metadata, 0, 12);
+        return new TransactionCluster(cluster);
+    }
 
     public string Bootstrap => Cluster.BootstrapServers;
     public string ProxyBootstrap => Proxy.BootstrapServers;

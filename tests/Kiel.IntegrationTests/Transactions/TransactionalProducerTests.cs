@@ -252,33 +252,104 @@ public sealed class TransactionalProducerTests
     }
 
     /// <summary>
-    /// Kiel commits; Confluent.Kafka's read_committed consumer reads exactly the committed records, and no markers. (Through
-    /// the proxy librdkafka fetched nothing; so this direction has no aborted transactions, which the mock would serve to it.)
+    /// Kiel commits and aborts transactions on two partitions; through the proxy (which lists the aborted transactions
+    /// the mock leaves out) three read_committed readers we did not all write read exactly the committed records, per
+    /// partition in order: Kiel, Confluent.Kafka 2.16 (librdkafka 2.16, Fetch v13+ with topic ids) and Debian's
+    /// python3-confluent-kafka (librdkafka 2.0.2, Fetch v11 with topic names). The same Confluent.Kafka reader straight
+    /// at the mock reads the aborted records too, so the proxy's lists are what the peers honour. (kafka-python 2.0.2,
+    /// Debian's, has no read_committed: its fetcher always asks for read_uncommitted.)
     /// </summary>
     [Fact]
-    public async Task Confluent_read_committed_reads_exactly_what_Kiel_committed()
+    public async Task Confluent_and_librdkafka_2_0_read_committed_read_exactly_what_Kiel_committed_with_aborts_between()
     {
         await using var cluster = await TransactionCluster.StartAsync();
         var topic = Topic("txn-k2c");
-        cluster.Cluster.CreateTopic(topic, 1);
-        var committed = new List<string>();
+        cluster.Cluster.CreateTopic(topic, 2);
+        var committed = new Dictionary<int, List<string>> { [0] = [], [1] = [] };
         await using (var producer = new KielProducer<string, string>(TransactionKit.Producer(cluster.Bootstrap, "txn-k2c")))
         {
             await producer.InitTransactionsAsync();
-            for (var t = 0; t < 20; t++)
+            for (var t = 0; t < 30; t++)
             {
-                await TransactionAsync(producer, topic, t, 5, 1, commit: true);
-                committed.AddRange(Enumerable.Range(0, 5).Select(i => $"c-{t}-{i}"));
+                // Every third transaction aborts; the last one commits, so a leaked aborted record displaces a committed one.
+                var commit = t % 3 != 1;
+                await TransactionAsync(producer, topic, t, 6, 2, commit, cluster);
+                if (commit)
+                    for (var i = 0; i < 6; i++) committed[i % 2].Add($"c-{t}-{i}");
             }
         }
-        using var consumer = ConfluentClients.Consumer(cluster.Bootstrap, "k2c-" + Guid.NewGuid().ToString("N"),
+        var total = committed[0].Count + committed[1].Count;
+        void AssertCommitted(string who, IEnumerable<(int Partition, string Value)> read)
+        {
+            var list = read.ToList();
+            foreach (var p in new[] { 0, 1 })
+            {
+                var got = list.Where(r => r.Partition == p).Select(r => r.Value).ToList();
+                Assert.True(committed[p].SequenceEqual(got),
+                    $"{who}, partition {p}: expected {committed[p].Count} committed records, read {got.Count}: {string.Join(" ", got)}");
+            }
+        }
+
+        await using (var kiel = TransactionKit.ReadCommitted(cluster.ProxyBootstrap))
+        {
+            await kiel.AssignTopicAsync(topic, StartPosition.Beginning);
+            AssertCommitted("Kiel", (await ConsumingHelpers.ReadAsync(kiel, total, 60)).Select(r => (r.Partition, r.Value!)));
+        }
+
+        var before = cluster.Injector.Injected;
+        AssertCommitted("Confluent.Kafka 2.16", ConfluentReadCommitted(cluster.ProxyBootstrap, topic, total));
+        Assert.True(cluster.Injector.Injected > before, "Confluent.Kafka was not served an aborted-transactions list");
+        Assert.Contains(cluster.Injector.FetchVersions.Keys, v => v >= 13);
+
+        // Straight at the mock, with no aborted-transactions lists, the same reader reads the aborted records too.
+        var direct = ConfluentReadCommitted(cluster.Bootstrap, topic, total);
+        Assert.Contains(direct, r => r.Value.StartsWith("a-", StringComparison.Ordinal));
+
+        before = cluster.Injector.Injected;
+        AssertCommitted("python3-confluent-kafka (librdkafka 2.0.2)", await PythonConfluentReadCommittedAsync(cluster.ProxyBootstrap, topic, total));
+        Assert.True(cluster.Injector.Injected > before, "librdkafka 2.0.2 was not served an aborted-transactions list");
+        Assert.Contains(cluster.Injector.FetchVersions.Keys, v => v < 13);
+    }
+
+    /// <summary>A Confluent.Kafka read_committed consumer assigned both partitions from the start: the first <paramref name="count"/> records, then 1 s more.</summary>
+    private static List<(int Partition, string Value)> ConfluentReadCommitted(string bootstrap, string topic, int count)
+    {
+        using var consumer = ConfluentClients.Consumer(bootstrap, "k2c-" + Guid.NewGuid().ToString("N"),
             c => c.IsolationLevel = Confluent.Kafka.IsolationLevel.ReadCommitted);
-        consumer.Assign(new Confluent.Kafka.TopicPartitionOffset(topic, 0, Offset.Beginning));
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        var read = ConfluentClients.ConsumeCount(consumer, committed.Count, cts.Token);
+        consumer.Assign([new Confluent.Kafka.TopicPartitionOffset(topic, 0, Offset.Beginning), new Confluent.Kafka.TopicPartitionOffset(topic, 1, Offset.Beginning)]);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var read = ConfluentClients.ConsumeCount(consumer, count, cts.Token);
+        using var more = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+        read.AddRange(ConfluentClients.ConsumeCount(consumer, 1, more.Token));
         consumer.Close();
-        Assert.True(committed.SequenceEqual(read.Select(r => r.Message.Value)),
-            $"expected {committed.Count}, read {read.Count}: {string.Join(" ", read.Select(r => $"{r.Offset.Value}={r.Message.Value}"))}");
+        return [.. read.Select(r => (r.Partition.Value, r.Message.Value))];
+    }
+
+    /// <summary>Debian's python3-confluent-kafka (on librdkafka 2.0.2) with isolation.level=read_committed.</summary>
+    private static async Task<List<(int Partition, string Value)>> PythonConfluentReadCommittedAsync(string bootstrap, string topic, int count)
+    {
+        const string python = "/usr/bin/python3";
+        Assert.True(File.Exists(python), "python3-confluent-kafka needs /usr/bin/python3: apt-get install -y python3-confluent-kafka");
+        var script = $$"""
+            import sys, time
+            from confluent_kafka import Consumer, TopicPartition
+            c = Consumer({'bootstrap.servers': '{{bootstrap}}', 'group.id': 'k2py', 'isolation.level': 'read_committed',
+                          'enable.auto.commit': False, 'fetch.wait.max.ms': 10})
+            c.assign([TopicPartition('{{topic}}', 0, 0), TopicPartition('{{topic}}', 1, 0)])
+            n, end, extra = 0, time.time() + 60, None
+            while time.time() < (end if extra is None else extra):
+                m = c.poll(0.1)
+                if m is None: continue
+                if m.error(): sys.exit('error %s' % m.error())
+                print('%d %s' % (m.partition(), m.value().decode()), flush=True)
+                n += 1
+                if n == {{count}}: extra = time.time() + 1
+            c.close()
+            """;
+        var result = await ProcessRunner.RunAsync(python, ["-c", script], TimeSpan.FromSeconds(90));
+        Assert.True(result.ExitCode == 0, result.StdErr);
+        return [.. result.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => l.Split(' ', 2)).Select(p => (int.Parse(p[0], System.Globalization.CultureInfo.InvariantCulture), p[1]))];
     }
 
     /// <summary>Confluent.Kafka's transactional producer commits and aborts; Kiel's read_committed consumer reads exactly the committed records.</summary>
