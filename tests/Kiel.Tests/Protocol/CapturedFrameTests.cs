@@ -17,14 +17,71 @@ public class CapturedFrameTests
 
     internal static IReadOnlyList<Frame> Frames { get; } = Load();
 
-    private static List<Frame> Load()
+    /// <summary>The transactional producer's frames (Confluent.Kafka 2.16 through the recording proxy; see Fixtures/README.md).</summary>
+    internal static IReadOnlyList<Frame> TransactionFrames { get; } = Load("confluent-2.16-transactions.txt");
+
+    private static List<Frame> Load() => [.. Load("librdkafka-2.16-frames.txt"), .. Load("confluent-2.16-transactions.txt")];
+
+    private static List<Frame> Load(string file)
     {
-        var path = Path.Combine(AppContext.BaseDirectory, "Fixtures", "librdkafka-2.16-frames.txt");
+        var path = Path.Combine(AppContext.BaseDirectory, "Fixtures", file);
         return File.ReadAllLines(path)
             .Where(l => l.Length > 0)
             .Select(l => l.Split(' '))
             .Select(p => new Frame(p[0] == "request", (ApiKey)short.Parse(p[1]), short.Parse(p[2]), Convert.FromHexString(p[3])))
             .ToList();
+    }
+
+    private static T Body<T>(ApiKey key, bool request) where T : class
+    {
+        var frame = TransactionFrames.Single(f => f.Key == key && f.IsRequest == request);
+        var reader = new KafkaReader(frame.Bytes.AsMemory());
+        if (request) KafkaHeaders.ReadRequestHeader(ref reader);
+        else KafkaHeaders.ReadResponseHeader(ref reader, key, frame.Version);
+        var body = request ? MessageReaders.ReadRequest(key, ref reader, frame.Version) : MessageReaders.ReadResponse(key, ref reader, frame.Version);
+        Assert.True(reader.End, $"{frame}: {reader.Remaining} byte(s) left");
+        return Assert.IsType<T>(body);
+    }
+
+    /// <summary>
+    /// What Confluent.Kafka's transactional producer sent for init, two records on two partitions, the input offset of a
+    /// group member, and commit (TransactionPeerSequenceTests compares Kiel's requests with these fields live).
+    /// </summary>
+    [Fact]
+    public void ConfluentTransactionalFramesDecodeToWhatItSent()
+    {
+        Assert.Equal([ApiKey.InitProducerId, ApiKey.AddPartitionsToTxn, ApiKey.AddOffsetsToTxn, ApiKey.TxnOffsetCommit, ApiKey.EndTxn],
+            TransactionFrames.Where(f => f.IsRequest).Select(f => f.Key));
+        Assert.Equal(TransactionFrames.Where(f => f.IsRequest).Select(f => (f.Key, f.Version)), TransactionFrames.Where(f => !f.IsRequest).Select(f => (f.Key, f.Version)));
+
+        var init = Body<InitProducerIdRequest>(ApiKey.InitProducerId, request: true);
+        Assert.Equal(("txn-seq", 60000, -1L, (short)-1), (init.TransactionalId, init.TransactionTimeoutMs, init.ProducerId, init.ProducerEpoch));
+        var id = Body<InitProducerIdResponse>(ApiKey.InitProducerId, request: false);
+        Assert.Equal((short)0, id.ErrorCode);
+
+        var add = Body<AddPartitionsToTxnRequest>(ApiKey.AddPartitionsToTxn, request: true);
+        Assert.Equal(("txn-seq", id.ProducerId, id.ProducerEpoch), (add.V3AndBelowTransactionalId, add.V3AndBelowProducerId, add.V3AndBelowProducerEpoch));
+        var topic = Assert.Single(add.V3AndBelowTopics);
+        Assert.StartsWith("txn-seq-", topic.Name, StringComparison.Ordinal);
+        Assert.Equal([0, 1], topic.Partitions.Order());
+        Assert.All(Body<AddPartitionsToTxnResponse>(ApiKey.AddPartitionsToTxn, request: false).ResultsByTopicV3AndBelow.SelectMany(t => t.ResultsByPartition),
+            p => Assert.Equal((short)0, p.PartitionErrorCode));
+
+        var offsets = Body<AddOffsetsToTxnRequest>(ApiKey.AddOffsetsToTxn, request: true);
+        Assert.Equal(("txn-seq", id.ProducerId, id.ProducerEpoch, "txn-seq-confluent-group"), (offsets.TransactionalId, offsets.ProducerId, offsets.ProducerEpoch, offsets.GroupId));
+
+        var commit = Body<TxnOffsetCommitRequest>(ApiKey.TxnOffsetCommit, request: true);
+        Assert.Equal(("txn-seq", "txn-seq-confluent-group", id.ProducerId, id.ProducerEpoch), (commit.TransactionalId, commit.GroupId, commit.ProducerId, commit.ProducerEpoch));
+        // A member of a joined group: its generation and member id (the mock's are pointer strings), no instance id.
+        Assert.True(commit.GenerationId >= 1);
+        Assert.StartsWith("0x", commit.MemberId, StringComparison.Ordinal);
+        Assert.Null(commit.GroupInstanceId);
+        var partition = Assert.Single(Assert.Single(commit.Topics).Partitions);
+        Assert.Equal((0, 1L, -1, ""), (partition.PartitionIndex, partition.CommittedOffset, partition.CommittedLeaderEpoch, partition.CommittedMetadata));
+
+        var end = Body<EndTxnRequest>(ApiKey.EndTxn, request: true);
+        Assert.Equal(("txn-seq", id.ProducerId, id.ProducerEpoch, true), (end.TransactionalId, end.ProducerId, end.ProducerEpoch, end.Committed));
+        Assert.Equal((short)0, Body<EndTxnResponse>(ApiKey.EndTxn, request: false).ErrorCode);
     }
 
     public static TheoryData<int> FrameIndexes()
