@@ -15,9 +15,11 @@ var output = new object();
 void Say(string line) { lock (output) { Console.Out.WriteLine(line); Console.Out.Flush(); } }
 
 // "kafka-txn": consume-transform-produce in transactions (TransactionalMember); then args[5..] are the output topic, the
-// transactional id, the records per transaction and the transaction to hang in, open (-1: none).
+// transactional id, the records per transaction, the transaction to hang in, open (-1: none), and optionally where:
+// "records" (default: after its records, before its offsets) or "offsets" (after its offsets too, before EndTxn).
 if (zk == "kafka-txn")
-    return await TransactionalMember.RunAsync(brokers, group, topic, sessionMs, args[5], args[6], int.Parse(args[7]), int.Parse(args[8]), Say);
+    return await TransactionalMember.RunAsync(brokers, group, topic, sessionMs, args[5], args[6], int.Parse(args[7]), int.Parse(args[8]),
+        args.Length > 9 && args[9] == "offsets", Say);
 
 // "kafka" in place of the ZooKeeper address: a member of a Kafka consumer group (KielConsumer.Subscribe). A sixth
 // argument lists its assignors (for example "roundrobin" or "cooperative-sticky"); a seventh its GroupInstanceId.

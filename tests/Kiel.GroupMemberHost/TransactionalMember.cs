@@ -9,12 +9,14 @@ using Kiel.Producing;
 /// SendOffsetsToTransactionAsync(offsets, consumer.GroupMetadata) in the same transaction. Prints READY, then
 /// TXN &lt;n&gt; &lt;p:next,...&gt; per committed transaction. With stallAt = n, transaction n produces its records, waits for
 /// their acknowledgements, prints OUT &lt;partition&gt; &lt;offset&gt; for each and OPEN, and then hangs with the transaction open
-/// (before its offsets are sent), for a test to kill it there.
+/// (before its offsets are sent), for a test to kill it there. With <c>afterOffsets</c> it first sends the transaction's
+/// input offsets (AddOffsetsToTxn and TxnOffsetCommit) and prints OFFSETS &lt;p:next,...&gt;, then OPEN, and hangs before
+/// EndTxn.
 /// </summary>
 internal static class TransactionalMember
 {
     public static async Task<int> RunAsync(string brokers, string group, string input, int sessionMs, string output, string transactionalId,
-        int perTransaction, int stallAt, Action<string> say)
+        int perTransaction, int stallAt, bool afterOffsets, Action<string> say)
     {
         await using var producer = new KielProducer<string, string>(new KielProducerOptions
         {
@@ -68,6 +70,11 @@ internal static class TransactionalMember
                         lines.Append($"OUT {report.Partition} {report.Offset}\n");
                     }
                     say(lines.ToString().TrimEnd('\n'));
+                    if (afterOffsets)
+                    {
+                        await producer.SendOffsetsToTransactionAsync([.. next], consumer.GroupMetadata!, stop.Token);
+                        say("OFFSETS " + string.Join(",", next.Select(kv => $"{kv.Key.Partition}:{kv.Value}")));
+                    }
                     say("OPEN");
                     await Task.Delay(Timeout.Infinite, stop.Token);
                 }

@@ -28,21 +28,28 @@ public class Producer<TMessage> : IAsyncDisposable
     /// <param name="compression">None, Gzip or Snappy in kiel; Lz4 and Zstd are accepted too.</param>
     /// <param name="requiredAcks">-1 (all, default), 1 (leader) or 0 (none).</param>
     /// <param name="ackTimeout">Milliseconds the broker may take to acknowledge (kiel's default 500).</param>
+    /// <param name="transactionalId">Makes the producer transactional (not in kiel; <see cref="KielProducerOptions.TransactionalId"/>):
+    /// call <see cref="InitTransactionsAsync"/> once, then produce only inside <see cref="BeginTransaction"/> and
+    /// <see cref="CommitTransactionAsync"/> or <see cref="AbortTransactionAsync"/>. Needs <paramref name="requiredAcks"/> -1. Default none.</param>
     public Producer(IReadOnlyList<string> brokers, ISerializer<TMessage>? serializer = null, Func<TMessage, object?>? keyMaker = null,
         Func<object?, IReadOnlyList<int>, int>? partitioner = null, int batchSize = 1, CompressionType compression = CompressionType.None,
-        short requiredAcks = -1, int ackTimeout = 500)
-        : this(null, brokers, serializer, keyMaker, partitioner, batchSize, compression, requiredAcks, ackTimeout)
+        short requiredAcks = -1, int ackTimeout = 500, string? transactionalId = null)
+        : this(null, brokers, serializer, keyMaker, partitioner, batchSize, compression, requiredAcks, ackTimeout, transactionalId)
     {
     }
 
     internal Producer(Func<KielProducerOptions, Kiel.Producing.Internal.IProducerTransport>? transportForTests, IReadOnlyList<string> brokers,
         ISerializer<TMessage>? serializer = null, Func<TMessage, object?>? keyMaker = null,
         Func<object?, IReadOnlyList<int>, int>? partitioner = null, int batchSize = 1, CompressionType compression = CompressionType.None,
-        short requiredAcks = -1, int ackTimeout = 500)
+        short requiredAcks = -1, int ackTimeout = 500, string? transactionalId = null)
     {
         if (requiredAcks is not (-1 or 0 or 1))
             throw new ArgumentOutOfRangeException(nameof(requiredAcks), requiredAcks, "requiredAcks must be -1 (all), 0 (none) or 1 (leader).");
         if (ackTimeout <= 0) throw new ArgumentOutOfRangeException(nameof(ackTimeout), ackTimeout, "ackTimeout is in milliseconds and must be positive.");
+        if (transactionalId is not null && requiredAcks != -1)
+            throw new ArgumentException(
+                $"A transactional producer (transactionalId '{transactionalId}') is idempotent and needs requiredAcks -1 (all), not {requiredAcks}; leave requiredAcks at its default.",
+                nameof(requiredAcks));
         var acks = (Acks)requiredAcks;
         var options = new KielProducerOptions
         {
@@ -52,6 +59,7 @@ public class Producer<TMessage> : IAsyncDisposable
             Compression = compression,
             RequestTimeout = TimeSpan.FromMilliseconds(ackTimeout),
             DeliveryTimeout = TimeSpan.FromSeconds(120) + TimeSpan.FromMilliseconds(ackTimeout),
+            TransactionalId = transactionalId,
         };
         // Idempotence stays at its default with acks=all (off with a warning on brokers before 0.11, as kiel had none).
         if (acks != Acks.All) options = options with { EnableIdempotence = false };
@@ -93,6 +101,44 @@ public class Producer<TMessage> : IAsyncDisposable
         return await _producer.ProduceAsync(topic, key, message, null, partition, null, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Gets the producer id and epoch for the producer's transactional id (the constructor's <c>transactionalId</c>),
+    /// fencing older instances with that id; call it once before the first <see cref="BeginTransaction"/>. As
+    /// <see cref="KielProducer{TKey, TValue}.InitTransactionsAsync"/>.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <exception cref="InvalidOperationException">The producer was made without a <c>transactionalId</c>.</exception>
+    /// <exception cref="TransactionException">Called twice, or the coordinator refused.</exception>
+    public Task InitTransactionsAsync(CancellationToken cancellationToken = default) => _producer.InitTransactionsAsync(cancellationToken);
+
+    /// <summary>Opens a transaction: messages produced from now on, and offsets sent with <see cref="SendOffsetsToTransactionAsync"/>,
+    /// commit or abort together. As <see cref="KielProducer{TKey, TValue}.BeginTransaction"/>.</summary>
+    /// <exception cref="InvalidOperationException">The producer was made without a <c>transactionalId</c>.</exception>
+    /// <exception cref="TransactionException">Not initialized, a transaction is already open, or the producer is fenced.</exception>
+    public void BeginTransaction() => _producer.BeginTransaction();
+
+    /// <summary>
+    /// Adds consumed input offsets (the next offset to read, per partition) to the open transaction, committed for the
+    /// group only if the transaction commits. As <see cref="KielProducer{TKey, TValue}.SendOffsetsToTransactionAsync"/>.
+    /// </summary>
+    /// <param name="offsets">The next offset to consume, per input partition.</param>
+    /// <param name="groupMetadata">The consumer group: <c>new ConsumerGroupMetadata(groupId)</c>, or a Kafka group member's <see cref="Consuming.KielConsumer{TKey, TValue}.GroupMetadata"/>.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <exception cref="TransactionException">No transaction is open, or the coordinator refused (<see cref="TransactionException.RequiresAbort"/> or <see cref="TransactionException.IsFatal"/>).</exception>
+    public Task SendOffsetsToTransactionAsync(IEnumerable<KeyValuePair<TopicPartition, long>> offsets, ConsumerGroupMetadata groupMetadata,
+        CancellationToken cancellationToken = default) => _producer.SendOffsetsToTransactionAsync(offsets, groupMetadata, cancellationToken);
+
+    /// <summary>Commits the open transaction once every message produced in it is acknowledged. As <see cref="KielProducer{TKey, TValue}.CommitTransactionAsync"/>.</summary>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <exception cref="TransactionException">No transaction is open, or a message or the coordinator failed: <see cref="TransactionException.RequiresAbort"/>
+    /// (call <see cref="AbortTransactionAsync"/>) or <see cref="TransactionException.IsFatal"/> (fenced: dispose the producer).</exception>
+    public Task CommitTransactionAsync(CancellationToken cancellationToken = default) => _producer.CommitTransactionAsync(cancellationToken);
+
+    /// <summary>Aborts the open transaction: messages still queued fail, and nothing of it is committed. As <see cref="KielProducer{TKey, TValue}.AbortTransactionAsync"/>.</summary>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <exception cref="TransactionException">No transaction is open, or the producer is fenced (<see cref="TransactionException.IsFatal"/>).</exception>
+    public Task AbortTransactionAsync(CancellationToken cancellationToken = default) => _producer.AbortTransactionAsync(cancellationToken);
+
     /// <summary>Waits until every message produced so far is reported.</summary>
     public Task FlushAsync(CancellationToken cancellationToken = default) => _producer.FlushAsync(cancellationToken);
 
@@ -109,11 +155,11 @@ public class Producer<TMessage> : IAsyncDisposable
 /// </summary>
 public sealed class Producer : Producer<object?>
 {
-    /// <inheritdoc cref="Producer{TMessage}(IReadOnlyList{string}, ISerializer{TMessage}?, Func{TMessage, object?}?, Func{object?, IReadOnlyList{int}, int}?, int, CompressionType, short, int)"/>
+    /// <inheritdoc cref="Producer{TMessage}(IReadOnlyList{string}, ISerializer{TMessage}?, Func{TMessage, object?}?, Func{object?, IReadOnlyList{int}, int}?, int, CompressionType, short, int, string?)"/>
     public Producer(IReadOnlyList<string> brokers, ISerializer<object?>? serializer = null, Func<object?, object?>? keyMaker = null,
         Func<object?, IReadOnlyList<int>, int>? partitioner = null, int batchSize = 1, CompressionType compression = CompressionType.None,
-        short requiredAcks = -1, int ackTimeout = 500)
-        : base(brokers, serializer, keyMaker, partitioner, batchSize, compression, requiredAcks, ackTimeout)
+        short requiredAcks = -1, int ackTimeout = 500, string? transactionalId = null)
+        : base(brokers, serializer, keyMaker, partitioner, batchSize, compression, requiredAcks, ackTimeout, transactionalId)
     {
     }
 }

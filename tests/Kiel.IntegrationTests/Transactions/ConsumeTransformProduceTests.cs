@@ -28,8 +28,15 @@ public sealed class ConsumeTransformProduceTests
 {
     private const int Partitions = 2, PerPartition = 30, PerTransaction = 5, StallAt = 4;
 
-    [Fact]
-    public async Task Killed_mid_transaction_and_resumed_the_output_read_committed_holds_each_input_record_exactly_once()
+    /// <summary>
+    /// Killed after its records (before its offsets), or after its offsets were sent too (between TxnOffsetCommit and
+    /// EndTxn): either way the dead transaction is aborted, its offsets are not the group's, and the new instance
+    /// reprocesses its input.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Killed_mid_transaction_and_resumed_the_output_read_committed_holds_each_input_record_exactly_once(bool afterOffsets)
     {
         await using var cluster = await TransactionCluster.StartAsync();
         var input = KafkaClusterFixture.UniqueTopic("ctp-in");
@@ -50,9 +57,10 @@ public sealed class ConsumeTransformProduceTests
             foreach (var a in acks) await a;
         }
 
-        // The first instance commits StallAt transactions, then produces the next one's records and hangs with it open.
-        Dictionary<int, long> firstCommitted;
-        await using (var first = await TransactionalProcess.StartAsync(cluster.ProxyBootstrap, group, input, output, "ctp-1", StallAt))
+        // The first instance commits StallAt transactions, then produces the next one's records (and sends its offsets)
+        // and hangs with it open.
+        Dictionary<int, long> firstCommitted, openNext;
+        await using (var first = await TransactionalProcess.StartAsync(cluster.ProxyBootstrap, group, input, output, "ctp-1", StallAt, afterOffsets))
         {
             await first.WaitForAsync(() => first.IsOpen, 60, "the first instance to hang with a transaction open");
             Assert.Equal(StallAt, first.Transactions);
@@ -63,15 +71,18 @@ public sealed class ConsumeTransformProduceTests
             var inject = cluster.Injector.Hook;
             cluster.Proxy.ResponseHook = (key, version, frame) => ListAbandoned(output, abandoned, key, version, inject(key, version, frame));
             firstCommitted = first.Committed;
+            openNext = first.OpenNext;
         }
         Assert.Equal(StallAt * PerTransaction, firstCommitted.Values.Sum());
 
         // Each committed transaction sent its input offsets with the group member's metadata, then EndTxn(commit); the
-        // open one sent none. What a real coordinator holds for the group now: the last offsets per partition.
+        // open one sent none, or (killed after its offsets) a TxnOffsetCommit and no EndTxn. What a real coordinator holds
+        // for the group now: the last offsets per partition of the committed transactions (the dead transaction's are
+        // dropped when it is aborted).
         var requests = cluster.Proxy.Frames.Where(f => f.Direction == FrameDirection.Request && f.ApiKey is ApiKey.TxnOffsetCommit or ApiKey.EndTxn).ToList();
-        Assert.Equal(Enumerable.Repeat(new[] { ApiKey.TxnOffsetCommit, ApiKey.EndTxn }, StallAt).SelectMany(x => x), requests.Select(f => f.ApiKey));
-        var stored = new Dictionary<int, long>();
-        TxnOffsetCommitRequest? last = null;
+        Assert.Equal(Enumerable.Repeat(new[] { ApiKey.TxnOffsetCommit, ApiKey.EndTxn }, StallAt).SelectMany(x => x).Concat(afterOffsets ? new[] { ApiKey.TxnOffsetCommit } : []),
+            requests.Select(f => f.ApiKey));
+        var offsetCommits = new List<TxnOffsetCommitRequest>();
         foreach (var f in requests.Where(f => f.ApiKey == ApiKey.TxnOffsetCommit))
         {
             var frame = new KafkaReader(f.Frame.AsMemory());
@@ -79,26 +90,39 @@ public sealed class ConsumeTransformProduceTests
             var r = TxnOffsetCommitRequest.Read(ref frame, f.ApiVersion);
             Assert.Equal(group, r.GroupId);
             Assert.Equal("ctp-1", r.TransactionalId);
-            last = r;
             if (f.ApiVersion >= 3)
             {
                 Assert.False(string.IsNullOrEmpty(r.MemberId), "TxnOffsetCommit without the member id");
                 Assert.True(r.GenerationId >= 1, $"TxnOffsetCommit with generation {r.GenerationId}");
             }
-            foreach (var t in r.Topics)
-            {
-                Assert.Equal(input, t.Name);
-                foreach (var p in t.Partitions) stored[p.PartitionIndex] = p.CommittedOffset;
-            }
+            Assert.All(r.Topics, t => Assert.Equal(input, t.Name));
+            offsetCommits.Add(r);
         }
+        static Dictionary<int, long> Offsets(IEnumerable<TxnOffsetCommitRequest> commits)
+        {
+            var offsets = new Dictionary<int, long>();
+            foreach (var r in commits) foreach (var t in r.Topics) foreach (var p in t.Partitions) offsets[p.PartitionIndex] = p.CommittedOffset;
+            return offsets;
+        }
+        var stored = Offsets(offsetCommits.Take(StallAt));
+        var last = offsetCommits[StallAt - 1];
         Assert.Equal(firstCommitted, stored);
+        if (afterOffsets)
+        {
+            // The dead transaction's TxnOffsetCommit carried the offsets past its records: had they been kept, the new
+            // instance would skip those input records and the output would lack them.
+            var dead = Offsets(offsetCommits.Skip(StallAt));
+            Assert.Equal(openNext, dead);
+            Assert.Equal(PerTransaction, dead.Sum(kv => kv.Value - stored.GetValueOrDefault(kv.Key)));
+        }
+        else Assert.Empty(openNext);
         Assert.True(requests.Where(f => f.ApiKey == ApiKey.TxnOffsetCommit).All(f => f.ApiVersion >= 3), "expected TxnOffsetCommit v3+ (group metadata)");
         // The mock refuses a commit without a generation while the group has members: commit as the dead member (its
         // member id and generation, from its TxnOffsetCommit), before its session expires, as the coordinator would.
-        await CommitAsMemberAsync(cluster.Bootstrap, group, last!.MemberId, last.GenerationId, input, stored);
+        await CommitAsMemberAsync(cluster.Bootstrap, group, last.MemberId, last.GenerationId, input, stored);
 
         // A new instance with the same transactional id resumes from the offsets the committed transactions stored for the group.
-        await using (var second = await TransactionalProcess.StartAsync(cluster.ProxyBootstrap, group, input, output, "ctp-1", stallAt: -1))
+        await using (var second = await TransactionalProcess.StartAsync(cluster.ProxyBootstrap, group, input, output, "ctp-1", stallAt: -1, afterOffsets: false))
         {
             var total = Partitions * PerPartition / PerTransaction - StallAt;
             await second.WaitForAsync(() => second.Transactions >= total, 90, $"the second instance to commit {total} transactions");
@@ -222,12 +246,16 @@ public sealed class ConsumeTransformProduceTests
         public bool IsOpen => _isOpen;
         public Dictionary<int, long> Committed { get { lock (_gate) return new(_committed); } }
         public List<(int Partition, long Offset)> OpenOffsets { get { lock (_gate) return [.. _open]; } }
+        /// <summary>The input offsets the open transaction sent (OFFSETS), if it was killed after sending them.</summary>
+        public Dictionary<int, long> OpenNext { get { lock (_gate) return new(_openNext); } }
+        private readonly Dictionary<int, long> _openNext = [];
 
-        public static async Task<TransactionalProcess> StartAsync(string brokers, string group, string input, string output, string transactionalId, int stallAt)
+        public static async Task<TransactionalProcess> StartAsync(string brokers, string group, string input, string output, string transactionalId, int stallAt,
+            bool afterOffsets)
         {
             Assert.True(File.Exists(MemberProcess.HostPath), $"member host not built: {MemberProcess.HostPath}");
             var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
-            foreach (var a in new[] { MemberProcess.HostPath, brokers, "kafka-txn", group, input, "5000", output, transactionalId, PerTransaction.ToString(), stallAt.ToString() })
+            foreach (var a in new[] { MemberProcess.HostPath, brokers, "kafka-txn", group, input, "5000", output, transactionalId, PerTransaction.ToString(), stallAt.ToString(), afterOffsets ? "offsets" : "records" })
                 psi.ArgumentList.Add(a);
             var host = new TransactionalProcess(new Process { StartInfo = psi, EnableRaisingEvents = true });
             host._process.OutputDataReceived += (_, e) => { if (e.Data is not null) host.OnLine(e.Data); };
@@ -248,6 +276,13 @@ public sealed class ConsumeTransformProduceTests
                     case "READY": _ready.TrySetResult(); break;
                     case "OUT": _open.Add((int.Parse(parts[1]), long.Parse(parts[2]))); break;
                     case "OPEN": _isOpen = true; break;
+                    case "OFFSETS":
+                        foreach (var pair in parts[1].Split(',', StringSplitOptions.RemoveEmptyEntries))
+                        {
+                            var kv = pair.Split(':');
+                            _openNext[int.Parse(kv[0])] = long.Parse(kv[1]);
+                        }
+                        break;
                     case "TXN":
                         foreach (var pair in parts[2].Split(',', StringSplitOptions.RemoveEmptyEntries))
                         {

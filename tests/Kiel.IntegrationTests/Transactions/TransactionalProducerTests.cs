@@ -311,6 +311,33 @@ public sealed class TransactionalProducerTests
         Assert.Contains(cluster.Injector.FetchVersions.Keys, v => v < 13);
     }
 
+    /// <summary>kiel's JSON <see cref="Kiel.Producer{TMessage}"/> with a transactional id: an aborted and a committed transaction; read_committed reads the committed messages only.</summary>
+    [Fact]
+    public async Task The_JSON_producer_commits_and_aborts_transactions()
+    {
+        await using var cluster = await TransactionCluster.StartAsync();
+        var topic = Topic("txn-json");
+        cluster.Cluster.CreateTopic(topic, 1);
+        await using (var producer = new Kiel.Producer<Dictionary<string, string>>([cluster.Bootstrap], keyMaker: m => m["k"],
+            partitioner: (_, partitions) => partitions[0], transactionalId: "txn-json"))
+        {
+            await producer.InitTransactionsAsync();
+            producer.BeginTransaction();
+            var aborted = new List<long>();
+            for (var i = 0; i < 3; i++) aborted.Add((await producer.ProduceAsync(topic, new() { ["k"] = "a", ["v"] = $"aborted-{i}" })).Offset);
+            await producer.AbortTransactionAsync();
+            cluster.Injector.AddAborted(topic, 0, aborted.Min(), aborted.Max() + 1);
+            producer.BeginTransaction();
+            for (var i = 0; i < 3; i++) await producer.ProduceAsync(topic, new() { ["k"] = "c", ["v"] = $"committed-{i}" });
+            await producer.CommitTransactionAsync();
+        }
+        await using var reader = TransactionKit.ReadCommitted(cluster.ProxyBootstrap);
+        await reader.AssignTopicAsync(topic, StartPosition.Beginning);
+        Assert.Equal(["{\"k\":\"c\",\"v\":\"committed-0\"}", "{\"k\":\"c\",\"v\":\"committed-1\"}", "{\"k\":\"c\",\"v\":\"committed-2\"}"],
+            (await ConsumingHelpers.ReadAsync(reader, 3)).Select(r => r.Value!).ToList());
+        Assert.True(cluster.Injector.Injected >= 1);
+    }
+
     /// <summary>A Confluent.Kafka read_committed consumer assigned both partitions from the start: the first <paramref name="count"/> records, then 1 s more.</summary>
     private static List<(int Partition, string Value)> ConfluentReadCommitted(string bootstrap, string topic, int count)
     {
