@@ -46,11 +46,8 @@ internal sealed class ScriptedConnection : IDisposable
     private static bool IsFlexible(short key, short version) => key switch
     {
         18 => version >= 3,
-        3 => version >= 9,
-        10 => version >= 3,
-        0 => version >= 9,
-        1 => version >= 12,
-        _ => false,
+        // Every other key as the schemas say (request header v2 from the first flexible version).
+        _ => Kiel.Protocol.ApiKeys.TryGetInfo((Kiel.Protocol.ApiKey)key, out var info) && info.IsFlexible(version),
     };
 
     private async Task<bool> ReadExactlyAsync(byte[] buffer)
