@@ -31,4 +31,7 @@ internal static partial class Log
 
     [LoggerMessage(ZooKeeperLogEvents.RecipeRetry, LogLevel.Warning, "ZooKeeper recipe {Recipe} at {Path} failed; retrying")]
     internal static partial void RecipeRetry(ILogger logger, string recipe, string path, Exception reason);
+
+    [LoggerMessage(ZooKeeperLogEvents.TlsFailed, LogLevel.Warning, "TLS with ZooKeeper at {Server} failed: {Problem}")]
+    internal static partial void TlsFailed(ILogger logger, string server, string problem);
 }

@@ -41,6 +41,9 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
     private SessionState _state = SessionState.Connecting;
     private bool _expiredForGood;
     private int _disposed;
+    private readonly LoadedTls? _tls;
+    // Why the last connection attempt failed (null once one succeeds): named when a caller gives up waiting.
+    private volatile Exception? _lastConnectFailure;
 
     /// <summary>Creates a client; call <see cref="ConnectAsync(CancellationToken)"/> to establish the session.</summary>
     /// <param name="options">Settings; validated here.</param>
@@ -49,6 +52,7 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         _options = options;
+        _tls = options.Tls?.Load();
         foreach (var auth in options.Auth) _auths.Add((auth.Scheme, System.Text.Encoding.UTF8.GetBytes(auth.Credentials)));
         _time = options.TimeProvider ?? TimeProvider.System;
         var cs = Kiel.ZooKeeper.ConnectString.Parse(options.ConnectString);
@@ -187,7 +191,11 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
             if (_expiredForGood) throw new SessionExpiredException(path);
             var left = ConnectionWaitTimeout - _time.GetElapsedTime(started);
             if (left <= TimeSpan.Zero)
-                throw new ConnectionLossException(path, $"No ZooKeeper server answered within {ConnectionWaitTimeout.TotalSeconds:0.#} s" + (path is null ? "." : $" (request for {path})."));
+            {
+                var failure = _lastConnectFailure;
+                throw new ConnectionLossException(path, $"No ZooKeeper server answered within {ConnectionWaitTimeout.TotalSeconds:0.#} s" + (path is null ? "" : $" (request for {path})")
+                    + (failure is null ? "." : $"; the last attempt failed: {failure.Message}"), failure);
+            }
             var signal = Volatile.Read(ref _connected);
             if (signal.Task.IsCompletedSuccessfully && signal.Task.Result.IsFailed)
             {
@@ -224,7 +232,7 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
                 var connectTimeout = _options.ConnectTimeout
                     ?? TimeSpan.FromMilliseconds(Math.Max(1000, _options.SessionTimeout.TotalMilliseconds / _hosts.Length));
                 connection = await Connection.OpenAsync(host, port, LastZxid, (int)_options.SessionTimeout.TotalMilliseconds,
-                    SessionId, _password, _options.MaxReplySize, OnNotification, OnZxid, connectTimeout, _time, token).ConfigureAwait(false);
+                    SessionId, _password, _options.MaxReplySize, OnNotification, OnZxid, connectTimeout, _time, _tls, token).ConfigureAwait(false);
             }
             catch (Connection.SessionExpiredAtHandshake) when (SessionId != 0)
             {
@@ -234,6 +242,10 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
             catch (Exception e) when (!token.IsCancellationRequested)
             {
                 Log.ConnectFailed(_logger, $"{host}:{port}", e);
+                // A refused certificate is worth a warning, once per run of the same failure (the loop retries it).
+                if (e is System.Security.Authentication.AuthenticationException && _lastConnectFailure?.Message != e.Message)
+                    Log.TlsFailed(_logger, $"{host}:{port}", e.Message);
+                _lastConnectFailure = e;
                 if (++failedAttempts % _hosts.Length == 0)
                 {
                     var delay = TimeSpan.FromMilliseconds(Math.Min(_options.MaxReconnectDelay.TotalMilliseconds, 50 * (1 << Math.Min(failedAttempts / _hosts.Length, 5))));
@@ -246,6 +258,7 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
                 return;
             }
             failedAttempts = 0;
+            _lastConnectFailure = null;
             var session = connection.Session;
             var isNew = session.SessionId != SessionId;
             Interlocked.Exchange(ref _sessionId, session.SessionId);

@@ -38,4 +38,7 @@ public static class ZooKeeperLogEvents
 
     /// <summary>Logs <c>ZooKeeper recipe {Recipe} at {Path} failed; retrying</c>.</summary>
     public const int RecipeRetry = 9009;
+
+    /// <summary>Logs <c>TLS with ZooKeeper at {Server} failed: {Problem}</c>.</summary>
+    public const int TlsFailed = 9050;
 }
