@@ -42,6 +42,8 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
     private bool _expiredForGood;
     private int _disposed;
     private readonly LoadedTls? _tls;
+    // SASL DIGEST-MD5 credentials, authenticated on every connection before it serves requests; null for none.
+    private readonly ZooKeeperAuth? _sasl;
     // Why the last connection attempt failed (null once one succeeds): named when a caller gives up waiting.
     private volatile Exception? _lastConnectFailure;
 
@@ -53,7 +55,11 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
         options.Validate();
         _options = options;
         _tls = options.Tls?.Load();
-        foreach (var auth in options.Auth) _auths.Add((auth.Scheme, System.Text.Encoding.UTF8.GetBytes(auth.Credentials)));
+        foreach (var auth in options.Auth)
+        {
+            if (auth.Scheme == ZooKeeperAuth.SaslScheme) _sasl = auth;
+            else _auths.Add((auth.Scheme, System.Text.Encoding.UTF8.GetBytes(auth.Credentials)));
+        }
         _time = options.TimeProvider ?? TimeProvider.System;
         var cs = Kiel.ZooKeeper.ConnectString.Parse(options.ConnectString);
         _hosts = [.. cs.Hosts];
@@ -256,6 +262,33 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
             catch (Exception)
             {
                 return;
+            }
+            if (_sasl is { } sasl)
+            {
+                try
+                {
+                    using var saslLimit = new CancellationTokenSource(_options.ConnectTimeout ?? TimeSpan.FromMilliseconds(Math.Max(1000, _options.SessionTimeout.TotalMilliseconds / _hosts.Length)), _time);
+                    using var saslToken = CancellationTokenSource.CreateLinkedTokenSource(token, saslLimit.Token);
+                    await AuthenticateSaslAsync(connection, sasl, saslToken.Token).ConfigureAwait(false);
+                }
+                catch (Exception e) when (!token.IsCancellationRequested)
+                {
+                    connection.Fail(e);
+                    var problem = e is OperationCanceledException ? new TimeoutException($"SASL DIGEST-MD5 authentication with {connection.Server} did not finish within the connect timeout.", e) : e;
+                    if (_lastConnectFailure?.Message != problem.Message) Log.SaslFailed(_logger, sasl.SplitUserPassword().User, connection.Server, problem.Message);
+                    _lastConnectFailure = problem;
+                    if (++failedAttempts % _hosts.Length == 0)
+                    {
+                        var delay = TimeSpan.FromMilliseconds(Math.Min(_options.MaxReconnectDelay.TotalMilliseconds, 50 * (1 << Math.Min(failedAttempts / _hosts.Length, 5))));
+                        try { await Task.Delay(delay, _time, token).ConfigureAwait(false); } catch (OperationCanceledException) { return; }
+                    }
+                    continue;
+                }
+                catch (Exception)
+                {
+                    connection.Fail(null);
+                    return;
+                }
             }
             failedAttempts = 0;
             _lastConnectFailure = null;

@@ -87,6 +87,8 @@ public sealed record ZooKeeperClientOptions
             if (auth is null || string.IsNullOrEmpty(auth.Scheme) || auth.Credentials is null)
                 throw new ArgumentException("Every Auth entry needs a scheme and credentials, for example ZooKeeperAuth.Digest(\"user\", password).", nameof(Auth));
         Tls?.Validate();
+        if (Auth.Count(a => a.Scheme == ZooKeeperAuth.SaslScheme) > 1)
+            throw new ArgumentException("Auth holds more than one ZooKeeperAuth.Sasl entry; a session authenticates with SASL once, as one user.", nameof(Auth));
         if (DefaultAcl is { Count: 0 })
             throw new ArgumentException("DefaultAcl must not be empty; leave it null for world:anyone, or give entries such as ZooKeeperAcl.Digest(user, password).", nameof(DefaultAcl));
     }

@@ -89,8 +89,18 @@ public sealed class EmbeddedZooKeeper : IAsyncDisposable
                 securePort = ports[1];
                 config += TlsConfig(options, certificates, ports[1]);
             }
+            var jvm = new List<string>();
+            if (options.SaslUsers is { } users)
+            {
+                var jaas = Path.Combine(folder, "jaas.conf");
+                var sb = new System.Text.StringBuilder("Server {\n    org.apache.zookeeper.server.auth.DigestLoginModule required");
+                foreach (var (user, password) in users) sb.Append("\n    user_").Append(user).Append("=\"").Append(password).Append('"');
+                File.WriteAllText(jaas, sb.Append(";\n};\n").ToString());
+                jvm.Add("-Djava.security.auth.login.config=" + jaas);
+                config += "authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n";
+            }
             var server = new ZooKeeperServerProcess(java, classPath, options, folder, folder, port,
-                "org.apache.zookeeper.server.ZooKeeperServerMain", config);
+                "org.apache.zookeeper.server.ZooKeeperServerMain", config) { ExtraJvmArguments = jvm };
             var zk = new EmbeddedZooKeeper(server, options, folder, certificates, securePort);
             try
             {

@@ -37,6 +37,13 @@ public sealed record EmbeddedZooKeeperOptions
     /// <summary>With <see cref="Tls"/>: the secure port asks for a client certificate signed by the CA (<c>ssl.clientAuth=need</c>) and refuses a connection without one. Default false.</summary>
     public bool TlsRequireClientCertificate { get; init; }
 
+    /// <summary>
+    /// Users (name → password) the server accepts with SASL DIGEST-MD5: a JAAS file with a <c>Server</c> section of
+    /// <c>DigestLoginModule</c> users is written at start (<c>-Djava.security.auth.login.config</c>) and
+    /// <c>authProvider.1=…SASLAuthenticationProvider</c> set, so such a session is <c>sasl:NAME</c> to ACLs. Null (default): no SASL.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? SaslUsers { get; init; }
+
     /// <summary>Checks the settings and throws <see cref="ArgumentException"/> naming the bad one.</summary>
     public void Validate()
     {
@@ -56,5 +63,9 @@ public sealed record EmbeddedZooKeeperOptions
             throw new ArgumentException($"LogLevel must be one of trace, debug, info, warn, error, off (got '{LogLevel}').", nameof(LogLevel));
         if (TlsRequireClientCertificate && !Tls)
             throw new ArgumentException("TlsRequireClientCertificate needs Tls = true.", nameof(TlsRequireClientCertificate));
+        if (SaslUsers is not null)
+            foreach (var (user, password) in SaslUsers)
+                if (string.IsNullOrEmpty(user) || user.Any(c => !char.IsAsciiLetterOrDigit(c) && c is not ('_' or '-' or '.')) || password is null || password.Contains('"') || password.Contains('\\'))
+                    throw new ArgumentException($"SaslUsers: '{user}' must be letters, digits, '_', '-' or '.', with a password without quotes or backslashes (they go into a JAAS file).", nameof(SaslUsers));
     }
 }
