@@ -31,4 +31,13 @@ internal static partial class Log
 
     [LoggerMessage(ZooKeeperLogEvents.RecipeRetry, LogLevel.Warning, "ZooKeeper recipe {Recipe} at {Path} failed; retrying")]
     internal static partial void RecipeRetry(ILogger logger, string recipe, string path, Exception reason);
+
+    [LoggerMessage(ZooKeeperLogEvents.TlsFailed, LogLevel.Warning, "TLS with ZooKeeper at {Server} failed: {Problem}")]
+    internal static partial void TlsFailed(ILogger logger, string server, string problem);
+
+    [LoggerMessage(ZooKeeperLogEvents.SaslAuthenticated, LogLevel.Information, "ZooKeeper session 0x{SessionId:x} authenticated with SASL DIGEST-MD5 as {User} on {Server}")]
+    internal static partial void SaslAuthenticated(ILogger logger, long sessionId, string user, string server);
+
+    [LoggerMessage(ZooKeeperLogEvents.SaslFailed, LogLevel.Warning, "SASL DIGEST-MD5 authentication as {User} with ZooKeeper at {Server} failed: {Problem}")]
+    internal static partial void SaslFailed(ILogger logger, string user, string server, string problem);
 }

@@ -196,6 +196,33 @@ public sealed partial class ZooKeeperClient
         return pending.Completion.Task;
     }
 
+    /// <summary>
+    /// SASL DIGEST-MD5 on a new connection, before it serves anything: an empty first token, the server's challenge
+    /// answered, and the server's rspauth checked (a server that does not know the password is refused).
+    /// </summary>
+    private async Task AuthenticateSaslAsync(Connection connection, ZooKeeperAuth sasl, CancellationToken cancellationToken)
+    {
+        var (user, password) = sasl.SplitUserPassword();
+        var digest = new DigestMd5(user, password);
+        try
+        {
+            var challenge = await SendSaslAsync(connection, [], cancellationToken).ConfigureAwait(false);
+            var final = await SendSaslAsync(connection, digest.Respond(challenge), cancellationToken).ConfigureAwait(false);
+            if (!digest.VerifyServer(final))
+                throw new System.Security.Authentication.AuthenticationException(
+                    $"ZooKeeper at {connection.Server} answered SASL DIGEST-MD5 as '{user}' with a wrong rspauth: it does not know the password, so it is not the server it claims to be.");
+        }
+        catch (AuthFailedException e)
+        {
+            throw new System.Security.Authentication.AuthenticationException(
+                $"ZooKeeper at {connection.Server} refused SASL DIGEST-MD5 authentication as '{user}'; check the user and password against the server's JAAS Server section (user_{user}=\"...\"), and that the server has authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider.", e);
+        }
+        Log.SaslAuthenticated(_logger, connection.Session.SessionId, user, connection.Server);
+    }
+
+    private static Task<byte[]> SendSaslAsync(Connection connection, byte[] token, CancellationToken cancellationToken) =>
+        SendAsync(connection, OpCode.Sasl, null, w => w.WriteBuffer(token), static (ref JuteReader r) => r.ReadBuffer("token") ?? [], null, cancellationToken);
+
     private void ResendAuth(Connection connection)
     {
         (string, byte[])[] auths;

@@ -41,6 +41,11 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
     private SessionState _state = SessionState.Connecting;
     private bool _expiredForGood;
     private int _disposed;
+    private readonly LoadedTls? _tls;
+    // SASL DIGEST-MD5 credentials, authenticated on every connection before it serves requests; null for none.
+    private readonly ZooKeeperAuth? _sasl;
+    // Why the last connection attempt failed (null once one succeeds): named when a caller gives up waiting.
+    private volatile Exception? _lastConnectFailure;
 
     /// <summary>Creates a client; call <see cref="ConnectAsync(CancellationToken)"/> to establish the session.</summary>
     /// <param name="options">Settings; validated here.</param>
@@ -49,7 +54,12 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         _options = options;
-        foreach (var auth in options.Auth) _auths.Add((auth.Scheme, System.Text.Encoding.UTF8.GetBytes(auth.Credentials)));
+        _tls = options.Tls?.Load();
+        foreach (var auth in options.Auth)
+        {
+            if (auth.Scheme == ZooKeeperAuth.SaslScheme) _sasl = auth;
+            else _auths.Add((auth.Scheme, System.Text.Encoding.UTF8.GetBytes(auth.Credentials)));
+        }
         _time = options.TimeProvider ?? TimeProvider.System;
         var cs = Kiel.ZooKeeper.ConnectString.Parse(options.ConnectString);
         _hosts = [.. cs.Hosts];
@@ -187,7 +197,11 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
             if (_expiredForGood) throw new SessionExpiredException(path);
             var left = ConnectionWaitTimeout - _time.GetElapsedTime(started);
             if (left <= TimeSpan.Zero)
-                throw new ConnectionLossException(path, $"No ZooKeeper server answered within {ConnectionWaitTimeout.TotalSeconds:0.#} s" + (path is null ? "." : $" (request for {path})."));
+            {
+                var failure = _lastConnectFailure;
+                throw new ConnectionLossException(path, $"No ZooKeeper server answered within {ConnectionWaitTimeout.TotalSeconds:0.#} s" + (path is null ? "" : $" (request for {path})")
+                    + (failure is null ? "." : $"; the last attempt failed: {failure.Message}"), failure);
+            }
             var signal = Volatile.Read(ref _connected);
             if (signal.Task.IsCompletedSuccessfully && signal.Task.Result.IsFailed)
             {
@@ -224,7 +238,7 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
                 var connectTimeout = _options.ConnectTimeout
                     ?? TimeSpan.FromMilliseconds(Math.Max(1000, _options.SessionTimeout.TotalMilliseconds / _hosts.Length));
                 connection = await Connection.OpenAsync(host, port, LastZxid, (int)_options.SessionTimeout.TotalMilliseconds,
-                    SessionId, _password, _options.MaxReplySize, OnNotification, OnZxid, connectTimeout, _time, token).ConfigureAwait(false);
+                    SessionId, _password, _options.MaxReplySize, OnNotification, OnZxid, connectTimeout, _time, _tls, token).ConfigureAwait(false);
             }
             catch (Connection.SessionExpiredAtHandshake) when (SessionId != 0)
             {
@@ -234,6 +248,10 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
             catch (Exception e) when (!token.IsCancellationRequested)
             {
                 Log.ConnectFailed(_logger, $"{host}:{port}", e);
+                // A refused certificate is worth a warning, once per run of the same failure (the loop retries it).
+                if (e is System.Security.Authentication.AuthenticationException && _lastConnectFailure?.Message != e.Message)
+                    Log.TlsFailed(_logger, $"{host}:{port}", e.Message);
+                _lastConnectFailure = e;
                 if (++failedAttempts % _hosts.Length == 0)
                 {
                     var delay = TimeSpan.FromMilliseconds(Math.Min(_options.MaxReconnectDelay.TotalMilliseconds, 50 * (1 << Math.Min(failedAttempts / _hosts.Length, 5))));
@@ -245,7 +263,35 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
             {
                 return;
             }
+            if (_sasl is { } sasl)
+            {
+                try
+                {
+                    using var saslLimit = new CancellationTokenSource(_options.ConnectTimeout ?? TimeSpan.FromMilliseconds(Math.Max(1000, _options.SessionTimeout.TotalMilliseconds / _hosts.Length)), _time);
+                    using var saslToken = CancellationTokenSource.CreateLinkedTokenSource(token, saslLimit.Token);
+                    await AuthenticateSaslAsync(connection, sasl, saslToken.Token).ConfigureAwait(false);
+                }
+                catch (Exception e) when (!token.IsCancellationRequested)
+                {
+                    connection.Fail(e);
+                    var problem = e is OperationCanceledException ? new TimeoutException($"SASL DIGEST-MD5 authentication with {connection.Server} did not finish within the connect timeout.", e) : e;
+                    if (_lastConnectFailure?.Message != problem.Message) Log.SaslFailed(_logger, sasl.SplitUserPassword().User, connection.Server, problem.Message);
+                    _lastConnectFailure = problem;
+                    if (++failedAttempts % _hosts.Length == 0)
+                    {
+                        var delay = TimeSpan.FromMilliseconds(Math.Min(_options.MaxReconnectDelay.TotalMilliseconds, 50 * (1 << Math.Min(failedAttempts / _hosts.Length, 5))));
+                        try { await Task.Delay(delay, _time, token).ConfigureAwait(false); } catch (OperationCanceledException) { return; }
+                    }
+                    continue;
+                }
+                catch (Exception)
+                {
+                    connection.Fail(null);
+                    return;
+                }
+            }
             failedAttempts = 0;
+            _lastConnectFailure = null;
             var session = connection.Session;
             var isNew = session.SessionId != SessionId;
             Interlocked.Exchange(ref _sessionId, session.SessionId);

@@ -55,6 +55,11 @@ public sealed record ZooKeeperClientOptions
     /// <summary>The ACL of nodes created without one (<c>acl: null</c>). Null (default): <see cref="ZooKeeperAcl.OpenUnsafe"/>.</summary>
     public IReadOnlyList<ZooKeeperAcl>? DefaultAcl { get; init; }
 
+    /// <summary>
+    /// TLS to the servers' secure client port (the connect string then names those ports). Null (default): plaintext.
+    /// </summary>
+    public ZooKeeperTlsOptions? Tls { get; init; }
+
     /// <summary>Checks the settings and throws <see cref="ArgumentException"/> saying what is wrong and how to fix it.</summary>
     public void Validate()
     {
@@ -81,6 +86,9 @@ public sealed record ZooKeeperClientOptions
         foreach (var auth in Auth)
             if (auth is null || string.IsNullOrEmpty(auth.Scheme) || auth.Credentials is null)
                 throw new ArgumentException("Every Auth entry needs a scheme and credentials, for example ZooKeeperAuth.Digest(\"user\", password).", nameof(Auth));
+        Tls?.Validate();
+        if (Auth.Count(a => a.Scheme == ZooKeeperAuth.SaslScheme) > 1)
+            throw new ArgumentException("Auth holds more than one ZooKeeperAuth.Sasl entry; a session authenticates with SASL once, as one user.", nameof(Auth));
         if (DefaultAcl is { Count: 0 })
             throw new ArgumentException("DefaultAcl must not be empty; leave it null for world:anyone, or give entries such as ZooKeeperAcl.Digest(user, password).", nameof(DefaultAcl));
     }

@@ -38,4 +38,13 @@ public static class ZooKeeperLogEvents
 
     /// <summary>Logs <c>ZooKeeper recipe {Recipe} at {Path} failed; retrying</c>.</summary>
     public const int RecipeRetry = 9009;
+
+    /// <summary>Logs <c>TLS with ZooKeeper at {Server} failed: {Problem}</c>.</summary>
+    public const int TlsFailed = 9050;
+
+    /// <summary>Logs <c>ZooKeeper session 0x{SessionId:x} authenticated with SASL DIGEST-MD5 as {User} on {Server}</c>.</summary>
+    public const int SaslAuthenticated = 9051;
+
+    /// <summary>Logs <c>SASL DIGEST-MD5 authentication as {User} with ZooKeeper at {Server} failed: {Problem}</c>.</summary>
+    public const int SaslFailed = 9052;
 }

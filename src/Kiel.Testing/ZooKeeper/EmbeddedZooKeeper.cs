@@ -15,14 +15,36 @@ public sealed class EmbeddedZooKeeper : IAsyncDisposable
     private readonly ZooKeeperServerProcess _server;
     private readonly EmbeddedZooKeeperOptions _options;
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly TestCertificates? _certificates;
     private int _disposed;
 
-    private EmbeddedZooKeeper(ZooKeeperServerProcess server, EmbeddedZooKeeperOptions options, string folder)
+    private EmbeddedZooKeeper(ZooKeeperServerProcess server, EmbeddedZooKeeperOptions options, string folder, TestCertificates? certificates, int? securePort)
     {
         _server = server;
         _options = options;
         Folder = folder;
+        _certificates = certificates;
+        SecurePort = securePort;
     }
+
+    /// <summary>The TLS port on 127.0.0.1 when <see cref="EmbeddedZooKeeperOptions.Tls"/> is set, else null.</summary>
+    public int? SecurePort { get; }
+
+    /// <summary>The connect string of the TLS port, <c>127.0.0.1:SECUREPORT</c>, or null without TLS.</summary>
+    public string? SecureConnectString => SecurePort is { } port ? $"127.0.0.1:{port}" : null;
+
+    /// <summary>The PEM file of the CA that signed the server's certificate (for 127.0.0.1 and localhost), or null without TLS.</summary>
+    public string? TlsCaPath => _certificates?.CaPath;
+
+    /// <summary>A PEM client certificate signed by that CA (for <see cref="EmbeddedZooKeeperOptions.TlsRequireClientCertificate"/>), or null without TLS.</summary>
+    public string? TlsClientCertificatePath => _certificates?.ClientCertificatePath;
+
+    /// <summary>The PEM key of <see cref="TlsClientCertificatePath"/>, or null without TLS.</summary>
+    public string? TlsClientKeyPath => _certificates?.ClientKeyPath;
+
+    /// <summary>A client certificate and key signed by an unrelated CA, which the server refuses.</summary>
+    internal (string Certificate, string Key)? UntrustedClientCertificate =>
+        _certificates is { } c ? (c.UntrustedClientCertificatePath, c.UntrustedClientKeyPath) : null;
 
     /// <summary>The client port on 127.0.0.1.</summary>
     public int Port => _server.ClientPort;
@@ -50,21 +72,41 @@ public sealed class EmbeddedZooKeeper : IAsyncDisposable
     {
         options ??= new EmbeddedZooKeeperOptions();
         options.Validate();
-        var (java, classPath) = ZooKeeperInstallation.Resolve(options.JavaPath, options.ServerJar);
+        var (java, classPath) = ZooKeeperInstallation.Resolve(options.JavaPath, options.ServerJar, netty: options.Tls);
         Exception? last = null;
         // A free port can be taken between our probe and java's bind; a second try with a new port covers that race.
         for (var attempt = 0; attempt < 2; attempt++)
         {
             var folder = ChildProcessGuard.CreateInstanceFolder();
-            var port = LoopbackPorts.Reserve(1)[0];
+            var ports = LoopbackPorts.Reserve(options.Tls ? 2 : 1);
+            var port = ports[0];
             var config = ZooKeeperServerProcess.BaseConfig(options, Path.Combine(folder, "data"), port);
+            TestCertificates? certificates = null;
+            int? securePort = null;
+            if (options.Tls)
+            {
+                certificates = TestCertificates.Create(ServerCertificateKind.Valid, folder);
+                securePort = ports[1];
+                config += TlsConfig(options, certificates, ports[1]);
+            }
+            var jvm = new List<string>();
+            if (options.SaslUsers is { } users)
+            {
+                var jaas = Path.Combine(folder, "jaas.conf");
+                var sb = new System.Text.StringBuilder("Server {\n    org.apache.zookeeper.server.auth.DigestLoginModule required");
+                foreach (var (user, password) in users) sb.Append("\n    user_").Append(user).Append("=\"").Append(password).Append('"');
+                File.WriteAllText(jaas, sb.Append(";\n};\n").ToString());
+                jvm.Add("-Djava.security.auth.login.config=" + jaas);
+                config += "authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n";
+            }
             var server = new ZooKeeperServerProcess(java, classPath, options, folder, folder, port,
-                "org.apache.zookeeper.server.ZooKeeperServerMain", config);
-            var zk = new EmbeddedZooKeeper(server, options, folder);
+                "org.apache.zookeeper.server.ZooKeeperServerMain", config) { ExtraJvmArguments = jvm };
+            var zk = new EmbeddedZooKeeper(server, options, folder, certificates, securePort);
             try
             {
                 server.Start();
                 await server.WaitReadyAsync(serving: true, options.StartTimeout, cancellationToken).ConfigureAwait(false);
+                if (securePort is { } tlsPort) await WaitListeningAsync(server, tlsPort, options.StartTimeout, cancellationToken).ConfigureAwait(false);
                 return zk;
             }
             catch (Exception e)
@@ -76,6 +118,40 @@ public sealed class EmbeddedZooKeeper : IAsyncDisposable
         }
         throw last!;
     }
+
+    /// <summary>The secure port is bound a moment after the plaintext one answers: wait (bounded) until it accepts a connection.</summary>
+    private static async Task WaitListeningAsync(ZooKeeperServerProcess server, int port, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            using (var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp))
+            {
+                try
+                {
+                    await socket.ConnectAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, port), cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+                catch (System.Net.Sockets.SocketException) { }
+            }
+            if (!server.IsRunning) throw new InvalidOperationException(server.Describe($"ZooKeeper exited before its TLS port {port} listened"));
+            if (clock.Elapsed > timeout) throw new TimeoutException(server.Describe($"ZooKeeper's TLS port {port} did not listen within {timeout.TotalSeconds:0.#} s"));
+            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static string TlsConfig(EmbeddedZooKeeperOptions options, TestCertificates certificates, int securePort) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"""
+        secureClientPort={securePort}
+        secureClientPortAddress=127.0.0.1
+        serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory
+        ssl.keyStore.location={certificates.ServerKeystorePath}
+        ssl.keyStore.type=PEM
+        ssl.trustStore.location={certificates.CaPath}
+        ssl.trustStore.type=PEM
+        ssl.clientAuth={(options.TlsRequireClientCertificate ? "need" : "none")}
+
+        """);
 
     /// <summary>
     /// Kills the java processes and deletes the folders (<c>/tmp/kiel-zk-*</c>) left behind by test hosts that died
@@ -115,5 +191,6 @@ public sealed class EmbeddedZooKeeper : IAsyncDisposable
         // No graceful stop: the data is thrown away, so a kill is quicker and just as clean.
         await Task.Run(_server.Kill).ConfigureAwait(false);
         ChildProcessGuard.TryDelete(Folder);
+        _certificates?.Dispose();
     }
 }

@@ -58,6 +58,8 @@ public sealed class EmbeddedZooKeeperEnsemble : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfGreaterThan(servers, 7);
         options ??= new EmbeddedZooKeeperOptions();
         options.Validate();
+        if (options.Tls || options.SaslUsers is not null)
+            throw new ArgumentException("Tls and SaslUsers are served by the standalone EmbeddedZooKeeper only; start one with EmbeddedZooKeeper.StartAsync.", nameof(options));
         var (java, classPath) = ZooKeeperInstallation.Resolve(options.JavaPath, options.ServerJar);
         var folder = ChildProcessGuard.CreateInstanceFolder();
         var ports = LoopbackPorts.Reserve(servers * 3);

@@ -27,6 +27,23 @@ public sealed record EmbeddedZooKeeperOptions
     /// <summary>SLF4J log level of the server (default <c>warn</c>); its output is kept and shown when a start fails.</summary>
     public string LogLevel { get; init; } = "warn";
 
+    /// <summary>
+    /// Also serve TLS on a second port (<c>secureClientPort</c>, with the server's Netty connection factory): a CA and a
+    /// server certificate for 127.0.0.1 and localhost are made at start and deleted at dispose
+    /// (<see cref="EmbeddedZooKeeper.TlsCaPath"/>). The plaintext port stays open. Standalone servers only. Default false.
+    /// </summary>
+    public bool Tls { get; init; }
+
+    /// <summary>With <see cref="Tls"/>: the secure port asks for a client certificate signed by the CA (<c>ssl.clientAuth=need</c>) and refuses a connection without one. Default false.</summary>
+    public bool TlsRequireClientCertificate { get; init; }
+
+    /// <summary>
+    /// Users (name → password) the server accepts with SASL DIGEST-MD5: a JAAS file with a <c>Server</c> section of
+    /// <c>DigestLoginModule</c> users is written at start (<c>-Djava.security.auth.login.config</c>) and
+    /// <c>authProvider.1=…SASLAuthenticationProvider</c> set, so such a session is <c>sasl:NAME</c> to ACLs. Null (default): no SASL.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? SaslUsers { get; init; }
+
     /// <summary>Checks the settings and throws <see cref="ArgumentException"/> naming the bad one.</summary>
     public void Validate()
     {
@@ -44,5 +61,11 @@ public sealed record EmbeddedZooKeeperOptions
             throw new ArgumentException($"MaxHeapMb must be between 32 and 65536 (got {MaxHeapMb}).", nameof(MaxHeapMb));
         if (LogLevel is not ("trace" or "debug" or "info" or "warn" or "error" or "off"))
             throw new ArgumentException($"LogLevel must be one of trace, debug, info, warn, error, off (got '{LogLevel}').", nameof(LogLevel));
+        if (TlsRequireClientCertificate && !Tls)
+            throw new ArgumentException("TlsRequireClientCertificate needs Tls = true.", nameof(TlsRequireClientCertificate));
+        if (SaslUsers is not null)
+            foreach (var (user, password) in SaslUsers)
+                if (string.IsNullOrEmpty(user) || user.Any(c => !char.IsAsciiLetterOrDigit(c) && c is not ('_' or '-' or '.')) || password is null || password.Contains('"') || password.Contains('\\'))
+                    throw new ArgumentException($"SaslUsers: '{user}' must be letters, digits, '_', '-' or '.', with a password without quotes or backslashes (they go into a JAAS file).", nameof(SaslUsers));
     }
 }

@@ -9,6 +9,12 @@ public static class ZooKeeperInstallation
     /// <summary>SLF4J's simple binding; without it ZooKeeper logs nothing at all.</summary>
     public const string DefaultLoggingJar = "/usr/share/java/slf4j-simple.jar";
 
+    /// <summary>
+    /// The Netty jars that the server's Netty connection factory (needed for TLS) uses beyond those the server jar's
+    /// manifest names: Debian's <c>libnetty-java</c> (a dependency of <c>libzookeeper-java</c>) ships them.
+    /// </summary>
+    internal static readonly string[] NettyExtraJars = ["/usr/share/java/netty-codec.jar", "/usr/share/java/netty-resolver.jar"];
+
     /// <summary>True when both <c>java</c> and the server jar can be found.</summary>
     public static bool IsAvailable => TryFindJava(null) is not null && File.Exists(DefaultServerJar);
 
@@ -35,7 +41,7 @@ public static class ZooKeeperInstallation
     }
 
     /// <summary>Resolves java and the class path, or throws <see cref="ZooKeeperNotInstalledException"/>.</summary>
-    internal static (string Java, string ClassPath) Resolve(string? javaPath, string serverJar)
+    internal static (string Java, string ClassPath) Resolve(string? javaPath, string serverJar, bool netty = false)
     {
         var java = TryFindJava(javaPath)
             ?? throw new ZooKeeperNotInstalledException(
@@ -45,6 +51,15 @@ public static class ZooKeeperInstallation
         var classPath = File.Exists(DefaultLoggingJar)
             ? serverJar + Path.PathSeparator + DefaultLoggingJar
             : serverJar;
+        if (netty)
+        {
+            foreach (var jar in NettyExtraJars)
+            {
+                if (!File.Exists(jar))
+                    throw new ZooKeeperNotInstalledException($"TLS needs the server's Netty connection factory, and '{jar}' does not exist (install libnetty-java)");
+                classPath += Path.PathSeparator + jar;
+            }
+        }
         return (java, classPath);
     }
 }

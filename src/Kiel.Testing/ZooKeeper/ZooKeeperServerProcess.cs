@@ -34,6 +34,9 @@ internal sealed class ZooKeeperServerProcess
     internal string Folder { get; }
     internal int ClientPort { get; }
     internal string ConfigPath { get; }
+
+    /// <summary>JVM arguments before the class path (for example the JAAS file of SASL).</summary>
+    internal IReadOnlyList<string> ExtraJvmArguments { get; init; } = [];
     internal bool IsRunning { get { var p = _process; try { return p is not null && !p.HasExited; } catch (InvalidOperationException) { return false; } } }
     internal int? ProcessId => IsRunning ? _process!.Id : null;
 
@@ -53,8 +56,9 @@ internal sealed class ZooKeeperServerProcess
             // TTL nodes (CreateMode.*WithTtl) need the extended types.
             "-Dzookeeper.extendedTypesEnabled=true",
             $"-Dorg.slf4j.simpleLogger.defaultLogLevel={_options.LogLevel}",
-            "-cp", _classPath, _mainClass, ConfigPath,
         };
+        args.AddRange(ExtraJvmArguments);
+        args.AddRange(["-cp", _classPath, _mainClass, ConfigPath]);
         var process = ChildProcessGuard.Start(_java, args, _instanceFolder, Folder);
         process.OutputDataReceived += (_, e) => Append(e.Data);
         process.ErrorDataReceived += (_, e) => Append(e.Data);

@@ -16,6 +16,8 @@ namespace Kiel.ZooKeeper.Protocol;
 internal sealed class Connection
 {
     private readonly Socket _socket;
+    // Writes go to the transport (the socket's stream, or TLS over it); reads through a buffer over it.
+    private readonly Stream _transport;
     private readonly Stream _stream;
     private readonly Channel<(byte[] Buffer, int Length)> _outgoing =
         Channel.CreateUnbounded<(byte[], int)>(new UnboundedChannelOptions { SingleReader = true });
@@ -37,12 +39,13 @@ internal sealed class Connection
     private int _nextXid;
     private volatile bool _failed;
 
-    private Connection(Socket socket, string server, ConnectResponse session, int maxReplySize,
+    private Connection(Socket socket, Stream transport, string server, ConnectResponse session, int maxReplySize,
         Action<WatcherEventMessage> onNotification, Action<long> onZxid, TimeProvider time)
     {
         _socket = socket;
         _time = time;
-        _stream = new BufferedStream(new NetworkStream(socket, ownsSocket: false), 64 * 1024);
+        _transport = transport;
+        _stream = new BufferedStream(transport, 64 * 1024);
         Server = server;
         Session = session;
         _maxReplySize = maxReplySize;
@@ -81,51 +84,56 @@ internal sealed class Connection
     /// <summary>Connects, performs the handshake and starts the loops. The whole is bounded by <paramref name="timeout"/>.</summary>
     internal static async Task<Connection> OpenAsync(string host, int port, long lastZxid, int requestedTimeoutMs, long sessionId,
         byte[] password, int maxReplySize, Action<WatcherEventMessage> onNotification, Action<long> onZxid,
-        TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
+        TimeSpan timeout, TimeProvider time, LoadedTls? tls, CancellationToken cancellationToken)
     {
         using var limit = new CancellationTokenSource(timeout, time);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, limit.Token);
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        Stream? transport = null;
         try
         {
             if (IPAddress.TryParse(host, out var address))
                 await socket.ConnectAsync(new IPEndPoint(address, port), cts.Token).ConfigureAwait(false);
             else
                 await socket.ConnectAsync(host, port, cts.Token).ConfigureAwait(false);
+            transport = new NetworkStream(socket, ownsSocket: false);
+            if (tls is not null) transport = await ZooKeeperTls.AuthenticateAsync(transport, host, tls, cts.Token).ConfigureAwait(false);
             var handshakeQueuedAt = time.GetTimestamp();
             using (var w = new JuteWriter(64))
             {
                 ConnectResponse.WriteRequest(w, lastZxid, requestedTimeoutMs, sessionId, password, readOnly: false);
-                await socket.SendAsync(w.WrittenMemory, SocketFlags.None, cts.Token).ConfigureAwait(false);
+                await transport.WriteAsync(w.WrittenMemory, cts.Token).ConfigureAwait(false);
+                await transport.FlushAsync(cts.Token).ConfigureAwait(false);
             }
             var header = new byte[4];
-            await ReceiveExactAsync(socket, header, cts.Token).ConfigureAwait(false);
+            await ReceiveExactAsync(transport, header, cts.Token).ConfigureAwait(false);
             var length = BinaryPrimitives.ReadInt32BigEndian(header);
             // The answer is 36 or 37 bytes; anything else is not a ZooKeeper server we can talk to.
             if (length is < 20 or > 1024)
                 throw new ZooKeeperProtocolException("ConnectResponse", "length", $"is {length}");
             var body = new byte[length];
-            await ReceiveExactAsync(socket, body, cts.Token).ConfigureAwait(false);
+            await ReceiveExactAsync(transport, body, cts.Token).ConfigureAwait(false);
             var reader = new JuteReader(body, "ConnectResponse");
             var response = ConnectResponse.Read(ref reader);
             if (response.TimeoutMs <= 0) throw new SessionExpiredAtHandshake();
-            var connection = new Connection(socket, $"{host}:{port}", response, maxReplySize, onNotification, onZxid, time);
+            var connection = new Connection(socket, transport, $"{host}:{port}", response, maxReplySize, onNotification, onZxid, time);
             connection._lastContact = handshakeQueuedAt;
             connection.Start();
             return connection;
         }
         catch
         {
+            if (transport is not null) await transport.DisposeAsync().ConfigureAwait(false);
             socket.Dispose();
             throw;
         }
     }
 
-    private static async Task ReceiveExactAsync(Socket socket, Memory<byte> buffer, CancellationToken ct)
+    private static async Task ReceiveExactAsync(Stream stream, Memory<byte> buffer, CancellationToken ct)
     {
         while (buffer.Length > 0)
         {
-            var n = await socket.ReceiveAsync(buffer, SocketFlags.None, ct).ConfigureAwait(false);
+            var n = await stream.ReadAsync(buffer, ct).ConfigureAwait(false);
             if (n == 0) throw new EndOfStreamException("The server closed the connection during the handshake (a server behind our last seen zxid refuses us).");
             buffer = buffer[n..];
         }
@@ -217,11 +225,7 @@ internal sealed class Connection
 
     private async Task SendAllAsync(ReadOnlyMemory<byte> data)
     {
-        while (data.Length > 0)
-        {
-            var n = await _socket.SendAsync(data, SocketFlags.None, _cts.Token).ConfigureAwait(false);
-            data = data[n..];
-        }
+        await _transport.WriteAsync(data, _cts.Token).ConfigureAwait(false);
         Volatile.Write(ref _lastSendTimestamp, _time.GetTimestamp());
     }
 
@@ -332,6 +336,8 @@ internal sealed class Connection
         _cts.Cancel();
         try { _socket.Shutdown(SocketShutdown.Both); } catch (SocketException) { } catch (ObjectDisposedException) { }
         _socket.Dispose();
+        // TLS state (and the socket's stream) go with the socket; a failed dispose of a broken stream does not matter.
+        try { _transport.Dispose(); } catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException) { }
         foreach (var key in _pending.Keys)
             if (_pending.TryRemove(key, out var p))
                 p.Fail(new ConnectionLossException(p.Path, $"The connection to {Server} was lost" + (p.Path is null ? "." : $" while {p.Op} {p.Path} was in flight; it may or may not have been applied."), reason));

@@ -22,6 +22,7 @@ internal enum OpCode
     CreateTtl = 21,
     Auth = 100,
     SetWatches = 101,
+    Sasl = 102,
     CloseSession = -11,
     Error = -1,
 }

@@ -99,9 +99,16 @@ public sealed record GroupedConsumerOptions : KielClientOptions
     /// </summary>
     public IReadOnlyList<Kiel.ZooKeeper.ZooKeeperAcl>? ZooKeeperAcl { get; init; }
 
-    /// <summary>The ZooKeeper session settings of <see cref="ZooKeeperAuth"/> and <see cref="ZooKeeperAcl"/>.</summary>
+    /// <summary>
+    /// TLS for the allocator's and the offsets' ZooKeeper sessions, to the servers' secure client port (which
+    /// <see cref="ZooKeeperHosts"/> then names), for example <c>new ZooKeeperTlsOptions { SslCaLocation = "ca.pem" }</c>.
+    /// Null (default): plaintext. Separate from the Kafka TLS settings, since the two often trust different CAs.
+    /// </summary>
+    public Kiel.ZooKeeper.ZooKeeperTlsOptions? ZooKeeperTls { get; init; }
+
+    /// <summary>The ZooKeeper session settings of <see cref="ZooKeeperAuth"/>, <see cref="ZooKeeperAcl"/> and <see cref="ZooKeeperTls"/>.</summary>
     internal Kiel.ZooKeeper.ZooKeeperClientOptions ApplyZooKeeperSecurity(Kiel.ZooKeeper.ZooKeeperClientOptions options) =>
-        options with { Auth = ZooKeeperAuth is { } auth ? [auth] : [], DefaultAcl = ZooKeeperAcl };
+        options with { Auth = ZooKeeperAuth is { } auth ? [auth] : [], DefaultAcl = ZooKeeperAcl, Tls = ZooKeeperTls };
 
     /// <summary>The metadata stored with every commit. Null (the default) means kiel's <c>committed by &lt;Name&gt;</c>.</summary>
     public string? CommitMetadata { get; init; }
@@ -191,6 +198,7 @@ public sealed record GroupedConsumerOptions : KielClientOptions
             throw new ArgumentException($"ZooKeeperSessionTimeout is {ZooKeeperSessionTimeout}; it must be at least 100 ms (the server clamps it to 2 to 20 ticks).", nameof(ZooKeeperSessionTimeout));
         if (ZooKeeperAcl is { Count: 0 })
             throw new ArgumentException("ZooKeeperAcl is empty; leave it null for world:anyone, or give entries such as ZooKeeperAcl.Digest(user, password).", nameof(ZooKeeperAcl));
+        ZooKeeperTls?.Validate();
         if (ZooKeeperAuth is { } zkAuth && (string.IsNullOrEmpty(zkAuth.Scheme) || zkAuth.Credentials is null))
             throw new ArgumentException("ZooKeeperAuth needs a scheme and credentials; use ZooKeeperAuth.Digest(user, password).", nameof(ZooKeeperAuth));
         if (ZooKeeperConnectTimeout <= TimeSpan.Zero)

@@ -13,11 +13,17 @@ namespace Kiel.IntegrationTests.Security;
 public sealed class SecuredKafkaGroupTests
 {
     [Theory]
-    [InlineData(SaslMechanism.ScramSha512, true)]
     [InlineData(SaslMechanism.Plain, false)]
-    public async Task Two_members_of_a_kafka_group_move_every_record_and_commit_through_the_front(SaslMechanism mechanism, bool tls)
+    [InlineData(SaslMechanism.Plain, true)]
+    [InlineData(SaslMechanism.ScramSha256, false)]
+    [InlineData(SaslMechanism.ScramSha256, true)]
+    [InlineData(SaslMechanism.ScramSha512, false)]
+    [InlineData(SaslMechanism.ScramSha512, true)]
+    [InlineData(SaslMechanism.OAuthBearer, false)]
+    [InlineData(SaslMechanism.OAuthBearer, true)]
+    public async Task Two_members_of_a_kafka_group_move_10000_records_and_commit_through_the_front(SaslMechanism mechanism, bool tls)
     {
-        const int count = 2_000;
+        const int count = 10_000;
         const int partitions = 4;
         await using var cluster = await SecuredFrontPeerTests.StartAsync(tls, new EmbeddedSecurityOptions { SaslMechanisms = [mechanism] });
         var security = cluster.Security!;

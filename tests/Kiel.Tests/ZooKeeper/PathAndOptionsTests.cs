@@ -67,6 +67,26 @@ public sealed class PathAndOptionsTests
     }
 
     [Fact]
+    public void Tls_options_validate_their_files_and_never_print_the_key_password()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), $"kiel-no-such-{Guid.NewGuid():N}.pem");
+        Assert.Contains("SslCaLocation", Assert.Throws<ArgumentException>(() =>
+            new ZooKeeperClientOptions { ConnectString = "h:1", Tls = new ZooKeeperTlsOptions { SslCaLocation = missing } }.Validate()).Message);
+        Assert.Contains("SslCertificateLocation", Assert.Throws<ArgumentException>(() =>
+            new ZooKeeperTlsOptions { SslCertificateLocation = missing }.Validate()).Message);
+        Assert.Contains("SslKeyLocation", Assert.Throws<ArgumentException>(() =>
+            new ZooKeeperTlsOptions { SslKeyLocation = missing }.Validate()).Message);
+        var tls = new ZooKeeperTlsOptions { SslKeyPassword = "pfx-secret-42" };
+        tls.Validate();
+        Assert.DoesNotContain("pfx-secret-42", tls.ToString(), StringComparison.Ordinal);
+        Assert.Contains("SslKeyPassword = ***", tls.ToString(), StringComparison.Ordinal);
+        var options = new ZooKeeperClientOptions { ConnectString = "h:1", Tls = tls, Auth = [ZooKeeperAuth.Digest("u", "digest-secret-7")] };
+        Assert.DoesNotContain("pfx-secret-42", options.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("digest-secret-7", options.ToString(), StringComparison.Ordinal);
+        Assert.True(tls.SslEndpointIdentification);
+    }
+
+    [Fact]
     public void Digest_acl_id_matches_the_server_hash()
     {
         // The server's DigestAuthenticationProvider: base64(sha1("user:password")).

@@ -24,9 +24,14 @@ internal sealed class TestCertificates : IDisposable
     public string ClientKeystorePath => Path.Combine(Folder, "client-keystore.pem");
     public string OtherCaPath => Path.Combine(Folder, "other-ca.pem");
 
-    public static TestCertificates Create(ServerCertificateKind kind)
+    /// <summary>The server's private key (PKCS#8) followed by its certificate, as one PEM file (a PEM key store, as ZooKeeper reads it).</summary>
+    public string ServerKeystorePath => Path.Combine(Folder, "server-keystore.pem");
+
+    /// <param name="kind">Which server certificate to make.</param>
+    /// <param name="parent">The folder to make the certificates' folder in (default the temp folder).</param>
+    public static TestCertificates Create(ServerCertificateKind kind, string? parent = null)
     {
-        var folder = Path.Combine(Path.GetTempPath(), "kiel-embedded-tls-" + Guid.NewGuid().ToString("N")[..12]);
+        var folder = Path.Combine(parent ?? Path.GetTempPath(), "kiel-embedded-tls-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(folder);
         var certificates = new TestCertificates(folder);
         try
@@ -44,6 +49,8 @@ internal sealed class TestCertificates : IDisposable
                 kind == ServerCertificateKind.WrongHost ? [] : [IPAddress.Loopback]);
             // SslStream on Linux wants a key it can use for the handshake; an exported and re-imported PKCS#12 always works.
             certificates.Server = X509CertificateLoader.LoadPkcs12(server.Export(X509ContentType.Pkcs12), null);
+            File.WriteAllText(certificates.ServerKeystorePath,
+                server.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem() + "\n" + server.ExportCertificatePem() + "\n");
             server.Dispose();
 
             File.WriteAllText(certificates.CaPath, ca.ExportCertificatePem() + "\n");
