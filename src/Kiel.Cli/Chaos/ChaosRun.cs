@@ -144,7 +144,20 @@ internal sealed class ChaosRun(ChaosSettings settings, ILoggerFactory? loggerFac
             Say("  Faults healed; waiting for the consumers to catch up...");
             await WaitUntil(() => Unconsumed() == 0, CatchUpBound, ct);
             await Task.WhenAll(_members.Select(m => m.StopAsync(TimeSpan.FromSeconds(20))));
-            var ok = Verdict();
+            LogAudit.Result audit;
+            using (var auditBound = CancellationTokenSource.CreateLinkedTokenSource(ct))
+            {
+                auditBound.CancelAfter(TimeSpan.FromMinutes(2));
+                (int, long)[] acked;
+                lock (_producedGate)
+                {
+                    acked = [.. _acked];
+                }
+
+                audit = await LogAudit.RunAsync(_cluster.BootstrapServers, Topic, settings.Partitions, acked, loggerFactory, auditBound.Token);
+            }
+
+            var ok = Verdict(audit);
             if (sampler is not null)
             {
                 ok &= sampler.Report();
@@ -595,7 +608,7 @@ internal sealed class ChaosRun(ChaosSettings settings, ILoggerFactory? loggerFac
 
     // ---- verdict ---------------------------------------------------------------------------------------------------
 
-    private bool Verdict()
+    private bool Verdict(LogAudit.Result audit)
     {
         (int Partition, long Offset)[] acked;
         long produced;
@@ -666,6 +679,16 @@ internal sealed class ChaosRun(ChaosSettings settings, ILoggerFactory? loggerFac
             problems.Add(FormattableString.Invariant($"a consume call took {longestConsumeMs} ms (poll bound {PollTimeout.TotalMilliseconds} ms + margin {Margin.TotalMilliseconds} ms)"));
         }
 
+        if (audit.MisplacedCount > 0)
+        {
+            problems.Add($"{audit.MisplacedCount} acknowledged record(s) not at their acked offset in the log, e.g. {string.Join("; ", audit.Misplaced)}");
+        }
+
+        if (audit.OrderViolationCount > 0)
+        {
+            problems.Add($"the log breaks the producer's order {audit.OrderViolationCount} time(s), e.g. {string.Join("; ", audit.OrderViolations)}");
+        }
+
         var excusing = DuplicateCauses();
         if (s.Duplicates > 0 && excusing == 0)
         {
@@ -676,6 +699,8 @@ internal sealed class ChaosRun(ChaosSettings settings, ILoggerFactory? loggerFac
             $"seed {settings.Seed}: {produced} produced, {_ackedCount} acked, {s.DistinctConsumed} consumed, {lostCount} lost, {s.Duplicates} duplicates, max stall {maxStall} ms, faults: {faults}");
         Say("");
         Say(line);
+        Say(FormattableString.Invariant(
+            $"  log read back: {audit.Records} record(s), {audit.LogDuplicates} appended twice (retries the mock does not deduplicate), {audit.MisplacedCount} acked record(s) misplaced, {audit.OrderViolationCount} order violation(s)"));
         Say(FormattableString.Invariant(
             $"  longest: delivery report {_longestDeliveryMs} ms, Produce/Flush call {_longestProduceCallMs} ms, consume call {longestConsumeMs} ms (frozen time left out); {_failedCount} record(s) failed to produce{(_firstError is null ? "" : $" (first: {_firstError})")}"));
         if (s.Duplicates > 0)
