@@ -81,7 +81,8 @@ internal sealed class ChaosRun(ChaosSettings settings, ILoggerFactory? loggerFac
             _proxy = FaultProxy.Start(_cluster.BootstrapServers, settings.Seed, loggerFactory);
             if (!settings.Kafka)
             {
-                _ensemble = await EmbeddedZooKeeperEnsemble.StartAsync(3, cancellationToken: ct);
+                // A loaded machine (the campaign runs for a long time beside other work) can take minutes to start three JVMs.
+                _ensemble = await EmbeddedZooKeeperEnsemble.StartAsync(3, new EmbeddedZooKeeperOptions { StartTimeout = TimeSpan.FromMinutes(3) }, ct);
             }
 
             Say($"  Kafka {_cluster.BootstrapServers} behind the fault proxy {_proxy.BootstrapServers}{(_ensemble is null ? "" : $", ZooKeeper {_ensemble.ConnectString}")}");
@@ -114,11 +115,11 @@ internal sealed class ChaosRun(ChaosSettings settings, ILoggerFactory? loggerFac
 
             try
             {
-                await Task.WhenAll(_members.Select(m => m.Joined)).WaitAsync(TimeSpan.FromSeconds(90), ct);
+                await Task.WhenAll(_members.Select(m => m.Joined)).WaitAsync(TimeSpan.FromSeconds(180), ct);
             }
             catch (TimeoutException)
             {
-                throw new CliFailureException("The members did not join within 90 s; run with --verbose to see their logs.");
+                throw new CliFailureException("The members did not join within 180 s; run with --verbose to see their logs.");
             }
 
             await WaitUntil(_tracker.FullyAllocated, TimeSpan.FromSeconds(60), ct);
