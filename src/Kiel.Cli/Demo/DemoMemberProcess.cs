@@ -25,6 +25,9 @@ internal sealed class DemoMemberProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The child's process id.</summary>
+    public int Pid => _process.Id;
+
     public string StdErrTail
     {
         get
@@ -70,6 +73,11 @@ internal sealed class DemoMemberProcess : IAsyncDisposable
                 lock (member._stderr)
                 {
                     member._stderr.AppendLine(e.Data);
+                    if (member._stderr.Length > 64 * 1024)
+                    {
+                        // Only the tail is ever shown; a long run (the soak, --verbose) must not grow it for ever.
+                        member._stderr.Remove(0, member._stderr.Length - (16 * 1024));
+                    }
                 }
             }
         };
@@ -113,6 +121,12 @@ internal sealed class DemoMemberProcess : IAsyncDisposable
                     _tracker.Event($"{State.Label} now reads {Describe(list)}");
                 }
 
+                break;
+            case 'T' when long.TryParse(line.AsSpan(2), CultureInfo.InvariantCulture, out var ms):
+                State.LongestCallMs = Math.Max(State.LongestCallMs, ms);
+                break;
+            case 'S' when long.TryParse(line.AsSpan(2), CultureInfo.InvariantCulture, out var heap):
+                State.GcHeapBytes = heap;
                 break;
             case 'N':
                 State.Name = line[2..];

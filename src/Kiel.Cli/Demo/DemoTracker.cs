@@ -95,6 +95,16 @@ internal sealed class DemoTracker
         }
     }
 
+    /// <summary>How often the record at <paramref name="offset"/> of <paramref name="partition"/> was consumed.</summary>
+    public int TimesConsumed(int partition, long offset)
+    {
+        lock (_gate)
+        {
+            var times = _consumedTimes[partition];
+            return offset < times.Count ? times[(int)offset] : 0;
+        }
+    }
+
     public void Allocated(DemoMemberState member, IReadOnlyList<int> partitions)
     {
         lock (_gate)
@@ -187,6 +197,12 @@ internal sealed class DemoMemberState(string label)
     public bool Alive { get; set; } = true;
 
     public string Status { get; set; } = "starting";
+
+    /// <summary>The member's longest consume call so far (ms, frozen time left out), when it reports them.</summary>
+    public long LongestCallMs { get; set; }
+
+    /// <summary>The member's last reported GC heap size, when it reports one.</summary>
+    public long GcHeapBytes { get; set; }
 }
 
 /// <summary>A member's row in the live table.</summary>

@@ -28,7 +28,7 @@ public sealed class DemoCommandTests
     }
 
     /// <summary>Ids of live processes whose environment carries <paramref name="marker"/> (what the demo started inherits it).</summary>
-    private static List<int> ProcessesWithMarker(string marker)
+    internal static List<int> ProcessesWithMarker(string marker)
     {
         var found = new List<int>();
         foreach (var dir in Directory.EnumerateDirectories("/proc"))

@@ -428,69 +428,17 @@ internal sealed class SecuredFront : IAsyncDisposable
     }
 
     /// <summary>Rewrites broker addresses (and adds the SASL APIs to ApiVersions) in a response from the mock; <paramref name="response"/> is header and body.</summary>
-    private byte[] Rewrite(short apiKeyValue, short version, byte[] response)
-    {
-        var apiKey = (ApiKey)apiKeyValue;
-        if (apiKey is not (ApiKey.ApiVersions or ApiKey.Metadata or ApiKey.FindCoordinator or ApiKey.DescribeCluster)) return response;
-        var headerLength = FrameCodec.ReadResponseHeader(response, HeaderVersions.Response(apiKey, version), out _);
-        var reader = new KafkaReader(response.AsMemory(headerLength), apiKey.ToString(), version);
-        using var buffer = new PooledBufferWriter(response.Length + 64);
-        var writer = new KafkaWriter(buffer);
-        writer.WriteRaw(response.AsSpan(0, headerLength));
-        switch (apiKey)
+    private byte[] Rewrite(short apiKey, short version, byte[] response) =>
+        BrokerAddressRewriter.Rewrite(apiKey, version, response, Map, message =>
         {
-            case ApiKey.ApiVersions:
+            message.ApiKeys.RemoveAll(k => k.ApiKey is (short)ApiKey.SaslHandshake or (short)ApiKey.SaslAuthenticate);
+            if (Sasl)
             {
-                var message = ApiVersionsResponse.Read(ref reader, version);
-                if (message.ErrorCode != 0) return response;
-                // Offer only the versions of the responses the front can rewrite.
-                foreach (var k in message.ApiKeys)
-                {
-                    var cap = (ApiKey)k.ApiKey switch
-                    {
-                        ApiKey.Metadata => MetadataResponse.HighestSupportedVersion,
-                        ApiKey.FindCoordinator => FindCoordinatorResponse.HighestSupportedVersion,
-                        ApiKey.DescribeCluster => DescribeClusterResponse.HighestSupportedVersion,
-                        _ => k.MaxVersion,
-                    };
-                    k.MaxVersion = Math.Min(k.MaxVersion, cap);
-                }
-                message.ApiKeys.RemoveAll(k => k.ApiKey is (short)ApiKey.SaslHandshake or (short)ApiKey.SaslAuthenticate);
-                if (Sasl)
-                {
-                    message.ApiKeys.Add(new ApiVersionsResponse.ApiVersion { ApiKey = (short)ApiKey.SaslHandshake, MinVersion = 0, MaxVersion = 1 });
-                    message.ApiKeys.Add(new ApiVersionsResponse.ApiVersion { ApiKey = (short)ApiKey.SaslAuthenticate, MinVersion = 0, MaxVersion = 2 });
-                }
-                message.ApiKeys.Sort((a, b) => a.ApiKey.CompareTo(b.ApiKey));
-                message.Write(ref writer, version);
-                break;
+                message.ApiKeys.Add(new ApiVersionsResponse.ApiVersion { ApiKey = (short)ApiKey.SaslHandshake, MinVersion = 0, MaxVersion = 1 });
+                message.ApiKeys.Add(new ApiVersionsResponse.ApiVersion { ApiKey = (short)ApiKey.SaslAuthenticate, MinVersion = 0, MaxVersion = 2 });
             }
-            case ApiKey.Metadata:
-            {
-                var message = MetadataResponse.Read(ref reader, version);
-                foreach (var broker in message.Brokers) (broker.Host, broker.Port) = Map(broker.Host, broker.Port);
-                message.Write(ref writer, version);
-                break;
-            }
-            case ApiKey.FindCoordinator:
-            {
-                var message = FindCoordinatorResponse.Read(ref reader, version);
-                if (message.Port > 0) (message.Host, message.Port) = Map(message.Host, message.Port);
-                foreach (var c in message.Coordinators ?? []) if (c.Port > 0) (c.Host, c.Port) = Map(c.Host, c.Port);
-                message.Write(ref writer, version);
-                break;
-            }
-            case ApiKey.DescribeCluster:
-            {
-                var message = DescribeClusterResponse.Read(ref reader, version);
-                foreach (var broker in message.Brokers) (broker.Host, broker.Port) = Map(broker.Host, broker.Port);
-                message.Write(ref writer, version);
-                break;
-            }
-        }
-        writer.Flush();
-        return buffer.WrittenSpan.ToArray();
-    }
+            message.ApiKeys.Sort((a, b) => a.ApiKey.CompareTo(b.ApiKey));
+        });
 
     private (string Host, int Port) Map(string host, int port) => _portMap.TryGetValue(port, out var front) ? ("127.0.0.1", front) : (host, port);
 }

@@ -1,0 +1,742 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Kiel.Cli.Demo;
+using Kiel.Producing;
+using Kiel.Testing;
+using Kiel.Testing.ZooKeeper;
+using Microsoft.Extensions.Logging;
+
+namespace Kiel.Cli.Chaos;
+
+/// <summary>What a campaign runs: seed, length, coordination, load and fault rate.</summary>
+internal sealed record ChaosSettings(
+    int Seed,
+    TimeSpan Duration,
+    bool Kafka,
+    int Members,
+    int Partitions,
+    int Rate,
+    bool Soak,
+    TimeSpan FaultEvery,
+    TimeSpan SampleEvery,
+    bool Verbose);
+
+/// <summary>
+/// One campaign: an embedded 3-broker cluster behind a <see cref="FaultProxy"/>, (for ZooKeeper coordination) a
+/// 3-server ensemble, consumer members as <c>kiel demo-member</c> child processes, an idempotent producer in this
+/// process, and a fault schedule drawn from the seed. At the end every fault is healed, the consumers catch up, and
+/// the checks run: acked ⊆ consumed, duplicates only after crashes/expiries, per-partition order of the acked
+/// records, and no call longer than its timeout plus <see cref="Margin"/>.
+/// </summary>
+internal sealed class ChaosRun(ChaosSettings settings, ILoggerFactory? loggerFactory, TextWriter output)
+{
+    /// <summary>A call may overrun its configured timeout by this much before it counts as a hang.</summary>
+    public static readonly TimeSpan Margin = TimeSpan.FromSeconds(10);
+
+    private const string Topic = "kiel-chaos";
+    private const string Group = "kiel-chaos-group";
+    private static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan PollTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan CatchUpBound = TimeSpan.FromSeconds(120);
+
+    private readonly Random _random = new(settings.Seed);
+    private readonly SortedDictionary<string, int> _faults = new(StringComparer.Ordinal);
+    private readonly List<DemoMemberProcess> _members = [];
+    private readonly List<Task> _heals = [];
+    private readonly Lock _producedGate = new();
+    private readonly List<long> _sentAt = [];
+    private readonly List<(int Partition, long Offset)> _acked = [];
+    private readonly DemoTracker _tracker = new(settings.Partitions);
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private EmbeddedKafkaCluster? _cluster;
+    private FaultProxy? _proxy;
+    private EmbeddedZooKeeperEnsemble? _ensemble;
+    private List<string> _memberArgs = [];
+    private int _nextMember;
+    private long _ackedCount;
+    private long _failedCount;
+    private string? _firstError;
+    private long _longestDeliveryMs;
+    private long _longestProduceCallMs;
+    private int _brokerDown = -1;
+    private int _zkDown = -1;
+    private DemoMemberProcess? _frozen;
+
+    private TimeSpan SessionTimeout => settings.Kafka ? TimeSpan.FromSeconds(6) : TimeSpan.FromSeconds(4);
+
+    public async Task<int> RunAsync(CancellationToken ct)
+    {
+        var mode = settings.Kafka ? "KielConsumer members in a Kafka group" : "GroupedConsumer members over a 3-server ZooKeeper ensemble";
+        Say(FormattableString.Invariant(
+            $"kiel chaos{(settings.Soak ? " --soak" : "")}: seed {settings.Seed}, {settings.Duration.TotalSeconds:F0} s, {settings.Members} {mode}, {settings.Partitions} partitions, {settings.Rate} records/s, a fault every {settings.FaultEvery.TotalSeconds:F1} s on average."));
+        try
+        {
+            _cluster = await EmbeddedKafkaCluster.StartAsync(new EmbeddedKafkaOptions
+            {
+                Brokers = 3,
+                Topics = [new EmbeddedTopic(Topic, settings.Partitions, 3)],
+                LoggerFactory = loggerFactory,
+            }, ct);
+            _proxy = FaultProxy.Start(_cluster.BootstrapServers, settings.Seed, loggerFactory);
+            if (!settings.Kafka)
+            {
+                // A loaded machine (the campaign runs for a long time beside other work) can take minutes to start three JVMs.
+                _ensemble = await EmbeddedZooKeeperEnsemble.StartAsync(3, new EmbeddedZooKeeperOptions { StartTimeout = TimeSpan.FromMinutes(3) }, ct);
+            }
+
+            Say($"  Kafka {_cluster.BootstrapServers} behind the fault proxy {_proxy.BootstrapServers}{(_ensemble is null ? "" : $", ZooKeeper {_ensemble.ConnectString}")}");
+            _memberArgs =
+            [
+                "--brokers", _proxy.BootstrapServers, "--group", Group, "--topic", Topic,
+                "--coordination", settings.Kafka ? "kafka" : "zookeeper",
+                "--session-timeout-ms", ((int)SessionTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture),
+                "--poll-timeout-ms", ((int)PollTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture),
+            ];
+            if (_ensemble is not null)
+            {
+                _memberArgs.AddRange(["--zookeeper", _ensemble.ConnectString]);
+            }
+
+            if (settings.Soak)
+            {
+                _memberArgs.AddRange(["--sample-ms", ((int)Math.Max(1000, settings.SampleEvery.TotalMilliseconds / 2)).ToString(CultureInfo.InvariantCulture)]);
+            }
+
+            if (settings.Verbose)
+            {
+                _memberArgs.Add("--verbose");
+            }
+
+            for (var i = 0; i < settings.Members; i++)
+            {
+                StartMember();
+            }
+
+            try
+            {
+                await Task.WhenAll(_members.Select(m => m.Joined)).WaitAsync(TimeSpan.FromSeconds(180), ct);
+            }
+            catch (TimeoutException)
+            {
+                throw new CliFailureException("The members did not join within 180 s; run with --verbose to see their logs.");
+            }
+
+            await WaitUntil(_tracker.FullyAllocated, TimeSpan.FromSeconds(60), ct);
+            Say("  Members joined; producing under faults...");
+
+            var sampler = settings.Soak ? new SoakSampler(settings, output) : null;
+            using var faultsStop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var faults = Task.Run(() => FaultLoopAsync(faultsStop.Token), CancellationToken.None);
+            var sampling = sampler is null ? Task.CompletedTask : Task.Run(() => sampler.RunAsync(LiveProcesses, faultsStop.Token), CancellationToken.None);
+            var producing = ProduceAsync(ct);
+            try
+            {
+                await producing;
+            }
+            finally
+            {
+                await faultsStop.CancelAsync();
+                await faults.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                await sampling.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                await HealAllAsync();
+            }
+
+            Say("  Faults healed; waiting for the consumers to catch up...");
+            await WaitUntil(() => Unconsumed() == 0, CatchUpBound, ct);
+            await Task.WhenAll(_members.Select(m => m.StopAsync(TimeSpan.FromSeconds(20))));
+            LogAudit.Result audit;
+            using (var auditBound = CancellationTokenSource.CreateLinkedTokenSource(ct))
+            {
+                auditBound.CancelAfter(TimeSpan.FromMinutes(2));
+                (int, long)[] acked;
+                lock (_producedGate)
+                {
+                    acked = [.. _acked];
+                }
+
+                audit = await LogAudit.RunAsync(_cluster.BootstrapServers, Topic, settings.Partitions, acked, loggerFactory, auditBound.Token);
+            }
+
+            var ok = Verdict(audit);
+            if (sampler is not null)
+            {
+                ok &= sampler.Report();
+            }
+
+            return ok ? ExitCodes.Ok : ExitCodes.Failure;
+        }
+        finally
+        {
+            foreach (var m in _members)
+            {
+                Signals.Continue(m);
+                await m.DisposeAsync();
+            }
+
+            if (_proxy is not null)
+            {
+                await _proxy.DisposeAsync();
+            }
+
+            if (_ensemble is not null)
+            {
+                await _ensemble.DisposeAsync();
+            }
+
+            if (_cluster is not null)
+            {
+                await _cluster.DisposeAsync();
+            }
+        }
+    }
+
+    private IEnumerable<(string Label, int Pid, long? GcHeap)> LiveProcesses()
+    {
+        yield return ("kiel (producer, cluster, proxy)", Environment.ProcessId, GC.GetTotalMemory(false));
+        foreach (var m in _members.ToArray())
+        {
+            if (m.State.Alive && !m.HasExited)
+            {
+                yield return (m.State.Label, m.Pid, m.State.GcHeapBytes == 0 ? null : m.State.GcHeapBytes);
+            }
+        }
+    }
+
+    private void Say(string text)
+    {
+        lock (output)
+        {
+            output.WriteLine(text);
+            output.Flush();
+        }
+    }
+
+    private void StartMember()
+    {
+        var label = $"member-{++_nextMember}";
+        var member = DemoMemberProcess.Start(_tracker, label, _memberArgs);
+        lock (_members)
+        {
+            _members.Add(member);
+        }
+    }
+
+    private void Count(string kind)
+    {
+        lock (_faults)
+        {
+            _faults[kind] = _faults.GetValueOrDefault(kind) + 1;
+        }
+    }
+
+    private static async Task WaitUntil(Func<bool> condition, TimeSpan bound, CancellationToken ct)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (!condition() && deadline.Elapsed < bound)
+        {
+            await Task.Delay(200, ct);
+        }
+    }
+
+    private long Unconsumed()
+    {
+        (int Partition, long Offset)[] acked;
+        lock (_producedGate)
+        {
+            acked = [.. _acked.Where(a => a.Partition >= 0)];
+        }
+
+        return acked.LongCount(a => _tracker.TimesConsumed(a.Partition, a.Offset) == 0);
+    }
+
+    private async Task ProduceAsync(CancellationToken ct)
+    {
+        var options = new KielProducerOptions
+        {
+            BootstrapServers = _proxy!.BootstrapServers,
+            ClientId = "kiel-chaos",
+            DeliveryTimeout = DeliveryTimeout,
+            RequestTimeout = TimeSpan.FromSeconds(10),
+            LoggerFactory = loggerFactory,
+        };
+        await using var producer = new KielProducer<byte[], byte[]>(options, Serializers.Bytes, Serializers.Bytes);
+        var started = Stopwatch.StartNew();
+        var produced = 0L;
+        while (started.Elapsed < settings.Duration)
+        {
+            ct.ThrowIfCancellationRequested();
+            var due = TimeSpan.FromSeconds((double)produced / settings.Rate);
+            if (due > started.Elapsed)
+            {
+                await Task.Delay(due - started.Elapsed, ct);
+            }
+
+            var seq = produced++;
+            var key = Encoding.ASCII.GetBytes(seq.ToString(CultureInfo.InvariantCulture));
+            lock (_producedGate)
+            {
+                _sentAt.Add(_clock.ElapsedMilliseconds);
+                _acked.Add((-1, -1));
+            }
+
+            var before = _clock.ElapsedMilliseconds;
+            producer.Produce(Topic, key, key, onDelivery: (in DeliveryReport r) => Delivered(seq, r));
+            Max(ref _longestProduceCallMs, _clock.ElapsedMilliseconds - before);
+        }
+
+        // Every record ends within the delivery timeout: delivered or failed.
+        using var flushBound = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        flushBound.CancelAfter(DeliveryTimeout + Margin);
+        var flushStarted = _clock.ElapsedMilliseconds;
+        try
+        {
+            await producer.FlushAsync(flushBound.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            Say("  the producer's flush did not end within the delivery timeout plus the margin");
+        }
+
+        Max(ref _longestProduceCallMs, _clock.ElapsedMilliseconds - flushStarted);
+    }
+
+    private void Delivered(long seq, in DeliveryReport r)
+    {
+        var now = _clock.ElapsedMilliseconds;
+        lock (_producedGate)
+        {
+            Max(ref _longestDeliveryMs, now - _sentAt[(int)seq]);
+            if (r.IsDelivered)
+            {
+                _acked[(int)seq] = (r.Partition, r.Offset);
+                _ackedCount++;
+            }
+            else
+            {
+                _failedCount++;
+                _firstError ??= r.Error?.Message;
+            }
+        }
+
+        if (r.IsDelivered)
+        {
+            _tracker.Delivered(r.Partition, r.Offset);
+        }
+    }
+
+    private static void Max(ref long field, long value)
+    {
+        long seen;
+        while (value > (seen = Interlocked.Read(ref field)))
+        {
+            if (Interlocked.CompareExchange(ref field, value, seen) == seen)
+            {
+                return;
+            }
+        }
+    }
+
+    // ---- faults ----------------------------------------------------------------------------------------------------
+
+    private int Next(int min, int maxExclusive)
+    {
+        lock (_random)
+        {
+            return _random.Next(min, maxExclusive);
+        }
+    }
+
+    private TimeSpan Between(double minSeconds, double maxSeconds)
+    {
+        lock (_random)
+        {
+            return TimeSpan.FromSeconds(minSeconds + (_random.NextDouble() * (maxSeconds - minSeconds)));
+        }
+    }
+
+    private string[] Kinds()
+    {
+        var kinds = new List<string>
+        {
+            "broker-down", "leader-move", "coordinator-move", "error-codes", "latency",
+            "proxy-cut", "proxy-half-open", "proxy-stall", "proxy-slow", "member-stall", "session-expiry",
+        };
+        if (!settings.Kafka)
+        {
+            kinds.Add("zk-server-loss");
+        }
+
+        if (!settings.Soak)
+        {
+            kinds.Add("member-crash");
+        }
+
+        return [.. kinds];
+    }
+
+    private async Task FaultLoopAsync(CancellationToken ct)
+    {
+        var kinds = Kinds();
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(Between(settings.FaultEvery.TotalSeconds * 0.5, settings.FaultEvery.TotalSeconds * 1.5), ct);
+                var kind = kinds[Next(0, kinds.Length)];
+                if (await ApplyAsync(kind, ct))
+                {
+                    Count(kind);
+                }
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Applies one fault; false when it does not apply now (one broker, one ZooKeeper server, one member frozen at a time).</summary>
+    private async Task<bool> ApplyAsync(string kind, CancellationToken ct)
+    {
+        var cluster = _cluster!;
+        var proxy = _proxy!;
+        var broker = Next(1, 4);
+        var listener = Next(0, proxy.ListenerCount);
+        switch (kind)
+        {
+            case "broker-down":
+                if (_brokerDown > 0)
+                {
+                    return false;
+                }
+
+                _brokerDown = broker;
+                cluster.SetBrokerDown(broker);
+                Later(Between(2, 6), () =>
+                {
+                    cluster.SetBrokerUp(broker);
+                    _brokerDown = -1;
+                });
+                return true;
+            case "leader-move":
+                cluster.SetPartitionLeader(Topic, Next(0, settings.Partitions), broker);
+                return true;
+            case "coordinator-move":
+                cluster.SetGroupCoordinator(Group, broker);
+                return true;
+            case "error-codes":
+            {
+                var (api, codes) = ErrorTable[Next(0, ErrorTable.Length)];
+                var count = Next(1, 4);
+                var pushed = new int[count];
+                for (var i = 0; i < count; i++)
+                {
+                    pushed[i] = codes[Next(0, codes.Length)];
+                }
+
+                cluster.PushRequestErrors(api, pushed);
+                return true;
+            }
+
+            case "latency":
+                cluster.SetBrokerRtt(broker, Next(100, 800));
+                Later(Between(2, 5), () => cluster.SetBrokerRtt(broker, 0));
+                return true;
+            case "proxy-cut":
+                if (Next(0, 2) == 0)
+                {
+                    proxy.Cut();
+                }
+                else
+                {
+                    proxy.Cut(listener);
+                }
+
+                return true;
+            case "proxy-half-open":
+                proxy.Stall(Between(5, 12), listener);
+                return true;
+            case "proxy-stall":
+                proxy.Stall(Between(0.5, 2), Next(0, 2) == 0 ? null : listener);
+                return true;
+            case "proxy-slow":
+                proxy.Slow(TimeSpan.FromMilliseconds(Next(20, 100)), listener);
+                Later(Between(3, 6), () => proxy.Slow(TimeSpan.Zero, listener));
+                return true;
+            case "zk-server-loss":
+            {
+                if (_zkDown >= 0 || _ensemble is null)
+                {
+                    return false;
+                }
+
+                var server = Next(0, _ensemble.Count);
+                _zkDown = server;
+                await _ensemble.StopServerAsync(server, ct);
+                var ensemble = _ensemble;
+                LaterAsync(Between(3, 8), async () =>
+                {
+                    await ensemble.StartServerAsync(server, CancellationToken.None);
+                    _zkDown = -1;
+                });
+                return true;
+            }
+
+            case "member-stall":
+            case "session-expiry":
+            {
+                if (_frozen is not null)
+                {
+                    return false;
+                }
+
+                var live = LiveMembers();
+                if (live.Length == 0)
+                {
+                    return false;
+                }
+
+                var member = live[Next(0, live.Length)];
+                _frozen = member;
+                Signals.Stop(member);
+                var frozenFor = kind == "session-expiry" ? SessionTimeout + Between(1, 3) : Between(0.3, 1.5);
+                Later(frozenFor, () =>
+                {
+                    Signals.Continue(member);
+                    _frozen = null;
+                });
+                return true;
+            }
+
+            case "member-crash":
+            {
+                var live = LiveMembers().Where(m => m != _frozen).ToArray();
+                if (live.Length < 2)
+                {
+                    return false;
+                }
+
+                live[Next(0, live.Length)].Kill();
+                StartMember();
+                return true;
+            }
+
+            default:
+                return false;
+        }
+    }
+
+    private DemoMemberProcess[] LiveMembers()
+    {
+        lock (_members)
+        {
+            return [.. _members.Where(m => m.State.Alive && !m.HasExited)];
+        }
+    }
+
+    /// <summary>Retriable errors on the APIs the clients use: Produce, Fetch, ListOffsets, Metadata, OffsetCommit, OffsetFetch, FindCoordinator, JoinGroup, Heartbeat, SyncGroup, InitProducerId; and a dropped connection.</summary>
+    private static readonly (short Api, int[] Codes)[] ErrorTable =
+    [
+        (0, [6, 7, 19, EmbeddedKafkaCluster.DisconnectErrorCode]),
+        (1, [6, EmbeddedKafkaCluster.DisconnectErrorCode]),
+        (2, [6, 5]),
+        (3, [EmbeddedKafkaCluster.DisconnectErrorCode]),
+        (8, [15, 16, EmbeddedKafkaCluster.DisconnectErrorCode]),
+        (9, [14, 15, 16]),
+        (10, [15]),
+        (11, [16, 15]),
+        (12, [16, 27]),
+        (14, [16, 27]),
+        (22, [15, 16]),
+    ];
+
+    private void Later(TimeSpan after, Action heal) => LaterAsync(after, () =>
+    {
+        heal();
+        return Task.CompletedTask;
+    });
+
+    private void LaterAsync(TimeSpan after, Func<Task> heal)
+    {
+        var task = Task.Run(async () =>
+        {
+            await Task.Delay(after, CancellationToken.None);
+            await heal();
+        }, CancellationToken.None);
+        lock (_heals)
+        {
+            _heals.Add(task);
+        }
+    }
+
+    private async Task HealAllAsync()
+    {
+        Task[] heals;
+        lock (_heals)
+        {
+            heals = [.. _heals];
+        }
+
+        try
+        {
+            await Task.WhenAll(heals).WaitAsync(TimeSpan.FromSeconds(60));
+        }
+        catch (Exception e) when (e is TimeoutException or InvalidOperationException or IOException)
+        {
+            Say($"  a heal failed: {e.Message}");
+        }
+
+        _cluster!.SetBrokerUp(EmbeddedKafkaCluster.AllBrokers);
+        _cluster.SetBrokerRtt(EmbeddedKafkaCluster.AllBrokers, 0);
+        _proxy!.Heal();
+        foreach (var m in LiveMembers())
+        {
+            Signals.Continue(m);
+        }
+
+        if (_ensemble is not null)
+        {
+            for (var i = 0; i < _ensemble.Count; i++)
+            {
+                if (!_ensemble.IsRunning(i))
+                {
+                    await _ensemble.StartServerAsync(i, CancellationToken.None);
+                }
+            }
+        }
+    }
+
+    // ---- verdict ---------------------------------------------------------------------------------------------------
+
+    private bool Verdict(LogAudit.Result audit)
+    {
+        (int Partition, long Offset)[] acked;
+        long produced;
+        lock (_producedGate)
+        {
+            acked = [.. _acked];
+            produced = _acked.Count;
+        }
+
+        var lost = new List<string>();
+        var orderViolations = new List<string>();
+        var lastOffset = new long[settings.Partitions];
+        Array.Fill(lastOffset, -1);
+        for (var seq = 0; seq < acked.Length; seq++)
+        {
+            var (p, o) = acked[seq];
+            if (p < 0)
+            {
+                continue;
+            }
+
+            if (_tracker.TimesConsumed(p, o) == 0 && lost.Count < 20)
+            {
+                lost.Add(FormattableString.Invariant($"record {seq} at {p}/{o}"));
+            }
+
+            if (o <= lastOffset[p] && orderViolations.Count < 20)
+            {
+                orderViolations.Add(FormattableString.Invariant($"record {seq} at {p}/{o} after offset {lastOffset[p]}"));
+            }
+
+            lastOffset[p] = Math.Max(lastOffset[p], o);
+        }
+
+        var lostCount = acked.LongCount(a => a.Partition >= 0 && _tracker.TimesConsumed(a.Partition, a.Offset) == 0);
+        var s = _tracker.Snapshot();
+        var longestConsumeMs = _members.Count == 0 ? 0 : _members.Max(m => m.State.LongestCallMs);
+        var maxStall = Math.Max(Math.Max(_longestDeliveryMs, _longestProduceCallMs), longestConsumeMs);
+        string faults;
+        lock (_faults)
+        {
+            faults = _faults.Count == 0 ? "none" : string.Join(", ", _faults.Select(kv => $"{kv.Key} {kv.Value}"));
+        }
+
+        var problems = new List<string>();
+        if (lostCount > 0)
+        {
+            problems.Add($"{lostCount} acknowledged record(s) never consumed, e.g. {string.Join("; ", lost)}");
+        }
+
+        if (orderViolations.Count > 0)
+        {
+            problems.Add($"per-partition order broken: {string.Join("; ", orderViolations)}");
+        }
+
+        if (_longestDeliveryMs > (DeliveryTimeout + Margin).TotalMilliseconds)
+        {
+            problems.Add(FormattableString.Invariant($"a record waited {_longestDeliveryMs} ms for its delivery report (delivery timeout {DeliveryTimeout.TotalMilliseconds} ms + margin {Margin.TotalMilliseconds} ms)"));
+        }
+
+        if (_longestProduceCallMs > (DeliveryTimeout + Margin).TotalMilliseconds)
+        {
+            problems.Add(FormattableString.Invariant($"a Produce/Flush call took {_longestProduceCallMs} ms (bound {(DeliveryTimeout + Margin).TotalMilliseconds} ms)"));
+        }
+
+        if (longestConsumeMs > (PollTimeout + Margin).TotalMilliseconds)
+        {
+            problems.Add(FormattableString.Invariant($"a consume call took {longestConsumeMs} ms (poll bound {PollTimeout.TotalMilliseconds} ms + margin {Margin.TotalMilliseconds} ms)"));
+        }
+
+        if (audit.MisplacedCount > 0)
+        {
+            problems.Add($"{audit.MisplacedCount} acknowledged record(s) not at their acked offset in the log, e.g. {string.Join("; ", audit.Misplaced)}");
+        }
+
+        if (audit.OrderViolationCount > 0)
+        {
+            problems.Add($"the log breaks the producer's order {audit.OrderViolationCount} time(s), e.g. {string.Join("; ", audit.OrderViolations)}");
+        }
+
+        var excusing = DuplicateCauses();
+        if (s.Duplicates > 0 && excusing == 0)
+        {
+            problems.Add($"{s.Duplicates} duplicate(s) without a member crash, stall or session expiry");
+        }
+
+        var line = FormattableString.Invariant(
+            $"seed {settings.Seed}: {produced} produced, {_ackedCount} acked, {s.DistinctConsumed} consumed, {lostCount} lost, {s.Duplicates} duplicates, max stall {maxStall} ms, faults: {faults}");
+        Say("");
+        Say(line);
+        Say(FormattableString.Invariant(
+            $"  log read back: {audit.Records} record(s), {audit.LogDuplicates} appended twice (retries the mock does not deduplicate), {audit.MisplacedCount} acked record(s) misplaced, {audit.OrderViolationCount} order violation(s)"));
+        Say(FormattableString.Invariant(
+            $"  longest: delivery report {_longestDeliveryMs} ms, Produce/Flush call {_longestProduceCallMs} ms, consume call {longestConsumeMs} ms (frozen time left out); {_failedCount} record(s) failed to produce{(_firstError is null ? "" : $" (first: {_firstError})")}"));
+        if (s.Duplicates > 0)
+        {
+            Say($"  duplicates: allowed after the run's {excusing} member crash(es), stall(s), session expiries{(settings.Kafka ? " and group disruptions" : " and ZooKeeper server losses")}; at-least-once.");
+        }
+
+        if (problems.Count == 0)
+        {
+            Say("verdict: OK, nothing acknowledged lost, no call hung, order held.");
+            return true;
+        }
+
+        foreach (var p in problems)
+        {
+            Say($"  FAILED: {p}");
+        }
+
+        Say($"verdict: FAILED (seed {settings.Seed}; replay: kiel chaos --seed {settings.Seed} --duration {settings.Duration.TotalSeconds:F0}s --coordination {(settings.Kafka ? "kafka" : "zookeeper")})");
+        return false;
+    }
+
+    /// <summary>
+    /// Faults after which a record may be handed out twice: a member crash (uncommitted records are read again),
+    /// a stall or session expiry (the group moves on), a ZooKeeper server loss (a session may expire), and for a Kafka
+    /// group anything that can cost a member its heartbeat (coordinator moves, broker loss, proxy faults, error codes).
+    /// </summary>
+    private int DuplicateCauses()
+    {
+        string[] causes = settings.Kafka
+            ? ["member-crash", "member-stall", "session-expiry", "coordinator-move", "broker-down", "proxy-cut", "proxy-half-open", "proxy-stall", "error-codes", "latency"]
+            : ["member-crash", "member-stall", "session-expiry", "zk-server-loss"];
+        lock (_faults)
+        {
+            return causes.Sum(c => _faults.GetValueOrDefault(c));
+        }
+    }
+}
