@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of one decoder target with afl++ and SharpFuzz:
-#   fuzz/run.sh TARGET [MINUTES]      TARGET: records | responses | zookeeper; MINUTES defaults to 10
+#   fuzz/run.sh TARGET [MINUTES]      TARGET: records | responses | zookeeper | sasl; MINUTES defaults to 10
 # Installs afl++ (Debian, when root) and the SharpFuzz instrumentation tool, builds fuzz/Kiel.Fuzz, instruments
 # Kiel.dll and Kiel.ZooKeeper.dll, seeds the corpus with inputs made by the production encoders, runs afl-fuzz for the
 # given time and prints one summary line (executions, corpus, coverage, crashes, hangs). Inputs that crash or hang are
@@ -8,9 +8,9 @@
 # regression test by being there. Work files live in fuzz/out/TARGET (ignored by git).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-target=${1:?usage: fuzz/run.sh records|responses|zookeeper [MINUTES]}
+target=${1:?usage: fuzz/run.sh records|responses|zookeeper|sasl [MINUTES]}
 minutes=${2:-10}
-case "$target" in records|responses|zookeeper) ;; *) echo "unknown target '$target': records, responses or zookeeper" >&2; exit 2 ;; esac
+case "$target" in records|responses|zookeeper|sasl) ;; *) echo "unknown target '$target': records, responses, zookeeper or sasl" >&2; exit 2 ;; esac
 
 if ! command -v afl-fuzz > /dev/null; then
   if [ "$(id -u)" = 0 ]; then

@@ -20,6 +20,7 @@ internal static class FuzzTargets
         ["records"] = Records,
         ["responses"] = Responses,
         ["zookeeper"] = ZooKeeperReplies,
+        ["sasl"] = Sasl,
     };
 
     /// <summary>The cap on decompressed bytes a fuzzed batch may ask for (production's is 64 MiB; a smaller one keeps runs fast).</summary>
@@ -27,7 +28,49 @@ internal static class FuzzTargets
 
     /// <summary>The exceptions a decoder documents for malformed input.</summary>
     public static bool IsDocumented(Exception e) =>
-        e is KafkaProtocolException or CorruptRecordException or ZooKeeperProtocolException;
+        e is KafkaProtocolException or CorruptRecordException or ZooKeeperProtocolException or Kiel.Security.SaslFailureException;
+
+    /// <summary>The RFC 5802/7677 client nonces the SCRAM seeds extend.</summary>
+    private const string Sha1Nonce = "fyko+d2lbbFgONRv9qkxdawL", Sha256Nonce = "rOprNGfwEbeRWgbNEkqO";
+
+    /// <summary>
+    /// The client's parsers of the server's SASL messages. The first byte picks the exchange: 0 SCRAM-SHA-256,
+    /// 1 SCRAM-SHA-512, 2 SCRAM-SHA-1 (the RFC 5802 vector), 3 ZooKeeper's DIGEST-MD5; the rest is the server's first
+    /// message, a zero byte, and the server's final message (server-first then server-final for SCRAM; the
+    /// digest-challenge then the rspauth message for DIGEST-MD5).
+    /// </summary>
+    public static void Sasl(byte[] input)
+    {
+        if (input.Length == 0) return;
+        var rest = input.AsSpan(1);
+        var split = rest.IndexOf((byte)0);
+        var first = split < 0 ? rest : rest[..split];
+        var final = split < 0 ? [] : rest[(split + 1)..];
+        switch (input[0] % 4)
+        {
+            case 3:
+                {
+                    var digest = new DigestMd5("user", "pencil");
+                    GC.KeepAlive(digest.Respond(first, "OA6MHXh6VqTrRk"));
+                    GC.KeepAlive(digest.VerifyServer(final));
+                    break;
+                }
+            default:
+                {
+                    var (algorithm, nonce) = (input[0] % 4) switch
+                    {
+                        0 => (Kiel.Security.ScramAlgorithm.Sha256, Sha256Nonce),
+                        1 => (Kiel.Security.ScramAlgorithm.Sha512, Sha256Nonce),
+                        _ => (Kiel.Security.ScramAlgorithm.Sha1, Sha1Nonce),
+                    };
+                    var client = new Kiel.Security.ScramClient(algorithm, "user", "pencil", nonce);
+                    client.CreateClientFirst();
+                    GC.KeepAlive(client.CreateClientFinal(first));
+                    client.VerifyServerFinal(final);
+                    break;
+                }
+        }
+    }
 
     /// <summary>
     /// A fetched partition's bytes through the consumer's path: <see cref="RecordSetScanner"/> on arrival (framing, CRCs,
@@ -157,6 +200,15 @@ internal static class FuzzTargets
             case "zookeeper":
                 for (byte kind = 0; kind < 9; kind++)
                     yield return ($"kind{kind}", [kind, .. new byte[64]]);
+                break;
+            case "sasl":
+                // RFC 5802's and RFC 7677's exchanges (a complete, verified one each), one per SHA-2 with a server-first
+                // message, and ZooKeeper's DIGEST-MD5 challenge with RFC 2831's rspauth shape.
+                yield return ("scram-sha-1-rfc5802", [2, .. "r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096"u8, 0, .. "v=rmF9pqV8S7suAoZWja4dJRkFsKQ="u8]);
+                yield return ("scram-sha-256-rfc7677", [0, .. "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"u8, 0, .. "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="u8]);
+                yield return ("refused-scram-sha-512-wrong-signature", [1, .. "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"u8, 0, .. "v=AAAA"u8]);
+                yield return ("refused-scram-server-error", [0, .. "e=unknown-user"u8, 0]);
+                yield return ("digest-md5-zookeeper", [3, .. "realm=\"zk-sasl-md5\",nonce=\"OA6MG9tEQGm2hh\",qop=\"auth\",charset=utf-8,algorithm=md5-sess"u8, 0, .. "rspauth=ea40f60335c427b5527b84dbabcdfffd"u8]);
                 break;
             default:
                 throw new ArgumentException($"unknown fuzz target '{target}'; the targets are {string.Join(", ", All.Keys)}", nameof(target));

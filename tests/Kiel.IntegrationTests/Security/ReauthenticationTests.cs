@@ -14,10 +14,11 @@ namespace Kiel.IntegrationTests.Security;
 /// <summary>KIP-368 re-authentication through the front with a 2 s session lifetime, and no secret anywhere in a captured run.</summary>
 public sealed class ReauthenticationTests(ITestOutputHelper output)
 {
+    // The run is 30 s (SCRAM); OAUTHBEARER's token path gets a shorter one.
     [Theory]
-    [InlineData(SaslMechanism.ScramSha512)]
-    [InlineData(SaslMechanism.OAuthBearer)]
-    public async Task A_10_second_run_with_a_2_second_session_lifetime_loses_nothing_and_reauthenticates(SaslMechanism mechanism)
+    [InlineData(SaslMechanism.ScramSha512, 30)]
+    [InlineData(SaslMechanism.OAuthBearer, 10)]
+    public async Task A_run_with_a_2_second_session_lifetime_loses_nothing_and_reauthenticates(SaslMechanism mechanism, int seconds)
     {
         await using var cluster = await SecuredFrontPeerTests.StartAsync(tls: true, new EmbeddedSecurityOptions { SessionLifetime = TimeSpan.FromSeconds(2) });
         var security = cluster.Security!;
@@ -39,7 +40,7 @@ public sealed class ReauthenticationTests(ITestOutputHelper output)
         var produced = 0;
         var consumed = new ConcurrentDictionary<string, bool>();
         var errors = new ConcurrentQueue<string>();
-        var run = TimeSpan.FromSeconds(10);
+        var run = TimeSpan.FromSeconds(seconds);
         await using (var producer = new KielProducer<string, string>(producerOptions))
         await using (var consumer = new KielConsumer<string?, string?>(consumerOptions, Deserializers.Utf8, Deserializers.Utf8))
         {
@@ -73,7 +74,8 @@ public sealed class ReauthenticationTests(ITestOutputHelper output)
         output.WriteLine($"produced {produced}, consumed {consumed.Count}, re-authentications {Interlocked.Read(ref reauthentications)}");
         Assert.Empty(errors);
         Assert.Equal(produced, consumed.Count);
-        Assert.True(Interlocked.Read(ref reauthentications) >= 4, $"only {reauthentications} re-authentications in 10 s with a 2 s lifetime");
+        // At least one per connection per lifetime would be seconds / 2; allow for a loaded machine's late timers.
+        Assert.True(Interlocked.Read(ref reauthentications) >= seconds * 2 / 5, $"only {reauthentications} re-authentications in {seconds} s with a 2 s lifetime");
         Assert.Contains(logs.Entries, e => e.Id.Id == LogEvents.SaslReauthenticated);
         Assert.DoesNotContain(logs.Entries, e => e.Id.Id == LogEvents.SaslReauthenticationFailed);
 
