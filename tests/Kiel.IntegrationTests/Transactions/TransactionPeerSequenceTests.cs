@@ -48,8 +48,9 @@ public sealed class TransactionPeerSequenceTests
             return keys;
         }
 
-        // Both clients linger 100 ms, so that the two records' batches are ready together even on a busy machine and
-        // "one AddPartitionsToTxn for every partition that waits" shows in one request.
+        // Both clients linger 1 s (the flush ends it), so that the two records' batches are ready together even on a busy
+        // machine and Kiel's "one AddPartitionsToTxn for every partition that waits" shows in one request. librdkafka
+        // registers partitions on its own timer, so its AddPartitionsToTxn requests in a row are compared as one.
         // Confluent.Kafka: a group member reads the input record, a transactional producer sends two records and the offset.
         await using var confluentProxy = RecordingProxy.Start(cluster.BootstrapServers);
         cluster.StartRequestTracking();
@@ -64,7 +65,7 @@ public sealed class TransactionPeerSequenceTests
             using (var producer = ConfluentClients.Producer(confluentProxy.BootstrapServers, c =>
             {
                 c.TransactionalId = "txn-seq";
-                c.LingerMs = 100;
+                c.LingerMs = 1000;
             }))
             {
                 producer.InitTransactions(TimeSpan.FromSeconds(30));
@@ -92,7 +93,7 @@ public sealed class TransactionPeerSequenceTests
             Assert.Single(await ConsumingHelpers.ReadAsync(consumer, 1, 60));
             var metadata = consumer.GroupMetadata!;
             kielMember = new Member(metadata.GroupId, metadata.MemberId, metadata.GenerationId);
-            await using (var producer = new KielProducer<string, string>(TransactionKit.Producer(kielProxy.BootstrapServers, "txn-seq") with { Linger = TimeSpan.FromMilliseconds(100) }))
+            await using (var producer = new KielProducer<string, string>(TransactionKit.Producer(kielProxy.BootstrapServers, "txn-seq") with { Linger = TimeSpan.FromSeconds(1) }))
             {
                 await producer.InitTransactionsAsync();
                 producer.BeginTransaction();
@@ -110,8 +111,9 @@ public sealed class TransactionPeerSequenceTests
 
         Assert.Equal(Transactional, confluentOrder);
         Assert.Equal(confluentOrder, kielOrder);
-        var confluent = Describe(confluentProxy.Frames, confluentMember, saveAs: "confluent-2.16-transactions.txt");
-        var kiel = Describe(kielProxy.Frames, kielMember, saveAs: null);
+        var (confluent, _) = Describe(confluentProxy.Frames, confluentMember, saveAs: "confluent-2.16-transactions.txt");
+        var (kiel, kielAdds) = Describe(kielProxy.Frames, kielMember, saveAs: null);
+        Assert.Equal(1, kielAdds);
         Assert.Equal(
         [
             "InitProducerId txn-seq timeout=60000 asked=-1/-1",
@@ -132,10 +134,12 @@ public sealed class TransactionPeerSequenceTests
     /// <summary>
     /// The producer's transactional requests, one line each, with the producer id written P (one id throughout, checked),
     /// the group G (checked against the member), and the member's generation and id written "member" when they match it.
-    /// Produce requests that follow each other are one line (a client may split its first batches over requests).
+    /// Produce requests that follow each other are one line (a client may split its first batches over requests), and so
+    /// are AddPartitionsToTxn requests; how many of those there were is returned beside the lines.
     /// </summary>
-    private static List<string> Describe(IReadOnlyList<CapturedFrame> frames, Member member, string? saveAs)
+    private static (List<string> Lines, int AddPartitionsRequests) Describe(IReadOnlyList<CapturedFrame> frames, Member member, string? saveAs)
     {
+        var adds = 0;
         var lines = new List<string>();
         var producerIds = new HashSet<long>();
         var fixture = new List<string>();
@@ -171,8 +175,16 @@ public sealed class TransactionPeerSequenceTests
                 case ApiKey.AddPartitionsToTxn:
                 {
                     var r = AddPartitionsToTxnRequest.Read(ref reader, f.ApiVersion);
-                    var partitions = r.V3AndBelowTopics.SelectMany(t => t.Partitions.Select(p => $"{t.Name}:{p}")).Order(StringComparer.Ordinal);
-                    lines.Add($"AddPartitionsToTxn {r.V3AndBelowTransactionalId} {Id(r.V3AndBelowProducerId, r.V3AndBelowProducerEpoch)} [{string.Join(",", partitions)}]");
+                    adds++;
+                    var head = $"AddPartitionsToTxn {r.V3AndBelowTransactionalId} {Id(r.V3AndBelowProducerId, r.V3AndBelowProducerEpoch)}";
+                    var partitions = r.V3AndBelowTopics.SelectMany(t => t.Partitions.Select(p => $"{t.Name}:{p}")).ToList();
+                    // Requests in a row are one line: the partitions of all of them.
+                    if (lines.Count > 0 && lines[^1].StartsWith(head + " [", StringComparison.Ordinal))
+                    {
+                        partitions.AddRange(lines[^1][(head.Length + 2)..^1].Split(','));
+                        lines.RemoveAt(lines.Count - 1);
+                    }
+                    lines.Add($"{head} [{string.Join(",", partitions.Order(StringComparer.Ordinal))}]");
                     break;
                 }
                 case ApiKey.Produce:
@@ -224,6 +236,6 @@ public sealed class TransactionPeerSequenceTests
         FlushProduce();
         Assert.True(producerIds.Count == 1, $"producer ids {string.Join(",", producerIds)}");
         if (saveAs is not null) CaptureScenario.MaybeSaveFixture(saveAs, System.Text.Encoding.ASCII.GetBytes(string.Join("\n", fixture) + "\n"));
-        return lines;
+        return (lines, adds);
     }
 }
