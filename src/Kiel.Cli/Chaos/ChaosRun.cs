@@ -720,6 +720,17 @@ internal sealed class ChaosRun(ChaosSettings settings, ILoggerFactory? loggerFac
             Say($"  FAILED: {p}");
         }
 
+        // What the members held when the consumers stopped, and how far each partition with a loss was read.
+        Say("  members at the end: " + string.Join("; ", s.Members.Select(m =>
+            FormattableString.Invariant($"{m.Label} {(m.Alive ? "alive" : "gone")} ({m.Status}) [{string.Join(',', m.Partitions)}] consumed {m.Consumed}"))));
+        foreach (var p in acked.Where(a => a.Partition >= 0 && _tracker.TimesConsumed(a.Partition, a.Offset) == 0).Select(a => a.Partition).Distinct().Order())
+        {
+            var firstLost = acked.Where(a => a.Partition == p && _tracker.TimesConsumed(p, a.Offset) == 0).Min(a => a.Offset);
+            var lastAcked = acked.Where(a => a.Partition == p).Max(a => a.Offset);
+            Say(FormattableString.Invariant(
+                $"  partition {p}: first unconsumed acked offset {firstLost}, last acked {lastAcked}, held at the end by {string.Join(", ", s.Members.Where(m => m.Partitions.Contains(p)).Select(m => m.Label).DefaultIfEmpty("nobody"))}"));
+        }
+
         Say($"verdict: FAILED (seed {settings.Seed}; replay: kiel chaos --seed {settings.Seed} --duration {settings.Duration.TotalSeconds:F0}s --coordination {(settings.Kafka ? "kafka" : "zookeeper")})");
         return false;
     }
