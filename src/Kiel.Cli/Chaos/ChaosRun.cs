@@ -266,10 +266,11 @@ internal sealed class ChaosRun(ChaosSettings settings, ILoggerFactory? loggerFac
         while (started.Elapsed < settings.Duration)
         {
             ct.ThrowIfCancellationRequested();
-            var due = TimeSpan.FromSeconds((double)produced / settings.Rate);
-            if (due > started.Elapsed)
+            // Read the clock once: checked and then read again, the wait could turn negative in between.
+            var wait = TimeSpan.FromSeconds((double)produced / settings.Rate) - started.Elapsed;
+            if (wait > TimeSpan.Zero)
             {
-                await Task.Delay(due - started.Elapsed, ct);
+                await Task.Delay(wait, ct);
             }
 
             var seq = produced++;
