@@ -266,10 +266,11 @@ internal sealed class ChaosRun(ChaosSettings settings, ILoggerFactory? loggerFac
         while (started.Elapsed < settings.Duration)
         {
             ct.ThrowIfCancellationRequested();
-            var due = TimeSpan.FromSeconds((double)produced / settings.Rate);
-            if (due > started.Elapsed)
+            // Read the clock once: checked and then read again, the wait could turn negative in between.
+            var wait = TimeSpan.FromSeconds((double)produced / settings.Rate) - started.Elapsed;
+            if (wait > TimeSpan.Zero)
             {
-                await Task.Delay(due - started.Elapsed, ct);
+                await Task.Delay(wait, ct);
             }
 
             var seq = produced++;
@@ -718,6 +719,17 @@ internal sealed class ChaosRun(ChaosSettings settings, ILoggerFactory? loggerFac
         foreach (var p in problems)
         {
             Say($"  FAILED: {p}");
+        }
+
+        // What the members held when the consumers stopped, and how far each partition with a loss was read.
+        Say("  members at the end: " + string.Join("; ", s.Members.Select(m =>
+            FormattableString.Invariant($"{m.Label} {(m.Alive ? "alive" : "gone")} ({m.Status}) [{string.Join(',', m.Partitions)}] consumed {m.Consumed}"))));
+        foreach (var p in acked.Where(a => a.Partition >= 0 && _tracker.TimesConsumed(a.Partition, a.Offset) == 0).Select(a => a.Partition).Distinct().Order())
+        {
+            var firstLost = acked.Where(a => a.Partition == p && _tracker.TimesConsumed(p, a.Offset) == 0).Min(a => a.Offset);
+            var lastAcked = acked.Where(a => a.Partition == p).Max(a => a.Offset);
+            Say(FormattableString.Invariant(
+                $"  partition {p}: first unconsumed acked offset {firstLost}, last acked {lastAcked}, held at the end by {string.Join(", ", s.Members.Where(m => m.Partitions.Contains(p)).Select(m => m.Label).DefaultIfEmpty("nobody"))}"));
         }
 
         Say($"verdict: FAILED (seed {settings.Seed}; replay: kiel chaos --seed {settings.Seed} --duration {settings.Duration.TotalSeconds:F0}s --coordination {(settings.Kafka ? "kafka" : "zookeeper")})");
