@@ -14,7 +14,8 @@ namespace Kiel.Cli.Commands;
 internal static class DemoMemberCommand
 {
     private static readonly Option<string> Brokers = new("--brokers", "-b") { Required = true };
-    private static readonly Option<string> ZooKeeper = new("--zookeeper", "-z") { Required = true };
+    private static readonly Option<string> ZooKeeper = new("--zookeeper", "-z");
+    private static readonly Option<string> Coordination = new("--coordination") { DefaultValueFactory = _ => "zookeeper" };
     private static readonly Option<string> Group = new("--group") { Required = true };
     private static readonly Option<string> Topic = new("--topic") { Required = true };
     private static readonly Option<int> SessionTimeoutMs = new("--session-timeout-ms") { DefaultValueFactory = _ => 3000 };
@@ -27,6 +28,8 @@ internal static class DemoMemberCommand
         command.Options.Add(Group);
         command.Options.Add(Topic);
         command.Options.Add(SessionTimeoutMs);
+        command.Options.Add(Coordination);
+        Coordination.AcceptOnlyFromAmong("zookeeper", "kafka");
         command.SetAction((parse, ct) => KielApp.Guard(parse, ct, RunAsync));
         return command;
     }
@@ -35,10 +38,21 @@ internal static class DemoMemberCommand
     {
         var parse = context.Parse;
         var topic = parse.GetValue(Topic)!;
+        var kafka = parse.GetValue(Coordination) == "kafka";
+        var zookeeper = parse.GetValue(ZooKeeper);
+        if (!kafka && string.IsNullOrEmpty(zookeeper))
+        {
+            throw new CliUsageException("--zookeeper is required unless --coordination kafka.");
+        }
+
+        var sessionMs = parse.GetValue(SessionTimeoutMs);
         var options = new GroupedConsumerOptions
         {
             BootstrapServers = parse.GetValue(Brokers)!,
-            ZooKeeperHosts = parse.GetValue(ZooKeeper)!.Split(',', StringSplitOptions.RemoveEmptyEntries),
+            ZooKeeperHosts = kafka ? ["127.0.0.1:2181"] : zookeeper!.Split(',', StringSplitOptions.RemoveEmptyEntries),
+            Coordination = kafka ? GroupCoordination.Kafka : GroupCoordination.ZooKeeper,
+            SessionTimeout = kafka ? TimeSpan.FromMilliseconds(sessionMs) : TimeSpan.FromSeconds(45),
+            HeartbeatInterval = kafka ? TimeSpan.FromMilliseconds(Math.Max(100, sessionMs / 10)) : TimeSpan.FromSeconds(3),
             Group = parse.GetValue(Group)!,
             AutoOffsetReset = OffsetResetPolicy.Earliest,
             ZooKeeperSessionTimeout = TimeSpan.FromMilliseconds(parse.GetValue(SessionTimeoutMs)),
