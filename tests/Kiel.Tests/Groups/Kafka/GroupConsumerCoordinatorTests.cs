@@ -186,6 +186,10 @@ public sealed class GroupConsumerCoordinatorTests
             var cluster = new KafkaCluster(new ClusterOptions($"127.0.0.1:{scripted.Port}"));
             var backend = new FakeBackend();
             backend.CreateTopic(Topic, 2);
+            // Offsets 0-99 exist, so the committed 10 and the positions the tests seek to are in range (an empty log
+            // would reset them by the reset policy while the engine fetches).
+            backend.Append(P0, TestBatches.V2(0, 100));
+            backend.Append(P1, TestBatches.V2(0, 100));
             var options = new KielConsumerOptions
             {
                 BootstrapServers = $"127.0.0.1:{scripted.Port}",
