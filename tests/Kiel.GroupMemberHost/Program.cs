@@ -23,14 +23,20 @@ if (zk == "kafka-txn")
 
 // "kafka" in place of the ZooKeeper address: a member of a Kafka consumer group (KielConsumer.Subscribe). A sixth
 // argument lists its assignors (for example "roundrobin" or "cooperative-sticky"); a seventh its GroupInstanceId.
-if (zk.StartsWith("kafka", StringComparison.Ordinal))
+// "kafka-grouped": the GroupedConsumer below with Coordination = Kafka (a Kafka group, no ZooKeeper; sessionMs is its
+// SessionTimeout).
+var kafkaGrouped = zk == "kafka-grouped";
+if (!kafkaGrouped && zk.StartsWith("kafka", StringComparison.Ordinal))
     return await KafkaGroupMember.RunAsync(brokers, group, topic, sessionMs, args.Length > 5 ? args[5] : "range,roundrobin", args.Length > 6 ? args[6] : null, Say);
 
 var consumer = new GroupedConsumer(new GroupedConsumerOptions
 {
     BootstrapServers = brokers,
     Group = group,
-    ZooKeeperHosts = [zk],
+    ZooKeeperHosts = kafkaGrouped ? ["127.0.0.1:2181"] : [zk],
+    Coordination = kafkaGrouped ? GroupCoordination.Kafka : GroupCoordination.ZooKeeper,
+    SessionTimeout = kafkaGrouped ? TimeSpan.FromMilliseconds(sessionMs) : TimeSpan.FromSeconds(45),
+    HeartbeatInterval = kafkaGrouped ? TimeSpan.FromMilliseconds(Math.Max(100, sessionMs / 10)) : TimeSpan.FromSeconds(3),
     AutoOffsetReset = OffsetResetPolicy.Earliest,
     // Commits are explicit, after the records are printed, so that a test knows exactly what was committed.
     Autocommit = false,

@@ -89,7 +89,7 @@ internal sealed class ChaosRun(ChaosSettings settings, ILoggerFactory? loggerFac
             _memberArgs =
             [
                 "--brokers", _proxy.BootstrapServers, "--group", Group, "--topic", Topic,
-                "--coordination", settings.Kafka ? "kafka" : "zookeeper",
+                "--coordination", settings.Kafka ? "kafka-consumer" : "zookeeper",
                 "--session-timeout-ms", ((int)SessionTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture),
                 "--poll-timeout-ms", ((int)PollTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture),
             ];

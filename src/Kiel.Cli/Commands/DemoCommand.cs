@@ -44,6 +44,12 @@ internal static class DemoCommand
         Description = "Do not kill a member midway.",
     };
 
+    private static readonly Option<string> Coordination = new("--coordination")
+    {
+        Description = "How the members share the partitions: zookeeper (kiel's GroupedConsumer) or kafka (the GroupedConsumer as a Kafka consumer group, no ZooKeeper).",
+        DefaultValueFactory = _ => "zookeeper",
+    };
+
     private static readonly Option<int> Rate = new("--rate")
     {
         Description = "Produce at most this many records per second so the rebalance happens while records flow; 0 = as fast as possible.",
@@ -58,6 +64,8 @@ internal static class DemoCommand
         command.Options.Add(Partitions);
         command.Options.Add(NoKill);
         command.Options.Add(Rate);
+        command.Options.Add(Coordination);
+        Coordination.AcceptOnlyFromAmong("zookeeper", "kafka");
         Range(Members, 1, 16);
         Range(Records, 1, 10_000_000);
         Range(Partitions, 1, 1000);
@@ -84,6 +92,7 @@ internal static class DemoCommand
         var partitions = parse.GetValue(Partitions);
         var kill = !parse.GetValue(NoKill);
         var rate = parse.GetValue(Rate);
+        var kafka = parse.GetValue(Coordination) == "kafka";
         if (kill && memberCount < 2)
         {
             throw new CliUsageException("--members 1 leaves nobody to take over from the killed member; use --members 2 or more, or --no-kill.");
@@ -104,16 +113,22 @@ internal static class DemoCommand
             }
         }
 
-        Say($"kiel demo: {records:N0} records, {partitions} partitions, {memberCount} GroupedConsumer member(s){(kill ? ", one killed midway" : "")}.");
-        Say("Starting an embedded 3-broker Kafka cluster and ZooKeeper...");
+        Say($"kiel demo: {records:N0} records, {partitions} partitions, {memberCount} GroupedConsumer member(s){(kafka ? " in a Kafka group" : "")}{(kill ? ", one killed midway" : "")}.");
+        Say(kafka ? "Starting an embedded 3-broker Kafka cluster..." : "Starting an embedded 3-broker Kafka cluster and ZooKeeper...");
         await using var cluster = await EmbeddedKafkaCluster.StartAsync(new EmbeddedKafkaOptions
         {
             Brokers = 3,
             Topics = [new EmbeddedTopic(Topic, partitions, 1)],
             LoggerFactory = context.LoggerFactory,
         }, ct);
-        await using var zookeeper = await EmbeddedZooKeeper.StartAsync(cancellationToken: ct);
-        Say($"  Kafka {cluster.BootstrapServers}, ZooKeeper {zookeeper.ConnectString}, topic {Topic} ({partitions} partitions)");
+        // A Kafka group needs no ZooKeeper; the mock's first join would otherwise wait 3 s for more members.
+        await using var zookeeper = kafka ? null : await EmbeddedZooKeeper.StartAsync(cancellationToken: ct);
+        if (kafka)
+        {
+            cluster.SetInitialRebalanceDelay(0);
+        }
+
+        Say($"  Kafka {cluster.BootstrapServers}, {(zookeeper is null ? "Kafka group coordination" : $"ZooKeeper {zookeeper.ConnectString}")}, topic {Topic} ({partitions} partitions)");
 
         var tracker = new DemoTracker(partitions);
         if (!live)
@@ -123,9 +138,10 @@ internal static class DemoCommand
 
         var memberArgs = new List<string>
         {
-            "--brokers", cluster.BootstrapServers, "--zookeeper", zookeeper.ConnectString, "--group", Group, "--topic", Topic,
+            "--brokers", cluster.BootstrapServers, "--group", Group, "--topic", Topic,
             "--session-timeout-ms", SessionTimeoutMs.ToString(CultureInfo.InvariantCulture),
         };
+        memberArgs.AddRange(zookeeper is null ? ["--coordination", "kafka"] : ["--zookeeper", zookeeper.ConnectString]);
         if (parse.GetValue(KielApp.Verbose))
         {
             memberArgs.Add("--verbose");
@@ -190,7 +206,7 @@ internal static class DemoCommand
             if (run.RebalancedAfter is { } took)
             {
                 o.WriteLine(FormattableString.Invariant(
-                    $"rebalance: {run.KilledLabel} was killed (SIGKILL); its partitions moved to the survivors {took.TotalSeconds:F1} s later (ZooKeeper session timeout {SessionTimeoutMs} ms)."));
+                    $"rebalance: {run.KilledLabel} was killed (SIGKILL); its partitions moved to the survivors {took.TotalSeconds:F1} s later ({(kafka ? "Kafka group" : "ZooKeeper")} session timeout {SessionTimeoutMs} ms)."));
             }
             else if (kill)
             {

@@ -10,7 +10,9 @@ namespace Kiel.Cli.Commands;
 /// demo can kill it for real (SIGKILL: no wind-down, no last commit, its ZooKeeper session left to expire).
 /// It reports on stdout, one line each: <c>N name</c> once connected, <c>A p,p,...</c> on every allocation change and
 /// <c>C partition first last</c> for every run of consecutive offsets it consumed. End of stdin winds it down.
-/// <c>kiel chaos</c> also runs it as a KielConsumer in a Kafka group (<c>--coordination kafka</c>), bounds every consume
+/// With <c>--coordination kafka</c> the GroupedConsumer's group is a Kafka consumer group (no ZooKeeper; what
+/// <c>kiel demo --coordination kafka</c> runs).
+/// <c>kiel chaos</c> also runs it as a KielConsumer in a Kafka group (<c>--coordination kafka-consumer</c>), bounds every consume
 /// call (<c>--poll-timeout-ms</c>; it then reports <c>T ms</c> whenever a call set a new longest duration, time the
 /// process was frozen left out) and reports its GC heap as <c>S bytes</c> every <c>--sample-ms</c>.
 /// </summary>
@@ -36,6 +38,7 @@ internal static class DemoMemberCommand
         command.Options.Add(Coordination);
         command.Options.Add(PollTimeoutMs);
         command.Options.Add(SampleMs);
+        Coordination.AcceptOnlyFromAmong("zookeeper", "kafka", "kafka-consumer");
         command.SetAction((parse, ct) => KielApp.Guard(parse, ct, RunAsync));
         return command;
     }
@@ -63,7 +66,7 @@ internal static class DemoMemberCommand
         using var sampler = parse.GetValue(SampleMs) is > 0 and var sampleMs
             ? new Timer(_ => Report($"S {GC.GetTotalMemory(false)}"), null, 0, sampleMs)
             : null;
-        return parse.GetValue(Coordination) == "kafka"
+        return parse.GetValue(Coordination) == "kafka-consumer"
             ? await RunKafkaAsync(context, timer, stop)
             : await RunGroupedAsync(context, timer, stop);
     }
@@ -99,14 +102,24 @@ internal static class DemoMemberCommand
     {
         var parse = context.Parse;
         var topic = parse.GetValue(Topic)!;
-        var zookeeper = parse.GetValue(ZooKeeper) ?? throw new CliUsageException("--zookeeper is required for a GroupedConsumer member.");
+        var kafka = parse.GetValue(Coordination) == "kafka";
+        var zookeeper = parse.GetValue(ZooKeeper);
+        if (!kafka && string.IsNullOrEmpty(zookeeper))
+        {
+            throw new CliUsageException("--zookeeper is required unless --coordination kafka.");
+        }
+
+        var sessionMs = parse.GetValue(SessionTimeoutMs);
         var options = new GroupedConsumerOptions
         {
             BootstrapServers = parse.GetValue(Brokers)!,
-            ZooKeeperHosts = zookeeper.Split(',', StringSplitOptions.RemoveEmptyEntries),
+            ZooKeeperHosts = kafka ? ["127.0.0.1:2181"] : zookeeper!.Split(',', StringSplitOptions.RemoveEmptyEntries),
+            Coordination = kafka ? GroupCoordination.Kafka : GroupCoordination.ZooKeeper,
+            SessionTimeout = kafka ? TimeSpan.FromMilliseconds(sessionMs) : TimeSpan.FromSeconds(45),
+            HeartbeatInterval = kafka ? TimeSpan.FromMilliseconds(Math.Max(100, sessionMs / 10)) : TimeSpan.FromSeconds(3),
             Group = parse.GetValue(Group)!,
             AutoOffsetReset = OffsetResetPolicy.Earliest,
-            ZooKeeperSessionTimeout = TimeSpan.FromMilliseconds(parse.GetValue(SessionTimeoutMs)),
+            ZooKeeperSessionTimeout = TimeSpan.FromMilliseconds(sessionMs),
             FetchMaxWait = TimeSpan.FromMilliseconds(200),
             LoggerFactory = context.LoggerFactory,
         };

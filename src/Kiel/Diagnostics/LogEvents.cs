@@ -54,6 +54,8 @@ public static class LogEvents
     public const int KafkaGroupStartPosition = 2012;
     /// <summary>The group leader computed an assignment.</summary>
     public const int KafkaGroupAssignmentComputed = 2013;
+    /// <summary>A commit named partitions this member does not own (any more); they were left out.</summary>
+    public const int KafkaGroupCommitNotOwned = 2014;
 
     // Network (1000-1099)
     /// <summary>A connection to a broker was opened.</summary>

@@ -61,6 +61,8 @@ public partial class GroupedConsumer<TValue>
     /// <inheritdoc cref="ConsumeAsync" path="/exception"/>
     public async Task<IReadOnlyList<ConsumeResult<byte[]?, TValue>>> ConsumeRecordsAsync(string topic, StartPosition? start = null, CancellationToken cancellationToken = default)
     {
+        // A Kafka group: the call counts as progress (MaxPollInterval), and a final group failure surfaces here.
+        _kafka?.CallStarted();
         try
         {
             return await ConsumeRecordsCoreAsync(topic, start, cancellationToken).ConfigureAwait(false);
@@ -68,6 +70,10 @@ public partial class GroupedConsumer<TValue>
         catch (Exception e) when (!Options.ThrowOnTransientErrors && IsTransient(e, cancellationToken))
         {
             return await AfterTransientErrorAsync(topic, e, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _kafka?.CallEnded();
         }
     }
 
@@ -110,7 +116,7 @@ public partial class GroupedConsumer<TValue>
                 }
                 else if (!_paused)
                 {
-                    var gapsBefore = Options.KielCompatible ? 0 : _membership!.Lease.Gaps;
+                    var gapsBefore = Options.KielCompatible || _kafka is not null ? 0 : _membership!.Lease.Gaps;
                     await FetchLockedAsync(engine, topic, records, cancellationToken).ConfigureAwait(false);
                     // The moment of hand-out: frozen while fetching, or the session's last contact too old? Put the
                     // records back; the next call drops the rest and confirms the session and claims first.

@@ -10,6 +10,8 @@ public partial class GroupedConsumer<TValue>
     /// </summary>
     private async Task<bool> ConfirmLeaseLockedAsync(CancellationToken cancellationToken)
     {
+        // A Kafka group: its member's session (heartbeats on their own task) is the lease.
+        if (_kafka is { } kafka) return kafka.MayHandOut;
         var lease = _membership!.Lease;
         if (!lease.NeedsConfirmation(out var gaps))
             return await _membership.VerifySessionAsync(LeaseAge, cancellationToken).ConfigureAwait(false) && lease.IsFresh;
@@ -20,14 +22,14 @@ public partial class GroupedConsumer<TValue>
     }
 
     /// <summary>The check at the moment of hand-out: no gap since <paramref name="gapsBefore"/>, and the claims known alive.</summary>
-    private bool MayHandOutLocked(int gapsBefore) => !_paused && _membership!.Lease.MayHandOut(gapsBefore);
+    private bool MayHandOutLocked(int gapsBefore) => !_paused && (_kafka is { } kafka ? kafka.MayHandOut : _membership!.Lease.MayHandOut(gapsBefore));
 
     /// <summary>
     /// Autocommit only while the claims are known alive: a member thawed after its session expired must not write its
     /// old progress over the commits of the member that took its partitions. Skipped progress is committed by a later
     /// call once the claims are confirmed, or dropped with the partitions when they turn out lost.
     /// </summary>
-    private bool MayCommitLocked() => Options.KielCompatible || MayHandOutLocked(_membership!.Lease.Gaps);
+    private bool MayCommitLocked() => Options.KielCompatible || MayHandOutLocked(_kafka is null ? _membership!.Lease.Gaps : 0);
 
     /// <summary>
     /// Before an explicit commit: with the claims not known alive (a gap, a stale or replaced session), confirm them
@@ -37,8 +39,8 @@ public partial class GroupedConsumer<TValue>
     /// </summary>
     private async Task<bool> MayCommitNowLockedAsync(CancellationToken cancellationToken)
     {
-        if (Options.KielCompatible || MayHandOutLocked(_membership!.Lease.Gaps)) return true;
-        if (await _membership.VerifySessionAsync(TimeSpan.Zero, cancellationToken).ConfigureAwait(false) && _membership.Lease.IsFresh) return true;
+        if (Options.KielCompatible || MayHandOutLocked(_kafka is null ? _membership!.Lease.Gaps : 0)) return true;
+        if (_kafka is null && await _membership!.VerifySessionAsync(TimeSpan.Zero, cancellationToken).ConfigureAwait(false) && _membership.Lease.IsFresh) return true;
         Groups.GroupLog.CommitSkipped(_log, Options.Group, Name);
         return false;
     }

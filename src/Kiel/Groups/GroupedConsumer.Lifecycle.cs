@@ -53,7 +53,12 @@ public partial class GroupedConsumer<TValue>
                 {
                     if (gated) _gate.Release();
                 }
-                // 3. Leave the party; claims go with it.
+                // 3. Leave the party; claims go with it. (A Kafka group: give the partitions up and send LeaveGroup.)
+                if (_kafka is not null)
+                {
+                    try { await _kafka.LeaveAsync(bound.Token).ConfigureAwait(false); }
+                    catch (Exception e) { GroupLog.WindDownFailed(_log, e, Name); }
+                }
                 if (_membership is not null)
                 {
                     try { await _membership.LeaveAsync(commit: false, bound.Token).ConfigureAwait(false); }
@@ -87,6 +92,7 @@ public partial class GroupedConsumer<TValue>
         _lifetime.Cancel();
         if (_metadataLoop is not null) await _metadataLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         if (_membership is not null) await _membership.DisposeAsync().ConfigureAwait(false);
+        if (_kafka is not null) await _kafka.DisposeAsync().ConfigureAwait(false);
         await CloseZooKeeperOffsetsAsync().ConfigureAwait(false);
         if (_store is not null)
         {
@@ -138,6 +144,11 @@ public partial class GroupedConsumer<TValue>
                     catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested) { }
                 }
                 var metadata = await _cluster!.RefreshMetadataAsync(null, cancellationToken).ConfigureAwait(false);
+                if (_kafka is { } kafka)
+                {
+                    ResubscribeKafka(kafka, metadata);
+                    continue;
+                }
                 await AddNewPartitionsAsync(metadata, cancellationToken).ConfigureAwait(false);
                 await RemoveDeletedPartitionsAsync(metadata, cancellationToken).ConfigureAwait(false);
             }

@@ -120,7 +120,9 @@ public partial class GroupedConsumer<TValue>
                 // One lookup per attempt: this loop is the retry loop (budgets do not multiply).
                 var connection = await cluster.GetCoordinatorConnectionOnceAsync(CoordinatorType.Group, Options.Group, cancellationToken).ConfigureAwait(false);
                 var version = connection.Versions.Choose(Protocol.ApiKey.OffsetCommit);
-                var request = OffsetCommits.Create(Options.Group, pending, metadata);
+                // In a Kafka group the commit carries the member id and generation, so the coordinator refuses it
+                // once the generation is gone; kiel's ZooKeeper groups commit for the group as a whole.
+                var request = OffsetCommits.Create(Options.Group, pending, metadata, _kafka?.Member.Metadata);
                 var response = await connection.SendAsync(request, version, cancellationToken).ConfigureAwait(false);
                 foreach (var topic in response.Topics)
                     foreach (var p in topic.Partitions)

@@ -22,7 +22,10 @@ public partial class GroupedConsumer<TValue>
     {
         OperationCanceledException => !cancellationToken.IsCancellationRequested,
         DeserializationException => false,
-        OffsetCommitException commit => commit.RetriesExhausted,
+        // A Kafka group rebalancing, or this member's generation gone: the partitions are being revoked or were lost,
+        // and the member rejoins; what this commit held is committed at the revocation or read again by the next owner.
+        OffsetCommitException commit => commit.RetriesExhausted || commit.ErrorCode is (short)ErrorCode.RebalanceInProgress
+            or (short)ErrorCode.IllegalGeneration or (short)ErrorCode.UnknownMemberId,
         NoOffsetsException offsets => offsets.ErrorCode != 0
             ? ErrorClassification.IsRetriableGroupOffsets((ErrorCode)offsets.ErrorCode)
             : offsets.InnerException is { } lost && ErrorClassification.IsRetriable(lost),

@@ -24,6 +24,7 @@ public partial class GroupedConsumer<TValue> : IAsyncDisposable, IPartitionOwner
     private readonly CancellationTokenSource _lifetime = new();
     private KafkaCluster? _cluster;
     private GroupMembership? _membership;
+    private KafkaGroupCoordination? _kafka;
     private IGroupStore? _store;
     private Task? _metadataLoop;
     private volatile bool _paused;
@@ -84,7 +85,7 @@ public partial class GroupedConsumer<TValue> : IAsyncDisposable, IPartitionOwner
     public string Group => Options.Group;
 
     /// <summary>This member's partitions per topic: the ones it has claimed and reads. Empty before the first rebalance.</summary>
-    public IReadOnlyDictionary<string, IReadOnlyList<int>> Allocation => _membership?.Allocation ?? NoAllocation;
+    public IReadOnlyDictionary<string, IReadOnlyList<int>> Allocation => _kafka?.Allocation ?? _membership?.Allocation ?? NoAllocation;
 
     /// <summary>
     /// Raised after every change of <see cref="Allocation"/>; the rebalance waits for the handlers. Revoked partitions
@@ -100,7 +101,9 @@ public partial class GroupedConsumer<TValue> : IAsyncDisposable, IPartitionOwner
 
     /// <summary>
     /// Starts the cluster, registers in the ZooKeeper party, seeds the shared partition set with the partitions of the
-    /// known topics, waits for the first allocation, and determines the coordinator.
+    /// known topics, waits for the first allocation, and determines the coordinator. With
+    /// <see cref="GroupCoordination.Kafka"/>: joins the Kafka group subscribed to every topic the cluster knows (internal
+    /// ones aside) and waits for the first assignment instead.
     /// </summary>
     /// <exception cref="InvalidOperationException">Already connected or closed.</exception>
     public async Task ConnectAsync(CancellationToken cancellationToken = default)
@@ -121,6 +124,15 @@ public partial class GroupedConsumer<TValue> : IAsyncDisposable, IPartitionOwner
                 Retry = new RetryPolicy { MaxAttempts = Math.Max(1, Options.MaxRetries), Backoff = Options.RetryBackoff },
             });
             await _cluster.StartAsync(cancellationToken).ConfigureAwait(false);
+
+            if (Options.Coordination == GroupCoordination.Kafka)
+            {
+                await ConnectKafkaAsync(_cluster, cancellationToken).ConfigureAwait(false);
+                await DetermineCoordinatorAsync(cancellationToken).ConfigureAwait(false);
+                _metadataLoop = Task.Run(() => MetadataLoopAsync(_lifetime.Token), CancellationToken.None);
+                Volatile.Write(ref _state, 2);
+                return;
+            }
 
             _store = CreateStore();
             await OpenZooKeeperOffsetsAsync(cancellationToken).ConfigureAwait(false);

@@ -17,8 +17,30 @@ public sealed record GroupedConsumerOptions : KielClientOptions
     /// </summary>
     public IReadOnlyList<string> ZooKeeperHosts { get; init; } = ["127.0.0.1:2181"];
 
-    /// <summary>The allocator every member runs. Default: <see cref="Allocators.Naive"/>, as kiel.</summary>
+    /// <summary>The allocator every member runs. Default: <see cref="Allocators.Naive"/>, as kiel. With
+    /// <see cref="GroupCoordination.Kafka"/> the group leader runs it as its assignor: Naive as <c>kiel-naive</c>,
+    /// Balanced as <c>kiel-balanced</c> (cooperative), any other as <c>kiel-custom</c>.</summary>
     public PartitionAllocator? Allocator { get; init; }
+
+    /// <summary>
+    /// How the members agree on who reads which partition: <see cref="GroupCoordination.ZooKeeper"/> (the default,
+    /// kiel's: <see cref="ZooKeeperHosts"/> is used) or <see cref="GroupCoordination.Kafka"/> (a Kafka consumer group
+    /// on the broker's group coordinator, classic protocol; no ZooKeeper needed, see <see cref="SessionTimeout"/>).
+    /// </summary>
+    public GroupCoordination Coordination { get; init; } = GroupCoordination.ZooKeeper;
+
+    /// <summary>With <see cref="GroupCoordination.Kafka"/>: how long the group coordinator keeps a member without a
+    /// heartbeat (<c>session.timeout.ms</c>); a crashed member's partitions move after about this long. Default 45 s.</summary>
+    public TimeSpan SessionTimeout { get; init; } = TimeSpan.FromSeconds(45);
+
+    /// <summary>With <see cref="GroupCoordination.Kafka"/>: how often the member heartbeats, on its own task. Default 3 s;
+    /// must be shorter than <see cref="SessionTimeout"/>.</summary>
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>With <see cref="GroupCoordination.Kafka"/>: the longest the application may go without calling
+    /// <c>ConsumeAsync</c> (<c>max.poll.interval.ms</c>); a member that stalls longer leaves the group and joins again on
+    /// its next call. Also the rebalance timeout. Default 300 s.</summary>
+    public TimeSpan MaxPollInterval { get; init; } = TimeSpan.FromMinutes(5);
 
     /// <summary>
     /// What <c>ConsumeAsync</c> does with a record the deserializer cannot read. Null (the default) is
@@ -170,9 +192,16 @@ public sealed record GroupedConsumerOptions : KielClientOptions
         ValidateClientSettings();
         if (string.IsNullOrWhiteSpace(Group))
             throw new ArgumentException("The group name is empty: members with the same group name share the partitions, so give one.", nameof(Group));
-        if (Group.Contains('/'))
-            throw new ArgumentException($"The group name '{Group}' contains '/', which cannot appear in a ZooKeeper node name.", nameof(Group));
-        ParseZooKeeperHosts(ZooKeeperHosts);
+        if (!Enum.IsDefined(Coordination))
+            throw new ArgumentException($"Coordination {Coordination} is not ZooKeeper or Kafka.", nameof(Coordination));
+        if (Coordination == GroupCoordination.Kafka)
+            ValidateKafkaCoordination();
+        else
+        {
+            if (Group.Contains('/'))
+                throw new ArgumentException($"The group name '{Group}' contains '/', which cannot appear in a ZooKeeper node name.", nameof(Group));
+            ParseZooKeeperHosts(ZooKeeperHosts);
+        }
         if (OffsetsZooKeeperHosts is not null)
         {
             try { ParseZooKeeperHosts(OffsetsZooKeeperHosts); }
@@ -208,6 +237,22 @@ public sealed record GroupedConsumerOptions : KielClientOptions
         if (MaxRetries < 0) throw new ArgumentException($"MaxRetries is {MaxRetries}; it must be 0 or more (the default is 10).", nameof(MaxRetries));
         if (WindDownTimeout <= TimeSpan.Zero)
             throw new ArgumentException($"WindDownTimeout is {WindDownTimeout}; it must be positive.", nameof(WindDownTimeout));
+    }
+
+    private void ValidateKafkaCoordination()
+    {
+        if (Group.Length > 249)
+            throw new ArgumentException($"The group name is {Group.Length} characters long; a Kafka group id may have at most 249.", nameof(Group));
+        if (KielCompatible)
+            throw new ArgumentException("KielCompatible shares a group with Python kiel members through ZooKeeper; it needs Coordination = ZooKeeper. Turn it off for a Kafka group.", nameof(KielCompatible));
+        if (WriteZooKeeperOffsets == true && OffsetsZooKeeperHosts is null)
+            throw new ArgumentException("WriteZooKeeperOffsets with Coordination = Kafka needs OffsetsZooKeeperHosts (a Kafka group has no ZooKeeper of its own); set it or turn the writes off.", nameof(WriteZooKeeperOffsets));
+        if (SessionTimeout <= TimeSpan.Zero || SessionTimeout.TotalMilliseconds > int.MaxValue)
+            throw new ArgumentException($"SessionTimeout is {SessionTimeout}: it must be positive and under 24 days (the default is 45 s).", nameof(SessionTimeout));
+        if (HeartbeatInterval <= TimeSpan.Zero || HeartbeatInterval >= SessionTimeout)
+            throw new ArgumentException($"HeartbeatInterval ({HeartbeatInterval.TotalMilliseconds} ms) must be positive and shorter than SessionTimeout ({SessionTimeout.TotalMilliseconds} ms); a third of it or less is usual (the default is 3 s).", nameof(HeartbeatInterval));
+        if (MaxPollInterval <= TimeSpan.Zero || MaxPollInterval.TotalMilliseconds > int.MaxValue)
+            throw new ArgumentException($"MaxPollInterval is {MaxPollInterval}: it must be positive and under 24 days (the default is 300 s).", nameof(MaxPollInterval));
     }
 
     /// <summary>Parses the ZooKeeper hosts into endpoints and an optional chroot.</summary>

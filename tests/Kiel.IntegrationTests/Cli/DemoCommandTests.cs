@@ -65,6 +65,35 @@ public sealed class DemoCommandTests
         Assert.Equal(0, kiel.ExitCode);
     }
 
+    [Fact]
+    public async Task SmallDemoAsAKafkaGroupKillsAMemberAndLosesNothingWithoutZooKeeper()
+    {
+        var tmp = Directory.CreateTempSubdirectory("kiel-demo-test-");
+        var marker = $"kiel-demo-test-{Guid.NewGuid():N}";
+        try
+        {
+            await using (var kiel = KielCliProcess.Start(new Dictionary<string, string?> { ["TMPDIR"] = tmp.FullName, ["KIEL_TEST_MARKER"] = marker },
+                "demo", "--records", "5000", "--coordination", "kafka"))
+            {
+                var verdict = await kiel.WaitForLineAsync(l => l.Contains(" produced, ", StringComparison.Ordinal), Bound);
+                Assert.True(await kiel.WaitForExitAsync(TimeSpan.FromSeconds(60)), "kiel demo did not exit after its verdict");
+                var output = string.Join('\n', kiel.StdOutSoFar);
+                Assert.Matches(@"^5000 produced, 5000 consumed, 0 lost, \d+ duplicates, 1 rebalance$", verdict);
+                Assert.Contains("in a Kafka group", output);
+                Assert.DoesNotContain("ZooKeeper 127.0.0.1", output);
+                Assert.Contains("member-2 killed (SIGKILL)", output);
+                Assert.Contains("(Kafka group session timeout", output);
+                Assert.Contains("verdict: OK, nothing lost.", output);
+                Assert.Equal(0, kiel.ExitCode);
+            }
+            Assert.Empty(ProcessesWithMarker(marker));
+        }
+        finally
+        {
+            tmp.Delete(recursive: true);
+        }
+    }
+
     [ZooKeeperFact]
     public async Task NoKillMeansNoRebalance()
     {

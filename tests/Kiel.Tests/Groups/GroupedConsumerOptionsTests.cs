@@ -23,6 +23,42 @@ public class GroupedConsumerOptionsTests
     }
 
     [Fact]
+    public void Kafka_coordination_needs_no_ZooKeeper_hosts_and_checks_its_own_settings()
+    {
+        var kafka = Good with { Coordination = GroupCoordination.Kafka, ZooKeeperHosts = [] };
+        kafka.Validate();
+        Assert.Equal(GroupCoordination.ZooKeeper, Good.Coordination);
+        Assert.Equal(TimeSpan.FromSeconds(45), kafka.SessionTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(3), kafka.HeartbeatInterval);
+        Assert.Equal(TimeSpan.FromMinutes(5), kafka.MaxPollInterval);
+        // A ZooKeeper group still needs its hosts.
+        Assert.Throws<ArgumentException>(() => (Good with { ZooKeeperHosts = [] }).Validate());
+        // '/' is only a ZooKeeper restriction.
+        (kafka with { Group = "a/b" }).Validate();
+        var e = Assert.Throws<ArgumentException>(() => (kafka with { KielCompatible = true }).Validate());
+        Assert.Contains("KielCompatible", e.Message);
+        Assert.Contains("Coordination = ZooKeeper", e.Message);
+        e = Assert.Throws<ArgumentException>(() => (kafka with { HeartbeatInterval = TimeSpan.FromSeconds(50) }).Validate());
+        Assert.Contains("HeartbeatInterval (50000 ms) must be positive and shorter than SessionTimeout (45000 ms)", e.Message);
+        e = Assert.Throws<ArgumentException>(() => (kafka with { MaxPollInterval = TimeSpan.Zero }).Validate());
+        Assert.Contains("MaxPollInterval", e.Message);
+        e = Assert.Throws<ArgumentException>(() => (kafka with { WriteZooKeeperOffsets = true }).Validate());
+        Assert.Contains("OffsetsZooKeeperHosts", e.Message);
+        e = Assert.Throws<ArgumentException>(() => (Good with { Coordination = (GroupCoordination)5 }).Validate());
+        Assert.Contains("Coordination 5 is not ZooKeeper or Kafka", e.Message);
+    }
+
+    [Fact]
+    public void Kafka_coordination_runs_the_allocator_as_the_assignor_of_the_same_name_on_every_member()
+    {
+        Assert.Same(PartitionAssignor.Naive, KafkaGroupCoordination.AssignorFor(null));
+        Assert.Same(PartitionAssignor.Naive, KafkaGroupCoordination.AssignorFor(Allocators.Naive));
+        Assert.Same(PartitionAssignor.Balanced, KafkaGroupCoordination.AssignorFor(Allocators.Balanced));
+        var custom = KafkaGroupCoordination.AssignorFor((members, partitions) => Allocators.Naive(members, partitions));
+        Assert.Equal(KafkaGroupCoordination.CustomAssignorName, custom.Name);
+    }
+
+    [Fact]
     public void Isolation_level_is_checked()
     {
         (Good with { IsolationLevel = Kiel.Consuming.IsolationLevel.ReadCommitted }).Validate();

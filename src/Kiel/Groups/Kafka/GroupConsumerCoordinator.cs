@@ -25,6 +25,13 @@ internal sealed class GroupConsumerCoordinator : IGroupMemberListener, IAsyncDis
     private readonly TimeProvider _time;
     private readonly string _groupId;
     private readonly Dictionary<TopicPartition, long> _lastCommitted = [];
+    // What this member may commit: the partitions it owns now (guarded by _lastCommitted). A partition leaves the set,
+    // under the commit lock, when it is revoked (after its final commit) or lost, so a commit that was computed or
+    // queued earlier never reaches the broker for a partition that has a new owner.
+    private readonly HashSet<TopicPartition> _owned = [];
+    // Positions of partitions being revoked, taken when they stopped being handed out, for a CommitAsync() made by the
+    // application's revoked handler (guarded by _lastCommitted).
+    private readonly Dictionary<TopicPartition, long> _revoking = [];
     private readonly SemaphoreSlim _commitLock = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
     private readonly CancellationTokenSource _failed = new();
@@ -128,6 +135,7 @@ internal sealed class GroupConsumerCoordinator : IGroupMemberListener, IAsyncDis
                     if (committed[tp] >= 0) _lastCommitted[tp] = committed[tp];
                     else _lastCommitted.Remove(tp);
                     _engine.Assign(tp, offset);
+                    _owned.Add(tp);
                 }
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
@@ -141,28 +149,47 @@ internal sealed class GroupConsumerCoordinator : IGroupMemberListener, IAsyncDis
 
     public async ValueTask OnRevokedAsync(IReadOnlyList<TopicPartition> partitions, CancellationToken cancellationToken)
     {
+        // Stop handing the partitions out before the application hears of the revocation: it must not get records of a
+        // partition it was told it gave up (it would process them after its final commit, and a later commit of them
+        // would move the group's offset back under the partition's new owner).
+        var positions = _engine.CommittablePositions(partitions);
+        foreach (var tp in partitions) _engine.Unassign(tp);
+        lock (_lastCommitted)
+            foreach (var (tp, offset) in positions) _revoking[tp] = offset;
         try
         {
             if (Revoked is { } handler) await handler(partitions, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
-            // Stop handing the partitions out first, so that what is committed is final for this member.
-            var positions = _engine.CommittablePositions(partitions);
-            foreach (var tp in partitions) _engine.Unassign(tp);
-            if (_options.EnableAutoCommit)
+            // The final commit, then the partitions leave the committable set, both under the commit lock: a commit
+            // queued behind this one no longer sees them.
+            await _commitLock.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+            try
             {
-                try
+                if (_options.EnableAutoCommit)
                 {
-                    await CommitCoreAsync(positions, cancellationToken).ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-                {
-                    KafkaGroupLog.CommitFailed(_logger, e, _groupId);
+                    try
+                    {
+                        await SendCommitAsync(Pending(positions, always: false), cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                    {
+                        KafkaGroupLog.CommitFailed(_logger, e, _groupId);
+                    }
                 }
             }
-            lock (_lastCommitted)
-                foreach (var tp in partitions) _lastCommitted.Remove(tp);
+            finally
+            {
+                lock (_lastCommitted)
+                    foreach (var tp in partitions)
+                    {
+                        _owned.Remove(tp);
+                        _revoking.Remove(tp);
+                        _lastCommitted.Remove(tp);
+                    }
+                _commitLock.Release();
+            }
         }
     }
 
@@ -170,55 +197,89 @@ internal sealed class GroupConsumerCoordinator : IGroupMemberListener, IAsyncDis
     {
         foreach (var tp in partitions) _engine.Unassign(tp);
         lock (_lastCommitted)
-            foreach (var tp in partitions) _lastCommitted.Remove(tp);
+            foreach (var tp in partitions)
+            {
+                _owned.Remove(tp);
+                _revoking.Remove(tp);
+                _lastCommitted.Remove(tp);
+            }
         // As Confluent.Kafka: without a lost handler, the revoked handler hears of lost partitions.
         if ((Lost ?? Revoked) is { } handler) await handler(partitions, cancellationToken).ConfigureAwait(false);
     }
 
     // ---- commits ----
 
-    /// <summary>Commits what the application moved past, for every partition this member owns.</summary>
-    public Task CommitAsync(CancellationToken cancellationToken) =>
-        CommitCoreAsync(_engine.CommittablePositions(Member.Owned), cancellationToken);
+    /// <summary>Commits what the application moved past, for every partition this member owns (in a revoked handler,
+    /// the partitions being revoked too, at the positions they stopped at).</summary>
+    public Task CommitAsync(CancellationToken cancellationToken)
+    {
+        var positions = _engine.CommittablePositions(Member.Owned);
+        lock (_lastCommitted)
+            foreach (var (tp, offset) in _revoking) positions[tp] = offset;
+        return CommitCoreAsync(positions, cancellationToken);
+    }
 
-    /// <summary>Commits the given offsets (the next offset to read, per partition).</summary>
+    /// <summary>Commits the given offsets (the next offset to read, per partition); partitions this member does not own
+    /// (any more) are left out and logged.</summary>
     public Task CommitAsync(IReadOnlyDictionary<TopicPartition, long> offsets, CancellationToken cancellationToken) =>
         CommitCoreAsync(offsets, cancellationToken, always: true);
 
     private async Task CommitCoreAsync(IReadOnlyDictionary<TopicPartition, long> offsets, CancellationToken cancellationToken, bool always = false)
     {
-        Dictionary<TopicPartition, long> pending = [];
-        lock (_lastCommitted)
-            foreach (var (tp, offset) in offsets)
-                // What the application committed itself (CommitAsync(offsets)) is not moved back by the automatic commits.
-                if (always || !_lastCommitted.TryGetValue(tp, out var done) || offset > done)
-                    pending[tp] = offset;
-        if (pending.Count == 0) return;
+        if (offsets.Count == 0) return;
         await _commitLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var me = Member.Metadata;
-            await _cluster.ExecuteOnCoordinatorAsync(CoordinatorType.Group, _groupId, async (connection, ct) =>
-            {
-                var version = connection.Versions.Choose(ApiKey.OffsetCommit, 0, 8);
-                var request = OffsetCommits.Create(_groupId, pending, "", me);
-                var response = await connection.SendAsync(request, version, ct).ConfigureAwait(false);
-                foreach (var topic in response.Topics)
-                    foreach (var p in topic.Partitions)
-                    {
-                        var tp = new TopicPartition(topic.Name, p.PartitionIndex);
-                        if (p.ErrorCode != 0)
-                            _cluster.ThrowIfError(p.ErrorCode, $"OffsetCommit of {tp} for group '{_groupId}' (generation {me.GenerationId})");
-                    }
-                return true;
-            }, cancellationToken).ConfigureAwait(false);
-            lock (_lastCommitted)
-                foreach (var (tp, offset) in pending) _lastCommitted[tp] = offset;
+            // Ownership is checked here, under the commit lock, not when the offsets were taken: a revocation that
+            // completed meanwhile took its partitions out of the committable set.
+            await SendCommitAsync(Pending(offsets, always), cancellationToken).ConfigureAwait(false);
         }
         finally
         {
             _commitLock.Release();
         }
+    }
+
+    /// <summary>The offsets to send: owned partitions only, and (unless <paramref name="always"/>) only those that moved
+    /// past what this member committed last. Call under the commit lock.</summary>
+    private Dictionary<TopicPartition, long> Pending(IReadOnlyDictionary<TopicPartition, long> offsets, bool always)
+    {
+        Dictionary<TopicPartition, long> pending = [];
+        List<TopicPartition>? notOwned = null;
+        lock (_lastCommitted)
+            foreach (var (tp, offset) in offsets)
+            {
+                if (!_owned.Contains(tp))
+                    (notOwned ??= []).Add(tp);
+                // What the application committed itself (CommitAsync(offsets)) is not moved back by the automatic commits.
+                else if (always || !_lastCommitted.TryGetValue(tp, out var done) || offset > done)
+                    pending[tp] = offset;
+            }
+        if (notOwned is not null) KafkaGroupLog.CommitNotOwned(_logger, _groupId, ClassicGroupMember.Describe(notOwned));
+        return pending;
+    }
+
+    /// <summary>One OffsetCommit of <paramref name="pending"/> with the member's current generation. Call under the commit lock.</summary>
+    private async Task SendCommitAsync(Dictionary<TopicPartition, long> pending, CancellationToken cancellationToken)
+    {
+        if (pending.Count == 0) return;
+        var me = Member.Metadata;
+        await _cluster.ExecuteOnCoordinatorAsync(CoordinatorType.Group, _groupId, async (connection, ct) =>
+        {
+            var version = connection.Versions.Choose(ApiKey.OffsetCommit, 0, 8);
+            var request = OffsetCommits.Create(_groupId, pending, "", me);
+            var response = await connection.SendAsync(request, version, ct).ConfigureAwait(false);
+            foreach (var topic in response.Topics)
+                foreach (var p in topic.Partitions)
+                {
+                    var tp = new TopicPartition(topic.Name, p.PartitionIndex);
+                    if (p.ErrorCode != 0)
+                        _cluster.ThrowIfError(p.ErrorCode, $"OffsetCommit of {tp} for group '{_groupId}' (generation {me.GenerationId})");
+                }
+            return true;
+        }, cancellationToken).ConfigureAwait(false);
+        lock (_lastCommitted)
+            foreach (var (tp, offset) in pending) _lastCommitted[tp] = offset;
     }
 
     /// <summary>The group's committed offset for each partition, -1 where there is none.</summary>

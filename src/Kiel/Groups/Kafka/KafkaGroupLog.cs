@@ -47,4 +47,7 @@ internal static partial class KafkaGroupLog
 
     [LoggerMessage(LogEvents.KafkaGroupAssignmentComputed, LogLevel.Debug, "Group {Group}: leader {Member} assigned with {Assignor}: {Assignment}")]
     public static partial void AssignmentComputed(ILogger logger, string group, string member, string assignor, string assignment);
+
+    [LoggerMessage(LogEvents.KafkaGroupCommitNotOwned, LogLevel.Warning, "Group {Group}: not committing {Partitions}: this member does not own them (any more); their new owner commits them")]
+    public static partial void CommitNotOwned(ILogger logger, string group, string partitions);
 }

@@ -1,0 +1,219 @@
+using Kiel.Cluster;
+using Kiel.Consuming;
+using Kiel.Groups.Kafka;
+using Kiel.Protocol;
+using Kiel.Protocol.Messages;
+using Kiel.Tests.Consuming;
+using Kiel.Tests.Network;
+
+namespace Kiel.Tests.Groups.Kafka;
+
+/// <summary>
+/// A group consumer's side of a rebalance (GroupConsumerCoordinator) with a stand-in member and a scripted coordinator
+/// that records every OffsetCommit: a revoked partition is no longer handed out when the application's revoked handler
+/// runs, and no commit (manual, explicit or queued behind the revocation) names a partition the member gave up, so a
+/// late commit can never move the group's offset back under the partition's new owner.
+/// </summary>
+public sealed class GroupConsumerCoordinatorTests
+{
+    private const string Topic = "orders";
+    private static readonly TopicPartition P0 = new(Topic, 0);
+    private static readonly TopicPartition P1 = new(Topic, 1);
+
+    [Fact]
+    public async Task A_commit_of_explicit_offsets_leaves_out_a_partition_revoked_meanwhile()
+    {
+        await using var h = await Harness.StartAsync(autoCommit: false);
+        await h.Coordinator.OnAssignedAsync([P0, P1], h.Token);
+        await h.Coordinator.OnRevokedAsync([P0], h.Token);
+        h.Member.Owned = [P1];
+
+        // The application still holds a position of the partition it gave up (as the test member in its own process did).
+        await h.Coordinator.CommitAsync(new Dictionary<TopicPartition, long> { [P0] = 786, [P1] = 20 }, h.Token);
+
+        var commit = Assert.Single(h.Broker.Commits);
+        Assert.Equal([(P1, 20L)], commit);
+    }
+
+    [Fact]
+    public async Task The_revoked_handler_runs_after_the_partitions_stopped_being_handed_out_and_can_still_commit_them()
+    {
+        await using var h = await Harness.StartAsync(autoCommit: false);
+        await h.Coordinator.OnAssignedAsync([P0, P1], h.Token);
+        h.Engine.Seek(P0, 42); // the application moved past the committed 10
+        IReadOnlyList<TopicPartition>? fetchingDuringHandler = null;
+        h.Coordinator.Revoked = async (parts, ct) =>
+        {
+            fetchingDuringHandler = h.Engine.Assignment;
+            await h.Coordinator.CommitAsync(ct); // the usual "commit what I processed" in a revoked handler
+        };
+        await h.Coordinator.OnRevokedAsync([P0], h.Token);
+
+        Assert.NotNull(fetchingDuringHandler);
+        Assert.DoesNotContain(P0, fetchingDuringHandler);
+        Assert.Contains(P1, fetchingDuringHandler);
+        // The handler's commit names the partition being revoked at the position it stopped at (P1 did not move).
+        var commit = Assert.Single(h.Broker.Commits);
+        Assert.Equal([(P0, 42L)], commit);
+    }
+
+    [Fact]
+    public async Task A_commit_queued_behind_the_revocation_does_not_send_the_revoked_partition()
+    {
+        await using var h = await Harness.StartAsync(autoCommit: true);
+        await h.Coordinator.OnAssignedAsync([P0, P1], h.Token);
+        // Hold the revocation's final commit at the broker until a second commit (taken before the revocation) is queued.
+        h.Broker.HoldCommits = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        h.Engine.Seek(P0, 500); // a position past the committed 10, so the revocation has something to commit
+        var revoke = h.Coordinator.OnRevokedAsync([P0], h.Token).AsTask();
+        await Eventually.Until(() => h.Broker.Received >= 1, "the revocation's commit reached the broker", TimeSpan.FromSeconds(20));
+        var queued = h.Coordinator.CommitAsync(new Dictionary<TopicPartition, long> { [P0] = 400, [P1] = 30 }, h.Token);
+        h.Broker.HoldCommits.SetResult();
+        await revoke;
+        await queued;
+
+        Assert.Equal(2, h.Broker.Commits.Count);
+        Assert.Equal([(P0, 500L)], h.Broker.Commits[0]);
+        Assert.Equal([(P1, 30L)], h.Broker.Commits[1]);
+    }
+
+    /// <summary>A stand-in member: the test says what it owns; generation 5.</summary>
+    private sealed class StandInMember : IGroupMember
+    {
+        public ConsumerGroupMetadata Metadata { get; } = new("g", "member-1", 5);
+        public IReadOnlyList<TopicPartition> Owned { get; set; } = [];
+        public bool MayHandOut => true;
+        public Exception? Failure => null;
+        public void Subscribe(IReadOnlyList<string> topics) { }
+        public Task WaitForAssignmentAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public void NotifyPolling() { }
+        public Task LeaveAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    /// <summary>A coordinator broker: Metadata, FindCoordinator, OffsetFetch (committed 10 everywhere) and OffsetCommit, recorded.</summary>
+    private sealed class CoordinatorBroker
+    {
+        private int _received;
+
+        public List<List<(TopicPartition, long)>> Commits { get; } = [];
+        public int Received => Volatile.Read(ref _received);
+        public TaskCompletionSource? HoldCommits { get; set; }
+        public ScriptedBroker? Broker { get; set; }
+
+        public async Task ServeAsync(ScriptedConnection c)
+        {
+            if (await c.HandshakeAsync([(3, 0, 8), (8, 0, 2), (9, 0, 1), (10, 0, 2), (18, 0, 3)]) is null) return;
+            while (await c.ReadRequestAsync() is { } r)
+            {
+                var reader = new KafkaReader(r.Body.ToArray().AsMemory());
+                IKafkaMessage response;
+                switch (r.ApiKey)
+                {
+                    case 3:
+                        response = new MetadataResponse
+                        {
+                            ControllerId = 1,
+                            Brokers = [new MetadataResponse.MetadataResponseBroker { NodeId = 1, Host = "127.0.0.1", Port = Broker!.Port }],
+                            Topics = [],
+                        };
+                        break;
+                    case 10:
+                        response = new FindCoordinatorResponse { NodeId = 1, Host = "127.0.0.1", Port = Broker!.Port };
+                        break;
+                    case 9:
+                        var fetch = OffsetFetchRequest.Read(ref reader, r.Version);
+                        response = new OffsetFetchResponse
+                        {
+                            Topics = [.. fetch.Topics!.Select(t => new OffsetFetchResponse.OffsetFetchResponseTopic
+                            {
+                                Name = t.Name,
+                                Partitions = [.. t.PartitionIndexes.Select(p => new OffsetFetchResponse.OffsetFetchResponsePartition { PartitionIndex = p, CommittedOffset = 10 })],
+                            })],
+                        };
+                        break;
+                    case 8:
+                        var commit = OffsetCommitRequest.Read(ref reader, r.Version);
+                        Interlocked.Increment(ref _received);
+                        if (HoldCommits is { } hold) await hold.Task.WaitAsync(TimeSpan.FromSeconds(30));
+                        lock (Commits)
+                            Commits.Add([.. commit.Topics.SelectMany(t => t.Partitions.Select(p => (new TopicPartition(t.Name, p.PartitionIndex), p.CommittedOffset)))
+                                .OrderBy(x => x.Item1)]);
+                        response = new OffsetCommitResponse
+                        {
+                            Topics = [.. commit.Topics.Select(t => new OffsetCommitResponse.OffsetCommitResponseTopic
+                            {
+                                Name = t.Name,
+                                Partitions = [.. t.Partitions.Select(p => new OffsetCommitResponse.OffsetCommitResponsePartition { PartitionIndex = p.PartitionIndex })],
+                            })],
+                        };
+                        break;
+                    default:
+                        continue;
+                }
+                await c.RespondAsync(r.CorrelationId, MessageBytes.Encode(response, r.Version));
+            }
+        }
+    }
+
+    private sealed class Harness : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(60));
+
+        private Harness(CoordinatorBroker broker, ScriptedBroker scripted, KafkaCluster cluster, FetchEngine engine, GroupConsumerCoordinator coordinator, StandInMember member)
+        {
+            Broker = broker;
+            Scripted = scripted;
+            Cluster = cluster;
+            Engine = engine;
+            Coordinator = coordinator;
+            Member = member;
+        }
+
+        public CoordinatorBroker Broker { get; }
+        public ScriptedBroker Scripted { get; }
+        public KafkaCluster Cluster { get; }
+        public FetchEngine Engine { get; }
+        public GroupConsumerCoordinator Coordinator { get; }
+        public StandInMember Member { get; }
+        public CancellationToken Token => _timeout.Token;
+
+        public static async Task<Harness> StartAsync(bool autoCommit)
+        {
+            var broker = new CoordinatorBroker();
+            var scripted = new ScriptedBroker(broker.ServeAsync);
+            broker.Broker = scripted;
+            var cluster = new KafkaCluster(new ClusterOptions($"127.0.0.1:{scripted.Port}"));
+            var backend = new FakeBackend();
+            backend.CreateTopic(Topic, 2);
+            // Offsets 0-99 exist, so the committed 10 and the positions the tests seek to are in range (an empty log
+            // would reset them by the reset policy while the engine fetches).
+            backend.Append(P0, TestBatches.V2(0, 100));
+            backend.Append(P1, TestBatches.V2(0, 100));
+            var options = new KielConsumerOptions
+            {
+                BootstrapServers = $"127.0.0.1:{scripted.Port}",
+                GroupId = "g",
+                EnableAutoCommit = autoCommit,
+                AutoCommitInterval = TimeSpan.FromHours(1),
+                FetchMaxWait = TimeSpan.FromMilliseconds(20),
+            };
+            var engine = new FetchEngine(backend, options);
+            var member = new StandInMember();
+            var coordinator = new GroupConsumerCoordinator(cluster, engine, options, _ => member);
+            using var start = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await cluster.StartAsync(start.Token);
+            member.Owned = [P0, P1];
+            return new Harness(broker, scripted, cluster, engine, coordinator, member);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Coordinator.DisposeAsync();
+            await Engine.DisposeAsync();
+            await Cluster.DisposeAsync();
+            await Scripted.DisposeAsync();
+            _timeout.Dispose();
+        }
+    }
+}
