@@ -33,7 +33,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 if [ "$busy" != 0 ] && [ "$busy" != "" ]; then
   # One core kept busy by a plain shell loop (no tools needed); stopped by the trap however the run ends.
-  ( trap - INT TERM; while :; do :; done ) &
+  # It also stops by itself within about a second once this script is gone (even after a SIGKILL, which no trap sees).
+  ( trap - INT TERM; parent=$$; while kill -0 "$parent" 2>/dev/null; do for _ in {1..20000}; do :; done; done ) &
   spinner=$!
   echo "busy mode: process $spinner spins one core for the whole run"
 fi
@@ -86,6 +87,32 @@ for proj in tests/*/*.csproj; do
   echo "$name: $p passed, $f failed, $n skipped"
   passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + n))
 done
+
+# Nothing left behind: every process the tests started inherited TMPDIR="$results/tmp", and every temp file they made
+# went there. Whatever of either is still there now was left behind by a test (a killed child's diagnostic pipes, a
+# server that was not stopped). Empty folders and the build's own NuGet/MSBuild scratch are the SDK's, and the build
+# servers (MSBuild nodes, the compiler server) that `dotnet build` started are meant to outlive it.
+left_files=$(find "$results/tmp" -mindepth 1 \( -name 'NuGetScratch*' -o -name 'MSBuildTemp*' \) -prune -o ! -type d -print 2>/dev/null)
+left_procs=""
+for proc in /proc/[0-9]*; do
+  pid=${proc#/proc/}
+  [ "$pid" = "$$" ] && continue
+  tr '\0' '\n' < "$proc/environ" 2>/dev/null | grep -qxF "TMPDIR=$results/tmp" || continue
+  cmd=$(tr '\0' ' ' < "$proc/cmdline" 2>/dev/null)
+  case "$cmd" in *MSBuild.dll*|*VBCSCompiler*|*Razor*|*org.apache.zookeeper.server*|"") continue ;; esac  # ZooKeeper: checked below
+  left_procs="$left_procs $pid"
+done
+if [ -n "$left_files" ]; then
+  echo "files the tests left in their temp folder:"
+  echo "$left_files" | head -20
+  failed=$((failed + 1)); status=1
+fi
+if [ -n "$left_procs" ]; then
+  echo "processes the tests started and left running:"
+  for pid in $left_procs; do echo "  $pid $(tr '\0' ' ' < /proc/$pid/cmdline 2>/dev/null | cut -c1-150)"; done
+  kill $left_procs 2>/dev/null || true
+  failed=$((failed + 1)); status=1
+fi
 
 # A full run (no extra arguments) also packs every package and uses them as a new user would (scripts/pack-smoke.sh):
 # a console app built from the packages runs the README's quick start, and the kiel tool installs and answers.

@@ -78,6 +78,7 @@ internal sealed class BrokerFetchSource
             }
 
             FetchResponseView response;
+            long sentAt;
             try
             {
                 // A timer on the engine's clock, linked with stop; both are reused while the timer has not fired.
@@ -89,6 +90,7 @@ internal sealed class BrokerFetchSource
                     _timeoutOrStop = CancellationTokenSource.CreateLinkedTokenSource(stop, _timeout.Token);
                 }
                 _timeout.CancelAfter(options.RequestTimeout + options.FetchMaxWait);
+                sentAt = _engine.Time.GetTimestamp();
                 response = await _engine.Backend.FetchAsync(BrokerId, _request, _timeoutOrStop.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -112,6 +114,9 @@ internal sealed class BrokerFetchSource
                 continue;
             }
             backoff = options.RetryBackoff;
+            // A broker answers a fetch without records only once FetchMaxWait has passed. One that answers empty at once
+            // (broken or hostile) would have this loop spin: wait out the rest of FetchMaxWait before the next fetch.
+            var early = HasNoRecords(response) ? options.FetchMaxWait - _engine.Time.GetElapsedTime(sentAt) : TimeSpan.Zero;
             bool healthy;
             try
             {
@@ -124,11 +129,12 @@ internal sealed class BrokerFetchSource
                 _engine.FetchFailed(this, _sent, ex);
                 healthy = false;
             }
-            if (!healthy)
+            var pause = !healthy ? backoff : early > options.FetchMaxWait / 2 ? early : TimeSpan.Zero;
+            if (pause > TimeSpan.Zero)
             {
                 try
                 {
-                    await Task.Delay(backoff, _engine.Time, stop).ConfigureAwait(false);
+                    await Task.Delay(pause, _engine.Time, stop).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
@@ -136,6 +142,13 @@ internal sealed class BrokerFetchSource
                 }
             }
         }
+    }
+
+    private static bool HasNoRecords(FetchResponseView response)
+    {
+        foreach (var partition in response.Partitions)
+            if (!partition.Records.IsEmpty) return false;
+        return true;
     }
 
     /// <summary>A partition's limit in a request that fetches <paramref name="split"/> partitions from one leader.</summary>

@@ -55,7 +55,9 @@ internal sealed class HandOutLease(ISessionLease? lease, TimeProvider clock)
             lock (_gate) joined = _session;
             var session = lease.SessionId;
             var contact = lease.LastContactTimestamp;
-            if (session == 0 || session != joined || contact == 0) return false;
+            // Read the session again: a contact read while the session was being replaced (expired, then a new one
+            // established) can be the new session's handshake, which says nothing of the claims of the old one.
+            if (session == 0 || session != joined || contact == 0 || lease.SessionId != session) return false;
             return clock.GetElapsedTime(contact) < lease.SessionTimeout - Margin;
         }
     }
@@ -79,6 +81,9 @@ internal sealed class HandOutLease(ISessionLease? lease, TimeProvider clock)
     {
         lock (_gate)
         {
+            // A gap going on now began during the confirmation (frozen while its round trip was under way, so the
+            // answer may predate it): count it rather than let the reset below hide it, and it gets confirmed in turn.
+            if (InGapLocked()) _gaps++;
             _confirmedGaps = gaps;
             // The confirmation is progress: the watch's next tick must not count the time before it as a new gap.
             _lastTick = clock.GetTimestamp();

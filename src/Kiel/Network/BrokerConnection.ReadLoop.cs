@@ -9,6 +9,9 @@ internal partial class BrokerConnection
     /// <summary>The size of the one pooled read buffer; responses that fit are cut out of it, larger ones are read straight into their own buffer.</summary>
     internal const int ReadBufferSize = 64 * 1024;
 
+    /// <summary>Responses up to this size get their buffer at once; larger ones grow theirs (doubling) as their bytes arrive.</summary>
+    internal const int FrameBufferStep = 8 * 1024 * 1024;
+
     private async Task ReadLoopAsync()
     {
         var token = _closing.Token;
@@ -36,7 +39,9 @@ internal partial class BrokerConnection
                     throw Violation($"response frame size {size} is outside 4..{_options.MaxResponseSize} bytes (garbage on the wire, or a response larger than MaxResponseSize)");
                 start += FrameCodec.SizePrefixLength;
 
-                var buffer = ArrayPool<byte>.Shared.Rent(size);
+                // Up to FrameBufferStep the buffer is taken at the announced size; beyond, it grows as the bytes arrive, so a
+                // prefix that claims far more than is sent (a hostile or broken peer) costs what was sent, not what was claimed.
+                var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(size, FrameBufferStep));
                 try
                 {
                     var have = Math.Min(end - start, size);
@@ -49,11 +54,20 @@ internal partial class BrokerConnection
                     }
                     read.AsSpan(start, have).CopyTo(buffer);
                     start += have;
-                    if (have < size)
+                    while (have < size)
                     {
-                        // A large response: the rest goes straight into its own buffer, no further copy.
-                        have += await ReadAtLeastAsync(buffer.AsMemory(have, size - have), size - have, token).ConfigureAwait(false);
-                        if (have < size)
+                        // A large response: the rest goes straight into its own buffer.
+                        if (have == buffer.Length)
+                        {
+                            var bigger = ArrayPool<byte>.Shared.Rent((int)Math.Min(size, 2L * buffer.Length));
+                            buffer.AsSpan(0, have).CopyTo(bigger);
+                            ArrayPool<byte>.Shared.Return(buffer);
+                            buffer = bigger;
+                        }
+                        var want = Math.Min(size, buffer.Length) - have;
+                        var got = await ReadAtLeastAsync(buffer.AsMemory(have, want), want, token).ConfigureAwait(false);
+                        have += got;
+                        if (got < want)
                             throw Violation($"the broker closed the connection in the middle of a {size}-byte response after {have} bytes");
                     }
                 }

@@ -82,6 +82,7 @@ public sealed class KielCliProcess : IAsyncDisposable
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        psi.Environment["DOTNET_EnableDiagnostics"] = "0"; // a killed tool leaves no diagnostic pipes in TMPDIR
         foreach (var (name, value) in environment)
         {
             psi.Environment[name] = value;

@@ -57,6 +57,8 @@ internal sealed class MemberProcess : IAsyncDisposable
     {
         Assert.True(File.Exists(HostPath), $"member host not built: {HostPath}");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
+        // A member killed with SIGKILL cannot remove the runtime's diagnostic pipes from TMPDIR: let it make none.
+        psi.Environment["DOTNET_EnableDiagnostics"] = "0";
         foreach (var a in new[] { HostPath, brokers, zk, group, topic, sessionMs.ToString() }.Concat(extra)) psi.ArgumentList.Add(a);
         var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
         var member = new MemberProcess(log, process);

@@ -88,6 +88,7 @@ public sealed class HostingTests
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        psi.Environment["DOTNET_EnableDiagnostics"] = "0"; // a killed host leaves no diagnostic pipes in TMPDIR
         psi.ArgumentList.Add(SampleDll());
         psi.ArgumentList.Add($"--Kiel:Consumer:BootstrapServers={cluster.BootstrapServers}");
         psi.ArgumentList.Add($"--Kiel:Consumer:ZooKeeperHosts:0={zookeeper.ConnectString}");

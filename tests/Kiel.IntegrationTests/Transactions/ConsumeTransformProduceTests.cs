@@ -255,6 +255,7 @@ public sealed class ConsumeTransformProduceTests
         {
             Assert.True(File.Exists(MemberProcess.HostPath), $"member host not built: {MemberProcess.HostPath}");
             var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
+            psi.Environment["DOTNET_EnableDiagnostics"] = "0"; // killed members leave no diagnostic pipes in TMPDIR
             foreach (var a in new[] { MemberProcess.HostPath, brokers, "kafka-txn", group, input, "5000", output, transactionalId, PerTransaction.ToString(), stallAt.ToString(), afterOffsets ? "offsets" : "records" })
                 psi.ArgumentList.Add(a);
             var host = new TransactionalProcess(new Process { StartInfo = psi, EnableRaisingEvents = true });

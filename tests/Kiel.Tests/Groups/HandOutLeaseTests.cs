@@ -12,7 +12,22 @@ public class HandOutLeaseTests
     {
         public long SessionId { get; set; } = 7;
         public TimeSpan SessionTimeout => Timeout;
-        public long LastContactTimestamp { get; set; }
+        private long _contact;
+
+        public long LastContactTimestamp
+        {
+            get
+            {
+                var contact = _contact;
+                OnContactRead?.Invoke();
+                return contact;
+            }
+            set => _contact = value;
+        }
+
+        /// <summary>Runs as the contact is read: another thread replacing the session in the middle of a check.</summary>
+        public Action? OnContactRead { get; set; }
+
         public void Contact() => LastContactTimestamp = clock.GetTimestamp();
     }
 
@@ -100,6 +115,43 @@ public class HandOutLeaseTests
         Progress(clock, lease, TimeSpan.FromMilliseconds(500));
         Assert.True(lease.MayHandOut(afterConfirm));
         Assert.Equal(afterConfirm, lease.Gaps);
+    }
+
+    [Fact]
+    public void A_gap_during_the_confirmation_itself_is_not_erased_by_it()
+    {
+        var (clock, session, lease) = Joined();
+        clock.Advance(TimeSpan.FromMilliseconds(1500));
+        lease.Tick();
+        Assert.True(lease.NeedsConfirmation(out var seen));
+        var beforeFetch = lease.Gaps;
+
+        // Frozen again while the confirmation's round trip was under way; an answer is read after the thaw.
+        clock.Advance(TimeSpan.FromMilliseconds(1500));
+        session.Contact();
+        lease.Confirmed(seen);
+
+        // The second gap is still to be confirmed, and what was fetched before it is refused.
+        Assert.True(lease.NeedsConfirmation(out var again));
+        Assert.False(lease.MayHandOut(beforeFetch));
+        lease.Confirmed(again);
+        Assert.False(lease.NeedsConfirmation(out _));
+        Assert.True(lease.MayHandOut(lease.Gaps));
+    }
+
+    [Fact]
+    public void A_session_replaced_while_the_check_reads_it_is_not_fresh()
+    {
+        var (clock, session, lease) = Joined();
+        Progress(clock, lease, TimeSpan.FromMilliseconds(2500));
+        Assert.False(lease.IsFresh);
+        // The old session expired and the client established a new one between the check's two reads: the contact it
+        // reads is the new session's handshake, just now.
+        session.OnContactRead = () => session.SessionId = 8;
+        session.Contact();
+        session.SessionId = 7;
+        Assert.False(lease.IsFresh);
+        Assert.False(lease.MayHandOut(lease.Gaps));
     }
 
     [Fact]

@@ -145,6 +145,29 @@ public sealed class BrokerConnectionTests
     }
 
     [Fact]
+    public async Task A_200MB_frame_that_ends_after_a_few_bytes_costs_what_was_sent_not_what_was_claimed()
+    {
+        // Within MaxResponseSize (256 MiB), so the prefix is taken at its word until the bytes stop coming.
+        await using var broker = new ScriptedBroker(async c =>
+        {
+            if (await c.HandshakeAsync() is null) return;
+            var r = await c.ReadRequestAsync();
+            var prefix = new byte[4096];
+            BinaryPrimitives.WriteInt32BigEndian(prefix, 200 * 1024 * 1024);
+            BinaryPrimitives.WriteInt32BigEndian(prefix.AsSpan(4), r!.CorrelationId);
+            await c.WriteRawAsync(prefix);
+            c.Close();
+        });
+        await using var conn = await BrokerConnection.ConnectAsync(broker.Endpoint, Options(), "test", Bounded());
+        var before = GC.GetTotalAllocatedBytes(precise: true);
+        var e = await Assert.ThrowsAsync<KafkaConnectionException>(() => conn.SendAsync(new TestRequest(Metadata), 0, Bounded()).AsTask());
+        Assert.Contains("in the middle of a 209715200-byte response", e.Message);
+        var allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+        Assert.True(allocated < 32 * 1024 * 1024, $"allocated {allocated} bytes for a response that sent 4 KiB");
+        Assert.False(conn.IsOpen);
+    }
+
+    [Fact]
     public async Task A_2GB_frame_size_is_refused_without_allocating_it()
     {
         await using var broker = new ScriptedBroker(async c =>

@@ -148,6 +148,10 @@ internal sealed partial class ProducerEngine
             if (now < _identityRetryAtMs) { nextWake = Math.Min(nextWake, _identityRetryAtMs); return; }
             var current = IdentityToBump();
             _identityLookup = InitIdentityAsync(current);
+            // Observed here as well: a producer closed while a lookup runs never polls its outcome, and its failure
+            // would surface as an unobserved task exception (found by the hostile broker).
+            _ = _identityLookup.ContinueWith(static t => _ = t.Exception, CancellationToken.None,
+                TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             _identityLookupIsBump = current is not null;
             return;
         }
