@@ -152,20 +152,28 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
         {
             var chunk = await TakeAsync(cancellationToken).ConfigureAwait(false);
             var group = _group;
+            var next = -1L;
+            var exhausted = false;
             try
             {
                 while (TryNext(chunk, out var result))
                 {
                     if (group is not null) group.HandOuts++;
+                    next = result.Offset + 1;
                     yield return result;
                     // The application asked for the next record: the one before counts as processed (what a group commits).
                     chunk.State.MarkProcessed(chunk.Version);
                     cancellationToken.ThrowIfCancellationRequested();
                 }
                 chunk.State.MarkProcessed(chunk.Version);
+                exhausted = true;
             }
             finally
             {
+                // The application stopped part-way through the chunk (break, dispose, cancellation): its other records
+                // were never handed out, so the partition resumes right after the last one that was, or they would be
+                // skipped by the next ConsumeAsync.
+                if (!exhausted && next >= 0 && chunk.IsCurrent) RecordConverter.Rewind(_engine, chunk.TopicPartition, next);
                 _engine.Release(chunk);
             }
         }
@@ -241,7 +249,20 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
                 group?.AfterTake();
             }
             // A member whose session lapsed hands out nothing until it has rejoined (the chunk goes stale if its partition is lost).
-            if (group is null || await group.MayHandOutAsync(chunk, cancellationToken).ConfigureAwait(false)) break;
+            if (group is null) break;
+            bool mayHandOut;
+            try
+            {
+                mayHandOut = await group.MayHandOutAsync(chunk, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // The caller gave up while the member waited to rejoin: the chunk was not handed out, so it goes back
+                // to be handed out by the next call (released, the fetch position is already past its records).
+                _engine.PutBack(chunk);
+                throw;
+            }
+            if (mayHandOut) break;
             _engine.Release(chunk);
         }
         if (group is not null) group.HandOuts++;
