@@ -97,8 +97,8 @@ left_procs=""
 for proc in /proc/[0-9]*; do
   pid=${proc#/proc/}
   [ "$pid" = "$$" ] && continue
-  tr '\0' '\n' < "$proc/environ" 2>/dev/null | grep -qxF "TMPDIR=$results/tmp" || continue
-  cmd=$(tr '\0' ' ' < "$proc/cmdline" 2>/dev/null)
+  { tr '\0' '\n' < "$proc/environ"; } 2>/dev/null | grep -qxF "TMPDIR=$results/tmp" || continue
+  cmd=$({ tr '\0' ' ' < "$proc/cmdline"; } 2>/dev/null)
   case "$cmd" in *MSBuild.dll*|*VBCSCompiler*|*Razor*|*org.apache.zookeeper.server*|"") continue ;; esac  # ZooKeeper: checked below
   left_procs="$left_procs $pid"
 done
@@ -109,7 +109,7 @@ if [ -n "$left_files" ]; then
 fi
 if [ -n "$left_procs" ]; then
   echo "processes the tests started and left running:"
-  for pid in $left_procs; do echo "  $pid $(tr '\0' ' ' < /proc/$pid/cmdline 2>/dev/null | cut -c1-150)"; done
+  for pid in $left_procs; do echo "  $pid $({ tr '\0' ' ' < "/proc/$pid/cmdline"; } 2>/dev/null | cut -c1-150)"; done
   kill $left_procs 2>/dev/null || true
   failed=$((failed + 1)); status=1
 fi
