@@ -35,7 +35,10 @@ internal partial class BrokerConnection
                         throw Violation($"the broker closed the connection in the middle of a size prefix ({end} of 4 bytes)");
                 }
                 var size = FrameCodec.ReadSize(read.AsSpan(start));
-                if (size < 4 || size > _options.MaxResponseSize)
+                var rawToken = Volatile.Read(ref _rawToken);
+                if (rawToken is not null && (size < 0 || size > _options.MaxResponseSize))
+                    throw Violation($"SASL token size {size} is outside 0..{_options.MaxResponseSize} bytes");
+                if (rawToken is null && (size < 4 || size > _options.MaxResponseSize))
                     throw Violation($"response frame size {size} is outside 4..{_options.MaxResponseSize} bytes (garbage on the wire, or a response larger than MaxResponseSize)");
                 start += FrameCodec.SizePrefixLength;
 
@@ -79,6 +82,15 @@ internal partial class BrokerConnection
                 if (start == end) start = end = 0;
                 NetworkMetrics.BytesReceived.Add(size + 4, _tags);
                 Volatile.Write(ref _lastActivity, _time.GetTimestamp());
+                if (rawToken is not null)
+                {
+                    // A pre-KIP-152 SASL token: no response header, handed to the waiting exchange.
+                    var bytes = buffer.AsSpan(0, size).ToArray();
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    Interlocked.CompareExchange(ref _rawToken, null, rawToken);
+                    rawToken.TrySetResult(bytes);
+                    continue;
+                }
                 Dispatch(buffer, size);
             }
         }
@@ -238,6 +250,7 @@ internal partial class BrokerConnection
             _nextBatchWritten = null;
         }
         unwritten?.TrySetResult(false);
+        Interlocked.Exchange(ref _rawToken, null)?.TrySetException(reason);
         try { _closing.Cancel(); } catch (ObjectDisposedException) { }
         try { _stream.Dispose(); } catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException) { }
         _sweepTimer?.Dispose();

@@ -6,12 +6,13 @@ namespace Kiel.Network;
 
 /// <summary>
 /// SASL on a connection (KIP-43, KIP-152, KIP-368): after ApiVersions, SaslHandshake v0/v1 names the mechanism and
-/// SaslAuthenticate v0-v2 carries its messages (PLAIN, SCRAM-SHA-256/512, OAUTHBEARER). When the broker gives the
+/// SaslAuthenticate v0-v2 carries its messages (or, for brokers without SaslAuthenticate, raw size-prefixed tokens after SaslHandshake v0) (PLAIN, SCRAM-SHA-256/512, OAUTHBEARER). When the broker gives the
 /// session a lifetime (SaslAuthenticate v1+), the connection authenticates again before it ends.
 /// </summary>
 internal partial class BrokerConnection
 {
     private ITimer? _reauthTimer;
+    private TaskCompletionSource<byte[]>? _rawToken; // set while a pre-KIP-152 raw SASL token is awaited
 
     /// <summary>Authenticates when the options ask for SASL; a no-op otherwise.</summary>
     /// <exception cref="AuthenticationException">The broker refused the credentials or the mechanism.</exception>
@@ -46,8 +47,9 @@ internal partial class BrokerConnection
         var mechanism = SecurityNames.Of(sasl.Mechanism);
         if (!_versions.TryChoose(ApiKey.SaslHandshake, 0, 1, out var handshakeVersion))
             throw AuthFailure(sasl, "the broker does not offer SaslHandshake, so its listener is not a SASL one (or predates SASL)");
-        if (handshakeVersion < 1 || !_versions.TryChoose(ApiKey.SaslAuthenticate, 0, 2, out var authenticateVersion))
-            throw AuthFailure(sasl, "the broker offers only the pre-KIP-152 form of SASL (SaslHandshake v0 without SaslAuthenticate, Kafka 0.10.0-0.10.1), which Kiel does not speak");
+        // Without SaslAuthenticate (Kafka 0.10.0-0.11.0) the pre-KIP-152 form follows SaslHandshake v0: raw size-prefixed tokens.
+        var rawTokens = !_versions.TryChoose(ApiKey.SaslAuthenticate, 0, 2, out var authenticateVersion);
+        if (rawTokens) handshakeVersion = 0;
 
         var handshake = await SendAsync(new SaslHandshakeRequest { Mechanism = mechanism }, handshakeVersion, cancellationToken).ConfigureAwait(false);
         if (handshake.ErrorCode == (short)ErrorCode.UnsupportedSaslMechanism)
@@ -59,6 +61,18 @@ internal partial class BrokerConnection
         long lifetime = 0;
         async Task<ReadOnlyMemory<byte>> Step(byte[] message)
         {
+            if (rawTokens)
+            {
+                try
+                {
+                    return await SendRawTokenAsync(message, cancellationToken).ConfigureAwait(false);
+                }
+                catch (KafkaConnectionException e)
+                {
+                    // The pre-KIP-152 form has no error reply: the broker closes the connection when it refuses the credentials.
+                    throw AuthFailure(sasl, $"the broker closed the connection during the SASL exchange (pre-KIP-152 raw tokens after SaslHandshake v0), which is how it refuses credentials: {e.Problem}", e);
+                }
+            }
             var response = await SendAsync(new SaslAuthenticateRequest { AuthBytes = message }, authenticateVersion, cancellationToken).ConfigureAwait(false);
             if (response.ErrorCode != 0)
                 throw AuthFailure(sasl, $"the broker answered {Describe(response.ErrorCode)}" +
@@ -119,6 +133,39 @@ internal partial class BrokerConnection
             throw AuthFailure(sasl, e.Message, e);
         }
         return lifetime;
+    }
+
+    /// <summary>
+    /// Sends one pre-KIP-152 SASL token (a 4-byte size, then the bytes, no request header) and returns the broker's
+    /// token, which the read loop hands over instead of dispatching it as a response.
+    /// </summary>
+    private async Task<ReadOnlyMemory<byte>> SendRawTokenAsync(byte[] token, CancellationToken cancellationToken)
+    {
+        var reply = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var buffer = new PooledBufferWriter(token.Length + FrameCodec.SizePrefixLength);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(buffer.GetSpan(FrameCodec.SizePrefixLength), token.Length);
+        buffer.Advance(FrameCodec.SizePrefixLength);
+        buffer.Write(token);
+        bool startWriter;
+        lock (_pending)
+        {
+            if (_state != 0)
+            {
+                buffer.Dispose();
+                throw ClosedException();
+            }
+            if (_pending.Count > 0 || _rawToken is not null)
+            {
+                buffer.Dispose();
+                throw new InvalidOperationException("a raw SASL token can only be sent when no request is in flight");
+            }
+            Volatile.Write(ref _rawToken, reply);
+            _sendQueue.Add(buffer);
+            startWriter = !_writing;
+            if (startWriter) _writing = true;
+        }
+        if (startWriter) _ = WriteQueuedAsync();
+        return await reply.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private static string Describe(short code) => $"{((ErrorCode)code).Name()} ({code})";

@@ -31,6 +31,12 @@ public sealed record EmbeddedSecurityOptions
     /// <summary>Ask TLS clients for a certificate signed by the generated CA, and refuse the handshake without one. Default false.</summary>
     public bool RequireClientCertificate { get; init; }
 
+    /// <summary>
+    /// Act as a pre-KIP-152 broker (Kafka 0.10.0-0.11.0): ApiVersions offers SaslHandshake v0 only and no
+    /// SaslAuthenticate, so clients exchange raw size-prefixed SASL tokens after the handshake. Default false.
+    /// </summary>
+    internal bool LegacySasl { get; init; }
+
     /// <summary>Checks the settings.</summary>
     /// <exception cref="ArgumentException">A setting is out of range; the message says which and what is allowed.</exception>
     public void Validate()

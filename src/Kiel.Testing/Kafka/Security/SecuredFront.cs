@@ -434,8 +434,9 @@ internal sealed class SecuredFront : IAsyncDisposable
             message.ApiKeys.RemoveAll(k => k.ApiKey is (short)ApiKey.SaslHandshake or (short)ApiKey.SaslAuthenticate);
             if (Sasl)
             {
-                message.ApiKeys.Add(new ApiVersionsResponse.ApiVersion { ApiKey = (short)ApiKey.SaslHandshake, MinVersion = 0, MaxVersion = 1 });
-                message.ApiKeys.Add(new ApiVersionsResponse.ApiVersion { ApiKey = (short)ApiKey.SaslAuthenticate, MinVersion = 0, MaxVersion = 2 });
+                message.ApiKeys.Add(new ApiVersionsResponse.ApiVersion { ApiKey = (short)ApiKey.SaslHandshake, MinVersion = 0, MaxVersion = (short)(_options.LegacySasl ? 0 : 1) });
+                if (!_options.LegacySasl)
+                    message.ApiKeys.Add(new ApiVersionsResponse.ApiVersion { ApiKey = (short)ApiKey.SaslAuthenticate, MinVersion = 0, MaxVersion = 2 });
             }
             message.ApiKeys.Sort((a, b) => a.ApiKey.CompareTo(b.ApiKey));
         });
