@@ -66,6 +66,8 @@ internal static class CompareClient
             case ("kiel", "stream"): await KielStream(run, result); break;
             case ("kiel", "raw"): await KielRaw(run, result); break;
             case ("confluent", "consume"): ConfluentConsume(run, result); break;
+            case ("kiel", "idle"): await KielIdle(run, result); break;
+            case ("confluent", "idle"): ConfluentIdle(run, result); break;
             default: throw new ArgumentException($"unknown client/mode {run.Client}/{run.Mode}");
         }
         result["peak_rss_kib"] = ProcessUsage.Now().PeakRssKiB.ToString(CultureInfo.InvariantCulture);
@@ -107,6 +109,29 @@ internal static class CompareClient
         }
     }
 
+    /// <summary>
+    /// Ends the warm-up once the JIT has compiled no method for a second (at most 20 s): tiered compilation goes on for
+    /// seconds after the cold phase, and a slow scenario (one awaited record at a time) would otherwise time the JIT.
+    /// </summary>
+    private sealed class Settle
+    {
+        private readonly long _start = Stopwatch.GetTimestamp();
+        private long _count = System.Runtime.JitInfo.GetCompiledMethodCount();
+        private long _since = Stopwatch.GetTimestamp();
+
+        public bool Done()
+        {
+            var now = Stopwatch.GetTimestamp();
+            var count = System.Runtime.JitInfo.GetCompiledMethodCount();
+            if (count != _count)
+            {
+                _count = count;
+                _since = now;
+            }
+            return Stopwatch.GetElapsedTime(_since, now).TotalSeconds >= 1 || Stopwatch.GetElapsedTime(_start, now).TotalSeconds >= 20;
+        }
+    }
+
     private static void Cold(long records, Dictionary<string, string> result) =>
         result["cold_alloc_per_msg"] = F((double)(GC.GetTotalAllocatedBytes(precise: true) - s_alloc0) / records);
 
@@ -144,7 +169,7 @@ internal static class CompareClient
         },
         // Confluent.Kafka's own advice for throughput: no delivery reports where nothing reads them, and no report fields.
         EnableDeliveryReports = reports,
-        DeliveryReportFields = "none",
+        DeliveryReportFields = reports ? "status" : "none",
     };
 
     private static async Task KielProduce(ClientRun run, Dictionary<string, string> result)
@@ -161,6 +186,9 @@ internal static class CompareClient
         while (i < run.Cold) One();
         await producer.FlushAsync();
         Cold(run.Cold, result);
+        for (var settle = new Settle(); !settle.Done();)
+            for (var j = 0; j < 1000; j++) One();
+        await producer.FlushAsync();
         var window = new Window();
         while (window.Elapsed < run.WindowSeconds)
             for (var j = 0; j < 1000; j++) One();
@@ -201,6 +229,9 @@ internal static class CompareClient
         while (i < run.Cold) One();
         if (producer.Flush(TimeSpan.FromSeconds(120)) != 0) throw new InvalidOperationException("Confluent did not flush the cold phase");
         Cold(run.Cold, result);
+        for (var settle = new Settle(); !settle.Done();)
+            for (var j = 0; j < 1000; j++) One();
+        if (producer.Flush(TimeSpan.FromSeconds(120)) != 0) throw new InvalidOperationException("Confluent did not flush the warm-up");
         var window = new Window();
         while (window.Elapsed < run.WindowSeconds)
             for (var j = 0; j < 1000; j++) One();
@@ -227,6 +258,7 @@ internal static class CompareClient
         var latencies = new long[4_000_000];
         while (i < run.Cold) { await producer.ProduceAsync(run.Topic, null, values[i % ClientRun.Distinct]); i++; }
         Cold(run.Cold, result);
+        for (var settle = new Settle(); !settle.Done(); i++) await producer.ProduceAsync(run.Topic, null, values[i % ClientRun.Distinct]);
         var n = 0;
         var window = new Window();
         while (window.Elapsed < run.WindowSeconds && n < latencies.Length)
@@ -252,6 +284,7 @@ internal static class CompareClient
         var latencies = new long[4_000_000];
         while (i < run.Cold) { await producer.ProduceAsync(run.Topic, messages[i % ClientRun.Distinct]); i++; }
         Cold(run.Cold, result);
+        for (var settle = new Settle(); !settle.Done(); i++) await producer.ProduceAsync(run.Topic, messages[i % ClientRun.Distinct]);
         var n = 0;
         var window = new Window();
         while (window.Elapsed < run.WindowSeconds && n < latencies.Length)
@@ -266,6 +299,46 @@ internal static class CompareClient
         Latencies(latencies, n, result);
         result["produced"] = i.ToString(CultureInfo.InvariantCulture);
         result["delivered"] = i.ToString(CultureInfo.InvariantCulture); // every awaited ProduceAsync returned Persisted
+    }
+
+    /// <summary>A producer and a consumer (assigned, caught up) that have nothing to do: CPU over the window.</summary>
+    private static async Task KielIdle(ClientRun run, Dictionary<string, string> result)
+    {
+        var value = Payloads.Value(run.Size, 0);
+        await using var producer = new KielProducer<byte[], byte[]>(KielProducerOptions(run));
+        await producer.ProduceAsync(run.Topic, null, value);
+        await using var consumer = new KielConsumer<byte[]?, byte[]?>(KielConsumerOptions(run), Deserializers.Bytes, Deserializers.Bytes);
+        await consumer.AssignTopicAsync(run.Topic, StartPosition.Beginning);
+        using (var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+            await foreach (var r in consumer.ConsumeAsync(bound.Token)) break;
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        var window = new Window();
+        await Task.Delay(TimeSpan.FromSeconds(run.WindowSeconds));
+        window.End(1, result);
+        result["produced"] = "1";
+        result["delivered"] = producer.DeliveredCount.ToString(CultureInfo.InvariantCulture);
+        result["failed"] = producer.FailedCount.ToString(CultureInfo.InvariantCulture);
+    }
+
+    private static void ConfluentIdle(ClientRun run, Dictionary<string, string> result)
+    {
+        var value = Payloads.Value(run.Size, 0);
+        using var producer = new ProducerBuilder<Null, byte[]>(ConfluentProducerConfig(run, reports: true)).Build();
+        producer.ProduceAsync(run.Topic, new Message<Null, byte[]> { Value = value }).GetAwaiter().GetResult();
+        using var consumer = new ConsumerBuilder<Ignore, byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = run.Bootstrap, GroupId = "bench-" + Guid.NewGuid().ToString("N"), EnableAutoCommit = false,
+        }).Build();
+        consumer.Assign(Enumerable.Range(0, run.Partitions).Select(p => new TopicPartitionOffset(run.Topic, p, 0)));
+        if (consumer.Consume(TimeSpan.FromSeconds(60)) is null) throw new TimeoutException("Confluent consumed nothing in 60 s");
+        // An idle Confluent consumer is one whose application polls: Consume with a timeout, as an application loop would.
+        var until = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 2;
+        while (Stopwatch.GetTimestamp() < until) consumer.Consume(TimeSpan.FromMilliseconds(100));
+        var window = new Window();
+        while (window.Elapsed < run.WindowSeconds) consumer.Consume(TimeSpan.FromMilliseconds(100));
+        window.End(1, result);
+        result["produced"] = "1";
+        result["delivered"] = "1";
     }
 
     /// <summary>Counts a consumed record: offsets of a partition must follow on from 0 without a gap.</summary>
@@ -305,15 +378,16 @@ internal static class CompareClient
         await using var consumer = new KielConsumer<byte[]?, byte[]?>(KielConsumerOptions(run), Deserializers.Ignore<byte[]>(), Deserializers.Bytes);
         await consumer.AssignTopicAsync(run.Topic, StartPosition.Beginning);
         Window? window = null;
+        Settle? settle = null;
         long windowStart = 0;
         await foreach (var r in consumer.ConsumeAsync())
         {
             tally.Add(r.Partition, r.Offset, r.Value);
             if (window is null)
             {
-                if (tally.Total == run.Cold)
+                if (tally.Total == run.Cold) Cold(run.Cold, result);
+                if (tally.Total >= run.Cold && (tally.Total & 255) == 0 && (settle ??= new Settle()).Done())
                 {
-                    Cold(run.Cold, result);
                     window = new Window();
                     windowStart = tally.Total;
                 }
@@ -330,15 +404,16 @@ internal static class CompareClient
         await using var consumer = new KielConsumer<byte[]?, byte[]?>(KielConsumerOptions(run), Deserializers.Bytes, Deserializers.Bytes);
         await consumer.AssignTopicAsync(run.Topic, StartPosition.Beginning);
         Window? window = null;
+        Settle? settle = null;
         long windowStart = 0;
         while (window is null || window.Elapsed < run.WindowSeconds)
         {
             using var batch = await consumer.ConsumeBatchAsync();
             var partition = batch.TopicPartition.Partition;
             while (batch.TryReadNext(out var record)) tally.Add(partition, record.Offset, record.Value);
-            if (window is null && tally.Total >= run.Cold)
+            if (window is null && tally.Total >= run.Cold && settle is null) Cold(tally.Total, result);
+            if (window is null && tally.Total >= run.Cold && (settle ??= new Settle()).Done())
             {
-                Cold(tally.Total, result);
                 window = new Window();
                 windowStart = tally.Total;
             }
@@ -363,6 +438,7 @@ internal static class CompareClient
         }).Build();
         consumer.Assign(Enumerable.Range(0, run.Partitions).Select(p => new TopicPartitionOffset(run.Topic, p, 0)));
         Window? window = null;
+        Settle? settle = null;
         long windowStart = 0;
         while (true)
         {
@@ -370,9 +446,9 @@ internal static class CompareClient
             tally.Add(r.Partition.Value, r.Offset.Value, r.Message.Value);
             if (window is null)
             {
-                if (tally.Total == run.Cold)
+                if (tally.Total == run.Cold) Cold(run.Cold, result);
+                if (tally.Total >= run.Cold && (tally.Total & 255) == 0 && (settle ??= new Settle()).Done())
                 {
-                    Cold(run.Cold, result);
                     window = new Window();
                     windowStart = tally.Total;
                 }

@@ -111,6 +111,8 @@ internal static class CompareRunner
             yield return new Scenario($"produce 100 B to {p:N0} partitions, round-robin", "produce", 100, p, none, 5, true, false);
         // The librdkafka mock as the second broker (produce only: it keeps about 5 MiB per partition, so it cannot feed
         // an endless consume).
+        // Idle: after one record produced and consumed, a producer and a consumer (same process) with nothing to do.
+        yield return new Scenario("mock: idle producer + consumer", "idle", 100, 1, none, 5, false, true);
         yield return new Scenario("mock: produce 100 B", "produce", 100, 6, none, 5, false, true);
         yield return new Scenario("mock: produce 1 KiB", "produce", 1024, 6, none, 5, false, true);
         yield return new Scenario("mock: awaited 100 B, linger 0 ms", "awaited", 100, 6, none, 0, false, true);
@@ -124,7 +126,7 @@ internal static class CompareRunner
         $"linger as the scenario says (5 ms unless stated), {ClientRun.InFlight} requests in flight per connection, buffer {ClientRun.BufferBytes / 1024 / 1024} MiB, " +
         "keyless records sticky-partitioned (Kiel's default; librdkafka's consistent_random with sticky.partitioning.linger.ms 10) unless \"round-robin\" (record i to partition i mod N, named by both)",
         "Confluent producer tuned per its docs: delivery reports off for fire-and-forget (dotnet.producer.enable.delivery.reports=false), " +
-        "delivery report fields none, socket.nagle.disable=true; Produce retried on Local_QueueFull after Poll(1 ms)",
+        "delivery report fields none (status only when awaited), socket.nagle.disable=true; Produce retried on Local_QueueFull after Poll(1 ms)",
         "consumers: every partition assigned from offset 0, fetch.max.bytes 50 MiB, 1 MiB per partition, 64 MiB prefetch (Kiel MaxPrefetchBytes, " +
         "Confluent queued.max.messages.kbytes); Confluent with dotnet.consumer.consume.result.fields=none, a group id (required by Confluent.Kafka) but assigned partitions, no commits",
         "Kiel consume is measured twice: the records stream (ConsumeAsync, a byte[] value per record) and the raw path (ConsumeBatchAsync, values read in place)",
@@ -227,6 +229,11 @@ internal static class CompareRunner
             var rate = M(client, "msg_per_s");
             var cpu = M(client, "cpu_us_per_msg");
             var isConfluent = client == "confluent";
+            if (s.Mode == "idle")
+            {
+                yield return $"| {s.Name} | {name} | idle: {M(client, "cpu_cores") * 100:F2}% of a core | | | | | | {M(client, "peak_rss_kib") / 1024:F0} | | {n} |";
+                continue;
+            }
             var latency = s.IsAwaited ? $"{M(client, "p50_ms"):F2} / {M(client, "p99_ms"):F2} / {M(client, "p999_ms"):F2}" : "";
             yield return $"| {s.Name} | {name} | {rate:N0} | {(isConfluent ? "" : (rate / confluentRate).ToString("F2", CultureInfo.InvariantCulture))} | " +
                          $"{cpu:F2} | {(isConfluent ? "" : (cpu / confluentCpu).ToString("F2", CultureInfo.InvariantCulture))} | " +
@@ -264,7 +271,7 @@ internal static class CompareRunner
                       $"{Environment.ProcessorCount} cores, load average {load0} before and {load1} after. Each client runs in a process of its own; " +
                       $"the bench broker (`bench/Kiel.BenchBroker`) in another, the librdkafka mock (rows marked \"mock\") in the runner's. " +
                       $"{reps} repetitions per client in alternating order, timed windows of {window} s after a cold phase (the first " +
-                      $"{cold:N0} records of the new process; 2,000 for awaited runs); each figure is the median over the repetitions, " +
+                      $"{cold:N0} records of the new process; 2,000 for awaited runs) and a warm-up that ends once the JIT has compiled nothing for 1 s (at most 20 s); each figure is the median over the repetitions, " +
                       "ratios are the medians' ratios.");
         sb.AppendLine();
         foreach (var s in settings) sb.AppendLine($"- {s}");
