@@ -311,7 +311,7 @@ internal static class CompareClient
         await consumer.AssignTopicAsync(run.Topic, StartPosition.Beginning);
         using (var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
             await foreach (var r in consumer.ConsumeAsync(bound.Token)) break;
-        await Task.Delay(TimeSpan.FromSeconds(2));
+        for (var settle = new Settle(); !settle.Done();) await Task.Delay(100);
         var window = new Window();
         await Task.Delay(TimeSpan.FromSeconds(run.WindowSeconds));
         window.End(1, result);
@@ -332,8 +332,7 @@ internal static class CompareClient
         consumer.Assign(Enumerable.Range(0, run.Partitions).Select(p => new TopicPartitionOffset(run.Topic, p, 0)));
         if (consumer.Consume(TimeSpan.FromSeconds(60)) is null) throw new TimeoutException("Confluent consumed nothing in 60 s");
         // An idle Confluent consumer is one whose application polls: Consume with a timeout, as an application loop would.
-        var until = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 2;
-        while (Stopwatch.GetTimestamp() < until) consumer.Consume(TimeSpan.FromMilliseconds(100));
+        for (var settle = new Settle(); !settle.Done();) consumer.Consume(TimeSpan.FromMilliseconds(100));
         var window = new Window();
         while (window.Elapsed < run.WindowSeconds) consumer.Consume(TimeSpan.FromMilliseconds(100));
         window.End(1, result);

@@ -302,11 +302,13 @@ internal static class CompareRunner
 
     private static string? FindDocs()
     {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "docs", "performance.md");
-            if (File.Exists(candidate)) return candidate;
-        }
+        // The working directory's repository first (a copied build can then write the docs), then the build's.
+        foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                var candidate = Path.Combine(dir.FullName, "docs", "performance.md");
+                if (File.Exists(candidate)) return candidate;
+            }
         return null;
     }
 
