@@ -189,11 +189,12 @@ internal static class CompareClient
         for (var settle = new Settle(); !settle.Done();)
             for (var j = 0; j < 1000; j++) One();
         await producer.FlushAsync();
+        var start = i;
         var window = new Window();
         while (window.Elapsed < run.WindowSeconds)
             for (var j = 0; j < 1000; j++) One();
         await producer.FlushAsync();
-        window.End(i - run.Cold, result);
+        window.End(i - start, result);
         result["produced"] = i.ToString(CultureInfo.InvariantCulture);
         result["delivered"] = producer.DeliveredCount.ToString(CultureInfo.InvariantCulture);
         result["failed"] = producer.FailedCount.ToString(CultureInfo.InvariantCulture);
@@ -232,11 +233,12 @@ internal static class CompareClient
         for (var settle = new Settle(); !settle.Done();)
             for (var j = 0; j < 1000; j++) One();
         if (producer.Flush(TimeSpan.FromSeconds(120)) != 0) throw new InvalidOperationException("Confluent did not flush the warm-up");
+        var start = i;
         var window = new Window();
         while (window.Elapsed < run.WindowSeconds)
             for (var j = 0; j < 1000; j++) One();
         var left = producer.Flush(TimeSpan.FromSeconds(120));
-        window.End(i - run.Cold, result);
+        window.End(i - start, result);
         if (left != 0 || errors != 0) throw new InvalidOperationException($"Confluent left {left} unflushed, {errors} fatal errors");
         result["produced"] = i.ToString(CultureInfo.InvariantCulture);
     }
