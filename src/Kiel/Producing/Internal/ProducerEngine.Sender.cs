@@ -12,7 +12,8 @@ internal sealed partial class ProducerEngine
     private long _identityRetryAtMs;
     private bool _identityLookupIsBump;
 
-    private async Task SendLoopAsync()
+    /// <summary>The sender, on a thread of its own (see <see cref="Signal"/> for why it blocks rather than awaits).</summary>
+    private void SendLoop()
     {
         var ready = new Dictionary<int, List<ProducerBatch>>();
         var failed = new List<(ProducerBatch Batch, ProduceException Error)>();
@@ -125,7 +126,7 @@ internal sealed partial class ProducerEngine
             if (failAll && !busy && _inFlightTotal == 0 && _outcomes.IsEmpty) return;
             // Round a sub-millisecond remainder up to 1 ms: waiting 0 would spin until the deadline.
             var waitMs = nextWake - NowMs;
-            await _wake.WaitAsync(waitMs <= 0 ? 0 : (int)Math.Max(1, waitMs), _stop.Token).ConfigureAwait(false);
+            _wake.Wait(waitMs <= 0 ? 0 : (int)Math.Max(1, waitMs), _stop.Token);
         }
     }
 

@@ -57,7 +57,7 @@ internal sealed partial class ProducerEngine : IAsyncDisposable
         if (options.TransactionalId is not null)
             _txn = new TransactionManager(this, transport as ITransactionTransport
                 ?? throw new ArgumentException("The transport does not support transactions.", nameof(transport)), options, _log);
-        _sender = Task.Run(SendLoopAsync);
+        _sender = Task.Factory.StartNew(SendLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
     public KielProducerOptions Options => _options;

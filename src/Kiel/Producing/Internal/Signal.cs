@@ -1,36 +1,37 @@
 namespace Kiel.Producing.Internal;
 
-/// <summary>An auto-reset wake-up for the sender loop: many setters, one waiter; sets while the waiter is busy collapse into one wake.</summary>
-/// <remarks>The semaphore is unbounded on purpose: a set that races with the waiter's reset may leave one extra
-/// count, which costs one spurious wake and never an exception or a lost wake-up.</remarks>
+/// <summary>
+/// An auto-reset wake-up for the sender thread: many setters, one waiter; sets while the waiter is busy collapse into
+/// one wake. The wait is a blocking one on the sender's own thread: a timed wait on the system clock is then a
+/// condition-variable wait with sub-millisecond precision, where a timer-based async wait is quantised by the coarse
+/// tick (up to 4 ms late on Linux), which is what a linger of a few milliseconds cannot afford.
+/// </summary>
 /// <param name="time">The clock a timed wait runs on; null is the system clock.</param>
 internal sealed class Signal(TimeProvider? time = null)
 {
-    private readonly SemaphoreSlim _semaphore = new(0);
+    // No spinning before blocking: the waiter is a dedicated thread, and an idle producer should cost nothing.
+    private readonly ManualResetEventSlim _event = new(false, spinCount: 0);
     private readonly TimeProvider? _time = time is null || time == TimeProvider.System ? null : time;
-    private int _set;
 
-    public void Set()
-    {
-        if (Interlocked.Exchange(ref _set, 1) == 0) _semaphore.Release();
-    }
+    public void Set() => _event.Set();
 
-    public async Task WaitAsync(int milliseconds, CancellationToken cancellationToken)
+    /// <summary>Blocks until set, <paramref name="milliseconds"/> pass (0: do not block) or the token is cancelled; then resets.</summary>
+    public void Wait(int milliseconds, CancellationToken cancellationToken)
     {
         try
         {
-            if (milliseconds > 0 && _time is null) await _semaphore.WaitAsync(milliseconds, cancellationToken).ConfigureAwait(false);
+            if (milliseconds > 0 && _time is null) _event.Wait(milliseconds, cancellationToken);
             else if (milliseconds > 0 && _time is not null)
             {
                 // Another clock (a fake one in tests): the wait ends when that clock says so.
                 using var timeout = new CancellationTokenSource(TimeSpan.FromMilliseconds(milliseconds), _time);
                 using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-                await _semaphore.WaitAsync(linked.Token).ConfigureAwait(false);
+                _event.Wait(linked.Token);
             }
         }
         catch (OperationCanceledException) { }
-        // Drain first, then reset: a set after the reset releases again and wakes the next wait at once.
-        while (_semaphore.Wait(0)) { }
-        Interlocked.Exchange(ref _set, 0);
+        // Reset before the caller looks at its state: a set after this reset wakes the next wait at once, and a set
+        // before it is covered by the look that follows.
+        _event.Reset();
     }
 }
