@@ -411,17 +411,24 @@ public sealed class BrokerConnectionTests
     public async Task Cancelling_a_wait_keeps_the_connection_and_drops_the_late_reply()
     {
         var release = new TaskCompletionSource();
+        var firstRead = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var broker = new ScriptedBroker(async c =>
         {
             if (await c.HandshakeAsync() is null) return;
             var first = await c.ReadRequestAsync();
+            firstRead.TrySetResult();
             await release.Task;
             await c.RespondAsync(first!.CorrelationId, [1]);
             while (await c.ReadRequestAsync() is { } r) await c.RespondAsync(r.CorrelationId, r.Body);
         });
         await using var conn = await BrokerConnection.ConnectAsync(broker.Endpoint, Options(), "test", Bounded());
-        using var cts = new CancellationTokenSource(100);
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => conn.SendAsync(new TestRequest(Metadata), 0, cts.Token).AsTask());
+        using var cts = new CancellationTokenSource();
+        var waiting = conn.SendAsync(new TestRequest(Metadata), 0, cts.Token).AsTask();
+        // Cancel only once the broker holds the request: a wait cancelled before its request was written sends nothing
+        // (seen on a busy machine, where a 100 ms timer fired first and the broker then answered the second request with [1]).
+        await firstRead.Task.WaitAsync(Eventually.Deadline);
+        cts.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
         release.SetResult();
         var reply = await conn.SendAsync(new TestRequest(Metadata, [2]), 0, Bounded());
         Assert.Equal([2], reply.Body);
