@@ -39,6 +39,7 @@ internal sealed class ChaosRun(ChaosSettings settings, ILoggerFactory? loggerFac
     private static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan PollTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan CatchUpBound = TimeSpan.FromSeconds(120);
+    private static readonly TimeSpan AuditBound = TimeSpan.FromMinutes(5);
 
     private readonly Random _random = new(settings.Seed);
     private readonly SortedDictionary<string, int> _faults = new(StringComparer.Ordinal);
@@ -145,17 +146,24 @@ internal sealed class ChaosRun(ChaosSettings settings, ILoggerFactory? loggerFac
             Say("  Faults healed; waiting for the consumers to catch up...");
             await WaitUntil(() => Unconsumed() == 0, CatchUpBound, ct);
             await Task.WhenAll(_members.Select(m => m.StopAsync(TimeSpan.FromSeconds(20))));
-            LogAudit.Result audit;
+            LogAudit.Result? audit = null;
             using (var auditBound = CancellationTokenSource.CreateLinkedTokenSource(ct))
             {
-                auditBound.CancelAfter(TimeSpan.FromMinutes(2));
+                auditBound.CancelAfter(AuditBound);
                 (int, long)[] acked;
                 lock (_producedGate)
                 {
                     acked = [.. _acked];
                 }
 
-                audit = await LogAudit.RunAsync(_cluster.BootstrapServers, Topic, settings.Partitions, acked, loggerFactory, auditBound.Token);
+                try
+                {
+                    audit = await LogAudit.RunAsync(_cluster.BootstrapServers, Topic, settings.Partitions, acked, loggerFactory, auditBound.Token);
+                }
+                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                {
+                    // Reported as a failure by the verdict, which still prints (and the soak its samples).
+                }
             }
 
             var ok = Verdict(audit);
@@ -532,7 +540,8 @@ internal sealed class ChaosRun(ChaosSettings settings, ILoggerFactory? loggerFac
     {
         lock (_members)
         {
-            return [.. _members.Where(m => m.State.Alive && !m.HasExited)];
+            // Only members that joined: a crash or stall of one still starting would leave the group with nobody reading.
+            return [.. _members.Where(m => m.State.Alive && !m.HasExited && m.Joined.IsCompletedSuccessfully)];
         }
     }
 
@@ -610,7 +619,7 @@ internal sealed class ChaosRun(ChaosSettings settings, ILoggerFactory? loggerFac
 
     // ---- verdict ---------------------------------------------------------------------------------------------------
 
-    private bool Verdict(LogAudit.Result audit)
+    private bool Verdict(LogAudit.Result? audit)
     {
         (int Partition, long Offset)[] acked;
         long produced;
@@ -681,12 +690,16 @@ internal sealed class ChaosRun(ChaosSettings settings, ILoggerFactory? loggerFac
             problems.Add(FormattableString.Invariant($"a consume call took {longestConsumeMs} ms (poll bound {PollTimeout.TotalMilliseconds} ms + margin {Margin.TotalMilliseconds} ms)"));
         }
 
-        if (audit.MisplacedCount > 0)
+        if (audit is null)
+        {
+            problems.Add(FormattableString.Invariant($"reading the topic back from the cluster did not finish within {AuditBound.TotalMinutes:F0} min"));
+        }
+        else if (audit.MisplacedCount > 0)
         {
             problems.Add($"{audit.MisplacedCount} acknowledged record(s) not at their acked offset in the log, e.g. {string.Join("; ", audit.Misplaced)}");
         }
 
-        if (audit.OrderViolationCount > 0)
+        if (audit is { OrderViolationCount: > 0 })
         {
             problems.Add($"the log breaks the producer's order {audit.OrderViolationCount} time(s), e.g. {string.Join("; ", audit.OrderViolations)}");
         }
@@ -701,7 +714,7 @@ internal sealed class ChaosRun(ChaosSettings settings, ILoggerFactory? loggerFac
             $"seed {settings.Seed}: {produced} produced, {_ackedCount} acked, {s.DistinctConsumed} consumed, {lostCount} lost, {s.Duplicates} duplicates, max stall {maxStall} ms, faults: {faults}");
         Say("");
         Say(line);
-        Say(FormattableString.Invariant(
+        Say(audit is null ? "  log read back: did not finish" : FormattableString.Invariant(
             $"  log read back: {audit.Records} record(s), {audit.LogDuplicates} appended twice (retries the mock does not deduplicate), {audit.MisplacedCount} acked record(s) misplaced, {audit.OrderViolationCount} order violation(s)"));
         Say(FormattableString.Invariant(
             $"  longest: delivery report {_longestDeliveryMs} ms, Produce/Flush call {_longestProduceCallMs} ms, consume call {longestConsumeMs} ms (frozen time left out); {_failedCount} record(s) failed to produce{(_firstError is null ? "" : $" (first: {_firstError})")}"));
@@ -724,6 +737,11 @@ internal sealed class ChaosRun(ChaosSettings settings, ILoggerFactory? loggerFac
         // What the members held when the consumers stopped, and how far each partition with a loss was read.
         Say("  members at the end: " + string.Join("; ", s.Members.Select(m =>
             FormattableString.Invariant($"{m.Label} {(m.Alive ? "alive" : "gone")} ({m.Status}) [{string.Join(',', m.Partitions)}] consumed {m.Consumed}"))));
+        foreach (var m in _members.Where(m => m.State.Alive && !m.Joined.IsCompletedSuccessfully))
+        {
+            Say($"  {m.State.Label} never joined; its stderr: {(m.StdErrTail.Length == 0 ? "(empty)" : m.StdErrTail)}");
+        }
+
         foreach (var p in acked.Where(a => a.Partition >= 0 && _tracker.TimesConsumed(a.Partition, a.Offset) == 0).Select(a => a.Partition).Distinct().Order())
         {
             var firstLost = acked.Where(a => a.Partition == p && _tracker.TimesConsumed(p, a.Offset) == 0).Min(a => a.Offset);
