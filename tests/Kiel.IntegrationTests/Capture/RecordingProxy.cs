@@ -74,6 +74,25 @@ internal sealed class RecordingProxy : IAsyncDisposable
     /// </summary>
     public Func<ApiKey, short, byte[], byte[]>? ResponseHook { get; set; }
 
+    /// <summary>
+    /// Sees each request before it is forwarded: given its API key and version and the request frame (header first, no
+    /// size prefix), returns null to forward it, or a response frame (correlation id first) that the proxy sends the
+    /// client instead, once every earlier response on that connection has been sent. Used to answer for a transaction
+    /// coordinator the mock does not emulate. Null forwards everything.
+    /// </summary>
+    public Func<ApiKey, short, byte[], CancellationToken, Task<byte[]?>>? RequestHook { get; set; }
+
+    /// <summary>Sends one request frame (header first, no size prefix) to the broker on a connection of its own and returns the response frame.</summary>
+    public async Task<byte[]> RoundTripAsync(byte[] request, CancellationToken ct)
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct, _stop.Token);
+        timeout.CancelAfter(TimeSpan.FromSeconds(30));
+        await socket.ConnectAsync(_upstream, timeout.Token);
+        await WriteFrameAsync(socket, request, timeout.Token);
+        return await ReadFrameAsync(socket, timeout.Token) ?? throw new IOException("The broker closed the connection without a response.");
+    }
+
     /// <summary>Every frame so far, in the order seen.</summary>
     public IReadOnlyList<CapturedFrame> Frames => [.. _frames];
 
@@ -98,12 +117,13 @@ internal sealed class RecordingProxy : IAsyncDisposable
         using var upstream = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         _sockets.Add(upstream);
         var pending = new ConcurrentDictionary<int, (ApiKey Key, short Version)>();
+        var connection = new ClientSide();
         try
         {
             await upstream.ConnectAsync(_upstream, _stop.Token);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-            var up = PumpRequestsAsync(client, upstream, id, pending, linked.Token);
-            var down = PumpResponsesAsync(upstream, client, id, pending, linked.Token);
+            var up = PumpRequestsAsync(client, upstream, id, pending, connection, linked.Token);
+            var down = PumpResponsesAsync(upstream, client, id, pending, connection, linked.Token);
             await Task.WhenAny(up, down);
             linked.Cancel();
             await Task.WhenAll(up, down).ContinueWith(_ => { }, TaskScheduler.Default);
@@ -118,21 +138,44 @@ internal sealed class RecordingProxy : IAsyncDisposable
         }
     }
 
-    private async Task PumpRequestsAsync(Socket from, Socket to, int id, ConcurrentDictionary<int, (ApiKey, short)> pending, CancellationToken ct)
+    /// <summary>Writes to one client: forwarded responses still owed to it, and a lock so a local answer keeps the order.</summary>
+    private sealed class ClientSide
+    {
+        public readonly SemaphoreSlim Write = new(1, 1);
+        public int Owed;
+    }
+
+    private async Task PumpRequestsAsync(Socket from, Socket to, int id, ConcurrentDictionary<int, (ApiKey, short)> pending, ClientSide client, CancellationToken ct)
     {
         while (await ReadFrameAsync(from, ct) is { } frame)
         {
             var key = (ApiKey)BinaryPrimitives.ReadInt16BigEndian(frame);
             var version = BinaryPrimitives.ReadInt16BigEndian(frame.AsSpan(2));
             var correlationId = BinaryPrimitives.ReadInt32BigEndian(frame.AsSpan(4));
-            pending[correlationId] = (key, version);
             _frames.Enqueue(new CapturedFrame(id, FrameDirection.Request, key, version, correlationId, frame));
             if (_closesOn?.Invoke(key) == true) return; // ends the connection, as an old broker does on an unknown key
+            if (RequestHook is { } hook && await hook(key, version, frame, ct) is { } answer)
+            {
+                // Kafka answers a connection's requests in order: wait until every forwarded one has been answered.
+                var waited = System.Diagnostics.Stopwatch.StartNew();
+                while (Volatile.Read(ref client.Owed) > 0)
+                {
+                    if (waited.Elapsed > TimeSpan.FromSeconds(30)) throw new TimeoutException("responses owed to the client did not arrive");
+                    await Task.Delay(5, ct);
+                }
+                _frames.Enqueue(new CapturedFrame(id, FrameDirection.Response, key, version, correlationId, answer));
+                await client.Write.WaitAsync(ct);
+                try { await WriteFrameAsync(from, answer, ct); }
+                finally { client.Write.Release(); }
+                continue;
+            }
+            pending[correlationId] = (key, version);
+            Interlocked.Increment(ref client.Owed);
             await WriteFrameAsync(to, frame, ct);
         }
     }
 
-    private async Task PumpResponsesAsync(Socket from, Socket to, int id, ConcurrentDictionary<int, (ApiKey Key, short Version)> pending, CancellationToken ct)
+    private async Task PumpResponsesAsync(Socket from, Socket to, int id, ConcurrentDictionary<int, (ApiKey Key, short Version)> pending, ClientSide client, CancellationToken ct)
     {
         while (await ReadFrameAsync(from, ct) is { } frame)
         {
@@ -146,7 +189,13 @@ internal sealed class RecordingProxy : IAsyncDisposable
                 _ => frame,
             };
             if (ResponseHook is { } hook && forward.Length > 4) forward = hook(request.Key, request.Version, forward);
-            await WriteFrameAsync(to, forward, ct);
+            await client.Write.WaitAsync(ct);
+            try { await WriteFrameAsync(to, forward, ct); }
+            finally
+            {
+                client.Write.Release();
+                Interlocked.Decrement(ref client.Owed);
+            }
         }
     }
 

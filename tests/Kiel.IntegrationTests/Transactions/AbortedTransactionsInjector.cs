@@ -40,6 +40,12 @@ internal sealed class AbortedTransactionsInjector
     /// </summary>
     public ConcurrentDictionary<long, bool> AbandonedProducerIds { get; } = new();
 
+    /// <summary>
+    /// Transactional batches (topic, partition, base offset) of a transaction that ended in ABORT, with their producer id:
+    /// each is listed as an aborted transaction starting there when a Fetch response carries it.
+    /// </summary>
+    public ConcurrentDictionary<(string Topic, int Partition, long BaseOffset), long> AbortedBatches { get; } = new();
+
     public void AddAborted(string topic, int partition, long firstOffset, long markerOffset)
     {
         var list = _aborted.GetOrAdd((topic, partition), _ => []);
@@ -79,6 +85,14 @@ internal sealed class AbortedTransactionsInjector
                     p.Records = copy;
                     changed = true;
                 }
+                if (!AbortedBatches.IsEmpty)
+                    foreach (var (batchBase, batchProducer) in TransactionalBatches(records.Span))
+                        if (AbortedBatches.TryGetValue((name, p.PartitionIndex, batchBase), out var abortedBy) && abortedBy == batchProducer)
+                        {
+                            (p.AbortedTransactions ??= []).Add(new FetchResponse.AbortedTransaction { ProducerId = batchProducer, FirstOffset = batchBase });
+                            Interlocked.Increment(ref _injected);
+                            changed = true;
+                        }
                 if (!AbandonedProducerIds.IsEmpty)
                     foreach (var (batchBase, batchProducer) in TransactionalBatches(records.Span))
                         if (AbandonedProducerIds.ContainsKey(batchProducer))

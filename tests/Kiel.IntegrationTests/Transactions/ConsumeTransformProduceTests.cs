@@ -17,9 +17,10 @@ namespace Kiel.IntegrationTests.Transactions;
 /// <summary>
 /// Consume-transform-produce with a Kafka consumer group, in a separate process (tests/Kiel.GroupMemberHost,
 /// "kafka-txn" mode), SIGKILLed in the middle of a transaction and resumed by a new instance with the same
-/// transactional id. The mock neither fences the dead instance nor aborts its open transaction (a real coordinator does
-/// both when the new instance calls InitProducerId), so the proxy lists the dead transaction's batches as aborted, as a
-/// real broker's Fetch responses would once the coordinator has aborted it. The mock also answers TxnOffsetCommit
+/// transactional id. The mock neither fences the dead instance nor aborts its open transaction; the proxy's
+/// <see cref="CoordinatorFencing"/> does both when the new instance calls InitProducerId, as a real coordinator does
+/// (EndTxn(abort) for the dead instance, so the mock writes the ABORT markers, and Fetch responses list the aborted
+/// batches). The mock also answers TxnOffsetCommit
 /// without storing the offsets (a real coordinator stores them when the transaction commits), so the test reads the
 /// TxnOffsetCommit requests of the committed transactions off the proxy, checks them (group, member id, generation,
 /// offsets), and stores what a real coordinator would have stored with a plain OffsetCommit.
@@ -38,7 +39,7 @@ public sealed class ConsumeTransformProduceTests
     [InlineData(true)]
     public async Task Killed_mid_transaction_and_resumed_the_output_read_committed_holds_each_input_record_exactly_once(bool afterOffsets)
     {
-        await using var cluster = await TransactionCluster.StartAsync();
+        await using var cluster = await TransactionCluster.StartAsync(coordinator: true);
         var input = KafkaClusterFixture.UniqueTopic("ctp-in");
         var output = KafkaClusterFixture.UniqueTopic("ctp-out");
         var group = KafkaClusterFixture.UniqueTopic("ctp-group");
@@ -60,6 +61,7 @@ public sealed class ConsumeTransformProduceTests
         // The first instance commits StallAt transactions, then produces the next one's records (and sends its offsets)
         // and hangs with it open.
         Dictionary<int, long> firstCommitted, openNext;
+        HashSet<(int Partition, long Offset)> abandoned;
         await using (var first = await TransactionalProcess.StartAsync(cluster.ProxyBootstrap, group, input, output, "ctp-1", StallAt, afterOffsets))
         {
             await first.WaitForAsync(() => first.IsOpen, 60, "the first instance to hang with a transaction open");
@@ -67,9 +69,7 @@ public sealed class ConsumeTransformProduceTests
             Assert.Equal(PerTransaction, first.OpenOffsets.Count);
             first.Kill();
             await first.WaitForExitAsync();
-            var abandoned = first.OpenOffsets.Select(o => (o.Partition, o.Offset)).ToHashSet();
-            var inject = cluster.Injector.Hook;
-            cluster.Proxy.ResponseHook = (key, version, frame) => ListAbandoned(output, abandoned, key, version, inject(key, version, frame));
+            abandoned = first.OpenOffsets.Select(o => (o.Partition, o.Offset)).ToHashSet();
             firstCommitted = first.Committed;
             openNext = first.OpenNext;
         }
@@ -126,6 +126,12 @@ public sealed class ConsumeTransformProduceTests
         {
             var total = Partitions * PerPartition / PerTransaction - StallAt;
             await second.WaitForAsync(() => second.Transactions >= total, 90, $"the second instance to commit {total} transactions");
+            // The proxy's coordinator aborted the dead instance's open transaction (once, before the new InitProducerId),
+            // and the batches it aborted start at records the dead instance wrote in it.
+            Assert.Equal(1, cluster.Coordinator!.Aborts);
+            var aborted = cluster.Injector.AbortedBatches.Keys.ToList();
+            Assert.NotEmpty(aborted);
+            Assert.All(aborted, k => Assert.True(k.Topic == output && abandoned.Contains((k.Partition, k.BaseOffset)), $"aborted a batch the dead transaction did not write: {k}"));
             Assert.Equal(Enumerable.Range(0, Partitions).ToDictionary(p => p, _ => (long)PerPartition), second.Committed);
             await second.LeaveAsync();
         }
@@ -142,46 +148,6 @@ public sealed class ConsumeTransformProduceTests
         try { await foreach (var _ in reader.ConsumeAsync(more.Token)) extra++; }
         catch (OperationCanceledException) { }
         Assert.Equal(0, extra);
-    }
-
-    /// <summary>
-    /// Lists, in a Fetch response of <paramref name="topic"/>, each transactional batch that starts at one of the dead
-    /// transaction's offsets as an aborted transaction of the batch's producer id (what a real broker sends once the
-    /// coordinator has aborted it).
-    /// </summary>
-    private static byte[] ListAbandoned(string topic, HashSet<(int Partition, long Offset)> abandoned, ApiKey key, short version, byte[] frame)
-    {
-        if (key != ApiKey.Fetch || version < 4) return frame;
-        var reader = new KafkaReader(frame.AsMemory());
-        var correlationId = KafkaHeaders.ReadResponseHeader(ref reader, ApiKey.Fetch, version);
-        var response = FetchResponse.Read(ref reader, version);
-        var changed = false;
-        foreach (var t in response.Responses.Where(t => t.Topic == topic))
-            foreach (var p in t.Partitions)
-            {
-                if (p.Records is not { Length: > 0 } records) continue;
-                var set = records.Span;
-                for (var at = 0; set.Length - at >= 61;)
-                {
-                    var length = BinaryPrimitives.ReadInt32BigEndian(set[(at + 8)..]);
-                    if (set[at + 16] != 2 || length < 49 || set.Length - at < 12 + length) break;
-                    var baseOffset = BinaryPrimitives.ReadInt64BigEndian(set[at..]);
-                    var transactional = (BinaryPrimitives.ReadInt16BigEndian(set[(at + 21)..]) & 0x30) == 0x10;
-                    if (transactional && abandoned.Contains((p.PartitionIndex, baseOffset)))
-                    {
-                        (p.AbortedTransactions ??= []).Add(new FetchResponse.AbortedTransaction { ProducerId = BinaryPrimitives.ReadInt64BigEndian(set[(at + 43)..]), FirstOffset = baseOffset });
-                        changed = true;
-                    }
-                    at += 12 + length;
-                }
-            }
-        if (!changed) return frame;
-        var output = new ArrayBufferWriter<byte>(frame.Length + 256);
-        var writer = new KafkaWriter(output);
-        KafkaHeaders.WriteResponseHeader(ref writer, ApiKey.Fetch, version, correlationId);
-        response.Write(ref writer, version);
-        writer.Flush();
-        return output.WrittenSpan.ToArray();
     }
 
     /// <summary>One OffsetCommit (v2) over a plain socket to the one broker, as the given group member.</summary>

@@ -17,20 +17,33 @@ internal sealed class TransactionCluster : IAsyncDisposable
     public RecordingProxy Proxy { get; }
     public AbortedTransactionsInjector Injector { get; } = new();
 
-    private TransactionCluster(EmbeddedKafkaCluster cluster)
+    /// <summary>The emulated coordinator's fencing and aborts, when started with <c>coordinator: true</c>.</summary>
+    public CoordinatorFencing? Coordinator { get; }
+
+    private TransactionCluster(EmbeddedKafkaCluster cluster, bool coordinator)
     {
         Cluster = cluster;
         Proxy = RecordingProxy.Start(cluster.BootstrapServers);
         Proxy.ResponseHook = Injector.Hook;
+        if (coordinator)
+        {
+            Coordinator = new CoordinatorFencing(Proxy, Injector);
+            Proxy.RequestHook = Coordinator.HookAsync;
+        }
     }
 
-    public static async Task<TransactionCluster> StartAsync()
+    /// <summary>
+    /// Starts the cluster and its proxy. With <paramref name="coordinator"/>, clients through the proxy also meet a
+    /// coordinator that fences older instances of a transactional id and aborts a dead instance's open transaction
+    /// (<see cref="CoordinatorFencing"/>).
+    /// </summary>
+    public static async Task<TransactionCluster> StartAsync(bool coordinator = false)
     {
         var cluster = await EmbeddedKafkaCluster.StartAsync(new EmbeddedKafkaOptions { Brokers = 1 });
         // The generated MetadataResponse stops at v12 and the proxy rewrites every Metadata response: a client that asked
         // for v13 (librdkafka 2.16 does) had its connection closed by the proxy, so Confluent.Kafka got nowhere through it.
         cluster.SetApiVersion(KafkaApiKeys.Metadata, 0, 12);
-        return new TransactionCluster(cluster);
+        return new TransactionCluster(cluster, coordinator);
     }
 
     public string Bootstrap => Cluster.BootstrapServers;
