@@ -1,0 +1,324 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO.MemoryMappedFiles;
+using Confluent.Kafka;
+using CK = Confluent.Kafka;
+using Kiel.Consuming;
+using Kiel.Groups.Kafka;
+using Kiel.Testing;
+
+namespace Kiel.Benchmarks.Groups;
+
+/// <summary>
+/// Consumer-group rebalance times and group consume throughput, Kiel vs Confluent.Kafka 2.16, on one embedded
+/// 3-broker cluster (initial rebalance delay 0) that this process hosts; every member runs in its own child process
+/// (<c>group-member</c>), all members of one measurement use the same client, both with the range assignor, session
+/// timeout 6 s and heartbeat interval 1 s, on a 12-partition pre-filled topic.
+/// <c>dotnet run -c Release --project bench/Kiel.Benchmarks -- group [--records N] [--reps K]</c>
+/// </summary>
+public static class GroupRunner
+{
+    private const int Partitions = 12;
+    private static readonly TimeSpan StepDeadline = TimeSpan.FromSeconds(90);
+
+    [BenchRunner("group")]
+    public static async Task<int> Run(string[] args)
+    {
+        var records = RunnerArgs.Int(args, "--records", 200_000);
+        var reps = RunnerArgs.Int(args, "--reps", 3);
+        await using var cluster = await EmbeddedKafkaCluster.StartAsync(new EmbeddedKafkaOptions { Brokers = 3, InitialRebalanceDelayMs = 0 });
+        var topic = "bench-group-" + Guid.NewGuid().ToString("N")[..12];
+        cluster.CreateTopic(topic, Partitions, 1);
+        var expectedChecksum = Fill(cluster.BootstrapServers, topic, records);
+        Console.WriteLine($"# group: {Partitions} partitions pre-filled with {records:N0} records (100 B), 3 brokers, initial rebalance delay 0, " +
+                          $"range assignor, session 6 s, heartbeat 1 s, every member in its own process, {reps} repetitions alternating the client order, medians, {Environment.ProcessorCount} cores");
+        var results = new Dictionary<string, List<double[]>> { ["kiel"] = [], ["confluent"] = [] };
+        // Untimed warm-up of both clients (first process start, JIT, cluster state).
+        await RunRepAsync(cluster, topic, "kiel", records, expectedChecksum);
+        await RunRepAsync(cluster, topic, "confluent", records, expectedChecksum);
+        for (var r = 0; r < reps; r++)
+        {
+            var order = r % 2 == 0 ? new[] { "kiel", "confluent" } : ["confluent", "kiel"];
+            foreach (var client in order) results[client].Add(await RunRepAsync(cluster, topic, client, records, expectedChecksum));
+        }
+        Console.WriteLine("| client | join: new member start → 6+6 (s) | clean leave: close → 12 on the survivor (s) | SIGKILL → 12 on the survivor (s) | 2 members drain N: records/s |");
+        Console.WriteLine("|---|---|---|---|---|");
+        foreach (var (name, key) in new[] { ("Kiel", "kiel"), ("Confluent.Kafka 2.16", "confluent") })
+        {
+            double Median(int i)
+            {
+                var v = results[key].Select(x => x[i]).Order().ToArray();
+                return v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2;
+            }
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} | {Median(0):F2} | {Median(1):F2} | {Median(2):F2} | {Median(3):N0} |"));
+        }
+        return 0;
+    }
+
+    private static long Fill(string bootstrap, string topic, int records)
+    {
+        RdKafkaNative.PinAssembly(typeof(Library).Assembly);
+        using var producer = new ProducerBuilder<Null, byte[]>(new ProducerConfig { BootstrapServers = bootstrap, LingerMs = 5, Acks = CK.Acks.All }).Build();
+        long checksum = 0;
+        for (var i = 0; i < records; i++)
+        {
+            var value = new byte[100];
+            BinaryPrimitives.WriteInt64LittleEndian(value, i);
+            checksum += i;
+            while (true)
+            {
+                try
+                {
+                    producer.Produce(new CK.TopicPartition(topic, new CK.Partition(i % Partitions)), new Message<Null, byte[]> { Value = value });
+                    break;
+                }
+                catch (ProduceException<Null, byte[]> e) when (e.Error.Code == CK.ErrorCode.Local_QueueFull)
+                {
+                    producer.Poll(TimeSpan.FromMilliseconds(50));
+                }
+            }
+        }
+        if (producer.Flush(TimeSpan.FromMinutes(2)) != 0) throw new InvalidOperationException("The topic was not filled in 2 minutes.");
+        return checksum;
+    }
+
+    /// <summary>One repetition for one client: join, clean leave, SIGKILL, then a 2-member drain in a fresh group.
+    /// Returns [join s, leave s, kill s, records/s].</summary>
+    private static async Task<double[]> RunRepAsync(EmbeddedKafkaCluster cluster, string topic, string client, int records, long expectedChecksum)
+    {
+        var group = "bench-g-" + Guid.NewGuid().ToString("N")[..10];
+        await using var a = Member.Start(client, cluster.BootstrapServers, topic, group);
+        await a.UntilAsync(() => a.Assigned == Partitions, "the first member owning all 12 partitions");
+
+        var sw = Stopwatch.StartNew();
+        var b = Member.Start(client, cluster.BootstrapServers, topic, group);
+        await b.UntilAsync(() => a.Assigned == Partitions / 2 && b.Assigned == Partitions / 2, "6 + 6 after a join");
+        var join = sw.Elapsed.TotalSeconds;
+
+        sw.Restart();
+        b.Close();
+        await a.UntilAsync(() => a.Assigned == Partitions, "12 on the survivor after a clean leave");
+        var leave = sw.Elapsed.TotalSeconds;
+        await b.DisposeAsync();
+
+        b = Member.Start(client, cluster.BootstrapServers, topic, group);
+        await b.UntilAsync(() => a.Assigned == Partitions / 2 && b.Assigned == Partitions / 2, "6 + 6 after the second join");
+        sw.Restart();
+        b.Kill();
+        await a.UntilAsync(() => a.Assigned == Partitions, "12 on the survivor after a SIGKILL");
+        var kill = sw.Elapsed.TotalSeconds;
+        await b.DisposeAsync();
+
+        // Throughput: a fresh group of 2 members drains the topic from the start. Without commits a partition that moves
+        // to the second member while the first is draining it is read again from the start (at-least-once), so the members
+        // mark every record index they see in a shared one-byte-per-record map, and the drain ends when every index is seen.
+        var drainGroup = "bench-d-" + Guid.NewGuid().ToString("N")[..10];
+        var mapPath = Path.Combine(Path.GetTempPath(), drainGroup + ".map");
+        double rate;
+        long delivered;
+        try
+        {
+            using (var file = new FileStream(mapPath, FileMode.CreateNew)) file.SetLength(records);
+            using var map = MemoryMappedFile.CreateFromFile(mapPath, FileMode.Open, null, 0, MemoryMappedFileAccess.ReadWrite);
+            using var view = map.CreateViewAccessor(0, records, MemoryMappedFileAccess.Read);
+            var seen = new byte[records];
+            int Seen()
+            {
+                view.ReadArray(0, seen, 0, records);
+                return records - seen.AsSpan().Count((byte)0);
+            }
+            sw.Restart();
+            await using var d1 = Member.Start(client, cluster.BootstrapServers, topic, drainGroup, mapPath);
+            await using var d2 = Member.Start(client, cluster.BootstrapServers, topic, drainGroup, mapPath);
+            await d1.UntilAsync(() => Seen() == records, $"2 members draining {records} records", TimeSpan.FromMinutes(10));
+            rate = records / sw.Elapsed.TotalSeconds;
+            d1.Close();
+            d2.Close();
+            var (c1, s1) = await d1.FinalAsync();
+            var (c2, s2) = await d2.FinalAsync();
+            delivered = c1 + c2;
+            if (delivered < records || s1 + s2 < expectedChecksum)
+                throw new InvalidOperationException($"{client}: delivered {delivered} records (expected at least {records}), checksum {s1 + s2} (expected at least {expectedChecksum}).");
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# {client}: join {join:F2} s, leave {leave:F2} s, kill {kill:F2} s, drain {rate:N0} records/s ({c1} + {c2} delivered, {delivered - records} again after a partition moved)"));
+        }
+        finally
+        {
+            File.Delete(mapPath);
+        }
+        return [join, leave, kill, rate];
+    }
+
+    /// <summary>A member process; its stdout lines are "assigned N", "progress COUNT SUM" and "final COUNT SUM".</summary>
+    private sealed class Member : IAsyncDisposable
+    {
+        private readonly Process _process;
+        private readonly Task _reader;
+        private readonly TaskCompletionSource<(long, long)> _final = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly System.Text.StringBuilder _stderr = new();
+        private volatile int _assigned = -1;
+        private long _count;
+
+        private Member(Process process)
+        {
+            _process = process;
+            _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_stderr) _stderr.AppendLine(e.Data); };
+            _process.BeginErrorReadLine();
+            _reader = Task.Run(ReadAsync);
+        }
+
+        public int Assigned => _assigned;
+        public long Count => Interlocked.Read(ref _count);
+
+        public static Member Start(string client, string bootstrap, string topic, string group, string map = "")
+        {
+            var self = typeof(GroupRunner).Assembly.Location;
+            var host = Environment.ProcessPath!;
+            var psi = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
+            if (Path.GetFileNameWithoutExtension(host) == "dotnet") psi.ArgumentList.Add(self);
+            foreach (var arg in new[] { "group-member", client, bootstrap, topic, group, map }) psi.ArgumentList.Add(arg);
+            return new Member(Process.Start(psi)!);
+        }
+
+        private async Task ReadAsync()
+        {
+            while (await _process.StandardOutput.ReadLineAsync() is { } line)
+            {
+                var f = line.Split(' ');
+                switch (f[0])
+                {
+                    case "assigned": _assigned = int.Parse(f[1], CultureInfo.InvariantCulture); break;
+                    case "progress": Interlocked.Exchange(ref _count, long.Parse(f[1], CultureInfo.InvariantCulture)); break;
+                    case "final": _final.TrySetResult((long.Parse(f[1], CultureInfo.InvariantCulture), long.Parse(f[2], CultureInfo.InvariantCulture))); break;
+                }
+            }
+            _final.TrySetException(new InvalidOperationException("The member exited without a final line: " + StdErr));
+        }
+
+        private string StdErr { get { lock (_stderr) return _stderr.ToString(); } }
+
+        public async Task UntilAsync(Func<bool> condition, string what, TimeSpan? deadline = null)
+        {
+            var sw = Stopwatch.StartNew();
+            while (!condition())
+            {
+                if (sw.Elapsed > (deadline ?? StepDeadline)) throw new TimeoutException($"No {what} within {(deadline ?? StepDeadline).TotalSeconds} s. {StdErr}");
+                if (_process.HasExited && _reader.IsCompleted) throw new InvalidOperationException($"A member exited ({_process.ExitCode}) waiting for {what}: {StdErr}");
+                await Task.Delay(5);
+            }
+        }
+
+        public void Close()
+        {
+            _process.StandardInput.WriteLine("close");
+            _process.StandardInput.Flush();
+        }
+
+        public void Kill() => _process.Kill(entireProcessTree: true);
+
+        public async Task<(long Count, long Sum)> FinalAsync() => await _final.Task.WaitAsync(StepDeadline);
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!_process.HasExited)
+            {
+                try { Close(); } catch (IOException) { }
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                try { await _process.WaitForExitAsync(timeout.Token); }
+                catch (OperationCanceledException) { _process.Kill(entireProcessTree: true); await _process.WaitForExitAsync(); }
+            }
+            try { await _reader; } catch (Exception) { }
+            _final.Task.Exception?.Handle(_ => true);
+            _process.Dispose();
+        }
+    }
+
+    /// <summary>One group member: subscribes, consumes, reports its assignment and its progress until "close" on stdin.</summary>
+    [BenchRunner("group-member")]
+    public static async Task<int> RunMember(string[] args)
+    {
+        long count = 0, sum = 0;
+        var (client, bootstrap, topic, group) = (args[0], args[1], args[2], args[3]);
+        using var map = args.Length > 4 && args[4].Length > 0 ? MemoryMappedFile.CreateFromFile(args[4], FileMode.Open, null, 0, MemoryMappedFileAccess.ReadWrite) : null;
+        using var seen = map?.CreateViewAccessor();
+        void See(byte[]? value)
+        {
+            var index = BinaryPrimitives.ReadInt64LittleEndian(value);
+            sum += index;
+            seen?.Write(index, (byte)1);
+        }
+        using var stop = new CancellationTokenSource();
+        _ = Task.Run(async () =>
+        {
+            while (await Console.In.ReadLineAsync() is { } line)
+                if (line == "close") break;
+            await stop.CancelAsync();
+        });
+        using var progress = new Timer(_ => Console.WriteLine($"progress {Interlocked.Read(ref count)}"), null, 20, 20);
+        if (client == "kiel")
+        {
+            await using var consumer = new KielConsumer<byte[]?, byte[]?>(new KielConsumerOptions
+            {
+                BootstrapServers = bootstrap,
+                GroupId = group,
+                SessionTimeout = TimeSpan.FromSeconds(6),
+                HeartbeatInterval = TimeSpan.FromSeconds(1),
+                PartitionAssignmentStrategy = [PartitionAssignor.Range],
+                AutoOffsetReset = OffsetResetPolicy.Earliest,
+                EnableAutoCommit = false,
+            }, Deserializers.Bytes, Deserializers.Bytes);
+            // The handlers may be given the whole assignment (eager) or the partitions that move: track the owned set.
+            var owned = new HashSet<Kiel.TopicPartition>();
+            consumer.PartitionsAssignedHandler = (partitions, _) =>
+            {
+                lock (owned) { owned.UnionWith(partitions); Console.WriteLine($"assigned {owned.Count}"); }
+                return ValueTask.CompletedTask;
+            };
+            consumer.PartitionsRevokedHandler = (partitions, _) =>
+            {
+                lock (owned) { owned.ExceptWith(partitions); Console.WriteLine($"assigned {owned.Count}"); }
+                return ValueTask.CompletedTask;
+            };
+            consumer.Subscribe([topic]);
+            try
+            {
+                await foreach (var result in consumer.ConsumeAsync(stop.Token))
+                {
+                    See(result.Value);
+                    Interlocked.Increment(ref count);
+                }
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested) { }
+            await consumer.CloseAsync();
+        }
+        else
+        {
+            RdKafkaNative.PinAssembly(typeof(Library).Assembly);
+            using var consumer = new ConsumerBuilder<Ignore, byte[]>(new ConsumerConfig
+            {
+                BootstrapServers = bootstrap,
+                GroupId = group,
+                SessionTimeoutMs = 6000,
+                HeartbeatIntervalMs = 1000,
+                PartitionAssignmentStrategy = PartitionAssignmentStrategy.Range,
+                AutoOffsetReset = AutoOffsetReset.Earliest,
+                EnableAutoCommit = false,
+            })
+                .SetPartitionsAssignedHandler((_, partitions) => Console.WriteLine($"assigned {partitions.Count}"))
+                .SetPartitionsRevokedHandler((_, _) => Console.WriteLine("assigned 0"))
+                .SetPartitionsLostHandler((_, _) => Console.WriteLine("assigned 0"))
+                .Build();
+            consumer.Subscribe(topic);
+            while (!stop.IsCancellationRequested)
+            {
+                var result = consumer.Consume(100);
+                if (result is null || result.IsPartitionEOF) continue;
+                See(result.Message.Value);
+                Interlocked.Increment(ref count);
+            }
+            consumer.Close();
+        }
+        Console.WriteLine($"final {Interlocked.Read(ref count)} {sum}");
+        return 0;
+    }
+}
