@@ -76,6 +76,34 @@ internal static class KielApp
         Recursive = true,
     };
 
+    /// <summary><c>--zookeeper-ssl-ca</c>: the PEM file of the CAs that sign the ZooKeeper servers' certificates; turns TLS on for ZooKeeper.</summary>
+    public static readonly Option<FileInfo?> ZooKeeperSslCa = new("--zookeeper-ssl-ca")
+    {
+        Description = "Talk TLS to ZooKeeper (give the servers' secure client port in --zookeeper), trusting the CA(s) in this PEM file.",
+        Recursive = true,
+    };
+
+    /// <summary><c>--zookeeper-ssl-cert</c>: the client certificate for mutual TLS with ZooKeeper.</summary>
+    public static readonly Option<FileInfo?> ZooKeeperSslCert = new("--zookeeper-ssl-cert")
+    {
+        Description = "Client certificate for mutual TLS with ZooKeeper: PEM (key in --zookeeper-ssl-key or the same file) or PKCS#12.",
+        Recursive = true,
+    };
+
+    /// <summary><c>--zookeeper-ssl-key</c>: the PEM key of <c>--zookeeper-ssl-cert</c>.</summary>
+    public static readonly Option<FileInfo?> ZooKeeperSslKey = new("--zookeeper-ssl-key")
+    {
+        Description = "PEM private key of --zookeeper-ssl-cert, when it is not in the same file.",
+        Recursive = true,
+    };
+
+    /// <summary><c>--zookeeper-sasl-username</c>: the ZooKeeper SASL (DIGEST-MD5) user; the password is never a flag (KIEL_ZOOKEEPER_PASSWORD).</summary>
+    public static readonly Option<string?> ZooKeeperSaslUsername = new("--zookeeper-sasl-username")
+    {
+        Description = "Authenticate to ZooKeeper with SASL DIGEST-MD5 as this user. The password is read from KIEL_ZOOKEEPER_PASSWORD; it is never a flag.",
+        Recursive = true,
+    };
+
     public static Command Build()
     {
         // A plain Command named "kiel" with the options RootCommand would add (help, version): RootCommand names itself
@@ -94,6 +122,10 @@ internal static class KielApp
         root.Options.Add(SslCa);
         root.Options.Add(SslCert);
         root.Options.Add(SslKey);
+        root.Options.Add(ZooKeeperSslCa);
+        root.Options.Add(ZooKeeperSslCert);
+        root.Options.Add(ZooKeeperSslKey);
+        root.Options.Add(ZooKeeperSaslUsername);
         // One file per command under Commands/; later commands (demo, produce, consume, topics, groups) are added here.
         root.Subcommands.Add(ClusterCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());

@@ -192,6 +192,8 @@ internal static partial class ConsumeCommand
                 BootstrapServers = string.Join(',', brokers),
                 Group = group,
                 ZooKeeperHosts = zk,
+                ZooKeeperTls = KafkaCommon.ZooKeeperSecurity(context).Tls,
+                ZooKeeperAuth = KafkaCommon.ZooKeeperSecurity(context).Auth,
                 ClientId = "kiel-cli",
                 FetchMaxWait = TimeSpan.FromMilliseconds(500),
                 IsolationLevel = isolation,

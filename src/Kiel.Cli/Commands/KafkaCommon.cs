@@ -241,11 +241,56 @@ internal static class KafkaCommon
         throw new CliFailureException($"unknown topic '{topic}'; list topics with 'kiel topics list', or create it (kiel topics create, or kiel cluster --topic {topic}:PARTITIONS).");
     }
 
+    /// <summary>The environment variable that holds the ZooKeeper SASL password of <c>--zookeeper-sasl-username</c>.</summary>
+    public const string ZooKeeperPasswordVariable = "KIEL_ZOOKEEPER_PASSWORD";
+
+    /// <summary>
+    /// The ZooKeeper TLS settings (<c>--zookeeper-ssl-ca/-cert/-key</c>; null when none is given) and SASL credentials
+    /// (<c>--zookeeper-sasl-username</c> with the password from <c>KIEL_ZOOKEEPER_PASSWORD</c>; null when no user is given).
+    /// Problems are one usage error.
+    /// </summary>
+    public static (ZooKeeperTlsOptions? Tls, ZooKeeperAuth? Auth) ZooKeeperSecurity(CommandContext context)
+    {
+        var parse = context.Parse;
+        ZooKeeperTlsOptions? tls = null;
+        var ca = parse.GetValue(KielApp.ZooKeeperSslCa);
+        var cert = parse.GetValue(KielApp.ZooKeeperSslCert);
+        var key = parse.GetValue(KielApp.ZooKeeperSslKey);
+        if (ca is not null || cert is not null || key is not null)
+        {
+            foreach (var (file, option) in new[] { (ca, "--zookeeper-ssl-ca"), (cert, "--zookeeper-ssl-cert"), (key, "--zookeeper-ssl-key") })
+                if (file is { Exists: false })
+                    throw new CliUsageException($"{option} '{file.FullName}' does not exist; give a PEM file.");
+            tls = new ZooKeeperTlsOptions { SslCaLocation = ca?.FullName, SslCertificateLocation = cert?.FullName, SslKeyLocation = key?.FullName };
+            try
+            {
+                tls.Validate();
+            }
+            catch (ArgumentException e)
+            {
+                throw new CliUsageException($"--zookeeper-ssl-*: {e.Message}", e);
+            }
+        }
+
+        ZooKeeperAuth? auth = null;
+        if (parse.GetValue(KielApp.ZooKeeperSaslUsername) is { } user)
+        {
+            var password = Environment.GetEnvironmentVariable(ZooKeeperPasswordVariable);
+            if (string.IsNullOrEmpty(password))
+                throw new CliUsageException($"--zookeeper-sasl-username needs a password: set {ZooKeeperPasswordVariable} (kiel never takes a password as a flag).");
+            auth = ZooKeeperAuth.Sasl(user, password);
+        }
+        return (tls, auth);
+    }
+
     /// <summary>Connects to ZooKeeper, bounded; an unreachable ensemble is one clear error.</summary>
     public static async Task<ZooKeeperClient> ConnectZooKeeperAsync(IReadOnlyList<string> hosts, CommandContext context)
     {
+        var (tls, auth) = ZooKeeperSecurity(context);
         var client = new ZooKeeperClient(new ZooKeeperClientOptions
         {
+            Tls = tls,
+            Auth = auth is null ? [] : [auth],
             ConnectString = string.Join(',', hosts),
             SessionTimeout = TimeSpan.FromSeconds(10),
             ConnectTimeout = TimeSpan.FromSeconds(5),
@@ -262,7 +307,7 @@ internal static class KafkaCommon
         catch (Exception e) when (e is not OperationCanceledException || !context.CancellationToken.IsCancellationRequested)
         {
             await client.DisposeAsync();
-            throw new CliFailureException($"cannot reach ZooKeeper at {string.Join(',', hosts)}; check --zookeeper (kiel cluster --zookeeper prints zookeeper.connect=...) and that ZooKeeper is running.", e);
+            throw new CliFailureException($"cannot reach ZooKeeper at {string.Join(',', hosts)}; check --zookeeper (kiel cluster --zookeeper prints zookeeper.connect=...) and that ZooKeeper is running{(tls is null ? "" : " (with TLS: the secure client port, and the CA in --zookeeper-ssl-ca)")}{(auth is null ? "" : " and accepts the SASL user")}.", e);
         }
     }
 }

@@ -9,7 +9,11 @@ public static class ProcessRunner
     public sealed record Result(int ExitCode, string StdOut, string StdErr);
 
     /// <summary>Runs <paramref name="fileName"/>; kills its whole tree and throws <see cref="TimeoutException"/> when <paramref name="timeout"/> passes.</summary>
-    public static async Task<Result> RunAsync(string fileName, IEnumerable<string> args, TimeSpan timeout)
+    /// <param name="fileName">The program.</param>
+    /// <param name="args">Its arguments.</param>
+    /// <param name="timeout">The bound.</param>
+    /// <param name="environment">Variables set for the program on top of this process's (null: none).</param>
+    public static async Task<Result> RunAsync(string fileName, IEnumerable<string> args, TimeSpan timeout, IReadOnlyDictionary<string, string>? environment = null)
     {
         var psi = new ProcessStartInfo(fileName)
         {
@@ -18,6 +22,11 @@ public static class ProcessRunner
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            psi.Environment[name] = value;
+        }
+
         foreach (var a in args)
         {
             psi.ArgumentList.Add(a);
