@@ -20,7 +20,8 @@ public sealed class TerminalTests
 
         var input = Path.Combine(Path.GetTempPath(), $"kiel-tmux-{Guid.NewGuid():N}.txt");
         await File.WriteAllLinesAsync(input, Enumerable.Range(1, 30).Select(i => $"k{i}:screen-value-{i}"));
-        var socket = $"kiel-test-{Guid.NewGuid():N}"[..20];
+        // A socket path of our own (not -L, whose socket tmux leaves in $TMPDIR/tmux-UID after kill-server).
+        var socket = Path.Combine(Path.GetTempPath(), $"kiel-test-{Guid.NewGuid():N}"[..20]);
         var kiel = $"dotnet {KielCliProcess.KielDll()}";
         try
         {
@@ -49,7 +50,8 @@ public sealed class TerminalTests
         }
         finally
         {
-            await ProcessRunner.RunAsync("tmux", ["-L", socket, "kill-server"], Bound);
+            await ProcessRunner.RunAsync("tmux", ["-S", socket, "kill-server"], Bound);
+            File.Delete(socket);
             File.Delete(input);
         }
     }
@@ -58,7 +60,7 @@ public sealed class TerminalTests
 
     private static async Task Tmux(string socket, params string[] args)
     {
-        var r = await ProcessRunner.RunAsync("env", ["TERM=xterm-256color", "tmux", "-L", socket, .. args], Bound);
+        var r = await ProcessRunner.RunAsync("env", ["TERM=xterm-256color", "tmux", "-S", socket, .. args], Bound);
         Assert.True(r.ExitCode == 0, $"tmux {string.Join(' ', args)}: {r.StdErr}");
     }
 
@@ -68,7 +70,7 @@ public sealed class TerminalTests
         var screen = "";
         while (DateTime.UtcNow < deadline)
         {
-            var r = await ProcessRunner.RunAsync("tmux", ["-L", socket, "capture-pane", "-p", "-J", "-t", target, "-S", "-200"], Bound);
+            var r = await ProcessRunner.RunAsync("tmux", ["-S", socket, "capture-pane", "-p", "-J", "-t", target, "-S", "-200"], Bound);
             screen = r.StdOut;
             if (done(screen))
             {
