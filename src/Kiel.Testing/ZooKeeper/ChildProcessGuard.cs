@@ -124,9 +124,22 @@ internal static partial class ChildProcessGuard
     {
         foreach (var p in Live.Values)
         {
-            try { if (!p.HasExited) p.Kill(); }
+            try
+            {
+                if (!p.HasExited) p.Kill();
+                p.WaitForExit(2000);
+            }
             catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception) { }
         }
+        // And the instance folders of this host that were never disposed, so that a server someone forgot to dispose
+        // leaves nothing in the temp folder either (the next start's sweep would remove them, but maybe never runs).
+        try
+        {
+            foreach (var folder in Directory.EnumerateDirectories(Path.GetTempPath(), $"{FolderPrefix}{Environment.ProcessId}-*"))
+                TryDelete(folder);
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
     }
 
     private static int RemoveStaleFolders()
