@@ -248,7 +248,8 @@ public sealed class KafkaGroupScenarioTests(KafkaGroupFixture fixture, ITestOutp
         Assert.Equal(mine, restarted.Owned);
         // The other member kept its own partitions and never lost them. (The librdkafka mock rebalances on every JoinGroup,
         // static or not, and bumps the generation, so "no rebalance at all" is a real broker's behaviour that the mock
-        // cannot show; what Kiel controls, no LeaveGroup and the same instance id, is checked above.)
+        // cannot show here; what Kiel controls, no LeaveGroup and the same instance id, is checked above, and
+        // StaticMembershipTests shows the whole restart against a coordinator that keeps a static member's place.)
         Assert.True(other.Consumer.GroupMetadata!.GenerationId >= generation);
         Assert.DoesNotContain(other.Events, e => e.Kind == "lost");
         // An eager member revokes and gets its partitions again in the same rebalance, a moment after the restarted one.

@@ -1,0 +1,207 @@
+using System.Collections.Concurrent;
+using Confluent.Kafka;
+using Kiel.Consuming;
+using Kiel.IntegrationTests.Capture;
+using Kiel.IntegrationTests.Consuming;
+using Kiel.IntegrationTests.Fixtures;
+using Kiel.IntegrationTests.Groups;
+using Kiel.Testing;
+using Xunit.Abstractions;
+
+namespace Kiel.IntegrationTests.KafkaGroups;
+
+/// <summary>
+/// Static membership (KIP-345) against a coordinator that keeps a static member's place through a restart
+/// (<see cref="StaticMembershipCoordinator"/> in front of the mock, which rebalances on every JoinGroup). A member with a
+/// <c>GroupInstanceId</c> is closed and started again within the session timeout: it gets its partitions back, the other
+/// member sees no rebalance (no JoinGroup reaches the mock, no revocation or assignment callback), and records produced
+/// meanwhile are all read. Proven with Confluent.Kafka first, then with Kiel.
+/// </summary>
+[Collection("KafkaGroups")]
+public sealed class StaticMembershipTests(ITestOutputHelper output)
+{
+    private const int Partitions = 4;
+    private const int SessionTimeoutMs = 10_000;
+
+    private sealed class StaticCluster : IAsyncDisposable
+    {
+        public required EmbeddedKafkaCluster Cluster { get; init; }
+        public required RecordingProxy Proxy { get; init; }
+        public StaticMembershipCoordinator Coordinator { get; } = new();
+
+        public static async Task<StaticCluster> StartAsync()
+        {
+            var cluster = await EmbeddedKafkaCluster.StartAsync(new EmbeddedKafkaOptions { Brokers = 1 });
+            // The proxy rewrites every Metadata response with the generated MetadataResponse, which stops at v12.
+            cluster.SetApiVersion(KafkaApiKeys.Metadata, 0, 12);
+            var s = new StaticCluster { Cluster = cluster, Proxy = RecordingProxy.Start(cluster.BootstrapServers) };
+            s.Proxy.RequestHook = s.Coordinator.HookAsync;
+            return s;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Proxy.DisposeAsync();
+            await Cluster.DisposeAsync();
+        }
+    }
+
+    /// <summary>A Confluent.Kafka member reading on a thread of its own.</summary>
+    private sealed class ConfluentMember : IDisposable
+    {
+        private readonly IConsumer<string, string> _consumer;
+        private readonly Thread _thread;
+        private volatile bool _stop;
+
+        public ConcurrentDictionary<int, byte> Owned { get; } = new();
+        public ConcurrentQueue<string> Events { get; } = new();
+        public ConcurrentDictionary<(int, long), byte> Read { get; } = new();
+
+        public ConfluentMember(string bootstrap, string group, string topic, string instance)
+        {
+            _consumer = ConfluentClients.Consumer(bootstrap, group, c =>
+            {
+                c.GroupInstanceId = instance;
+                c.SessionTimeoutMs = SessionTimeoutMs;
+                c.HeartbeatIntervalMs = 300;
+                c.PartitionAssignmentStrategy = PartitionAssignmentStrategy.RoundRobin;
+            }, b => b
+                .SetPartitionsAssignedHandler((_, parts) => { Events.Enqueue("assigned"); foreach (var p in parts) Owned[p.Partition.Value] = 0; })
+                .SetPartitionsRevokedHandler((_, parts) => { Events.Enqueue("revoked"); foreach (var p in parts) Owned.TryRemove(p.Partition.Value, out byte _); })
+                .SetPartitionsLostHandler((_, parts) => { Events.Enqueue("lost"); foreach (var p in parts) Owned.TryRemove(p.Partition.Value, out byte _); }));
+            _consumer.Subscribe(topic);
+            _thread = new Thread(() =>
+            {
+                while (!_stop)
+                {
+                    try
+                    {
+                        if (_consumer.Consume(100) is { IsPartitionEOF: false } r) Read[(r.Partition.Value, r.Offset.Value)] = 0;
+                    }
+                    catch (Confluent.Kafka.ConsumeException)
+                    {
+                    }
+                }
+            }) { IsBackground = true, Name = $"confluent-{instance}" };
+            _thread.Start();
+        }
+
+        public void Dispose()
+        {
+            if (_stop) return;
+            _stop = true;
+            _thread.Join(TimeSpan.FromSeconds(10));
+            _consumer.Close(); // a static member's close sends no LeaveGroup
+            _consumer.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task Confluent_static_member_restarted_within_the_session_timeout_gets_its_partitions_back_and_the_other_sees_no_rebalance()
+    {
+        await using var s = await StaticCluster.StartAsync();
+        var topic = KafkaClusterFixture.UniqueTopic("static-confluent");
+        var group = KafkaClusterFixture.UniqueTopic("g");
+        s.Cluster.CreateTopic(topic, Partitions);
+        var members = new Dictionary<string, ConfluentMember>();
+        try
+        {
+            foreach (var id in new[] { "a", "b" }) members[id] = new ConfluentMember(s.Proxy.BootstrapServers, group, topic, id);
+            Assert.True(await TestTimeouts.WaitUntilAsync(() => members.Values.All(m => m.Owned.Count == 2) && s.Coordinator.LeaderInstance(group) is not null, TimeSpan.FromSeconds(60)),
+                $"the group did not settle: {string.Join("; ", members.Select(m => $"{m.Key} owns {string.Join(",", m.Value.Owned.Keys)}"))}");
+            // A real coordinator rebalances when the leader restarts (it must see the members again): restart the follower.
+            var (id2, other) = members.Single(m => m.Key == s.Coordinator.LeaderInstance(group));
+            var follower = members.Single(m => m.Key != id2).Key;
+            var mine = members[follower].Owned.Keys.Order().ToList();
+            var otherEvents = other.Events.Count;
+            var joins = s.Coordinator.JoinsForwarded;
+            members[follower].Dispose();
+
+            members[follower] = new ConfluentMember(s.Proxy.BootstrapServers, group, topic, follower);
+            var restarted = members[follower];
+            Assert.True(await TestTimeouts.WaitUntilAsync(() => restarted.Owned.Count == 2, TimeSpan.FromSeconds(20)), "the restarted member got nothing");
+            output.WriteLine($"after the restart of {follower}: {s.Coordinator.Describe()}, answered {s.Coordinator.JoinsAnswered}");
+            Assert.Equal(mine, restarted.Owned.Keys.Order().ToList());
+            await ProduceAndReadAllAsync(s, topic, () => restarted.Read.Count + other.Read.Count);
+            AssertNoRebalance(s, joins, other.Events.Count - otherEvents, string.Join(",", other.Events));
+            Assert.Equal(2, other.Owned.Count);
+        }
+        finally
+        {
+            foreach (var m in members.Values) m.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task Kiel_static_member_restarted_within_the_session_timeout_gets_its_partitions_back_and_the_other_sees_no_rebalance()
+    {
+        await using var s = await StaticCluster.StartAsync();
+        var topic = KafkaClusterFixture.UniqueTopic("static-kiel");
+        var group = KafkaClusterFixture.UniqueTopic("g");
+        s.Cluster.CreateTopic(topic, Partitions);
+        var log = new DeliveryLog();
+        KielConsumerOptions Options(string instance) => KielGroupMember.Options(s.Proxy.BootstrapServers, group, o => o with
+        {
+            GroupInstanceId = instance,
+            SessionTimeout = TimeSpan.FromMilliseconds(SessionTimeoutMs),
+            PartitionAssignmentStrategy = [PartitionAssignor.RoundRobin],
+        });
+        var members = new Dictionary<string, KielGroupMember>();
+        var closed = new HashSet<KielGroupMember>();
+        try
+        {
+            foreach (var id in new[] { "a", "b" })
+            {
+                members[id] = new KielGroupMember(id, Options(id), log);
+                members[id].Start(topic);
+            }
+            Assert.True(await TestTimeouts.WaitUntilAsync(() => members.Values.All(m => m.Owned.Count == 2) && s.Coordinator.LeaderInstance(group) is not null, TimeSpan.FromSeconds(60)),
+                $"the group did not settle: {string.Join("; ", members.Select(m => $"{m.Key} owns {string.Join(",", m.Value.Owned)}"))}");
+            var (leader, other) = members.Single(m => m.Key == s.Coordinator.LeaderInstance(group));
+            var follower = members.Single(m => m.Key != leader).Key;
+            var mine = members[follower].Owned.Order().ToList();
+            var otherEvents = other.Events.Count;
+            var generation = other.Consumer.GroupMetadata!.GenerationId;
+            var joins = s.Coordinator.JoinsForwarded;
+            await members[follower].DisposeAsync();
+            closed.Add(members[follower]);
+
+            var restarted = members[follower] = new KielGroupMember(follower + "2", Options(follower), log);
+            restarted.Start(topic);
+            Assert.True(await TestTimeouts.WaitUntilAsync(() => restarted.Owned.Count == 2, TimeSpan.FromSeconds(20)), "the restarted member got nothing");
+            output.WriteLine($"after the restart of {follower}: {s.Coordinator.Describe()}, answered {s.Coordinator.JoinsAnswered}");
+            Assert.Equal(mine, restarted.Owned.Order().ToList());
+            Assert.Equal(generation, restarted.Consumer.GroupMetadata!.GenerationId);
+            await ProduceAndReadAllAsync(s, topic, () => log.Distinct().Count);
+            AssertNoRebalance(s, joins, other.Events.Count - otherEvents, string.Join(",", other.Events.Select(e => e.Kind)));
+            Assert.Equal(generation, other.Consumer.GroupMetadata!.GenerationId);
+            Assert.Equal(2, other.Owned.Count);
+            Assert.Null(restarted.ReadError);
+            Assert.Null(other.ReadError);
+        }
+        finally
+        {
+            foreach (var m in members.Values.Where(m => !closed.Contains(m))) await m.DisposeAsync();
+        }
+    }
+
+    /// <summary>Produces 10 records per partition and waits until the group has read them all (heartbeats go on meanwhile).</summary>
+    private async Task ProduceAndReadAllAsync(StaticCluster s, string topic, Func<int> read)
+    {
+        await ConsumingHelpers.ProduceAsync(s.Cluster.BootstrapServers, topic, 10 * Partitions);
+        Assert.True(await TestTimeouts.WaitUntilAsync(() => read() >= 10 * Partitions, TimeSpan.FromSeconds(30)), $"read {read()} of {10 * Partitions}");
+        output.WriteLine($"joins answered {s.Coordinator.JoinsAnswered}, syncs answered {s.Coordinator.SyncsAnswered}, joins forwarded {s.Coordinator.JoinsForwarded}; {s.Coordinator.Describe()}");
+        output.WriteLine("group requests: " + string.Join(", ", s.Proxy.Frames.Where(f => f.Direction == FrameDirection.Request
+            && f.ApiKey is Kiel.Protocol.ApiKey.JoinGroup or Kiel.Protocol.ApiKey.SyncGroup or Kiel.Protocol.ApiKey.Heartbeat or Kiel.Protocol.ApiKey.LeaveGroup)
+            .GroupBy(f => $"{f.ApiKey} v{f.ApiVersion}").Select(g => $"{g.Key} x{g.Count()}")));
+    }
+
+    private static void AssertNoRebalance(StaticCluster s, int joinsBefore, int newOtherEvents, string otherEvents)
+    {
+        Assert.Equal(1, s.Coordinator.JoinsAnswered);
+        Assert.Equal(1, s.Coordinator.SyncsAnswered);
+        Assert.Equal(joinsBefore, s.Coordinator.JoinsForwarded);
+        Assert.DoesNotContain(s.Proxy.Frames, f => f.ApiKey == Kiel.Protocol.ApiKey.LeaveGroup);
+        Assert.True(newOtherEvents == 0, $"the other member saw a rebalance: {otherEvents}");
+    }
+}
