@@ -28,14 +28,18 @@ public sealed class StaticMembershipTests(ITestOutputHelper output)
         public required EmbeddedKafkaCluster Cluster { get; init; }
         public required RecordingProxy Proxy { get; init; }
         public StaticMembershipCoordinator Coordinator { get; } = new();
+        public required string Topic { get; init; }
+        public string Group { get; } = KafkaClusterFixture.UniqueTopic("g");
 
-        public static async Task<StaticCluster> StartAsync()
+        /// <summary>A one-broker cluster behind the proxy and its coordinator, with a topic of <see cref="Partitions"/>.</summary>
+        public static async Task<StaticCluster> StartAsync(string name)
         {
             var cluster = await EmbeddedKafkaCluster.StartAsync(new EmbeddedKafkaOptions { Brokers = 1 });
             // The proxy rewrites every Metadata response with the generated MetadataResponse, which stops at v12.
             cluster.SetApiVersion(KafkaApiKeys.Metadata, 0, 12);
-            var s = new StaticCluster { Cluster = cluster, Proxy = RecordingProxy.Start(cluster.BootstrapServers) };
+            var s = new StaticCluster { Cluster = cluster, Proxy = RecordingProxy.Start(cluster.BootstrapServers), Topic = KafkaClusterFixture.UniqueTopic(name) };
             s.Proxy.RequestHook = s.Coordinator.HookAsync;
+            cluster.CreateTopic(s.Topic, Partitions);
             return s;
         }
 
@@ -99,10 +103,8 @@ public sealed class StaticMembershipTests(ITestOutputHelper output)
     [Fact]
     public async Task Confluent_static_member_restarted_within_the_session_timeout_gets_its_partitions_back_and_the_other_sees_no_rebalance()
     {
-        await using var s = await StaticCluster.StartAsync();
-        var topic = KafkaClusterFixture.UniqueTopic("static-confluent");
-        var group = KafkaClusterFixture.UniqueTopic("g");
-        s.Cluster.CreateTopic(topic, Partitions);
+        await using var s = await StaticCluster.StartAsync("static-confluent");
+        var (topic, group) = (s.Topic, s.Group);
         var members = new Dictionary<string, ConfluentMember>();
         try
         {
@@ -135,10 +137,8 @@ public sealed class StaticMembershipTests(ITestOutputHelper output)
     [Fact]
     public async Task Kiel_static_member_restarted_within_the_session_timeout_gets_its_partitions_back_and_the_other_sees_no_rebalance()
     {
-        await using var s = await StaticCluster.StartAsync();
-        var topic = KafkaClusterFixture.UniqueTopic("static-kiel");
-        var group = KafkaClusterFixture.UniqueTopic("g");
-        s.Cluster.CreateTopic(topic, Partitions);
+        await using var s = await StaticCluster.StartAsync("static-kiel");
+        var (topic, group) = (s.Topic, s.Group);
         var log = new DeliveryLog();
         KielConsumerOptions Options(string instance) => KielGroupMember.Options(s.Proxy.BootstrapServers, group, o => o with
         {
