@@ -56,6 +56,8 @@ public static class LogEvents
     public const int KafkaGroupAssignmentComputed = 2013;
     /// <summary>A commit named partitions this member does not own (any more); they were left out.</summary>
     public const int KafkaGroupCommitNotOwned = 2014;
+    /// <summary>The leader of a group with other members waits before its SyncGroup, so that theirs arrive first.</summary>
+    public const int KafkaGroupLeaderSyncHeadStart = 2015;
 
     // Network (1000-1099)
     /// <summary>A connection to a broker was opened.</summary>

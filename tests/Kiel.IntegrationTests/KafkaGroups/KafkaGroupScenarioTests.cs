@@ -103,14 +103,17 @@ public sealed class KafkaGroupScenarioTests(KafkaGroupFixture fixture, ITestOutp
         var group = KafkaClusterFixture.UniqueTopic("g");
         fixture.Cluster.CreateTopic(topic, 12);
         var log = new DeliveryLog();
+        // The in-process member's group log (joins, rejoins and their reasons, errors) goes into the split's failure message.
+        var logs = new global::Kiel.Tests.ListLoggerFactory();
+        string GroupLog() => string.Join(Environment.NewLine, logs.Entries.Where(e => e.EventId is >= 2000 and < 2100 and not 2012).Select(e => e.Message));
         await using var kiel = new KielGroupMember("kiel", KielGroupMember.Options(fixture.BootstrapServers, group,
-            o => o with { PartitionAssignmentStrategy = [Kiel[assignor]] }), log);
+            o => o with { PartitionAssignmentStrategy = [Kiel[assignor]], LoggerFactory = logs }), log);
         await using var other = await MemberProcess.StartAsync(log, fixture.BootstrapServers, "kafka", group, topic, 6000, assignor);
         using var confluent = new ConfluentMember(fixture.BootstrapServers, group, topic, assignor, log);
         kiel.Start(topic);
         Assert.True(await TestTimeouts.WaitUntilAsync(() => kiel.Owned.Count > 0 && other.Allocation.Count > 0 && !confluent.Owned.IsEmpty
                 && kiel.Owned.Count + other.Allocation.Count + confluent.Owned.Count == 12, TimeSpan.FromSeconds(60)),
-            $"not split among all three: kiel {string.Join(",", kiel.Owned)} other {string.Join(",", other.Allocation)} confluent {string.Join(",", confluent.Owned.Keys)}; {other.Errors}");
+            $"not split among all three: kiel {string.Join(",", kiel.Owned)} other {string.Join(",", other.Allocation)} confluent {string.Join(",", confluent.Owned.Keys)}; {other.Errors}{Environment.NewLine}{GroupLog()}");
         var split = (kiel.Owned.ToHashSet(), other.Allocation, confluent.Owned.Keys.ToHashSet());
         Assert.Empty(split.Item1.Intersect(split.Item2).Concat(split.Item1.Intersect(split.Item3)).Concat(split.Item2.Intersect(split.Item3)));
         output.WriteLine($"split: kiel {string.Join(",", split.Item1.Order())} | other process {string.Join(",", split.Item2.Order())} | confluent {string.Join(",", split.Item3.Order())}");

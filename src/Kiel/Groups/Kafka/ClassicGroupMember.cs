@@ -14,6 +14,7 @@
 // Between a lapse and the next successful join MayHandOut is false, so the consumer hands out nothing.
 using Kiel.Cluster;
 using Kiel.Consuming;
+using Kiel.Network;
 using Kiel.Protocol;
 using Kiel.Protocol.Messages;
 using Microsoft.Extensions.Logging;
@@ -33,6 +34,16 @@ internal sealed class ClassicGroupMember : IGroupMember
     internal const short MaxLeaveGroupVersion = 2;
     internal const short SubscriptionVersion = 3;
     internal const short AssignmentVersion = 0;
+
+    /// <summary>
+    /// How long the leader of a group with other members waits, from its JoinGroup answer, before it sends its SyncGroup.
+    /// A Kafka broker serves a follower's SyncGroup whenever it comes; the librdkafka mock completes the generation as soon
+    /// as the leader's SyncGroup has set every assignment, clears the assignments of followers whose SyncGroup has not
+    /// arrived yet and answers them INVALID_REQUEST, and their rejoin costs a whole rebalance round (SessionTimeout − 1 s).
+    /// A follower in a freshly started process needs tens of milliseconds for its first SyncGroup; a warm leader computes
+    /// the assignment in a few. The wait overlaps the leader's metadata refresh and assignment.
+    /// </summary>
+    internal static readonly TimeSpan LeaderSyncHeadStart = TimeSpan.FromMilliseconds(200);
 
     private readonly KafkaCluster _cluster;
     private readonly KielConsumerOptions _options;
@@ -220,9 +231,18 @@ internal sealed class ClassicGroupMember : IGroupMember
             if (_protocol == RebalanceProtocol.Eager) await RevokeAsync(Owned, stop).ConfigureAwait(false);
             var join = await JoinAsync(stop).ConfigureAwait(false);
             if (join is null) return; // rejoin requested by the error handling
-            var assignments = join.Leader == join.MemberId
-                ? await AssignAsync(join, stop).ConfigureAwait(false)
-                : [];
+            List<SyncGroupRequest.SyncGroupRequestAssignment> assignments = [];
+            if (join.Leader == join.MemberId)
+            {
+                var headStart = Task.CompletedTask;
+                if (join.Members.Count > 1)
+                {
+                    KafkaGroupLog.LeaderSyncHeadStart(_logger, _groupId, join.MemberId, LeaderSyncHeadStart.TotalMilliseconds, join.Members.Count - 1);
+                    headStart = Task.Delay(LeaderSyncHeadStart, _time, stop);
+                }
+                assignments = await AssignAsync(join, stop).ConfigureAwait(false);
+                await headStart.ConfigureAwait(false);
+            }
             var assigned = await SyncAsync(join, assignments, stop).ConfigureAwait(false);
             if (assigned is null) return;
             _rejoin = false;
@@ -372,10 +392,16 @@ internal sealed class ClassicGroupMember : IGroupMember
             Assignments = assignments,
         };
         var wait = _options.SessionTimeout + _options.RequestTimeout;
-        var response = await connection.SendAsync(request, version, stop, wait).ConfigureAwait(false);
+        SyncGroupResponse response;
+        using (var frame = await connection.SendRawAsync(request, version, stop, wait).ConfigureAwait(false))
+            response = DecodeSyncGroup(frame);
         var code = (ErrorCode)response.ErrorCode;
         switch (code)
         {
+            case ErrorCode.InvalidRequest:
+                // A Kafka broker answers a current member's SyncGroup with its assignment. The librdkafka mock answers
+                // INVALID_REQUEST when the generation was completed (by the leader's SyncGroup) before this one arrived.
+                throw FailureOf(code, "SyncGroup (the coordinator completed the generation without this member; the librdkafka mock does so when the leader's SyncGroup arrives first)");
             case ErrorCode.None:
                 return response.Assignment.IsEmpty ? [] : ConsumerProtocol.DecodeAssignment(response.Assignment.Span);
             case ErrorCode.RebalanceInProgress:
@@ -392,6 +418,38 @@ internal sealed class ClassicGroupMember : IGroupMember
             default:
                 throw FailureOf(code, "SyncGroup");
         }
+    }
+
+    /// <summary>
+    /// Decodes a SyncGroup answer. An error answer whose assignment is null, which the protocol does not allow but the
+    /// librdkafka mock sends (Kafka sends empty bytes), is read as its error code rather than refused as malformed.
+    /// </summary>
+    internal static SyncGroupResponse DecodeSyncGroup(ResponseFrame frame)
+    {
+        try
+        {
+            return frame.DecodeCopy<SyncGroupResponse>();
+        }
+        catch (KafkaProtocolException) when (NullAssignmentError(frame.Body.Span, frame.Version) is { } error)
+        {
+            return error;
+        }
+    }
+
+    private static SyncGroupResponse? NullAssignmentError(ReadOnlySpan<byte> body, short version)
+    {
+        // Versions 0-3 (the ones this member sends): [throttle int32 (v1+)] error int16, assignment int32 length (-1: null).
+        if (version is < 0 or > 3) return null;
+        var at = version >= 1 ? 4 : 0;
+        if (body.Length != at + 6) return null;
+        var error = System.Buffers.Binary.BinaryPrimitives.ReadInt16BigEndian(body[at..]);
+        var length = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(body[(at + 2)..]);
+        if (error == 0 || length != -1) return null;
+        return new SyncGroupResponse
+        {
+            ThrottleTimeMs = version >= 1 ? System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(body) : 0,
+            ErrorCode = error,
+        };
     }
 
     private async Task ApplyAsync(IReadOnlyList<TopicPartition> assigned, CancellationToken stop)
