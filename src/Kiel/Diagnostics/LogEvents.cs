@@ -56,6 +56,8 @@ public static class LogEvents
     public const int KafkaGroupAssignmentComputed = 2013;
     /// <summary>A commit named partitions this member does not own (any more); they were left out.</summary>
     public const int KafkaGroupCommitNotOwned = 2014;
+    /// <summary>The leader saw a subscribed topic's partition count change since it assigned, and rejoins so that the group is assigned afresh.</summary>
+    public const int KafkaGroupTopicChanged = 2030;
 
     // Network (1000-1099)
     /// <summary>A connection to a broker was opened.</summary>

@@ -50,4 +50,7 @@ internal static partial class KafkaGroupLog
 
     [LoggerMessage(LogEvents.KafkaGroupCommitNotOwned, LogLevel.Warning, "Group {Group}: not committing {Partitions}: this member does not own them (any more); their new owner commits them")]
     public static partial void CommitNotOwned(ILogger logger, string group, string partitions);
+
+    [LoggerMessage(LogEvents.KafkaGroupTopicChanged, LogLevel.Information, "Group {Group}: leader {Member} joins again: {Change} since it assigned, so the group is assigned afresh")]
+    public static partial void TopicChanged(ILogger logger, string group, string member, string change);
 }
