@@ -128,6 +128,18 @@ internal sealed class ClassicGroupMember : IGroupMember
         if (_stalled) _wake.Set();
     }
 
+    public void OnCommitSawRebalance(int generation)
+    {
+        // Only a member that believes it is stable at that generation: during its own join (or once it has moved on)
+        // a refused commit says nothing new, and a rejoin then would start one more rebalance for nothing.
+        if (_joining || _rejoin || _stalled) return;
+        lock (_gate)
+            if (_generation != generation || _generation < 0) return;
+        _rejoin = true;
+        KafkaGroupLog.Rejoin(_logger, _groupId, _memberId, "an offset commit was answered REBALANCE_IN_PROGRESS");
+        _wake.Set();
+    }
+
     private async Task RunAsync(CancellationToken stop)
     {
         var backoff = RetryStart;

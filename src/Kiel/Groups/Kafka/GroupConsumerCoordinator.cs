@@ -298,6 +298,7 @@ internal sealed class GroupConsumerCoordinator : IGroupMemberListener, IAsyncDis
                 foreach (var p in topic.Partitions)
                 {
                     var tp = new TopicPartition(topic.Name, p.PartitionIndex);
+                    if (p.ErrorCode == (short)ErrorCode.RebalanceInProgress) Member.OnCommitSawRebalance(me.GenerationId);
                     if (p.ErrorCode != 0)
                         _cluster.ThrowIfError(p.ErrorCode, $"OffsetCommit of {tp} for group '{_groupId}' (generation {me.GenerationId})");
                 }

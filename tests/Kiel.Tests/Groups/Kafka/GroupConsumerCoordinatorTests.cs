@@ -101,6 +101,18 @@ public sealed class GroupConsumerCoordinatorTests
     }
 
     [Fact]
+    public async Task An_auto_commit_answered_rebalance_in_progress_tells_the_member_its_generation()
+    {
+        await using var h = await Harness.StartAsync(autoCommit: true);
+        await h.Coordinator.OnAssignedAsync([P0], h.Token);
+        h.Engine.Seek(P0, 60);
+        h.Broker.RefuseCommits = true;
+        await Assert.ThrowsAsync<KafkaException>(() => h.Coordinator.CommitAsync(h.Token));
+        // The member joins at once (Java's requestRejoin) instead of handing out records until its next heartbeat.
+        Assert.Equal([5], h.Member.RebalancesSeen);
+    }
+
+    [Fact]
     public async Task A_partition_given_back_later_than_the_next_generation_or_after_it_was_lost_starts_at_the_committed_offset()
     {
         await using var h = await Harness.StartAsync(autoCommit: true);
@@ -149,6 +161,8 @@ public sealed class GroupConsumerCoordinatorTests
         public void Subscribe(IReadOnlyList<string> topics) { }
         public Task WaitForAssignmentAsync(CancellationToken cancellationToken) => Task.CompletedTask;
         public void NotifyPolling() { }
+        public List<int> RebalancesSeen { get; } = [];
+        public void OnCommitSawRebalance(int generation) => RebalancesSeen.Add(generation);
         public Task LeaveAsync(CancellationToken cancellationToken) => Task.CompletedTask;
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
