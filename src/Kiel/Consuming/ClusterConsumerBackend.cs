@@ -37,6 +37,7 @@ internal sealed class ClusterConsumerBackend : IConsumerBackend
             ClientId = options.ClientId,
             BrokerVersionFallback = options.BrokerVersionFallback,
             RequestTimeout = options.RequestTimeout,
+            MetadataMaxAge = options.MetadataMaxAge,
             LoggerFactory = options.LoggerFactory,
             Security = options.CreateConnectionSecurity(),
             TimeProvider = options.TimeProvider,

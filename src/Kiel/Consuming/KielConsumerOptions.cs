@@ -60,6 +60,14 @@ public sealed partial record KielConsumerOptions : KielClientOptions
     /// <summary>How long to wait for an unknown topic to appear in the metadata before failing. Default 10 s.</summary>
     public TimeSpan TopicMetadataTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Metadata older than this is refreshed (<c>metadata.max.age.ms</c>); it bounds how long a group leader takes to
+    /// notice that a subscribed topic gained partitions (it then rejoins so that the new partitions get an owner).
+    /// Default 5 minutes, as Java and librdkafka. Ignored when the consumer shares a client's cluster (the client's own
+    /// setting applies).
+    /// </summary>
+    public TimeSpan MetadataMaxAge { get; init; } = TimeSpan.FromMinutes(5);
+
     /// <summary>Whether to use incremental fetch sessions (KIP-227) where the broker offers them. Default true.</summary>
     public bool UseFetchSessions { get; init; } = true;
 
@@ -98,6 +106,8 @@ public sealed partial record KielConsumerOptions : KielClientOptions
             errors.Add($"MaxPrefetchBytes is {MaxPrefetchBytes}: it must be at least 1 (the default is 64 MiB).");
         if (TopicMetadataTimeout < TimeSpan.Zero)
             errors.Add($"TopicMetadataTimeout is {TopicMetadataTimeout}: it must not be negative.");
+        if (MetadataMaxAge <= TimeSpan.Zero || MetadataMaxAge.TotalMilliseconds > int.MaxValue)
+            errors.Add($"MetadataMaxAge is {MetadataMaxAge}: it must be positive and under 24 days (the default is 5 minutes).");
         if (RequestTimeout > TimeSpan.Zero && RequestTimeout <= FetchMaxWait)
             errors.Add($"RequestTimeout ({RequestTimeout.TotalMilliseconds} ms) must be longer than FetchMaxWait ({FetchMaxWait.TotalMilliseconds} ms), or every held Fetch would time out; raise RequestTimeout or lower FetchMaxWait.");
         if (MaxDecompressedBatchBytes < 1)

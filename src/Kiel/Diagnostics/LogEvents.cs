@@ -58,6 +58,10 @@ public static class LogEvents
     public const int KafkaGroupCommitNotOwned = 2014;
     /// <summary>The leader of a group with other members waits before its SyncGroup, so that theirs arrive first.</summary>
     public const int KafkaGroupLeaderSyncHeadStart = 2015;
+    /// <summary>The leader saw a subscribed topic's partition count change since it assigned, and rejoins so that the group is assigned afresh.</summary>
+    public const int KafkaGroupTopicChanged = 2030;
+    /// <summary>A partition came back in the generation right after the one whose final commit of it was refused; it resumes at this member's own position.</summary>
+    public const int KafkaGroupResumedAfterRefusedCommit = 2031;
 
     // Network (1000-1099)
     /// <summary>A connection to a broker was opened.</summary>

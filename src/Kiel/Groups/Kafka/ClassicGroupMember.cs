@@ -72,6 +72,9 @@ internal sealed class ClassicGroupMember : IGroupMember
     private long _lastHandOuts = -1;
     private TaskCompletionSource _assigned = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _started;
+    // Set while this member leads the group: the topics every member subscribed to and their partition counts when it
+    // assigned, so that it rejoins when one changes (Java's leader does; librdkafka's members do).
+    private volatile AssignedTopics? _assignedTopics;
 
     public ClassicGroupMember(KafkaCluster cluster, KielConsumerOptions options, IGroupMemberListener listener, ILogger logger)
     {
@@ -136,6 +139,18 @@ internal sealed class ClassicGroupMember : IGroupMember
         if (_stalled) _wake.Set();
     }
 
+    public void OnCommitSawRebalance(int generation)
+    {
+        // Only a member that believes it is stable at that generation: during its own join (or once it has moved on)
+        // a refused commit says nothing new, and a rejoin then would start one more rebalance for nothing.
+        if (_joining || _rejoin || _stalled) return;
+        lock (_gate)
+            if (_generation != generation || _generation < 0) return;
+        _rejoin = true;
+        KafkaGroupLog.Rejoin(_logger, _groupId, _memberId, "an offset commit was answered REBALANCE_IN_PROGRESS");
+        _wake.Set();
+    }
+
     private async Task RunAsync(CancellationToken stop)
     {
         var backoff = RetryStart;
@@ -156,7 +171,7 @@ internal sealed class ClassicGroupMember : IGroupMember
                     continue;
                 }
                 await WaitAsync(_options.HeartbeatInterval, stop).ConfigureAwait(false);
-                if (_rejoin) continue;
+                if (_rejoin || SubscribedTopicsChanged()) continue;
                 if (await CheckStallAsync(stop).ConfigureAwait(false)) continue;
                 await HeartbeatAsync(stop).ConfigureAwait(false);
                 backoff = RetryStart;
@@ -226,6 +241,7 @@ internal sealed class ClassicGroupMember : IGroupMember
     private async Task JoinAndSyncAsync(CancellationToken stop)
     {
         _joining = true;
+        _assignedTopics = null; // set again by AssignAsync if this member leads the next generation
         try
         {
             if (_protocol == RebalanceProtocol.Eager) await RevokeAsync(Owned, stop).ConfigureAwait(false);
@@ -346,6 +362,7 @@ internal sealed class ClassicGroupMember : IGroupMember
         foreach (var topic in topics)
             if (snapshot.TryGetTopic(topic, out var metadata) && metadata.ErrorCode == 0 && metadata.Partitions.Count > 0)
                 counts[topic] = metadata.Partitions.Count;
+        _assignedTopics = new AssignedTopics(topics, counts);
         var target = assignor.Assign(counts, subscriptions);
         var final = assignor.Protocol == RebalanceProtocol.Cooperative ? WithholdMoving(target, subscriptions) : target;
         KafkaGroupLog.AssignmentComputed(_logger, _groupId, join.MemberId, assignor.Name,
@@ -524,6 +541,45 @@ internal sealed class ClassicGroupMember : IGroupMember
         {
             KafkaGroupLog.HandlerFailed(_logger, e, _groupId, kind);
         }
+    }
+
+    // ---- the leader watches the subscribed topics ----
+
+    /// <summary>The topics the group subscribed to and their partition counts when the leader assigned.</summary>
+    private sealed record AssignedTopics(IReadOnlyList<string> Topics, IReadOnlyDictionary<string, int> Counts);
+
+    /// <summary>
+    /// True (and a rejoin is due) when this member leads the group and the cluster's metadata, refreshed in the
+    /// background at least every MetadataMaxAge, shows a subscribed topic with another partition count than when it
+    /// assigned, or a subscribed topic that did not exist then: the new partitions need an owner, so the group is
+    /// assigned afresh. A topic the metadata does not show (now) is left alone: a transient error must not rebalance.
+    /// </summary>
+    private bool SubscribedTopicsChanged()
+    {
+        if (_assignedTopics is not { } assigned) return false;
+        var snapshot = _cluster.Metadata;
+        var change = DescribeChange(assigned.Topics, assigned.Counts,
+            topic => snapshot.TryGetTopic(topic, out var m) && m.ErrorCode == 0 && m.Partitions.Count > 0 ? m.Partitions.Count : null);
+        if (change is null) return false;
+        _assignedTopics = null;
+        _rejoin = true;
+        KafkaGroupLog.TopicChanged(_logger, _groupId, _memberId, change);
+        return true;
+    }
+
+    /// <summary>What changed between the partition counts a leader assigned with and the current ones, or null when nothing did.</summary>
+    internal static string? DescribeChange(IReadOnlyList<string> topics, IReadOnlyDictionary<string, int> assigned, Func<string, int?> current)
+    {
+        List<string>? changes = null;
+        foreach (var topic in topics)
+        {
+            if (current(topic) is not { } now) continue;
+            if (!assigned.TryGetValue(topic, out var then))
+                (changes ??= []).Add($"topic '{topic}' appeared with {now} partition(s)");
+            else if (now != then)
+                (changes ??= []).Add($"topic '{topic}' has {now} partition(s), not {then}");
+        }
+        return changes is null ? null : string.Join("; ", changes);
     }
 
     // ---- heartbeat, session, stall ----

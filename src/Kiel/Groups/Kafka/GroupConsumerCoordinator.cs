@@ -32,6 +32,11 @@ internal sealed class GroupConsumerCoordinator : IGroupMemberListener, IAsyncDis
     // Positions of partitions being revoked, taken when they stopped being handed out, for a CommitAsync() made by the
     // application's revoked handler (guarded by _lastCommitted).
     private readonly Dictionary<TopicPartition, long> _revoking = [];
+    // Revoked partitions whose final auto-commit the coordinator refused (the librdkafka mock refuses every OffsetCommit
+    // while the group is joining; a real broker during CompletingRebalance), with the position and the generation they
+    // were given up at (guarded by _lastCommitted). When the very next generation gives one back to this member, nobody
+    // else can have owned it in between, so it resumes there instead of re-reading from the stale committed offset.
+    private readonly Dictionary<TopicPartition, (long Offset, int Generation)> _refusedFinal = [];
     private readonly SemaphoreSlim _commitLock = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
     private readonly CancellationTokenSource _failed = new();
@@ -127,16 +132,26 @@ internal sealed class GroupConsumerCoordinator : IGroupMemberListener, IAsyncDis
                 var start = _options.AutoOffsetReset == OffsetResetPolicy.Earliest ? StartPosition.Beginning : StartPosition.End;
                 reset = await _engine.ResolveManyAsync(missing, start, cancellationToken).ConfigureAwait(false);
             }
+            var generation = Member.Metadata.GenerationId;
             lock (_lastCommitted)
+            {
                 foreach (var tp in partitions)
                 {
                     var (offset, source) = committed[tp] >= 0 ? (committed[tp], "committed") : (reset[tp], $"no committed offset, reset policy {_options.AutoOffsetReset}");
+                    if (_refusedFinal.TryGetValue(tp, out var final) && final.Generation >= 0 && generation == final.Generation + 1 && final.Offset > committed[tp])
+                    {
+                        KafkaGroupLog.ResumedAfterRefusedCommit(_logger, _groupId, tp, final.Offset, final.Generation, committed[tp]);
+                        (offset, source) = (final.Offset, $"this member's position when it gave the partition up in generation {final.Generation}; its final commit was refused");
+                    }
                     KafkaGroupLog.StartPosition(_logger, _groupId, tp, offset, source);
                     if (committed[tp] >= 0) _lastCommitted[tp] = committed[tp];
                     else _lastCommitted.Remove(tp);
                     _engine.Assign(tp, offset);
                     _owned.Add(tp);
                 }
+                // Only the generation right after a refusal may resume from it; what was not given back is someone else's now.
+                _refusedFinal.Clear();
+            }
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -169,13 +184,19 @@ internal sealed class GroupConsumerCoordinator : IGroupMemberListener, IAsyncDis
             {
                 if (_options.EnableAutoCommit)
                 {
+                    var generation = Member.Metadata.GenerationId;
+                    var pending = Pending(positions, always: false);
                     try
                     {
-                        await SendCommitAsync(Pending(positions, always: false), cancellationToken).ConfigureAwait(false);
+                        await SendCommitAsync(pending, cancellationToken).ConfigureAwait(false);
                     }
                     catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                     {
                         KafkaGroupLog.CommitFailed(_logger, e, _groupId);
+                        // Remembered for the classic protocol only, whose generations count rebalances one by one.
+                        if (_options.GroupProtocol == GroupProtocol.Classic)
+                            lock (_lastCommitted)
+                                foreach (var (tp, offset) in pending) _refusedFinal[tp] = (offset, generation);
                     }
                 }
             }
@@ -197,12 +218,16 @@ internal sealed class GroupConsumerCoordinator : IGroupMemberListener, IAsyncDis
     {
         foreach (var tp in partitions) _engine.Unassign(tp);
         lock (_lastCommitted)
+        {
+            // Lost: another member may own them already, so no position of this member's is trusted any more.
+            _refusedFinal.Clear();
             foreach (var tp in partitions)
             {
                 _owned.Remove(tp);
                 _revoking.Remove(tp);
                 _lastCommitted.Remove(tp);
             }
+        }
         // As Confluent.Kafka: without a lost handler, the revoked handler hears of lost partitions.
         if ((Lost ?? Revoked) is { } handler) await handler(partitions, cancellationToken).ConfigureAwait(false);
     }
@@ -273,6 +298,7 @@ internal sealed class GroupConsumerCoordinator : IGroupMemberListener, IAsyncDis
                 foreach (var p in topic.Partitions)
                 {
                     var tp = new TopicPartition(topic.Name, p.PartitionIndex);
+                    if (p.ErrorCode == (short)ErrorCode.RebalanceInProgress) Member.OnCommitSawRebalance(me.GenerationId);
                     if (p.ErrorCode != 0)
                         _cluster.ThrowIfError(p.ErrorCode, $"OffsetCommit of {tp} for group '{_groupId}' (generation {me.GenerationId})");
                 }

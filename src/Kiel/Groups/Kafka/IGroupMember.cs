@@ -38,6 +38,12 @@ internal interface IGroupMember : IAsyncDisposable
 
     /// <summary>Revokes what it owns (the listener commits), leaves the group (not for static members) and stops.</summary>
     Task LeaveAsync(CancellationToken cancellationToken);
+
+    /// <summary>An OffsetCommit sent with <paramref name="generation"/> was answered REBALANCE_IN_PROGRESS: the group is
+    /// rebalancing, so a member still at that generation joins now rather than at its next heartbeat (as Java's does).</summary>
+    void OnCommitSawRebalance(int generation)
+    {
+    }
 }
 
 /// <summary>What a group member asks of its consumer; each call is awaited before the rebalance goes on.</summary>

@@ -53,4 +53,10 @@ internal static partial class KafkaGroupLog
 
     [LoggerMessage(LogEvents.KafkaGroupLeaderSyncHeadStart, LogLevel.Debug, "Group {Group}: leader {Member} sends its SyncGroup {HeadStartMs:0} ms after the JoinGroup answer, so that the {Followers} other members' SyncGroup requests reach the coordinator first")]
     public static partial void LeaderSyncHeadStart(ILogger logger, string group, string member, double headStartMs, int followers);
+
+    [LoggerMessage(LogEvents.KafkaGroupTopicChanged, LogLevel.Information, "Group {Group}: leader {Member} joins again: {Change} since it assigned, so the group is assigned afresh")]
+    public static partial void TopicChanged(ILogger logger, string group, string member, string change);
+
+    [LoggerMessage(LogEvents.KafkaGroupResumedAfterRefusedCommit, LogLevel.Information, "Group {Group}: {Partition} is back in the generation after {Generation}, whose final commit of it was refused; it resumes at {Offset}, where this member gave it up, not at the committed {Committed}")]
+    public static partial void ResumedAfterRefusedCommit(ILogger logger, string group, TopicPartition partition, long offset, int generation, long committed);
 }

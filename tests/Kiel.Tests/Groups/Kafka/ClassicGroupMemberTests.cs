@@ -48,6 +48,27 @@ public class ClassicGroupMemberTests
     }
 
     [Fact]
+    public void The_leader_sees_a_topic_that_gained_partitions_or_appeared_and_ignores_one_the_metadata_does_not_show()
+    {
+        var assigned = new Dictionary<string, int> { ["a"] = 4, ["b"] = 2 };
+        Assert.Null(ClassicGroupMember.DescribeChange(["a", "b"], assigned, t => assigned[t]));
+        Assert.Equal("topic 'a' has 8 partition(s), not 4", ClassicGroupMember.DescribeChange(["a", "b"], assigned, t => t == "a" ? 8 : 2));
+        Assert.Equal("topic 'b' has 1 partition(s), not 2", ClassicGroupMember.DescribeChange(["a", "b"], assigned, t => t == "a" ? 4 : 1));
+        // Subscribed before it existed: it was not assigned, and now it is there.
+        Assert.Equal("topic 'c' appeared with 3 partition(s)", ClassicGroupMember.DescribeChange(["a", "c"], assigned, t => t == "a" ? 4 : 3));
+        // A topic missing from the metadata now (an error, a refresh that failed) is no reason to rebalance.
+        Assert.Null(ClassicGroupMember.DescribeChange(["a", "b", "c"], assigned, t => t == "a" ? 4 : null));
+    }
+
+    [Fact]
+    public void MetadataMaxAge_defaults_to_five_minutes_and_must_be_positive()
+    {
+        Assert.Equal(TimeSpan.FromMinutes(5), new KielConsumerOptions { BootstrapServers = "127.0.0.1:9092" }.MetadataMaxAge);
+        var bad = new KielConsumerOptions { BootstrapServers = "127.0.0.1:9092", MetadataMaxAge = TimeSpan.Zero };
+        Assert.Contains("MetadataMaxAge is 00:00:00: it must be positive", Assert.Throws<ArgumentException>(bad.Validate).Message);
+    }
+
+    [Fact]
     public void The_rebalance_protocol_is_cooperative_only_when_every_assignor_is()
     {
         Assert.Equal(RebalanceProtocol.Cooperative, ClassicGroupMember.ChooseProtocol([PartitionAssignor.CooperativeSticky]));

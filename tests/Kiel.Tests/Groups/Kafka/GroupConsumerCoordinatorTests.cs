@@ -77,16 +77,92 @@ public sealed class GroupConsumerCoordinatorTests
         Assert.Equal([(P1, 30L)], h.Broker.Commits[1]);
     }
 
-    /// <summary>A stand-in member: the test says what it owns; generation 5.</summary>
+    [Fact]
+    public async Task A_partition_given_back_in_the_next_generation_resumes_where_the_refused_final_commit_left_it()
+    {
+        await using var h = await Harness.StartAsync(autoCommit: true);
+        await h.Coordinator.OnAssignedAsync([P0, P1], h.Token);
+        h.Engine.Seek(P0, 60); // handed out and moved past; the group has 10 committed
+        h.Engine.Seek(P1, 70);
+        h.Broker.RefuseCommits = true; // as the mock does while the group is joining
+        await h.Coordinator.OnRevokedAsync([P0, P1], h.Token);
+        Assert.True(h.Broker.Received >= 1);
+        Assert.Empty(h.Broker.Commits);
+
+        // The next generation gives P0 back: nobody else owned it since, so it goes on at 60, not at the committed 10.
+        h.Broker.RefuseCommits = false;
+        h.Member.Metadata = new ConsumerGroupMetadata("g", "member-1", 6);
+        h.Member.Owned = [P0];
+        await h.Coordinator.OnAssignedAsync([P0], h.Token);
+        Assert.Equal(60, h.Engine.Position(P0));
+        // The next commit records that position under the new generation.
+        await h.Coordinator.CommitAsync(h.Token);
+        Assert.Equal([(P0, 60L)], Assert.Single(h.Broker.Commits));
+    }
+
+    [Fact]
+    public async Task An_auto_commit_answered_rebalance_in_progress_tells_the_member_its_generation()
+    {
+        await using var h = await Harness.StartAsync(autoCommit: true);
+        await h.Coordinator.OnAssignedAsync([P0], h.Token);
+        h.Engine.Seek(P0, 60);
+        h.Broker.RefuseCommits = true;
+        await Assert.ThrowsAsync<KafkaException>(() => h.Coordinator.CommitAsync(h.Token));
+        // The member joins at once (Java's requestRejoin) instead of handing out records until its next heartbeat.
+        Assert.Equal([5], h.Member.RebalancesSeen);
+    }
+
+    [Fact]
+    public async Task A_partition_given_back_later_than_the_next_generation_or_after_it_was_lost_starts_at_the_committed_offset()
+    {
+        await using var h = await Harness.StartAsync(autoCommit: true);
+        await h.Coordinator.OnAssignedAsync([P0, P1], h.Token);
+        h.Engine.Seek(P0, 60);
+        h.Engine.Seek(P1, 70);
+        h.Broker.RefuseCommits = true;
+        await h.Coordinator.OnRevokedAsync([P0, P1], h.Token);
+
+        // Generation 7: a generation passed in between, in which another member may have read P0 and committed.
+        h.Member.Metadata = new ConsumerGroupMetadata("g", "member-1", 7);
+        await h.Coordinator.OnAssignedAsync([P0], h.Token);
+        Assert.Equal(10, h.Engine.Position(P0));
+
+        // Refused again at generation 7, then partitions were lost (the session lapsed): no position of this member's
+        // is trusted any more, even in generation 8.
+        h.Engine.Seek(P0, 80);
+        await h.Coordinator.OnRevokedAsync([P0], h.Token);
+        await h.Coordinator.OnLostAsync([P1], h.Token);
+        h.Member.Metadata = new ConsumerGroupMetadata("g", "member-1", 8);
+        await h.Coordinator.OnAssignedAsync([P0], h.Token);
+        Assert.Equal(10, h.Engine.Position(P0));
+    }
+
+    [Fact]
+    public async Task Without_auto_commit_a_partition_given_back_starts_at_the_committed_offset()
+    {
+        // The application manages offsets (for example in transactions, which may abort): its position is not the group's.
+        await using var h = await Harness.StartAsync(autoCommit: false);
+        await h.Coordinator.OnAssignedAsync([P0], h.Token);
+        h.Engine.Seek(P0, 60);
+        h.Broker.RefuseCommits = true;
+        await h.Coordinator.OnRevokedAsync([P0], h.Token);
+        h.Member.Metadata = new ConsumerGroupMetadata("g", "member-1", 6);
+        await h.Coordinator.OnAssignedAsync([P0], h.Token);
+        Assert.Equal(10, h.Engine.Position(P0));
+    }
+
+    /// <summary>A stand-in member: the test says what it owns and its generation (5 at first).</summary>
     private sealed class StandInMember : IGroupMember
     {
-        public ConsumerGroupMetadata Metadata { get; } = new("g", "member-1", 5);
+        public ConsumerGroupMetadata Metadata { get; set; } = new("g", "member-1", 5);
         public IReadOnlyList<TopicPartition> Owned { get; set; } = [];
         public bool MayHandOut => true;
         public Exception? Failure => null;
         public void Subscribe(IReadOnlyList<string> topics) { }
         public Task WaitForAssignmentAsync(CancellationToken cancellationToken) => Task.CompletedTask;
         public void NotifyPolling() { }
+        public List<int> RebalancesSeen { get; } = [];
+        public void OnCommitSawRebalance(int generation) => RebalancesSeen.Add(generation);
         public Task LeaveAsync(CancellationToken cancellationToken) => Task.CompletedTask;
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
@@ -99,6 +175,8 @@ public sealed class GroupConsumerCoordinatorTests
         public List<List<(TopicPartition, long)>> Commits { get; } = [];
         public int Received => Volatile.Read(ref _received);
         public TaskCompletionSource? HoldCommits { get; set; }
+        /// <summary>Answers OffsetCommit with REBALANCE_IN_PROGRESS and records nothing.</summary>
+        public bool RefuseCommits { get; set; }
         public ScriptedBroker? Broker { get; set; }
 
         public async Task ServeAsync(ScriptedConnection c)
@@ -136,7 +214,9 @@ public sealed class GroupConsumerCoordinatorTests
                         var commit = OffsetCommitRequest.Read(ref reader, r.Version);
                         Interlocked.Increment(ref _received);
                         if (HoldCommits is { } hold) await hold.Task.WaitAsync(TimeSpan.FromSeconds(30));
-                        lock (Commits)
+                        var refuse = RefuseCommits;
+                        if (!refuse)
+                            lock (Commits)
                             Commits.Add([.. commit.Topics.SelectMany(t => t.Partitions.Select(p => (new TopicPartition(t.Name, p.PartitionIndex), p.CommittedOffset)))
                                 .OrderBy(x => x.Item1)]);
                         response = new OffsetCommitResponse
@@ -144,7 +224,7 @@ public sealed class GroupConsumerCoordinatorTests
                             Topics = [.. commit.Topics.Select(t => new OffsetCommitResponse.OffsetCommitResponseTopic
                             {
                                 Name = t.Name,
-                                Partitions = [.. t.Partitions.Select(p => new OffsetCommitResponse.OffsetCommitResponsePartition { PartitionIndex = p.PartitionIndex })],
+                                Partitions = [.. t.Partitions.Select(p => new OffsetCommitResponse.OffsetCommitResponsePartition { PartitionIndex = p.PartitionIndex, ErrorCode = refuse ? (short)27 : (short)0 })],
                             })],
                         };
                         break;
