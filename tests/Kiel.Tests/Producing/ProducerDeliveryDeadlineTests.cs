@@ -165,4 +165,15 @@ public sealed class ProducerDeliveryDeadlineTests
             await DisposeDrivenAsync(producer, time);
         }
     }
+
+    [Fact]
+    public async Task A_delivery_timeout_longer_than_a_timer_can_wait_still_delivers()
+    {
+        // The cap's timer is clamped: 100 days is beyond what a timer takes (about 49 days).
+        var fake = new FakeTransport();
+        fake.Topics["t"] = [1];
+        await using var producer = FakeTransport.Producer(fake, FakeTransport.Options() with { DeliveryTimeout = TimeSpan.FromDays(100) });
+        var report = await producer.ProduceAsync("t", null, "v").AsTask().WaitAsync(Eventually.Deadline);
+        Assert.True(report.IsDelivered);
+    }
 }

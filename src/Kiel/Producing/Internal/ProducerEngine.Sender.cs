@@ -207,7 +207,8 @@ internal sealed partial class ProducerEngine
         // expire; the others are retried.
         var deadlineMs = long.MaxValue;
         foreach (var b in batches) deadlineMs = Math.Min(deadlineMs, b.CreatedMs + DeliveryMs);
-        using var expiry = new CancellationTokenSource(TimeSpan.FromMilliseconds(Math.Max(1, deadlineMs - NowMs)), _time);
+        // Clamped: a timer takes at most about 49 days, and a DeliveryTimeout may be longer (the request bound ends first then).
+        using var expiry = new CancellationTokenSource(TimeSpan.FromMilliseconds(Math.Clamp(deadlineMs - NowMs, 1, int.MaxValue)), _time);
         var sentMs = NowMs;
         try
         {
