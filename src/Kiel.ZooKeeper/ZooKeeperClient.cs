@@ -132,6 +132,17 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
 
     private static TaskCompletionSource<Connection> NewConnectedSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>
+    /// Fails the current "connected" signal for whoever waits on it, and marks the failure observed: often nobody waits
+    /// (a client never connected, or a signal just swapped in after the server dropped the socket on closeSession), and
+    /// the exception would otherwise surface as an unobserved task exception when the signal is collected.
+    /// </summary>
+    private void FailConnectedSignal(Exception error)
+    {
+        var signal = Volatile.Read(ref _connected);
+        if (signal.TrySetException(error)) _ = signal.Task.Exception;
+    }
+
     /// <summary>Starts the session loop and waits until the first session is established (bounded by <see cref="ZooKeeperClientOptions.ConnectionWaitTimeout"/>).</summary>
     /// <exception cref="ConnectionLossException">No server answered in time; the client keeps trying until disposed.</exception>
     public async Task ConnectAsync(CancellationToken cancellationToken = default)
@@ -337,7 +348,7 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
         SetState(SessionState.Expired, lost, null);
         if (_options.ReconnectAfterExpiry) return true;
         _expiredForGood = true;
-        Volatile.Read(ref _connected).TrySetException(new SessionExpiredException(null));
+        FailConnectedSignal(new SessionExpiredException(null));
         return false;
     }
 
@@ -392,7 +403,7 @@ public sealed partial class ZooKeeperClient : IAsyncDisposable
         }
         _closing.Cancel();
         connection?.Fail(null);
-        Volatile.Read(ref _connected).TrySetException(new ClientClosedException(null));
+        FailConnectedSignal(new ClientClosedException(null));
         if (_loop is not null)
         {
             try { await _loop.WaitAsync(_options.CloseTimeout).ConfigureAwait(false); }

@@ -222,6 +222,8 @@ public static class LogEvents
     public const int ProducerHeadersDropped = 6011;
     /// <summary>Logs <c>The cluster refused to bump the epoch of producer id {ProducerId} (epoch {Epoch}) with {Error}; taking a fresh producer id</c>.</summary>
     public const int ProducerEpochBumpRefused = 6012;
+    /// <summary>Logs <c>Abandoned a Produce request to broker {Broker} with {Batches} batches after {ElapsedMs} ms: a batch in it reached its delivery deadline (DeliveryTimeout); its records may or may not have been written</c>.</summary>
+    public const int ProducerRequestAbandoned = 6050;
 
     // Transactions (6100-6199)
     /// <summary>Logs <c>Transactional id {TransactionalId}: producer id {ProducerId} epoch {Epoch}</c>.</summary>

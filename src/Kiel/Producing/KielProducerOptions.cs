@@ -25,7 +25,11 @@ public sealed record KielProducerOptions : KielClientOptions
     public int? CompressionLevel { get; init; }
 
     /// <summary>How long a record may take from the produce call to its acknowledgement, retries included. Default 120 s.
-    /// After that it is reported failed with the last error.</summary>
+    /// After that it is reported failed (a <see cref="DeliveryTimeoutException"/> with the last error), also when its batch
+    /// is in flight: a Produce request is abandoned at the earliest deadline of its batches (its own timeout is capped by
+    /// what remains), so every report comes by this deadline, plus the time a record waited for its topic's first metadata
+    /// (at most <see cref="MaxBlock"/>). A record failed in flight may still have been written; its partition goes on under
+    /// a new producer epoch. Must be at least <see cref="Linger"/> + <see cref="KielClientOptions.RequestTimeout"/>.</summary>
     public TimeSpan DeliveryTimeout { get; init; } = TimeSpan.FromSeconds(120);
 
     /// <summary>Idempotent produce (producer id and sequence numbers, no duplicates on retry). Default true; needs <see cref="Acks.All"/>.
@@ -52,7 +56,8 @@ public sealed record KielProducerOptions : KielClientOptions
     /// Match it to the broker's <c>message.max.bytes</c>. Default 1,048,576.</summary>
     public int MaxRecordBytes { get; init; } = 1024 * 1024;
 
-    /// <summary>How long flushing at dispose may take before what is left is failed. Default 30 s.</summary>
+    /// <summary>How long flushing at dispose may take before what is left is failed. Default 30 s. Records still waiting
+    /// for their topic's metadata then fail at once, whatever <see cref="MaxBlock"/> is.</summary>
     public TimeSpan CloseTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Chooses the partition of records that name none. Default <see cref="Partitioners.Default"/> (murmur2, sticky for keyless).</summary>

@@ -44,4 +44,7 @@ internal static partial class ProducerLog
 
     [LoggerMessage(LogEvents.ProducerEpochBumpRefused, LogLevel.Warning, "The cluster refused to bump the epoch of producer id {ProducerId} (epoch {Epoch}) with {Error}; taking a fresh producer id")]
     public static partial void EpochBumpRefused(ILogger logger, string error, long producerId, short epoch);
+
+    [LoggerMessage(LogEvents.ProducerRequestAbandoned, LogLevel.Warning, "Abandoned a Produce request to broker {Broker} with {Batches} batches after {ElapsedMs} ms: a batch in it reached its delivery deadline (DeliveryTimeout); its records may or may not have been written")]
+    public static partial void RequestAbandonedAtDeliveryDeadline(ILogger logger, int broker, int batches, long elapsedMs);
 }

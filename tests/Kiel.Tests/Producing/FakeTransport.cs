@@ -17,6 +17,8 @@ internal sealed partial class FakeTransport : IProducerTransport
     public volatile bool Down;
     /// <summary>Produce never completes and ignores cancellation: a transport that hangs.</summary>
     public volatile bool Hang;
+    /// <summary>Metadata never arrives and the lookup ignores cancellation: a cluster whose answers can never be read.</summary>
+    public volatile bool MetadataHang;
     public byte Magic = 2;
     public bool SupportsIdempotence = true;
     public long LogAppendTime = -1;
@@ -37,6 +39,7 @@ internal sealed partial class FakeTransport : IProducerTransport
     public ValueTask<TopicLayout> GetTopicAsync(string topic, bool refresh, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref MetadataCalls);
+        if (MetadataHang) return new ValueTask<TopicLayout>(new TaskCompletionSource<TopicLayout>().Task);
         return ValueTask.FromResult(Topics.TryGetValue(topic, out var leaders)
             ? new TopicLayout(topic, (int[])leaders.Clone())
             : new TopicLayout(topic, [], 3));

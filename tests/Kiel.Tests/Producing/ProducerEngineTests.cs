@@ -316,6 +316,31 @@ public class ProducerEngineTests
     }
 
     [Fact]
+    public async Task Dispose_fails_a_record_still_waiting_for_metadata_when_the_close_timeout_ends()
+    {
+        // Issue 19 (hostile broker): metadata that can never be read, from a lookup that does not even stop when
+        // cancelled. Closing must not leave the record waiting for MaxBlock (here an hour) beyond the close.
+        var fake = Cluster("t", 1);
+        fake.MetadataHang = true;
+        var producer = FakeTransport.Producer(fake, FakeTransport.Options() with
+        {
+            CloseTimeout = TimeSpan.FromMilliseconds(300), MaxBlock = TimeSpan.FromHours(1),
+        });
+        var task = producer.ProduceAsync("t", null, "v").AsTask();
+        await Eventually.Until(() => Volatile.Read(ref fake.MetadataCalls) > 0, "the metadata lookup runs");
+        var disposing = System.Diagnostics.Stopwatch.StartNew();
+        await producer.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+        // The record has its outcome by the time the close returns; the close itself takes the close timeout, not the
+        // request bound (request timeout 5 s + 5 s) it would wait for a sender still busy with the record.
+        Assert.True(task.IsCompleted, "the record waiting for metadata has no outcome after the close");
+        Assert.InRange(disposing.Elapsed, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(9));
+        var ex = await Assert.ThrowsAsync<ProduceException>(() => task);
+        Assert.Contains("closed", ex.Message);
+        Assert.Contains("metadata of topic 't'", ex.Message);
+        Assert.Equal(1, producer.FailedCount);
+    }
+
+    [Fact]
     public async Task Dispose_flushes_what_lingers()
     {
         var fake = Cluster("t", 1);

@@ -31,14 +31,15 @@ internal sealed partial class ProducerEngine
                 // A fresh answer that the topic is unknown is final: fail now rather than wait for MaxBlock.
                 if (l.ErrorCode == (short)Kiel.ErrorCode.UnknownTopicOrPartition && refresh) break;
             }
-            catch (Exception ex) when (!_stop.IsCancellationRequested)
+            catch (Exception ex) when (!_stop.IsCancellationRequested && !_failAll)
             {
                 error = new ProduceException($"Metadata for topic '{topic.Topic}' could not be read: {ex.Message}", retriable: true, innerException: ex);
                 ProducerLog.MetadataFailed(_log, topic.Topic, ex.Message);
             }
-            catch (OperationCanceledException)
+            catch (Exception)
             {
-                error = new ProduceException("The producer was disposed before the topic's metadata arrived.");
+                // Closed: whatever the lookup ended with (a cancellation, or a cluster already disposed under it).
+                error = ClosedBeforeMetadata(topic.Topic);
                 break;
             }
             if (NowMs >= deadline || _failAll) break;
@@ -70,6 +71,27 @@ internal sealed partial class ProducerEngine
             topic.LookupRunning = false;
         }
         _wake.Set();
+    }
+
+    private ProduceException ClosedBeforeMetadata(string topic) => new(
+        $"The producer was closed (disposed) before the metadata of topic '{topic}' arrived within the close timeout ({_options.CloseTimeout}); the record was not sent.");
+
+    /// <summary>
+    /// At close, once the flush has given up: fails at once every record still waiting for its topic's metadata, rather
+    /// than leaving it to a lookup that may run until MaxBlock (a cluster whose metadata cannot be read).
+    /// </summary>
+    private void FailRecordsWaitingForMetadata()
+    {
+        foreach (var topic in _topics.Values)
+            lock (topic)
+            {
+                if (!topic.HasPending) continue;
+                var error = ClosedBeforeMetadata(topic.Topic);
+                foreach (var r in topic.Pending)
+                    FailRecord(topic.Topic, r.Partition ?? -1, r.Timestamp, r.Completion, r.Size, error);
+                topic.Pending.Clear();
+                topic.HasPending = false;
+            }
     }
 
     /// <summary>Refreshes a known topic's layout after a leader error. Called by the sender loop.</summary>

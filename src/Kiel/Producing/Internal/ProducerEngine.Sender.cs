@@ -11,6 +11,7 @@ internal sealed partial class ProducerEngine
     private Task<ProducerIdentity?>? _identityLookup;
     private long _identityRetryAtMs;
     private bool _identityLookupIsBump;
+    private long DeliveryMs => (long)_options.DeliveryTimeout.TotalMilliseconds;
 
     /// <summary>The sender, on a thread of its own (see <see cref="Signal"/> for why it blocks rather than awaits).</summary>
     private void SendLoop()
@@ -200,9 +201,19 @@ internal sealed partial class ProducerEngine
     private async Task SendAsync(int broker, List<ProducerBatch> batches)
     {
         SendOutcome outcome;
+        // The request lives no longer than its batches may: at the earliest delivery deadline among them it is abandoned
+        // (the connection drops a late reply), so that no report comes later than DeliveryTimeout, even for a batch in
+        // flight to a broker that never answers or a connection that never comes up. Batches whose deadline passed then
+        // expire; the others are retried.
+        var deadlineMs = long.MaxValue;
+        foreach (var b in batches) deadlineMs = Math.Min(deadlineMs, b.CreatedMs + DeliveryMs);
+        // Clamped: a timer takes at most about 49 days, and a DeliveryTimeout may be longer (the request bound ends first then).
+        using var expiry = new CancellationTokenSource(TimeSpan.FromMilliseconds(Math.Clamp(deadlineMs - NowMs, 1, int.MaxValue)), _time);
+        var sentMs = NowMs;
         try
         {
-            var magic = await _transport.GetRecordMagicAsync(broker, _stop.Token).ConfigureAwait(false);
+            using var live = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, expiry.Token);
+            var magic = await _transport.GetRecordMagicAsync(broker, live.Token).AsTask().WaitAsync(live.Token).ConfigureAwait(false);
             var parts = new List<ProducePartitionData>(batches.Count);
             foreach (var b in batches)
             {
@@ -211,11 +222,18 @@ internal sealed partial class ProducerEngine
             }
             // The connection enforces the request timeout; this bound only guards against a transport that never answers.
             using var bound = new CancellationTokenSource(_options.RequestTimeout + TimeSpan.FromSeconds(5), _time);
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, bound.Token);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(live.Token, bound.Token);
             var call = new ProduceCall((short)_options.Acks, (int)_options.RequestTimeout.TotalMilliseconds, parts) { TransactionalId = _options.TransactionalId };
             // WaitAsync too: the bound holds even for a transport that ignores its token.
             var result = await _transport.ProduceAsync(broker, call, timeout.Token).AsTask().WaitAsync(timeout.Token).ConfigureAwait(false);
             outcome = new SendOutcome(broker, batches, result, null);
+        }
+        catch (OperationCanceledException) when (expiry.IsCancellationRequested && !_stop.IsCancellationRequested)
+        {
+            ProducerLog.RequestAbandonedAtDeliveryDeadline(_log, broker, batches.Count, NowMs - sentMs);
+            outcome = new SendOutcome(broker, batches, null, new TimeoutException(
+                $"No answer from broker {broker} before the delivery deadline of a batch in the request ({NowMs - sentMs} ms after it was sent); " +
+                "the request was abandoned, so its records may or may not have been written."));
         }
         catch (Exception ex)
         {

@@ -276,6 +276,7 @@ internal sealed partial class ProducerEngine : IAsyncDisposable
         var left = Outstanding;
         if (left > 0) ProducerLog.ClosingFailedRecords(_log, left);
         _failAll = true;
+        FailRecordsWaitingForMetadata();
         _wake.Set();
         // The loop fails what is left and stops; in-flight requests are abandoned after a bounded wait.
         await Task.WhenAny(_sender, Task.Delay(_options.RequestTimeout + TimeSpan.FromSeconds(5), _time)).ConfigureAwait(false);
