@@ -8,6 +8,10 @@ internal sealed partial class ProducerEngine
     private sealed record SendOutcome(int Broker, List<ProducerBatch> Batches, ProduceResult? Result, Exception? Error);
 
     private int _inFlightTotal;
+    private long _senderPasses;
+
+    /// <summary>How many passes the sender loop has made (tests: an idle producer makes none).</summary>
+    internal long SenderPasses => Volatile.Read(ref _senderPasses);
     private Task<ProducerIdentity?>? _identityLookup;
     private long _identityRetryAtMs;
     private bool _identityLookupIsBump;
@@ -21,10 +25,12 @@ internal sealed partial class ProducerEngine
         var deliveryMs = (long)_options.DeliveryTimeout.TotalMilliseconds;
         while (true)
         {
+            Volatile.Write(ref _senderPasses, _senderPasses + 1);
             while (_outcomes.TryDequeue(out var outcome)) HandleOutcome(outcome, failed);
             RunLoopActions();
             var now = NowMs;
-            var nextWake = now + 100;
+            // No deadline yet: an idle producer sleeps until it is woken (a record, a flush, an answer, a lookup done).
+            var nextWake = long.MaxValue;
             // A transactional producer's identity comes from InitTransactionsAsync and its aborts, not from this loop.
             if (_txn is null && (!_identityReady || _bumpWanted)) PollIdentity(now, ref nextWake);
             // Only the partitions that need a new identity wait for it (WaitsForIdentity); the others go on under the current one.
@@ -124,10 +130,24 @@ internal sealed partial class ProducerEngine
                 return;
             }
             if (failAll && !busy && _inFlightTotal == 0 && _outcomes.IsEmpty) return;
-            // Round a sub-millisecond remainder up to 1 ms: waiting 0 would spin until the deadline.
-            var waitMs = nextWake - NowMs;
-            _wake.Wait(waitMs <= 0 ? 0 : (int)Math.Max(1, waitMs), _stop.Token);
+            // While anything is held, look again at least every 100 ms (a safety net beside the deadlines above);
+            // with nothing held, sleep until woken.
+            if (busy || _inFlightTotal > 0) nextWake = Math.Min(nextWake, now + 100);
+            SleepUntil(nextWake);
         }
+    }
+
+    /// <summary>Blocks until <paramref name="nextWakeMs"/> (<see cref="long.MaxValue"/>: none) or a wake.</summary>
+    private void SleepUntil(long nextWakeMs)
+    {
+        if (nextWakeMs == long.MaxValue)
+        {
+            _wake.Wait(Timeout.Infinite, _stop.Token);
+            return;
+        }
+        // Round a sub-millisecond remainder up to 1 ms: waiting 0 would spin until the deadline.
+        var waitMs = nextWakeMs - NowMs;
+        _wake.Wait(waitMs <= 0 ? 0 : (int)Math.Min(int.MaxValue, Math.Max(1, waitMs)), _stop.Token);
     }
 
     private DeliveryTimeoutException Expired(ProducerBatch b)
