@@ -61,7 +61,15 @@ internal sealed partial class ProducerEngine
                         if (p.Open is { } open)
                         {
                             var due = open.CreatedMs + lingerMs;
-                            if (flushing || failAll || failQueued is not null || refused is not null || now >= due) SealLocked(p, layout.PartitionCount);
+                            if (flushing || failAll || failQueued is not null || refused is not null || now - open.CreatedMs >= deliveryMs)
+                                SealLocked(p, layout.PartitionCount);
+                            // Lingered: sealed when the partition can send it now. While a batch of the partition is in
+                            // flight or queued, the open one keeps filling (up to BatchSize) and goes when the partition
+                            // is free, as one batch rather than a queue of small ones (the answer wakes this loop).
+                            else if (now >= due)
+                            {
+                                if (p.InFlight is null && p.Ready.Count == 0) SealLocked(p, layout.PartitionCount);
+                            }
                             else nextWake = Math.Min(nextWake, due);
                         }
                         for (var j = 0; j < p.Ready.Count;)
