@@ -110,25 +110,40 @@ public sealed class ProducerMemoryTests
         try
         {
             var engine = producer.Engine;
-            await engine.GetPartitionCountAsync("t", CancellationToken.None).AsTask().WaitAsync(Eventually.Deadline);
+            // Warm up: the layout and the producer id are known (a flush sends at once), so each record below opens or
+            // joins its batch synchronously, at the current fake time.
+            var warm = producer.ProduceAsync("t", null, "warm-up", partition: 0).AsTask();
+            await producer.FlushAsync().WaitAsync(Eventually.Deadline);
+            Assert.True((await warm).IsDelivered);
             fake.Stalled[1] = stall;
+            // Fake time moves in steps until the sender has done what is awaited: a step made before the sender armed its
+            // wait on the fake clock would otherwise leave that wait a step short.
+            async Task AdvanceUntil(Func<bool> done, TimeSpan step, string what)
+            {
+                for (var i = 0; i < 2000 && !done(); i++)
+                {
+                    time.Advance(step);
+                    await Task.Delay(5);
+                }
+                Assert.True(done(), what);
+            }
+
             var deliveries = new List<Task<DeliveryReport>> { producer.ProduceAsync("t", null, "a", partition: 0).AsTask() };
-            time.Advance(TimeSpan.FromMilliseconds(5));
-            await Eventually.Until(() => !fake.Calls.IsEmpty, "the first batch is sent (and held by the broker)");
+            await AdvanceUntil(() => fake.Calls.Count == 2, TimeSpan.FromMilliseconds(1), "the first batch is sent (and held by the broker)");
 
             // Three more records, each followed by time past the linger and a pass of the sender over it.
             foreach (var v in new[] { "b", "c", "d" })
             {
                 deliveries.Add(producer.ProduceAsync("t", null, v, partition: 0).AsTask());
                 var passes = engine.SenderPasses;
-                time.Advance(TimeSpan.FromMilliseconds(150));
-                await Eventually.Until(() => engine.SenderPasses > passes, "the sender looked at the lingered record");
+                time.Advance(TimeSpan.FromMilliseconds(10));
+                await AdvanceUntil(() => engine.SenderPasses > passes + 1, TimeSpan.FromMilliseconds(50), "the sender looked at the lingered record");
             }
             stall.SetResult();
             await producer.FlushAsync().WaitAsync(Eventually.Deadline);
             foreach (var d in deliveries) Assert.True((await d).IsDelivered);
-            Assert.Equal([1, 3], fake.Sequences.Select(s => s.Count));
-            Assert.Equal([0, 1], fake.Sequences.Select(s => s.BaseSequence));
+            Assert.Equal([1, 1, 3], fake.Sequences.Select(s => s.Count));
+            Assert.Equal([0, 1, 2], fake.Sequences.Select(s => s.BaseSequence));
         }
         finally
         {
