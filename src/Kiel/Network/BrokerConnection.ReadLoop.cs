@@ -215,6 +215,7 @@ internal partial class BrokerConnection
             idle = _pending.Count == 0 && _options.IdleTimeout != Timeout.InfiniteTimeSpan
                 && _time.GetElapsedTime(Volatile.Read(ref _lastActivity), now) > _options.IdleTimeout
                 && !_writing;
+            if (expired is null && !idle) ArmSweepLocked(NextSweepDueLocked(), now, fired: true);
         }
         if (expired is not null)
         {
@@ -230,6 +231,34 @@ internal partial class BrokerConnection
             NetworkLog.IdleClosed(_logger, Endpoint, Purpose, _options.IdleTimeout.TotalMilliseconds);
             Fail(new KafkaConnectionException(Endpoint, $"closed after {_options.IdleTimeout.TotalMilliseconds:0} ms idle"), clean: true);
         }
+    }
+
+    /// <summary>The next time the sweep has something to check: the earliest request deadline, else the idle timeout. Caller holds the _pending lock.</summary>
+    private long NextSweepDueLocked()
+    {
+        var due = long.MaxValue;
+        foreach (var p in _pending.Values)
+            if (p.Deadline < due) due = p.Deadline;
+        if (_pending.Count == 0 && _options.IdleTimeout != Timeout.InfiniteTimeSpan)
+            due = Volatile.Read(ref _lastActivity) + (long)(_options.IdleTimeout.TotalSeconds * _time.TimestampFrequency);
+        return due;
+    }
+
+    /// <summary>
+    /// Arms the one-shot sweep timer for <paramref name="due"/> (a timestamp; <see cref="long.MaxValue"/>: not at all).
+    /// After a firing the next one is at least 10 ms later, so a check that cannot finish yet (a write under way at the
+    /// idle timeout) never spins. Caller holds the _pending lock.
+    /// </summary>
+    private void ArmSweepLocked(long due, long now, bool fired = false)
+    {
+        if (_sweepTimer is not { } timer || _state != 0) return;
+        if (fired) due = Math.Max(due, now + _time.TimestampFrequency / 100);
+        _sweepDue = due;
+        // One millisecond late rather than early: a timer that fires before the deadline would only re-arm.
+        var delay = due == long.MaxValue ? Timeout.InfiniteTimeSpan
+            : TimeSpan.FromMilliseconds(Math.Min(Math.Max(0, (double)(due - now) * 1000 / _time.TimestampFrequency) + 1, uint.MaxValue - 2));
+        try { timer.Change(delay, Timeout.InfiniteTimeSpan); }
+        catch (ObjectDisposedException) { } // closed meanwhile
     }
 
     /// <summary>Closes the stream once and fails everything in flight and queued with a retriable exception naming the broker.</summary>

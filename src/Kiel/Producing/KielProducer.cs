@@ -15,6 +15,9 @@ public sealed class KielProducer<TKey, TValue> : IAsyncDisposable
     [ThreadStatic] private static ArrayBufferWriter<byte>? t_value;
 
     private readonly ProducerEngine _engine;
+
+    /// <summary>The engine below (tests: its sender's pass count).</summary>
+    internal ProducerEngine Engine => _engine;
     private readonly ISerializer<TKey> _keySerializer;
     private readonly ISerializer<TValue> _valueSerializer;
     private int _disposed;

@@ -60,6 +60,57 @@ public sealed class ProducerTimeTests
     }
 
     [Fact]
+    public async Task An_idle_sender_makes_no_pass_however_far_fake_time_moves_and_wakes_for_the_next_record()
+    {
+        var time = new FakeTimeProvider();
+        var fake = Cluster();
+        var producer = FakeTransport.Producer(fake, FakeTransport.Options() with
+        {
+            TimeProvider = time, Linger = TimeSpan.FromMilliseconds(5), CloseTimeout = TimeSpan.Zero,
+        });
+        try
+        {
+            var first = producer.ProduceAsync("t", null, "a", partition: 0).AsTask();
+            await producer.FlushAsync().WaitAsync(Eventually.Deadline);
+            Assert.True((await first).IsDelivered);
+
+            // Settled: the passes that handled the answer are over once the count stops moving.
+            var engine = producer.Engine;
+            var passes = engine.SenderPasses;
+            for (var quiet = 0; quiet < 5;)
+            {
+                await Task.Delay(20);
+                var now = engine.SenderPasses;
+                quiet = now == passes ? quiet + 1 : 0;
+                passes = now;
+            }
+
+            // An hour of fake time in 100 ms steps: the old 100 ms scan would have made 36,000 passes.
+            for (var i = 0; i < 36_000; i++)
+            {
+                time.Advance(TimeSpan.FromMilliseconds(100));
+                if (i % 1000 == 0) await Task.Delay(1);
+            }
+            await Eventually.Holds(() => engine.SenderPasses == passes, "the idle sender made no pass", TimeSpan.FromMilliseconds(200));
+
+            // A record wakes it: sent once its linger has passed on the fake clock.
+            var second = producer.ProduceAsync("t", null, "b", partition: 0).AsTask();
+            await Eventually.Until(() => engine.SenderPasses > passes, "the record woke the sender");
+            for (var i = 0; i < 100 && !second.IsCompleted; i++)
+            {
+                time.Advance(TimeSpan.FromMilliseconds(1));
+                await Task.WhenAny(second, Task.Delay(10));
+            }
+            Assert.True((await second.WaitAsync(Eventually.Deadline)).IsDelivered);
+            Assert.Equal(["a", "b"], fake.Log("t", 0).Select(r => System.Text.Encoding.UTF8.GetString(r.Value!)));
+        }
+        finally
+        {
+            await DisposeDrivenAsync(producer, time);
+        }
+    }
+
+    [Fact]
     public async Task Delivery_timeout_expires_records_at_the_fake_deadline()
     {
         var time = new FakeTimeProvider();

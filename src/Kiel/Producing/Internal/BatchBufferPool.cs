@@ -7,41 +7,141 @@ namespace Kiel.Producing.Internal;
 /// The byte arrays behind batches, pooled by power-of-two size up to a byte budget. When callers outrun the
 /// cluster, a full <see cref="KielProducerOptions.BufferMemory"/> of batches waits at once; the shared ArrayPool
 /// keeps only a few arrays per size per core and would drop most of them on return and allocate anew. Like the
-/// Java client's BufferPool, this one keeps what it has handed out, up to its budget.
+/// Java client's BufferPool, this one keeps what it has handed out, up to its budget — but not at its peak forever:
+/// every <see cref="TrimInterval"/> it drops, per size, as many arrays as stayed unused through the whole interval
+/// (see <see cref="TrimmingArrayPool"/>). A pool left alone is empty after two intervals, and its timer, armed only
+/// while the pool holds something, then stops.
 /// </summary>
 internal static class BatchBufferPool
 {
     private const long MaxPooledBytes = 256L * 1024 * 1024;
-    private static readonly ConcurrentBag<byte[]>[] s_buckets = Enumerable.Range(0, 31).Select(_ => new ConcurrentBag<byte[]>()).ToArray();
-    private static long s_pooledBytes;
-    private static long s_misses, s_missBytes, s_dropped;
+
+    /// <summary>How often unused arrays are dropped.</summary>
+    public static readonly TimeSpan TrimInterval = TimeSpan.FromSeconds(10);
+
+    private static readonly TrimmingArrayPool s_pool = new(MaxPooledBytes);
+    private static ITimer? s_trimTimer;
+    private static int s_trimArmed;
 
     /// <summary>Arrays allocated because the pool had none, their bytes, and arrays dropped over the budget (diagnostics).</summary>
-    public static (long Misses, long MissBytes, long Dropped) Stats => (s_misses, s_missBytes, s_dropped);
+    public static (long Misses, long MissBytes, long Dropped) Stats => s_pool.Stats;
 
-    public static byte[] Rent(int minimumLength)
-    {
-        var size = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(256, minimumLength));
-        var bucket = BitOperations.Log2((uint)size);
-        if (s_buckets[bucket].TryTake(out var array))
-        {
-            Interlocked.Add(ref s_pooledBytes, -array.Length);
-            return array;
-        }
-        Interlocked.Increment(ref s_misses);
-        Interlocked.Add(ref s_missBytes, size);
-        return GC.AllocateUninitializedArray<byte>(size);
-    }
+    /// <summary>Bytes held in the pool now (diagnostics).</summary>
+    public static long PooledBytes => s_pool.PooledBytes;
+
+    public static byte[] Rent(int minimumLength) => s_pool.Rent(minimumLength);
 
     public static void Return(byte[] array)
     {
-        if (array.Length == 0 || !BitOperations.IsPow2(array.Length)) return;
-        if (Interlocked.Add(ref s_pooledBytes, array.Length) > MaxPooledBytes)
+        if (s_pool.Return(array) && Volatile.Read(ref s_trimArmed) == 0) ArmTrim();
+    }
+
+    private static void ArmTrim()
+    {
+        if (Interlocked.Exchange(ref s_trimArmed, 1) != 0) return;
+        var timer = Volatile.Read(ref s_trimTimer);
+        if (timer is null)
         {
-            Interlocked.Add(ref s_pooledBytes, -array.Length);
-            Interlocked.Increment(ref s_dropped);
-            return;
+            // Created without capturing the execution context of whichever producer returned an array first.
+            using (ExecutionContext.SuppressFlow())
+                timer = TimeProvider.System.CreateTimer(static _ => OnTrimTimer(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            if (Interlocked.CompareExchange(ref s_trimTimer, timer, null) is { } other)
+            {
+                timer.Dispose();
+                timer = other;
+            }
         }
-        s_buckets[BitOperations.Log2((uint)array.Length)].Add(array);
+        timer.Change(TrimInterval, Timeout.InfiniteTimeSpan);
+    }
+
+    private static void OnTrimTimer()
+    {
+        s_pool.Trim();
+        // Disarm; a Return that raced with this sees the flag clear and arms again, and one that came before is re-checked here.
+        Volatile.Write(ref s_trimArmed, 0);
+        if (s_pool.PooledBytes > 0) ArmTrim();
+    }
+}
+
+/// <summary>
+/// Arrays pooled by power-of-two size up to a byte budget, trimmed on demand: <see cref="Trim"/> drops, per size, as
+/// many arrays as stayed in the pool through the whole time since the previous trim (the low-water mark of that size's
+/// pooled count), so what a steady load cycles through is kept and what it never needed, or no longer needs, goes.
+/// </summary>
+/// <param name="maxPooledBytes">The most bytes the pool keeps; arrays returned beyond it are dropped.</param>
+internal sealed class TrimmingArrayPool(long maxPooledBytes)
+{
+    private sealed class Bucket
+    {
+        public readonly ConcurrentBag<byte[]> Arrays = [];
+        public int Count;
+        // The fewest arrays pooled at any moment since the last trim: that many were never needed in the interval.
+        public int LowWater;
+    }
+
+    private readonly Bucket[] _buckets = Enumerable.Range(0, 31).Select(_ => new Bucket()).ToArray();
+    private long _pooledBytes;
+    private long _misses, _missBytes, _dropped, _trimmed;
+
+    /// <summary>Arrays allocated because the pool had none, their bytes, and arrays dropped over the budget.</summary>
+    public (long Misses, long MissBytes, long Dropped) Stats => (Interlocked.Read(ref _misses), Interlocked.Read(ref _missBytes), Interlocked.Read(ref _dropped));
+
+    /// <summary>Bytes held in the pool now.</summary>
+    public long PooledBytes => Interlocked.Read(ref _pooledBytes);
+
+    /// <summary>Arrays dropped by trims so far.</summary>
+    public long Trimmed => Interlocked.Read(ref _trimmed);
+
+    /// <summary>Arrays of exactly <paramref name="size"/> bytes (a power of two) pooled now.</summary>
+    public int PooledCount(int size) => Volatile.Read(ref _buckets[BitOperations.Log2((uint)size)].Count);
+
+    /// <summary>An array of at least <paramref name="minimumLength"/> bytes (a power of two, 256 or more), pooled or new.</summary>
+    public byte[] Rent(int minimumLength)
+    {
+        var size = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(256, minimumLength));
+        var bucket = _buckets[BitOperations.Log2((uint)size)];
+        if (bucket.Arrays.TryTake(out var array))
+        {
+            Interlocked.Add(ref _pooledBytes, -array.Length);
+            var count = Interlocked.Decrement(ref bucket.Count);
+            // Lower the low-water mark (approximate under races, which only changes what the next trim keeps).
+            if (count < Volatile.Read(ref bucket.LowWater)) Volatile.Write(ref bucket.LowWater, Math.Max(0, count));
+            return array;
+        }
+        Interlocked.Increment(ref _misses);
+        Interlocked.Add(ref _missBytes, size);
+        return GC.AllocateUninitializedArray<byte>(size);
+    }
+
+    /// <summary>Takes an array back; false when it was not kept (not from this pool's sizes, or over the budget).</summary>
+    public bool Return(byte[] array)
+    {
+        if (array.Length == 0 || !BitOperations.IsPow2(array.Length)) return false;
+        if (Interlocked.Add(ref _pooledBytes, array.Length) > maxPooledBytes)
+        {
+            Interlocked.Add(ref _pooledBytes, -array.Length);
+            Interlocked.Increment(ref _dropped);
+            return false;
+        }
+        var bucket = _buckets[BitOperations.Log2((uint)array.Length)];
+        bucket.Arrays.Add(array);
+        Interlocked.Increment(ref bucket.Count);
+        return true;
+    }
+
+    /// <summary>Drops, per size, the arrays that stayed unused since the last trim, and starts the next interval.</summary>
+    public void Trim()
+    {
+        foreach (var bucket in _buckets)
+        {
+            var drop = Math.Min(Volatile.Read(ref bucket.LowWater), Volatile.Read(ref bucket.Count));
+            for (var i = 0; i < drop && bucket.Arrays.TryTake(out var array); i++)
+            {
+                Interlocked.Decrement(ref bucket.Count);
+                Interlocked.Add(ref _pooledBytes, -array.Length);
+                Interlocked.Increment(ref _trimmed);
+            }
+            Volatile.Write(ref bucket.LowWater, Volatile.Read(ref bucket.Count));
+        }
     }
 }

@@ -16,6 +16,9 @@ internal sealed class PartitionState(string topic, int partition)
     /// <summary>Sealed batches in send order; a retried batch goes back to the front.</summary>
     public readonly List<ProducerBatch> Ready = [];
 
+    /// <summary>The size of the last batch sealed (bytes of its records): the next batch starts at that capacity.</summary>
+    public int LastBatchBytes;
+
     /// <summary>The batch in flight, or null.</summary>
     public ProducerBatch? InFlight;
 

@@ -24,6 +24,7 @@ internal sealed partial class ProducerEngine
         // A transactional producer gets the new epoch when the transaction is aborted.
         _txn?.RequestBumpAfterAbort();
         _bumpWanted = true;
+        _wake.Set(); // the loop asks for it on its next pass, which a sleeping loop would not start on its own
     }
 
     /// <summary>True while the partition waits for an identity other than the current one. Called under the partition's lock.</summary>

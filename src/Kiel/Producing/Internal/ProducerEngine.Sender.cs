@@ -8,6 +8,10 @@ internal sealed partial class ProducerEngine
     private sealed record SendOutcome(int Broker, List<ProducerBatch> Batches, ProduceResult? Result, Exception? Error);
 
     private int _inFlightTotal;
+    private long _senderPasses;
+
+    /// <summary>How many passes the sender loop has made (tests: an idle producer makes none).</summary>
+    internal long SenderPasses => Volatile.Read(ref _senderPasses);
     private Task<ProducerIdentity?>? _identityLookup;
     private long _identityRetryAtMs;
     private bool _identityLookupIsBump;
@@ -22,10 +26,12 @@ internal sealed partial class ProducerEngine
         var deliveryMs = (long)_options.DeliveryTimeout.TotalMilliseconds;
         while (true)
         {
+            Volatile.Write(ref _senderPasses, _senderPasses + 1);
             while (_outcomes.TryDequeue(out var outcome)) HandleOutcome(outcome, failed);
             RunLoopActions();
             var now = NowMs;
-            var nextWake = now + 100;
+            // No deadline yet: an idle producer sleeps until it is woken (a record, a flush, an answer, a lookup done).
+            var nextWake = long.MaxValue;
             // A transactional producer's identity comes from InitTransactionsAsync and its aborts, not from this loop.
             if (_txn is null && (!_identityReady || _bumpWanted)) PollIdentity(now, ref nextWake);
             // Only the partitions that need a new identity wait for it (WaitsForIdentity); the others go on under the current one.
@@ -56,7 +62,15 @@ internal sealed partial class ProducerEngine
                         if (p.Open is { } open)
                         {
                             var due = open.CreatedMs + lingerMs;
-                            if (flushing || failAll || failQueued is not null || refused is not null || now >= due) SealLocked(p, layout.PartitionCount);
+                            if (flushing || failAll || failQueued is not null || refused is not null || now - open.CreatedMs >= deliveryMs)
+                                SealLocked(p, layout.PartitionCount);
+                            // Lingered: sealed when the partition can send it now. While a batch of the partition is in
+                            // flight or queued, the open one keeps filling (up to BatchSize) and goes when the partition
+                            // is free, as one batch rather than a queue of small ones (the answer wakes this loop).
+                            else if (now >= due)
+                            {
+                                if (p.InFlight is null && p.Ready.Count == 0) SealLocked(p, layout.PartitionCount);
+                            }
                             else nextWake = Math.Min(nextWake, due);
                         }
                         for (var j = 0; j < p.Ready.Count;)
@@ -125,10 +139,24 @@ internal sealed partial class ProducerEngine
                 return;
             }
             if (failAll && !busy && _inFlightTotal == 0 && _outcomes.IsEmpty) return;
-            // Round a sub-millisecond remainder up to 1 ms: waiting 0 would spin until the deadline.
-            var waitMs = nextWake - NowMs;
-            _wake.Wait(waitMs <= 0 ? 0 : (int)Math.Max(1, waitMs), _stop.Token);
+            // While anything is held, look again at least every 100 ms (a safety net beside the deadlines above);
+            // with nothing held, sleep until woken.
+            if (busy || _inFlightTotal > 0) nextWake = Math.Min(nextWake, now + 100);
+            SleepUntil(nextWake);
         }
+    }
+
+    /// <summary>Blocks until <paramref name="nextWakeMs"/> (<see cref="long.MaxValue"/>: none) or a wake.</summary>
+    private void SleepUntil(long nextWakeMs)
+    {
+        if (nextWakeMs == long.MaxValue)
+        {
+            _wake.Wait(Timeout.Infinite, _stop.Token);
+            return;
+        }
+        // Round a sub-millisecond remainder up to 1 ms: waiting 0 would spin until the deadline.
+        var waitMs = nextWakeMs - NowMs;
+        _wake.Wait(waitMs <= 0 ? 0 : (int)Math.Min(int.MaxValue, Math.Max(1, waitMs)), _stop.Token);
     }
 
     private DeliveryTimeoutException Expired(ProducerBatch b)

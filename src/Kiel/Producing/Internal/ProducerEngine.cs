@@ -166,7 +166,9 @@ internal sealed partial class ProducerEngine : IAsyncDisposable
             }
             if (batch is null)
             {
-                batch = state.Open = new ProducerBatch(state, Math.Min(_options.BatchSize, Math.Max(size, 16 * 1024)), NowMs);
+                // Sized like the partition's last batch (the arena doubles when it needs more), not at a fixed 16 KiB: with
+                // thousands of partitions a batch often holds a record or two, and 16 KiB each was most of the memory.
+                batch = state.Open = new ProducerBatch(state, Math.Min(_options.BatchSize, Math.Max(size, state.LastBatchBytes)), NowMs);
                 wake = true;
             }
             WriteEntry(batch.Arena, key, keyIsNull, value, valueIsNull, headers, timestamp);
@@ -183,6 +185,7 @@ internal sealed partial class ProducerEngine : IAsyncDisposable
         if (state.Open is not { } open) return;
         state.Ready.Add(open);
         state.Open = null;
+        state.LastBatchBytes = open.Arena.Length;
         try { _partitioner.OnBatchSealed(state.Topic, state.Partition, partitionCount); }
         catch (Exception ex) { ProducerLog.CallbackThrew(_log, ex); }
         _wake.Set();

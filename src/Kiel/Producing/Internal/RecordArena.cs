@@ -19,6 +19,8 @@ internal sealed class RecordArena : IBufferWriter<byte>, IDisposable
     public RecordArena(int initialCapacity) => _buffer = BatchBufferPool.Rent(Math.Max(256, initialCapacity));
 
     public int Length => _written;
+    /// <summary>The bytes the arena holds now, used or not.</summary>
+    public int Capacity => _buffer.Length;
     public ReadOnlySpan<byte> Span => _buffer.AsSpan(0, _written);
     public Span<byte> MutableSpan => _buffer.AsSpan(0, _written);
     public ReadOnlyMemory<byte> Memory => _buffer.AsMemory(0, _written);

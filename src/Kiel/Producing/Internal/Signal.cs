@@ -15,12 +15,13 @@ internal sealed class Signal(TimeProvider? time = null)
 
     public void Set() => _event.Set();
 
-    /// <summary>Blocks until set, <paramref name="milliseconds"/> pass (0: do not block) or the token is cancelled; then resets.</summary>
+    /// <summary>Blocks until set, <paramref name="milliseconds"/> pass (0: do not block, <see cref="Timeout.Infinite"/>: no time limit) or the token is cancelled; then resets.</summary>
     public void Wait(int milliseconds, CancellationToken cancellationToken)
     {
         try
         {
-            if (milliseconds > 0 && _time is null) _event.Wait(milliseconds, cancellationToken);
+            if (milliseconds == Timeout.Infinite) _event.Wait(cancellationToken);
+            else if (milliseconds > 0 && _time is null) _event.Wait(milliseconds, cancellationToken);
             else if (milliseconds > 0 && _time is not null)
             {
                 // Another clock (a fake one in tests): the wait ends when that clock says so.

@@ -1,0 +1,159 @@
+using Kiel.Producing;
+using Kiel.Producing.Internal;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Kiel.Tests.Producing;
+
+/// <summary>What the producer keeps per partition follows what is in use: batch buffers sized by need, pooled buffers trimmed.</summary>
+public sealed class ProducerMemoryTests
+{
+    [Fact]
+    public void Arrays_unused_through_a_whole_interval_are_dropped_by_the_next_trim()
+    {
+        var pool = new TrimmingArrayPool(1L << 30);
+        var arrays = Enumerable.Range(0, 3).Select(_ => pool.Rent(4000)).ToList();
+        Assert.All(arrays, a => Assert.Equal(4096, a.Length));
+        foreach (var a in arrays) Assert.True(pool.Return(a));
+        Assert.Equal(3 * 4096, pool.PooledBytes);
+
+        pool.Trim(); // they were just used: the first trim only starts the interval
+        Assert.Equal(3, pool.PooledCount(4096));
+        pool.Trim(); // unused through a whole interval: gone
+        Assert.Equal(0, pool.PooledCount(4096));
+        Assert.Equal(0, pool.PooledBytes);
+        Assert.Equal(3, pool.Trimmed);
+    }
+
+    [Fact]
+    public void A_trim_keeps_what_a_steady_load_cycles_through_and_drops_the_surplus_of_a_past_peak()
+    {
+        var pool = new TrimmingArrayPool(1L << 30);
+        // A peak: five arrays out at once.
+        var peak = Enumerable.Range(0, 5).Select(_ => pool.Rent(1 << 16)).ToList();
+        foreach (var a in peak) pool.Return(a);
+        pool.Trim();
+
+        // Then a steady load of two at a time, for two intervals: the three above it go, the two it uses stay.
+        for (var interval = 0; interval < 2; interval++)
+        {
+            for (var round = 0; round < 10; round++)
+            {
+                var a = pool.Rent(1 << 16);
+                var b = pool.Rent(1 << 16);
+                pool.Return(a);
+                pool.Return(b);
+            }
+            pool.Trim();
+        }
+        Assert.Equal(2, pool.PooledCount(1 << 16));
+        Assert.Equal(0, pool.Stats.Misses - 5); // the steady load never allocated
+
+        pool.Trim();
+        Assert.Equal(0, pool.PooledBytes); // then idle: nothing kept
+    }
+
+    [Fact]
+    public void Arrays_over_the_budget_are_not_kept()
+    {
+        var pool = new TrimmingArrayPool(8192);
+        var arrays = Enumerable.Range(0, 3).Select(_ => pool.Rent(4096)).ToList();
+        Assert.True(pool.Return(arrays[0]));
+        Assert.True(pool.Return(arrays[1]));
+        Assert.False(pool.Return(arrays[2]));
+        Assert.Equal(8192, pool.PooledBytes);
+        Assert.Equal(1, pool.Stats.Dropped);
+    }
+
+    [Fact]
+    public async Task A_batch_starts_at_the_size_its_records_need_not_at_a_fixed_16_KiB()
+    {
+        var time = new FakeTimeProvider();
+        var fake = new FakeTransport();
+        fake.Topics["t"] = Enumerable.Repeat(1, 200).ToArray();
+        var producer = FakeTransport.Producer(fake, FakeTransport.Options() with
+        {
+            TimeProvider = time, Linger = TimeSpan.FromMinutes(10), DeliveryTimeout = TimeSpan.FromHours(1), CloseTimeout = TimeSpan.Zero,
+        });
+        try
+        {
+            await producer.Engine.GetPartitionCountAsync("t", CancellationToken.None).AsTask().WaitAsync(Eventually.Deadline);
+            var value = new string('v', 100);
+            for (var p = 0; p < 200; p++) _ = producer.ProduceAsync("t", null, value, partition: p);
+            var topic = producer.Engine.GetTopic("t");
+            await Eventually.Until(() => topic.Partitions.Length == 200 && topic.Partitions.All(s => { lock (s) return s.Open is not null; }), "every partition has its open batch");
+            foreach (var s in topic.Partitions)
+                lock (s) Assert.InRange(s.Open!.Arena.Capacity, 1, 512);
+        }
+        finally
+        {
+            var disposing = producer.DisposeAsync().AsTask();
+            for (var i = 0; i < 600 && !disposing.IsCompleted; i++)
+            {
+                time.Advance(TimeSpan.FromSeconds(1));
+                await Task.WhenAny(disposing, Task.Delay(10));
+            }
+            await disposing.WaitAsync(Eventually.Deadline);
+        }
+    }
+
+    [Fact]
+    public async Task Records_that_linger_while_their_partition_has_a_batch_in_flight_go_out_together_as_one_batch()
+    {
+        var time = new FakeTimeProvider();
+        var fake = new FakeTransport();
+        fake.Topics["t"] = [1];
+        var stall = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var producer = FakeTransport.Producer(fake, FakeTransport.Options() with
+        {
+            TimeProvider = time, Linger = TimeSpan.FromMilliseconds(5), DeliveryTimeout = TimeSpan.FromHours(1), CloseTimeout = TimeSpan.Zero,
+        });
+        try
+        {
+            var engine = producer.Engine;
+            // Warm up: the layout and the producer id are known (a flush sends at once), so each record below opens or
+            // joins its batch synchronously, at the current fake time.
+            var warm = producer.ProduceAsync("t", null, "warm-up", partition: 0).AsTask();
+            await producer.FlushAsync().WaitAsync(Eventually.Deadline);
+            Assert.True((await warm).IsDelivered);
+            fake.Stalled[1] = stall;
+            // Fake time moves in steps until the sender has done what is awaited: a step made before the sender armed its
+            // wait on the fake clock would otherwise leave that wait a step short.
+            async Task AdvanceUntil(Func<bool> done, TimeSpan step, string what)
+            {
+                for (var i = 0; i < 2000 && !done(); i++)
+                {
+                    time.Advance(step);
+                    await Task.Delay(5);
+                }
+                Assert.True(done(), what);
+            }
+
+            var deliveries = new List<Task<DeliveryReport>> { producer.ProduceAsync("t", null, "a", partition: 0).AsTask() };
+            await AdvanceUntil(() => fake.Calls.Count == 2, TimeSpan.FromMilliseconds(1), "the first batch is sent (and held by the broker)");
+
+            // Three more records, each followed by time past the linger and a pass of the sender over it.
+            foreach (var v in new[] { "b", "c", "d" })
+            {
+                deliveries.Add(producer.ProduceAsync("t", null, v, partition: 0).AsTask());
+                var passes = engine.SenderPasses;
+                time.Advance(TimeSpan.FromMilliseconds(10));
+                await AdvanceUntil(() => engine.SenderPasses > passes + 1, TimeSpan.FromMilliseconds(50), "the sender looked at the lingered record");
+            }
+            stall.SetResult();
+            await producer.FlushAsync().WaitAsync(Eventually.Deadline);
+            foreach (var d in deliveries) Assert.True((await d).IsDelivered);
+            Assert.Equal([1, 1, 3], fake.Sequences.Select(s => s.Count));
+            Assert.Equal([0, 1, 2], fake.Sequences.Select(s => s.BaseSequence));
+        }
+        finally
+        {
+            var disposing = producer.DisposeAsync().AsTask();
+            for (var i = 0; i < 600 && !disposing.IsCompleted; i++)
+            {
+                time.Advance(TimeSpan.FromSeconds(1));
+                await Task.WhenAny(disposing, Task.Delay(10));
+            }
+            await disposing.WaitAsync(Eventually.Deadline);
+        }
+    }
+}
