@@ -140,6 +140,9 @@ internal static partial class ChildProcessGuard
         }
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }
+        // And those of processes that are gone: a kiel tool this host started (kiel demo, cluster or chaos run their own
+        // ZooKeeper) and killed leaves its instance folder behind, and no later start may come to sweep it.
+        RemoveStaleFoldersSafely();
     }
 
     private static int RemoveStaleFolders()

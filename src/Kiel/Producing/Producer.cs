@@ -41,7 +41,7 @@ public class Producer<TMessage> : IAsyncDisposable
     internal Producer(Func<KielProducerOptions, Kiel.Producing.Internal.IProducerTransport>? transportForTests, IReadOnlyList<string> brokers,
         ISerializer<TMessage>? serializer = null, Func<TMessage, object?>? keyMaker = null,
         Func<object?, IReadOnlyList<int>, int>? partitioner = null, int batchSize = 1, CompressionType compression = CompressionType.None,
-        short requiredAcks = -1, int ackTimeout = 500, string? transactionalId = null)
+        short requiredAcks = -1, int ackTimeout = 500, string? transactionalId = null, Func<KielProducerOptions, KielProducerOptions>? adjustForTests = null)
     {
         if (requiredAcks is not (-1 or 0 or 1))
             throw new ArgumentOutOfRangeException(nameof(requiredAcks), requiredAcks, "requiredAcks must be -1 (all), 0 (none) or 1 (leader).");
@@ -63,6 +63,7 @@ public class Producer<TMessage> : IAsyncDisposable
         };
         // Idempotence stays at its default with acks=all (off with a warning on brokers before 0.11, as kiel had none).
         if (acks != Acks.All) options = options with { EnableIdempotence = false };
+        if (adjustForTests is not null) options = adjustForTests(options);
         var valueSerializer = serializer ?? Serializers.Json<TMessage>(KielJson);
         _producer = transportForTests is null
             ? new KielProducer<byte[], TMessage>(options, Serializers.Bytes, valueSerializer)
