@@ -27,8 +27,11 @@ public class PeerCaptureTests
             var config = ConfluentClients.ProducerConfig(bootstrap);
             config.CompressionType = Enum.Parse<Confluent.Kafka.CompressionType>(codec, ignoreCase: true);
             // All records in one batch, even on a busy machine: librdkafka sends a batch too small to gain from
-            // compression uncompressed, so a lone record from an early linger expiry would carry no codec.
-            config.LingerMs = 2000;
+            // compression uncompressed, so a lone record from an early linger expiry would carry no codec. The linger is
+            // far longer than any test: the Flush below sends the batch (2 s expired once under load, between two
+            // Produce calls, and the first record went alone and uncompressed).
+            config.LingerMs = 60_000;
+            config.MessageTimeoutMs = 120_000;
             config.Acks = Acks.Leader;
             using var producer = new ProducerBuilder<byte[]?, byte[]?>(config).Build();
             foreach (var r in Records)
