@@ -29,8 +29,10 @@ var kafkaGrouped = zk == "kafka-grouped";
 if (!kafkaGrouped && zk.StartsWith("kafka", StringComparison.Ordinal))
     return await KafkaGroupMember.RunAsync(brokers, group, topic, sessionMs, args.Length > 5 ? args[5] : "range,roundrobin", args.Length > 6 ? args[6] : null, Say);
 
+var diag = DiagnosticLog.FromEnvironment();
 var consumer = new GroupedConsumer(new GroupedConsumerOptions
 {
+    LoggerFactory = diag,
     BootstrapServers = brokers,
     Group = group,
     ZooKeeperHosts = kafkaGrouped ? ["127.0.0.1:2181"] : [zk],
@@ -47,6 +49,7 @@ var consumer = new GroupedConsumer(new GroupedConsumerOptions
 });
 consumer.AllocationChanged += e =>
 {
+    diag?.Write("ALLOC " + string.Join(",", e.Allocation.SelectMany(kv => kv.Value.Select(p => $"{kv.Key}:{p}"))));
     Say("ALLOC " + string.Join(",", e.Allocation.SelectMany(kv => kv.Value.Select(p => $"{kv.Key}:{p}"))));
     return Task.CompletedTask;
 };
@@ -67,6 +70,7 @@ try
         var records = await consumer.ConsumeRecordsAsync(topic, null, stop.Token);
         if (records.Count == 0) continue;
         var at = System.Diagnostics.Stopwatch.GetTimestamp();
+        diag?.Write($"BATCH {records.Count} at {at}: " + string.Join(",", records.GroupBy(r => r.Partition).Select(g => $"{g.Key}@{g.Min(r => r.Offset)}-{g.Max(r => r.Offset)}")));
         foreach (var r in records) Say($"REC {r.Partition} {r.Offset} {at}");
         await consumer.CommitOffsetsAsync(null, stop.Token);
         var last = records.GroupBy(r => r.Partition).Select(g => $"{g.Key}:{g.Max(r => r.Offset) + 1}");

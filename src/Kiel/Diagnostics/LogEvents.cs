@@ -186,6 +186,10 @@ public static class LogEvents
     public const int GroupWindDownFailed = 4024;
     /// <summary>Logs <c>Group {Group}: member {Member} skipped a commit: its claims could not be confirmed (session lost or out of touch)</c>.</summary>
     public const int GroupCommitSkipped = 4025;
+    /// <summary>Logs <c>Member {Member} held back {Count} fetched records: its claims are not known alive ({Lease})</c>.</summary>
+    public const int GroupHandOutHeldBack = 4026;
+    /// <summary>Logs <c>Member {Member} confirmed its session and claims after a gap: {Confirmed} ({Lease})</c>.</summary>
+    public const int GroupLeaseConfirmation = 4027;
     /// <summary>A partition with no Kafka-stored offset starts from kiel's ZooKeeper-stored offset.</summary>
     public const int GroupZooKeeperOffsetAdopted = 4050;
     /// <summary>kiel's ZooKeeper-stored offset of a partition could not be read or written.</summary>

@@ -59,4 +59,10 @@ internal static partial class GroupLog
 
     [LoggerMessage(LogEvents.GroupCommitSkipped, LogLevel.Warning, "Group {Group}: member {Member} skipped a commit: its claims could not be confirmed (session lost or out of touch)")]
     public static partial void CommitSkipped(ILogger logger, string group, string member);
+
+    [LoggerMessage(LogEvents.GroupHandOutHeldBack, LogLevel.Debug, "Member {Member} held back {Count} fetched records: its claims are not known alive ({Lease})")]
+    public static partial void HandOutHeldBack(ILogger logger, string member, int count, string lease);
+
+    [LoggerMessage(LogEvents.GroupLeaseConfirmation, LogLevel.Debug, "Member {Member} confirmed its session and claims after a gap: {Confirmed} ({Lease})")]
+    public static partial void LeaseConfirmation(ILogger logger, string member, bool confirmed, string lease);
 }

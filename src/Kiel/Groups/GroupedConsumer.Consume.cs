@@ -122,6 +122,8 @@ public partial class GroupedConsumer<TValue>
                     // records back; the next call drops the rest and confirms the session and claims first.
                     if (records.Count > 0 && !Options.KielCompatible && !MayHandOutLocked(gapsBefore))
                     {
+                        if (_log.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))
+                            Groups.GroupLog.HandOutHeldBack(_log, Name, records.Count, _kafka is null ? _membership!.Lease.Describe() : "Kafka group session lapsed");
                         PutBackLocked(engine, records);
                         records.Clear();
                     }

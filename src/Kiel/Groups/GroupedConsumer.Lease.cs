@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace Kiel;
 
 public partial class GroupedConsumer<TValue>
@@ -16,9 +18,15 @@ public partial class GroupedConsumer<TValue>
         if (!lease.NeedsConfirmation(out var gaps))
             return await _membership.VerifySessionAsync(LeaseAge, cancellationToken).ConfigureAwait(false) && lease.IsFresh;
         DropPrefetchedLocked();
-        if (!await _membership.VerifySessionAsync(TimeSpan.Zero, cancellationToken).ConfigureAwait(false)) return false;
+        if (!await _membership.VerifySessionAsync(TimeSpan.Zero, cancellationToken).ConfigureAwait(false))
+        {
+            if (_log.IsEnabled(LogLevel.Debug)) Groups.GroupLog.LeaseConfirmation(_log, Name, false, lease.Describe());
+            return false;
+        }
         lease.Confirmed(gaps);
-        return lease.IsFresh;
+        var fresh = lease.IsFresh;
+        if (_log.IsEnabled(LogLevel.Debug)) Groups.GroupLog.LeaseConfirmation(_log, Name, fresh, lease.Describe());
+        return fresh;
     }
 
     /// <summary>The check at the moment of hand-out: no gap since <paramref name="gapsBefore"/>, and the claims known alive.</summary>

@@ -101,5 +101,19 @@ internal sealed class HandOutLease(ISessionLease? lease, TimeProvider clock)
         return IsFresh;
     }
 
+    /// <summary>The lease's state in words, for logs: gaps, the time since the last tick, the sessions and the contact's age.</summary>
+    public string Describe()
+    {
+        if (lease is null) return "no session lease";
+        int gaps, confirmed;
+        long joined, lastTick;
+        lock (_gate) (gaps, confirmed, joined, lastTick) = (_gaps, _confirmedGaps, _session, _lastTick);
+        var contact = lease.LastContactTimestamp;
+        var contactAge = contact == 0 ? "none" : $"{clock.GetElapsedTime(contact).TotalMilliseconds:F0} ms ago";
+        return $"gaps {gaps}, confirmed {confirmed}, last tick {clock.GetElapsedTime(lastTick).TotalMilliseconds:F0} ms ago, " +
+            $"joined session 0x{joined:x}, current session 0x{lease.SessionId:x}, last contact {contactAge}, " +
+            $"limit {(lease.SessionTimeout - Margin).TotalMilliseconds:F0} ms";
+    }
+
     private bool InGapLocked() => lease is not null && clock.GetElapsedTime(_lastTick) > Margin;
 }
