@@ -15,6 +15,7 @@ public sealed class EmbeddedZooKeeperEnsemble : IAsyncDisposable
     private readonly EmbeddedZooKeeperOptions _options;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private int _disposed;
+    private List<TcpRelay> _relays = [];
 
     private EmbeddedZooKeeperEnsemble(ZooKeeperServerProcess[] servers, EmbeddedZooKeeperOptions options, string folder)
     {
@@ -61,24 +62,53 @@ public sealed class EmbeddedZooKeeperEnsemble : IAsyncDisposable
         if (options.Tls || options.SaslUsers is not null)
             throw new ArgumentException("Tls and SaslUsers are served by the standalone EmbeddedZooKeeper only; start one with EmbeddedZooKeeper.StartAsync.", nameof(options));
         var (java, classPath) = ZooKeeperInstallation.Resolve(options.JavaPath, options.ServerJar);
+        // A free port can be taken (by any process's outgoing connection) between our probe and java's bind; a server
+        // that exits at start-up because its address is in use is started again, with every port new.
+        for (var attempt = 1; ; attempt++)
+        {
+            try { return await StartOnceAsync(servers, options, java, classPath, cancellationToken).ConfigureAwait(false); }
+            catch (InvalidOperationException e) when (attempt < 3 && e.Message.Contains("Address already in use", StringComparison.Ordinal)) { }
+        }
+    }
+
+    private static async Task<EmbeddedZooKeeperEnsemble> StartOnceAsync(int servers, EmbeddedZooKeeperOptions options, string java, string classPath, CancellationToken cancellationToken)
+    {
         var folder = ChildProcessGuard.CreateInstanceFolder();
         var ports = LoopbackPorts.Reserve(servers * 3);
-        var members = new StringBuilder();
-        for (var i = 0; i < servers; i++)
-            members.Append(CultureInfo.InvariantCulture, $"server.{i + 1}=127.0.0.1:{ports[3 * i + 1]}:{ports[3 * i + 2]}\n");
+        // The relayed member reaches every other member's quorum and election ports through a relay of its own.
+        var relays = new List<TcpRelay>();
+        var relayedPorts = (int[])ports.Clone();
+        if (options.RelayedServer is { } relayed)
+            for (var i = 0; i < servers; i++)
+            {
+                if (i == relayed) continue;
+                for (var k = 1; k <= 2; k++)
+                {
+                    var relay = new TcpRelay(ports[3 * i + k]);
+                    relays.Add(relay);
+                    relayedPorts[3 * i + k] = relay.Port;
+                }
+            }
+        string Members(int[] p)
+        {
+            var members = new StringBuilder();
+            for (var i = 0; i < servers; i++)
+                members.Append(CultureInfo.InvariantCulture, $"server.{i + 1}=127.0.0.1:{p[3 * i + 1]}:{p[3 * i + 2]}\n");
+            return members.ToString();
+        }
         var list = new ZooKeeperServerProcess[servers];
         for (var i = 0; i < servers; i++)
         {
             var memberFolder = Path.Combine(folder, $"server{i + 1}");
             var dataDir = Path.Combine(memberFolder, "data");
             var config = ZooKeeperServerProcess.BaseConfig(options, dataDir, ports[3 * i])
-                + "initLimit=20\nsyncLimit=10\ncnxTimeout=1000\nreconfigEnabled=false\nstandaloneEnabled=false\n"
-                + members;
+                + $"initLimit=20\nsyncLimit={options.SyncLimitTicks.ToString(CultureInfo.InvariantCulture)}\ncnxTimeout=1000\nreconfigEnabled=false\nstandaloneEnabled=false\n"
+                + Members(i == options.RelayedServer ? relayedPorts : ports);
             list[i] = new ZooKeeperServerProcess(java, classPath, options, folder, memberFolder, ports[3 * i],
                 "org.apache.zookeeper.server.quorum.QuorumPeerMain", config);
             File.WriteAllText(Path.Combine(dataDir, "myid"), (i + 1).ToString(CultureInfo.InvariantCulture));
         }
-        var ensemble = new EmbeddedZooKeeperEnsemble(list, options, folder);
+        var ensemble = new EmbeddedZooKeeperEnsemble(list, options, folder) { _relays = relays };
         try
         {
             foreach (var s in list) s.Start();
@@ -103,6 +133,24 @@ public sealed class EmbeddedZooKeeperEnsemble : IAsyncDisposable
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try { await _servers[index].StopAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false); }
         finally { _gate.Release(); }
+    }
+
+    /// <summary>
+    /// Stalls every link of the member started as <see cref="EmbeddedZooKeeperOptions.RelayedServer"/> to the others
+    /// (nothing forwarded, no close), as a network partition would: the member keeps serving its own clients from
+    /// its own copy until syncLimit ticks pass, while the others go on without it.
+    /// </summary>
+    internal void StallLinksOf(int index)
+    {
+        if (_options.RelayedServer != index) throw new InvalidOperationException($"Member {index} was not started with relayed links (EmbeddedZooKeeperOptions.RelayedServer).");
+        foreach (var relay in _relays) relay.Stall();
+    }
+
+    /// <summary>Lets the links stalled by <see cref="StallLinksOf"/> carry traffic again.</summary>
+    internal void ResumeLinksOf(int index)
+    {
+        if (_options.RelayedServer != index) throw new InvalidOperationException($"Member {index} was not started with relayed links (EmbeddedZooKeeperOptions.RelayedServer).");
+        foreach (var relay in _relays) relay.Resume();
     }
 
     /// <summary>Kills member <paramref name="index"/> at once (SIGKILL).</summary>
@@ -163,6 +211,7 @@ public sealed class EmbeddedZooKeeperEnsemble : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         await Task.Run(() => Parallel.ForEach(_servers, s => s.Kill())).ConfigureAwait(false);
+        foreach (var relay in _relays) await relay.DisposeAsync().ConfigureAwait(false);
         ChildProcessGuard.TryDelete(Folder);
     }
 }

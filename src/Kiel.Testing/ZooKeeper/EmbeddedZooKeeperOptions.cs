@@ -12,6 +12,18 @@ public sealed record EmbeddedZooKeeperOptions
     /// <summary>The largest session timeout the server grants, in milliseconds (default 60000).</summary>
     public int MaxSessionTimeoutMs { get; init; } = 60000;
 
+    /// <summary>
+    /// An ensemble's syncLimit, in ticks (default 10): how long a follower that hears nothing from its leader goes on
+    /// serving its clients from its own copy before it gives up.
+    /// </summary>
+    internal int SyncLimitTicks { get; init; } = 10;
+
+    /// <summary>
+    /// An ensemble member (index) whose links to the other members run through relays that a test can stall
+    /// (<see cref="EmbeddedZooKeeperEnsemble.StallLinksOf"/>); null: none.
+    /// </summary>
+    internal int? RelayedServer { get; init; }
+
     /// <summary>How long to wait for a server (or a quorum) to serve before giving up (default 30 s).</summary>
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
