@@ -5,9 +5,10 @@ namespace Kiel;
 public partial class GroupedConsumer<TValue>
 {
     /// <summary>
-    /// Before a consume call fetches: after a gap in this member's progress, or with a lease gone stale, drop what was
-    /// prefetched (it may be another member's by now) and confirm the session and its claims with ZooKeeper; otherwise
-    /// the usual lease check (a round trip at most every <see cref="LeaseAge"/>). False: hand out nothing now.
+    /// Before a consume call fetches: after a gap in this member's progress drop what was prefetched (it may be another
+    /// member's by now), and after a gap or with a lease gone stale confirm the session and its claims with ZooKeeper
+    /// (through the leader: a sync, then the read); otherwise the usual lease check (a round trip at most every
+    /// <see cref="LeaseAge"/>). False: hand out nothing now.
     /// Called under the gate.
     /// </summary>
     private async Task<bool> ConfirmLeaseLockedAsync(CancellationToken cancellationToken)
@@ -17,7 +18,9 @@ public partial class GroupedConsumer<TValue>
         var lease = _membership!.Lease;
         if (!lease.NeedsConfirmation(out var gaps))
             return await _membership.VerifySessionAsync(LeaseAge, cancellationToken).ConfigureAwait(false) && lease.IsFresh;
-        DropPrefetchedLocked();
+        // Prefetched records are dropped after a gap only: a lease that merely went stale (an idle caller) keeps the
+        // session it had, and the session's claims with it, once the check below confirms that session.
+        if (lease.HasUnconfirmedGap) DropPrefetchedLocked();
         if (!await _membership.VerifySessionAsync(TimeSpan.Zero, cancellationToken).ConfigureAwait(false))
         {
             if (_log.IsEnabled(LogLevel.Debug)) Groups.GroupLog.LeaseConfirmation(_log, Name, false, lease.Describe());

@@ -2,7 +2,7 @@ namespace Kiel.Groups;
 
 /// <summary>
 /// Whether a member may hand out records now: its claims are known alive (the session that joined and claimed is the
-/// current one, and its last fresh contact with a server is younger than the session timeout less a margin), and its
+/// current one, and its last confirmation through the leader is younger than the session timeout less a margin), and its
 /// own progress has had no gap longer than the margin (a pause, a freeze, a long GC) since it last confirmed them.
 /// The margin is a third of the session timeout. A store without <see cref="ISessionLease"/> is taken as always alive.
 /// Thread-safe.
@@ -74,6 +74,18 @@ internal sealed class HandOutLease(ISessionLease? lease, TimeProvider clock)
             if (_gaps != _confirmedGaps || InGapLocked()) return true;
         }
         return !IsFresh;
+    }
+
+    /// <summary>
+    /// True when the member's progress had a gap since the last confirmation, or has one now: what it prefetched may
+    /// be another member's by now. A lease that is merely stale (no confirmation lately, progress steady) is not a gap.
+    /// </summary>
+    public bool HasUnconfirmedGap
+    {
+        get
+        {
+            lock (_gate) return _gaps != _confirmedGaps || InGapLocked();
+        }
     }
 
     /// <summary>The session and claims were confirmed after the gaps counted in <paramref name="gaps"/>.</summary>

@@ -48,7 +48,24 @@ internal sealed class ZooKeeperGroupStore : IGroupStore, ISessionLease
 
     TimeSpan ISessionLease.SessionTimeout => _zk.NegotiatedSessionTimeout > TimeSpan.Zero ? _zk.NegotiatedSessionTimeout : _sessionTimeout;
 
-    long ISessionLease.LastContactTimestamp => _zk.LastContactTimestamp;
+    // The newest membership check that the leader stood behind (see IsMemberAsync): when it was sent, and for which session.
+    private long _confirmedAt;
+    private long _confirmedSession;
+    private readonly Lock _confirmedGate = new();
+
+    /// <summary>
+    /// When the newest membership check confirmed through the leader was sent (0 when none for the current session).
+    /// Not the last ping or read: a server answers those from its own copy of the state, and a follower that lags the
+    /// leader (or is cut off from it, for up to syncLimit ticks) still answers for a session the leader has already
+    /// expired, whose partitions another member may be reading by then.
+    /// </summary>
+    long ISessionLease.LastContactTimestamp
+    {
+        get
+        {
+            lock (_confirmedGate) return _confirmedSession != 0 && _confirmedSession == _zk.SessionId ? _confirmedAt : 0;
+        }
+    }
 
     public event Action? Changed;
 
@@ -153,8 +170,22 @@ internal sealed class ZooKeeperGroupStore : IGroupStore, ISessionLease
     public async Task<bool> IsMemberAsync(string member, CancellationToken cancellationToken)
     {
         var session = _zk.SessionId;
-        var stat = await _zk.ExistsAsync(_paths.Member(member), null, cancellationToken).ConfigureAwait(false);
-        return session != 0 && stat is not null && stat.EphemeralOwner == session && _zk.SessionId == session;
+        var sent = _time.GetTimestamp();
+        var path = _paths.Member(member);
+        // Sync first: the server answers the read from its own copy, and a follower that has not yet applied the
+        // leader's expiry of our session (it lags, or its link to the leader is stalled) still shows our node. After
+        // the sync it has applied everything the leader had committed when the sync reached it, so an expired
+        // session's node is gone (or the connection is closed) and the check fails as it must.
+        await _zk.SyncAsync(path, cancellationToken).ConfigureAwait(false);
+        var stat = await _zk.ExistsAsync(path, null, cancellationToken).ConfigureAwait(false);
+        var isMember = session != 0 && stat is not null && stat.EphemeralOwner == session && _zk.SessionId == session;
+        if (isMember)
+            lock (_confirmedGate)
+            {
+                if (_confirmedSession != session) (_confirmedSession, _confirmedAt) = (session, sent);
+                else if (sent > _confirmedAt) _confirmedAt = sent;
+            }
+        return isMember;
     }
 
     public async Task LeaveAsync(string member, CancellationToken cancellationToken)
