@@ -141,6 +141,7 @@ public sealed class BenchBroker : IAsyncDisposable
         RequestHeader.Read(ref reader, HeaderVersions.Request(key, version));
         var body = frame[reader.Position..];
         var responseHeader = HeaderVersions.Response(key, version);
+        IKafkaMessage response;
         switch (key)
         {
             case ApiKey.ApiVersions:
@@ -149,39 +150,30 @@ public sealed class BenchBroker : IAsyncDisposable
             case ApiKey.Metadata:
             {
                 var r = new KafkaReader(body, "MetadataRequest", version);
-                var response = Metadata(MetadataRequest.Read(ref r, version), version);
-                Respond(output, correlationId, responseHeader, response, version);
-                return true;
+                response = Metadata(MetadataRequest.Read(ref r, version), version);
+                break;
             }
             case ApiKey.InitProducerId:
-            {
-                var response = new InitProducerIdResponse { ProducerId = Interlocked.Increment(ref _producerIds), ProducerEpoch = 0 };
-                Respond(output, correlationId, responseHeader, response, version);
-                return true;
-            }
+                response = new InitProducerIdResponse { ProducerId = Interlocked.Increment(ref _producerIds), ProducerEpoch = 0 };
+                break;
             case ApiKey.FindCoordinator:
-            {
                 // Confluent.Kafka's consumer needs a group id, and librdkafka then looks for the coordinator: this node.
                 // The benchmark assigns partitions at explicit offsets and commits nothing, so no group API follows.
-                var response = new FindCoordinatorResponse { NodeId = 0, Host = "127.0.0.1", Port = Port };
-                Respond(output, correlationId, responseHeader, response, version);
-                return true;
-            }
+                response = new FindCoordinatorResponse { NodeId = 0, Host = "127.0.0.1", Port = Port };
+                break;
             case ApiKey.ListOffsets:
             {
                 var r = new KafkaReader(body, "ListOffsetsRequest", version);
-                var response = ListOffsets(ListOffsetsRequest.Read(ref r, version), version);
-                Respond(output, correlationId, responseHeader, response, version);
-                return true;
+                response = ListOffsets(ListOffsetsRequest.Read(ref r, version), version);
+                break;
             }
             case ApiKey.Produce:
             {
                 var r = new KafkaReader(body, "ProduceRequest", version);
                 var request = ProduceRequest.Read(ref r, version);
-                var response = Produce(request);
+                response = Produce(request);
                 if (request.Acks == 0) return false;
-                Respond(output, correlationId, responseHeader, response, version);
-                return true;
+                break;
             }
             case ApiKey.Fetch:
             {
@@ -189,8 +181,7 @@ public sealed class BenchBroker : IAsyncDisposable
                 var rented = new List<byte[]>();
                 try
                 {
-                    var response = Fetch(FetchRequest.Read(ref r, version), rented);
-                    Respond(output, correlationId, responseHeader, response, version);
+                    Respond(output, correlationId, responseHeader, Fetch(FetchRequest.Read(ref r, version), rented), version);
                 }
                 finally
                 {
@@ -201,6 +192,8 @@ public sealed class BenchBroker : IAsyncDisposable
             default:
                 throw new InvalidDataException($"{key} is not served");
         }
+        Respond(output, correlationId, responseHeader, response, version);
+        return true;
     }
 
     private static void Respond(PooledBufferWriter output, int correlationId, short headerVersion, IKafkaMessage body, short version)

@@ -82,12 +82,7 @@ internal sealed class ChaosRun(ChaosSettings settings, ILoggerFactory? loggerFac
             $"kiel chaos{(settings.Soak ? " --soak" : "")}: seed {settings.Seed}, {settings.Duration.TotalSeconds:F0} s, {settings.Members} {mode}, {settings.Partitions} partitions, {settings.Rate} records/s, a fault every {settings.FaultEvery.TotalSeconds:F1} s on average."));
         try
         {
-            _cluster = await EmbeddedKafkaCluster.StartAsync(new EmbeddedKafkaOptions
-            {
-                Brokers = 3,
-                Topics = [new EmbeddedTopic(Topic, settings.Partitions, 3)],
-                LoggerFactory = loggerFactory,
-            }, ct);
+            _cluster = await EmbeddedStart.KafkaAsync(Topic, settings.Partitions, 3, loggerFactory, ct);
             _proxy = FaultProxy.Start(_cluster.BootstrapServers, settings.Seed, loggerFactory);
             if (!settings.Kafka)
             {

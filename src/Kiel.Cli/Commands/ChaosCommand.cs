@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Kiel.Cli.Chaos;
+using static Kiel.Cli.CliOptions;
 
 namespace Kiel.Cli.Commands;
 
@@ -80,15 +81,6 @@ internal static class ChaosCommand
         command.SetAction((parse, ct) => KielApp.Guard(parse, ct, RunAsync));
         return command;
     }
-
-    private static void Range(Option<int> option, int min, int max) => option.Validators.Add(r =>
-    {
-        var n = r.GetValueOrDefault<int>();
-        if (n < min || n > max)
-        {
-            r.AddError(FormattableString.Invariant($"{option.Name} must be between {min:N0} and {max:N0} (was {n})."));
-        }
-    });
 
     /// <summary>Parses <c>90s</c>, <c>5m</c>, <c>1h</c>, <c>250ms</c> or plain seconds.</summary>
     internal static TimeSpan ParseDuration(string text, string option)

@@ -7,6 +7,7 @@ using Kiel.Producing;
 using Kiel.Testing;
 using Kiel.Testing.ZooKeeper;
 using Spectre.Console;
+using static Kiel.Cli.CliOptions;
 
 namespace Kiel.Cli.Commands;
 
@@ -74,15 +75,6 @@ internal static class DemoCommand
         return command;
     }
 
-    private static void Range(Option<int> option, int min, int max) => option.Validators.Add(r =>
-    {
-        var n = r.GetValueOrDefault<int>();
-        if (n < min || n > max)
-        {
-            r.AddError(FormattableString.Invariant($"{option.Name} must be between {min:N0} and {max:N0} (was {n})."));
-        }
-    });
-
     private static async Task<int> RunAsync(CommandContext context)
     {
         var parse = context.Parse;
@@ -115,12 +107,7 @@ internal static class DemoCommand
 
         Say($"kiel demo: {records:N0} records, {partitions} partitions, {memberCount} GroupedConsumer member(s){(kafka ? " in a Kafka group" : "")}{(kill ? ", one killed midway" : "")}.");
         Say(kafka ? "Starting an embedded 3-broker Kafka cluster..." : "Starting an embedded 3-broker Kafka cluster and ZooKeeper...");
-        await using var cluster = await EmbeddedKafkaCluster.StartAsync(new EmbeddedKafkaOptions
-        {
-            Brokers = 3,
-            Topics = [new EmbeddedTopic(Topic, partitions, 1)],
-            LoggerFactory = context.LoggerFactory,
-        }, ct);
+        await using var cluster = await EmbeddedStart.KafkaAsync(Topic, partitions, 1, context.LoggerFactory, ct);
         // A Kafka group needs no ZooKeeper; the mock's first join would otherwise wait 3 s for more members.
         await using var zookeeper = kafka ? null : await EmbeddedZooKeeper.StartAsync(cancellationToken: ct);
         if (kafka)

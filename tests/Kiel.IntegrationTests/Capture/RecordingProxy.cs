@@ -1,10 +1,9 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Kiel.Protocol;
-using Kiel.Protocol.Messages;
+using Kiel.Testing;
 
 namespace Kiel.IntegrationTests.Capture;
 
@@ -19,9 +18,9 @@ internal enum FrameDirection
 internal sealed record CapturedFrame(int Connection, FrameDirection Direction, ApiKey ApiKey, short ApiVersion, int CorrelationId, byte[] Frame);
 
 /// <summary>
-/// A loopback TCP proxy in front of one broker that records every request and response frame. Metadata and
-/// FindCoordinator responses are decoded with the generated messages and their broker addresses rewritten to the
-/// proxy, so a client that bootstraps through the proxy keeps all its connections on it.
+/// A loopback TCP proxy in front of one broker that records every request and response frame. The broker addresses in
+/// Metadata, FindCoordinator and DescribeCluster responses are rewritten to the proxy (by Kiel.Testing's
+/// <see cref="BrokerAddressRewriter"/>), so a client that bootstraps through the proxy keeps all its connections on it.
 /// </summary>
 internal sealed class RecordingProxy : IAsyncDisposable
 {
@@ -182,12 +181,9 @@ internal sealed class RecordingProxy : IAsyncDisposable
             var correlationId = BinaryPrimitives.ReadInt32BigEndian(frame);
             pending.TryRemove(correlationId, out var request);
             _frames.Enqueue(new CapturedFrame(id, FrameDirection.Response, request.Key, request.Version, correlationId, frame));
-            var forward = frame.Length <= 4 ? frame : request.Key switch
-            {
-                ApiKey.Metadata => RewriteMetadata(frame, request.Version),
-                ApiKey.FindCoordinator => RewriteCoordinator(frame, request.Version),
-                _ => frame,
-            };
+            var forward = frame.Length <= 4 || !BrokerAddressRewriter.CarriesAddresses((short)request.Key)
+                ? frame
+                : BrokerAddressRewriter.Rewrite((short)request.Key, request.Version, frame, (_, _) => ("127.0.0.1", Port));
             if (ResponseHook is { } hook && forward.Length > 4) forward = hook(request.Key, request.Version, forward);
             await client.Write.WaitAsync(ct);
             try { await WriteFrameAsync(to, forward, ct); }
@@ -197,47 +193,6 @@ internal sealed class RecordingProxy : IAsyncDisposable
                 Interlocked.Decrement(ref client.Owed);
             }
         }
-    }
-
-    private byte[] RewriteMetadata(byte[] frame, short version)
-    {
-        var reader = new KafkaReader(frame.AsMemory());
-        var correlationId = KafkaHeaders.ReadResponseHeader(ref reader, ApiKey.Metadata, version);
-        var response = MetadataResponse.Read(ref reader, version);
-        foreach (var broker in response.Brokers)
-        {
-            broker.Host = "127.0.0.1";
-            broker.Port = Port;
-        }
-        var output = new ArrayBufferWriter<byte>(frame.Length + 64);
-        var writer = new KafkaWriter(output);
-        KafkaHeaders.WriteResponseHeader(ref writer, ApiKey.Metadata, version, correlationId);
-        response.Write(ref writer, version);
-        writer.Flush();
-        return output.WrittenSpan.ToArray();
-    }
-
-    private byte[] RewriteCoordinator(byte[] frame, short version)
-    {
-        var reader = new KafkaReader(frame.AsMemory());
-        var correlationId = KafkaHeaders.ReadResponseHeader(ref reader, ApiKey.FindCoordinator, version);
-        var response = FindCoordinatorResponse.Read(ref reader, version);
-        if (version < 4)
-        {
-            response.Host = "127.0.0.1";
-            response.Port = Port;
-        }
-        foreach (var c in response.Coordinators)
-        {
-            c.Host = "127.0.0.1";
-            c.Port = Port;
-        }
-        var output = new ArrayBufferWriter<byte>(frame.Length + 64);
-        var writer = new KafkaWriter(output);
-        KafkaHeaders.WriteResponseHeader(ref writer, ApiKey.FindCoordinator, version, correlationId);
-        response.Write(ref writer, version);
-        writer.Flush();
-        return output.WrittenSpan.ToArray();
     }
 
     private static async Task<byte[]?> ReadFrameAsync(Socket socket, CancellationToken ct)

@@ -1,8 +1,8 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Kiel.Protocol;
 using Kiel.Protocol.Messages;
+using static Kiel.IntegrationTests.Capture.HookFrames;
 
 namespace Kiel.IntegrationTests.KafkaGroups;
 
@@ -116,7 +116,7 @@ internal sealed class StaticMembershipCoordinator
                 MemberId = member.MemberId,
                 Members = [],
             };
-            return Frame(ApiKey.JoinGroup, version, correlationId, response.Write);
+            return Response(ApiKey.JoinGroup, version, correlationId, response.Write);
         }
         Interlocked.Increment(ref _joinsForwarded);
         return null;
@@ -131,7 +131,7 @@ internal sealed class StaticMembershipCoordinator
             Interlocked.Increment(ref _syncsAnswered);
             var member = _byInstance.Values.First(m => m.MemberId == sync.MemberId);
             var response = new SyncGroupResponse { ProtocolType = sync.ProtocolType ?? member.ProtocolType, ProtocolName = sync.ProtocolName ?? member.ProtocolName, Assignment = assignment };
-            return Frame(ApiKey.SyncGroup, version, correlationId, response.Write);
+            return Response(ApiKey.SyncGroup, version, correlationId, response.Write);
         }
         _currentGeneration.AddOrUpdate(sync.GroupId, sync.GenerationId, (_, g) => Math.Max(g, sync.GenerationId));
         if (sync.GroupInstanceId is { } instance)
@@ -144,25 +144,5 @@ internal sealed class StaticMembershipCoordinator
                 round.Assignments = sync.Assignments.ToDictionary(a => a.MemberId, a => (ReadOnlyMemory<byte>)a.Assignment.ToArray());
             }
         return null;
-    }
-
-    private delegate T ReadBody<T>(ref KafkaReader reader, short version);
-    private delegate void WriteBody(ref KafkaWriter writer, short version);
-
-    private static (int CorrelationId, T Body) Read<T>(byte[] frame, ReadBody<T> read, short version)
-    {
-        var reader = new KafkaReader(frame.AsMemory());
-        var header = KafkaHeaders.ReadRequestHeader(ref reader);
-        return (header.CorrelationId, read(ref reader, version));
-    }
-
-    private static byte[] Frame(ApiKey key, short version, int correlationId, WriteBody write)
-    {
-        var output = new ArrayBufferWriter<byte>();
-        var writer = new KafkaWriter(output);
-        KafkaHeaders.WriteResponseHeader(ref writer, key, version, correlationId);
-        write(ref writer, version);
-        writer.Flush();
-        return output.WrittenSpan.ToArray();
     }
 }

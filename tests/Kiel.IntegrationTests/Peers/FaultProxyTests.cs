@@ -17,10 +17,38 @@ public sealed class FaultProxyTests
 {
     private const string Topic = "proxied";
 
-    private static async Task<(EmbeddedKafkaCluster Cluster, FaultProxy Proxy)> StartAsync()
+    /// <summary>A 3-broker embedded cluster with the topic, behind a proxy seeded 7; disposing stops the proxy, then the cluster.</summary>
+    private sealed class Rig(EmbeddedKafkaCluster cluster, FaultProxy proxy) : IAsyncDisposable
     {
-        var cluster = await EmbeddedKafkaCluster.StartAsync(new EmbeddedKafkaOptions { Brokers = 3, Topics = [new EmbeddedTopic(Topic, 3, 1)] });
-        return (cluster, FaultProxy.Start(cluster.BootstrapServers, seed: 7));
+        public FaultProxy Proxy { get; } = proxy;
+
+        public static async Task<Rig> StartAsync()
+        {
+            var cluster = await EmbeddedKafkaCluster.StartAsync(new EmbeddedKafkaOptions { Brokers = 3, Topics = [new EmbeddedTopic(Topic, 3, 1)] });
+            return new Rig(cluster, FaultProxy.Start(cluster.BootstrapServers, seed: 7));
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Proxy.DisposeAsync();
+            await cluster.DisposeAsync();
+        }
+    }
+
+    /// <summary>A Confluent producer through the proxy (60 s message timeout) that has delivered one record, so its connections are open.</summary>
+    private static async Task<IProducer<string, string>> WarmProducerAsync(FaultProxy proxy, CancellationToken ct)
+    {
+        var producer = ConfluentClients.Producer(proxy.BootstrapServers, c => c.MessageTimeoutMs = 60_000);
+        try
+        {
+            await producer.ProduceAsync(Topic, new Message<string, string> { Key = "warm", Value = "x" }, ct);
+            return producer;
+        }
+        catch
+        {
+            producer.Dispose();
+            throw;
+        }
     }
 
     private static HashSet<int> Ports(string bootstrap) =>
@@ -29,9 +57,8 @@ public sealed class FaultProxyTests
     [Fact]
     public async Task Confluent_produces_and_consumes_through_the_proxy_and_metadata_names_only_its_listeners()
     {
-        var (cluster, proxy) = await StartAsync();
-        await using var _ = cluster;
-        await using var __ = proxy;
+        await using var rig = await Rig.StartAsync();
+        var proxy = rig.Proxy;
         using var cts = TestTimeouts.After(60);
 
         using (var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = proxy.BootstrapServers }).Build())
@@ -59,9 +86,8 @@ public sealed class FaultProxyTests
     [Fact]
     public async Task A_cut_resets_the_connection_and_Confluent_reconnects_and_delivers()
     {
-        var (cluster, proxy) = await StartAsync();
-        await using var _ = cluster;
-        await using var __ = proxy;
+        await using var rig = await Rig.StartAsync();
+        var proxy = rig.Proxy;
         using var cts = TestTimeouts.After(90);
         using var producer = ConfluentClients.Producer(proxy.BootstrapServers);
         for (var i = 0; i < 30; i++)
@@ -81,9 +107,8 @@ public sealed class FaultProxyTests
     [Fact]
     public async Task A_cut_is_a_reset_not_an_orderly_close()
     {
-        var (cluster, proxy) = await StartAsync();
-        await using var _ = cluster;
-        await using var __ = proxy;
+        await using var rig = await Rig.StartAsync();
+        var proxy = rig.Proxy;
         var port = Ports(proxy.BootstrapServers).First();
         using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync(IPAddress.Loopback, port);
@@ -102,12 +127,10 @@ public sealed class FaultProxyTests
     [Fact]
     public async Task Half_open_holds_requests_on_open_sockets_until_healed()
     {
-        var (cluster, proxy) = await StartAsync();
-        await using var _ = cluster;
-        await using var __ = proxy;
+        await using var rig = await Rig.StartAsync();
+        var proxy = rig.Proxy;
         using var cts = TestTimeouts.After(90);
-        using var producer = ConfluentClients.Producer(proxy.BootstrapServers, c => c.MessageTimeoutMs = 60_000);
-        await producer.ProduceAsync(Topic, new Message<string, string> { Key = "warm", Value = "x" }, cts.Token);
+        using var producer = await WarmProducerAsync(proxy, cts.Token);
         var open = proxy.OpenConnections;
 
         proxy.HalfOpen();
@@ -125,12 +148,10 @@ public sealed class FaultProxyTests
     [Fact]
     public async Task Stall_resumes_by_itself_and_slow_delays_every_frame()
     {
-        var (cluster, proxy) = await StartAsync();
-        await using var _ = cluster;
-        await using var __ = proxy;
+        await using var rig = await Rig.StartAsync();
+        var proxy = rig.Proxy;
         using var cts = TestTimeouts.After(90);
-        using var producer = ConfluentClients.Producer(proxy.BootstrapServers, c => c.MessageTimeoutMs = 60_000);
-        await producer.ProduceAsync(Topic, new Message<string, string> { Key = "warm", Value = "x" }, cts.Token);
+        using var producer = await WarmProducerAsync(proxy, cts.Token);
 
         var clock = Stopwatch.StartNew();
         proxy.Stall(TimeSpan.FromSeconds(1));
@@ -148,9 +169,8 @@ public sealed class FaultProxyTests
     [Fact]
     public async Task Kiel_delivers_every_record_across_repeated_cuts()
     {
-        var (cluster, proxy) = await StartAsync();
-        await using var _ = cluster;
-        await using var __ = proxy;
+        await using var rig = await Rig.StartAsync();
+        var proxy = rig.Proxy;
         using var cts = TestTimeouts.After(120);
         await using var producer = new KielProducer<string, string>(new KielProducerOptions { BootstrapServers = proxy.BootstrapServers, DeliveryTimeout = TimeSpan.FromSeconds(60) });
         var deliveries = new List<Task<DeliveryReport>>();

@@ -1,9 +1,9 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using Kiel.IntegrationTests.Capture;
 using Kiel.Protocol;
 using Kiel.Protocol.Messages;
+using static Kiel.IntegrationTests.Capture.HookFrames;
 
 namespace Kiel.IntegrationTests.Transactions;
 
@@ -210,33 +210,9 @@ internal sealed class CoordinatorFencing
         if (_latest.TryGetValue(transactionalId, out var current) && current.ProducerId == producerId && current.Epoch == epoch) current.Open = true;
     }
 
-    private delegate T ReadBody<T>(ref KafkaReader reader, short version);
-    private delegate void WriteBody(ref KafkaWriter writer, short version);
-    private delegate void WriteFrame(ref KafkaWriter writer);
-
-    private static (int CorrelationId, T Body) Read<T>(byte[] frame, ReadBody<T> read, short version)
-    {
-        var reader = new KafkaReader(frame.AsMemory());
-        var header = KafkaHeaders.ReadRequestHeader(ref reader);
-        return (header.CorrelationId, read(ref reader, version));
-    }
-
     private byte[] Answer(ApiKey key, short version, int correlationId, string transactionalId, short error, WriteBody write)
     {
         Fenced.Enqueue((key, transactionalId, error));
-        return Frame((ref KafkaWriter w) =>
-        {
-            KafkaHeaders.WriteResponseHeader(ref w, key, version, correlationId);
-            write(ref w, version);
-        });
-    }
-
-    private static byte[] Frame(WriteFrame write)
-    {
-        var output = new ArrayBufferWriter<byte>();
-        var writer = new KafkaWriter(output);
-        write(ref writer);
-        writer.Flush();
-        return output.WrittenSpan.ToArray();
+        return Response(key, version, correlationId, write);
     }
 }

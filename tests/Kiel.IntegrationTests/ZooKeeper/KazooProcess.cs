@@ -39,6 +39,28 @@ public sealed class KazooProcess : IAsyncDisposable
         return new KazooProcess(Process.Start(info)!);
     }
 
+    /// <summary>
+    /// Runs a script to the end (bounded) after a prelude that reads node <c>sys.argv[2]</c> of <c>sys.argv[1]</c> without
+    /// credentials and prints "anonymous refused" (NoAuthError) or "anonymous read"; the script sees <c>sys</c>,
+    /// <c>KazooClient</c> and <c>NoAuthError</c>. Returns every output line, the prelude's first.
+    /// </summary>
+    public static Task<IReadOnlyList<string>> RunAfterAnonymousReadAsync(string script, params string[] args) =>
+        RunAsync(AnonymousRead + "\n" + script, args);
+
+    private const string AnonymousRead = """
+        import sys
+        from kazoo.client import KazooClient
+        from kazoo.exceptions import NoAuthError
+        anonymous = KazooClient(hosts=sys.argv[1], timeout=10)
+        anonymous.start(timeout=15)
+        try:
+            anonymous.get(sys.argv[2])
+            print("anonymous read")
+        except NoAuthError:
+            print("anonymous refused")
+        anonymous.stop()
+        """;
+
     /// <summary>Runs a script to the end (bounded) and returns its output lines.</summary>
     public static async Task<IReadOnlyList<string>> RunAsync(string script, params string[] args)
     {

@@ -25,8 +25,7 @@ public sealed class HostileBroker : IAsyncDisposable
     private const int ThreeHoursMs = 3 * 60 * 60 * 1000;
 
     private readonly HostileBrokerOptions _options;
-    private readonly List<(TcpListener Listener, int UpstreamPort)> _listeners = [];
-    private readonly Dictionary<int, int> _portMap = [];
+    private readonly FrontListeners _listeners;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<Task, bool> _tasks = new();
     private readonly Random _random;
@@ -49,26 +48,12 @@ public sealed class HostileBroker : IAsyncDisposable
         _random = new Random(_options.Seed);
         var ports = cluster.BootstrapServers.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(address => int.Parse(address[(address.LastIndexOf(':') + 1)..], CultureInfo.InvariantCulture)).ToList();
-        try
-        {
-            foreach (var port in ports)
-            {
-                var listener = new TcpListener(IPAddress.Loopback, 0);
-                listener.Start();
-                _listeners.Add((listener, port));
-                _portMap[port] = ((IPEndPoint)listener.LocalEndpoint).Port;
-            }
-        }
-        catch
-        {
-            foreach (var (l, _) in _listeners) l.Stop();
-            throw;
-        }
-        foreach (var (listener, upstream) in _listeners) Track(AcceptLoopAsync(listener, upstream));
+        _listeners = new FrontListeners(ports);
+        _listeners.Accept((i, socket) => ServeAsync(socket, _listeners.UpstreamPort(i)), Track, _stopping.Token);
     }
 
     /// <summary>The front's listeners, to bootstrap a client from.</summary>
-    public string BootstrapServers => string.Join(',', _listeners.Select(l => $"127.0.0.1:{((IPEndPoint)l.Listener.LocalEndpoint).Port}"));
+    public string BootstrapServers => _listeners.BootstrapServers;
 
     /// <summary>The behaviour now; set <see cref="HostileBehaviour.None"/> to let a client recover.</summary>
     public HostileBehaviour Behaviour
@@ -85,7 +70,7 @@ public sealed class HostileBroker : IAsyncDisposable
     {
         if (_stopping.IsCancellationRequested) return;
         await _stopping.CancelAsync().ConfigureAwait(false);
-        foreach (var (listener, _) in _listeners) listener.Stop();
+        _listeners.Stop();
         try { await Task.WhenAll(_tasks.Keys).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false); }
         catch (Exception e) when (e is TimeoutException or OperationCanceledException or IOException or SocketException or ObjectDisposedException) { }
         _stopping.Dispose();
@@ -95,19 +80,6 @@ public sealed class HostileBroker : IAsyncDisposable
     {
         _tasks[task] = true;
         _ = task.ContinueWith(t => _tasks.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-    }
-
-    private async Task AcceptLoopAsync(TcpListener listener, int upstreamPort)
-    {
-        while (!_stopping.IsCancellationRequested)
-        {
-            Socket socket;
-            try { socket = await listener.AcceptSocketAsync(_stopping.Token).ConfigureAwait(false); }
-            catch (Exception) when (_stopping.IsCancellationRequested) { return; }
-            catch (SocketException) { continue; }
-            socket.NoDelay = true;
-            Track(ServeAsync(socket, upstreamPort));
-        }
     }
 
     private async Task ServeAsync(Socket socket, int upstreamPort)
@@ -313,23 +285,9 @@ public sealed class HostileBroker : IAsyncDisposable
     }
 
     /// <summary>Points broker addresses in Metadata and FindCoordinator responses at the front's listeners.</summary>
-    private byte[] MapAddresses(ApiKey apiKey, short version, byte[] response)
-    {
-        if (apiKey is not (ApiKey.Metadata or ApiKey.FindCoordinator)) return response;
-        var headerLength = FrameCodec.ReadResponseHeader(response, HeaderVersions.Response(apiKey, version), out _);
-        return apiKey == ApiKey.Metadata
-            ? Recode<MetadataResponse>(response, headerLength, version, m =>
-            {
-                foreach (var b in m.Brokers) (b.Host, b.Port) = Map(b.Host, b.Port);
-            })
-            : Recode<FindCoordinatorResponse>(response, headerLength, version, m =>
-            {
-                if (m.Port > 0) (m.Host, m.Port) = Map(m.Host, m.Port);
-                foreach (var c in m.Coordinators ?? []) if (c.Port > 0) (c.Host, c.Port) = Map(c.Host, c.Port);
-            });
-    }
-
-    private (string Host, int Port) Map(string host, int port) => _portMap.TryGetValue(port, out var front) ? ("127.0.0.1", front) : (host, port);
+    private byte[] MapAddresses(ApiKey apiKey, short version, byte[] response) => apiKey is ApiKey.Metadata or ApiKey.FindCoordinator
+        ? BrokerAddressRewriter.Rewrite((short)apiKey, version, response, _listeners.Map)
+        : response;
 
     private static byte[] WithSize(ReadOnlySpan<byte> body)
     {

@@ -12,8 +12,10 @@ namespace Kiel.Testing;
 internal static class BrokerAddressRewriter
 {
     /// <summary>True when responses of this API may carry broker addresses or API versions to rewrite.</summary>
-    public static bool Concerns(short apiKey) =>
-        (ApiKey)apiKey is ApiKey.ApiVersions or ApiKey.Metadata or ApiKey.FindCoordinator or ApiKey.DescribeCluster;
+    public static bool Concerns(short apiKey) => (ApiKey)apiKey is ApiKey.ApiVersions || CarriesAddresses(apiKey);
+
+    /// <summary>True when responses of this API carry broker addresses (Metadata, FindCoordinator, DescribeCluster).</summary>
+    public static bool CarriesAddresses(short apiKey) => (ApiKey)apiKey is ApiKey.Metadata or ApiKey.FindCoordinator or ApiKey.DescribeCluster;
 
     /// <summary>
     /// Rewrites one response (header and body, without the size prefix). <paramref name="map"/> maps an advertised
@@ -30,12 +32,11 @@ internal static class BrokerAddressRewriter
         using var buffer = new PooledBufferWriter(response.Length + 64);
         var writer = new KafkaWriter(buffer);
         writer.WriteRaw(response.AsSpan(0, headerLength));
-        switch (apiKey)
+        var rewritten = apiKey switch
         {
-            case ApiKey.ApiVersions:
+            ApiKey.ApiVersions => Recode<ApiVersionsResponse>(ref reader, ref writer, version, message =>
             {
-                var message = ApiVersionsResponse.Read(ref reader, version);
-                if (message.ErrorCode != 0) return response;
+                if (message.ErrorCode != 0) return false;
                 // Offer only the versions of the responses the front can rewrite.
                 foreach (var k in message.ApiKeys)
                 {
@@ -49,33 +50,36 @@ internal static class BrokerAddressRewriter
                     k.MaxVersion = Math.Min(k.MaxVersion, cap);
                 }
                 adjustApiVersions?.Invoke(message);
-                message.Write(ref writer, version);
-                break;
-            }
-            case ApiKey.Metadata:
+                return true;
+            }),
+            ApiKey.Metadata => Recode<MetadataResponse>(ref reader, ref writer, version, message =>
             {
-                var message = MetadataResponse.Read(ref reader, version);
                 foreach (var broker in message.Brokers) (broker.Host, broker.Port) = map(broker.Host, broker.Port);
-                message.Write(ref writer, version);
-                break;
-            }
-            case ApiKey.FindCoordinator:
+                return true;
+            }),
+            ApiKey.FindCoordinator => Recode<FindCoordinatorResponse>(ref reader, ref writer, version, message =>
             {
-                var message = FindCoordinatorResponse.Read(ref reader, version);
                 if (message.Port > 0) (message.Host, message.Port) = map(message.Host, message.Port);
                 foreach (var c in message.Coordinators ?? []) if (c.Port > 0) (c.Host, c.Port) = map(c.Host, c.Port);
-                message.Write(ref writer, version);
-                break;
-            }
-            case ApiKey.DescribeCluster:
+                return true;
+            }),
+            _ => Recode<DescribeClusterResponse>(ref reader, ref writer, version, message =>
             {
-                var message = DescribeClusterResponse.Read(ref reader, version);
                 foreach (var broker in message.Brokers) (broker.Host, broker.Port) = map(broker.Host, broker.Port);
-                message.Write(ref writer, version);
-                break;
-            }
-        }
+                return true;
+            }),
+        };
+        if (!rewritten) return response;
         writer.Flush();
         return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>Reads a <typeparamref name="T"/>, lets <paramref name="change"/> edit it and writes it back; false (nothing written) when <paramref name="change"/> keeps the response as it was.</summary>
+    private static bool Recode<T>(ref KafkaReader reader, ref KafkaWriter writer, short version, Func<T, bool> change) where T : IResponseMessage<T>
+    {
+        var message = T.Read(ref reader, version);
+        if (!change(message)) return false;
+        message.Write(ref writer, version);
+        return true;
     }
 }

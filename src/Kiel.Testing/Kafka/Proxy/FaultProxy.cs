@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Globalization;
-using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -23,7 +22,7 @@ public sealed class FaultProxy : IAsyncDisposable
 {
     private const int MaxFrame = 128 * 1024 * 1024;
     private readonly List<Front> _fronts = [];
-    private readonly Dictionary<int, int> _portMap = []; // upstream port -> proxy port
+    private readonly FrontListeners _listeners;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<Task, bool> _tasks = new();
     private readonly Random _random;
@@ -34,27 +33,17 @@ public sealed class FaultProxy : IAsyncDisposable
     {
         _random = new Random(seed);
         _logger = logger;
-        try
+        _listeners = new FrontListeners(upstreams.Select(u => u.Port));
+        for (var i = 0; i < upstreams.Count; i++)
         {
-            for (var i = 0; i < upstreams.Count; i++)
-            {
-                var listener = new TcpListener(IPAddress.Loopback, 0);
-                _fronts.Add(new Front(this, i, listener, upstreams[i].Host, upstreams[i].Port));
-                listener.Start();
-                _portMap[upstreams[i].Port] = ((IPEndPoint)listener.LocalEndpoint).Port;
-            }
-        }
-        catch
-        {
-            foreach (var f in _fronts) f.Listener.Stop();
-            throw;
+            _fronts.Add(new Front(this, i, upstreams[i].Host, upstreams[i].Port));
         }
 
-        foreach (var f in _fronts) Track(f.AcceptLoopAsync(_stopping.Token));
+        _listeners.Accept((i, socket) => _fronts[i].Serve(socket, _stopping.Token), Track, _stopping.Token);
     }
 
     /// <summary>Comma-separated <c>127.0.0.1:port</c> list of the proxy's listeners, one per upstream broker, in the upstream order.</summary>
-    public string BootstrapServers => string.Join(',', _fronts.Select(f => $"127.0.0.1:{f.Port}"));
+    public string BootstrapServers => _listeners.BootstrapServers;
 
     /// <summary>Number of listeners (upstream brokers).</summary>
     public int ListenerCount => _fronts.Count;
@@ -179,9 +168,9 @@ public sealed class FaultProxy : IAsyncDisposable
         }
 
         await _stopping.CancelAsync().ConfigureAwait(false);
+        _listeners.Stop();
         foreach (var f in _fronts)
         {
-            f.Listener.Stop();
             f.Unblock();
             foreach (var c in f.Connections.Keys.ToArray()) c.Close();
         }
@@ -215,8 +204,6 @@ public sealed class FaultProxy : IAsyncDisposable
         _ = task.ContinueWith(t => _tasks.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
     }
 
-    private (string Host, int Port) Map(string host, int port) => _portMap.TryGetValue(port, out var p) ? ("127.0.0.1", p) : (host, port);
-
     private static async Task<byte[]?> ReadFrameAsync(Stream stream, CancellationToken token)
     {
         var size = new byte[4];
@@ -242,16 +229,12 @@ public sealed class FaultProxy : IAsyncDisposable
     }
 
     /// <summary>One listener (one upstream broker) and its connections.</summary>
-    private sealed class Front(FaultProxy proxy, int index, TcpListener listener, string upstreamHost, int upstreamPort)
+    private sealed class Front(FaultProxy proxy, int index, string upstreamHost, int upstreamPort)
     {
         private readonly Lock _gate = new();
         private TaskCompletionSource _open = Opened();
         private long _latencyTicks;
         private long _nextId;
-
-        public TcpListener Listener { get; } = listener;
-
-        public int Port => ((IPEndPoint)Listener.LocalEndpoint).Port;
 
         public ConcurrentDictionary<Connection, bool> Connections { get; } = new();
 
@@ -311,33 +294,12 @@ public sealed class FaultProxy : IAsyncDisposable
             return n;
         }
 
-        public async Task AcceptLoopAsync(CancellationToken token)
+        /// <summary>Forwards one accepted client connection to the upstream broker.</summary>
+        public Task Serve(Socket socket, CancellationToken token)
         {
-            while (!token.IsCancellationRequested)
-            {
-                Socket socket;
-                try
-                {
-                    socket = await Listener.AcceptSocketAsync(token).ConfigureAwait(false);
-                }
-                catch (Exception) when (token.IsCancellationRequested)
-                {
-                    return;
-                }
-                catch (SocketException)
-                {
-                    continue;
-                }
-                catch (ObjectDisposedException)
-                {
-                    return;
-                }
-
-                socket.NoDelay = true;
-                var connection = new Connection(this, Interlocked.Increment(ref _nextId), socket);
-                Connections[connection] = true;
-                proxy.Track(connection.RunAsync(upstreamHost, upstreamPort, token));
-            }
+            var connection = new Connection(this, Interlocked.Increment(ref _nextId), socket);
+            Connections[connection] = true;
+            return connection.RunAsync(upstreamHost, upstreamPort, token);
         }
 
         /// <summary>Waits until forwarding is allowed, then for the listener's latency.</summary>
@@ -360,7 +322,7 @@ public sealed class FaultProxy : IAsyncDisposable
             }
         }
 
-        public (string Host, int Port) Map(string host, int port) => proxy.Map(host, port);
+        public (string Host, int Port) Map(string host, int port) => proxy._listeners.Map(host, port);
 
         public void CountCut() => Interlocked.Increment(ref proxy._cuts);
     }

@@ -28,8 +28,7 @@ internal sealed class SecuredFront : IAsyncDisposable
     private readonly string _password;
     private readonly Dictionary<string, ScramCredential> _scram256 = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ScramCredential> _scram512 = new(StringComparer.Ordinal);
-    private readonly List<(TcpListener Listener, int UpstreamPort)> _listeners = [];
-    private readonly Dictionary<int, int> _portMap = []; // mock port -> front port
+    private readonly FrontListeners _listeners;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<Task, bool> _tasks = new();
     private readonly ILogger _logger;
@@ -42,27 +41,13 @@ internal sealed class SecuredFront : IAsyncDisposable
         _password = options.Password ?? Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(18)).Replace('+', 'x').Replace('/', 'y');
         _scram256[options.Username] = ScramCredential.Create(ScramAlgorithm.Sha256, _password);
         _scram512[options.Username] = ScramCredential.Create(ScramAlgorithm.Sha512, _password);
-        try
-        {
-            foreach (var port in mockPorts)
-            {
-                var listener = new TcpListener(IPAddress.Loopback, 0);
-                listener.Start();
-                _listeners.Add((listener, port));
-                _portMap[port] = ((IPEndPoint)listener.LocalEndpoint).Port;
-            }
-        }
-        catch
-        {
-            foreach (var (l, _) in _listeners) l.Stop();
-            throw;
-        }
-        foreach (var (listener, upstream) in _listeners) Track(AcceptLoopAsync(listener, upstream));
+        _listeners = new FrontListeners(mockPorts);
+        _listeners.Accept((i, socket) => ServeAsync(socket, _listeners.UpstreamPort(i)), Track, _stopping.Token);
     }
 
     public string Password => _password;
 
-    public string BootstrapServers => string.Join(',', _listeners.Select(l => $"127.0.0.1:{((IPEndPoint)l.Listener.LocalEndpoint).Port}"));
+    public string BootstrapServers => _listeners.BootstrapServers;
 
     private bool Tls => _options.Protocol is SecurityProtocol.Ssl or SecurityProtocol.SaslSsl;
 
@@ -72,28 +57,6 @@ internal sealed class SecuredFront : IAsyncDisposable
     {
         _tasks[task] = true;
         _ = task.ContinueWith(t => _tasks.TryRemove(t, out _), TaskScheduler.Default);
-    }
-
-    private async Task AcceptLoopAsync(TcpListener listener, int upstreamPort)
-    {
-        while (!_stopping.IsCancellationRequested)
-        {
-            Socket socket;
-            try
-            {
-                socket = await listener.AcceptSocketAsync(_stopping.Token).ConfigureAwait(false);
-            }
-            catch (Exception) when (_stopping.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (SocketException)
-            {
-                continue;
-            }
-            socket.NoDelay = true;
-            Track(ServeAsync(socket, upstreamPort));
-        }
     }
 
     private async Task ServeAsync(Socket socket, int upstreamPort)
@@ -152,7 +115,7 @@ internal sealed class SecuredFront : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stopping.CancelAsync().ConfigureAwait(false);
-        foreach (var (listener, _) in _listeners) listener.Stop();
+        _listeners.Stop();
         try
         {
             await Task.WhenAll(_tasks.Keys.ToArray()).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
@@ -429,7 +392,7 @@ internal sealed class SecuredFront : IAsyncDisposable
 
     /// <summary>Rewrites broker addresses (and adds the SASL APIs to ApiVersions) in a response from the mock; <paramref name="response"/> is header and body.</summary>
     private byte[] Rewrite(short apiKey, short version, byte[] response) =>
-        BrokerAddressRewriter.Rewrite(apiKey, version, response, Map, message =>
+        BrokerAddressRewriter.Rewrite(apiKey, version, response, _listeners.Map, message =>
         {
             message.ApiKeys.RemoveAll(k => k.ApiKey is (short)ApiKey.SaslHandshake or (short)ApiKey.SaslAuthenticate);
             if (Sasl)
@@ -440,8 +403,6 @@ internal sealed class SecuredFront : IAsyncDisposable
             }
             message.ApiKeys.Sort((a, b) => a.ApiKey.CompareTo(b.ApiKey));
         });
-
-    private (string Host, int Port) Map(string host, int port) => _portMap.TryGetValue(port, out var front) ? ("127.0.0.1", front) : (host, port);
 }
 
 internal static partial class FrontLog

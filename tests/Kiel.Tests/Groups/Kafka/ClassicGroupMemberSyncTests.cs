@@ -68,7 +68,7 @@ public sealed class ClassicGroupMemberSyncTests
 
         Assert.Equal(2, h.Broker.Joins);
         Assert.Equal(2, h.Broker.Syncs.Count);
-        Assert.Equal(1, h.Broker.FindCoordinators); // an error answer, not a malformed one: the coordinator is kept
+        Assert.Equal(1, h.Scripted.FindCoordinators); // an error answer, not a malformed one: the coordinator is kept
         Assert.Equal(2, h.Member.Owned.Count);
         Assert.Equal(0, h.Time.TimersWithDueTime(ClassicGroupMember.LeaderSyncHeadStart)); // a follower does not wait
     }
@@ -124,87 +124,60 @@ public sealed class ClassicGroupMemberSyncTests
     }
 
     /// <summary>
-    /// A coordinator for group "g" with members "m-1" (the member under test; the leader unless told otherwise) and, with
-    /// two members, "m-2"; topic "t" has 4 partitions. Each JoinGroup starts a generation; SyncGroup requests are recorded
-    /// with the fake time they arrived at and answered with the leader's assignment for m-1 (or, for a follower, with half
-    /// the partitions); the first may be answered with raw bytes instead.
+    /// The script of a <see cref="ScriptedCoordinator"/> for group "g" with members "m-1" (the member under test; the
+    /// leader unless told otherwise) and, with two members, "m-2"; topic "t" has 4 partitions. Each JoinGroup starts a
+    /// generation; SyncGroup requests are recorded with the fake time they arrived at and answered with the leader's
+    /// assignment for m-1 (or, for a follower, with half the partitions); the first may be answered with raw bytes instead.
     /// </summary>
     private sealed class CoordinatorBroker(TimeProvider time, int members, bool leader, byte[]? firstSyncRaw)
     {
+        public static readonly (short Key, short Min, short Max)[] Ranges = [(3, 0, 8), (10, 0, 2), (11, 0, 5), (12, 0, 3), (13, 0, 2), (14, 0, 3), (18, 0, 3)];
+
         private int _joins;
-        private int _findCoordinators;
 
         public ConcurrentQueue<(DateTimeOffset At, int Assignments)> SyncQueue { get; } = new();
         public IReadOnlyList<(DateTimeOffset At, int Assignments)> Syncs => [.. SyncQueue];
         public int Joins => Volatile.Read(ref _joins);
-        public int FindCoordinators => Volatile.Read(ref _findCoordinators);
-        public ScriptedBroker? Broker { get; set; }
 
-        public async Task ServeAsync(ScriptedConnection c)
+        public async Task<IKafkaMessage?> AnswerAsync(ScriptedConnection c, ScriptedRequest r)
         {
-            if (await c.HandshakeAsync([(3, 0, 8), (10, 0, 2), (11, 0, 5), (12, 0, 3), (13, 0, 2), (14, 0, 3), (18, 0, 3)]) is null) return;
-            while (await c.ReadRequestAsync() is { } r)
+            var reader = new KafkaReader(r.Body.ToArray().AsMemory());
+            switch (r.ApiKey)
             {
-                var reader = new KafkaReader(r.Body.ToArray().AsMemory());
-                IKafkaMessage response;
-                switch (r.ApiKey)
-                {
-                    case 3:
-                        response = new MetadataResponse
-                        {
-                            ControllerId = 1,
-                            Brokers = [new MetadataResponse.MetadataResponseBroker { NodeId = 1, Host = "127.0.0.1", Port = Broker!.Port }],
-                            Topics = [new MetadataResponse.MetadataResponseTopic
-                            {
-                                Name = Topic,
-                                Partitions = [.. Enumerable.Range(0, 4).Select(p => new MetadataResponse.MetadataResponsePartition { PartitionIndex = p, LeaderId = 1, ReplicaNodes = [1], IsrNodes = [1] })],
-                            }],
-                        };
-                        break;
-                    case 10:
-                        Interlocked.Increment(ref _findCoordinators);
-                        response = new FindCoordinatorResponse { NodeId = 1, Host = "127.0.0.1", Port = Broker!.Port };
-                        break;
-                    case 11:
-                        var join = JoinGroupRequest.Read(ref reader, r.Version);
-                        var generation = Interlocked.Increment(ref _joins);
-                        var metadata = join.Protocols.First().Metadata;
-                        var other = ConsumerProtocol.EncodeSubscription([Topic], [], -1, null, default, 3);
-                        var all = new List<JoinGroupResponse.JoinGroupResponseMember> { new() { MemberId = "m-1", Metadata = metadata } };
-                        if (members > 1) all.Add(new() { MemberId = "m-2", Metadata = other });
-                        response = new JoinGroupResponse
-                        {
-                            GenerationId = generation,
-                            ProtocolName = join.Protocols.First().Name,
-                            Leader = leader ? "m-1" : "m-2",
-                            MemberId = "m-1",
-                            Members = leader ? all : [],
-                        };
-                        break;
-                    case 14:
-                        var sync = SyncGroupRequest.Read(ref reader, r.Version);
-                        var first = SyncQueue.IsEmpty;
-                        SyncQueue.Enqueue((time.GetUtcNow(), sync.Assignments.Count));
-                        if (first && firstSyncRaw is not null)
-                        {
-                            await c.RespondAsync(r.CorrelationId, firstSyncRaw);
-                            continue;
-                        }
-                        var mine = leader
-                            ? sync.Assignments.Single(a => a.MemberId == "m-1").Assignment
-                            : ConsumerProtocol.EncodeAssignment([new TopicPartition(Topic, 0), new TopicPartition(Topic, 1)], default, 0);
-                        response = new SyncGroupResponse { Assignment = mine };
-                        break;
-                    case 12:
-                        response = new HeartbeatResponse();
-                        break;
-                    case 13:
-                        response = new LeaveGroupResponse();
-                        break;
-                    default:
-                        continue;
-                }
-                await c.RespondAsync(r.CorrelationId, MessageBytes.Encode(response, r.Version));
+                case 11:
+                    var join = JoinGroupRequest.Read(ref reader, r.Version);
+                    var generation = Interlocked.Increment(ref _joins);
+                    var metadata = join.Protocols.First().Metadata;
+                    var other = ConsumerProtocol.EncodeSubscription([Topic], [], -1, null, default, 3);
+                    var all = new List<JoinGroupResponse.JoinGroupResponseMember> { new() { MemberId = "m-1", Metadata = metadata } };
+                    if (members > 1) all.Add(new() { MemberId = "m-2", Metadata = other });
+                    return new JoinGroupResponse
+                    {
+                        GenerationId = generation,
+                        ProtocolName = join.Protocols.First().Name,
+                        Leader = leader ? "m-1" : "m-2",
+                        MemberId = "m-1",
+                        Members = leader ? all : [],
+                    };
+                case 14:
+                    var sync = SyncGroupRequest.Read(ref reader, r.Version);
+                    var first = SyncQueue.IsEmpty;
+                    SyncQueue.Enqueue((time.GetUtcNow(), sync.Assignments.Count));
+                    if (first && firstSyncRaw is not null)
+                    {
+                        await c.RespondAsync(r.CorrelationId, firstSyncRaw);
+                        return null;
+                    }
+                    var mine = leader
+                        ? sync.Assignments.Single(a => a.MemberId == "m-1").Assignment
+                        : ConsumerProtocol.EncodeAssignment([new TopicPartition(Topic, 0), new TopicPartition(Topic, 1)], default, 0);
+                    return new SyncGroupResponse { Assignment = mine };
+                case 12:
+                    return new HeartbeatResponse();
+                case 13:
+                    return new LeaveGroupResponse();
+                default:
+                    return null;
             }
         }
     }
@@ -213,7 +186,7 @@ public sealed class ClassicGroupMemberSyncTests
     {
         private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(60));
 
-        private Harness(CoordinatorBroker broker, ScriptedBroker scripted, KafkaCluster cluster, ClassicGroupMember member, TimerWatchingTimeProvider time)
+        private Harness(CoordinatorBroker broker, ScriptedCoordinator scripted, KafkaCluster cluster, ClassicGroupMember member, TimerWatchingTimeProvider time)
         {
             Broker = broker;
             Scripted = scripted;
@@ -223,7 +196,7 @@ public sealed class ClassicGroupMemberSyncTests
         }
 
         public CoordinatorBroker Broker { get; }
-        public ScriptedBroker Scripted { get; }
+        public ScriptedCoordinator Scripted { get; }
         public KafkaCluster Cluster { get; }
         public ClassicGroupMember Member { get; }
         public TimerWatchingTimeProvider Time { get; }
@@ -233,12 +206,11 @@ public sealed class ClassicGroupMemberSyncTests
         {
             var time = new TimerWatchingTimeProvider();
             var broker = new CoordinatorBroker(time, members, leader, firstSyncRaw);
-            var scripted = new ScriptedBroker(broker.ServeAsync);
-            broker.Broker = scripted;
-            var cluster = new KafkaCluster(new ClusterOptions($"127.0.0.1:{scripted.Port}"));
+            var scripted = new ScriptedCoordinator(CoordinatorBroker.Ranges, [(Topic, 4)], broker.AnswerAsync);
+            var cluster = new KafkaCluster(new ClusterOptions(scripted.BootstrapServers));
             var options = new KielConsumerOptions
             {
-                BootstrapServers = $"127.0.0.1:{scripted.Port}",
+                BootstrapServers = scripted.BootstrapServers,
                 GroupId = "g",
                 PartitionAssignmentStrategy = [PartitionAssignor.Range],
                 SessionTimeout = TimeSpan.FromSeconds(6),

@@ -167,7 +167,7 @@ public sealed class GroupConsumerCoordinatorTests
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
-    /// <summary>A coordinator broker: Metadata, FindCoordinator, OffsetFetch (committed 10 everywhere) and OffsetCommit, recorded.</summary>
+    /// <summary>The script of a <see cref="ScriptedCoordinator"/>: OffsetFetch (committed 10 everywhere) and OffsetCommit, recorded.</summary>
     private sealed class CoordinatorBroker
     {
         private int _received;
@@ -177,61 +177,42 @@ public sealed class GroupConsumerCoordinatorTests
         public TaskCompletionSource? HoldCommits { get; set; }
         /// <summary>Answers OffsetCommit with REBALANCE_IN_PROGRESS and records nothing.</summary>
         public bool RefuseCommits { get; set; }
-        public ScriptedBroker? Broker { get; set; }
+        public static readonly (short Key, short Min, short Max)[] Ranges = [(3, 0, 8), (8, 0, 2), (9, 0, 1), (10, 0, 2), (18, 0, 3)];
 
-        public async Task ServeAsync(ScriptedConnection c)
+        public async Task<IKafkaMessage?> AnswerAsync(ScriptedConnection c, ScriptedRequest r)
         {
-            if (await c.HandshakeAsync([(3, 0, 8), (8, 0, 2), (9, 0, 1), (10, 0, 2), (18, 0, 3)]) is null) return;
-            while (await c.ReadRequestAsync() is { } r)
+            var reader = new KafkaReader(r.Body.ToArray().AsMemory());
+            switch (r.ApiKey)
             {
-                var reader = new KafkaReader(r.Body.ToArray().AsMemory());
-                IKafkaMessage response;
-                switch (r.ApiKey)
-                {
-                    case 3:
-                        response = new MetadataResponse
+                case 9:
+                    var fetch = OffsetFetchRequest.Read(ref reader, r.Version);
+                    return new OffsetFetchResponse
+                    {
+                        Topics = [.. fetch.Topics!.Select(t => new OffsetFetchResponse.OffsetFetchResponseTopic
                         {
-                            ControllerId = 1,
-                            Brokers = [new MetadataResponse.MetadataResponseBroker { NodeId = 1, Host = "127.0.0.1", Port = Broker!.Port }],
-                            Topics = [],
-                        };
-                        break;
-                    case 10:
-                        response = new FindCoordinatorResponse { NodeId = 1, Host = "127.0.0.1", Port = Broker!.Port };
-                        break;
-                    case 9:
-                        var fetch = OffsetFetchRequest.Read(ref reader, r.Version);
-                        response = new OffsetFetchResponse
+                            Name = t.Name,
+                            Partitions = [.. t.PartitionIndexes.Select(p => new OffsetFetchResponse.OffsetFetchResponsePartition { PartitionIndex = p, CommittedOffset = 10 })],
+                        })],
+                    };
+                case 8:
+                    var commit = OffsetCommitRequest.Read(ref reader, r.Version);
+                    Interlocked.Increment(ref _received);
+                    if (HoldCommits is { } hold) await hold.Task.WaitAsync(TimeSpan.FromSeconds(30));
+                    var refuse = RefuseCommits;
+                    if (!refuse)
+                        lock (Commits)
+                        Commits.Add([.. commit.Topics.SelectMany(t => t.Partitions.Select(p => (new TopicPartition(t.Name, p.PartitionIndex), p.CommittedOffset)))
+                            .OrderBy(x => x.Item1)]);
+                    return new OffsetCommitResponse
+                    {
+                        Topics = [.. commit.Topics.Select(t => new OffsetCommitResponse.OffsetCommitResponseTopic
                         {
-                            Topics = [.. fetch.Topics!.Select(t => new OffsetFetchResponse.OffsetFetchResponseTopic
-                            {
-                                Name = t.Name,
-                                Partitions = [.. t.PartitionIndexes.Select(p => new OffsetFetchResponse.OffsetFetchResponsePartition { PartitionIndex = p, CommittedOffset = 10 })],
-                            })],
-                        };
-                        break;
-                    case 8:
-                        var commit = OffsetCommitRequest.Read(ref reader, r.Version);
-                        Interlocked.Increment(ref _received);
-                        if (HoldCommits is { } hold) await hold.Task.WaitAsync(TimeSpan.FromSeconds(30));
-                        var refuse = RefuseCommits;
-                        if (!refuse)
-                            lock (Commits)
-                            Commits.Add([.. commit.Topics.SelectMany(t => t.Partitions.Select(p => (new TopicPartition(t.Name, p.PartitionIndex), p.CommittedOffset)))
-                                .OrderBy(x => x.Item1)]);
-                        response = new OffsetCommitResponse
-                        {
-                            Topics = [.. commit.Topics.Select(t => new OffsetCommitResponse.OffsetCommitResponseTopic
-                            {
-                                Name = t.Name,
-                                Partitions = [.. t.Partitions.Select(p => new OffsetCommitResponse.OffsetCommitResponsePartition { PartitionIndex = p.PartitionIndex, ErrorCode = refuse ? (short)27 : (short)0 })],
-                            })],
-                        };
-                        break;
-                    default:
-                        continue;
-                }
-                await c.RespondAsync(r.CorrelationId, MessageBytes.Encode(response, r.Version));
+                            Name = t.Name,
+                            Partitions = [.. t.Partitions.Select(p => new OffsetCommitResponse.OffsetCommitResponsePartition { PartitionIndex = p.PartitionIndex, ErrorCode = refuse ? (short)27 : (short)0 })],
+                        })],
+                    };
+                default:
+                    return null;
             }
         }
     }
@@ -240,7 +221,7 @@ public sealed class GroupConsumerCoordinatorTests
     {
         private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(60));
 
-        private Harness(CoordinatorBroker broker, ScriptedBroker scripted, KafkaCluster cluster, FetchEngine engine, GroupConsumerCoordinator coordinator, StandInMember member)
+        private Harness(CoordinatorBroker broker, ScriptedCoordinator scripted, KafkaCluster cluster, FetchEngine engine, GroupConsumerCoordinator coordinator, StandInMember member)
         {
             Broker = broker;
             Scripted = scripted;
@@ -251,7 +232,7 @@ public sealed class GroupConsumerCoordinatorTests
         }
 
         public CoordinatorBroker Broker { get; }
-        public ScriptedBroker Scripted { get; }
+        public ScriptedCoordinator Scripted { get; }
         public KafkaCluster Cluster { get; }
         public FetchEngine Engine { get; }
         public GroupConsumerCoordinator Coordinator { get; }
@@ -261,9 +242,8 @@ public sealed class GroupConsumerCoordinatorTests
         public static async Task<Harness> StartAsync(bool autoCommit)
         {
             var broker = new CoordinatorBroker();
-            var scripted = new ScriptedBroker(broker.ServeAsync);
-            broker.Broker = scripted;
-            var cluster = new KafkaCluster(new ClusterOptions($"127.0.0.1:{scripted.Port}"));
+            var scripted = new ScriptedCoordinator(CoordinatorBroker.Ranges, [], broker.AnswerAsync);
+            var cluster = new KafkaCluster(new ClusterOptions(scripted.BootstrapServers));
             var backend = new FakeBackend();
             backend.CreateTopic(Topic, 2);
             // Offsets 0-99 exist, so the committed 10 and the positions the tests seek to are in range (an empty log
@@ -272,7 +252,7 @@ public sealed class GroupConsumerCoordinatorTests
             backend.Append(P1, TestBatches.V2(0, 100));
             var options = new KielConsumerOptions
             {
-                BootstrapServers = $"127.0.0.1:{scripted.Port}",
+                BootstrapServers = scripted.BootstrapServers,
                 GroupId = "g",
                 EnableAutoCommit = autoCommit,
                 AutoCommitInterval = TimeSpan.FromHours(1),
