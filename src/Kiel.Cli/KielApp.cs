@@ -130,6 +130,7 @@ internal static class KielApp
         root.Subcommands.Add(ClusterCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(DemoMemberCommand.Create());
+        root.Subcommands.Add(ChaosProducerCommand.Create());
         root.Subcommands.Add(ChaosCommand.Create());
         root.Subcommands.Add(ProduceCommand.Create());
         root.Subcommands.Add(ConsumeCommand.Create());

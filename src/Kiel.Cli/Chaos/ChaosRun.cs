@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 using Kiel.Cli.Demo;
-using Kiel.Producing;
 using Kiel.Testing;
 using Kiel.Testing.ZooKeeper;
 using Microsoft.Extensions.Logging;
@@ -24,8 +22,9 @@ internal sealed record ChaosSettings(
 
 /// <summary>
 /// One campaign: an embedded 3-broker cluster behind a <see cref="FaultProxy"/>, (for ZooKeeper coordination) a
-/// 3-server ensemble, consumer members as <c>kiel demo-member</c> child processes, an idempotent producer in this
-/// process, and a fault schedule drawn from the seed. At the end every fault is healed, the consumers catch up, and
+/// 3-server ensemble, consumer members as <c>kiel demo-member</c> child processes, an idempotent producer as a
+/// <c>kiel chaos-producer</c> child process (this process keeps the bookkeeping of every record it reports), and a
+/// fault schedule drawn from the seed. At the end every fault is healed, the consumers catch up, and
 /// the checks run: acked ⊆ consumed, duplicates only after crashes/expiries, per-partition order of the acked
 /// records, and no call longer than its timeout plus a margin: <see cref="DeliveryMargin"/> for the producer's delivery
 /// reports and calls, <see cref="Margin"/> for consume calls.
@@ -55,13 +54,14 @@ internal sealed class ChaosRun(ChaosSettings settings, ILoggerFactory? loggerFac
     private readonly List<DemoMemberProcess> _members = [];
     private readonly List<Task> _heals = [];
     private readonly Lock _producedGate = new();
-    private readonly List<long> _sentAt = [];
     private readonly List<(int Partition, long Offset)> _acked = [];
     private readonly DemoTracker _tracker = new(settings.Partitions);
-    private readonly Stopwatch _clock = Stopwatch.StartNew();
     private EmbeddedKafkaCluster? _cluster;
     private FaultProxy? _proxy;
     private EmbeddedZooKeeperEnsemble? _ensemble;
+    private ChaosProducerProcess? _producer;
+    private string? _producerProblem;
+    private long _reports;
     private List<string> _memberArgs = [];
     private int _nextMember;
     private long _ackedCount;
@@ -186,6 +186,11 @@ internal sealed class ChaosRun(ChaosSettings settings, ILoggerFactory? loggerFac
                 await m.DisposeAsync();
             }
 
+            if (_producer is not null)
+            {
+                await _producer.DisposeAsync();
+            }
+
             if (_proxy is not null)
             {
                 await _proxy.DisposeAsync();
@@ -203,14 +208,21 @@ internal sealed class ChaosRun(ChaosSettings settings, ILoggerFactory? loggerFac
         }
     }
 
-    private IEnumerable<(string Label, int Pid, long? GcHeap)> LiveProcesses()
+    private IEnumerable<(string Label, int Pid, long? GcHeap, bool Judged)> LiveProcesses()
     {
-        yield return ("kiel (producer, cluster, proxy)", Environment.ProcessId, GC.GetTotalMemory(false));
+        // This process holds the embedded cluster (its in-memory log grows with every record), the proxy and the
+        // verdict's record of every record sent, so it is reported but not judged; the producer has a process of its own.
+        yield return ("kiel (cluster, proxy, bookkeeping)", Environment.ProcessId, GC.GetTotalMemory(false), false);
+        if (_producer is { HasExited: false } producer)
+        {
+            yield return ("producer", producer.Pid, producer.GcHeapBytes, true);
+        }
+
         foreach (var m in _members.ToArray())
         {
             if (m.State.Alive && !m.HasExited)
             {
-                yield return (m.State.Label, m.Pid, m.State.GcHeapBytes == 0 ? null : m.State.GcHeapBytes);
+                yield return (m.State.Label, m.Pid, m.State.GcHeapBytes == 0 ? null : m.State.GcHeapBytes, true);
             }
         }
     }
@@ -264,77 +276,94 @@ internal sealed class ChaosRun(ChaosSettings settings, ILoggerFactory? loggerFac
 
     private async Task ProduceAsync(CancellationToken ct)
     {
-        var options = new KielProducerOptions
+        List<string> args =
+        [
+            "--brokers", _proxy!.BootstrapServers, "--topic", Topic,
+            "--rate", settings.Rate.ToString(CultureInfo.InvariantCulture),
+            "--duration-ms", ((long)settings.Duration.TotalMilliseconds).ToString(CultureInfo.InvariantCulture),
+            "--delivery-timeout-ms", ((int)DeliveryTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture),
+            "--request-timeout-ms", "10000",
+            // Every record ends within the delivery timeout: delivered or failed.
+            "--flush-bound-ms", ((int)(DeliveryTimeout + DeliveryMargin).TotalMilliseconds).ToString(CultureInfo.InvariantCulture),
+        ];
+        if (settings.Soak)
         {
-            BootstrapServers = _proxy!.BootstrapServers,
-            ClientId = "kiel-chaos",
-            DeliveryTimeout = DeliveryTimeout,
-            RequestTimeout = TimeSpan.FromSeconds(10),
-            LoggerFactory = loggerFactory,
-        };
-        await using var producer = new KielProducer<byte[], byte[]>(options, Serializers.Bytes, Serializers.Bytes);
-        var started = Stopwatch.StartNew();
-        var produced = 0L;
-        while (started.Elapsed < settings.Duration)
-        {
-            ct.ThrowIfCancellationRequested();
-            // Read the clock once: checked and then read again, the wait could turn negative in between.
-            var wait = TimeSpan.FromSeconds((double)produced / settings.Rate) - started.Elapsed;
-            if (wait > TimeSpan.Zero)
-            {
-                await Task.Delay(wait, ct);
-            }
-
-            var seq = produced++;
-            var key = Encoding.ASCII.GetBytes(seq.ToString(CultureInfo.InvariantCulture));
-            lock (_producedGate)
-            {
-                _sentAt.Add(_clock.ElapsedMilliseconds);
-                _acked.Add((-1, -1));
-            }
-
-            var before = _clock.ElapsedMilliseconds;
-            producer.Produce(Topic, key, key, onDelivery: (in DeliveryReport r) => Delivered(seq, r));
-            Max(ref _longestProduceCallMs, _clock.ElapsedMilliseconds - before);
+            args.AddRange(["--sample-ms", ((int)Math.Max(1000, settings.SampleEvery.TotalMilliseconds / 2)).ToString(CultureInfo.InvariantCulture)]);
         }
 
-        // Every record ends within the delivery timeout: delivered or failed.
-        using var flushBound = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        flushBound.CancelAfter(DeliveryTimeout + DeliveryMargin);
-        var flushStarted = _clock.ElapsedMilliseconds;
+        if (settings.Verbose)
+        {
+            args.Add("--verbose");
+        }
+
+        _producer = ChaosProducerProcess.Start(args, Delivered, Failed, ms => Max(ref _longestProduceCallMs, ms), settings.Verbose);
+        // Production, the final flush, and a loaded machine's start of a .NET process.
+        var bound = settings.Duration + DeliveryTimeout + DeliveryMargin + TimeSpan.FromSeconds(60);
+        ProducerEnd end;
         try
         {
-            await producer.FlushAsync(flushBound.Token);
+            end = await _producer.Ended.WaitAsync(bound, ct);
         }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        catch (TimeoutException)
+        {
+            end = new ProducerEnd(-1, -1, false, FormattableString.Invariant($"the producer did not finish within {bound.TotalSeconds:F0} s"));
+        }
+
+        await _producer.StopAsync(TimeSpan.FromSeconds(10));
+        if (end.Error is not null)
+        {
+            _producerProblem = end.Error;
+            return;
+        }
+
+        Max(ref _longestProduceCallMs, end.FlushMs);
+        if (end.FlushTimedOut)
         {
             Say("  the producer's flush did not end within the delivery timeout plus the margin");
         }
 
-        Max(ref _longestProduceCallMs, _clock.ElapsedMilliseconds - flushStarted);
-    }
-
-    private void Delivered(long seq, in DeliveryReport r)
-    {
-        var now = _clock.ElapsedMilliseconds;
         lock (_producedGate)
         {
-            Max(ref _longestDeliveryMs, now - _sentAt[(int)seq]);
-            if (r.IsDelivered)
+            Grow(end.Produced - 1);
+            if (_reports != end.Produced)
             {
-                _acked[(int)seq] = (r.Partition, r.Offset);
-                _ackedCount++;
-            }
-            else
-            {
-                _failedCount++;
-                _firstError ??= r.Error?.Message;
+                _producerProblem = FormattableString.Invariant($"{end.Produced - _reports} of {end.Produced} record(s) got no delivery report");
             }
         }
+    }
 
-        if (r.IsDelivered)
+    /// <summary>Makes room for record <paramref name="seq"/> in the bookkeeping (reports arrive out of order across partitions).</summary>
+    private void Grow(long seq)
+    {
+        while (_acked.Count <= seq)
         {
-            _tracker.Delivered(r.Partition, r.Offset);
+            _acked.Add((-1, -1));
+        }
+    }
+
+    private void Delivered(long seq, int partition, long offset, long ms)
+    {
+        Max(ref _longestDeliveryMs, ms);
+        lock (_producedGate)
+        {
+            Grow(seq);
+            _acked[(int)seq] = (partition, offset);
+            _ackedCount++;
+            _reports++;
+        }
+
+        _tracker.Delivered(partition, offset);
+    }
+
+    private void Failed(long seq, long ms, string reason)
+    {
+        Max(ref _longestDeliveryMs, ms);
+        lock (_producedGate)
+        {
+            Grow(seq);
+            _failedCount++;
+            _reports++;
+            _firstError ??= reason;
         }
     }
 
@@ -669,6 +698,11 @@ internal sealed class ChaosRun(ChaosSettings settings, ILoggerFactory? loggerFac
         }
 
         var problems = new List<string>();
+        if (_producerProblem is not null)
+        {
+            problems.Add(_producerProblem);
+        }
+
         if (lostCount > 0)
         {
             problems.Add($"{lostCount} acknowledged record(s) never consumed, e.g. {string.Join("; ", lost)}");

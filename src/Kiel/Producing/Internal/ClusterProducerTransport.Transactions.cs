@@ -9,7 +9,7 @@ internal sealed partial class ClusterProducerTransport
 {
     private async ValueTask<BrokerConnection> CoordinatorAsync(CoordinatorType type, string key, CancellationToken cancellationToken)
     {
-        await _started.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await Started().WaitAsync(cancellationToken).ConfigureAwait(false);
         return await _cluster.GetCoordinatorConnectionAsync(type, key, cancellationToken).ConfigureAwait(false);
     }
 

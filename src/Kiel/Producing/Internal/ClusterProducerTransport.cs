@@ -12,7 +12,8 @@ namespace Kiel.Producing.Internal;
 internal sealed partial class ClusterProducerTransport : IProducerTransport, ITransactionTransport
 {
     private readonly KafkaCluster _cluster;
-    private readonly Lazy<Task> _started;
+    private readonly Lock _startLock = new();
+    private Task? _started;
 
     public ClusterProducerTransport(KielProducerOptions options)
     {
@@ -28,12 +29,30 @@ internal sealed partial class ClusterProducerTransport : IProducerTransport, ITr
             // A producer never creates topics as a side effect of asking for them.
             AllowAutoTopicCreation = false,
         });
-        _started = new Lazy<Task>(() => _cluster.StartAsync());
+    }
+
+    /// <summary>
+    /// The cluster's bootstrap, started on first use. A bootstrap that failed (every bootstrap address unreachable or
+    /// dropping its Metadata request, e.g. during an outage) is started again by the next caller instead of being
+    /// kept: the producer's metadata and producer-id loops retry with their own backoff, and must be able to succeed
+    /// once a broker answers.
+    /// </summary>
+    private Task Started()
+    {
+        lock (_startLock)
+        {
+            if (_started is null || _started.IsFaulted || _started.IsCanceled)
+            {
+                _started = _cluster.StartAsync();
+            }
+
+            return _started;
+        }
     }
 
     public async ValueTask<TopicLayout> GetTopicAsync(string topic, bool refresh, CancellationToken cancellationToken)
     {
-        await _started.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await Started().WaitAsync(cancellationToken).ConfigureAwait(false);
         var snapshot = refresh
             ? await _cluster.RefreshMetadataAsync([topic], cancellationToken).ConfigureAwait(false)
             : await _cluster.EnsureTopicsAsync([topic], cancellationToken).ConfigureAwait(false);
@@ -48,7 +67,7 @@ internal sealed partial class ClusterProducerTransport : IProducerTransport, ITr
 
     private async ValueTask<BrokerConnection> ConnectionAsync(int brokerId, CancellationToken cancellationToken)
     {
-        await _started.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await Started().WaitAsync(cancellationToken).ConfigureAwait(false);
         return await _cluster.GetConnectionAsync(brokerId, ConnectionPurpose.Produce, cancellationToken).ConfigureAwait(false);
     }
 
@@ -66,7 +85,7 @@ internal sealed partial class ClusterProducerTransport : IProducerTransport, ITr
 
     public async ValueTask<ProducerIdentity?> InitProducerIdAsync(ProducerIdentity? current, CancellationToken cancellationToken)
     {
-        await _started.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await Started().WaitAsync(cancellationToken).ConfigureAwait(false);
         var connection = await _cluster.GetAnyConnectionAsync(ConnectionPurpose.Produce, cancellationToken).ConfigureAwait(false);
         return await ProduceWire.InitProducerIdAsync(connection, current, cancellationToken).ConfigureAwait(false);
     }
