@@ -25,28 +25,61 @@ if [ ! -x "$tools/sharpfuzz" ]; then
 fi
 
 out="$root/fuzz/out/$target"
-rm -rf "$out/bin"
-mkdir -p "$out"
-dotnet build "$root/fuzz/Kiel.Fuzz" -c Release -nologo -v quiet -o "$out/bin" > /dev/null
+# KIEL_FUZZ_REUSE=1 resumes with the previous run's instrumented build and corpus (no build: for resuming on a busy
+# machine; only right when nothing under src/ or fuzz/ changed since).
+reuse=0
+if [ -n "${KIEL_FUZZ_REUSE:-}" ] && [ -e "$out/bin/.instrumented" ] && { [ -d "$out/findings" ] || [ -d "$out/corpus" ]; }; then reuse=1; fi
+if [ "$reuse" = 0 ]; then
+  rm -rf "$out/bin"
+  mkdir -p "$out"
+  dotnet build "$root/fuzz/Kiel.Fuzz" -c Release -nologo -v quiet -o "$out/bin" > /dev/null
+fi
 if [ ! -d "$out/findings" ]; then
-  rm -rf "$out/corpus"
-  dotnet "$out/bin/Kiel.Fuzz.dll" seed "$target" "$out/corpus" > /dev/null
+  if [ "$reuse" = 0 ]; then
+    rm -rf "$out/corpus"
+    dotnet "$out/bin/Kiel.Fuzz.dll" seed "$target" "$out/corpus" > /dev/null
+  fi
   input="$out/corpus"
 else
   input=-   # resume the previous campaign's queue
 fi
 # Instrument only now: instrumented code crashes when it runs outside afl (seeding above runs the encoders).
-for dll in Kiel.dll Kiel.ZooKeeper.dll; do "$tools/sharpfuzz" "$out/bin/$dll" > /dev/null; done
+if [ "$reuse" = 0 ]; then
+  for dll in Kiel.dll Kiel.ZooKeeper.dll; do "$tools/sharpfuzz" "$out/bin/$dll" > /dev/null; done
+  touch "$out/bin/.instrumented"
+fi
 
 export AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1
+# AFL_FAST_CAL: calibrate a new queue entry with fewer runs (the target is deterministic: stability is ~100%).
+export AFL_FAST_CAL=1
 export DOTNET_EnableDiagnostics=0 DOTNET_TieredPGO=0
-afl-fuzz -V $((minutes * 60)) -i "$input" -o "$out/findings" -t 5000 -m none -- dotnet "$out/bin/Kiel.Fuzz.dll" "$target" > "$out/afl.log" 2>&1 || {
-  echo "afl-fuzz failed; the end of its log:" >&2; tail -20 "$out/afl.log" >&2; exit 1; }
+# The harness runs in SharpFuzz's in-process persistent mode (one process for every input: fast). An undocumented
+# exception is reported to afl as a crash and saved by it. A stack overflow or a hang (afl's timeout, 5 s) kills the
+# process, which is also afl's fork server, and afl stops ("Fork server is dead", or "Unable to request new process from
+# fork server" when it died between two inputs): its current input is then the
+# finding, saved as killed-HASH, and the campaign resumes (at most 20 times) until the time is up.
+saved="$root/fuzz/findings/$target"
+found=0
+deadline=$(( $(date +%s) + minutes * 60 ))
+for attempt in $(seq 1 21); do
+  left=$(( deadline - $(date +%s) ))
+  [ "$left" -gt 0 ] || break
+  [ "$attempt" -le 20 ] || { echo "the target died 20 times; stopping" >&2; break; }
+  if afl-fuzz -V "$left" -i "$input" -o "$out/findings" -t 5000 -m none -- dotnet "$out/bin/Kiel.Fuzz.dll" "$target" > "$out/afl.log" 2>&1; then
+    break
+  fi
+  cur="$out/findings/default/.cur_input"
+  if grep -q "Fork server is dead\|Unable to communicate with fork server\|Unable to request new process from fork server" "$out/afl.log" && [ -e "$cur" ]; then
+    mkdir -p "$saved"; cp "$cur" "$saved/killed-$(sha256sum < "$cur" | cut -c1-16)"; found=$((found + 1))
+    echo "the target process died on an input (saved in fuzz/findings/$target); resuming" >&2
+    input=-
+    continue
+  fi
+  echo "afl-fuzz failed; the end of its log:" >&2; tail -20 "$out/afl.log" >&2; exit 1
+done
 
 stats="$out/findings/default/fuzzer_stats"
 get() { sed -n "s/^$1 *: *//p" "$stats"; }
-saved="$root/fuzz/findings/$target"
-found=0
 for kind in crashes hangs; do
   for f in "$out/findings/default/$kind"/id:*; do
     [ -e "$f" ] || continue
