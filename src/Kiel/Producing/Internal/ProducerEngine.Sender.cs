@@ -412,7 +412,8 @@ internal sealed partial class ProducerEngine
                 return;
             }
             b.Wire ??= new RecordArena(b.Arena.Length + BatchEncoder.V2HeaderSize + 64);
-            using var scratch = new RecordArena(_options.Compression == CompressionType.None ? 0 : b.Arena.Length + 64);
+            // An uncompressed batch is written straight to its wire arena: no scratch arena per batch.
+            using var scratch = _options.Compression == CompressionType.None ? null : new RecordArena(b.Arena.Length + 64);
             BatchEncoder.EncodeV2(b.Arena.Span, b.Count, _options.Compression, _options.CompressionLevel, b.StampedAs, b.BaseSequence, b.Wire, scratch, transactional: _txn is not null);
             b.WireMagic = 2;
             return;
