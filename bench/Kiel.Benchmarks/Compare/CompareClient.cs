@@ -83,9 +83,12 @@ internal static class CompareClient
         private readonly double _cpu0;
         private readonly long _alloc0;
         private readonly long _start;
+        // KIEL_BENCH_ALLOC_TICKS=1: which types the window allocates (sampled; the listener adds allocations of its own).
+        private readonly Producing.AllocationTicks? _ticks;
 
         public Window()
         {
+            if (Environment.GetEnvironmentVariable("KIEL_BENCH_ALLOC_TICKS") == "1") _ticks = new Producing.AllocationTicks();
             GC.Collect();
             GC.WaitForPendingFinalizers();
             _cpu0 = ProcessUsage.Now().CpuUs;
@@ -106,6 +109,11 @@ internal static class CompareClient
             result["cpu_us_per_msg"] = F(cpu / records);
             result["cpu_cores"] = F(cpu / 1e6 / elapsed);
             result["alloc_per_msg"] = F((double)alloc / records);
+            if (_ticks is not null)
+            {
+                _ticks.Dispose();
+                _ticks.Print(Console.Error, records);
+            }
         }
     }
 

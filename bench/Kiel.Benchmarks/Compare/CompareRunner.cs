@@ -199,6 +199,8 @@ internal static class CompareRunner
             throw new TimeoutException($"{run.Client} {run.Mode} ran past 5 minutes");
         }
         var output = await stdout;
+        // KIEL_BENCH_ALLOC_TICKS=1 makes the client print its sampled allocations to stderr: pass them on.
+        if (Environment.GetEnvironmentVariable("KIEL_BENCH_ALLOC_TICKS") == "1") Console.Error.Write(await stderr);
         if (process.ExitCode != 0) throw new InvalidOperationException($"{run.Client} {run.Mode} exited {process.ExitCode}: {Last(await stderr)}");
         var line = output.Split('\n').LastOrDefault(l => l.StartsWith("RESULT ", StringComparison.Ordinal))
                    ?? throw new InvalidOperationException($"no RESULT from {run.Client}: {Last(output)}");

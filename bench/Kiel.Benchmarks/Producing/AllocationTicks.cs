@@ -27,4 +27,11 @@ internal sealed class AllocationTicks : EventListener
         foreach (var (name, bytes) in _bytes.OrderByDescending(kv => kv.Value).Take(12))
             Console.WriteLine($"#   {bytes / 1024,10:N0} KiB  {name}");
     }
+
+    /// <summary>Every sampled type with its estimated bytes per record.</summary>
+    public void Print(TextWriter to, long records)
+    {
+        foreach (var (name, bytes) in _bytes.OrderByDescending(kv => kv.Value).Take(40))
+            to.WriteLine($"#   {(double)bytes / records,10:N1} B/record  {name}");
+    }
 }

@@ -5,6 +5,30 @@ namespace Kiel.Consuming;
 /// <typeparam name="TValue">The value type.</typeparam>
 public sealed class ConsumeResult<TKey, TValue>
 {
+    private Headers? _headers;
+
+    /// <summary>Creates a result; every required member is set by the initializer.</summary>
+    public ConsumeResult() { }
+
+    /// <summary>The consumer's constructor: a record without headers gets its (empty) list only when it is asked for.</summary>
+    // Headers is never null: its getter creates the empty list on first access.
+#pragma warning disable CS8618
+    [System.Diagnostics.CodeAnalysis.SetsRequiredMembers]
+    internal ConsumeResult(string topic, int partition, long offset, DateTimeOffset timestamp, TimestampType timestampType, TKey key, TValue value,
+        Headers? headers, int? leaderEpoch)
+    {
+        Topic = topic;
+        Partition = partition;
+        Offset = offset;
+        Timestamp = timestamp;
+        TimestampType = timestampType;
+        Key = key;
+        Value = value;
+        _headers = headers;
+        LeaderEpoch = leaderEpoch;
+    }
+#pragma warning restore CS8618
+
     /// <summary>The topic.</summary>
     public required string Topic { get; init; }
 
@@ -27,7 +51,12 @@ public sealed class ConsumeResult<TKey, TValue>
     public required TValue Value { get; init; }
 
     /// <summary>The record's headers (empty for magic 0 and 1).</summary>
-    public required Headers Headers { get; init; }
+    /// <remarks>A record without headers allocates its empty list on first access, not per record consumed.</remarks>
+    public required Headers Headers
+    {
+        get => _headers ?? Interlocked.CompareExchange(ref _headers, new Headers(), null) ?? _headers;
+        init => _headers = value;
+    }
 
     /// <summary>The leader epoch of the batch the record came from, or null when the broker did not say (magic 0 and 1).</summary>
     public int? LeaderEpoch { get; init; }

@@ -9,18 +9,8 @@ internal static class RecordConverter
         var key = Deserialize(record, keys, RecordComponent.Key, engine, rewind);
         var value = Deserialize(record, values, RecordComponent.Value, engine, rewind);
         Kiel.Diagnostics.ClientMetrics.Consumed(tp.Topic, tp.Partition, record.Key.Length + record.Value.Length);
-        return new ConsumeResult<TKey, TValue>
-        {
-            Topic = tp.Topic,
-            Partition = tp.Partition,
-            Offset = record.Offset,
-            Timestamp = record.Timestamp,
-            TimestampType = record.TimestampType,
-            Key = key,
-            Value = value,
-            Headers = record.HeaderCount == 0 ? [] : record.CopyHeaders(),
-            LeaderEpoch = record.LeaderEpoch >= 0 ? record.LeaderEpoch : null,
-        };
+        return new ConsumeResult<TKey, TValue>(tp.Topic, tp.Partition, record.Offset, record.Timestamp, record.TimestampType, key, value,
+            record.HeaderCount == 0 ? null : record.CopyHeaders(), record.LeaderEpoch >= 0 ? record.LeaderEpoch : null);
     }
 
     /// <summary>

@@ -127,6 +127,7 @@ internal partial class BrokerConnection
 
     /// <summary>Reads until at least <paramref name="count"/> bytes have arrived (more when the stream has them and
     /// <paramref name="buffer"/> has room) or the stream ends; returns how many arrived.</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<int> ReadAtLeastAsync(Memory<byte> buffer, int count, CancellationToken token)
     {
         var total = 0;

@@ -275,6 +275,8 @@ internal partial class BrokerConnection : IAsyncDisposable
     }
 
     /// <summary>Sends a request and decodes its response (copying byte fields, so the result is the caller's to keep).</summary>
+    // Pooled state machine: every request of every client goes through here (a box per call otherwise).
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<TResponse> SendAsync<TResponse>(IRequestMessage<TResponse> request, short version, CancellationToken cancellationToken = default, TimeSpan? timeout = null)
         where TResponse : IResponseMessage<TResponse>
     {

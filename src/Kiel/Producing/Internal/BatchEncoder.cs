@@ -14,14 +14,16 @@ internal static class BatchEncoder
 
     /// <summary>Writes a record batch v2 into <paramref name="output"/> (cleared first); a transactional producer's batch has the transactional attribute.</summary>
     public static void EncodeV2(ReadOnlySpan<byte> arena, int count, CompressionType compression, int? level,
-        ProducerIdentity producer, int baseSequence, RecordArena output, RecordArena scratch, bool transactional = false)
+        ProducerIdentity producer, int baseSequence, RecordArena output, RecordArena? scratch, bool transactional = false)
     {
         output.Truncate(0);
         RecordBatchWriter.BeginBatch(output);
 
         long baseTs = 0, maxTs = long.MinValue;
-        var target = compression == CompressionType.None ? output : scratch;
-        if (compression != CompressionType.None) scratch.Truncate(0);
+        // The records go straight to the output when not compressed (scratch may be null then), else through scratch.
+        if (compression != CompressionType.None && scratch is null) throw new ArgumentNullException(nameof(scratch), "a compressed batch needs a scratch arena");
+        var target = compression == CompressionType.None ? output : scratch!;
+        if (compression != CompressionType.None) target.Truncate(0);
         var pos = 0;
         for (var i = 0; i < count; i++)
         {
@@ -32,7 +34,7 @@ internal static class BatchEncoder
         }
         if (count == 0) maxTs = baseTs;
         if (compression != CompressionType.None)
-            CompressionCodec.Compress(compression, scratch.Span, output, level, magic: 2);
+            CompressionCodec.Compress(compression, target.Span, output, level, magic: 2);
 
         RecordBatchWriter.FinishBatch(output.MutableSpan,
             (short)((int)compression | (transactional ? RecordBatchHeader.TransactionalFlag : 0)), count, baseTs, maxTs,

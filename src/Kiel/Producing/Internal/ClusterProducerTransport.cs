@@ -77,6 +77,11 @@ internal sealed partial class ClusterProducerTransport : IProducerTransport, ITr
         return ProduceWire.Magic(connection.Versions.Choose(ApiKey.Produce));
     }
 
+    /// <summary>Every wait here (start, connection, metadata, the request itself) ends at its token.</summary>
+    public bool HonoursCancellation => true;
+
+    // Pooled state machines: one Produce request per awaited record would otherwise allocate a box per call.
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<ProduceResult> ProduceAsync(int brokerId, ProduceCall call, CancellationToken cancellationToken)
     {
         var connection = await ConnectionAsync(brokerId, cancellationToken).ConfigureAwait(false);
@@ -99,10 +104,49 @@ internal static class ProduceWire
     /// <summary>The record format a Produce version carries: v3+ record batches (magic 2), v2 magic 1, v0–v1 magic 0.</summary>
     public static byte Magic(short produceVersion) => produceVersion >= 3 ? (byte)2 : produceVersion == 2 ? (byte)1 : (byte)0;
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<ProduceResult> SendAsync(BrokerConnection connection, ProduceCall call, CancellationToken cancellationToken)
     {
         var version = connection.Versions.Choose(ApiKey.Produce);
-        var request = new ProduceRequest { Acks = call.Acks, TimeoutMs = call.TimeoutMs, TopicData = [], TransactionalId = version >= 3 ? call.TransactionalId : null };
+        var request = BuildRequest(call, version);
+        if (call.Acks == 0)
+        {
+            // The connection drops the reply the librdkafka mock sends anyway.
+            await connection.SendWithoutReplyAsync(request, version, cancellationToken).ConfigureAwait(false);
+            return ProduceResult.NoResponse;
+        }
+        var response = await connection.SendAsync(request, version, cancellationToken).ConfigureAwait(false);
+        // The call's previous result is reused: the engine has read it before it sends the same call again.
+        var result = call.Result ??= new ProduceResult(new List<ProducePartitionResult>(call.Partitions.Count));
+        var results = result.Partitions;
+        results.Clear();
+        foreach (var t in response.Responses)
+            foreach (var p in t.PartitionResponses)
+                results.Add(new ProducePartitionResult(t.Name, p.Index, p.ErrorCode, p.BaseOffset, p.LogAppendTimeMs, p.ErrorMessage));
+        return result;
+    }
+
+    /// <summary>
+    /// The wire request for <paramref name="call"/>, reusing the request, topic and partition objects of the call's
+    /// previous exchange (the frame is written before the send returns, so they are free again by the next one).
+    /// </summary>
+    private static ProduceRequest BuildRequest(ProduceCall call, short version)
+    {
+        var request = call.Request ??= new ProduceRequest { TopicData = [] };
+        request.Acks = call.Acks;
+        request.TimeoutMs = call.TimeoutMs;
+        request.TransactionalId = version >= 3 ? call.TransactionalId : null;
+        foreach (var t in request.TopicData)
+        {
+            foreach (var p in t.PartitionData)
+            {
+                p.Records = null;
+                call.SpareParts.Push(p);
+            }
+            t.PartitionData.Clear();
+            call.SpareTopics.Push(t);
+        }
+        request.TopicData.Clear();
         ProduceRequest.TopicProduceData? current = null;
         foreach (var part in call.Partitions)
         {
@@ -113,24 +157,17 @@ internal static class ProduceWire
                     if (t.Name == part.Topic) { current = t; break; }
                 if (current is null)
                 {
-                    current = new ProduceRequest.TopicProduceData { Name = part.Topic, PartitionData = [] };
+                    current = call.SpareTopics.TryPop(out var spare) ? spare : new ProduceRequest.TopicProduceData { PartitionData = [] };
+                    current.Name = part.Topic;
                     request.TopicData.Add(current);
                 }
             }
-            current.PartitionData.Add(new ProduceRequest.PartitionProduceData { Index = part.Partition, Records = part.Records });
+            var data = call.SpareParts.TryPop(out var spareData) ? spareData : new ProduceRequest.PartitionProduceData();
+            data.Index = part.Partition;
+            data.Records = part.Records;
+            current.PartitionData.Add(data);
         }
-        if (call.Acks == 0)
-        {
-            // The connection drops the reply the librdkafka mock sends anyway.
-            await connection.SendWithoutReplyAsync(request, version, cancellationToken).ConfigureAwait(false);
-            return ProduceResult.NoResponse;
-        }
-        var response = await connection.SendAsync(request, version, cancellationToken).ConfigureAwait(false);
-        var results = new List<ProducePartitionResult>(call.Partitions.Count);
-        foreach (var t in response.Responses)
-            foreach (var p in t.PartitionResponses)
-                results.Add(new ProducePartitionResult(t.Name, p.Index, p.ErrorCode, p.BaseOffset, p.LogAppendTimeMs, p.ErrorMessage));
-        return new ProduceResult(results);
+        return request;
     }
 
     public static async ValueTask<ProducerIdentity?> InitProducerIdAsync(BrokerConnection connection, ProducerIdentity? current, CancellationToken cancellationToken)

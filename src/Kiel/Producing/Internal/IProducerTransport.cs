@@ -10,6 +10,12 @@ internal interface IProducerTransport : IAsyncDisposable
     /// A topic the cluster does not know gives a layout with <see cref="TopicLayout.ErrorCode"/> set.</summary>
     ValueTask<TopicLayout> GetTopicAsync(string topic, bool refresh, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// True when every call ends promptly once its token is cancelled; otherwise the engine bounds each call with
+    /// <see cref="Task.WaitAsync(CancellationToken)"/> as well (a Task and a promise per request).
+    /// </summary>
+    bool HonoursCancellation => false;
+
     /// <summary>The record format the broker takes for Produce: 2 (Produce v3+), 1 (v2) or 0 (v0–v1).</summary>
     ValueTask<byte> GetRecordMagicAsync(int brokerId, CancellationToken cancellationToken);
 
@@ -45,6 +51,15 @@ internal sealed class ProduceCall(short acks, int timeoutMs, List<ProducePartiti
     public List<ProducePartitionData> Partitions { get; } = partitions;
     /// <summary>The transactional id a transactional producer's Produce request carries (v3+), or null.</summary>
     public string? TransactionalId { get; init; }
+
+    /// <summary>
+    /// The wire request and result of this call's previous exchange, reused by <see cref="ProduceWire"/> when the
+    /// engine sends the same (pooled) call again: a request per awaited record would otherwise cost a dozen objects.
+    /// </summary>
+    internal Kiel.Protocol.Messages.ProduceRequest? Request { get; set; }
+    internal Stack<Kiel.Protocol.Messages.ProduceRequest.TopicProduceData> SpareTopics { get; } = new();
+    internal Stack<Kiel.Protocol.Messages.ProduceRequest.PartitionProduceData> SpareParts { get; } = new();
+    internal ProduceResult? Result { get; set; }
 }
 
 /// <summary>The encoded records (a magic 2 batch, or a magic 0/1 message set) for one partition.</summary>

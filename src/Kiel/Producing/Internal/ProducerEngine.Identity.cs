@@ -93,7 +93,7 @@ internal sealed partial class ProducerEngine
         _bumpWanted = false;
         OnIdentityAssigned();
         ProducerLog.ProducerIdAssigned(_log, identity.ProducerId, identity.Epoch);
-        foreach (var topic in _topics.Values)
+        foreach (var topic in Topics)
             foreach (var p in topic.Partitions)
                 lock (p)
                 {

@@ -82,7 +82,7 @@ internal sealed partial class ProducerEngine
     /// </summary>
     private void FailRecordsWaitingForMetadata()
     {
-        foreach (var topic in _topics.Values)
+        foreach (var topic in Topics)
             lock (topic)
             {
                 if (!topic.HasPending) continue;

@@ -5,7 +5,80 @@ namespace Kiel.Producing.Internal;
 
 internal sealed partial class ProducerEngine
 {
-    private sealed record SendOutcome(int Broker, List<ProducerBatch> Batches, ProduceResult? Result, Exception? Error);
+    /// <summary>
+    /// One Produce request of the sender and, once sent, its outcome. Pooled by the sender thread (which alone rents
+    /// and returns them): an awaited record costs one request, so every per-request object is a per-record allocation.
+    /// </summary>
+    private sealed class SendOutcome
+    {
+        private readonly ProducerEngine _engine;
+        private readonly Action _onSent;
+        private ValueTask _sending;
+
+        public SendOutcome(ProducerEngine engine)
+        {
+            _engine = engine;
+            _onSent = OnSent;
+            Call = new ProduceCall((short)engine._options.Acks, (int)engine._options.RequestTimeout.TotalMilliseconds, Parts)
+            {
+                TransactionalId = engine._options.TransactionalId,
+            };
+        }
+
+        public int Broker { get; set; }
+        public List<ProducerBatch> Batches { get; } = [];
+        public List<ProducePartitionData> Parts { get; } = [];
+        public ProduceCall Call { get; }
+        public ProduceResult? Result { get; set; }
+        public Exception? Error { get; set; }
+
+        /// <summary>Sends the request; the outcome is queued for the sender when it is known.</summary>
+        public void Start()
+        {
+            _sending = _engine.SendAsync(this);
+            if (_sending.IsCompleted) OnSent();
+            // A continuation rather than an awaiting method: no state machine of its own, and the pooled one of
+            // SendAsync goes back to its pool when GetResult is called here.
+            else _sending.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_onSent);
+        }
+
+        private void OnSent()
+        {
+            var sending = _sending;
+            _sending = default;
+            try { sending.GetAwaiter().GetResult(); }
+            catch (Exception e) { Error ??= e; } // SendAsync catches everything; this is a safety net
+            _engine._outcomes.Enqueue(this);
+            _engine._wake.Set();
+        }
+
+        /// <summary>Clears the request for reuse (after a completed exchange; an abandoned one is never reused).</summary>
+        public void Reset()
+        {
+            Batches.Clear();
+            Parts.Clear();
+            Result = null;
+            Error = null;
+        }
+    }
+
+    private readonly Stack<SendOutcome> _requestPool = new();
+
+    private SendOutcome RentRequest(int broker)
+    {
+        var r = _requestPool.TryPop(out var pooled) ? pooled : new SendOutcome(this);
+        r.Broker = broker;
+        return r;
+    }
+
+    /// <summary>Takes back a request whose exchange completed (sender thread only).</summary>
+    private void ReturnRequest(SendOutcome r)
+    {
+        // A failed or abandoned request may still be referenced by a transport call that ignores cancellation.
+        if (r.Error is not null || _requestPool.Count >= 64) return;
+        r.Reset();
+        _requestPool.Push(r);
+    }
 
     private int _inFlightTotal;
     private long _senderPasses;
@@ -20,7 +93,7 @@ internal sealed partial class ProducerEngine
     /// <summary>The sender, on a thread of its own (see <see cref="Signal"/> for why it blocks rather than awaits).</summary>
     private void SendLoop()
     {
-        var ready = new Dictionary<int, List<ProducerBatch>>();
+        var ready = new Dictionary<int, SendOutcome>();
         var failed = new List<(ProducerBatch Batch, ProduceException Error)>();
         var lingerMs = (long)_options.Linger.TotalMilliseconds;
         var deliveryMs = (long)_options.DeliveryTimeout.TotalMilliseconds;
@@ -41,7 +114,7 @@ internal sealed partial class ProducerEngine
             var refused = _idempotenceRefused;
             var busy = false;
 
-            foreach (var topic in _topics.Values)
+            foreach (var topic in Topics)
             {
                 var layout = topic.Layout;
                 if (topic.HasPending) busy = true;
@@ -104,10 +177,10 @@ internal sealed partial class ProducerEngine
                         if (now < p.RetryNotBeforeMs) { nextWake = Math.Min(nextWake, p.RetryNotBeforeMs); continue; }
                         var leader = i < layout.Leaders.Length ? layout.Leaders[i] : -1;
                         if (leader < 0) { topic.NeedsRefresh = true; continue; }
-                        if (!ready.TryGetValue(leader, out var list))
+                        if (!ready.TryGetValue(leader, out var request))
                         {
                             if (_inFlightPerBroker.GetValueOrDefault(leader) >= _options.MaxInFlight) continue;
-                            ready[leader] = list = [];
+                            ready[leader] = request = RentRequest(leader);
                         }
                         var batch = p.Ready[0];
                         p.Ready.RemoveAt(0);
@@ -117,7 +190,7 @@ internal sealed partial class ProducerEngine
                             batch.StampedAs = _identity;
                             batch.BaseSequence = p.NextSequence;
                         }
-                        list.Add(batch);
+                        request.Batches.Add(batch);
                     }
                 }
             }
@@ -125,11 +198,11 @@ internal sealed partial class ProducerEngine
             _txn?.PollAddPartitions(now, ref nextWake);
             foreach (var (batch, error) in failed) Finish(batch, -1, -1, error);
             failed.Clear();
-            foreach (var (broker, list) in ready)
+            foreach (var (broker, request) in ready)
             {
                 _inFlightPerBroker[broker] = _inFlightPerBroker.GetValueOrDefault(broker) + 1;
                 _inFlightTotal++;
-                _ = SendAsync(broker, list);
+                request.Start();
             }
             ready.Clear();
 
@@ -206,7 +279,7 @@ internal sealed partial class ProducerEngine
                 if (!bumped) OnIdempotenceUnsupported();
             }
             // A new epoch starts every partition's sequence at zero; batches are re-stamped when next sent.
-            foreach (var topic in _topics.Values)
+            foreach (var topic in Topics)
                 foreach (var p in topic.Partitions)
                     lock (p) p.NextSequence = 0;
         }
@@ -226,46 +299,63 @@ internal sealed partial class ProducerEngine
         finally { _wake.Set(); }
     }
 
-    private async Task SendAsync(int broker, List<ProducerBatch> batches)
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask SendAsync(SendOutcome request)
     {
-        SendOutcome outcome;
+        var broker = request.Broker;
+        var batches = request.Batches;
         // The request lives no longer than its batches may: at the earliest delivery deadline among them it is abandoned
         // (the connection drops a late reply), so that no report comes later than DeliveryTimeout, even for a batch in
         // flight to a broker that never answers or a connection that never comes up. Batches whose deadline passed then
         // expire; the others are retried.
         var deadlineMs = long.MaxValue;
         foreach (var b in batches) deadlineMs = Math.Min(deadlineMs, b.CreatedMs + DeliveryMs);
-        // Clamped: a timer takes at most about 49 days, and a DeliveryTimeout may be longer (the request bound ends first then).
-        using var expiry = new CancellationTokenSource(TimeSpan.FromMilliseconds(Math.Clamp(deadlineMs - NowMs, 1, int.MaxValue)), _time);
+        // One pooled source per request carries every bound (the delivery deadline, then the request bound below, and
+        // the producer's stop): an awaited record costs one request, so per-request sources and timers are per record.
+        var cts = RentRequestSource();
         var sentMs = NowMs;
+        // Clamped: a timer takes at most about 49 days, and a DeliveryTimeout may be longer (the request bound ends first then).
+        cts.CancelAfter(TimeSpan.FromMilliseconds(Math.Clamp(deadlineMs - sentMs, 1, int.MaxValue)));
+        var stopped = _stop.Token.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), cts);
+        // Whether the source fired for the delivery deadline (rather than the request bound, which may end first).
+        var expiryFirst = true;
         try
         {
-            using var live = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, expiry.Token);
-            var magic = await _transport.GetRecordMagicAsync(broker, live.Token).AsTask().WaitAsync(live.Token).ConfigureAwait(false);
-            var parts = new List<ProducePartitionData>(batches.Count);
+            var magicTask = _transport.GetRecordMagicAsync(broker, cts.Token);
+            var magic = magicTask.IsCompletedSuccessfully ? magicTask.Result
+                : await Bounded(magicTask, cts.Token).ConfigureAwait(false);
+            var parts = request.Parts;
+            parts.Clear();
             foreach (var b in batches)
             {
                 Encode(b, magic);
                 parts.Add(new ProducePartitionData(b.Owner.Topic, b.Owner.Partition, b.Wire!.Memory));
             }
             // The connection enforces the request timeout; this bound only guards against a transport that never answers.
-            using var bound = new CancellationTokenSource(_options.RequestTimeout + TimeSpan.FromSeconds(5), _time);
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(live.Token, bound.Token);
-            var call = new ProduceCall((short)_options.Acks, (int)_options.RequestTimeout.TotalMilliseconds, parts) { TransactionalId = _options.TransactionalId };
-            // WaitAsync too: the bound holds even for a transport that ignores its token.
-            var result = await _transport.ProduceAsync(broker, call, timeout.Token).AsTask().WaitAsync(timeout.Token).ConfigureAwait(false);
-            outcome = new SendOutcome(broker, batches, result, null);
+            var boundMs = (long)(_options.RequestTimeout + TimeSpan.FromSeconds(5)).TotalMilliseconds;
+            if (NowMs + boundMs < deadlineMs)
+            {
+                expiryFirst = false;
+                cts.CancelAfter(TimeSpan.FromMilliseconds(boundMs));
+            }
+            request.Result = await Bounded(_transport.ProduceAsync(broker, request.Call, cts.Token), cts.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (expiry.IsCancellationRequested && !_stop.IsCancellationRequested)
+        catch (OperationCanceledException) when (expiryFirst && cts.IsCancellationRequested && !_stop.IsCancellationRequested)
         {
             ProducerLog.RequestAbandonedAtDeliveryDeadline(_log, broker, batches.Count, NowMs - sentMs);
-            outcome = new SendOutcome(broker, batches, null, new TimeoutException(
+            request.Error = new TimeoutException(
                 $"No answer from broker {broker} before the delivery deadline of a batch in the request ({NowMs - sentMs} ms after it was sent); " +
-                "the request was abandoned, so its records may or may not have been written."));
+                "the request was abandoned, so its records may or may not have been written.");
         }
         catch (Exception ex)
         {
-            outcome = new SendOutcome(broker, batches, null, ex);
+            request.Error = ex;
+        }
+        finally
+        {
+            // Dispose waits for a stop callback under way, so the source is not cancelled after it is handed out again.
+            stopped.Dispose();
+            ReturnRequestSource(cts);
         }
         // The request has been written (and answered): drop the wire copies now rather than at completion, so that
         // only batches in flight hold two buffers. A retry encodes again.
@@ -275,8 +365,41 @@ internal sealed partial class ProducerEngine
             b.Wire = null;
             b.WireMagic = 255;
         }
-        _outcomes.Enqueue(outcome);
-        _wake.Set();
+    }
+
+    /// <summary>
+    /// Awaits a transport call within the bound of <paramref name="token"/>. The cluster transport honours its token;
+    /// a transport that does not (<see cref="IProducerTransport.HonoursCancellation"/>) is bounded by WaitAsync, which
+    /// costs a Task and a promise per call.
+    /// </summary>
+    private ValueTask<T> Bounded<T>(ValueTask<T> call, CancellationToken token) =>
+        _transport.HonoursCancellation || call.IsCompleted ? call : new ValueTask<T>(call.AsTask().WaitAsync(token));
+
+    private readonly Stack<CancellationTokenSource> _requestSources = new();
+
+    private CancellationTokenSource RentRequestSource()
+    {
+        lock (_requestSources)
+            if (_requestSources.TryPop(out var cts)) return cts;
+        // Made with the producer's clock, whose timer CancelAfter then re-arms (a fake clock in tests).
+        return new CancellationTokenSource(Timeout.InfiniteTimeSpan, _time);
+    }
+
+    private void ReturnRequestSource(CancellationTokenSource cts)
+    {
+        // TryReset stops the timer and clears the registrations, unless the source has fired: a fired one is dropped.
+        if (cts.TryReset())
+        {
+            lock (_requestSources)
+            {
+                if (_requestSources.Count < 64)
+                {
+                    _requestSources.Push(cts);
+                    return;
+                }
+            }
+        }
+        cts.Dispose();
     }
 
     private void Encode(ProducerBatch b, byte magic)
@@ -289,7 +412,8 @@ internal sealed partial class ProducerEngine
                 return;
             }
             b.Wire ??= new RecordArena(b.Arena.Length + BatchEncoder.V2HeaderSize + 64);
-            using var scratch = new RecordArena(_options.Compression == CompressionType.None ? 0 : b.Arena.Length + 64);
+            // An uncompressed batch is written straight to its wire arena: no scratch arena per batch.
+            using var scratch = _options.Compression == CompressionType.None ? null : new RecordArena(b.Arena.Length + 64);
             BatchEncoder.EncodeV2(b.Arena.Span, b.Count, _options.Compression, _options.CompressionLevel, b.StampedAs, b.BaseSequence, b.Wire, scratch, transactional: _txn is not null);
             b.WireMagic = 2;
             return;
@@ -383,6 +507,7 @@ internal sealed partial class ProducerEngine
                     break;
             }
         }
+        ReturnRequest(o);
     }
 
     private static ProduceException BrokerError(in ProducePartitionResult r, int broker) => new(
@@ -443,7 +568,7 @@ internal sealed partial class ProducerEngine
     private void AbandonInFlight()
     {
         var error = new ProduceException("The producer was disposed while the request was in flight; the record may or may not have been written.");
-        foreach (var topic in _topics.Values)
+        foreach (var topic in Topics)
             foreach (var p in topic.Partitions)
             {
                 ProducerBatch? b;

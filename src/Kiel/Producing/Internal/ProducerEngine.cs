@@ -17,6 +17,11 @@ internal sealed partial class ProducerEngine : IAsyncDisposable
     private readonly ILogger _log;
     private readonly IPartitioner _partitioner;
     private readonly ConcurrentDictionary<string, TopicState> _topics = new(StringComparer.Ordinal);
+    // Every topic, for the sender's passes: ConcurrentDictionary.Values copies the values into a new list on each call.
+    private TopicState[] _topicList = [];
+
+    /// <summary>Every topic this producer has seen (a snapshot, replaced when a topic is added; topics are never removed).</summary>
+    private TopicState[] Topics => Volatile.Read(ref _topicList);
     private readonly BufferMemory _memory;
     private readonly Signal _wake;
     private readonly TimeProvider _time;
@@ -88,7 +93,19 @@ internal sealed partial class ProducerEngine : IAsyncDisposable
         return size;
     }
 
-    public TopicState GetTopic(string topic) => _topics.GetOrAdd(topic, static t => new TopicState(t));
+    public TopicState GetTopic(string topic)
+    {
+        if (_topics.TryGetValue(topic, out var state)) return state;
+        lock (_topics)
+        {
+            if (_topics.TryGetValue(topic, out state)) return state;
+            state = new TopicState(topic);
+            // The list first: a topic found in the dictionary is then always in the sender's list too.
+            Volatile.Write(ref _topicList, [.. _topicList, state]);
+            _topics[topic] = state;
+            return state;
+        }
+    }
 
     /// <summary>
     /// Appends one record. When the topic's layout is not known yet, the record is copied and queued in order
