@@ -73,10 +73,12 @@ internal sealed partial class GroupMembership : IAsyncDisposable
     /// <summary>Connects, joins, seeds the partition set, and waits until the first allocation that includes this member.</summary>
     public async Task StartAsync(IReadOnlyCollection<string> seed, CancellationToken cancellationToken)
     {
-        await _store.ConnectAsync(cancellationToken).ConfigureAwait(false);
-        await JoinUnderLeaseAsync(cancellationToken).ConfigureAwait(false);
+        // Each step is idempotent, and a connection lost mid-step is found again by the client within the session:
+        // ride through a few such losses rather than fail the whole start on one.
+        await RetryOnConnectionLossAsync(() => _store.ConnectAsync(cancellationToken), cancellationToken).ConfigureAwait(false);
+        await RetryOnConnectionLossAsync(() => JoinUnderLeaseAsync(cancellationToken), cancellationToken).ConfigureAwait(false);
         GroupLog.Joined(_log, _member, _group);
-        if (seed.Count > 0) await _store.AddPartitionsAsync(seed, cancellationToken).ConfigureAwait(false);
+        if (seed.Count > 0) await RetryOnConnectionLossAsync(() => _store.AddPartitionsAsync(seed, cancellationToken), cancellationToken).ConfigureAwait(false);
         _loop = Task.Run(() => RunAsync(_stop.Token), CancellationToken.None);
         _ = Task.Run(() => WatchProgressAsync(_stop.Token), CancellationToken.None);
         _signals.Writer.TryWrite(Signal.Change);
@@ -87,6 +89,23 @@ internal sealed partial class GroupMembership : IAsyncDisposable
     }
 
     private long _verifiedAt;
+
+    /// <summary>Runs an idempotent start-up step again after a ZooKeeper connection loss, up to 5 attempts with a short backoff.</summary>
+    private async Task RetryOnConnectionLossAsync(Func<Task> step, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await step().ConfigureAwait(false);
+                return;
+            }
+            catch (Kiel.ZooKeeper.ConnectionLossException) when (attempt < 5 && !cancellationToken.IsCancellationRequested)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt), _time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
 
     /// <summary>
     /// A lease check before records are handed out: true when this member's node still belongs to the live session,

@@ -93,6 +93,34 @@ public class GroupMembershipTests
     }
 
     [Fact]
+    public async Task A_start_rides_through_connection_losses_during_the_join_and_gives_up_after_five()
+    {
+        var server = new InMemoryGroupServer();
+        var readers = new Readers();
+        // Two losses: the join is tried again and the member starts (the chaos campaign saw one loss fail a start).
+        var store = server.Connect();
+        store.JoinConnectionLosses = 2;
+        var owner = new FakeOwner("a", readers);
+        var m = new GroupMembership(store, "g", "a", null, true, owner, null, TimeSpan.FromMilliseconds(50));
+        using (var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10))) await m.StartAsync(Twelve, cts.Token);
+        await ConvergeAsync([new Member(m, store, owner)]);
+        Assert.Equal(12, m.Allocation["t"].Count);
+        await m.LeaveAsync(true, default);
+        await m.DisposeAsync();
+        await store.DisposeAsync();
+
+        // Losses that do not stop: the start fails after five attempts with the loss, not later and not silently.
+        var failing = server.Connect();
+        failing.JoinConnectionLosses = 100;
+        var lost = new GroupMembership(failing, "g", "b", null, true, new FakeOwner("b", readers), null, TimeSpan.FromMilliseconds(50));
+        using (var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+            await Assert.ThrowsAsync<Kiel.ZooKeeper.ConnectionLossException>(() => lost.StartAsync(Twelve, cts.Token));
+        Assert.Equal(95, failing.JoinConnectionLosses);
+        await lost.DisposeAsync();
+        await failing.DisposeAsync();
+    }
+
+    [Fact]
     public async Task Allocation_lists_partitions_in_the_order_the_allocator_dealt_them_as_kiel()
     {
         var server = new InMemoryGroupServer();

@@ -167,7 +167,16 @@ internal sealed class InMemoryGroupStore(InMemoryGroupServer server, long sessio
         if (!_connected) throw new InvalidOperationException("connection loss");
     }
 
-    public Task JoinAsync(string member, CancellationToken cancellationToken) { Check(); server.Join(member, Session); return Task.CompletedTask; }
+    /// <summary>How many of the next joins fail with a connection loss (after reaching the server: the member node is written).</summary>
+    public int JoinConnectionLosses;
+
+    public Task JoinAsync(string member, CancellationToken cancellationToken)
+    {
+        Check();
+        server.Join(member, Session);
+        if (Interlocked.Decrement(ref JoinConnectionLosses) >= 0) throw new Kiel.ZooKeeper.ConnectionLossException("/members/" + member, "The connection was lost while the join was in flight.", null);
+        return Task.CompletedTask;
+    }
     private int _memberChecks;
     /// <summary>How many times the member node was asked about (the lease check).</summary>
     public int MemberChecks => Volatile.Read(ref _memberChecks);
