@@ -151,6 +151,8 @@ internal sealed partial class GroupMembership : IAsyncDisposable
         // Pause at once, not when the loop gets to it: records must stop before anything else happens.
         if (state is GroupSessionState.Suspended or GroupSessionState.Expired)
         {
+            // A check cached from before says nothing of the session now.
+            Interlocked.Exchange(ref _verifiedAt, 0);
             _paused = true;
             _owner.SetPaused(true);
         }
