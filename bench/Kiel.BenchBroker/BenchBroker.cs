@@ -94,7 +94,7 @@ public sealed class BenchBroker : IAsyncDisposable
                 if (frame.Length < length) frame = new byte[Math.Max(length, frame.Length * 2)];
                 if (!await ReadExactlyAsync(input, frame.AsMemory(0, length))) return;
                 output.Clear();
-                if (Handle(frame.AsSpan(0, length), output))
+                if (Handle(frame.AsMemory(0, length), output))
                     await network.WriteAsync(output.WrittenMemory, _stop.Token);
             }
         }
@@ -123,8 +123,9 @@ public sealed class BenchBroker : IAsyncDisposable
     }
 
     /// <summary>Answers one request frame (without its size prefix) into <paramref name="output"/>; false when no answer is due (acks=0).</summary>
-    internal bool Handle(ReadOnlySpan<byte> frame, PooledBufferWriter output)
+    internal bool Handle(ReadOnlyMemory<byte> frameMemory, PooledBufferWriter output)
     {
+        var frame = frameMemory.Span;
         var key = (ApiKey)BinaryPrimitives.ReadInt16BigEndian(frame);
         var version = BinaryPrimitives.ReadInt16BigEndian(frame[2..]);
         var correlationId = BinaryPrimitives.ReadInt32BigEndian(frame[4..]);
@@ -169,7 +170,9 @@ public sealed class BenchBroker : IAsyncDisposable
             }
             case ApiKey.Produce:
             {
-                var r = new KafkaReader(body, "ProduceRequest", version);
+                // Read from memory: the record sets are slices of the frame, not copies (a copy per megabyte-sized
+                // record set made the broker, not the client, the limit of the 10 KiB rows).
+                var r = new KafkaReader(frameMemory[(frame.Length - body.Length)..], "ProduceRequest", version);
                 var request = ProduceRequest.Read(ref r, version);
                 response = Produce(request);
                 if (request.Acks == 0) return false;
