@@ -353,7 +353,8 @@ internal partial class BrokerConnection : IAsyncDisposable
     /// </summary>
     private Task<bool> Enqueue(IRequestMessage request, short version, PendingRequest? pending, bool waitForWrite)
     {
-        var buffer = new PooledBufferWriter(512);
+        // Record batches of a produce request are written from where the producer encoded them, not copied in.
+        var buffer = new PooledBufferWriter(512) { GathersSegments = true };
         try
         {
             FrameCodec.WriteRequest(buffer, request, version, 0, _options.ClientId);
@@ -394,7 +395,10 @@ internal partial class BrokerConnection : IAsyncDisposable
             else if (waitForWrite) written = (_nextBatchWritten ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
         }
         if (pending is not null) NetworkMetrics.RequestsInFlight.Add(1, _tags);
-        if (startWriter) written = WriteQueuedAsync();
+        // A large frame (a produce request of big batches) is written from the thread pool: on loopback or a fast link
+        // the kernel copies it and runs the TCP send inline, which would otherwise stall the caller (the producer's
+        // sender thread, which meanwhile encodes the next batches). A small one is written at once, for latency.
+        if (startWriter) written = buffer.TotalLength > SmallFrameLimit ? Task.Run(WriteQueuedAsync) : WriteQueuedAsync();
         return written;
     }
 
@@ -462,9 +466,16 @@ internal partial class BrokerConnection : IAsyncDisposable
         {
             var size = frames[i].WrittenCount;
             var j = i + 1;
+            if (frames[i].Segments is { } segments)
+            {
+                await WriteGatheredAsync(frames[i], segments, token).ConfigureAwait(false);
+                total += frames[i].TotalLength;
+                i = j;
+                continue;
+            }
             if (size <= SmallFrameLimit)
             {
-                while (j < frames.Count && frames[j].WrittenCount <= SmallFrameLimit && size + frames[j].WrittenCount <= CoalesceLimit)
+                while (j < frames.Count && frames[j].Segments is null && frames[j].WrittenCount <= SmallFrameLimit && size + frames[j].WrittenCount <= CoalesceLimit)
                     size += frames[j++].WrittenCount;
             }
             if (j == i + 1)
@@ -494,6 +505,20 @@ internal partial class BrokerConnection : IAsyncDisposable
         }
         await _stream.FlushAsync(token).ConfigureAwait(false);
         return total;
+    }
+
+    /// <summary>Writes a frame whose large record batches are shared segments: the inline bytes between them, and each segment in place.</summary>
+    private async ValueTask WriteGatheredAsync(PooledBufferWriter frame, IReadOnlyList<PooledBufferWriter.Segment> segments, CancellationToken token)
+    {
+        var inline = frame.WrittenMemory;
+        var at = 0;
+        foreach (var segment in segments)
+        {
+            if (segment.At > at) await _stream.WriteAsync(inline[at..segment.At], token).ConfigureAwait(false);
+            await _stream.WriteAsync(segment.Owner.Memory.Slice(segment.Start, segment.Length), token).ConfigureAwait(false);
+            at = segment.At;
+        }
+        if (at < inline.Length) await _stream.WriteAsync(inline[at..], token).ConfigureAwait(false);
     }
 
     /// <summary>Closes the connection; requests in flight fail with a <see cref="KafkaConnectionException"/>. Bounded: it never waits for the broker.</summary>

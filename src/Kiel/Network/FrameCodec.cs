@@ -29,6 +29,7 @@ internal static class FrameCodec
     public static void WriteRequest(PooledBufferWriter buffer, IRequestMessage request, short version, int correlationId, string? clientId)
     {
         var start = buffer.WrittenCount;
+        var segmentBytes = buffer.SegmentBytes;
         buffer.GetSpan(SizePrefixLength);
         buffer.Advance(SizePrefixLength); // the size, patched below
         var writer = new KafkaWriter(buffer);
@@ -42,8 +43,11 @@ internal static class FrameCodec
         header.Write(ref writer, HeaderVersions.Request(request.ApiKey, version));
         request.Write(ref writer, version);
         writer.Flush();
+        // Shared segments (record batches written in place, see PooledBufferWriter.GathersSegments) count too.
         var frame = buffer.WrittenSpanMutable[start..];
-        BinaryPrimitives.WriteInt32BigEndian(frame, frame.Length - SizePrefixLength);
+        var size = frame.Length + (buffer.SegmentBytes - segmentBytes) - SizePrefixLength;
+        if (size > int.MaxValue) throw new KafkaEncodeException(request.ApiKey.ToString(), version, null, $"the request is {size} bytes, more than a frame can carry");
+        BinaryPrimitives.WriteInt32BigEndian(frame, (int)size);
     }
 
     /// <summary>Sets the correlation id of a request frame written by <see cref="WriteRequest"/>.</summary>

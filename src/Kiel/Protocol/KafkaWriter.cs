@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Kiel.Protocol;
@@ -185,8 +186,26 @@ internal ref struct KafkaWriter
             WriteLength(-1, compact, int16: false);
             return;
         }
-        WriteBytes(value.Value.Span, compact);
+        var bytes = value.Value;
+        if (bytes.Length >= SegmentThreshold && _output is PooledBufferWriter { GathersSegments: true } frame
+            && MemoryMarshal.TryGetMemoryManager(bytes, out SharedBuffer? owner, out var start, out var length))
+        {
+            WriteLength(length, compact, int16: false);
+            Flush();
+            // The holder of the memory keeps its reference while the request is written; an owner found released is a bug.
+            if (!frame.TryAppendSegment(owner, start, length))
+                throw new InvalidOperationException("A bytes field refers to a shared buffer that has already been released.");
+            _flushed += length;
+            return;
+        }
+        WriteBytes(bytes.Span, compact);
     }
+
+    /// <summary>
+    /// Bytes fields at least this long that live in a <see cref="SharedBuffer"/> (encoded record batches) are referenced
+    /// by a frame that <see cref="PooledBufferWriter.GathersSegments"/> instead of being copied into it.
+    /// </summary>
+    public const int SegmentThreshold = 32 * 1024;
 
     /// <summary>Writes an array count (-1 for a null array) as int32 or compact.</summary>
     public void WriteArrayLength(int count, bool compact = false) => WriteLength(count, compact, int16: false);

@@ -12,6 +12,10 @@ internal sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
 {
     private byte[] _buffer;
     private int _written;
+    private List<Segment>? _segments;
+
+    /// <summary>A shared array's bytes that follow the inline bytes up to <see cref="At"/>, written in place rather than copied.</summary>
+    internal readonly record struct Segment(int At, SharedBuffer Owner, int Start, int Length);
 
     /// <summary>Creates a writer that rents <paramref name="initialCapacity"/> bytes on first use.</summary>
     public PooledBufferWriter(int initialCapacity = 256)
@@ -35,14 +39,54 @@ internal sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
     /// <summary>The size of the rented array.</summary>
     public int Capacity => _buffer.Length;
 
+    /// <summary>
+    /// When true, bytes fields of at least <see cref="KafkaWriter.SegmentThreshold"/> bytes backed by a
+    /// <see cref="SharedBuffer"/> are not copied: the writer keeps a reference to them as a <see cref="Segment"/>
+    /// (a request frame whose encoded record batches the connection writes from where they are). Only a writer whose
+    /// reader knows segments (<see cref="Network.BrokerConnection"/>) turns it on; <see cref="WrittenSpan"/> then
+    /// holds the inline bytes alone.
+    /// </summary>
+    public bool GathersSegments { get; set; }
+
+    /// <summary>The shared segments, in order, or null when there are none.</summary>
+    internal IReadOnlyList<Segment>? Segments => _segments;
+
+    /// <summary>The bytes of every segment together.</summary>
+    public long SegmentBytes { get; private set; }
+
+    /// <summary>Inline and segment bytes together: the length of what this writer holds.</summary>
+    public long TotalLength => _written + SegmentBytes;
+
+    /// <summary>Appends a reference to <paramref name="length"/> bytes of <paramref name="owner"/> at <paramref name="start"/>; false (nothing appended) when the owner has already let its array go.</summary>
+    internal bool TryAppendSegment(SharedBuffer owner, int start, int length)
+    {
+        if (!owner.TryAddReference()) return false;
+        (_segments ??= []).Add(new Segment(_written, owner, start, length));
+        SegmentBytes += length;
+        return true;
+    }
+
+    private void ReleaseSegments()
+    {
+        if (_segments is null) return;
+        foreach (var s in _segments) s.Owner.Release();
+        _segments = null;
+        SegmentBytes = 0;
+    }
+
     /// <summary>Forgets what was written and keeps the array.</summary>
-    public void Clear() => _written = 0;
+    public void Clear()
+    {
+        ReleaseSegments();
+        _written = 0;
+    }
 
     /// <summary>Drops the bytes after the first <paramref name="length"/>.</summary>
     public void Truncate(int length)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(length, _written);
+        if (_segments is not null) throw new InvalidOperationException("A writer holding shared segments cannot be truncated.");
         _written = length;
     }
 
@@ -97,6 +141,7 @@ internal sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
     /// <summary>Returns the array to the pool. The writer can still be used afterwards; it rents again.</summary>
     public void Dispose()
     {
+        ReleaseSegments();
         Return();
         _written = 0;
     }

@@ -28,6 +28,8 @@ internal static class ProducerTestKit
             EnableAutoCommit = false,
             FetchWaitMaxMs = 10,
             AutoOffsetReset = AutoOffsetReset.Earliest,
+            // librdkafka leaves batch CRCs unchecked by default; the readers here check every one Kiel wrote.
+            CheckCrcs = true,
         };
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(config).Build();
         consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));

@@ -329,7 +329,7 @@ internal sealed partial class ProducerEngine
             foreach (var b in batches)
             {
                 Encode(b, magic);
-                parts.Add(new ProducePartitionData(b.Owner.Topic, b.Owner.Partition, b.Wire!.Memory));
+                parts.Add(new ProducePartitionData(b.Owner.Topic, b.Owner.Partition, b.Wire!.MemoryForRequest()));
             }
             // The connection enforces the request timeout; this bound only guards against a transport that never answers.
             var boundMs = (long)(_options.RequestTimeout + TimeSpan.FromSeconds(5)).TotalMilliseconds;

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using Kiel.Protocol;
 
 namespace Kiel.Producing.Internal;
 
@@ -15,6 +16,8 @@ internal sealed class RecordArena : IBufferWriter<byte>, IDisposable
 
     private byte[] _buffer;
     private int _written;
+    private SharedBuffer? _shared;
+    private static readonly Action<byte[]> s_returnToPool = BatchBufferPool.Return;
 
     public RecordArena(int initialCapacity) => _buffer = BatchBufferPool.Rent(Math.Max(256, initialCapacity));
 
@@ -45,6 +48,7 @@ internal sealed class RecordArena : IBufferWriter<byte>, IDisposable
     {
         if (sizeHint < 1) sizeHint = 1;
         if (_buffer.Length - _written >= sizeHint) return;
+        if (_shared is not null) throw new InvalidOperationException("The arena's bytes are shared with a request and cannot grow.");
         var bigger = BatchBufferPool.Rent(Math.Max(_buffer.Length * 2, _written + sizeHint));
         _buffer.AsSpan(0, _written).CopyTo(bigger);
         BatchBufferPool.Return(_buffer);
@@ -54,9 +58,25 @@ internal sealed class RecordArena : IBufferWriter<byte>, IDisposable
     public void Dispose()
     {
         var b = _buffer;
+        var shared = _shared;
         _buffer = [];
         _written = 0;
-        if (b.Length > 0) BatchBufferPool.Return(b);
+        _shared = null;
+        // A shared array goes back to the pool when the last request frame writing it lets it go as well.
+        if (shared is not null) shared.Release();
+        else if (b.Length > 0) BatchBufferPool.Return(b);
+    }
+
+    /// <summary>
+    /// The bytes written, for a request: from <see cref="KafkaWriter.SegmentThreshold"/> bytes on as memory of a
+    /// <see cref="SharedBuffer"/>, which a request frame writes in place instead of copying (the arena must not be
+    /// written again then; <see cref="Dispose"/> drops its reference). Smaller ones as plain memory, copied into the frame.
+    /// </summary>
+    public ReadOnlyMemory<byte> MemoryForRequest()
+    {
+        if (_written < KafkaWriter.SegmentThreshold) return Memory;
+        _shared ??= new SharedBuffer(_buffer, s_returnToPool);
+        return _shared.Memory[.._written];
     }
 
     /// <summary>One decoded entry; spans point into the arena.</summary>
