@@ -180,6 +180,19 @@ internal ref struct KafkaReader
         return Encoding.UTF8.GetString(Take(length));
     }
 
+    /// <summary>
+    /// Reads a non-nullable string's UTF-8 bytes without making a string (int16 or, when <paramref name="compact"/>,
+    /// compact length): for names the caller matches against ones it already holds.
+    /// </summary>
+    public ReadOnlySpan<byte> ReadStringBytes(bool compact)
+    {
+        var length = ReadLength(compact, int16: true);
+        if (length < 0) Fail("null string where the field is not nullable");
+        if (length > 0x7FFF) Fail($"string length {length} exceeds 32767 bytes");
+        if (length > Remaining) Truncated(length);
+        return Take(length);
+    }
+
     /// <summary>Reads a non-nullable string with an int16 length.</summary>
     public string ReadString() => ReadStringCore(false, false)!;
 

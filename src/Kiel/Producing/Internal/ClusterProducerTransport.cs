@@ -115,15 +115,132 @@ internal static class ProduceWire
             await connection.SendWithoutReplyAsync(request, version, cancellationToken).ConfigureAwait(false);
             return ProduceResult.NoResponse;
         }
-        var response = await connection.SendAsync(request, version, cancellationToken).ConfigureAwait(false);
+        using var frame = await connection.SendRawAsync(request, version, cancellationToken).ConfigureAwait(false);
         // The call's previous result is reused: the engine has read it before it sends the same call again.
         var result = call.Result ??= new ProduceResult(new List<ProducePartitionResult>(call.Partitions.Count));
-        var results = result.Partitions;
-        results.Clear();
-        foreach (var t in response.Responses)
-            foreach (var p in t.PartitionResponses)
-                results.Add(new ProducePartitionResult(t.Name, p.Index, p.ErrorCode, p.BaseOffset, p.LogAppendTimeMs, p.ErrorMessage));
+        ReadAnswer(frame.Body.Span, frame.Version, request, result.Partitions);
         return result;
+    }
+
+    /// <summary>
+    /// Decodes a ProduceResponse body straight into <paramref name="results"/>, without the generated message's object
+    /// tree (an awaited record is one request, so every object of the answer would be one per record): topic names are
+    /// the request's own strings when the bytes match, and error messages are made only when present. As strict as the
+    /// generated <see cref="ProduceResponse"/> decoder (the same lengths, counts and known tagged fields are checked);
+    /// malformed input throws <see cref="KafkaProtocolException"/>.
+    /// </summary>
+    internal static void ReadAnswer(ReadOnlySpan<byte> body, short version, ProduceRequest request, List<ProducePartitionResult> results)
+    {
+        results.Clear();
+        var reader = new KafkaReader(body, "ProduceResponse", version);
+        if (version < 0 || version > 11) ProtocolSupport.FailVersion(ref reader, 0, 11);
+        var flexible = version >= 9;
+        reader.Field = "Responses";
+        var topics = reader.ReadArrayLength(flexible, 3);
+        if (topics < 0) reader.Fail("null array where the field is not nullable");
+        var cursor = 0;
+        for (var t = 0; t < topics; t++)
+        {
+            reader.Field = "TopicProduceResponse.Name";
+            var name = TopicName(reader.ReadStringBytes(flexible), request, ref cursor);
+            reader.Field = "TopicProduceResponse.PartitionResponses";
+            var partitions = reader.ReadArrayLength(flexible, 14);
+            if (partitions < 0) reader.Fail("null array where the field is not nullable");
+            for (var p = 0; p < partitions; p++)
+            {
+                reader.Field = "PartitionProduceResponse.Index";
+                var index = reader.ReadInt32();
+                reader.Field = "PartitionProduceResponse.ErrorCode";
+                var errorCode = reader.ReadInt16();
+                reader.Field = "PartitionProduceResponse.BaseOffset";
+                var baseOffset = reader.ReadInt64();
+                var logAppendTime = -1L;
+                if (version >= 2) { reader.Field = "PartitionProduceResponse.LogAppendTimeMs"; logAppendTime = reader.ReadInt64(); }
+                if (version >= 5) { reader.Field = "PartitionProduceResponse.LogStartOffset"; reader.ReadInt64(); }
+                string? errorMessage = null;
+                if (version >= 8)
+                {
+                    reader.Field = "PartitionProduceResponse.RecordErrors";
+                    var recordErrors = reader.ReadArrayLength(flexible, 6);
+                    if (recordErrors < 0) reader.Fail("null array where the field is not nullable");
+                    for (var e = 0; e < recordErrors; e++)
+                    {
+                        reader.Field = "BatchIndexAndErrorMessage.BatchIndex";
+                        reader.ReadInt32();
+                        reader.Field = "BatchIndexAndErrorMessage.BatchIndexErrorMessage";
+                        reader.ReadNullableString(flexible);
+                        if (flexible) SkipTaggedFields(ref reader, version, leaderTag: false);
+                    }
+                    reader.Field = "PartitionProduceResponse.ErrorMessage";
+                    errorMessage = reader.ReadNullableString(flexible);
+                }
+                if (flexible) SkipTaggedFields(ref reader, version, leaderTag: true);
+                results.Add(new ProducePartitionResult(name, index, errorCode, baseOffset, logAppendTime, errorMessage));
+            }
+            if (flexible) SkipTaggedFields(ref reader, version, leaderTag: false);
+        }
+        if (version >= 1) { reader.Field = "ThrottleTimeMs"; reader.ReadInt32(); }
+        if (flexible)
+        {
+            reader.Field = "(tagged fields)";
+            var count = reader.ReadTaggedFieldCount();
+            for (var i = 0; i < count; i++)
+            {
+                var tag = reader.ReadUnsignedVarInt();
+                var size = ProtocolSupport.ReadTagSize(ref reader);
+                if (tag == 0 && version >= 10)
+                {
+                    // NodeEndpoints: checked as the generated decoder checks it, not used.
+                    var tagReader = reader.ReadSlice(size);
+                    tagReader.Field = "NodeEndpoints";
+                    ProtocolSupport.ReadStructs<ProduceResponse.NodeEndpoint>(ref tagReader, true, false, 11, version);
+                    ProtocolSupport.EndTag(ref tagReader);
+                }
+                else reader.Skip(size);
+            }
+        }
+    }
+
+    /// <summary>Skips a tagged-field section; a partition's CurrentLeader (tag 0, v10+) is checked as the generated decoder checks it.</summary>
+    private static void SkipTaggedFields(ref KafkaReader reader, short version, bool leaderTag)
+    {
+        var field = reader.Field;
+        reader.Field = "(tagged fields)";
+        var count = reader.ReadTaggedFieldCount();
+        for (var i = 0; i < count; i++)
+        {
+            var tag = reader.ReadUnsignedVarInt();
+            var size = ProtocolSupport.ReadTagSize(ref reader);
+            if (leaderTag && tag == 0 && version >= 10)
+            {
+                var tagReader = reader.ReadSlice(size);
+                tagReader.Field = "PartitionProduceResponse.CurrentLeader";
+                ProtocolSupport.ReadStruct<ProduceResponse.LeaderIdAndEpoch>(ref tagReader, version);
+                ProtocolSupport.EndTag(ref tagReader);
+            }
+            else reader.Skip(size);
+        }
+        reader.Field = field;
+    }
+
+    /// <summary>The request's topic name whose UTF-8 bytes these are (answers follow the request's order, so the search starts at <paramref name="cursor"/>), or a new string.</summary>
+    private static string TopicName(ReadOnlySpan<byte> utf8, ProduceRequest request, ref int cursor)
+    {
+        var topics = request.TopicData;
+        Span<byte> scratch = stackalloc byte[256];
+        for (var k = 0; k < topics.Count; k++)
+        {
+            var i = (cursor + k) % topics.Count;
+            var name = topics[i].Name;
+            if (name.Length > utf8.Length || name.Length * 3 < utf8.Length) continue;
+            var matches = utf8.Length <= scratch.Length
+                ? System.Text.Encoding.UTF8.TryGetBytes(name, scratch, out var written) && scratch[..written].SequenceEqual(utf8)
+                : System.Text.Encoding.UTF8.GetString(utf8) == name;
+            if (!matches) continue;
+            cursor = i + 1;
+            return name;
+        }
+        return System.Text.Encoding.UTF8.GetString(utf8);
     }
 
     /// <summary>
