@@ -215,7 +215,7 @@ internal static partial class ConsumeCommand
                     {
                         // What is past --count stays uncommitted only if it was not handed out; GroupedConsumer commits the
                         // whole batch, so say so rather than pretend otherwise.
-                        if (batch.Count > 1 && record != batch[^1])
+                        if (batch.Count > 1 && (record.Partition, record.Offset) != (batch[^1].Partition, batch[^1].Offset))
                         {
                             await Console.Error.WriteLineAsync($"kiel: stopped at --count; the rest of the last batch ({batch.Count} records) counts as consumed for the group.");
                         }

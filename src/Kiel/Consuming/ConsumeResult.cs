@@ -1,17 +1,21 @@
 namespace Kiel.Consuming;
 
 /// <summary>One consumed record with its deserialized key and value.</summary>
+/// <remarks>
+/// A struct, so that a record costs no object of its own: what a consumer allocates per record is what its
+/// deserializers make (for <c>byte[]</c>, the value's array). Copy it freely; it holds references to the key, the value
+/// and the headers, not copies of them.
+/// </remarks>
 /// <typeparam name="TKey">The key type.</typeparam>
 /// <typeparam name="TValue">The value type.</typeparam>
-public sealed class ConsumeResult<TKey, TValue>
+public readonly struct ConsumeResult<TKey, TValue>
 {
-    private Headers? _headers;
+    private readonly Headers? _headers;
 
     /// <summary>Creates a result; every required member is set by the initializer.</summary>
     public ConsumeResult() { }
 
-    /// <summary>The consumer's constructor: a record without headers gets its (empty) list only when it is asked for.</summary>
-    // Headers is never null: its getter creates the empty list on first access.
+    /// <summary>The consumer's constructor: a record without headers holds no list.</summary>
 #pragma warning disable CS8618
     [System.Diagnostics.CodeAnalysis.SetsRequiredMembers]
     internal ConsumeResult(string topic, int partition, long offset, DateTimeOffset timestamp, TimestampType timestampType, TKey key, TValue value,
@@ -51,12 +55,18 @@ public sealed class ConsumeResult<TKey, TValue>
     public required TValue Value { get; init; }
 
     /// <summary>The record's headers (empty for magic 0 and 1).</summary>
-    /// <remarks>A record without headers allocates its empty list on first access, not per record consumed.</remarks>
+    /// <remarks>
+    /// A record without headers holds no list: each access then returns a new empty one (nothing is allocated per
+    /// record consumed). Check <see cref="HasHeaders"/> to avoid even that.
+    /// </remarks>
     public required Headers Headers
     {
-        get => _headers ?? Interlocked.CompareExchange(ref _headers, new Headers(), null) ?? _headers;
+        get => _headers ?? new Headers();
         init => _headers = value;
     }
+
+    /// <summary>True when the record carries at least one header.</summary>
+    public bool HasHeaders => _headers is { Count: > 0 };
 
     /// <summary>The leader epoch of the batch the record came from, or null when the broker did not say (magic 0 and 1).</summary>
     public int? LeaderEpoch { get; init; }

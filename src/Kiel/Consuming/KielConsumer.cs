@@ -274,13 +274,13 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
         return chunk;
     }
 
-    private bool TryNext(FetchedChunk chunk, [NotNullWhen(true)] out ConsumeResult<TKey, TValue>? result)
+    private bool TryNext(FetchedChunk chunk, out ConsumeResult<TKey, TValue> result)
     {
         while (true)
         {
             if (!chunk.IsCurrent || !chunk.TryReadNext(out var record))
             {
-                result = null;
+                result = default;
                 return false;
             }
             if (Options.OnDeserializationError is null or DeserializationErrorAction.Throw && Options.DeserializationErrorHandler is null)

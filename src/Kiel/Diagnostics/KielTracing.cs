@@ -55,9 +55,10 @@ public static class KielTracing
     /// <param name="group">The consumer group, for the <c>messaging.consumer.group.name</c> tag.</param>
     public static Activity? StartProcess<TKey, TValue>(ConsumeResult<TKey, TValue> record, string? group = null)
     {
-        ArgumentNullException.ThrowIfNull(record);
+        ArgumentNullException.ThrowIfNull(record.Topic, nameof(record));
         if (!KielDiagnostics.ActivitySource.HasListeners()) return null;
-        TryGetContext(record.Headers, out var parent);
+        ActivityContext parent = default;
+        if (record.HasHeaders) TryGetContext(record.Headers, out parent);
         var activity = KielDiagnostics.ActivitySource.StartActivity($"process {record.Topic}", ActivityKind.Consumer, parent);
         if (activity is null) return null;
         activity.SetTag("messaging.system", "kafka");

@@ -8,16 +8,30 @@ public sealed class ConsumeResultTests
         new("t", 1, 42, DateTimeOffset.FromUnixTimeMilliseconds(1_000), TimestampType.CreateTime, "k", "v", headers, 3);
 
     [Fact]
-    public void A_record_without_headers_gets_one_empty_list_on_first_access_that_keeps_what_the_application_adds()
+    public void A_record_without_headers_holds_no_list_and_hands_out_an_empty_one()
     {
         var result = Consumed(null);
+        Assert.False(result.HasHeaders);
         var headers = result.Headers;
         Assert.Empty(headers);
-        Assert.Same(headers, result.Headers);
+        // The record holds none: each access makes an empty list, and one added to is not kept by the record.
         headers.Add("trace", "abc");
-        Assert.Equal("abc", result.Headers.LastOrNull("trace")?.ValueAsString());
-        // Each record has a list of its own: a header added to one is not seen by another.
-        Assert.Empty(Consumed(null).Headers);
+        Assert.Empty(result.Headers);
+        Assert.NotSame(headers, result.Headers);
+        Assert.False(result.HasHeaders);
+    }
+
+    [Fact]
+    public void A_consumed_record_is_a_struct_that_allocates_nothing_of_its_own()
+    {
+        Assert.True(typeof(ConsumeResult<byte[], byte[]>).IsValueType);
+        var value = new byte[100];
+        Consumed(null); // JIT and statics first
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var made = new ConsumeResult<byte[], byte[]>("t", 1, 42, DateTimeOffset.UnixEpoch, TimestampType.CreateTime, value, value, null, 3);
+        var after = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Equal(0, after - before);
+        Assert.Same(value, made.Value);
     }
 
     [Fact]
@@ -26,6 +40,7 @@ public sealed class ConsumeResultTests
         var given = new Headers { { "h", "x" } };
         var result = Consumed(given);
         Assert.Same(given, result.Headers);
+        Assert.True(result.HasHeaders);
         Assert.Equal(("t", 1, 42L, 1_000L, TimestampType.CreateTime, "k", "v", (int?)3),
             (result.Topic, result.Partition, result.Offset, result.Timestamp.ToUnixTimeMilliseconds(), result.TimestampType, result.Key, result.Value, result.LeaderEpoch));
     }
