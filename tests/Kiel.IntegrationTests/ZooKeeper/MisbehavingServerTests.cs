@@ -1,3 +1,4 @@
+using Kiel.Testing.ZooKeeper;
 using Kiel.ZooKeeper;
 
 namespace Kiel.IntegrationTests.ZooKeeper;
@@ -21,7 +22,7 @@ public sealed class MisbehavingServerTests(StandaloneZooKeeperFixture zk) : ICla
     [Fact]
     public async Task Reconnect_sends_the_last_zxid_and_moves_on_from_a_server_that_refuses()
     {
-        await using var proxy = new BlackholeProxy(zk.Server.Port);
+        await using var proxy = new TcpRelay(zk.Server.Port);
         await using var refusing = new FakeZooKeeperServer(FakeZooKeeperServer.Behaviour.RefuseHandshake);
         await using var client = await StandaloneZooKeeperFixture.ConnectAsync(new ZooKeeperClientOptions
         {
@@ -37,7 +38,7 @@ public sealed class MisbehavingServerTests(StandaloneZooKeeperFixture zk) : ICla
         Assert.True(zxid > 0);
 
         var states = client.WatchStateAsync(new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token).GetAsyncEnumerator();
-        proxy.Blackhole();
+        proxy.Drop();
         while (await states.MoveNextAsync() && states.Current.State != SessionState.Suspended) { }
         var deadline = DateTime.UtcNow.AddSeconds(5);
         while (refusing.ConnectRequests.IsEmpty && DateTime.UtcNow < deadline) await Task.Delay(20);
@@ -56,7 +57,7 @@ public sealed class MisbehavingServerTests(StandaloneZooKeeperFixture zk) : ICla
     [Fact]
     public async Task A_server_reporting_the_session_expired_makes_the_client_report_expiry_and_start_a_new_session()
     {
-        await using var proxy = new BlackholeProxy(zk.Server.Port);
+        await using var proxy = new TcpRelay(zk.Server.Port);
         await using var expiring = new FakeZooKeeperServer(FakeZooKeeperServer.Behaviour.ExpireSession);
         await using var client = await StandaloneZooKeeperFixture.ConnectAsync(new ZooKeeperClientOptions
         {
@@ -76,7 +77,7 @@ public sealed class MisbehavingServerTests(StandaloneZooKeeperFixture zk) : ICla
         var session = client.SessionId;
 
         var states = client.WatchStateAsync(new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token).GetAsyncEnumerator();
-        proxy.Blackhole();
+        proxy.Drop();
         while (await states.MoveNextAsync() && states.Current.State != SessionState.Expired) { }
         Assert.Equal(SessionState.Expired, states.Current.State);
         Assert.Equal(session, states.Current.SessionId);
