@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
-using Kiel.Cli.Demo;
 
 namespace Kiel.Cli.Chaos;
 
@@ -13,7 +11,7 @@ namespace Kiel.Cli.Chaos;
 internal sealed class ChaosProducerProcess : IAsyncDisposable
 {
     private readonly Process _process;
-    private readonly StringBuilder _stderr = new();
+    private readonly StdErrTail _stderr = new();
     private readonly TaskCompletionSource<ProducerEnd> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Action<long, int, long, long> _delivered;
     private readonly Action<long, long, string> _failed;
@@ -39,17 +37,7 @@ internal sealed class ChaosProducerProcess : IAsyncDisposable
     /// <summary>Completes (never faults) with the child's end line, or with an error when it exited without one.</summary>
     public Task<ProducerEnd> Ended => _ended.Task;
 
-    public string StdErrTail
-    {
-        get
-        {
-            lock (_stderr)
-            {
-                var text = _stderr.ToString().Trim();
-                return text.Length > 400 ? text[^400..] : text;
-            }
-        }
-    }
+    public string StdErrTail => _stderr.ToString();
 
     /// <summary>
     /// Starts the child. <paramref name="delivered"/> gets (seq, partition, offset, ms from the produce call),
@@ -60,27 +48,7 @@ internal sealed class ChaosProducerProcess : IAsyncDisposable
     public static ChaosProducerProcess Start(
         IReadOnlyList<string> args, Action<long, int, long, long> delivered, Action<long, long, string> failed, Action<long> longestCall, bool forwardLog)
     {
-        var psi = new ProcessStartInfo(SelfCommand.Executable)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        // As the members: no diagnostics IPC socket or debugger pipes that a killed process would leave in the temp folder.
-        psi.Environment["DOTNET_EnableDiagnostics"] = "0";
-        foreach (var a in SelfCommand.Prefix)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        psi.ArgumentList.Add("chaos-producer");
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        var process = new Process { StartInfo = psi };
+        var process = ChildProcess.Create("chaos-producer", args);
         var child = new ChaosProducerProcess(process, delivered, failed, longestCall);
         process.OutputDataReceived += (_, e) => child.OnLine(e.Data);
         process.ErrorDataReceived += (_, e) =>
@@ -92,14 +60,7 @@ internal sealed class ChaosProducerProcess : IAsyncDisposable
                     Console.Error.WriteLine("producer: " + e.Data);
                 }
 
-                lock (child._stderr)
-                {
-                    child._stderr.AppendLine(e.Data);
-                    if (child._stderr.Length > 64 * 1024)
-                    {
-                        child._stderr.Remove(0, child._stderr.Length - (16 * 1024));
-                    }
-                }
+                child._stderr.Append(e.Data);
             }
         };
         process.Start();
@@ -161,55 +122,9 @@ internal sealed class ChaosProducerProcess : IAsyncDisposable
     }
 
     /// <summary>Asks for a stop (end of stdin) and waits up to <paramref name="bound"/>, then kills.</summary>
-    public async Task StopAsync(TimeSpan bound)
-    {
-        if (_process.HasExited)
-        {
-            return;
-        }
+    public Task StopAsync(TimeSpan bound) => ChildProcess.StopAsync(_process, bound);
 
-        try
-        {
-            _process.StandardInput.Close();
-        }
-        catch (IOException)
-        {
-            // Gone already.
-        }
-
-        using var cts = new CancellationTokenSource(bound);
-        try
-        {
-            await _process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            Kill();
-        }
-    }
-
-    private void Kill()
-    {
-        try
-        {
-            _process.Kill(entireProcessTree: true);
-        }
-        catch (InvalidOperationException)
-        {
-            // Already gone.
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (!_process.HasExited)
-        {
-            Kill();
-            await _process.WaitForExitAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        }
-
-        _process.Dispose();
-    }
+    public ValueTask DisposeAsync() => ChildProcess.DisposeAsync(_process);
 }
 
 /// <summary>How the producer child ended: records produced, the final flush's duration and whether it overran its bound; or <see cref="Error"/>.</summary>

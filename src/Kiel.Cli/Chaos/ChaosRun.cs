@@ -47,7 +47,6 @@ internal sealed class ChaosRun(ChaosSettings settings, ILoggerFactory? loggerFac
     private static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan PollTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan CatchUpBound = TimeSpan.FromSeconds(120);
-    private static readonly TimeSpan AuditBound = TimeSpan.FromMinutes(5);
 
     private readonly Random _random = new(settings.Seed);
     private readonly SortedDictionary<string, int> _faults = new(StringComparer.Ordinal);
@@ -153,12 +152,14 @@ internal sealed class ChaosRun(ChaosSettings settings, ILoggerFactory? loggerFac
             LogAudit.Result? audit = null;
             using (var auditBound = CancellationTokenSource.CreateLinkedTokenSource(ct))
             {
-                auditBound.CancelAfter(AuditBound);
                 (int, long)[] acked;
                 lock (_producedGate)
                 {
                     acked = [.. _acked];
                 }
+
+                // The bound grows with the run (the verdict states it): a soak's read-back of many tiny batches is slow.
+                auditBound.CancelAfter(ReadBackBound.For(acked.Length));
 
                 try
                 {
@@ -730,7 +731,7 @@ internal sealed class ChaosRun(ChaosSettings settings, ILoggerFactory? loggerFac
 
         if (audit is null)
         {
-            problems.Add(FormattableString.Invariant($"reading the topic back from the cluster did not finish within {AuditBound.TotalMinutes:F0} min"));
+            problems.Add(FormattableString.Invariant($"reading the topic back from the cluster did not finish within its bound, {ReadBackBound.Describe(acked.Length)}"));
         }
         else if (audit.MisplacedCount > 0)
         {
@@ -752,8 +753,8 @@ internal sealed class ChaosRun(ChaosSettings settings, ILoggerFactory? loggerFac
             $"seed {settings.Seed}: {produced} produced, {_ackedCount} acked, {s.DistinctConsumed} consumed, {lostCount} lost, {s.Duplicates} duplicates, max stall {maxStall} ms, faults: {faults}");
         Say("");
         Say(line);
-        Say(audit is null ? "  log read back: did not finish" : FormattableString.Invariant(
-            $"  log read back: {audit.Records} record(s), {audit.LogDuplicates} appended twice (retries the mock does not deduplicate), {audit.MisplacedCount} acked record(s) misplaced, {audit.OrderViolationCount} order violation(s)"));
+        Say(audit is null ? $"  log read back: did not finish within {ReadBackBound.Describe(acked.Length)}" : FormattableString.Invariant(
+            $"  log read back (bound {ReadBackBound.Describe(acked.Length)}): {audit.Records} record(s), {audit.LogDuplicates} appended twice (retries the mock does not deduplicate), {audit.MisplacedCount} acked record(s) misplaced, {audit.OrderViolationCount} order violation(s)"));
         Say(FormattableString.Invariant(
             $"  longest: delivery report {_longestDeliveryMs} ms, Produce/Flush call {_longestProduceCallMs} ms, consume call {longestConsumeMs} ms (frozen time left out); {_failedCount} record(s) failed to produce{(_firstError is null ? "" : $" (first: {_firstError})")}"));
         if (s.Duplicates > 0)

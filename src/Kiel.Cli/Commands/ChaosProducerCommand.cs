@@ -28,47 +28,23 @@ internal static class ChaosProducerCommand
     private static readonly Option<int> FlushBoundMs = new("--flush-bound-ms") { DefaultValueFactory = _ => 35_000 };
     private static readonly Option<int> SampleMs = new("--sample-ms");
 
-    public static Command Create()
-    {
-        var command = new Command("chaos-producer", "The producer of kiel chaos (internal).") { Hidden = true };
-        command.Options.Add(Brokers);
-        command.Options.Add(Topic);
-        command.Options.Add(Rate);
-        command.Options.Add(DurationMs);
-        command.Options.Add(DeliveryTimeoutMs);
-        command.Options.Add(RequestTimeoutMs);
-        command.Options.Add(FlushBoundMs);
-        command.Options.Add(SampleMs);
-        command.SetAction((parse, ct) => KielApp.Guard(parse, ct, RunAsync));
-        return command;
-    }
+    public static Command Create() => ChildCommand.Create(
+        "chaos-producer",
+        "The producer of kiel chaos (internal).",
+        [Brokers, Topic, Rate, DurationMs, DeliveryTimeoutMs, RequestTimeoutMs, FlushBoundMs, SampleMs],
+        RunAsync);
 
     private static async Task<int> RunAsync(CommandContext context)
     {
         var parse = context.Parse;
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
         // The parent closes our stdin to stop us (also when it dies).
-        _ = Task.Run(() =>
-        {
-            try
-            {
-                while (Console.In.ReadLine() is not null)
-                {
-                }
-            }
-            finally
-            {
-                stop.Cancel();
-            }
-        }, CancellationToken.None);
+        using var stop = ChildCommand.StopAtEndOfStdin(context.CancellationToken);
 
         // Delivery reports come on the producer's threads; a writer task puts them on stdout so that a slow reader
         // never holds up the producer.
         var lines = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
         var writer = Task.Run(() => WriteLinesAsync(lines.Reader), CancellationToken.None);
-        using var sampler = parse.GetValue(SampleMs) is > 0 and var sampleMs
-            ? new Timer(_ => lines.Writer.TryWrite(FormattableString.Invariant($"S {GC.GetTotalMemory(false)}")), null, 0, sampleMs)
-            : null;
+        using var sampler = ChildCommand.HeapSampler(parse.GetValue(SampleMs), line => lines.Writer.TryWrite(line));
         try
         {
             return await ProduceAsync(context, lines.Writer, stop.Token);

@@ -29,43 +29,22 @@ internal static class DemoMemberCommand
 
     public static Command Create()
     {
-        var command = new Command("demo-member", "One member of kiel demo (internal).") { Hidden = true };
-        command.Options.Add(Brokers);
-        command.Options.Add(ZooKeeper);
-        command.Options.Add(Group);
-        command.Options.Add(Topic);
-        command.Options.Add(SessionTimeoutMs);
-        command.Options.Add(Coordination);
-        command.Options.Add(PollTimeoutMs);
-        command.Options.Add(SampleMs);
         Coordination.AcceptOnlyFromAmong("zookeeper", "kafka", "kafka-consumer");
-        command.SetAction((parse, ct) => KielApp.Guard(parse, ct, RunAsync));
-        return command;
+        return ChildCommand.Create(
+            "demo-member",
+            "One member of kiel demo (internal).",
+            [Brokers, ZooKeeper, Group, Topic, SessionTimeoutMs, Coordination, PollTimeoutMs, SampleMs],
+            RunAsync);
     }
 
     private static async Task<int> RunAsync(CommandContext context)
     {
         var parse = context.Parse;
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
         // The parent closes our stdin to ask for a clean stop.
-        _ = Task.Run(() =>
-        {
-            try
-            {
-                while (Console.In.ReadLine() is not null)
-                {
-                }
-            }
-            finally
-            {
-                stop.Cancel();
-            }
-        }, CancellationToken.None);
+        using var stop = ChildCommand.StopAtEndOfStdin(context.CancellationToken);
 
         using var timer = new CallTimer();
-        using var sampler = parse.GetValue(SampleMs) is > 0 and var sampleMs
-            ? new Timer(_ => Report($"S {GC.GetTotalMemory(false)}"), null, 0, sampleMs)
-            : null;
+        using var sampler = ChildCommand.HeapSampler(parse.GetValue(SampleMs), Report);
         return parse.GetValue(Coordination) == "kafka-consumer"
             ? await RunKafkaAsync(context, timer, stop)
             : await RunGroupedAsync(context, timer, stop);

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 
 namespace Kiel.Cli.Demo;
 
@@ -9,7 +8,7 @@ internal sealed class DemoMemberProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly DemoTracker _tracker;
-    private readonly StringBuilder _stderr = new();
+    private readonly StdErrTail _stderr = new();
     private readonly TaskCompletionSource _joined = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private DemoMemberProcess(Process process, DemoTracker tracker, DemoMemberState state)
@@ -28,57 +27,18 @@ internal sealed class DemoMemberProcess : IAsyncDisposable
     /// <summary>The child's process id.</summary>
     public int Pid => _process.Id;
 
-    public string StdErrTail
-    {
-        get
-        {
-            lock (_stderr)
-            {
-                var text = _stderr.ToString().Trim();
-                return text.Length > 400 ? text[^400..] : text;
-            }
-        }
-    }
+    public string StdErrTail => _stderr.ToString();
 
     public static DemoMemberProcess Start(DemoTracker tracker, string label, IReadOnlyList<string> memberArgs)
     {
-        var psi = new ProcessStartInfo(SelfCommand.Executable)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        // A member may be killed (SIGKILL) on purpose; a killed .NET process cannot remove its diagnostics IPC socket and
-        // debugger pipes from the temp folder, so members run without them (nothing is left in /tmp after the demo).
-        psi.Environment["DOTNET_EnableDiagnostics"] = "0";
-        foreach (var a in SelfCommand.Prefix)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        psi.ArgumentList.Add("demo-member");
-        foreach (var a in memberArgs)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
+        var process = ChildProcess.Create("demo-member", memberArgs);
         var member = new DemoMemberProcess(process, tracker, tracker.AddMember(label));
         process.OutputDataReceived += (_, e) => member.OnLine(e.Data);
         process.ErrorDataReceived += (_, e) =>
         {
             if (e.Data is not null)
             {
-                lock (member._stderr)
-                {
-                    member._stderr.AppendLine(e.Data);
-                    if (member._stderr.Length > 64 * 1024)
-                    {
-                        // Only the tail is ever shown; a long run (the soak, --verbose) must not grow it for ever.
-                        member._stderr.Remove(0, member._stderr.Length - (16 * 1024));
-                    }
-                }
+                member._stderr.Append(e.Data);
             }
         };
         process.Exited += (_, _) =>
@@ -145,14 +105,7 @@ internal sealed class DemoMemberProcess : IAsyncDisposable
     {
         State.Alive = false;
         State.Status = "killed";
-        try
-        {
-            _process.Kill(entireProcessTree: true);
-        }
-        catch (InvalidOperationException)
-        {
-            // Already gone.
-        }
+        ChildProcess.Kill(_process);
     }
 
     /// <summary>Asks for a clean stop (end of stdin: wind down, commit, leave) and waits, then kills.</summary>
@@ -163,27 +116,16 @@ internal sealed class DemoMemberProcess : IAsyncDisposable
             return;
         }
 
-        try
+        if (await ChildProcess.StopAsync(_process, bound))
         {
-            _process.StandardInput.Close();
-        }
-        catch (IOException)
-        {
-            // The child is gone already.
-        }
-
-        using var cts = new CancellationTokenSource(bound);
-        try
-        {
-            await _process.WaitForExitAsync(cts.Token);
             if (State.Alive)
             {
                 State.Status = "stopped";
             }
         }
-        catch (OperationCanceledException)
+        else
         {
-            Kill();
+            State.Alive = false;
             State.Status = "killed (did not stop in time)";
         }
     }
@@ -192,27 +134,10 @@ internal sealed class DemoMemberProcess : IAsyncDisposable
     {
         if (!_process.HasExited)
         {
-            Kill();
-            await _process.WaitForExitAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            State.Alive = false;
+            State.Status = "killed";
         }
 
-        _process.Dispose();
-    }
-}
-
-/// <summary>How to start this same kiel again: the apphost, or <c>dotnet Kiel.Cli.dll</c>.</summary>
-internal static class SelfCommand
-{
-    public static string Executable => Environment.ProcessPath ?? "dotnet";
-
-    public static IReadOnlyList<string> Prefix
-    {
-        get
-        {
-            var name = Path.GetFileNameWithoutExtension(Environment.ProcessPath ?? "dotnet");
-            return string.Equals(name, "dotnet", StringComparison.OrdinalIgnoreCase)
-                ? [typeof(SelfCommand).Assembly.Location]
-                : [];
-        }
+        await ChildProcess.DisposeAsync(_process);
     }
 }

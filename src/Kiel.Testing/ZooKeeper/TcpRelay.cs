@@ -7,6 +7,9 @@ namespace Kiel.Testing.ZooKeeper;
 /// A plain TCP relay on 127.0.0.1 to one target port, which a test can stall: while stalled nothing is forwarded in
 /// either direction, not even a close, as on a network link that stops carrying packets. Used between ensemble members
 /// so that one member's link to the others can be cut off without stopping any process.
+/// It can also drop (<see cref="Drop"/>): bytes in both directions are read and thrown away and no close is passed
+/// on, as in a network partition, until <see cref="Restore"/> closes every connection (their streams lost bytes) and
+/// forwards again. The integration tests put it between a ZooKeeper client and its server.
 /// </summary>
 internal sealed class TcpRelay : IAsyncDisposable
 {
@@ -16,6 +19,7 @@ internal sealed class TcpRelay : IAsyncDisposable
     private readonly List<Socket> _sockets = [];
     private readonly Lock _gate = new();
     private TaskCompletionSource _flowing = NewFlowing(open: true);
+    private volatile bool _dropping;
     private readonly Task _accepting;
 
     public TcpRelay(int target)
@@ -27,6 +31,32 @@ internal sealed class TcpRelay : IAsyncDisposable
 
     /// <summary>The relay's own port.</summary>
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+    /// <summary>The relay as a one-host connect string, <c>127.0.0.1:port</c>.</summary>
+    public string ConnectString => $"127.0.0.1:{Port}";
+
+    /// <summary>
+    /// Drops from now on: bytes in both directions (also of connections opened meanwhile) are read and thrown away,
+    /// and a close is not passed on, until <see cref="Restore"/>.
+    /// </summary>
+    public void Drop() => _dropping = true;
+
+    /// <summary>Ends <see cref="Drop"/>: closes every connection relayed so far (their streams lost bytes) and forwards new ones.</summary>
+    public void Restore()
+    {
+        _dropping = false;
+        CloseConnections();
+    }
+
+    /// <summary>Closes every connection relayed so far, both sides (the listener stays open).</summary>
+    public void CloseConnections()
+    {
+        lock (_gate)
+        {
+            foreach (var s in _sockets) s.Dispose();
+            _sockets.Clear();
+        }
+    }
 
     /// <summary>Stops forwarding (both directions) until <see cref="Resume"/>.</summary>
     public void Stall()
@@ -88,6 +118,12 @@ internal sealed class TcpRelay : IAsyncDisposable
                 await Flowing.WaitAsync(token).ConfigureAwait(false);
                 var n = await from.ReceiveAsync(buffer, SocketFlags.None, token).ConfigureAwait(false);
                 await Flowing.WaitAsync(token).ConfigureAwait(false);
+                if (_dropping)
+                {
+                    // A partition: the bytes are lost and the other side hears nothing, not even this side's close.
+                    if (n == 0) return;
+                    continue;
+                }
                 if (n == 0)
                 {
                     to.Shutdown(SocketShutdown.Send);
@@ -98,9 +134,12 @@ internal sealed class TcpRelay : IAsyncDisposable
         }
         catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
         {
-            // One side failed: close both, as a link that breaks does.
-            from.Dispose();
-            to.Dispose();
+            // One side failed: close both, as a link that breaks does (not while dropping: the other side hears nothing).
+            if (!_dropping)
+            {
+                from.Dispose();
+                to.Dispose();
+            }
         }
     }
 
@@ -109,11 +148,7 @@ internal sealed class TcpRelay : IAsyncDisposable
         if (_stop.IsCancellationRequested) return;
         _stop.Cancel();
         _listener.Stop();
-        lock (_gate)
-        {
-            foreach (var s in _sockets) s.Dispose();
-            _sockets.Clear();
-        }
+        CloseConnections();
         try { await _accepting.ConfigureAwait(false); } catch (Exception) { }
         _stop.Dispose();
     }

@@ -121,16 +121,7 @@ public sealed class OldBrokerFleetTests
 
         // 4. Two GroupedConsumer members share the partitions, read everything once and commit; a successor resumes exactly.
         var group = "fleet-" + Guid.NewGuid().ToString("N")[..8];
-        GroupedConsumerOptions Options() => new()
-        {
-            BootstrapServers = bootstrap,
-            Group = group,
-            ZooKeeperHosts = [zooKeeper],
-            AutoOffsetReset = OffsetResetPolicy.Earliest,
-            FetchMaxWait = TimeSpan.FromMilliseconds(100),
-            ZooKeeperSessionTimeout = TimeSpan.FromSeconds(4),
-            RetryBackoff = TimeSpan.FromMilliseconds(20),
-        };
+        GroupedConsumerOptions Options() => Groups.GroupEnvironment.MemberOptions(bootstrap, group, [zooKeeper], TimeSpan.FromSeconds(4));
         var grouped = new List<int>();
         await using (var a = new GroupedConsumer(Options()))
         await using (var b = new GroupedConsumer(Options()))

@@ -29,23 +29,36 @@ public sealed class GroupEnvironment : IAsyncLifetime
         if (ZooKeeper is not null) await ZooKeeper.DisposeAsync();
     }
 
-    public GroupedConsumerOptions Options(string group, Action<GroupedConsumerOptions>? _ = null) => new()
+    public GroupedConsumerOptions Options(string group, Action<GroupedConsumerOptions>? _ = null)
+        => MemberOptions(Kafka.BootstrapServers, group, [ZooKeeper.ConnectString], TimeSpan.FromSeconds(4)) with { MetadataMaxAge = TimeSpan.FromSeconds(2) };
+
+    /// <summary>
+    /// The group tests' member: reads from the earliest offset, 100 ms fetch wait, 20 ms retry backoff, the given
+    /// ZooKeeper session timeout.
+    /// </summary>
+    public static GroupedConsumerOptions MemberOptions(string bootstrap, string group, string[] zooKeeperHosts, TimeSpan sessionTimeout) => new()
     {
-        BootstrapServers = Kafka.BootstrapServers,
+        BootstrapServers = bootstrap,
         Group = group,
-        ZooKeeperHosts = [ZooKeeper.ConnectString],
+        ZooKeeperHosts = zooKeeperHosts,
         AutoOffsetReset = OffsetResetPolicy.Earliest,
         FetchMaxWait = TimeSpan.FromMilliseconds(100),
-        ZooKeeperSessionTimeout = TimeSpan.FromSeconds(4),
+        ZooKeeperSessionTimeout = sessionTimeout,
         RetryBackoff = TimeSpan.FromMilliseconds(20),
-        MetadataMaxAge = TimeSpan.FromSeconds(2),
     };
 
     /// <summary>Produces <paramref name="count"/> JSON records <c>{"n": i}</c> with key i, round-robin over the partitions.</summary>
-    public async Task ProduceAsync(string topic, int partitions, int from, int count)
+    public Task ProduceAsync(string topic, int partitions, int from, int count) => ProduceAsync(Bootstrap, topic, partitions, from, count);
+
+    /// <summary>
+    /// Produces records <paramref name="from"/> to <paramref name="from"/> + <paramref name="count"/> - 1 through
+    /// <paramref name="bootstrap"/> with Confluent.Kafka: JSON <c>{"n": i}</c> with key i, record i to partition i mod
+    /// <paramref name="partitions"/>; returns when every one is acknowledged.
+    /// </summary>
+    public static async Task ProduceAsync(string bootstrap, string topic, int partitions, int from, int count)
     {
-        using var producer = ConfluentClients.Producer(Bootstrap);
-        var tasks = new List<Task>(count);
+        using var producer = ConfluentClients.Producer(bootstrap);
+        var tasks = new List<Task>(Math.Min(count, 5000));
         for (var i = from; i < from + count; i++)
         {
             tasks.Add(producer.ProduceAsync(new Confluent.Kafka.TopicPartition(topic, new Partition(i % partitions)), new Message<string, string> { Key = i.ToString(), Value = $"{{\"n\": {i}}}" }));

@@ -40,17 +40,9 @@ public sealed class GroupLifecycleTests(EnsembleEnvironment env) : IClassFixture
     private const int SessionMs = 4000;
     private static readonly TimeSpan Converge = TimeSpan.FromMilliseconds(SessionMs) + TimeSpan.FromSeconds(5);
 
-    private GroupedConsumerOptions Options(string group) => new()
-    {
-        BootstrapServers = env.Kafka.BootstrapServers,
-        Group = group,
-        ZooKeeperHosts = [env.Ensemble.ConnectString],
-        AutoOffsetReset = OffsetResetPolicy.Earliest,
-        FetchMaxWait = TimeSpan.FromMilliseconds(100),
-        ZooKeeperSessionTimeout = TimeSpan.FromMilliseconds(SessionMs),
-        RetryBackoff = TimeSpan.FromMilliseconds(20),
-        MetadataMaxAge = TimeSpan.FromSeconds(2),
-    };
+    private GroupedConsumerOptions Options(string group)
+        => GroupEnvironment.MemberOptions(env.Kafka.BootstrapServers, group, [env.Ensemble.ConnectString], TimeSpan.FromMilliseconds(SessionMs))
+            with { MetadataMaxAge = TimeSpan.FromSeconds(2) };
 
     [Fact]
     public async Task Join_leave_server_loss_expiry_and_kill_converge_without_overlap_or_loss()
@@ -230,11 +222,5 @@ public sealed class GroupLifecycleTests(EnsembleEnvironment env) : IClassFixture
         return result;
     }
 
-    private async Task ProduceAsync(string topic, int from, int count)
-    {
-        using var producer = Fixtures.ConfluentClients.Producer(env.Kafka.BootstrapServers);
-        var tasks = Enumerable.Range(from, count).Select(i => producer.ProduceAsync(new Confluent.Kafka.TopicPartition(topic, new Confluent.Kafka.Partition(i % Partitions)),
-            new Confluent.Kafka.Message<string, string> { Key = i.ToString(), Value = $"{{\"n\": {i}}}" })).ToList();
-        await Task.WhenAll(tasks);
-    }
+    private Task ProduceAsync(string topic, int from, int count) => GroupEnvironment.ProduceAsync(env.Kafka.BootstrapServers, topic, Partitions, from, count);
 }

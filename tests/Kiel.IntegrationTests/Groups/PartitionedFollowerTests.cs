@@ -29,25 +29,13 @@ public sealed class PartitionedFollowerTests
         var group = GroupEnvironment.Unique("g");
         kafka.CreateTopic(topic, Partitions);
         var produced = 0;
-        using var producer = Fixtures.ConfluentClients.Producer(kafka.BootstrapServers);
         async Task ProduceAsync(int count)
         {
-            var tasks = Enumerable.Range(produced, count).Select(i => producer.ProduceAsync(new Confluent.Kafka.TopicPartition(topic, new Confluent.Kafka.Partition(i % Partitions)),
-                new Confluent.Kafka.Message<string, string> { Key = i.ToString(), Value = $"{{\"n\": {i}}}" })).ToList();
+            await GroupEnvironment.ProduceAsync(kafka.BootstrapServers, topic, Partitions, produced, count);
             produced += count;
-            await Task.WhenAll(tasks);
         }
 
-        GroupedConsumerOptions Options(string zooKeeper) => new()
-        {
-            BootstrapServers = kafka.BootstrapServers,
-            Group = group,
-            ZooKeeperHosts = [zooKeeper],
-            AutoOffsetReset = OffsetResetPolicy.Earliest,
-            FetchMaxWait = TimeSpan.FromMilliseconds(100),
-            ZooKeeperSessionTimeout = TimeSpan.FromSeconds(2),
-            RetryBackoff = TimeSpan.FromMilliseconds(20),
-        };
+        GroupedConsumerOptions Options(string zooKeeper) => GroupEnvironment.MemberOptions(kafka.BootstrapServers, group, [zooKeeper], TimeSpan.FromSeconds(2));
         var log = new DeliveryLog();
         // The cut-off member talks to member 0 of the ensemble only; the other one to the other two.
         var cut = await InProcessMember.StartAsync(Options(ensemble.ConnectStringOf(0)), log, topic);

@@ -1,4 +1,5 @@
 using System.Text;
+using Kiel.Testing.ZooKeeper;
 using Kiel.ZooKeeper;
 using Kiel.ZooKeeper.Recipes;
 
@@ -76,7 +77,7 @@ public sealed class EnsembleTests(EnsembleFixture fixture) : IClassFixture<Ensem
         await fixture.HealAsync();
         var ensemble = fixture.Ensemble;
         var root = StandaloneZooKeeperFixture.UniqueRoot("expiry");
-        await using var proxy = new BlackholeProxy(ensemble.ClientPort(0));
+        await using var proxy = new TcpRelay(ensemble.ClientPort(0));
         await using var client = await StandaloneZooKeeperFixture.ConnectAsync(new ZooKeeperClientOptions
         {
             ConnectString = proxy.ConnectString,
@@ -94,7 +95,7 @@ public sealed class EnsembleTests(EnsembleFixture fixture) : IClassFixture<Ensem
         await observer.ExistsAsync(root + "/eph", e => gone.TrySetResult(e));
 
         await using var states = States(client);
-        proxy.Blackhole();
+        proxy.Drop();
         await WaitForStateAsync(states, SessionState.Suspended);
         // A request while cut off fails within the wait bound instead of hanging.
         await Assert.ThrowsAnyAsync<ZooKeeperException>(() => client.GetDataAsync(root));
