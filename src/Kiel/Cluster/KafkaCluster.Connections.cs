@@ -57,6 +57,22 @@ internal partial class KafkaCluster
         return await connecting.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// The open connection of <paramref name="purpose"/> to the broker with id <paramref name="brokerId"/>, at the
+    /// address metadata gives, without waiting; false when there is none yet (or it closed, or the broker moved).
+    /// </summary>
+    internal bool TryGetOpenConnection(int brokerId, ConnectionPurpose purpose, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out BrokerConnection? connection)
+    {
+        connection = null;
+        if (!Metadata.Brokers.TryGetValue(brokerId, out var broker) || !_connections.TryGetValue((brokerId, purpose), out var slot)) return false;
+        lock (slot.Sync)
+        {
+            if (slot.Current is not { IsOpen: true } current || current.Endpoint.Host != broker.Host || current.Endpoint.Port != broker.Port) return false;
+            connection = current;
+            return true;
+        }
+    }
+
     /// <summary>The connection of <paramref name="purpose"/> to the broker with id <paramref name="brokerId"/>.</summary>
     /// <exception cref="BrokerNotAvailableException">Metadata does not list the broker, even after a refresh.</exception>
     public async ValueTask<BrokerConnection> GetConnectionAsync(int brokerId, ConnectionPurpose purpose, CancellationToken cancellationToken = default)

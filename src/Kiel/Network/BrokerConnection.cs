@@ -77,6 +77,9 @@ internal partial class BrokerConnection : IAsyncDisposable
     /// <summary>True until the connection closes.</summary>
     public bool IsOpen => Volatile.Read(ref _state) == 0;
 
+    /// <summary>How many more requests would be queued for writing at once, in call order, rather than wait for a slot.</summary>
+    internal int FreeRequestSlots => _slots.CurrentCount;
+
     /// <summary>Why the connection closed, or null while it is open.</summary>
     public Exception? CloseReason => Volatile.Read(ref _closeReason);
 

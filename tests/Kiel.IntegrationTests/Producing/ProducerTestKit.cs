@@ -19,7 +19,8 @@ internal static class ProducerTestKit
     };
 
     /// <summary>Reads every partition of <paramref name="topic"/> from the beginning with Confluent.Kafka until <paramref name="count"/> records arrived.</summary>
-    public static List<ConsumeResult<byte[]?, byte[]?>> ReadAll(string bootstrap, string topic, int partitions, int count, TimeSpan timeout)
+    /// <param name="checkCrcs">False only where the mock wrote batches of its own: its transaction markers carry no CRC.</param>
+    public static List<ConsumeResult<byte[]?, byte[]?>> ReadAll(string bootstrap, string topic, int partitions, int count, TimeSpan timeout, bool checkCrcs = true)
     {
         var config = new ConsumerConfig
         {
@@ -29,7 +30,7 @@ internal static class ProducerTestKit
             FetchWaitMaxMs = 10,
             AutoOffsetReset = AutoOffsetReset.Earliest,
             // librdkafka leaves batch CRCs unchecked by default; the readers here check every one Kiel wrote.
-            CheckCrcs = true,
+            CheckCrcs = checkCrcs,
         };
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(config).Build();
         consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));

@@ -47,9 +47,66 @@ internal sealed partial class FakeTransport : IProducerTransport
 
     public ValueTask<byte> GetRecordMagicAsync(int brokerId, CancellationToken cancellationToken) => ValueTask.FromResult(Magic);
 
+    /// <summary>
+    /// Checks producer ids, epochs and sequences as a broker does (default on): a new epoch starts at sequence 0, a
+    /// batch must follow the last one, a repeat of one of the last five is answered DUPLICATE_SEQUENCE_NUMBER, a gap
+    /// OUT_OF_ORDER_SEQUENCE_NUMBER, an older epoch INVALID_PRODUCER_EPOCH.
+    /// </summary>
+    public bool CheckSequences = true;
+
+    /// <summary>How many Produce calls were being handled at once, at most (per broker, including stalled ones).</summary>
+    public int MaxConcurrentCalls;
+    private int _concurrentCalls;
+
+    /// <summary>How many Produce calls are being handled now (including stalled ones and those queued behind them).</summary>
+    public int ConcurrentCalls => Volatile.Read(ref _concurrentCalls);
+
+    /// <summary>Each batch the fake refused for its sequence: (partition, base sequence, error code).</summary>
+    public readonly ConcurrentQueue<(int Partition, int BaseSequence, short Code)> SequenceRefusals = new();
+
+    private readonly Dictionary<(string, int, long), ProducerSequenceState> _producerStates = [];
+    private readonly ConcurrentDictionary<int, Task> _brokerTails = new();
+
+    private sealed class ProducerSequenceState
+    {
+        public short Epoch;
+        public int LastSequence;
+        public readonly Queue<(int First, int Last, long BaseOffset)> Recent = new();
+    }
+
     public async ValueTask<ProduceResult> ProduceAsync(int brokerId, ProduceCall call, CancellationToken cancellationToken)
     {
-        await Task.Yield();
+        // Like one connection per broker: calls are handled, and answered, in the order they were made.
+        var handled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task previous;
+        lock (_brokerTails)
+        {
+            previous = _brokerTails.GetValueOrDefault(brokerId, Task.CompletedTask);
+            _brokerTails[brokerId] = handled.Task;
+        }
+        var now = Interlocked.Increment(ref _concurrentCalls);
+        InterlockedMax(ref MaxConcurrentCalls, now);
+        try
+        {
+            await Task.Yield();
+            await previous.ConfigureAwait(false);
+            return await HandleProduceAsync(brokerId, call, cancellationToken);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _concurrentCalls);
+            handled.SetResult();
+        }
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        int seen;
+        while ((seen = Volatile.Read(ref target)) < value && Interlocked.CompareExchange(ref target, value, seen) != seen) { }
+    }
+
+    private async ValueTask<ProduceResult> HandleProduceAsync(int brokerId, ProduceCall call, CancellationToken cancellationToken)
+    {
         Calls.Add((brokerId, call.Partitions.Count));
         if (Hang) await new TaskCompletionSource().Task;
         if (Stalled.TryGetValue(brokerId, out var stall)) await stall.Task.WaitAsync(cancellationToken);
@@ -68,6 +125,11 @@ internal sealed partial class FakeTransport : IProducerTransport
             lock (log)
             {
                 baseOffset = log.Count;
+                if (Magic == 2 && CheckSequences && CheckSequence(part, baseOffset) is { } refusal)
+                {
+                    results.Add(refusal);
+                    continue;
+                }
                 var reader = new RecordSetReader(part.Records.Span);
                 var first = true;
                 while (reader.MoveNext())
@@ -89,6 +151,38 @@ internal sealed partial class FakeTransport : IProducerTransport
         }
         if (call.Acks == 0) return ProduceResult.NoResponse;
         return new ProduceResult(results);
+    }
+
+    /// <summary>A broker's sequence check of a partition's batch (under the log's lock): null to append it, or the refusal.</summary>
+    private ProducePartitionResult? CheckSequence(ProducePartitionData part, long baseOffset)
+    {
+        var reader = new RecordSetReader(part.Records.Span);
+        if (!reader.MoveNext()) return null;
+        var h = reader.CurrentBatch;
+        if (h.ProducerId < 0) return null;
+        var last = h.BaseSequence + h.RecordCount - 1 < 0 ? h.BaseSequence + h.RecordCount - 1 - int.MinValue : h.BaseSequence + h.RecordCount - 1;
+        short code = 0;
+        lock (_producerStates)
+        {
+            var key = (part.Topic, part.Partition, h.ProducerId);
+            _producerStates.TryGetValue(key, out var state);
+            if (state is not null && h.ProducerEpoch < state.Epoch) code = 47; // INVALID_PRODUCER_EPOCH
+            else if (state is not null && h.ProducerEpoch == state.Epoch && state.Recent.Any(b => b.First == h.BaseSequence && b.Last == last))
+                code = 46; // DUPLICATE_SEQUENCE_NUMBER
+            else if (state is null || h.ProducerEpoch > state.Epoch ? h.BaseSequence != 0
+                     : h.BaseSequence != (state.LastSequence == int.MaxValue ? 0 : state.LastSequence + 1))
+                code = 45; // OUT_OF_ORDER_SEQUENCE_NUMBER
+            else
+            {
+                if (state is null || h.ProducerEpoch > state.Epoch) _producerStates[key] = state = new ProducerSequenceState { Epoch = h.ProducerEpoch };
+                state.LastSequence = last;
+                state.Recent.Enqueue((h.BaseSequence, last, baseOffset));
+                if (state.Recent.Count > 5) state.Recent.Dequeue();
+            }
+        }
+        if (code == 0) return null;
+        SequenceRefusals.Enqueue((part.Partition, h.BaseSequence, code));
+        return new ProducePartitionResult(part.Topic, part.Partition, code, -1, -1, "sequence check");
     }
 
     public ValueTask<ProducerIdentity?> InitProducerIdAsync(ProducerIdentity? current, CancellationToken cancellationToken)

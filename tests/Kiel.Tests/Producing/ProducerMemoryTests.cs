@@ -106,6 +106,9 @@ public sealed class ProducerMemoryTests
         var producer = FakeTransport.Producer(fake, FakeTransport.Options() with
         {
             TimeProvider = time, Linger = TimeSpan.FromMilliseconds(5), DeliveryTimeout = TimeSpan.FromHours(1), CloseTimeout = TimeSpan.Zero,
+            // One request in flight: the partition's next batch waits (with more, an idempotent producer pipelines up to
+            // five batches of a partition, and a lingered record goes at once: ProducerPipeliningTests).
+            MaxInFlight = 1,
         });
         try
         {

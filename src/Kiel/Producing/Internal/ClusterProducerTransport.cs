@@ -77,6 +77,11 @@ internal sealed partial class ClusterProducerTransport : IProducerTransport, ITr
         return ProduceWire.Magic(connection.Versions.Choose(ApiKey.Produce));
     }
 
+    /// <summary>Started, connected and versions known: a call goes straight to the connection while it has a free slot.</summary>
+    public int OrderedSendCapacity(int brokerId) =>
+        _started is { IsCompletedSuccessfully: true } && _cluster.TryGetOpenConnection(brokerId, ConnectionPurpose.Produce, out var connection)
+            ? connection.FreeRequestSlots : 0;
+
     /// <summary>Every wait here (start, connection, metadata, the request itself) ends at its token.</summary>
     public bool HonoursCancellation => true;
 

@@ -16,6 +16,14 @@ internal interface IProducerTransport : IAsyncDisposable
     /// </summary>
     bool HonoursCancellation => false;
 
+    /// <summary>
+    /// How many more Produce calls to the broker, made now one after another, would each reach the broker's connection
+    /// without waiting for anything (a connection, versions, a request slot), and so be written in call order. The
+    /// engine puts more than one batch of a partition in flight only within that bound. The default, unbounded, is for
+    /// a transport that keeps call order itself.
+    /// </summary>
+    int OrderedSendCapacity(int brokerId) => int.MaxValue;
+
     /// <summary>The record format the broker takes for Produce: 2 (Produce v3+), 1 (v2) or 0 (v0–v1).</summary>
     ValueTask<byte> GetRecordMagicAsync(int brokerId, CancellationToken cancellationToken);
 

@@ -1,9 +1,11 @@
 namespace Kiel.Producing.Internal;
 
 /// <summary>
-/// One partition's accumulator: the batch that is filling, the sealed batches waiting in order, and the
-/// idempotence sequence. At most one batch is in flight per partition, so retries can never reorder records.
-/// Lock on the instance.
+/// One partition's accumulator: the batch that is filling, the sealed batches waiting in order, the batches in
+/// flight and the idempotence sequence. Without a producer id one batch at a time is in flight per partition, so a
+/// retry can never reorder records. With one (idempotence, transactional or not), up to five are: the broker refuses
+/// a batch whose sequence does not follow the last one it wrote, and a retried batch is sent alone, only once every
+/// batch sent before it has come back. Lock on the instance.
 /// </summary>
 internal sealed class PartitionState(string topic, int partition)
 {
@@ -13,26 +15,50 @@ internal sealed class PartitionState(string topic, int partition)
     /// <summary>The batch that is filling, or null.</summary>
     public ProducerBatch? Open;
 
-    /// <summary>Sealed batches in send order; a retried batch goes back to the front.</summary>
+    /// <summary>Sealed batches in send order (by <see cref="ProducerBatch.Ordinal"/>); a retried batch goes back in its place.</summary>
     public readonly List<ProducerBatch> Ready = [];
+
+    /// <summary>How many batches were sealed: the next one's <see cref="ProducerBatch.Ordinal"/>.</summary>
+    public long SealedBatches;
 
     /// <summary>The size of the last batch sealed (bytes of its records): the next batch starts at that capacity.</summary>
     public int LastBatchBytes;
 
-    /// <summary>The batch in flight, or null.</summary>
-    public ProducerBatch? InFlight;
+    /// <summary>The batches in flight, oldest first.</summary>
+    public readonly List<ProducerBatch> InFlight = [];
 
     /// <summary>No send before this time (ms), after a retriable failure.</summary>
     public long RetryNotBeforeMs;
 
-    /// <summary>The sequence of the next record to send under the current producer epoch.</summary>
+    /// <summary>The sequence after the last record the broker acknowledged under the current producer epoch.</summary>
     public int NextSequence;
+
+    /// <summary>
+    /// The sequence the next batch stamped under the current producer epoch takes: <see cref="NextSequence"/> plus the
+    /// records of the batches stamped since, which are in flight or waiting for a retry.
+    /// </summary>
+    public int SendSequence;
 
     /// <summary>Set when the partition's sequence state under this identity came into doubt: it sends again only under another.</summary>
     public ProducerIdentity? AwaitsIdentityOtherThan;
 
     /// <summary>True when the engine holds anything for this partition.</summary>
-    public bool IsIdle => Open is null && Ready.Count == 0 && InFlight is null;
+    public bool IsIdle => Open is null && Ready.Count == 0 && InFlight.Count == 0;
+
+    /// <summary>Puts a batch back among the waiting ones in its send order (a retry, or the halves of a split batch).</summary>
+    public void RequeueLocked(ProducerBatch batch)
+    {
+        var at = 0;
+        while (at < Ready.Count && Ready[at].Ordinal <= batch.Ordinal) at++;
+        Ready.Insert(at, batch);
+    }
+
+    /// <summary>Adds <paramref name="count"/> records to a sequence, wrapping from int.MaxValue to 0 as Kafka does.</summary>
+    public static int AddSequence(int sequence, int count)
+    {
+        var next = (long)sequence + count;
+        return (int)(next > int.MaxValue ? next - int.MaxValue - 1 : next);
+    }
 }
 
 /// <summary>A topic's layout and its partitions' accumulators.</summary>

@@ -33,6 +33,15 @@ internal sealed class ProducerBatch : IDisposable
     public ProducerIdentity StampedAs { get; set; } = ProducerIdentity.None;
     public int BaseSequence { get; set; } = -1;
 
+    /// <summary>
+    /// True when the batch's current request reached the broker's connection as it was started (see
+    /// <see cref="IProducerTransport.OrderedSendCapacity"/>): a later batch of the partition may then follow it at once.
+    /// </summary>
+    public bool SentInOrder { get; set; }
+
+    /// <summary>The order in which the partition's batches were sealed; the halves of a split batch share it.</summary>
+    public long Ordinal { get; set; }
+
     public bool HasCompletions => _completions is not null;
 
     private int _finished;
@@ -115,6 +124,7 @@ internal sealed class ProducerBatch : IDisposable
             target.AddRecord(c.Target, e.Timestamp);
         }
         a.Attempts = b.Attempts = Attempts;
+        a.Ordinal = b.Ordinal = Ordinal;
         a.LastError = b.LastError = LastError;
         a.ReservedBytes = ReservedBytes / 2;
         b.ReservedBytes = ReservedBytes - a.ReservedBytes;

@@ -98,6 +98,7 @@ internal sealed partial class ProducerEngine
                 lock (p)
                 {
                     p.NextSequence = 0;
+                    p.SendSequence = 0;
                     p.AwaitsIdentityOtherThan = null;
                 }
     });

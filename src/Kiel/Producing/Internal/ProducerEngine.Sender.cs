@@ -93,7 +93,10 @@ internal sealed partial class ProducerEngine
     /// <summary>The sender, on a thread of its own (see <see cref="Signal"/> for why it blocks rather than awaits).</summary>
     private void SendLoop()
     {
-        var ready = new Dictionary<int, SendOutcome>();
+        // The requests each broker gets on this pass. A partition's first batch goes into the first, its second (when
+        // it may have more than one in flight) into the second, and so on: they are started in that order, so a
+        // partition's batches reach the broker in sequence order.
+        var ready = new Dictionary<int, BrokerPass>();
         var failed = new List<(ProducerBatch Batch, ProduceException Error)>();
         var lingerMs = (long)_options.Linger.TotalMilliseconds;
         var deliveryMs = (long)_options.DeliveryTimeout.TotalMilliseconds;
@@ -113,6 +116,9 @@ internal sealed partial class ProducerEngine
             var failAll = _failAll;
             var refused = _idempotenceRefused;
             var busy = false;
+            // Under idempotence (transactional or not), up to five batches per partition are in flight: the broker
+            // orders them by sequence and keeps the last five for duplicates.
+            var perPartition = _identity.ProducerId >= 0 ? Math.Min(MaxInFlightPerPartition, _options.MaxInFlight) : 1;
 
             foreach (var topic in Topics)
             {
@@ -137,12 +143,13 @@ internal sealed partial class ProducerEngine
                             var due = open.CreatedMs + lingerMs;
                             if (flushing || failAll || failQueued is not null || refused is not null || now - open.CreatedMs >= deliveryMs)
                                 SealLocked(p, layout.PartitionCount);
-                            // Lingered: sealed when the partition can send it now. While a batch of the partition is in
-                            // flight or queued, the open one keeps filling (up to BatchSize) and goes when the partition
-                            // is free, as one batch rather than a queue of small ones (the answer wakes this loop).
+                            // Lingered: sealed when the partition can send it now. While the partition cannot (batches
+                            // queued, or as many in flight as it may have), the open one keeps filling (up to BatchSize)
+                            // and goes when the partition can, as one batch rather than a queue of small ones (an answer
+                            // wakes this loop).
                             else if (now >= due)
                             {
-                                if (p.InFlight is null && p.Ready.Count == 0) SealLocked(p, layout.PartitionCount);
+                                if (p.Ready.Count == 0 && MayAddInFlight(p, perPartition, retry: false)) SealLocked(p, layout.PartitionCount);
                             }
                             else nextWake = Math.Min(nextWake, due);
                         }
@@ -171,26 +178,40 @@ internal sealed partial class ProducerEngine
                             }
                             else j++;
                         }
-                        if (p.InFlight is not null || p.Ready.Count == 0 || !canSend || WaitsForIdentity(p)) continue;
+                        if (p.Ready.Count == 0 || !canSend || WaitsForIdentity(p)) continue;
+                        if (!MayAddInFlight(p, perPartition, p.Ready[0].Attempts > 0)) continue;
                         // A partition's first batch in a transaction waits until AddPartitionsToTxn has added it.
                         if (_txn is not null && !_txn.MaySend(p)) continue;
                         if (now < p.RetryNotBeforeMs) { nextWake = Math.Min(nextWake, p.RetryNotBeforeMs); continue; }
                         var leader = i < layout.Leaders.Length ? layout.Leaders[i] : -1;
                         if (leader < 0) { topic.NeedsRefresh = true; continue; }
-                        if (!ready.TryGetValue(leader, out var request))
+                        if (!ready.TryGetValue(leader, out var pass)) ready[leader] = pass = new BrokerPass();
+                        var requests = pass.Requests;
+                        for (var k = 0; p.Ready.Count > 0 && MayAddInFlight(p, perPartition, p.Ready[0].Attempts > 0); k++)
                         {
-                            if (_inFlightPerBroker.GetValueOrDefault(leader) >= _options.MaxInFlight) continue;
-                            ready[leader] = request = RentRequest(leader);
+                            // The k-th request of this pass reaches the connection as it starts when k is under the
+                            // transport's bound; a batch follows the partition's others in flight only then, and only
+                            // when they did too, so that none of them can overtake another on the way to the socket.
+                            if (pass.Capacity < 0) pass.Capacity = _transport.OrderedSendCapacity(leader);
+                            var inOrder = k < pass.Capacity;
+                            if (p.InFlight.Count > 0 && !(inOrder && AllSentInOrder(p))) break;
+                            if (k == requests.Count)
+                            {
+                                if (_inFlightPerBroker.GetValueOrDefault(leader) + requests.Count >= _options.MaxInFlight) break;
+                                requests.Add(RentRequest(leader));
+                            }
+                            var batch = p.Ready[0];
+                            p.Ready.RemoveAt(0);
+                            p.InFlight.Add(batch);
+                            batch.SentInOrder = inOrder;
+                            if (_identity.ProducerId >= 0 && batch.StampedAs != _identity)
+                            {
+                                batch.StampedAs = _identity;
+                                batch.BaseSequence = p.SendSequence;
+                                p.SendSequence = PartitionState.AddSequence(p.SendSequence, batch.Count);
+                            }
+                            requests[k].Batches.Add(batch);
                         }
-                        var batch = p.Ready[0];
-                        p.Ready.RemoveAt(0);
-                        p.InFlight = batch;
-                        if (_identity.ProducerId >= 0 && batch.StampedAs != _identity)
-                        {
-                            batch.StampedAs = _identity;
-                            batch.BaseSequence = p.NextSequence;
-                        }
-                        request.Batches.Add(batch);
                     }
                 }
             }
@@ -198,13 +219,18 @@ internal sealed partial class ProducerEngine
             _txn?.PollAddPartitions(now, ref nextWake);
             foreach (var (batch, error) in failed) Finish(batch, -1, -1, error);
             failed.Clear();
-            foreach (var (broker, request) in ready)
+            foreach (var (broker, pass) in ready)
             {
-                _inFlightPerBroker[broker] = _inFlightPerBroker.GetValueOrDefault(broker) + 1;
-                _inFlightTotal++;
-                request.Start();
+                var requests = pass.Requests;
+                pass.Capacity = -1;
+                foreach (var request in requests)
+                {
+                    _inFlightPerBroker[broker] = _inFlightPerBroker.GetValueOrDefault(broker) + 1;
+                    _inFlightTotal++;
+                    request.Start();
+                }
+                requests.Clear();
             }
-            ready.Clear();
 
             if (_stop.IsCancellationRequested)
             {
@@ -218,6 +244,33 @@ internal sealed partial class ProducerEngine
             SleepUntil(nextWake);
         }
     }
+
+    /// <summary>The requests a broker gets on one pass of the sender, and how many may go in order (-1: not asked yet).</summary>
+    private sealed class BrokerPass
+    {
+        public readonly List<SendOutcome> Requests = [];
+        public int Capacity = -1;
+    }
+
+    private static bool AllSentInOrder(PartitionState p)
+    {
+        foreach (var b in p.InFlight)
+            if (!b.SentInOrder) return false;
+        return true;
+    }
+
+    /// <summary>The most batches of one partition in flight at once under idempotence: the broker keeps five for duplicates.</summary>
+    internal const int MaxInFlightPerPartition = 5;
+
+    /// <summary>
+    /// True when the partition may put one more batch in flight (under its lock). The first always may. More than one
+    /// only while the partition's batches in flight were stamped under the current producer identity (a new identity
+    /// starts the sequence again, so the two are never mixed), and never a retried batch (<paramref name="retry"/>):
+    /// that one goes alone, once every batch sent before it has come back, so that it keeps its place.
+    /// </summary>
+    private bool MayAddInFlight(PartitionState p, int perPartition, bool retry) =>
+        p.InFlight.Count == 0 ||
+        (!retry && p.InFlight.Count < perPartition && p.InFlight[0].StampedAs == _identity);
 
     /// <summary>Blocks until <paramref name="nextWakeMs"/> (<see cref="long.MaxValue"/>: none) or a wake.</summary>
     private void SleepUntil(long nextWakeMs)
@@ -281,7 +334,7 @@ internal sealed partial class ProducerEngine
             // A new epoch starts every partition's sequence at zero; batches are re-stamped when next sent.
             foreach (var topic in Topics)
                 foreach (var p in topic.Partitions)
-                    lock (p) p.NextSequence = 0;
+                    lock (p) p.NextSequence = p.SendSequence = 0;
         }
         else
         {
@@ -438,7 +491,7 @@ internal sealed partial class ProducerEngine
         foreach (var b in o.Batches)
         {
             var p = b.Owner;
-            lock (p) if (ReferenceEquals(p.InFlight, b)) p.InFlight = null;
+            lock (p) p.InFlight.Remove(b);
             if (b.IsFinished) continue;
             if (o.Error is { } error)
             {
@@ -463,7 +516,10 @@ internal sealed partial class ProducerEngine
                 Retry(b, new ProduceException($"Broker {o.Broker} did not answer for {p.Topic}:{p.Partition}.", (short)Kiel.ErrorCode.NetworkException, retriable: true), true, failed);
                 continue;
             }
-            if (_txn is not null && r.ErrorCode != 0 && _txn.OnProduceError((ErrorCode)r.ErrorCode, BrokerError(r, o.Broker).Message))
+            // An out-of-order answer to a batch sent behind an unacknowledged one is the producer's own gap (retried
+            // below), not a lost sequence: the transaction goes on.
+            if (_txn is not null && r.ErrorCode != 0 && !(r.ErrorCode == (short)Kiel.ErrorCode.OutOfOrderSequenceNumber && FollowsUnacknowledged(b))
+                && _txn.OnProduceError((ErrorCode)r.ErrorCode, BrokerError(r, o.Broker).Message))
             {
                 failed.Add((b, BrokerError(r, o.Broker)));
                 continue;
@@ -479,8 +535,13 @@ internal sealed partial class ProducerEngine
                 case Kiel.Cluster.ProduceErrorAction.TooLarge when b.Count > 1:
                     ProducerLog.Splitting(_log, b.Count, p.Topic, p.Partition);
                     var (first, second) = b.Split();
-                    lock (p) p.Ready.InsertRange(0, [first, second]);
+                    lock (p)
+                    {
+                        p.RequeueLocked(first);
+                        p.RequeueLocked(second);
+                    }
                     b.MarkFinished();
+                    ReleaseSequence(b);
                     b.Dispose();
                     break;
                 case Kiel.Cluster.ProduceErrorAction.TooLarge:
@@ -489,6 +550,11 @@ internal sealed partial class ProducerEngine
                     break;
                 case Kiel.Cluster.ProduceErrorAction.BumpEpoch when b.StampedAs != _identity:
                     // Sent under an identity that has since been replaced (the bump fenced it): send again under the new one.
+                    Retry(b, BrokerError(r, o.Broker), needsMetadata: false, failed, backoff: false);
+                    break;
+                case Kiel.Cluster.ProduceErrorAction.BumpEpoch when r.ErrorCode == (short)Kiel.ErrorCode.OutOfOrderSequenceNumber && FollowsUnacknowledged(b):
+                    // A batch sent behind one that has not been acknowledged (it failed, or is being retried): the gap
+                    // is ours, not the broker's. Sent again after it, with the same sequence.
                     Retry(b, BrokerError(r, o.Broker), needsMetadata: false, failed, backoff: false);
                     break;
                 case Kiel.Cluster.ProduceErrorAction.BumpEpoch:
@@ -516,6 +582,32 @@ internal sealed partial class ProducerEngine
         r.ErrorCode, retriable: Kiel.Cluster.ErrorClassification.IsRetriable((ErrorCode)r.ErrorCode),
         innerException: new KafkaException((ErrorCode)r.ErrorCode, r.ErrorMessage));
 
+    /// <summary>True when a batch of the partition stamped before <paramref name="b"/> has not been acknowledged.</summary>
+    private static bool FollowsUnacknowledged(ProducerBatch b)
+    {
+        lock (b.Owner) return b.BaseSequence >= 0 && b.BaseSequence != b.Owner.NextSequence;
+    }
+
+    /// <summary>
+    /// A batch stamped under the current identity ends without being delivered (failed, or split in two): its
+    /// sequence numbers go back to the partition when no later batch took the ones after them; otherwise the broker
+    /// would see a gap, and the partition sends again only under a new identity, which stamps every batch afresh.
+    /// </summary>
+    private void ReleaseSequence(ProducerBatch b)
+    {
+        if (_identity.ProducerId < 0 || b.BaseSequence < 0 || b.StampedAs != _identity || _failAll || _stop.IsCancellationRequested) return;
+        var p = b.Owner;
+        lock (p)
+        {
+            if (p.SendSequence == PartitionState.AddSequence(b.BaseSequence, b.Count))
+            {
+                p.SendSequence = b.BaseSequence;
+                return;
+            }
+        }
+        RequestNewIdentity(p);
+    }
+
     private void Retry(ProducerBatch b, Exception error, bool needsMetadata, List<(ProducerBatch, ProduceException)> failed, bool backoff = true)
     {
         b.Attempts++;
@@ -530,7 +622,7 @@ internal sealed partial class ProducerEngine
         ProducerMetrics.Retried(p.Topic, error is ProduceException pe ? pe.ErrorName : error.GetType().Name);
         lock (p)
         {
-            p.Ready.Insert(0, b);
+            p.RequeueLocked(b);
             if (backoff)
             {
                 // Exponential backoff with jitter, capped at 1 s, so a dead leader is not hammered.
@@ -548,10 +640,11 @@ internal sealed partial class ProducerEngine
         if (error is null && b.BaseSequence >= 0 && b.StampedAs == _identity)
         {
             var p = b.Owner;
-            lock (p) p.NextSequence = b.BaseSequence + b.Count < 0 ? b.BaseSequence + b.Count - int.MinValue : b.BaseSequence + b.Count;
+            lock (p) p.NextSequence = PartitionState.AddSequence(b.BaseSequence, b.Count);
         }
         else if (error is not null)
         {
+            ReleaseSequence(b);
             ProducerLog.BatchFailed(_log, b.Owner.Topic, b.Owner.Partition, error.Message, b.Count);
             _txn?.OnRecordFailed(error);
         }
@@ -571,9 +664,13 @@ internal sealed partial class ProducerEngine
         foreach (var topic in Topics)
             foreach (var p in topic.Partitions)
             {
-                ProducerBatch? b;
-                lock (p) { b = p.InFlight; p.InFlight = null; }
-                if (b is not null) Finish(b, -1, -1, error);
+                ProducerBatch[] batches;
+                lock (p)
+                {
+                    batches = [.. p.InFlight];
+                    p.InFlight.Clear();
+                }
+                foreach (var b in batches) Finish(b, -1, -1, error);
             }
     }
 }

@@ -200,6 +200,7 @@ internal sealed partial class ProducerEngine : IAsyncDisposable
     private void SealLocked(PartitionState state, int partitionCount)
     {
         if (state.Open is not { } open) return;
+        open.Ordinal = ++state.SealedBatches;
         state.Ready.Add(open);
         state.Open = null;
         state.LastBatchBytes = open.Arena.Length;
