@@ -35,6 +35,8 @@ public sealed class KielProducer<TKey, TValue> : IAsyncDisposable
         options.Validate();
         _keySerializer = keySerializer ?? DefaultSerializer<TKey>("key");
         _valueSerializer = valueSerializer ?? DefaultSerializer<TValue>("value");
+        _keyRaw = RawKindOf(_keySerializer);
+        _valueRaw = RawKindOf(_valueSerializer);
         _engine = new ProducerEngine(options, transport(options));
     }
 
@@ -43,6 +45,29 @@ public sealed class KielProducer<TKey, TValue> : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         return options;
+    }
+
+    /// <summary>Built-in serializers that hand bytes over unchanged: the record is copied from the caller's bytes, once.</summary>
+    private enum RawKind : byte { None, Bytes, Memory }
+
+    private readonly RawKind _keyRaw;
+    private readonly RawKind _valueRaw;
+
+    private static RawKind RawKindOf<T>(ISerializer<T> serializer) =>
+        ReferenceEquals(serializer, Serializers.Bytes) ? RawKind.Bytes
+        : ReferenceEquals(serializer, Serializers.Memory) ? RawKind.Memory
+        : RawKind.None;
+
+    /// <summary>The serialized bytes: the value's own for the built-in raw serializers, otherwise what the serializer wrote.</summary>
+    private static ReadOnlySpan<byte> Serialize<T>(ISerializer<T> serializer, RawKind raw, T value, ArrayBufferWriter<byte> buffer, in SerializationContext context)
+    {
+        switch (raw)
+        {
+            case RawKind.Bytes: return (byte[])(object)value!;
+            case RawKind.Memory: return System.Runtime.CompilerServices.Unsafe.As<T, ReadOnlyMemory<byte>>(ref value).Span;
+        }
+        serializer.Serialize(value, buffer, context);
+        return buffer.WrittenSpan;
     }
 
     private static ISerializer<T> DefaultSerializer<T>(string what) =>
@@ -125,9 +150,9 @@ public sealed class KielProducer<TKey, TValue> : IAsyncDisposable
         var keyIsNull = key is null;
         var valueIsNull = value is null;
         // A serializer that throws fails this call alone: nothing has been queued yet.
-        if (!keyIsNull) _keySerializer.Serialize(key!, keyBuffer, new SerializationContext(topic, RecordComponent.Key, partition ?? -1));
-        if (!valueIsNull) _valueSerializer.Serialize(value!, valueBuffer, new SerializationContext(topic, RecordComponent.Value, partition ?? -1));
-        var size = ProducerEngine.EntrySize(keyIsNull ? -1 : keyBuffer.WrittenCount, valueIsNull ? -1 : valueBuffer.WrittenCount, headers);
+        var keyBytes = keyIsNull ? default : Serialize(_keySerializer, _keyRaw, key!, keyBuffer, new SerializationContext(topic, RecordComponent.Key, partition ?? -1));
+        var valueBytes = valueIsNull ? default : Serialize(_valueSerializer, _valueRaw, value!, valueBuffer, new SerializationContext(topic, RecordComponent.Value, partition ?? -1));
+        var size = ProducerEngine.EntrySize(keyIsNull ? -1 : keyBytes.Length, valueIsNull ? -1 : valueBytes.Length, headers);
         if (size > _engine.Options.MaxRecordBytes)
             throw new RecordTooLargeException(
                 $"The record for topic '{topic}' is {size:N0} bytes serialized, over MaxRecordBytes ({_engine.Options.MaxRecordBytes:N0}); " +
@@ -138,11 +163,11 @@ public sealed class KielProducer<TKey, TValue> : IAsyncDisposable
         if (!_engine.Memory.TryReserve(size))
         {
             if (_engine.Options.Backpressure == BackpressureMode.Throw) throw _engine.Memory.Full();
-            if (async) return ReserveThenAppendAsync(topicState, keyBuffer.WrittenSpan.ToArray(), keyIsNull, valueBuffer.WrittenSpan.ToArray(), valueIsNull,
+            if (async) return ReserveThenAppendAsync(topicState, keyBytes.ToArray(), keyIsNull, valueBytes.ToArray(), valueIsNull,
                 headers, partition, ts, completion, size, cancellationToken);
             _engine.Memory.Reserve(size, _engine.Options.MaxBlock);
         }
-        _engine.Append(topicState, keyBuffer.WrittenSpan, keyIsNull, valueBuffer.WrittenSpan, valueIsNull, headers, partition, ts, completion, size);
+        _engine.Append(topicState, keyBytes, keyIsNull, valueBytes, valueIsNull, headers, partition, ts, completion, size);
         return ValueTask.CompletedTask;
     }
 
