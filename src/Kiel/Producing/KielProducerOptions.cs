@@ -15,7 +15,7 @@ public sealed record KielProducerOptions : KielClientOptions
     /// <summary>The size in bytes at which a partition's batch is sealed and sent without waiting for <see cref="Linger"/>. Default 256 KiB.</summary>
     public int BatchSize { get; init; } = 256 * 1024;
 
-    /// <summary>Produce requests in flight per broker. Default 5. Each partition has at most one batch in flight, which keeps order without relying on the broker.</summary>
+    /// <summary>Produce requests in flight per broker. Default 5. With idempotence (the default) a partition has up to min(5, MaxInFlight) batches in flight, kept in order by their sequence numbers (a retried batch goes again before the ones behind it); without it, one, which keeps order without relying on the broker.</summary>
     public int MaxInFlight { get; init; } = 5;
 
     /// <summary>Compression of record batches. Default none.</summary>
