@@ -124,3 +124,49 @@ public sealed class ProducerPipeliningTests
         Assert.Equal(["warm", "r0", "r1"], Values(fake));
     }
 }
+
+/// <summary>Delivered batches' objects are reused for new batches: a reused batch carries nothing of its former life.</summary>
+public sealed class ProducerBatchReuseTests
+{
+    [Fact]
+    public async Task Reused_batches_carry_no_records_sequences_or_completions_of_their_former_partition()
+    {
+        var fake = new FakeTransport();
+        fake.Topics["a"] = [1, 1];
+        fake.Topics["b"] = [1];
+        await using var producer = FakeTransport.Producer(fake);
+        // Round 1: one batch per awaited record, each delivered and then pooled.
+        for (var i = 0; i < 30; i++)
+            Assert.Equal(i, (await producer.ProduceAsync("a", $"k{i}", $"a0-{i}", new Headers { { "h", [(byte)i] } }, partition: 0)
+                .AsTask().WaitAsync(Eventually.Deadline)).Offset);
+        Assert.True(producer.Engine.PooledBatches > 0, "delivered batches are kept for reuse");
+
+        // Round 2: other partitions and topics, awaited and called back, on reused batches.
+        var called = new List<(int Partition, long Offset, string Topic)>();
+        var awaited = new List<Task<DeliveryReport>>();
+        for (var i = 0; i < 30; i++)
+        {
+            awaited.Add(producer.ProduceAsync("b", null, $"b-{i}", partition: 0).AsTask());
+            producer.Produce("a", null, $"a1-{i}", partition: 1, onDelivery: (in DeliveryReport r) =>
+            {
+                lock (called) called.Add((r.Partition, r.Offset, r.Topic));
+            });
+            if (i % 5 == 4) await producer.FlushAsync().WaitAsync(Eventually.Deadline);
+        }
+        await producer.FlushAsync().WaitAsync(Eventually.Deadline);
+        var reports = await Task.WhenAll(awaited).WaitAsync(Eventually.Deadline);
+        Assert.Equal(Enumerable.Range(0, 30).Select(i => (long)i), reports.Select(r => r.Offset));
+        Assert.All(reports, r => Assert.Equal(("b", 0), (r.Topic, r.Partition)));
+        lock (called) Assert.Equal(Enumerable.Range(0, 30).Select(i => (1, (long)i, "a")), called.OrderBy(c => c.Offset));
+
+        string[] Values(string topic, int partition) =>
+            [.. fake.Log(topic, partition).Select(r => System.Text.Encoding.UTF8.GetString(r.Value!))];
+        Assert.Equal(Enumerable.Range(0, 30).Select(i => $"a0-{i}"), Values("a", 0));
+        Assert.Equal(Enumerable.Range(0, 30).Select(i => $"b-{i}"), Values("b", 0));
+        Assert.Equal(Enumerable.Range(0, 30).Select(i => $"a1-{i}"), Values("a", 1));
+        Assert.All(fake.Log("b", 0), r => Assert.Empty(r.Headers));
+        Assert.All(fake.Log("a", 1), r => Assert.Null(r.Key));
+        // Every batch's sequence followed its partition's last one (the fake refuses anything else).
+        Assert.Empty(fake.SequenceRefusals);
+    }
+}

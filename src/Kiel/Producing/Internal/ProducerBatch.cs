@@ -18,10 +18,10 @@ internal sealed class ProducerBatch : IDisposable
         CreatedMs = createdMs;
     }
 
-    public PartitionState Owner { get; }
+    public PartitionState Owner { get; private set; }
     public RecordArena Arena { get; }
     public int Count { get; private set; }
-    public long CreatedMs { get; }
+    public long CreatedMs { get; private set; }
     /// <summary>Bytes reserved from the producer's buffer memory for this batch.</summary>
     public long ReservedBytes { get; set; }
     public int Attempts { get; set; }
@@ -29,6 +29,49 @@ internal sealed class ProducerBatch : IDisposable
 
     /// <summary>The wire encoding, kept between retries while the format and producer identity hold.</summary>
     public RecordArena? Wire { get; set; }
+
+    // The wire arena's object between sends (its buffer returned): reused by the next encoding.
+    private RecordArena? _spareWire;
+
+    /// <summary>An arena for the wire encoding, reusing this batch's former one.</summary>
+    public RecordArena NewWire(int capacity)
+    {
+        if (_spareWire is not { } spare) return new RecordArena(capacity);
+        _spareWire = null;
+        spare.Reopen(capacity);
+        return spare;
+    }
+
+    /// <summary>Drops the wire encoding (its buffer goes back to the pool) and keeps the arena's object for the next one.</summary>
+    public void ReleaseWire()
+    {
+        if (Wire is not { } wire) return;
+        Wire = null;
+        WireMagic = 255;
+        wire.Dispose();
+        _spareWire = wire;
+    }
+
+    /// <summary>
+    /// Makes a delivered, disposed batch taken from the engine's pool an empty one for <paramref name="owner"/>: the
+    /// objects are reused, the buffers are rented anew. Only a batch that nothing refers to any more is reused.
+    /// </summary>
+    public void Reuse(PartitionState owner, int capacity, long createdMs)
+    {
+        Owner = owner;
+        CreatedMs = createdMs;
+        Arena.Reopen(capacity);
+        Count = 0;
+        ReservedBytes = 0;
+        Attempts = 0;
+        LastError = null;
+        WireMagic = 255;
+        StampedAs = ProducerIdentity.None;
+        BaseSequence = -1;
+        Ordinal = 0;
+        SentInOrder = false;
+        Volatile.Write(ref _finished, 0);
+    }
     public byte WireMagic { get; set; } = 255;
     public ProducerIdentity StampedAs { get; set; } = ProducerIdentity.None;
     public int BaseSequence { get; set; } = -1;
@@ -135,8 +178,7 @@ internal sealed class ProducerBatch : IDisposable
     public void Dispose()
     {
         Arena.Dispose();
-        Wire?.Dispose();
-        Wire = null;
+        ReleaseWire();
         if (_completions is { } c)
         {
             _completions = null;

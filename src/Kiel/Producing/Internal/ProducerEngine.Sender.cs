@@ -414,9 +414,7 @@ internal sealed partial class ProducerEngine
         // only batches in flight hold two buffers. A retry encodes again.
         foreach (var b in batches)
         {
-            b.Wire?.Dispose();
-            b.Wire = null;
-            b.WireMagic = 255;
+            b.ReleaseWire();
         }
     }
 
@@ -464,7 +462,7 @@ internal sealed partial class ProducerEngine
                 BatchEncoder.Stamp(b.Wire.MutableSpan, b.StampedAs, b.BaseSequence);
                 return;
             }
-            b.Wire ??= new RecordArena(b.Arena.Length + BatchEncoder.V2HeaderSize + 64);
+            b.Wire ??= b.NewWire(b.Arena.Length + BatchEncoder.V2HeaderSize + 64);
             // An uncompressed batch is written straight to its wire arena: no scratch arena per batch.
             using var scratch = _options.Compression == CompressionType.None ? null : new RecordArena(b.Arena.Length + 64);
             BatchEncoder.EncodeV2(b.Arena.Span, b.Count, _options.Compression, _options.CompressionLevel, b.StampedAs, b.BaseSequence, b.Wire, scratch, transactional: _txn is not null);
@@ -472,7 +470,7 @@ internal sealed partial class ProducerEngine
             return;
         }
         if (b.Wire is not null && b.WireMagic == magic) return;
-        b.Wire ??= new RecordArena(b.Arena.Length + 64);
+        b.Wire ??= b.NewWire(b.Arena.Length + 64);
         using (var scratch = new RecordArena(_options.Compression == CompressionType.None ? 0 : b.Arena.Length + 64))
         {
             // zstd exists only in record batches; older formats take gzip instead of failing the records.
@@ -654,6 +652,9 @@ internal sealed partial class ProducerEngine
         _memory.Release(b.ReservedBytes);
         var count = b.Count;
         b.Dispose();
+        // A delivered batch came back with its request's answer, and nothing refers to it any more: its objects are
+        // reused. A failed one is not: a request abandoned at its deadline may still refer to it.
+        if (error is null) ReturnBatch(b);
         Interlocked.Add(ref error is null ? ref _delivered : ref _failed, count);
         RecordsDone(count);
     }

@@ -185,7 +185,7 @@ internal sealed partial class ProducerEngine : IAsyncDisposable
             {
                 // Sized like the partition's last batch (the arena doubles when it needs more), not at a fixed 16 KiB: with
                 // thousands of partitions a batch often holds a record or two, and 16 KiB each was most of the memory.
-                batch = state.Open = new ProducerBatch(state, Math.Min(_options.BatchSize, Math.Max(size, state.LastBatchBytes)), NowMs);
+                batch = state.Open = RentBatch(state, Math.Min(_options.BatchSize, Math.Max(size, state.LastBatchBytes)), NowMs);
                 wake = true;
             }
             WriteEntry(batch.Arena, key, keyIsNull, value, valueIsNull, headers, timestamp);
@@ -195,6 +195,29 @@ internal sealed partial class ProducerEngine : IAsyncDisposable
                 SealLocked(state, layout.PartitionCount);
         }
         if (wake || _options.Linger == TimeSpan.Zero) _wake.Set();
+    }
+
+    // Delivered batches' objects (their buffers returned), reused for new batches: with thousands of partitions a batch
+    // holds a record or two, and its objects were most of a produced record's allocation.
+    private readonly Stack<ProducerBatch> _batchPool = new();
+    private const int MaxPooledBatches = 4096;
+
+    /// <summary>Delivered batches waiting for reuse (tests).</summary>
+    internal int PooledBatches { get { lock (_batchPool) return _batchPool.Count; } }
+
+    private ProducerBatch RentBatch(PartitionState owner, int capacity, long createdMs)
+    {
+        ProducerBatch? batch;
+        lock (_batchPool) _batchPool.TryPop(out batch);
+        if (batch is null) return new ProducerBatch(owner, capacity, createdMs);
+        batch.Reuse(owner, capacity, createdMs);
+        return batch;
+    }
+
+    private void ReturnBatch(ProducerBatch batch)
+    {
+        lock (_batchPool)
+            if (_batchPool.Count < MaxPooledBatches) _batchPool.Push(batch);
     }
 
     private void SealLocked(PartitionState state, int partitionCount)

@@ -21,6 +21,14 @@ internal sealed class RecordArena : IBufferWriter<byte>, IDisposable
 
     public RecordArena(int initialCapacity) => _buffer = BatchBufferPool.Rent(Math.Max(256, initialCapacity));
 
+    /// <summary>Gives a disposed arena a new buffer, for reuse of the object (a pooled batch).</summary>
+    public void Reopen(int initialCapacity)
+    {
+        if (_buffer.Length != 0) throw new InvalidOperationException("Only a disposed arena is reopened.");
+        _buffer = BatchBufferPool.Rent(Math.Max(256, initialCapacity));
+        _written = 0;
+    }
+
     public int Length => _written;
     /// <summary>The bytes the arena holds now, used or not.</summary>
     public int Capacity => _buffer.Length;
