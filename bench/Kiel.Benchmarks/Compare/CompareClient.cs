@@ -113,6 +113,9 @@ internal static class CompareClient
             {
                 _ticks.Dispose();
                 _ticks.Print(Console.Error, records);
+                var (misses, missBytes, dropped) = Kiel.Producing.Internal.BatchBufferPool.Stats;
+                Console.Error.WriteLine($"# batch buffer pool: {misses:N0} misses ({missBytes:N0} B), {dropped:N0} dropped over budget, {Kiel.Producing.Internal.BatchBufferPool.PooledBytes:N0} B pooled now: " +
+                    string.Join(", ", Enumerable.Range(8, 20).Select(k => (Size: 1 << k, Count: Kiel.Producing.Internal.BatchBufferPool.PooledCount(1 << k))).Where(c => c.Count > 0).Select(c => $"{c.Count} x {c.Size}")));
             }
         }
     }

@@ -29,6 +29,9 @@ internal static class BatchBufferPool
     /// <summary>Bytes held in the pool now (diagnostics).</summary>
     public static long PooledBytes => s_pool.PooledBytes;
 
+    /// <summary>Arrays of exactly <paramref name="size"/> bytes (a power of two) pooled now (diagnostics).</summary>
+    public static int PooledCount(int size) => s_pool.PooledCount(size);
+
     public static byte[] Rent(int minimumLength) => s_pool.Rent(minimumLength);
 
     public static void Return(byte[] array)
