@@ -460,6 +460,8 @@ internal partial class BrokerConnection : IAsyncDisposable
     /// </summary>
     internal const int SmallFrameLimit = 16 * 1024;
 
+    // Pooled state machines: a producer of large batches writes a frame or two per batch.
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<long> WriteFramesAsync(List<PooledBufferWriter> frames)
     {
         var token = _closing.Token;
@@ -511,12 +513,15 @@ internal partial class BrokerConnection : IAsyncDisposable
     }
 
     /// <summary>Writes a frame whose large record batches are shared segments: the inline bytes between them, and each segment in place.</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask WriteGatheredAsync(PooledBufferWriter frame, IReadOnlyList<PooledBufferWriter.Segment> segments, CancellationToken token)
     {
         var inline = frame.WrittenMemory;
         var at = 0;
-        foreach (var segment in segments)
+        // Indexed rather than foreach: an interface's enumerator is an allocation per frame.
+        for (var k = 0; k < segments.Count; k++)
         {
+            var segment = segments[k];
             if (segment.At > at) await _stream.WriteAsync(inline[at..segment.At], token).ConfigureAwait(false);
             await _stream.WriteAsync(segment.Owner.Memory.Slice(segment.Start, segment.Length), token).ConfigureAwait(false);
             at = segment.At;
