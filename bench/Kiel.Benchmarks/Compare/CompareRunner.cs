@@ -30,6 +30,23 @@ internal static class CompareRunner
     [BenchRunner("compare")]
     public static async Task<int> Run(string[] args)
     {
+        // An option it does not know (say --help) must not start a 40-minute full run.
+        string[] flags = ["--quick", "--no-write"], valued = ["--reps", "--window", "--only", "--broker"];
+        for (var a = 0; a < args.Length; a++)
+        {
+            if (flags.Contains(args[a])) continue;
+            if (valued.Contains(args[a]) && a + 1 < args.Length) { a++; continue; }
+            const string usage =
+                "usage: compare [--quick] [--reps N] [--window SECONDS] [--only TEXT] [--broker bench|mock|both] [--no-write]\n" +
+                "  --only TEXT runs the scenarios whose label contains TEXT; --no-write leaves docs/performance.md alone.";
+            if (args[a] is "--help" or "-h")
+            {
+                Console.WriteLine(usage);
+                return 0;
+            }
+            Console.Error.WriteLine($"compare: unknown option or missing value: {args[a]}\n{usage}");
+            return 2;
+        }
         var quick = args.Contains("--quick");
         var reps = RunnerArgs.Int(args, "--reps", quick ? 2 : 5);
         var windowArg = Array.IndexOf(args, "--window");
