@@ -37,6 +37,8 @@ internal sealed class FetchRequestView
     public int SessionEpoch { get; set; } = -1;
     public List<FetchPartitionRequest> Partitions { get; } = [];
     public List<TopicPartition> Forgotten { get; } = [];
+    /// <summary>The backend's reusable request objects for this view (one Fetch outstanding per view).</summary>
+    internal FetchRequestWire? Wire { get; set; }
 
     public void Clear()
     {
