@@ -105,7 +105,9 @@ internal sealed class ClusterConsumerBackend : IConsumerBackend
         try
         {
             var response = frame.Decode<FetchResponse>();
-            var partitions = new List<FetchPartitionResponse>();
+            var count = 0;
+            foreach (var topic in response.Responses) count += topic.Partitions.Count;
+            var partitions = new List<FetchPartitionResponse>(count);
             foreach (var topic in response.Responses)
             foreach (var p in topic.Partitions)
             {

@@ -50,9 +50,14 @@ internal sealed class FetchRequestView
 /// <summary>An aborted transaction in a Fetch response (Fetch v4+).</summary>
 internal readonly record struct AbortedTransaction(long ProducerId, long FirstOffset);
 
-/// <summary>One partition of a Fetch response. <see cref="Records"/> points into the response's receive buffer.</summary>
-internal sealed class FetchPartitionResponse
+/// <summary>One partition of a Fetch response. <see cref="Records"/> points into the response's receive buffer.
+/// A struct: a Fetch answer's partitions are one array, not an object each.</summary>
+internal readonly struct FetchPartitionResponse
 {
+    public FetchPartitionResponse()
+    {
+    }
+
     public TopicPartition TopicPartition { get; init; }
     public short ErrorCode { get; init; }
     public long HighWatermark { get; init; } = -1;
