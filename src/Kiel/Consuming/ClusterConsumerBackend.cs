@@ -90,44 +90,13 @@ internal sealed class ClusterConsumerBackend : IConsumerBackend
         return leaders;
     }
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<FetchResponseView> FetchAsync(int brokerId, FetchRequestView view, CancellationToken cancellationToken)
     {
         await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
         var connection = await _cluster.GetConnectionAsync(brokerId, ConnectionPurpose.Fetch, cancellationToken).ConfigureAwait(false);
         var version = connection.Versions.Choose(ApiKey.Fetch, 0, MaxFetchVersion);
-        var request = new FetchRequest
-        {
-            MaxWaitMs = view.MaxWaitMs,
-            MinBytes = view.MinBytes,
-            MaxBytes = view.MaxBytes,
-            IsolationLevel = (sbyte)view.IsolationLevel,
-            SessionId = version >= 7 ? view.SessionId : 0,
-            SessionEpoch = version >= 7 ? view.SessionEpoch : -1,
-            Topics = [],
-            ForgottenTopicsData = [],
-        };
-        FetchRequest.FetchTopic? current = null;
-        foreach (var p in view.Partitions)
-        {
-            if (current is null || current.Topic != p.TopicPartition.Topic)
-            {
-                current = null;
-                foreach (var t in request.Topics)
-                    if (t.Topic == p.TopicPartition.Topic) current = t;
-                if (current is null)
-                {
-                    current = new FetchRequest.FetchTopic { Topic = p.TopicPartition.Topic, Partitions = [] };
-                    request.Topics.Add(current);
-                }
-            }
-            current.Partitions.Add(new FetchRequest.FetchPartition
-            {
-                Partition = p.TopicPartition.Partition,
-                FetchOffset = p.FetchOffset,
-                CurrentLeaderEpoch = p.CurrentLeaderEpoch,
-                PartitionMaxBytes = p.MaxBytes,
-            });
-        }
+        var request = (view.Wire ??= new FetchRequestWire()).Fill(view, version);
         if (version >= 7 && view.Forgotten.Count > 0)
             foreach (var group in view.Forgotten.GroupBy(f => f.Topic))
                 request.ForgottenTopicsData.Add(new FetchRequest.ForgottenTopic { Topic = group.Key, Partitions = [.. group.Select(f => f.Partition)] });
@@ -136,7 +105,9 @@ internal sealed class ClusterConsumerBackend : IConsumerBackend
         try
         {
             var response = frame.Decode<FetchResponse>();
-            var partitions = new List<FetchPartitionResponse>();
+            var count = 0;
+            foreach (var topic in response.Responses) count += topic.Partitions.Count;
+            var partitions = new List<FetchPartitionResponse>(count);
             foreach (var topic in response.Responses)
             foreach (var p in topic.Partitions)
             {
@@ -204,5 +175,59 @@ internal sealed class ClusterConsumerBackend : IConsumerBackend
     public async ValueTask DisposeAsync()
     {
         if (_ownsCluster) await _cluster.DisposeAsync().ConfigureAwait(false);
+    }
+}
+
+/// <summary>
+/// A source's Fetch request objects, refilled for every Fetch instead of built anew: the source has one Fetch
+/// outstanding at a time, and the request is encoded before <see cref="Network.BrokerConnection.SendRawAsync"/>
+/// completes, so nothing reads these objects once the previous Fetch has returned.
+/// </summary>
+internal sealed class FetchRequestWire
+{
+    private readonly FetchRequest _request = new() { Topics = [], ForgottenTopicsData = [] };
+    private readonly List<FetchRequest.FetchTopic> _topics = [];
+    private readonly List<FetchRequest.FetchPartition> _partitions = [];
+
+    /// <summary>Refills the request from <paramref name="view"/> (its forgotten topics cleared, for the caller to add).</summary>
+    public FetchRequest Fill(FetchRequestView view, short version)
+    {
+        var request = _request;
+        request.MaxWaitMs = view.MaxWaitMs;
+        request.MinBytes = view.MinBytes;
+        request.MaxBytes = view.MaxBytes;
+        request.IsolationLevel = (sbyte)view.IsolationLevel;
+        request.SessionId = version >= 7 ? view.SessionId : 0;
+        request.SessionEpoch = version >= 7 ? view.SessionEpoch : -1;
+        request.Topics.Clear();
+        request.ForgottenTopicsData.Clear();
+        var usedTopics = 0;
+        var usedPartitions = 0;
+        FetchRequest.FetchTopic? current = null;
+        foreach (var p in view.Partitions)
+        {
+            if (current is null || current.Topic != p.TopicPartition.Topic)
+            {
+                current = null;
+                foreach (var t in request.Topics)
+                    if (t.Topic == p.TopicPartition.Topic) current = t;
+                if (current is null)
+                {
+                    if (usedTopics == _topics.Count) _topics.Add(new FetchRequest.FetchTopic { Partitions = [] });
+                    current = _topics[usedTopics++];
+                    current.Topic = p.TopicPartition.Topic;
+                    current.Partitions.Clear();
+                    request.Topics.Add(current);
+                }
+            }
+            if (usedPartitions == _partitions.Count) _partitions.Add(new FetchRequest.FetchPartition());
+            var partition = _partitions[usedPartitions++];
+            partition.Partition = p.TopicPartition.Partition;
+            partition.FetchOffset = p.FetchOffset;
+            partition.CurrentLeaderEpoch = p.CurrentLeaderEpoch;
+            partition.PartitionMaxBytes = p.MaxBytes;
+            current.Partitions.Add(partition);
+        }
+        return request;
     }
 }

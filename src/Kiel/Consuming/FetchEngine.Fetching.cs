@@ -85,7 +85,7 @@ internal sealed partial class FetchEngine
                     switch (ErrorClassification.ForFetch((ErrorCode)partition.ErrorCode))
                     {
                         case FetchErrorAction.Deliver:
-                            TakeRecordsLocked(state, entry, partition, lease, response.Version);
+                            TakeRecordsLocked(state, entry, in partition, lease, response.Version);
                             break;
                         case FetchErrorAction.ResetOffset:
                             state.Resetting = true;
@@ -114,7 +114,7 @@ internal sealed partial class FetchEngine
         }
     }
 
-    private void TakeRecordsLocked(PartitionState state, BrokerFetchSource.SentPartition entry, FetchPartitionResponse partition, FetchLease lease, short version)
+    private void TakeRecordsLocked(PartitionState state, BrokerFetchSource.SentPartition entry, in FetchPartitionResponse partition, FetchLease lease, short version)
     {
         var records = partition.Records;
         if (records.IsEmpty) return;

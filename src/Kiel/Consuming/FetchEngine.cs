@@ -179,6 +179,7 @@ internal sealed partial class FetchEngine : IAsyncDisposable
     }
 
     /// <summary>Waits for the next chunk of records (or an error to surface). The caller passes it to <see cref="Release"/> when done.</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<FetchedChunk> TakeAsync(CancellationToken cancellationToken)
     {
         while (true)

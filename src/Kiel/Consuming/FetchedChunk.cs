@@ -17,7 +17,13 @@ internal sealed class FetchedChunk : IDisposable
 {
     private FetchLease? _lease;
     private ReadOnlyMemory<byte> _data;
-    private readonly RecordSetCursor? _cursor;
+    private RecordSetCursor? _cursor;
+
+    // Cursors of disposed chunks, reused by the next chunks (one per partition answer otherwise): a cursor belongs to
+    // one chunk from construction to Dispose, and is reset (its scratch buffer returned) before it is put back.
+    private static readonly System.Collections.Concurrent.ConcurrentQueue<RecordSetCursor> s_cursors = new();
+    private static int s_pooledCursors;
+    private const int MaxPooledCursors = 1024;
 
     private AbortedTransaction[]? _aborted;
     private int _abortedIndex;
@@ -34,15 +40,15 @@ internal sealed class FetchedChunk : IDisposable
         _data = data;
         FetchOffset = fetchOffset;
         NextOffset = nextOffset;
-        _cursor = new RecordSetCursor
-        {
-            VerifyBatchCrc = false, // the scan checked every batch before this chunk was made
-            VerifyInnerCrc = checkCrcs,
-            MaxDecompressedBytes = maxDecompressedBytes,
-            MinOffset = fetchOffset,
-            Topic = TopicPartition.Topic,
-            Partition = TopicPartition.Partition,
-        };
+        var cursor = RentCursor();
+        cursor.VerifyBatchCrc = false; // the scan checked every batch before this chunk was made
+        cursor.VerifyInnerCrc = checkCrcs;
+        cursor.MaxDecompressedBytes = maxDecompressedBytes;
+        cursor.AllowTruncatedTail = true;
+        cursor.MinOffset = fetchOffset;
+        cursor.Topic = TopicPartition.Topic;
+        cursor.Partition = TopicPartition.Partition;
+        _cursor = cursor;
         if (readCommitted && aborted is { Count: > 0 })
         {
             _aborted = [.. aborted];
@@ -148,8 +154,23 @@ internal sealed class FetchedChunk : IDisposable
     public void Dispose()
     {
         _data = default;
-        _cursor?.Dispose();
-        _cursor?.Reset();
+        if (Interlocked.Exchange(ref _cursor, null) is { } cursor) ReturnCursor(cursor);
         Interlocked.Exchange(ref _lease, null)?.Release();
+    }
+
+    private static RecordSetCursor RentCursor()
+    {
+        if (!s_cursors.TryDequeue(out var cursor)) return new RecordSetCursor();
+        Interlocked.Decrement(ref s_pooledCursors);
+        return cursor;
+    }
+
+    private static void ReturnCursor(RecordSetCursor cursor)
+    {
+        cursor.Dispose();
+        cursor.Reset();
+        cursor.Topic = null;
+        if (Interlocked.Increment(ref s_pooledCursors) <= MaxPooledCursors) s_cursors.Enqueue(cursor);
+        else Interlocked.Decrement(ref s_pooledCursors);
     }
 }

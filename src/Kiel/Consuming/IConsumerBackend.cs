@@ -37,6 +37,8 @@ internal sealed class FetchRequestView
     public int SessionEpoch { get; set; } = -1;
     public List<FetchPartitionRequest> Partitions { get; } = [];
     public List<TopicPartition> Forgotten { get; } = [];
+    /// <summary>The backend's reusable request objects for this view (one Fetch outstanding per view).</summary>
+    internal FetchRequestWire? Wire { get; set; }
 
     public void Clear()
     {
@@ -48,9 +50,14 @@ internal sealed class FetchRequestView
 /// <summary>An aborted transaction in a Fetch response (Fetch v4+).</summary>
 internal readonly record struct AbortedTransaction(long ProducerId, long FirstOffset);
 
-/// <summary>One partition of a Fetch response. <see cref="Records"/> points into the response's receive buffer.</summary>
-internal sealed class FetchPartitionResponse
+/// <summary>One partition of a Fetch response. <see cref="Records"/> points into the response's receive buffer.
+/// A struct: a Fetch answer's partitions are one array, not an object each.</summary>
+internal readonly struct FetchPartitionResponse
 {
+    public FetchPartitionResponse()
+    {
+    }
+
     public TopicPartition TopicPartition { get; init; }
     public short ErrorCode { get; init; }
     public long HighWatermark { get; init; } = -1;

@@ -201,6 +201,7 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
     }
 
     /// <summary>Waits for the next raw batch; the caller disposes it.</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<ConsumedBatch> ConsumeBatchAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfClosed();
@@ -209,6 +210,7 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
         return batch.Attach(chunk);
     }
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<FetchedChunk> TakeAsync(CancellationToken cancellationToken)
     {
         FetchedChunk chunk;

@@ -156,4 +156,30 @@ public class FetchedChunkTests
         Assert.NotNull(headers[1].Value);
         Assert.Equal(0, headers[1].Value!.Value.Length);
     }
+
+    [Theory]
+    [InlineData(CompressionType.Gzip)]
+    [InlineData(CompressionType.Zstd)]
+    [InlineData(CompressionType.None)]
+    public void A_chunk_disposed_part_way_through_leaves_nothing_behind_for_the_chunks_after_it(CompressionType codec)
+    {
+        // Chunks reuse the record-set cursors of disposed chunks: one disposed with a (compressed) batch open, a higher
+        // starting offset and another topic must not leak its position, batch, offset floor or names into the next.
+        var state = new PartitionState(new TopicPartition("other", 3), 100, 1 << 20);
+        var earlier = TestBatches.V2(100, 10, codec, prefix: "old");
+        var data = TestBatches.Concat(TestBatches.V2(0, 5), TestBatches.V2(5, 2, CompressionType.Gzip));
+        for (var round = 0; round < 20; round++)
+        {
+            var stale = new FetchedChunk(state, state.Version, null, earlier, 104, 110, null, false, checkCrcs: false, maxDecompressedBytes: 1 << 20);
+            Assert.True(stale.TryReadNext(out var first));
+            Assert.Equal(104, first.Offset);
+            Assert.True(stale.TryReadNext(out _));
+            stale.Dispose();
+            Assert.False(stale.TryReadNext(out _));
+
+            var records = Read(data, 0);
+            Assert.Equal([0L, 1, 2, 3, 4, 5, 6], records.Select(r => r.Offset));
+            Assert.Equal(["v0", "v1", "v2", "v3", "v4", "v5", "v6"], records.Select(r => r.Value));
+        }
+    }
 }
