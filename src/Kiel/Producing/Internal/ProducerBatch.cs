@@ -70,6 +70,7 @@ internal sealed class ProducerBatch : IDisposable
         BaseSequence = -1;
         Ordinal = 0;
         SentInOrder = false;
+        SentTo = -1;
         Volatile.Write(ref _finished, 0);
     }
     public byte WireMagic { get; set; } = 255;
@@ -81,6 +82,9 @@ internal sealed class ProducerBatch : IDisposable
     /// <see cref="IProducerTransport.OrderedSendCapacity"/>): a later batch of the partition may then follow it at once.
     /// </summary>
     public bool SentInOrder { get; set; }
+
+    /// <summary>The broker the batch's current request went to.</summary>
+    public int SentTo { get; set; } = -1;
 
     /// <summary>The order in which the partition's batches were sealed; the halves of a split batch share it.</summary>
     public long Ordinal { get; set; }

@@ -190,11 +190,12 @@ internal sealed partial class ProducerEngine
                         for (var k = 0; p.Ready.Count > 0 && MayAddInFlight(p, perPartition, p.Ready[0].Attempts > 0); k++)
                         {
                             // The k-th request of this pass reaches the connection as it starts when k is under the
-                            // transport's bound; a batch follows the partition's others in flight only then, and only
-                            // when they did too, so that none of them can overtake another on the way to the socket.
+                            // transport's bound; a batch follows the partition's others in flight only then, only when
+                            // they did too, and only to the broker they went to (after a leader move, the batches still
+                            // in flight to the old leader come back first): none can overtake another.
                             if (pass.Capacity < 0) pass.Capacity = _transport.OrderedSendCapacity(leader);
                             var inOrder = k < pass.Capacity;
-                            if (p.InFlight.Count > 0 && !(inOrder && AllSentInOrder(p))) break;
+                            if (p.InFlight.Count > 0 && !(inOrder && AllSentInOrder(p) && p.InFlight[0].SentTo == leader)) break;
                             if (k == requests.Count)
                             {
                                 if (_inFlightPerBroker.GetValueOrDefault(leader) + requests.Count >= _options.MaxInFlight) break;
@@ -204,6 +205,7 @@ internal sealed partial class ProducerEngine
                             p.Ready.RemoveAt(0);
                             p.InFlight.Add(batch);
                             batch.SentInOrder = inOrder;
+                            batch.SentTo = leader;
                             if (_identity.ProducerId >= 0 && batch.StampedAs != _identity)
                             {
                                 batch.StampedAs = _identity;
