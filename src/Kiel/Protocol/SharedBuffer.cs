@@ -23,7 +23,8 @@ internal sealed class SharedBuffer : MemoryManager<byte>
         _return = returnArray;
     }
 
-    /// <summary>The array (the holder of a reference may read it; nobody writes it once it is shared).</summary>
+    /// <summary>The array (the holder of a reference may read it; its owner writes it again only to re-stamp a batch
+    /// for a retry, once the request that last wrote it has been answered or abandoned).</summary>
     public byte[] Array => _array;
 
     /// <summary>Adds a reference; false when the array has already gone back to its pool.</summary>

@@ -132,8 +132,12 @@ internal sealed partial class FakeTransport : IProducerTransport
                 }
                 var reader = new RecordSetReader(part.Records.Span);
                 var first = true;
+                var index = 0L;
                 while (reader.MoveNext())
                 {
+                    // Records carry offset deltas 0, 1, 2, ... of their batch: a consumer reads base offset + delta.
+                    if (reader.Current.Offset != index++)
+                        throw new InvalidOperationException($"Record {index - 1} of a batch has offset {reader.Current.Offset}.");
                     if (first && Magic == 2)
                     {
                         var h = reader.CurrentBatch;

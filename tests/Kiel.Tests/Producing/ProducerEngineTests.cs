@@ -188,10 +188,19 @@ public class ProducerEngineTests
         fake.MaxBatchBytes = 2000;
         await using var producer = FakeTransport.Producer(fake, FakeTransport.Options() with { Linger = TimeSpan.FromMilliseconds(100) });
         var value = new string('x', 300);
-        var tasks = Enumerable.Range(0, 20).Select(i => producer.ProduceAsync("t", null, $"{i:D2}{value}").AsTask()).ToArray();
+        // Timestamps that go back as well as forth, and headers: each half is re-based, and keeps every record whole.
+        static long Ts(int i) => 1_700_000_000_000 + i * 1000 - (i % 3 == 1 ? 5_000 : 0);
+        var tasks = Enumerable.Range(0, 20).Select(i => producer.ProduceAsync("t", $"k{i}", $"{i:D2}{value}",
+            new Headers { { "n", $"{i}" }, { "empty", (byte[]?)null } }, timestamp: DateTimeOffset.FromUnixTimeMilliseconds(Ts(i))).AsTask()).ToArray();
         var reports = await Task.WhenAll(tasks).WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(Enumerable.Range(0, 20).Select(i => (long)i), reports.Select(r => r.Offset));
-        Assert.Equal(Enumerable.Range(0, 20).Select(i => $"{i:D2}"), fake.Log("t", 0).Select(r => Encoding.UTF8.GetString(r.Value!)[..2]));
+        var log = fake.Log("t", 0);
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => $"{i:D2}{value}"), log.Select(r => Encoding.UTF8.GetString(r.Value!)));
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => $"k{i}"), log.Select(r => Encoding.UTF8.GetString(r.Key!)));
+        Assert.Equal(Enumerable.Range(0, 20).Select(Ts), log.Select(r => r.Timestamp));
+        Assert.All(log.Select((r, i) => (r, i)), x => Assert.Equal(
+            [("n", $"{x.i}"), ("empty", null)], x.r.Headers.Select(h => (h.Item1, h.Item2 is null ? null : Encoding.UTF8.GetString(h.Item2)))));
+        Assert.True(fake.Calls.Count > 2, "the batch was never split");
     }
 
     [Fact]

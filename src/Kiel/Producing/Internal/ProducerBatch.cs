@@ -27,8 +27,14 @@ internal sealed class ProducerBatch : IDisposable
     public int Attempts { get; set; }
     public Exception? LastError { get; set; }
 
-    /// <summary>The wire encoding, kept between retries while the format and producer identity hold.</summary>
+    /// <summary>
+    /// A compressed batch's or an older format's wire encoding; null while the batch is sent from <see cref="Arena"/>
+    /// itself (uncompressed, magic 2).
+    /// </summary>
     public RecordArena? Wire { get; set; }
+
+    /// <summary>The bytes sent for the batch once encoded for <see cref="WireMagic"/>.</summary>
+    public RecordArena WireArena => Wire ?? Arena;
 
     // The wire arena's object between sends (its buffer returned): reused by the next encoding.
     private RecordArena? _spareWire;
@@ -45,9 +51,9 @@ internal sealed class ProducerBatch : IDisposable
     /// <summary>Drops the wire encoding (its buffer goes back to the pool) and keeps the arena's object for the next one.</summary>
     public void ReleaseWire()
     {
+        WireMagic = 255;
         if (Wire is not { } wire) return;
         Wire = null;
-        WireMagic = 255;
         wire.Dispose();
         _spareWire = wire;
     }
@@ -160,15 +166,16 @@ internal sealed class ProducerBatch : IDisposable
         var a = new ProducerBatch(Owner, Arena.Length / 2 + 64, CreatedMs);
         var b = new ProducerBatch(Owner, Arena.Length / 2 + 64, CreatedMs);
         var span = Arena.Span;
-        var pos = 0;
+        var baseTs = BatchEncoder.BaseTimestamp(span);
+        var pos = BatchEncoder.FirstRecord;
         for (var i = 0; i < Count; i++)
         {
-            var start = pos;
-            pos = RecordArena.Read(span, pos, out var e);
+            // Each half is a batch of its own: offset deltas from 0, timestamp deltas from its first record.
+            pos = BatchEncoder.ReadRecord(span, pos, out var e);
             var target = i < half ? a : b;
-            target.Arena.Write(span[start..pos]);
-            var c = CompletionAt(i);
-            target.AddRecord(c.Target, e.Timestamp);
+            var timestamp = baseTs + e.TimestampDelta;
+            BatchEncoder.CopyRecord(target.Arena, target.Count, timestamp, e.Rest);
+            target.AddRecord(CompletionAt(i).Target, timestamp);
         }
         a.Attempts = b.Attempts = Attempts;
         a.Ordinal = b.Ordinal = Ordinal;

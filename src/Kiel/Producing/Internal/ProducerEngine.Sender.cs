@@ -384,7 +384,7 @@ internal sealed partial class ProducerEngine
             foreach (var b in batches)
             {
                 Encode(b, magic);
-                parts.Add(new ProducePartitionData(b.Owner.Topic, b.Owner.Partition, b.Wire!.MemoryForRequest()));
+                parts.Add(new ProducePartitionData(b.Owner.Topic, b.Owner.Partition, b.WireArena.MemoryForRequest()));
             }
             // The connection enforces the request timeout; this bound only guards against a transport that never answers.
             var boundMs = (long)(_options.RequestTimeout + TimeSpan.FromSeconds(5)).TotalMilliseconds;
@@ -459,15 +459,24 @@ internal sealed partial class ProducerEngine
     {
         if (magic >= 2)
         {
-            if (b.Wire is not null && b.WireMagic == 2)
+            if (b.WireMagic == 2)
             {
-                BatchEncoder.Stamp(b.Wire.MutableSpan, b.StampedAs, b.BaseSequence);
+                BatchEncoder.Stamp(b.WireArena.MutableSpan, b.StampedAs, b.BaseSequence);
                 return;
             }
-            b.Wire ??= b.NewWire(b.Arena.Length + BatchEncoder.V2HeaderSize + 64);
-            // An uncompressed batch is written straight to its wire arena: no scratch arena per batch.
-            using var scratch = _options.Compression == CompressionType.None ? null : new RecordArena(b.Arena.Length + 64);
-            BatchEncoder.EncodeV2(b.Arena.Span, b.Count, _options.Compression, _options.CompressionLevel, b.StampedAs, b.BaseSequence, b.Wire, scratch, transactional: _txn is not null);
+            if (_options.Compression == CompressionType.None)
+            {
+                // The records are already in their wire form: only the header is filled in, and the batch's own buffer
+                // is sent (a message set for a former leader of an older format is dropped first).
+                b.ReleaseWire();
+                BatchEncoder.FinishInPlace(b.Arena.MutableSpan, b.Count, b.StampedAs, b.BaseSequence, transactional: _txn is not null);
+            }
+            else
+            {
+                b.Wire ??= b.NewWire(b.Arena.Length + b.Arena.Length / 255 + 64); // room for incompressible records
+                BatchEncoder.EncodeCompressedV2(b.Arena.Span, b.Count, _options.Compression, _options.CompressionLevel, b.StampedAs,
+                    b.BaseSequence, b.Wire, transactional: _txn is not null);
+            }
             b.WireMagic = 2;
             return;
         }

@@ -83,7 +83,10 @@ internal sealed partial class ProducerEngine : IAsyncDisposable
     // delivery timeout all run on it, so a fake clock drives them in tests.
     private long NowMs => _time.GetTimestamp() / _ticksPerMs;
 
-    /// <summary>The bytes a record takes in a batch's arena; what buffer memory and batch size count.</summary>
+    /// <summary>
+    /// What a record counts against buffer memory and the batch size: its key, value and headers and a fixed overhead,
+    /// about what its wire form takes in the batch (which is usually a few bytes less).
+    /// </summary>
     public static int EntrySize(int keyLength, int valueLength, Headers? headers)
     {
         var size = 8 + 4 + Math.Max(0, keyLength) + 4 + Math.Max(0, valueLength) + 4;
@@ -188,7 +191,7 @@ internal sealed partial class ProducerEngine : IAsyncDisposable
                 batch = state.Open = RentBatch(state, Math.Min(_options.BatchSize, Math.Max(size, state.LastBatchBytes)), NowMs);
                 wake = true;
             }
-            WriteEntry(batch.Arena, key, keyIsNull, value, valueIsNull, headers, timestamp);
+            BatchEncoder.AppendRecord(batch.Arena, batch.Count, timestamp, key, keyIsNull, value, valueIsNull, headers);
             batch.AddRecord(completion, timestamp);
             batch.ReservedBytes += size;
             if (batch.Arena.Length >= _options.BatchSize)
@@ -230,30 +233,6 @@ internal sealed partial class ProducerEngine : IAsyncDisposable
         try { _partitioner.OnBatchSealed(state.Topic, state.Partition, partitionCount); }
         catch (Exception ex) { ProducerLog.CallbackThrew(_log, ex); }
         _wake.Set();
-    }
-
-    private static void WriteEntry(RecordArena arena, ReadOnlySpan<byte> key, bool keyIsNull, ReadOnlySpan<byte> value, bool valueIsNull,
-        Headers? headers, long timestamp)
-    {
-        arena.WriteInt64(timestamp);
-        arena.WriteInt32(keyIsNull ? -1 : key.Length);
-        if (!keyIsNull) arena.Write(key);
-        arena.WriteInt32(valueIsNull ? -1 : value.Length);
-        if (!valueIsNull) arena.Write(value);
-        arena.WriteInt32(headers?.Count ?? 0);
-        if (headers is null) return;
-        foreach (var h in headers)
-        {
-            var n = Encoding.UTF8.GetByteCount(h.Key);
-            arena.WriteInt32(n);
-            arena.Advance(Encoding.UTF8.GetBytes(h.Key, arena.GetSpan(n)));
-            if (h.Value is { } v)
-            {
-                arena.WriteInt32(v.Length);
-                arena.Write(v.Span);
-            }
-            else arena.WriteInt32(-1);
-        }
     }
 
     /// <summary>Reports one record that never reached a batch as failed.</summary>

@@ -1,16 +1,12 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using Kiel.Protocol;
 
 namespace Kiel.Producing.Internal;
 
 /// <summary>
-/// A batch's records in a neutral, pooled form (timestamp, key, value, headers), encoded to the wire format only when
-/// the batch is sent. The leader's record format can change with a leader move, and MESSAGE_TOO_LARGE splits
-/// re-encode halves: both need the records, not one wire format.
+/// A growable byte buffer rented from <see cref="BatchBufferPool"/>: a batch's records (a magic 2 batch under
+/// construction, see <see cref="BatchEncoder"/>) or another wire form of them, which a request frame can write in place.
 /// </summary>
-/// <remarks>Entry layout: int64 timestamp, int32 key length (-1 null), key, int32 value length (-1 null), value,
-/// int32 header count, then per header int32 key length, key (UTF-8), int32 value length (-1 null), value.</remarks>
 internal sealed class RecordArena : IBufferWriter<byte>, IDisposable
 {
 
@@ -41,12 +37,6 @@ internal sealed class RecordArena : IBufferWriter<byte>, IDisposable
     public Memory<byte> GetMemory(int sizeHint = 0) { Ensure(sizeHint); return _buffer.AsMemory(_written); }
 
     public Span<byte> GetSpan(int sizeHint = 0) { Ensure(sizeHint); return _buffer.AsSpan(_written); }
-
-    public void WriteInt64(long value) { BinaryPrimitives.WriteInt64LittleEndian(GetSpan(8), value); _written += 8; }
-
-    public void WriteInt32(int value) { BinaryPrimitives.WriteInt32LittleEndian(GetSpan(4), value); _written += 4; }
-
-    public void WriteInt32At(int position, int value) => BinaryPrimitives.WriteInt32LittleEndian(_buffer.AsSpan(position), value);
 
     public void Write(ReadOnlySpan<byte> data) { data.CopyTo(GetSpan(data.Length)); _written += data.Length; }
 
@@ -85,51 +75,5 @@ internal sealed class RecordArena : IBufferWriter<byte>, IDisposable
         if (_written < KafkaWriter.SegmentThreshold) return Memory;
         _shared ??= new SharedBuffer(_buffer, s_returnToPool);
         return _shared.Memory[.._written];
-    }
-
-    /// <summary>One decoded entry; spans point into the arena.</summary>
-    public ref struct Entry
-    {
-        public long Timestamp;
-        public ReadOnlySpan<byte> Key;
-        public bool KeyIsNull;
-        public ReadOnlySpan<byte> Value;
-        public bool ValueIsNull;
-        public ReadOnlySpan<byte> Headers; // raw header region after the count
-        public int HeaderCount;
-    }
-
-    /// <summary>Reads the header at <paramref name="position"/> of an entry's header region; returns the position of the next.</summary>
-    public static int ReadHeader(ReadOnlySpan<byte> headers, int position, out ReadOnlySpan<byte> key, out ReadOnlySpan<byte> value, out int valueLength)
-    {
-        var p = position;
-        var kl = BinaryPrimitives.ReadInt32LittleEndian(headers[p..]); p += 4;
-        key = headers.Slice(p, kl); p += kl;
-        valueLength = BinaryPrimitives.ReadInt32LittleEndian(headers[p..]); p += 4;
-        value = valueLength > 0 ? headers.Slice(p, valueLength) : default;
-        return p + Math.Max(0, valueLength);
-    }
-
-    /// <summary>Reads the entry at <paramref name="position"/> and returns the position of the next.</summary>
-    public static int Read(ReadOnlySpan<byte> arena, int position, out Entry entry)
-    {
-        var p = position;
-        entry = default;
-        entry.Timestamp = BinaryPrimitives.ReadInt64LittleEndian(arena[p..]); p += 8;
-        var kl = BinaryPrimitives.ReadInt32LittleEndian(arena[p..]); p += 4;
-        entry.KeyIsNull = kl < 0;
-        if (kl > 0) { entry.Key = arena.Slice(p, kl); p += kl; }
-        var vl = BinaryPrimitives.ReadInt32LittleEndian(arena[p..]); p += 4;
-        entry.ValueIsNull = vl < 0;
-        if (vl > 0) { entry.Value = arena.Slice(p, vl); p += vl; }
-        entry.HeaderCount = BinaryPrimitives.ReadInt32LittleEndian(arena[p..]); p += 4;
-        var hs = p;
-        for (var i = 0; i < entry.HeaderCount; i++)
-        {
-            var hk = BinaryPrimitives.ReadInt32LittleEndian(arena[p..]); p += 4 + hk;
-            var hv = BinaryPrimitives.ReadInt32LittleEndian(arena[p..]); p += 4 + Math.Max(0, hv);
-        }
-        entry.Headers = arena[hs..p];
-        return p;
     }
 }
