@@ -56,6 +56,12 @@ public sealed record KielProducerOptions : KielClientOptions
     /// Match it to the broker's <c>message.max.bytes</c>. Default 1,048,576.</summary>
     public int MaxRecordBytes { get; init; } = 1024 * 1024;
 
+    /// <summary>The most bytes of record batches one Produce request carries; a broker's further batches go in its next
+    /// requests (up to <see cref="MaxInFlight"/>). A single batch larger than this still goes, alone. Bounds the memory
+    /// and the time one request takes with many partitions; keep it under the broker's <c>socket.request.max.bytes</c>
+    /// (100 MiB by default). Default 1,048,576.</summary>
+    public int MaxRequestBytes { get; init; } = 1024 * 1024;
+
     /// <summary>How long flushing at dispose may take before what is left is failed. Default 30 s. Records still waiting
     /// for their topic's metadata then fail at once, whatever <see cref="MaxBlock"/> is.</summary>
     public TimeSpan CloseTimeout { get; init; } = TimeSpan.FromSeconds(30);
@@ -96,6 +102,7 @@ public sealed record KielProducerOptions : KielClientOptions
         if (BufferMemory < BatchSize) Fail(nameof(BufferMemory), $"{BufferMemory} is smaller than BatchSize ({BatchSize}); raise it (default 64 MiB).");
         if (!Enum.IsDefined(Backpressure)) Fail(nameof(Backpressure), "use BackpressureMode.Wait or BackpressureMode.Throw.");
         if (MaxBlock < TimeSpan.Zero) Fail(nameof(MaxBlock), "must not be negative.");
+        if (MaxRequestBytes < 1024) Fail(nameof(MaxRequestBytes), $"{MaxRequestBytes} is too small; use at least 1,024 bytes (default 1,048,576).");
         if (MaxRecordBytes < 64) Fail(nameof(MaxRecordBytes), $"{MaxRecordBytes} is too small; use the broker's message.max.bytes (default 1,048,576).");
         if (CloseTimeout < TimeSpan.Zero) Fail(nameof(CloseTimeout), "must not be negative.");
         if (TransactionalId is not null)

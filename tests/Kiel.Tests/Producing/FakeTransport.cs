@@ -13,6 +13,8 @@ internal sealed partial class FakeTransport : IProducerTransport
     public readonly ConcurrentQueue<short> ProduceErrors = new();
     public readonly ConcurrentQueue<Exception> ProduceExceptions = new();
     public readonly ConcurrentBag<(int Broker, int Batches)> Calls = [];
+    /// <summary>Each Produce call's batches and their bytes.</summary>
+    public readonly ConcurrentQueue<(int Broker, int Batches, long Bytes)> CallSizes = new();
     public readonly ConcurrentQueue<(string Topic, int Partition, long ProducerId, short Epoch, int BaseSequence, int Count)> Sequences = new();
     public volatile bool Down;
     /// <summary>Produce never completes and ignores cancellation: a transport that hangs.</summary>
@@ -108,6 +110,7 @@ internal sealed partial class FakeTransport : IProducerTransport
     private async ValueTask<ProduceResult> HandleProduceAsync(int brokerId, ProduceCall call, CancellationToken cancellationToken)
     {
         Calls.Add((brokerId, call.Partitions.Count));
+        CallSizes.Enqueue((brokerId, call.Partitions.Count, call.Partitions.Sum(p => (long)p.Records.Length)));
         if (Hang) await new TaskCompletionSource().Task;
         if (Stalled.TryGetValue(brokerId, out var stall)) await stall.Task.WaitAsync(cancellationToken);
         if (Down) throw new KafkaConnectionException(new BrokerEndpoint(brokerId, "127.0.0.1", 1), "connection refused");

@@ -203,6 +203,38 @@ public class ProducerEngineTests
         Assert.True(fake.Calls.Count > 2, "the batch was never split");
     }
 
+    [Theory]
+    [InlineData(4096)]
+    [InlineData(1024 * 1024)]
+    public async Task A_request_carries_at_most_MaxRequestBytes_of_batches_and_one_larger_batch_alone(int maxRequestBytes)
+    {
+        var fake = Cluster("t", Enumerable.Repeat(1, 20).ToArray());
+        await using var producer = FakeTransport.Producer(fake, FakeTransport.Options() with
+        {
+            Linger = TimeSpan.FromSeconds(30),
+            DeliveryTimeout = TimeSpan.FromSeconds(60),
+            MaxRequestBytes = maxRequestBytes,
+        });
+        // One batch of ~1.5 KB for each of 20 partitions of one broker, and one of ~6 KB (larger than 4 KiB) for
+        // partition 0, all sealed together by the flush.
+        var value = new string('v', 1500);
+        var tasks = Enumerable.Range(0, 20).Select(i => producer.ProduceAsync("t", null, value, partition: i).AsTask()).ToList();
+        tasks.AddRange(Enumerable.Range(0, 4).Select(_ => producer.ProduceAsync("t", null, value, partition: 0).AsTask()));
+        await producer.FlushAsync().WaitAsync(Eventually.Deadline);
+        var reports = await Task.WhenAll(tasks).WaitAsync(Eventually.Deadline);
+        Assert.All(reports, r => Assert.True(r.IsDelivered, r.Error?.Message));
+        Assert.Equal(5, fake.Log("t", 0).Count);
+        var calls = fake.CallSizes.ToArray();
+        Assert.Equal(20, calls.Sum(c => c.Batches));
+        if (maxRequestBytes == 4096)
+        {
+            Assert.All(calls, c => Assert.True(c.Batches == 1 || c.Bytes <= maxRequestBytes, $"a request of {c.Batches} batches and {c.Bytes} bytes"));
+            Assert.Contains(calls, c => c.Batches == 1 && c.Bytes > maxRequestBytes);
+            Assert.Contains(calls, c => c.Batches == 2);
+        }
+        else Assert.Equal([20], calls.Select(c => c.Batches));
+    }
+
     [Fact]
     public async Task A_single_record_the_broker_finds_too_large_fails_clearly()
     {

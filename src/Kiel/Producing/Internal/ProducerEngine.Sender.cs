@@ -27,6 +27,8 @@ internal sealed partial class ProducerEngine
 
         public int Broker { get; set; }
         public List<ProducerBatch> Batches { get; } = [];
+        /// <summary>The bytes of the batches taken so far (their records' form; what <see cref="KielProducerOptions.MaxRequestBytes"/> bounds).</summary>
+        public long Bytes { get; set; }
         public List<ProducePartitionData> Parts { get; } = [];
         public ProduceCall Call { get; }
         public ProduceResult? Result { get; set; }
@@ -68,6 +70,7 @@ internal sealed partial class ProducerEngine
     {
         var r = _requestPool.TryPop(out var pooled) ? pooled : new SendOutcome(this);
         r.Broker = broker;
+        r.Bytes = 0;
         return r;
     }
 
@@ -189,6 +192,10 @@ internal sealed partial class ProducerEngine
                         var requests = pass.Requests;
                         for (var k = 0; p.Ready.Count > 0 && MayAddInFlight(p, perPartition, p.Ready[0].Attempts > 0); k++)
                         {
+                            // A request carries at most MaxRequestBytes of batches (one larger batch goes alone): the
+                            // partition's next batch goes in the first request from k on with room for it.
+                            var bytes = p.Ready[0].Arena.Length;
+                            while (k < requests.Count && requests[k].Batches.Count > 0 && requests[k].Bytes + bytes > _options.MaxRequestBytes) k++;
                             // The k-th request of this pass reaches the connection as it starts when k is under the
                             // transport's bound; a batch follows the partition's others in flight only then, only when
                             // they did too, and only to the broker they went to (after a leader move, the batches still
@@ -213,6 +220,7 @@ internal sealed partial class ProducerEngine
                                 p.SendSequence = PartitionState.AddSequence(p.SendSequence, batch.Count);
                             }
                             requests[k].Batches.Add(batch);
+                            requests[k].Bytes += bytes;
                         }
                     }
                 }
