@@ -116,6 +116,10 @@ internal static class CompareClient
                 var (misses, missBytes, dropped) = Kiel.Producing.Internal.BatchBufferPool.Stats;
                 Console.Error.WriteLine($"# batch buffer pool: {misses:N0} misses ({missBytes:N0} B), {dropped:N0} dropped over budget, {Kiel.Producing.Internal.BatchBufferPool.PooledBytes:N0} B pooled now: " +
                     string.Join(", ", Enumerable.Range(8, 20).Select(k => (Size: 1 << k, Count: Kiel.Producing.Internal.BatchBufferPool.PooledCount(1 << k))).Where(c => c.Count > 0).Select(c => $"{c.Count} x {c.Size}")));
+                // The heap at the window's end: what a full collection leaves is the live set; the rest is the GC's slack.
+                var info = GC.GetGCMemoryInfo();
+                Console.Error.WriteLine($"# heap at the end: {info.HeapSizeBytes / 1048576.0:N1} MiB, {info.FragmentedBytes / 1048576.0:N1} MiB of it fragmented, " +
+                    $"{info.TotalCommittedBytes / 1048576.0:N1} MiB committed; live after a full collection: {GC.GetTotalMemory(forceFullCollection: true) / 1048576.0:N1} MiB");
             }
         }
     }

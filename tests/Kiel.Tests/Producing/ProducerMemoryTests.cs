@@ -65,6 +65,31 @@ public sealed class ProducerMemoryTests
     }
 
     [Fact]
+    public void A_new_batch_takes_the_largest_pooled_array_it_can_use_before_a_new_one_of_the_size_it_prefers()
+    {
+        var pool = new TrimmingArrayPool(1L << 30);
+        var small = pool.Rent(512);
+        var medium = pool.Rent(2048);
+        pool.Return(small);
+        pool.Return(medium);
+        var misses = pool.Stats.Misses;
+
+        // 16 KiB preferred, none pooled: the largest pooled array that fits the minimum (2 KiB), not a new one.
+        Assert.Same(medium, pool.Rent(16384, 300));
+        // Then the 512 B one; a minimum above every pooled size gets the preferred size, new.
+        Assert.Same(small, pool.Rent(16384, 300));
+        Assert.Equal(misses, pool.Stats.Misses);
+        pool.Return(small);
+        Assert.Equal(16384, pool.Rent(16384, 1024).Length);
+        Assert.Equal(misses + 1, pool.Stats.Misses);
+        // The preferred size pooled: that one, not a smaller one.
+        var preferred = pool.Rent(4096);
+        pool.Return(preferred);
+        Assert.Same(preferred, pool.Rent(4096, 256));
+        Assert.Equal(1, pool.PooledCount(512));
+    }
+
+    [Fact]
     public async Task A_batch_starts_at_the_size_its_records_need_not_at_a_fixed_16_KiB()
     {
         var time = new FakeTimeProvider();

@@ -34,6 +34,13 @@ internal static class BatchBufferPool
 
     public static byte[] Rent(int minimumLength) => s_pool.Rent(minimumLength);
 
+    /// <summary>
+    /// An array of <paramref name="preferredLength"/> bytes or, when the pool has none at hand, the largest it has of
+    /// at least <paramref name="minimumLength"/>: a new batch expected to grow like the last one starts in a smaller
+    /// array the pool already holds (and grows if it must) rather than in a new one.
+    /// </summary>
+    public static byte[] Rent(int preferredLength, int minimumLength) => s_pool.Rent(preferredLength, minimumLength);
+
     public static void Return(byte[] array)
     {
         if (s_pool.Return(array) && Volatile.Read(ref s_trimArmed) == 0) ArmTrim();
@@ -102,18 +109,33 @@ internal sealed class TrimmingArrayPool(long maxPooledBytes)
     public byte[] Rent(int minimumLength)
     {
         var size = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(256, minimumLength));
-        var bucket = _buckets[BitOperations.Log2((uint)size)];
-        if (bucket.Arrays.TryTake(out var array))
-        {
-            Interlocked.Add(ref _pooledBytes, -array.Length);
-            var count = Interlocked.Decrement(ref bucket.Count);
-            // Lower the low-water mark (approximate under races, which only changes what the next trim keeps).
-            if (count < Volatile.Read(ref bucket.LowWater)) Volatile.Write(ref bucket.LowWater, Math.Max(0, count));
-            return array;
-        }
+        if (TryTake(BitOperations.Log2((uint)size), out var array)) return array;
         Interlocked.Increment(ref _misses);
         Interlocked.Add(ref _missBytes, size);
         return GC.AllocateUninitializedArray<byte>(size);
+    }
+
+    /// <summary>An array of at least <paramref name="preferredLength"/> bytes, or a pooled one of at least
+    /// <paramref name="minimumLength"/> (the largest at hand) when none of the preferred size is pooled.</summary>
+    public byte[] Rent(int preferredLength, int minimumLength)
+    {
+        var preferred = BitOperations.Log2(BitOperations.RoundUpToPowerOf2((uint)Math.Max(256, preferredLength)));
+        var minimum = BitOperations.Log2(BitOperations.RoundUpToPowerOf2((uint)Math.Max(256, Math.Min(minimumLength, preferredLength))));
+        if (Volatile.Read(ref _buckets[preferred].Count) == 0)
+            for (var k = preferred - 1; k >= minimum; k--)
+                if (Volatile.Read(ref _buckets[k].Count) > 0 && TryTake(k, out var smaller)) return smaller;
+        return Rent(1 << preferred);
+    }
+
+    private bool TryTake(int sizeClass, out byte[] array)
+    {
+        var bucket = _buckets[sizeClass];
+        if (!bucket.Arrays.TryTake(out array!)) return false;
+        Interlocked.Add(ref _pooledBytes, -array.Length);
+        var count = Interlocked.Decrement(ref bucket.Count);
+        // Lower the low-water mark (approximate under races, which only changes what the next trim keeps).
+        if (count < Volatile.Read(ref bucket.LowWater)) Volatile.Write(ref bucket.LowWater, Math.Max(0, count));
+        return true;
     }
 
     /// <summary>Takes an array back; false when it was not kept (not from this pool's sizes, or over the budget).</summary>

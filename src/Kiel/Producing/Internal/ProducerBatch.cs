@@ -11,10 +11,10 @@ internal sealed class ProducerBatch : IDisposable
 {
     private RecordCompletion[]? _completions;
 
-    public ProducerBatch(PartitionState owner, int capacity, long createdMs)
+    public ProducerBatch(PartitionState owner, int capacity, long createdMs, int minimumCapacity = int.MaxValue)
     {
         Owner = owner;
-        Arena = new RecordArena(capacity);
+        Arena = new RecordArena(capacity, minimumCapacity);
         CreatedMs = createdMs;
     }
 
@@ -62,11 +62,11 @@ internal sealed class ProducerBatch : IDisposable
     /// Makes a delivered, disposed batch taken from the engine's pool an empty one for <paramref name="owner"/>: the
     /// objects are reused, the buffers are rented anew. Only a batch that nothing refers to any more is reused.
     /// </summary>
-    public void Reuse(PartitionState owner, int capacity, long createdMs)
+    public void Reuse(PartitionState owner, int capacity, long createdMs, int minimumCapacity = int.MaxValue)
     {
         Owner = owner;
         CreatedMs = createdMs;
-        Arena.Reopen(capacity);
+        Arena.Reopen(capacity, minimumCapacity);
         Count = 0;
         ReservedBytes = 0;
         Attempts = 0;

@@ -188,7 +188,9 @@ internal sealed partial class ProducerEngine : IAsyncDisposable
             {
                 // Sized like the partition's last batch (the arena doubles when it needs more), not at a fixed 16 KiB: with
                 // thousands of partitions a batch often holds a record or two, and 16 KiB each was most of the memory.
-                batch = state.Open = RentBatch(state, Math.Min(_options.BatchSize, Math.Max(size, state.LastBatchBytes)), NowMs);
+                // An array the pool holds, big enough for this record, is taken before a new one of the last batch's size.
+                batch = state.Open = RentBatch(state, Math.Min(_options.BatchSize, Math.Max(size, state.LastBatchBytes)), NowMs,
+                    size + BatchEncoder.V2HeaderSize);
                 wake = true;
             }
             BatchEncoder.AppendRecord(batch.Arena, batch.Count, timestamp, key, keyIsNull, value, valueIsNull, headers);
@@ -203,17 +205,17 @@ internal sealed partial class ProducerEngine : IAsyncDisposable
     // Delivered batches' objects (their buffers returned), reused for new batches: with thousands of partitions a batch
     // holds a record or two, and its objects were most of a produced record's allocation.
     private readonly Stack<ProducerBatch> _batchPool = new();
-    private const int MaxPooledBatches = 4096;
+    private const int MaxPooledBatches = 16384;
 
     /// <summary>Delivered batches waiting for reuse (tests).</summary>
     internal int PooledBatches { get { lock (_batchPool) return _batchPool.Count; } }
 
-    private ProducerBatch RentBatch(PartitionState owner, int capacity, long createdMs)
+    private ProducerBatch RentBatch(PartitionState owner, int capacity, long createdMs, int minimumCapacity)
     {
         ProducerBatch? batch;
         lock (_batchPool) _batchPool.TryPop(out batch);
-        if (batch is null) return new ProducerBatch(owner, capacity, createdMs);
-        batch.Reuse(owner, capacity, createdMs);
+        if (batch is null) return new ProducerBatch(owner, capacity, createdMs, minimumCapacity);
+        batch.Reuse(owner, capacity, createdMs, minimumCapacity);
         return batch;
     }
 

@@ -15,13 +15,16 @@ internal sealed class RecordArena : IBufferWriter<byte>, IDisposable
     private SharedBuffer? _shared;
     private static readonly Action<byte[]> s_returnToPool = BatchBufferPool.Return;
 
-    public RecordArena(int initialCapacity) => _buffer = BatchBufferPool.Rent(Math.Max(256, initialCapacity));
+    /// <summary>An arena of <paramref name="initialCapacity"/> bytes, or of at least <paramref name="minimumCapacity"/>
+    /// when the pool holds a smaller array but none of that size (see <see cref="BatchBufferPool.Rent(int, int)"/>).</summary>
+    public RecordArena(int initialCapacity, int minimumCapacity = int.MaxValue) =>
+        _buffer = BatchBufferPool.Rent(Math.Max(256, initialCapacity), minimumCapacity);
 
     /// <summary>Gives a disposed arena a new buffer, for reuse of the object (a pooled batch).</summary>
-    public void Reopen(int initialCapacity)
+    public void Reopen(int initialCapacity, int minimumCapacity = int.MaxValue)
     {
         if (_buffer.Length != 0) throw new InvalidOperationException("Only a disposed arena is reopened.");
-        _buffer = BatchBufferPool.Rent(Math.Max(256, initialCapacity));
+        _buffer = BatchBufferPool.Rent(Math.Max(256, initialCapacity), minimumCapacity);
         _written = 0;
     }
 
