@@ -357,7 +357,7 @@ internal partial class BrokerConnection : IAsyncDisposable
     private Task<bool> Enqueue(IRequestMessage request, short version, PendingRequest? pending, bool waitForWrite)
     {
         // Record batches of a produce request are written from where the producer encoded them, not copied in.
-        var buffer = new PooledBufferWriter(512) { GathersSegments = true };
+        var buffer = RentFrame();
         try
         {
             FrameCodec.WriteRequest(buffer, request, version, 0, _options.ClientId);
@@ -442,7 +442,7 @@ internal partial class BrokerConnection : IAsyncDisposable
             }
             finally
             {
-                foreach (var frame in _sending) frame.Dispose();
+                foreach (var frame in _sending) ReturnFrame(frame);
                 _sending.Clear();
             }
             written?.TrySetResult(true);
@@ -450,6 +450,36 @@ internal partial class BrokerConnection : IAsyncDisposable
     }
 
     private static readonly Task<bool> WrittenTrue = Task.FromResult(true);
+
+    // Written frames' writers (their arrays kept up to FramePoolArrayLimit), reused for the next requests: a producer
+    // of large batches sends a request per batch, and the writer and its segment list were allocated for each.
+    private readonly Stack<PooledBufferWriter> _framePool = new();
+    private const int FramePoolSize = 16;
+    private const int FramePoolArrayLimit = 64 * 1024;
+
+    private PooledBufferWriter RentFrame()
+    {
+        lock (_framePool)
+            if (_framePool.TryPop(out var frame)) return frame;
+        return new PooledBufferWriter(512) { GathersSegments = true };
+    }
+
+    private void ReturnFrame(PooledBufferWriter frame)
+    {
+        if (frame.Capacity <= FramePoolArrayLimit)
+        {
+            frame.Clear();
+            lock (_framePool)
+            {
+                if (_framePool.Count < FramePoolSize)
+                {
+                    _framePool.Push(frame);
+                    return;
+                }
+            }
+        }
+        frame.Dispose();
+    }
 
     /// <summary>The most bytes of small frames copied together into one write.</summary>
     internal const int CoalesceLimit = 64 * 1024;
@@ -540,6 +570,8 @@ internal partial class BrokerConnection : IAsyncDisposable
         catch (TimeoutException)
         {
         }
+        lock (_framePool)
+            while (_framePool.TryPop(out var frame)) frame.Dispose();
         // _closing is not disposed: a racing sender may still read its token, and it owns no timer.
     }
 

@@ -49,7 +49,7 @@ internal sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
     public bool GathersSegments { get; set; }
 
     /// <summary>The shared segments, in order, or null when there are none.</summary>
-    internal IReadOnlyList<Segment>? Segments => _segments;
+    internal IReadOnlyList<Segment>? Segments => _segments is { Count: > 0 } segments ? segments : null;
 
     /// <summary>The bytes of every segment together.</summary>
     public long SegmentBytes { get; private set; }
@@ -70,7 +70,8 @@ internal sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
     {
         if (_segments is null) return;
         foreach (var s in _segments) s.Owner.Release();
-        _segments = null;
+        // The list is kept for the writer's next frame (a pooled frame writer).
+        _segments.Clear();
         SegmentBytes = 0;
     }
 
@@ -86,7 +87,7 @@ internal sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(length, _written);
-        if (_segments is not null) throw new InvalidOperationException("A writer holding shared segments cannot be truncated.");
+        if (_segments is { Count: > 0 }) throw new InvalidOperationException("A writer holding shared segments cannot be truncated.");
         _written = length;
     }
 

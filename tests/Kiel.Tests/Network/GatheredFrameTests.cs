@@ -142,6 +142,32 @@ public sealed class GatheredFrameTests
         Assert.False(shared.TryAddReference());
     }
 
+    [Fact]
+    public void A_cleared_frame_writer_lets_its_segments_go_and_is_a_plain_writer_again_for_the_next_frame()
+    {
+        var arena = new RecordArena(KafkaWriter.SegmentThreshold * 2);
+        arena.Write(Pattern(KafkaWriter.SegmentThreshold, 3));
+        var memory = arena.MemoryForRequest();
+        Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetMemoryManager<byte, SharedBuffer>(memory, out var shared));
+
+        using var frame = new PooledBufferWriter { GathersSegments = true };
+        frame.Write([1, 2, 3]);
+        Assert.True(frame.TryAppendSegment(shared!, 0, memory.Length));
+        Assert.Equal(2, shared!.References);
+        // Cleared for reuse (a connection's pooled frame writer): the segment's reference is dropped at once.
+        frame.Clear();
+        Assert.Equal(1, shared.References);
+        Assert.Null(frame.Segments);
+        Assert.Equal(0, frame.TotalLength);
+        // The next frame has only what it is given, and can be truncated as a frame without segments can.
+        frame.Write([4, 5]);
+        Assert.Equal([4, 5], frame.WrittenSpan.ToArray());
+        Assert.Equal(2, frame.TotalLength);
+        frame.Truncate(1);
+        arena.Dispose();
+        Assert.Equal(0, shared.References);
+    }
+
     private static byte[] Assemble(PooledBufferWriter frame)
     {
         var bytes = new List<byte>();
