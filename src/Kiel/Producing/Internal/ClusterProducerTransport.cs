@@ -85,9 +85,16 @@ internal sealed partial class ClusterProducerTransport : IProducerTransport, ITr
     /// <summary>Every wait here (start, connection, metadata, the request itself) ends at its token.</summary>
     public bool HonoursCancellation => true;
 
-    // Pooled state machines: one Produce request per awaited record would otherwise allocate a box per call.
-    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<ProduceResult> ProduceAsync(int brokerId, ProduceCall call, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends one Produce call. With the connection open it goes straight to <see cref="ProduceWire.SendAsync"/>, without
+    /// a state machine of its own here (the pool of pooled boxes misses often when requests complete on other threads).
+    /// </summary>
+    public ValueTask<ProduceResult> ProduceAsync(int brokerId, ProduceCall call, CancellationToken cancellationToken) =>
+        _started is { IsCompletedSuccessfully: true } && _cluster.TryGetOpenConnection(brokerId, ConnectionPurpose.Produce, out var connection)
+            ? ProduceWire.SendAsync(connection, call, cancellationToken)
+            : ConnectAndProduceAsync(brokerId, call, cancellationToken);
+
+    private async ValueTask<ProduceResult> ConnectAndProduceAsync(int brokerId, ProduceCall call, CancellationToken cancellationToken)
     {
         var connection = await ConnectionAsync(brokerId, cancellationToken).ConfigureAwait(false);
         return await ProduceWire.SendAsync(connection, call, cancellationToken).ConfigureAwait(false);
