@@ -401,8 +401,24 @@ internal partial class BrokerConnection : IAsyncDisposable
         // A large frame (a produce request of big batches) is written from the thread pool: on loopback or a fast link
         // the kernel copies it and runs the TCP send inline, which would otherwise stall the caller (the producer's
         // sender thread, which meanwhile encodes the next batches). A small one is written at once, for latency.
-        if (startWriter) written = buffer.TotalLength > SmallFrameLimit ? Task.Run(WriteQueuedAsync) : WriteQueuedAsync();
+        if (startWriter)
+        {
+            if (buffer.TotalLength <= SmallFrameLimit) written = WriteQueuedAsync();
+            else if (waitForWrite) written = Task.Run(WriteQueuedAsync);
+            else ThreadPool.UnsafeQueueUserWorkItem(_largeFrameWriter ??= new LargeFrameWriter(this), preferLocal: false);
+        }
         return written;
+    }
+
+    private LargeFrameWriter? _largeFrameWriter;
+
+    /// <summary>
+    /// Starts the writer on the thread pool for a large frame whose caller does not wait for the write (every request
+    /// that gets a reply): one object per connection, where <c>Task.Run</c> allocated a delegate and a promise per request.
+    /// </summary>
+    private sealed class LargeFrameWriter(BrokerConnection connection) : IThreadPoolWorkItem
+    {
+        public void Execute() => _ = connection.WriteQueuedAsync();
     }
 
     /// <summary>
