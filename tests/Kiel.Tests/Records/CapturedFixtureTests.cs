@@ -1,4 +1,5 @@
 using System.Text;
+using Kiel.Producing.Internal;
 using Kiel.Protocol;
 using Kiel.Protocol.Compression;
 using Kiel.Protocol.Messages;
@@ -112,6 +113,48 @@ public class CapturedFixtureTests
         body.Write(ref writer, version);
         writer.Flush();
         Assert.Equal(Convert.ToHexString(frame), Convert.ToHexString(output.WrittenSpan));
+    }
+
+    /// <summary>
+    /// The producer's own write path, byte for byte against a peer: the peer's records appended one by one in their
+    /// wire form (<see cref="BatchEncoder.AppendRecord"/>) and the batch finished in place, with the peer's producer id,
+    /// epoch, sequence and transactional flag, is the batch the peer sent (CRC-32C included).
+    /// </summary>
+    [Theory]
+    [InlineData("confluent-none.produce-v10.bin")]
+    [InlineData("kcat-none.produce-v7.bin")]
+    public void TheProducersWireFormIsThePeersUncompressedBatch(string file)
+    {
+        var (_, body, _, _) = Load(file);
+        var peer = Assert.Single(Assert.Single(body.TopicData).PartitionData).Records!.Value.ToArray();
+        var header = RecordBatchHeader.Read(peer);
+        Assert.Equal(2, peer[RecordBatchHeader.MagicOffset]);
+
+        using var batch = new RecordArena(256);
+        var count = 0;
+        using (var reader = new RecordSetReader(peer, options: new RecordReaderOptions { AllowTruncatedTail = false }))
+        {
+            while (reader.MoveNext())
+            {
+                var r = reader.Current;
+                Assert.Equal(header.BaseOffset + count, r.Offset);
+                Headers? headers = null;
+                foreach (var h in r.Headers) (headers ??= new Headers()).Add(h.KeyString, h.ValueToArray());
+                BatchEncoder.AppendRecord(batch, count, r.Timestamp, r.Key, r.IsKeyNull, r.Value, r.IsValueNull, headers);
+                count++;
+            }
+        }
+        Assert.Equal(header.RecordCount, count);
+        BatchEncoder.FinishInPlace(batch.MutableSpan, count, new ProducerIdentity(header.ProducerId, header.ProducerEpoch),
+            header.BaseSequence, transactional: (header.Attributes & RecordBatchHeader.TransactionalFlag) != 0);
+
+        var ours = batch.Span.ToArray();
+        // The partition leader epoch is the broker's to set, outside the CRC: librdkafka leaves 0 there, Kiel -1 (as the
+        // Java producer does). The base offset (also the broker's) is 0 from both.
+        Assert.Equal(0, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(peer.AsSpan(RecordBatchHeader.PartitionLeaderEpochOffset)));
+        Assert.Equal(-1, System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(ours.AsSpan(RecordBatchHeader.PartitionLeaderEpochOffset)));
+        ours.AsSpan(RecordBatchHeader.PartitionLeaderEpochOffset, 4).Clear();
+        Assert.Equal(Convert.ToHexString(peer), Convert.ToHexString(ours));
     }
 
     [Theory]
