@@ -30,7 +30,7 @@ public static class Deserializers
 
     private sealed class BytesDeserializer : IDeserializer<byte[]?>
     {
-        public byte[]? Deserialize(ReadOnlySpan<byte> data, bool isNull, in SerializationContext context) => isNull ? null : data.ToArray();
+        public byte[]? Deserialize(ReadOnlySpan<byte> data, bool isNull, in SerializationContext context) => isNull ? null : ByteArrays.CopyOf(data);
     }
 
     private sealed class JsonElementDeserializer : IDeserializer<JsonElement>

@@ -55,8 +55,8 @@ internal readonly ref struct Record
     public RecordHeaders Headers => new(_headers, HeaderCount);
 
     /// <summary>Copies the key, or returns null for a null key.</summary>
-    public byte[]? KeyToArray() => IsKeyNull ? null : _key.ToArray();
+    public byte[]? KeyToArray() => IsKeyNull ? null : ByteArrays.CopyOf(_key);
 
     /// <summary>Copies the value, or returns null for a null value.</summary>
-    public byte[]? ValueToArray() => IsValueNull ? null : _value.ToArray();
+    public byte[]? ValueToArray() => IsValueNull ? null : ByteArrays.CopyOf(_value);
 }

@@ -83,7 +83,7 @@ internal readonly ref struct RecordHeaderView
     public string KeyString => Encoding.UTF8.GetString(_key);
 
     /// <summary>Copies the value, or returns null for a null value.</summary>
-    public byte[]? ValueToArray() => IsValueNull ? null : _value.ToArray();
+    public byte[]? ValueToArray() => IsValueNull ? null : ByteArrays.CopyOf(_value);
 
     /// <summary>True when the key equals <paramref name="key"/>, compared without allocating.</summary>
     public bool KeyEquals(string key)
