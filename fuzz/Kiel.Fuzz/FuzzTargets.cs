@@ -116,9 +116,18 @@ internal static class FuzzTargets
             try { Producing.Internal.ProduceWire.ReadAnswer(input.AsSpan(2), version, produceRequest.Value, []); }
             catch (KafkaProtocolException) { } // a documented refusal; the generated decoder gets the same input below
         }
+        if (key == ApiKey.Fetch && version <= Consuming.FetchAnswer.MaxVersion)
+        {
+            // The consumers read Fetch answers with their own in-place decoder too.
+            try { Consuming.FetchAnswer.Read(input.AsMemory(2), version, fetchTopics, []); }
+            catch (KafkaProtocolException) { }
+        }
         var reader = new KafkaReader(input.AsMemory(2), key.ToString(), version);
         GC.KeepAlive(MessageReaders.ReadResponse(key, ref reader, version));
     }
+
+    /// <summary>The topic names an in-place Fetch answer is matched against.</summary>
+    private static readonly string[] fetchTopics = ["capture", "orders"];
 
     /// <summary>The request whose topic names an in-place Produce answer is matched against (lazy, as <see cref="Apis"/>).</summary>
     private static readonly Lazy<Protocol.Messages.ProduceRequest> produceRequest = new(() => new Protocol.Messages.ProduceRequest

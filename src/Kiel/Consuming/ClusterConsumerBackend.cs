@@ -11,9 +11,6 @@ namespace Kiel.Consuming;
 /// </summary>
 internal sealed class ClusterConsumerBackend : IConsumerBackend
 {
-    // Fetch v13+ names topics by id; v12 has everything else Kiel uses (sessions, epochs, flexible encoding).
-    private const short MaxFetchVersion = 12;
-
     private readonly KielConsumerOptions _options;
     private readonly KafkaCluster _cluster;
     private readonly bool _ownsCluster;
@@ -95,8 +92,9 @@ internal sealed class ClusterConsumerBackend : IConsumerBackend
     {
         await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
         var connection = await _cluster.GetConnectionAsync(brokerId, ConnectionPurpose.Fetch, cancellationToken).ConfigureAwait(false);
-        var version = connection.Versions.Choose(ApiKey.Fetch, 0, MaxFetchVersion);
-        var request = (view.Wire ??= new FetchRequestWire()).Fill(view, version);
+        var version = connection.Versions.Choose(ApiKey.Fetch, 0, FetchAnswer.MaxVersion);
+        var wire = view.Wire ??= new FetchRequestWire();
+        var request = wire.Fill(view, version);
         if (version >= 7 && view.Forgotten.Count > 0)
             foreach (var group in view.Forgotten.GroupBy(f => f.Topic))
                 request.ForgottenTopicsData.Add(new FetchRequest.ForgottenTopic { Topic = group.Key, Partitions = [.. group.Select(f => f.Partition)] });
@@ -104,33 +102,8 @@ internal sealed class ClusterConsumerBackend : IConsumerBackend
         var frame = await connection.SendRawAsync(request, version, cancellationToken, _options.RequestTimeout + _options.FetchMaxWait).ConfigureAwait(false);
         try
         {
-            var response = frame.Decode<FetchResponse>();
-            var count = 0;
-            foreach (var topic in response.Responses) count += topic.Partitions.Count;
-            var partitions = new List<FetchPartitionResponse>(count);
-            foreach (var topic in response.Responses)
-            foreach (var p in topic.Partitions)
-            {
-                List<AbortedTransaction>? aborted = null;
-                if (p.AbortedTransactions is { Count: > 0 } list)
-                {
-                    aborted = new List<AbortedTransaction>(list.Count);
-                    foreach (var a in list) aborted.Add(new AbortedTransaction(a.ProducerId, a.FirstOffset));
-                }
-                partitions.Add(new FetchPartitionResponse
-                {
-                    TopicPartition = new TopicPartition(topic.Topic, p.PartitionIndex),
-                    ErrorCode = p.ErrorCode,
-                    HighWatermark = p.HighWatermark,
-                    LastStableOffset = p.LastStableOffset,
-                    LogStartOffset = p.LogStartOffset,
-                    AbortedTransactions = aborted,
-                    Records = p.Records ?? default,
-                    CurrentLeaderId = p.CurrentLeader?.LeaderId ?? -1,
-                    CurrentLeaderEpoch = p.CurrentLeader?.LeaderEpoch ?? -1,
-                });
-            }
-            return new FetchResponseView(version, response.ErrorCode, response.SessionId, partitions, frame);
+            var (errorCode, sessionId) = FetchAnswer.Read(frame.Body, version, wire.KnownTopics, wire.Answer);
+            return new FetchResponseView(version, errorCode, sessionId, wire.Answer, frame);
         }
         catch
         {
@@ -188,6 +161,17 @@ internal sealed class FetchRequestWire
     private readonly FetchRequest _request = new() { Topics = [], ForgottenTopicsData = [] };
     private readonly List<FetchRequest.FetchTopic> _topics = [];
     private readonly List<FetchRequest.FetchPartition> _partitions = [];
+    private readonly List<string> _knownTopics = [];
+    private readonly HashSet<string> _knownTopicSet = new(StringComparer.Ordinal);
+    private const int MaxKnownTopics = 1024;
+
+    /// <summary>The partitions of the last answer, refilled by the next: the fetch engine has handled an answer before
+    /// its source sends the next Fetch, and the chunks it cut keep only slices of the receive buffer.</summary>
+    public List<FetchPartitionResponse> Answer { get; } = [];
+
+    /// <summary>The topic names this view has fetched (an incremental fetch's answer names topics of earlier requests too),
+    /// so that answers name them with these strings rather than new ones.</summary>
+    public IReadOnlyList<string> KnownTopics => _knownTopics;
 
     /// <summary>Refills the request from <paramref name="view"/> (its forgotten topics cleared, for the caller to add).</summary>
     public FetchRequest Fill(FetchRequestView view, short version)
@@ -216,6 +200,16 @@ internal sealed class FetchRequestWire
                     if (usedTopics == _topics.Count) _topics.Add(new FetchRequest.FetchTopic { Partitions = [] });
                     current = _topics[usedTopics++];
                     current.Topic = p.TopicPartition.Topic;
+                    if (!_knownTopicSet.Contains(current.Topic))
+                    {
+                        if (_knownTopics.Count == MaxKnownTopics)
+                        {
+                            _knownTopics.Clear();
+                            _knownTopicSet.Clear();
+                        }
+                        _knownTopics.Add(current.Topic);
+                        _knownTopicSet.Add(current.Topic);
+                    }
                     current.Partitions.Clear();
                     request.Topics.Add(current);
                 }
