@@ -46,7 +46,7 @@ internal static class FetchAnswer
         for (var t = 0; t < topics; t++)
         {
             reader.Field = "FetchableTopicResponse.Topic";
-            var topic = TopicName(reader.ReadStringBytes(flexible), knownTopics, ref cursor);
+            var topic = KnownNames.Find(reader.ReadStringBytes(flexible), new KnownNameList(knownTopics), ref cursor);
             reader.Field = "FetchableTopicResponse.Partitions";
             var partitions = reader.ReadArrayLength(flexible, 18);
             if (partitions < 0) reader.Fail("null array where the field is not nullable");
@@ -154,28 +154,5 @@ internal static class FetchAnswer
             reader.Skip(ProtocolSupport.ReadTagSize(ref reader));
         }
         reader.Field = field;
-    }
-
-    /// <summary>
-    /// The known topic name whose UTF-8 bytes these are (answers follow the request's order, so the search starts at
-    /// <paramref name="cursor"/>), or a new string.
-    /// </summary>
-    private static string TopicName(ReadOnlySpan<byte> utf8, IReadOnlyList<string> known, ref int cursor)
-    {
-        Span<byte> scratch = stackalloc byte[256];
-        var count = known.Count;
-        for (var k = 0; k < count; k++)
-        {
-            var i = (cursor + k) % count;
-            var name = known[i];
-            if (name.Length > utf8.Length || name.Length * 3 < utf8.Length) continue;
-            var matches = utf8.Length <= scratch.Length
-                ? System.Text.Encoding.UTF8.TryGetBytes(name, scratch, out var written) && scratch[..written].SequenceEqual(utf8)
-                : System.Text.Encoding.UTF8.GetString(utf8) == name;
-            if (!matches) continue;
-            cursor = i + 1;
-            return name;
-        }
-        return System.Text.Encoding.UTF8.GetString(utf8);
     }
 }

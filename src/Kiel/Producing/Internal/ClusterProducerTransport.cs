@@ -154,7 +154,7 @@ internal static class ProduceWire
         for (var t = 0; t < topics; t++)
         {
             reader.Field = "TopicProduceResponse.Name";
-            var name = TopicName(reader.ReadStringBytes(flexible), request, ref cursor);
+            var name = KnownNames.Find(reader.ReadStringBytes(flexible), new RequestTopics(request), ref cursor);
             reader.Field = "TopicProduceResponse.PartitionResponses";
             var partitions = reader.ReadArrayLength(flexible, 14);
             if (partitions < 0) reader.Fail("null array where the field is not nullable");
@@ -235,24 +235,12 @@ internal static class ProduceWire
         reader.Field = field;
     }
 
-    /// <summary>The request's topic name whose UTF-8 bytes these are (answers follow the request's order, so the search starts at <paramref name="cursor"/>), or a new string.</summary>
-    private static string TopicName(ReadOnlySpan<byte> utf8, ProduceRequest request, ref int cursor)
+    /// <summary>The topic names of a Produce request, for matching its answer's names against.</summary>
+    private readonly struct RequestTopics(ProduceRequest request) : IKnownNames
     {
-        var topics = request.TopicData;
-        Span<byte> scratch = stackalloc byte[256];
-        for (var k = 0; k < topics.Count; k++)
-        {
-            var i = (cursor + k) % topics.Count;
-            var name = topics[i].Name;
-            if (name.Length > utf8.Length || name.Length * 3 < utf8.Length) continue;
-            var matches = utf8.Length <= scratch.Length
-                ? System.Text.Encoding.UTF8.TryGetBytes(name, scratch, out var written) && scratch[..written].SequenceEqual(utf8)
-                : System.Text.Encoding.UTF8.GetString(utf8) == name;
-            if (!matches) continue;
-            cursor = i + 1;
-            return name;
-        }
-        return System.Text.Encoding.UTF8.GetString(utf8);
+        public int Count => request.TopicData.Count;
+
+        public string this[int index] => request.TopicData[index].Name;
     }
 
     /// <summary>
