@@ -51,10 +51,10 @@ internal static class FetchAnswer
             var partitions = reader.ReadArrayLength(flexible, 18);
             if (partitions < 0) reader.Fail("null array where the field is not nullable");
             for (var p = 0; p < partitions; p++) results.Add(ReadPartition(ref reader, version, flexible, topic));
-            if (flexible) SkipTaggedFields(ref reader, "FetchableTopicResponse.Partitions");
+            if (flexible) ProtocolSupport.SkipTaggedFields(ref reader);
         }
         // Top-level tagged fields: NodeEndpoints (tag 0) exists from version 16 only, so every tag here is unknown.
-        if (flexible) SkipTaggedFields(ref reader, "Responses");
+        if (flexible) ProtocolSupport.SkipTaggedFields(ref reader);
         return (errorCode, sessionId);
     }
 
@@ -80,7 +80,7 @@ internal static class FetchAnswer
                 var producerId = reader.ReadInt64();
                 reader.Field = "AbortedTransaction.FirstOffset";
                 var firstOffset = reader.ReadInt64();
-                if (flexible) SkipTaggedFields(ref reader, "AbortedTransaction.FirstOffset");
+                if (flexible) ProtocolSupport.SkipTaggedFields(ref reader);
                 (aborted ??= new List<AbortedTransaction>(count)).Add(new AbortedTransaction(producerId, firstOffset));
             }
         }
@@ -109,21 +109,21 @@ internal static class FetchAnswer
                         tagReader.ReadInt32();
                         tagReader.Field = "EpochEndOffset.EndOffset";
                         tagReader.ReadInt64();
-                        SkipTaggedFields(ref tagReader, "PartitionData.DivergingEpoch");
+                        ProtocolSupport.SkipTaggedFields(ref tagReader);
                         break;
                     case 1:
                         tagReader.Field = "LeaderIdAndEpoch.LeaderId";
                         leaderId = tagReader.ReadInt32();
                         tagReader.Field = "LeaderIdAndEpoch.LeaderEpoch";
                         leaderEpoch = tagReader.ReadInt32();
-                        SkipTaggedFields(ref tagReader, "PartitionData.CurrentLeader");
+                        ProtocolSupport.SkipTaggedFields(ref tagReader);
                         break;
                     default:
                         tagReader.Field = "SnapshotId.EndOffset";
                         tagReader.ReadInt64();
                         tagReader.Field = "SnapshotId.Epoch";
                         tagReader.ReadInt32();
-                        SkipTaggedFields(ref tagReader, "PartitionData.SnapshotId");
+                        ProtocolSupport.SkipTaggedFields(ref tagReader);
                         break;
                 }
                 ProtocolSupport.EndTag(ref tagReader);
@@ -141,18 +141,5 @@ internal static class FetchAnswer
             CurrentLeaderId = leaderId,
             CurrentLeaderEpoch = leaderEpoch,
         };
-    }
-
-    /// <summary>Skips a tagged-field section, checking its counts and sizes; <paramref name="field"/> is the field named afterwards.</summary>
-    private static void SkipTaggedFields(ref KafkaReader reader, string field)
-    {
-        reader.Field = "(tagged fields)";
-        var count = reader.ReadTaggedFieldCount();
-        for (var i = 0; i < count; i++)
-        {
-            reader.ReadUnsignedVarInt();
-            reader.Skip(ProtocolSupport.ReadTagSize(ref reader));
-        }
-        reader.Field = field;
     }
 }

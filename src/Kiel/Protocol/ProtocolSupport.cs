@@ -236,6 +236,21 @@ internal static class ProtocolSupport
         return list;
     }
 
+    /// <summary>Skips a tagged section whose fields the caller does not need, checking its count and sizes as
+    /// <see cref="ReadTaggedFields"/> does, without keeping them.</summary>
+    public static void SkipTaggedFields(ref KafkaReader reader)
+    {
+        var field = reader.Field;
+        reader.Field = "(tagged fields)";
+        var count = reader.ReadTaggedFieldCount();
+        for (var i = 0; i < count; i++)
+        {
+            reader.ReadUnsignedVarInt();
+            reader.Skip(ReadTagSize(ref reader));
+        }
+        reader.Field = field;
+    }
+
     /// <summary>Reads a tagged section where no tag is known: every field is kept raw.</summary>
     public static List<TaggedField>? ReadTaggedFields(ref KafkaReader reader)
     {

@@ -181,15 +181,15 @@ internal static class ProduceWire
                         reader.ReadInt32();
                         reader.Field = "BatchIndexAndErrorMessage.BatchIndexErrorMessage";
                         reader.ReadNullableString(flexible);
-                        if (flexible) SkipTaggedFields(ref reader, version, leaderTag: false);
+                        if (flexible) ProtocolSupport.SkipTaggedFields(ref reader);
                     }
                     reader.Field = "PartitionProduceResponse.ErrorMessage";
                     errorMessage = reader.ReadNullableString(flexible);
                 }
-                if (flexible) SkipTaggedFields(ref reader, version, leaderTag: true);
+                if (flexible) SkipPartitionTaggedFields(ref reader, version);
                 results.Add(new ProducePartitionResult(name, index, errorCode, baseOffset, logAppendTime, errorMessage));
             }
-            if (flexible) SkipTaggedFields(ref reader, version, leaderTag: false);
+            if (flexible) ProtocolSupport.SkipTaggedFields(ref reader);
         }
         if (version >= 1) { reader.Field = "ThrottleTimeMs"; reader.ReadInt32(); }
         if (flexible)
@@ -213,8 +213,8 @@ internal static class ProduceWire
         }
     }
 
-    /// <summary>Skips a tagged-field section; a partition's CurrentLeader (tag 0, v10+) is checked as the generated decoder checks it.</summary>
-    private static void SkipTaggedFields(ref KafkaReader reader, short version, bool leaderTag)
+    /// <summary>Skips a partition's tagged-field section; its CurrentLeader (tag 0, v10+) is checked as the generated decoder checks it.</summary>
+    private static void SkipPartitionTaggedFields(ref KafkaReader reader, short version)
     {
         var field = reader.Field;
         reader.Field = "(tagged fields)";
@@ -223,7 +223,7 @@ internal static class ProduceWire
         {
             var tag = reader.ReadUnsignedVarInt();
             var size = ProtocolSupport.ReadTagSize(ref reader);
-            if (leaderTag && tag == 0 && version >= 10)
+            if (tag == 0 && version >= 10)
             {
                 var tagReader = reader.ReadSlice(size);
                 tagReader.Field = "PartitionProduceResponse.CurrentLeader";
