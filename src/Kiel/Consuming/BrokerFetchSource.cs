@@ -2,7 +2,8 @@ namespace Kiel.Consuming;
 
 /// <summary>
 /// The Fetch loop of one broker: one request outstanding at a time, covering every fetchable partition the broker
-/// leads, inside an incremental fetch session (KIP-227) when the broker grants one.
+/// leads, inside an incremental fetch session (KIP-227) when the broker grants one. The next request goes out as soon
+/// as an answer's framing is walked, before its checksums are checked and its records handed out.
 /// </summary>
 internal sealed class BrokerFetchSource
 {
@@ -13,6 +14,8 @@ internal sealed class BrokerFetchSource
     // What the broker's session holds per partition: the offset and size last sent for it.
     private readonly Dictionary<TopicPartition, (long Offset, int MaxBytes, int Epoch)> _session = [];
     private readonly List<TopicPartition> _scratch = [];
+    private readonly List<FetchEngine.DeferredChunk> _deferred = [];
+    private long _sentAt;
     private CancellationTokenSource? _timeout;
     private CancellationTokenSource? _timeoutOrStop;
     private int _sessionId;
@@ -53,45 +56,47 @@ internal sealed class BrokerFetchSource
 
     private async Task LoopAsync(CancellationToken stop, KielConsumerOptions options, TimeSpan backoff)
     {
-        while (!stop.IsCancellationRequested)
+        // A Fetch sent before the previous answer's records were checked and handed out (see below), awaited first.
+        ValueTask<FetchResponseView> sentEarly = default;
+        var hasSentEarly = false;
+        while (hasSentEarly || !stop.IsCancellationRequested)
         {
-            bool any;
-            try
+            ValueTask<FetchResponseView> pending;
+            if (hasSentEarly)
             {
-                any = _engine.BuildFetch(this, _request, _sent);
+                pending = sentEarly;
+                hasSentEarly = false;
             }
-            catch (ObjectDisposedException)
+            else
             {
-                return;
-            }
-            if (!any)
-            {
+                bool any;
                 try
                 {
-                    await _signal.WaitAsync(stop).ConfigureAwait(false);
+                    any = _engine.BuildFetch(this, _request, _sent);
                 }
-                catch (OperationCanceledException)
+                catch (ObjectDisposedException)
                 {
                     return;
                 }
-                continue;
+                if (!any)
+                {
+                    try
+                    {
+                        await _signal.WaitAsync(stop).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return;
+                    }
+                    continue;
+                }
+                pending = SendAsync(options, stop);
             }
 
             FetchResponseView response;
-            long sentAt;
             try
             {
-                // A timer on the engine's clock, linked with stop; both are reused while the timer has not fired.
-                if (_timeout is null || _timeoutOrStop is null || !_timeout.TryReset())
-                {
-                    _timeoutOrStop?.Dispose();
-                    _timeout?.Dispose();
-                    _timeout = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _engine.Time);
-                    _timeoutOrStop = CancellationTokenSource.CreateLinkedTokenSource(stop, _timeout.Token);
-                }
-                _timeout.CancelAfter(options.RequestTimeout + options.FetchMaxWait);
-                sentAt = _engine.Time.GetTimestamp();
-                response = await _engine.Backend.FetchAsync(BrokerId, _request, _timeoutOrStop.Token).ConfigureAwait(false);
+                response = await pending.ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
@@ -116,11 +121,11 @@ internal sealed class BrokerFetchSource
             backoff = options.RetryBackoff;
             // A broker answers a fetch without records only once FetchMaxWait has passed. One that answers empty at once
             // (broken or hostile) would have this loop spin: wait out the rest of FetchMaxWait before the next fetch.
-            var early = HasNoRecords(response) ? options.FetchMaxWait - _engine.Time.GetElapsedTime(sentAt) : TimeSpan.Zero;
+            var early = HasNoRecords(response) ? options.FetchMaxWait - _engine.Time.GetElapsedTime(_sentAt) : TimeSpan.Zero;
             bool healthy;
             try
             {
-                healthy = _engine.HandleFetchResponse(this, _sent, response);
+                healthy = _engine.HandleFetchResponse(this, _sent, response, _deferred);
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
@@ -130,6 +135,17 @@ internal sealed class BrokerFetchSource
                 healthy = false;
             }
             var pause = !healthy ? backoff : early > options.FetchMaxWait / 2 ? early : TimeSpan.Zero;
+            if (_deferred.Count > 0)
+            {
+                // The answer's records were only walked: their positions moved on, so the next Fetch goes out now and
+                // the broker works on it while this thread checks the checksums and hands the records out.
+                if (pause <= TimeSpan.Zero && !stop.IsCancellationRequested && TryBuildFetch())
+                {
+                    sentEarly = SendAsync(options, stop);
+                    hasSentEarly = true;
+                }
+                _engine.CompleteDeferred(this, _deferred);
+            }
             if (pause > TimeSpan.Zero)
             {
                 try
@@ -141,6 +157,42 @@ internal sealed class BrokerFetchSource
                     return;
                 }
             }
+        }
+    }
+
+    private bool TryBuildFetch()
+    {
+        try
+        {
+            return _engine.BuildFetch(this, _request, _sent);
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Sends <see cref="_request"/> with a deadline of RequestTimeout + FetchMaxWait on the engine's clock.</summary>
+    private ValueTask<FetchResponseView> SendAsync(KielConsumerOptions options, CancellationToken stop)
+    {
+        try
+        {
+            // A timer on the engine's clock, linked with stop; both are reused while the timer has not fired. One Fetch
+            // is outstanding at a time, so the pair is never shared.
+            if (_timeout is null || _timeoutOrStop is null || !_timeout.TryReset())
+            {
+                _timeoutOrStop?.Dispose();
+                _timeout?.Dispose();
+                _timeout = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _engine.Time);
+                _timeoutOrStop = CancellationTokenSource.CreateLinkedTokenSource(stop, _timeout.Token);
+            }
+            _timeout.CancelAfter(options.RequestTimeout + options.FetchMaxWait);
+            _sentAt = _engine.Time.GetTimestamp();
+            return _engine.Backend.FetchAsync(BrokerId, _request, _timeoutOrStop.Token);
+        }
+        catch (Exception ex)
+        {
+            return ValueTask.FromException<FetchResponseView>(ex);
         }
     }
 

@@ -1,5 +1,6 @@
 using Kiel.Cluster;
 using Kiel.Protocol;
+using Kiel.Protocol.Records;
 using Microsoft.Extensions.Logging;
 
 namespace Kiel.Consuming;
@@ -27,6 +28,7 @@ internal sealed partial class FetchEngine
             foreach (var state in _partitions.Values)
             {
                 if (state.LeaderId != source.BrokerId || state.Paused || state.Resetting || state.InFlight) continue;
+                if (state.DeferredBy is { } owner && owner != source) continue;
                 state.InFlight = true;
                 sent[state.TopicPartition] = new(state, state.Version, state.FetchPosition);
             }
@@ -55,9 +57,23 @@ internal sealed partial class FetchEngine
         }
     }
 
-    /// <summary>Cuts a response into chunks and acts on partition errors. False asks the source to back off.</summary>
-    internal bool HandleFetchResponse(BrokerFetchSource source, Dictionary<TopicPartition, BrokerFetchSource.SentPartition> sent, FetchResponseView response)
+    /// <summary>
+    /// Records of one partition answer whose framing was walked (so the fetch position has moved past them and the
+    /// next Fetch can go out) but whose checksums are still to be checked by <see cref="CompleteDeferred"/>. Their
+    /// bytes already count against the prefetch bound, and they hold a share of the answer's buffer.
+    /// </summary>
+    internal readonly record struct DeferredChunk(PartitionState State, int Version, FetchLease Lease, ReadOnlyMemory<byte> Data,
+        long FetchOffset, long NextOffset, IReadOnlyList<AbortedTransaction>? Aborted);
+
+    /// <summary>
+    /// Cuts a response into chunks and acts on partition errors. False asks the source to back off. With
+    /// <paramref name="deferred"/> and <see cref="KielConsumerOptions.CheckCrcs"/> on, the records are only walked
+    /// here; their checksums are checked, and the chunks handed out, by <see cref="CompleteDeferred"/>.
+    /// </summary>
+    internal bool HandleFetchResponse(BrokerFetchSource source, Dictionary<TopicPartition, BrokerFetchSource.SentPartition> sent, FetchResponseView response,
+        List<DeferredChunk>? deferred = null)
     {
+        if (!_options.CheckCrcs) deferred = null;
         var lease = new FetchLease(response);
         var healthy = true;
         try
@@ -85,7 +101,7 @@ internal sealed partial class FetchEngine
                     switch (ErrorClassification.ForFetch((ErrorCode)partition.ErrorCode))
                     {
                         case FetchErrorAction.Deliver:
-                            TakeRecordsLocked(state, entry, in partition, lease, response.Version);
+                            TakeRecordsLocked(source, state, entry, in partition, lease, deferred);
                             break;
                         case FetchErrorAction.ResetOffset:
                             state.Resetting = true;
@@ -114,12 +130,19 @@ internal sealed partial class FetchEngine
         }
     }
 
-    private void TakeRecordsLocked(PartitionState state, BrokerFetchSource.SentPartition entry, in FetchPartitionResponse partition, FetchLease lease, short version)
+    private void TakeRecordsLocked(BrokerFetchSource source, PartitionState state, BrokerFetchSource.SentPartition entry, in FetchPartitionResponse partition,
+        FetchLease lease, List<DeferredChunk>? deferred)
     {
         var records = partition.Records;
         if (records.IsEmpty) return;
         var tp = state.TopicPartition;
-        var scan = Kiel.Protocol.Records.RecordSetScanner.Scan(records.Span, entry.Offset, _options.CheckCrcs, tp.Topic, tp.Partition);
+        var scan = RecordSetScanner.Scan(records.Span, entry.Offset, _options.CheckCrcs && deferred is null, tp.Topic, tp.Partition);
+        if (scan.Error is not null && deferred is not null)
+        {
+            // Damaged framing: check the batches before it now, so that a bad checksum among them is the one reported.
+            deferred = null;
+            scan = RecordSetScanner.Scan(records.Span, entry.Offset, _options.CheckCrcs, tp.Topic, tp.Partition);
+        }
         var next = scan.NextOffset;
         var complete = scan.Entries;
         if (scan.Error is { } error)
@@ -151,7 +174,81 @@ internal sealed partial class FetchEngine
         if (next <= entry.Offset) return;
         state.FetchPosition = next;
         lease.AddReference();
-        Enqueue(new FetchedChunk(state, state.Version, lease, records[..scan.Bytes], entry.Offset, next, partition.AbortedTransactions,
-            _options.IsolationLevel == IsolationLevel.ReadCommitted, _options.CheckCrcs, _options.MaxDecompressedBatchBytes));
+        if (deferred is not null)
+        {
+            Interlocked.Add(ref _bufferedBytes, scan.Bytes);
+            state.DeferredBy = source;
+            deferred.Add(new DeferredChunk(state, state.Version, lease, records[..scan.Bytes], entry.Offset, next, partition.AbortedTransactions));
+            return;
+        }
+        Enqueue(NewChunk(state, lease, records[..scan.Bytes], entry.Offset, next, partition.AbortedTransactions));
+    }
+
+    private FetchedChunk NewChunk(PartitionState state, FetchLease lease, ReadOnlyMemory<byte> data, long fetchOffset, long nextOffset,
+        IReadOnlyList<AbortedTransaction>? aborted) =>
+        new(state, state.Version, lease, data, fetchOffset, nextOffset, aborted, _options.IsolationLevel == IsolationLevel.ReadCommitted,
+            _options.CheckCrcs, _options.MaxDecompressedBatchBytes);
+
+    /// <summary>
+    /// Checks the checksums of the records <see cref="HandleFetchResponse"/> deferred, outside the engine's lock and
+    /// while the source's next Fetch is on the wire, then hands them out in the order they came. A corrupt batch ends
+    /// its partition's chunk as without deferral: the good batches before it, then the error, and the partition stops
+    /// at the bad batch (its fetch position moves back there, so whatever the next Fetch brings for it is dropped).
+    /// Empties <paramref name="deferred"/>; never throws.
+    /// </summary>
+    internal void CompleteDeferred(BrokerFetchSource source, List<DeferredChunk> deferred)
+    {
+        var done = 0;
+        try
+        {
+            for (; done < deferred.Count; done++)
+            {
+                var item = deferred[done];
+                var tp = item.State.TopicPartition;
+                var scan = RecordSetScanner.Scan(item.Data.Span, item.FetchOffset, verifyCrc: true, tp.Topic, tp.Partition);
+                lock (_gate) HandOutDeferredLocked(source, item, scan);
+                // After the hand-out, so that the bound is not seen freed for bytes that are still buffered.
+                ReleaseBytes(item.Data.Length);
+            }
+        }
+        finally
+        {
+            // Only an unexpected fault leaves items here: they are dropped, and their partitions fetched again.
+            for (; done < deferred.Count; done++)
+            {
+                var item = deferred[done];
+                lock (_gate)
+                {
+                    if (item.State.DeferredBy == source) item.State.DeferredBy = null;
+                    if (item.State.Version == item.Version && item.State.FetchPosition == item.NextOffset) item.State.FetchPosition = item.FetchOffset;
+                }
+                item.Lease.Release();
+                ReleaseBytes(item.Data.Length);
+            }
+            deferred.Clear();
+        }
+    }
+
+    private void HandOutDeferredLocked(BrokerFetchSource source, DeferredChunk item, RecordSetScanner.Result scan)
+    {
+        var state = item.State;
+        if (state.DeferredBy == source) state.DeferredBy = null;
+        if (_disposed || !state.Assigned || state.Version != item.Version)
+        {
+            item.Lease.Release();
+            return;
+        }
+        if (scan.Error is null)
+        {
+            Enqueue(NewChunk(state, item.Lease, item.Data, item.FetchOffset, item.NextOffset, item.Aborted));
+            return;
+        }
+        if (scan.Entries > 0 && scan.NextOffset > item.FetchOffset)
+            Enqueue(NewChunk(state, item.Lease, item.Data[..scan.Bytes], item.FetchOffset, scan.NextOffset, item.Aborted));
+        else
+            item.Lease.Release();
+        state.FetchPosition = scan.NextOffset;
+        state.Resetting = true;
+        Enqueue(new FetchedChunk(state, state.Version, scan.Error));
     }
 }

@@ -223,6 +223,12 @@ internal sealed partial class FetchEngine : IAsyncDisposable
         var bytes = chunk.Bytes;
         ConsumerMetrics.Record(chunk.TopicPartition, chunk.Delivered, bytes);
         chunk.Dispose();
+        ReleaseBytes(bytes);
+    }
+
+    /// <summary>Takes <paramref name="bytes"/> out of the prefetch bound, waking the sources when that frees room.</summary>
+    private void ReleaseBytes(int bytes)
+    {
         if (bytes == 0) return;
         var after = Interlocked.Add(ref _bufferedBytes, -bytes);
         if (after + bytes >= _options.MaxPrefetchBytes && after < _options.MaxPrefetchBytes)

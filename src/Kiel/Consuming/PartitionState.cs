@@ -39,6 +39,10 @@ internal sealed class PartitionState(TopicPartition topicPartition, long positio
     /// <summary>True while a fetch for this partition is in flight, so that no two sources fetch it at once during a leader move.</summary>
     public bool InFlight { get; set; }
 
+    /// <summary>The source whose last answer moved <see cref="FetchPosition"/> on for records whose checksums it is
+    /// still checking; only that source fetches the partition until it hands them out, so that they stay in order.</summary>
+    public BrokerFetchSource? DeferredBy { get; set; }
+
     public long HighWatermark { get; set; } = -1;
 
     public long LogStartOffset { get; set; } = -1;

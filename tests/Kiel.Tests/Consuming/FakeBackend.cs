@@ -26,6 +26,8 @@ internal sealed class FakeBackend : IConsumerBackend
     /// <summary>Answers ListOffsets by time; default -1 (no time index, like the mock).</summary>
     public Func<TopicPartition, long, long> OffsetForTime { get; set; } = (_, _) => -1;
     public ConcurrentQueue<(int Broker, FetchRequestView Request)> Fetches { get; } = new();
+    /// <summary>Runs as each Fetch arrives, on the caller's thread, before it is answered.</summary>
+    public Action<FetchRequestView>? OnFetch { get; set; }
     public ConcurrentQueue<ListOffsetsQuery> OffsetQueries { get; } = new();
     public int MetadataCalls;
     /// <summary>Cuts every partition's data to this many bytes, like a Fetch v0-2 broker (0: no cut).</summary>
@@ -115,6 +117,7 @@ internal sealed class FakeBackend : IConsumerBackend
         copy.Partitions.AddRange(request.Partitions);
         copy.Forgotten.AddRange(request.Forgotten);
         Fetches.Enqueue((brokerId, copy));
+        OnFetch?.Invoke(copy);
         if (DownBrokers.Contains(brokerId)) throw new IOException($"broker {brokerId} is down");
         var partitions = new List<FetchPartitionResponse>();
         int sessionId = 0;
