@@ -166,7 +166,8 @@ internal sealed class FetchRequestWire
     private const int MaxKnownTopics = 1024;
 
     /// <summary>The partitions of the last answer, refilled by the next: the fetch engine has handled an answer before
-    /// its source sends the next Fetch, and the chunks it cut keep only slices of the receive buffer.</summary>
+    /// its source sends the next Fetch, and the chunks it cut (and the records it defers for their checksum check) keep
+    /// only slices of the receive buffer and their own aborted-transaction lists.</summary>
     public List<FetchPartitionResponse> Answer { get; } = [];
 
     /// <summary>The topic names this view has fetched (an incremental fetch's answer names topics of earlier requests too),

@@ -8,8 +8,9 @@
 //   partition that broker leads, with an incremental fetch session (KIP-227) when the broker grants one.
 // * A response is cut into one FetchedChunk per partition; the chunks share the response's pooled receive
 //   buffer through a FetchLease and records are decoded in place only when the application reads them.
-//   The fetch position moves on as soon as the response is scanned, so the next Fetch is sent while the
-//   application still reads; the prefetch buffer is bounded by MaxPrefetchBytes.
+//   The fetch position moves on as soon as the response's framing is walked, so the next Fetch is sent before
+//   the batches' CRC-32Cs are checked (the source checks them while that Fetch is on the wire, then hands the
+//   chunks out) and while the application still reads; the prefetch buffer is bounded by MaxPrefetchBytes.
 // * Errors: OFFSET_OUT_OF_RANGE applies the reset policy (logged); leadership errors and failed connections
 //   clear the partition's leader, and the metadata loop finds the new one; the position is untouched, so
 //   consumption resumes at the same offset. All broker-bound durations are milliseconds.
