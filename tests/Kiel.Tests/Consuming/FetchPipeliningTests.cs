@@ -13,12 +13,19 @@ public class FetchPipeliningTests
 {
     private static readonly TopicPartition P0 = new("t", 0), P1 = new("t", 1);
 
-    [Fact]
-    public async Task The_next_fetch_goes_out_before_the_previous_answers_records_are_handed_out()
+    /// <summary>One partition on broker 1, stored as <paramref name="sets"/> sets of 10 records (one set per Fetch).</summary>
+    private static FakeBackend OnePartition(int sets)
     {
         var backend = new FakeBackend();
         backend.CreateTopic("t", 1, brokers: 1);
-        for (var s = 0; s < 4; s++) backend.Append(P0, TestBatches.V2(s * 10, 10));
+        for (var s = 0; s < sets; s++) backend.Append(P0, TestBatches.V2(s * 10, 10));
+        return backend;
+    }
+
+    [Fact]
+    public async Task The_next_fetch_goes_out_before_the_previous_answers_records_are_handed_out()
+    {
+        var backend = OnePartition(sets: 4);
         await using var engine = new FetchEngine(backend, EngineHarness.Options());
         var taken = new List<FetchedChunk>();
         var early = new List<(long Offset, bool PreviousHandedOut)>();
@@ -109,9 +116,7 @@ public class FetchPipeliningTests
     [Fact]
     public async Task A_seek_while_the_checksums_are_checked_drops_the_old_records()
     {
-        var backend = new FakeBackend();
-        backend.CreateTopic("t", 1, brokers: 1);
-        for (var s = 0; s < 4; s++) backend.Append(P0, TestBatches.V2(s * 10, 10));
+        var backend = OnePartition(sets: 4);
         await using var engine = new FetchEngine(backend, EngineHarness.Options());
         var seeked = 0;
         backend.OnFetch = request =>
@@ -128,9 +133,7 @@ public class FetchPipeliningTests
     [Fact]
     public async Task With_CheckCrcs_off_answers_are_handed_out_before_the_next_fetch()
     {
-        var backend = new FakeBackend();
-        backend.CreateTopic("t", 1, brokers: 1);
-        for (var s = 0; s < 3; s++) backend.Append(P0, TestBatches.V2(s * 10, 10));
+        var backend = OnePartition(sets: 3);
         await using var engine = new FetchEngine(backend, EngineHarness.Options() with { CheckCrcs = false });
         var at10 = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
         backend.OnFetch = request =>
