@@ -125,7 +125,9 @@ internal sealed class RecordingProxy : IAsyncDisposable
             var down = PumpResponsesAsync(upstream, client, id, pending, connection, linked.Token);
             await Task.WhenAny(up, down);
             linked.Cancel();
-            await Task.WhenAll(up, down).ContinueWith(_ => { }, TaskScheduler.Default);
+            // A pump ended by a reset connection faults: observe that here, or the finalizer reports it to whichever
+            // test watches for unobserved task exceptions next.
+            await Task.WhenAll(up, down).ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
         }
         catch (Exception)
         {
@@ -232,7 +234,9 @@ internal sealed class RecordingProxy : IAsyncDisposable
         _stop.Cancel();
         _listener.Dispose();
         foreach (var s in _sockets) s.Dispose();
-        await Task.WhenAny(Task.WhenAll([_acceptLoop, .. _tasks]), Task.Delay(TimeSpan.FromSeconds(5)));
+        var all = Task.WhenAll([_acceptLoop, .. _tasks]);
+        _ = all.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(5)));
         _stop.Dispose();
     }
 }
