@@ -64,12 +64,18 @@ public class PeerCaptureTests
         var produce = CheckProduceRequests(frames, $"confluent-{codec}");
         var records = ReadRecords(produce);
         Assert.Equal(Records.Length, records.Count);
+        var expected = Enum.Parse<KielCodec>(codec, ignoreCase: true);
         for (var i = 0; i < Records.Length; i++)
         {
             AssertSame(Records[i], records[i].Record);
             Assert.Equal((byte)2, records[i].Magic);
-            Assert.Equal(Enum.Parse<KielCodec>(codec, ignoreCase: true), records[i].Codec);
+            // librdkafka sends a batch uncompressed when compressing it would not make it smaller; the linger above
+            // keeps the records in one batch, but once in a CI run (lz4) they still came split, so a batch without the
+            // codec is accepted as long as another carries it.
+            Assert.True(records[i].Codec == expected || records[i].Codec == KielCodec.None,
+                $"record {i} came in a {records[i].Codec} batch (codecs: {string.Join(", ", records.Select(r => r.Codec))})");
         }
+        Assert.True(records.Any(r => r.Codec == expected), $"no {expected} batch (codecs: {string.Join(", ", records.Select(r => r.Codec))})");
 
         var fetched = CheckFetchResponses(frames, $"confluent-{codec}");
         Assert.True(Records.Length == fetched.Count, "frames seen: " + string.Join(" ", frames.Select(f => $"{f.Connection}:{f.Direction}:{f.ApiKey}v{f.ApiVersion}")));
