@@ -57,15 +57,14 @@ internal sealed class BrokerFetchSource
     private async Task LoopAsync(CancellationToken stop, KielConsumerOptions options, TimeSpan backoff)
     {
         // A Fetch sent before the previous answer's records were checked and handed out (see below), awaited first.
-        ValueTask<FetchResponseView> sentEarly = default;
-        var hasSentEarly = false;
-        while (hasSentEarly || !stop.IsCancellationRequested)
+        ValueTask<FetchResponseView>? sentEarly = null;
+        while (sentEarly is not null || !stop.IsCancellationRequested)
         {
             ValueTask<FetchResponseView> pending;
-            if (hasSentEarly)
+            if (sentEarly is { } sent)
             {
-                pending = sentEarly;
-                hasSentEarly = false;
+                pending = sent;
+                sentEarly = null;
             }
             else
             {
@@ -140,10 +139,7 @@ internal sealed class BrokerFetchSource
                 // The answer's records were only walked: their positions moved on, so the next Fetch goes out now and
                 // the broker works on it while this thread checks the checksums and hands the records out.
                 if (pause <= TimeSpan.Zero && !stop.IsCancellationRequested && TryBuildFetch())
-                {
                     sentEarly = SendAsync(options, stop);
-                    hasSentEarly = true;
-                }
                 _engine.CompleteDeferred(this, _deferred);
             }
             if (pause > TimeSpan.Zero)

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Kiel.Consuming;
 using Kiel.Protocol.Records;
 
