@@ -47,7 +47,11 @@ internal sealed partial class FakeTransport : IProducerTransport
             : new TopicLayout(topic, [], 3));
     }
 
-    public ValueTask<byte> GetRecordMagicAsync(int brokerId, CancellationToken cancellationToken) => ValueTask.FromResult(Magic);
+    /// <summary>When set, answers the record-format lookup in place of <see cref="Magic"/> (one still to come, or failing).</summary>
+    public Func<int, CancellationToken, ValueTask<byte>>? MagicLookup;
+
+    public ValueTask<byte> GetRecordMagicAsync(int brokerId, CancellationToken cancellationToken) =>
+        MagicLookup is { } lookup ? lookup(brokerId, cancellationToken) : ValueTask.FromResult(Magic);
 
     /// <summary>
     /// Checks producer ids, epochs and sequences as a broker does (default on): a new epoch starts at sequence 0, a

@@ -61,6 +61,45 @@ public class ProducerEngineTests
     }
 
     [Fact]
+    public async Task A_record_format_that_is_known_only_later_still_sends_the_request()
+    {
+        // The engine's other send path: the broker's record format is not known when the request starts (its connection
+        // is still opening), so the request waits for it before it encodes.
+        var fake = Cluster();
+        var format = new TaskCompletionSource<byte>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var lookups = 0;
+        fake.MagicLookup = (_, _) =>
+        {
+            Interlocked.Increment(ref lookups);
+            return new ValueTask<byte>(format.Task);
+        };
+        await using var producer = FakeTransport.Producer(fake);
+        var sent = producer.ProduceAsync("t", null, "late", partition: 2).AsTask();
+        await Eventually.Until(() => Volatile.Read(ref lookups) > 0, "the request to ask for the record format");
+        Assert.False(sent.IsCompleted);
+        Assert.Empty(fake.Calls);
+        format.SetResult(2);
+        var report = await sent.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(0, report.Offset);
+        Assert.Equal("late", Encoding.UTF8.GetString(Assert.Single(fake.Log("t", 2)).Value!));
+    }
+
+    [Fact]
+    public async Task A_failed_record_format_lookup_is_retried_and_the_record_delivered()
+    {
+        var fake = Cluster();
+        var lookups = 0;
+        fake.MagicLookup = (_, _) => Interlocked.Increment(ref lookups) == 1
+            ? ValueTask.FromException<byte>(new IOException("connection reset while asking for versions"))
+            : ValueTask.FromResult((byte)2);
+        await using var producer = FakeTransport.Producer(fake);
+        var report = await producer.ProduceAsync("t", null, "again", partition: 1).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(0, report.Offset);
+        Assert.True(Volatile.Read(ref lookups) >= 2);
+        Assert.Equal("again", Encoding.UTF8.GetString(Assert.Single(fake.Log("t", 1)).Value!));
+    }
+
+    [Fact]
     public async Task Create_time_is_reported_when_the_broker_answers_no_append_time()
     {
         var fake = Cluster();

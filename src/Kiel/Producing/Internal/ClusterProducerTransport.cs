@@ -116,19 +116,50 @@ internal static class ProduceWire
     /// <summary>The record format a Produce version carries: v3+ record batches (magic 2), v2 magic 1, v0–v1 magic 0.</summary>
     public static byte Magic(short produceVersion) => produceVersion >= 3 ? (byte)2 : produceVersion == 2 ? (byte)1 : (byte)0;
 
-    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
-    public static async ValueTask<ProduceResult> SendAsync(BrokerConnection connection, ProduceCall call, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends <paramref name="call"/> and reads its answer. Without a state machine: a reply still to come is awaited by
+    /// the call's own reusable <see cref="ProduceCall.Completion"/>.
+    /// </summary>
+    public static ValueTask<ProduceResult> SendAsync(BrokerConnection connection, ProduceCall call, CancellationToken cancellationToken)
+    {
+        if (call.Acks == 0) return SendWithoutReplyAsync(connection, call, cancellationToken);
+        ValueTask<ResponseFrame> frame;
+        ProduceRequest request;
+        try
+        {
+            var version = connection.Versions.Choose(ApiKey.Produce);
+            request = BuildRequest(call, version);
+            frame = connection.SendRawAsync(request, version, cancellationToken);
+        }
+        catch (Exception e)
+        {
+            return ValueTask.FromException<ProduceResult>(e);
+        }
+        if (!frame.IsCompleted) return call.Completion.Await(frame, call, request);
+        try
+        {
+            using var answer = frame.GetAwaiter().GetResult();
+            return new ValueTask<ProduceResult>(ReadResult(call, request, answer));
+        }
+        catch (Exception e)
+        {
+            return ValueTask.FromException<ProduceResult>(e);
+        }
+    }
+
+    private static async ValueTask<ProduceResult> SendWithoutReplyAsync(BrokerConnection connection, ProduceCall call, CancellationToken cancellationToken)
     {
         var version = connection.Versions.Choose(ApiKey.Produce);
         var request = BuildRequest(call, version);
-        if (call.Acks == 0)
-        {
-            // The connection drops the reply the librdkafka mock sends anyway.
-            await connection.SendWithoutReplyAsync(request, version, cancellationToken).ConfigureAwait(false);
-            return ProduceResult.NoResponse;
-        }
-        using var frame = await connection.SendRawAsync(request, version, cancellationToken).ConfigureAwait(false);
-        // The call's previous result is reused: the engine has read it before it sends the same call again.
+        // The connection drops the reply the librdkafka mock sends anyway.
+        await connection.SendWithoutReplyAsync(request, version, cancellationToken).ConfigureAwait(false);
+        return ProduceResult.NoResponse;
+    }
+
+    /// <summary>Reads the answer to <paramref name="request"/> into the call's result, which is reused: the engine has
+    /// read it before it sends the same call again.</summary>
+    internal static ProduceResult ReadResult(ProduceCall call, ProduceRequest request, ResponseFrame frame)
+    {
         var result = call.Result ??= new ProduceResult(new List<ProducePartitionResult>(call.Partitions.Count));
         ReadAnswer(frame.Body.Span, frame.Version, request, result.Partitions);
         return result;

@@ -1,3 +1,5 @@
+using System.Threading.Tasks.Sources;
+
 namespace Kiel.Producing.Internal;
 
 /// <summary>
@@ -68,6 +70,70 @@ internal sealed class ProduceCall(short acks, int timeoutMs, List<ProducePartiti
     internal Stack<Kiel.Protocol.Messages.ProduceRequest.TopicProduceData> SpareTopics { get; } = new();
     internal Stack<Kiel.Protocol.Messages.ProduceRequest.PartitionProduceData> SpareParts { get; } = new();
     internal ProduceResult? Result { get; set; }
+
+    /// <summary>
+    /// The source of the result <see cref="ProduceWire.SendAsync"/> returns when the answer is still to come, reused by
+    /// every exchange of this call: a pooled async method's box goes back to a pool of the thread that completes it, and
+    /// the engine starts its requests on another thread, so each would cost an allocation. The engine sends a call again
+    /// only after it has read the previous result, and never reuses an abandoned call.
+    /// </summary>
+    internal ProduceCallCompletion Completion => _completion ??= new ProduceCallCompletion();
+
+    private ProduceCallCompletion? _completion;
+}
+
+/// <summary>A reusable completion: the answer of a Produce request read when its frame arrives (see <see cref="ProduceCall.Completion"/>).</summary>
+internal sealed class ProduceCallCompletion : IValueTaskSource<ProduceResult>
+{
+    // Continuations run where the frame completes (already off the connection's read loop): the engine's is short.
+    private ManualResetValueTaskSourceCore<ProduceResult> _core;
+    private readonly Action _onFrame;
+    private ValueTask<Kiel.Network.ResponseFrame> _frame;
+    private ProduceCall? _call;
+    private Kiel.Protocol.Messages.ProduceRequest? _request;
+
+    public ProduceCallCompletion() => _onFrame = OnFrame;
+
+    /// <summary>Waits for <paramref name="frame"/> (not yet completed), the answer to <paramref name="request"/>, and reads it.</summary>
+    public ValueTask<ProduceResult> Await(ValueTask<Kiel.Network.ResponseFrame> frame, ProduceCall call, Kiel.Protocol.Messages.ProduceRequest request)
+    {
+        _core.Reset();
+        _frame = frame;
+        _call = call;
+        _request = request;
+        var result = new ValueTask<ProduceResult>(this, _core.Version);
+        frame.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_onFrame);
+        return result;
+    }
+
+    private void OnFrame()
+    {
+        var frameTask = _frame;
+        var call = _call!;
+        var request = _request!;
+        _frame = default;
+        _call = null;
+        _request = null;
+        ProduceResult result;
+        try
+        {
+            using var frame = frameTask.GetAwaiter().GetResult();
+            result = ProduceWire.ReadResult(call, request, frame);
+        }
+        catch (Exception e)
+        {
+            _core.SetException(e);
+            return;
+        }
+        _core.SetResult(result);
+    }
+
+    ProduceResult IValueTaskSource<ProduceResult>.GetResult(short token) => _core.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<ProduceResult>.GetStatus(short token) => _core.GetStatus(token);
+
+    void IValueTaskSource<ProduceResult>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _core.OnCompleted(continuation, state, token, flags);
 }
 
 /// <summary>The encoded records (a magic 2 batch, or a magic 0/1 message set) for one partition.</summary>

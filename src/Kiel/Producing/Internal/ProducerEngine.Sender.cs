@@ -13,12 +13,15 @@ internal sealed partial class ProducerEngine
     {
         private readonly ProducerEngine _engine;
         private readonly Action _onSent;
+        private readonly Action _onProduced;
         private ValueTask _sending;
+        private ValueTask<ProduceResult> _producing;
 
         public SendOutcome(ProducerEngine engine)
         {
             _engine = engine;
             _onSent = OnSent;
+            _onProduced = OnProduced;
             Call = new ProduceCall((short)engine._options.Acks, (int)engine._options.RequestTimeout.TotalMilliseconds, Parts)
             {
                 TransactionalId = engine._options.TransactionalId,
@@ -34,14 +37,37 @@ internal sealed partial class ProducerEngine
         public ProduceResult? Result { get; set; }
         public Exception? Error { get; set; }
 
+        /// <summary>The source bounding the exchange under way (see <see cref="BeginSend"/>), with its registration on the producer's stop.</summary>
+        public CancellationTokenSource? Source { get; set; }
+        public CancellationTokenRegistration Stopped { get; set; }
+        public long SentMs { get; set; }
+        /// <summary>Whether <see cref="Source"/> fires for the delivery deadline (rather than the request bound, which may end first).</summary>
+        public bool ExpiryFirst { get; set; }
+
         /// <summary>Sends the request; the outcome is queued for the sender when it is known.</summary>
         public void Start()
         {
-            _sending = _engine.SendAsync(this);
+            if (_engine.BeginSend(this, out _producing, out var slow))
+            {
+                // The usual path: the transport call is awaited by a continuation, so no state machine is boxed.
+                if (_producing.IsCompleted) OnProduced();
+                else _producing.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_onProduced);
+                return;
+            }
+            _sending = slow;
             if (_sending.IsCompleted) OnSent();
             // A continuation rather than an awaiting method: no state machine of its own, and the pooled one of
-            // SendAsync goes back to its pool when GetResult is called here.
+            // SendSlowAsync goes back to its pool when GetResult is called here.
             else _sending.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_onSent);
+        }
+
+        private void OnProduced()
+        {
+            var producing = _producing;
+            _producing = default;
+            _engine.EndSend(this, producing);
+            _engine._outcomes.Enqueue(this);
+            _engine._wake.Set();
         }
 
         private void OnSent()
@@ -49,7 +75,7 @@ internal sealed partial class ProducerEngine
             var sending = _sending;
             _sending = default;
             try { sending.GetAwaiter().GetResult(); }
-            catch (Exception e) { Error ??= e; } // SendAsync catches everything; this is a safety net
+            catch (Exception e) { Error ??= e; } // SendSlowAsync catches everything; this is a safety net
             _engine._outcomes.Enqueue(this);
             _engine._wake.Set();
         }
@@ -362,67 +388,132 @@ internal sealed partial class ProducerEngine
         finally { _wake.Set(); }
     }
 
-    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask SendAsync(SendOutcome request)
+    /// <summary>
+    /// Starts the exchange of <paramref name="request"/>. True with <paramref name="producing"/>, the transport call (or
+    /// the error that stopped it), for <see cref="EndSend"/> to finish: the usual path, which boxes no state machine (an
+    /// awaited record costs one request, so a per-request box is a per-record allocation). False with
+    /// <paramref name="slow"/> when the record format is not known yet (a connection still to be opened).
+    /// </summary>
+    private bool BeginSend(SendOutcome request, out ValueTask<ProduceResult> producing, out ValueTask slow)
     {
         var broker = request.Broker;
-        var batches = request.Batches;
         // The request lives no longer than its batches may: at the earliest delivery deadline among them it is abandoned
         // (the connection drops a late reply), so that no report comes later than DeliveryTimeout, even for a batch in
         // flight to a broker that never answers or a connection that never comes up. Batches whose deadline passed then
         // expire; the others are retried.
         var deadlineMs = long.MaxValue;
-        foreach (var b in batches) deadlineMs = Math.Min(deadlineMs, b.CreatedMs + DeliveryMs);
+        foreach (var b in request.Batches) deadlineMs = Math.Min(deadlineMs, b.CreatedMs + DeliveryMs);
         // One pooled source per request carries every bound (the delivery deadline, then the request bound below, and
         // the producer's stop): an awaited record costs one request, so per-request sources and timers are per record.
         var cts = RentRequestSource();
-        var sentMs = NowMs;
-        // Clamped: a timer takes at most about 49 days, and a DeliveryTimeout may be longer (the request bound ends first then).
-        cts.CancelAfter(TimeSpan.FromMilliseconds(Math.Clamp(deadlineMs - sentMs, 1, int.MaxValue)));
-        var stopped = _stop.Token.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), cts);
-        // Whether the source fired for the delivery deadline (rather than the request bound, which may end first).
-        var expiryFirst = true;
+        request.Source = cts;
+        request.SentMs = NowMs;
+        request.ExpiryFirst = true;
+        slow = default;
         try
         {
+            // Clamped: a timer takes at most about 49 days, and a DeliveryTimeout may be longer (the request bound ends first then).
+            cts.CancelAfter(TimeSpan.FromMilliseconds(Math.Clamp(deadlineMs - request.SentMs, 1, int.MaxValue)));
+            request.Stopped = _stop.Token.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), cts);
             var magicTask = _transport.GetRecordMagicAsync(broker, cts.Token);
-            var magic = magicTask.IsCompletedSuccessfully ? magicTask.Result
-                : await Bounded(magicTask, cts.Token).ConfigureAwait(false);
-            var parts = request.Parts;
-            parts.Clear();
-            foreach (var b in batches)
+            if (!magicTask.IsCompletedSuccessfully)
             {
-                Encode(b, magic);
-                parts.Add(new ProducePartitionData(b.Owner.Topic, b.Owner.Partition, b.WireArena.MemoryForRequest()));
+                producing = default;
+                slow = SendSlowAsync(request, magicTask, deadlineMs);
+                return false;
             }
-            // The connection enforces the request timeout; this bound only guards against a transport that never answers.
-            var boundMs = (long)(_options.RequestTimeout + TimeSpan.FromSeconds(5)).TotalMilliseconds;
-            if (NowMs + boundMs < deadlineMs)
-            {
-                expiryFirst = false;
-                cts.CancelAfter(TimeSpan.FromMilliseconds(boundMs));
-            }
-            request.Result = await Bounded(_transport.ProduceAsync(broker, request.Call, cts.Token), cts.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (expiryFirst && cts.IsCancellationRequested && !_stop.IsCancellationRequested)
-        {
-            ProducerLog.RequestAbandonedAtDeliveryDeadline(_log, broker, batches.Count, NowMs - sentMs);
-            request.Error = new TimeoutException(
-                $"No answer from broker {broker} before the delivery deadline of a batch in the request ({NowMs - sentMs} ms after it was sent); " +
-                "the request was abandoned, so its records may or may not have been written.");
+            producing = Produce(request, magicTask.Result, deadlineMs);
         }
         catch (Exception ex)
         {
-            request.Error = ex;
+            producing = ValueTask.FromException<ProduceResult>(ex);
+        }
+        return true;
+    }
+
+    /// <summary><see cref="BeginSend"/>'s other path: waits for the record format first.</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask SendSlowAsync(SendOutcome request, ValueTask<byte> magicTask, long deadlineMs)
+    {
+        try
+        {
+            var magic = magicTask.IsCompletedSuccessfully ? magicTask.Result
+                : await Bounded(magicTask, request.Source!.Token).ConfigureAwait(false);
+            request.Result = await Produce(request, magic, deadlineMs).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            SendFailed(request, ex);
         }
         finally
         {
-            // Dispose waits for a stop callback under way, so the source is not cancelled after it is handed out again.
-            stopped.Dispose();
-            ReturnRequestSource(cts);
+            SendDone(request);
         }
+    }
+
+    /// <summary>Encodes the batches in <paramref name="magic"/>'s format and calls the transport, bounded.</summary>
+    private ValueTask<ProduceResult> Produce(SendOutcome request, byte magic, long deadlineMs)
+    {
+        var parts = request.Parts;
+        parts.Clear();
+        foreach (var b in request.Batches)
+        {
+            Encode(b, magic);
+            parts.Add(new ProducePartitionData(b.Owner.Topic, b.Owner.Partition, b.WireArena.MemoryForRequest()));
+        }
+        // The connection enforces the request timeout; this bound only guards against a transport that never answers.
+        var boundMs = (long)(_options.RequestTimeout + TimeSpan.FromSeconds(5)).TotalMilliseconds;
+        var cts = request.Source!;
+        if (NowMs + boundMs < deadlineMs)
+        {
+            request.ExpiryFirst = false;
+            cts.CancelAfter(TimeSpan.FromMilliseconds(boundMs));
+        }
+        return Bounded(_transport.ProduceAsync(request.Broker, request.Call, cts.Token), cts.Token);
+    }
+
+    /// <summary>Finishes the exchange <see cref="BeginSend"/> started: its result or error, then <see cref="SendDone"/>.</summary>
+    private void EndSend(SendOutcome request, ValueTask<ProduceResult> producing)
+    {
+        try
+        {
+            request.Result = producing.GetAwaiter().GetResult();
+        }
+        catch (Exception ex)
+        {
+            SendFailed(request, ex);
+        }
+        finally
+        {
+            SendDone(request);
+        }
+    }
+
+    private void SendFailed(SendOutcome request, Exception ex)
+    {
+        var cts = request.Source!;
+        if (ex is OperationCanceledException && request.ExpiryFirst && cts.IsCancellationRequested && !_stop.IsCancellationRequested)
+        {
+            var broker = request.Broker;
+            ProducerLog.RequestAbandonedAtDeliveryDeadline(_log, broker, request.Batches.Count, NowMs - request.SentMs);
+            request.Error = new TimeoutException(
+                $"No answer from broker {broker} before the delivery deadline of a batch in the request ({NowMs - request.SentMs} ms after it was sent); " +
+                "the request was abandoned, so its records may or may not have been written.");
+            return;
+        }
+        request.Error = ex;
+    }
+
+    private void SendDone(SendOutcome request)
+    {
+        // Dispose waits for a stop callback under way, so the source is not cancelled after it is handed out again.
+        request.Stopped.Dispose();
+        request.Stopped = default;
+        ReturnRequestSource(request.Source!);
+        request.Source = null;
         // The request has been written (and answered): drop the wire copies now rather than at completion, so that
         // only batches in flight hold two buffers. A retry encodes again.
-        foreach (var b in batches)
+        foreach (var b in request.Batches)
         {
             b.ReleaseWire();
         }
