@@ -41,6 +41,35 @@ public class Crc32CTests
         Assert.Equal(~Crc32C.UpdateSoftware(0xFFFFFFFF, data.AsSpan(3)), Crc32C.Compute(data.AsSpan(3)));
     }
 
+    [Fact]
+    public void FoldingMatchesTheTableAtEveryLengthAlignmentAndStartingValue()
+    {
+        // The 512-bit carry-less folding path (AVX-512 VPCLMULQDQ). On a machine without it Compute takes the CRC
+        // instruction, which the other tests check; this one then checks only that Compute still agrees.
+        var random = new Random(20261204);
+        var data = new byte[70_000 + 3];
+        random.NextBytes(data);
+        for (var length = 256; length <= 1400; length++)
+        {
+            var offset = length % 4;
+            var start = (uint)random.Next() ^ ((uint)random.Next() << 16);
+            var slice = data.AsSpan(offset, length);
+            var expected = Crc32C.UpdateSoftware(start, slice);
+            Assert.Equal(expected, Crc32C.Update(start, slice));
+            if (Crc32C.IsFoldAccelerated) Assert.Equal(expected, Crc32C.UpdateFolded(start, slice));
+        }
+        for (var k = 0; k < 60; k++)
+        {
+            var length = random.Next(256, 70_000);
+            var offset = random.Next(0, 4);
+            var start = (uint)random.Next() ^ ((uint)random.Next() << 16);
+            var slice = data.AsSpan(offset, length);
+            var expected = Crc32C.UpdateSoftware(start, slice);
+            Assert.Equal(expected, Crc32C.Update(start, slice));
+            if (Crc32C.IsFoldAccelerated) Assert.Equal(expected, Crc32C.UpdateFolded(start, slice));
+        }
+    }
+
     [Property(MaxTest = 300)]
     public bool HardwareAndTableAgree(byte[] data, int split)
     {
