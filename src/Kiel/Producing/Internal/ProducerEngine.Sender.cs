@@ -12,15 +12,12 @@ internal sealed partial class ProducerEngine
     private sealed class SendOutcome
     {
         private readonly ProducerEngine _engine;
-        private readonly Action _onSent;
         private readonly Action _onProduced;
-        private ValueTask _sending;
         private ValueTask<ProduceResult> _producing;
 
         public SendOutcome(ProducerEngine engine)
         {
             _engine = engine;
-            _onSent = OnSent;
             _onProduced = OnProduced;
             Call = new ProduceCall((short)engine._options.Acks, (int)engine._options.RequestTimeout.TotalMilliseconds, Parts)
             {
@@ -47,18 +44,10 @@ internal sealed partial class ProducerEngine
         /// <summary>Sends the request; the outcome is queued for the sender when it is known.</summary>
         public void Start()
         {
-            if (_engine.BeginSend(this, out _producing, out var slow))
-            {
-                // The usual path: the transport call is awaited by a continuation, so no state machine is boxed.
-                if (_producing.IsCompleted) OnProduced();
-                else _producing.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_onProduced);
-                return;
-            }
-            _sending = slow;
-            if (_sending.IsCompleted) OnSent();
-            // A continuation rather than an awaiting method: no state machine of its own, and the pooled one of
-            // SendSlowAsync goes back to its pool when GetResult is called here.
-            else _sending.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_onSent);
+            // A continuation rather than an awaiting method: no state machine is boxed for the exchange.
+            _producing = _engine.BeginSend(this);
+            if (_producing.IsCompleted) OnProduced();
+            else _producing.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_onProduced);
         }
 
         private void OnProduced()
@@ -66,16 +55,6 @@ internal sealed partial class ProducerEngine
             var producing = _producing;
             _producing = default;
             _engine.EndSend(this, producing);
-            _engine._outcomes.Enqueue(this);
-            _engine._wake.Set();
-        }
-
-        private void OnSent()
-        {
-            var sending = _sending;
-            _sending = default;
-            try { sending.GetAwaiter().GetResult(); }
-            catch (Exception e) { Error ??= e; } // SendSlowAsync catches everything; this is a safety net
             _engine._outcomes.Enqueue(this);
             _engine._wake.Set();
         }
@@ -389,12 +368,12 @@ internal sealed partial class ProducerEngine
     }
 
     /// <summary>
-    /// Starts the exchange of <paramref name="request"/>. True with <paramref name="producing"/>, the transport call (or
-    /// the error that stopped it), for <see cref="EndSend"/> to finish: the usual path, which boxes no state machine (an
-    /// awaited record costs one request, so a per-request box is a per-record allocation). False with
-    /// <paramref name="slow"/> when the record format is not known yet (a connection still to be opened).
+    /// Starts the exchange of <paramref name="request"/> and returns the transport call (or the error that stopped it),
+    /// for <see cref="EndSend"/> to finish. The usual path boxes no state machine (an awaited record costs one request,
+    /// so a per-request box is a per-record allocation); only a record format not known yet (a connection still to be
+    /// opened) takes <see cref="ProduceLaterAsync"/>.
     /// </summary>
-    private bool BeginSend(SendOutcome request, out ValueTask<ProduceResult> producing, out ValueTask slow)
+    private ValueTask<ProduceResult> BeginSend(SendOutcome request)
     {
         var broker = request.Broker;
         // The request lives no longer than its batches may: at the earliest delivery deadline among them it is abandoned
@@ -409,46 +388,28 @@ internal sealed partial class ProducerEngine
         request.Source = cts;
         request.SentMs = NowMs;
         request.ExpiryFirst = true;
-        slow = default;
         try
         {
             // Clamped: a timer takes at most about 49 days, and a DeliveryTimeout may be longer (the request bound ends first then).
             cts.CancelAfter(TimeSpan.FromMilliseconds(Math.Clamp(deadlineMs - request.SentMs, 1, int.MaxValue)));
             request.Stopped = _stop.Token.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), cts);
             var magicTask = _transport.GetRecordMagicAsync(broker, cts.Token);
-            if (!magicTask.IsCompletedSuccessfully)
-            {
-                producing = default;
-                slow = SendSlowAsync(request, magicTask, deadlineMs);
-                return false;
-            }
-            producing = Produce(request, magicTask.Result, deadlineMs);
+            return magicTask.IsCompletedSuccessfully
+                ? Produce(request, magicTask.Result, deadlineMs)
+                : ProduceLaterAsync(request, magicTask, deadlineMs);
         }
         catch (Exception ex)
         {
-            producing = ValueTask.FromException<ProduceResult>(ex);
+            return ValueTask.FromException<ProduceResult>(ex);
         }
-        return true;
     }
 
     /// <summary><see cref="BeginSend"/>'s other path: waits for the record format first.</summary>
-    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask SendSlowAsync(SendOutcome request, ValueTask<byte> magicTask, long deadlineMs)
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<ProduceResult> ProduceLaterAsync(SendOutcome request, ValueTask<byte> magicTask, long deadlineMs)
     {
-        try
-        {
-            var magic = magicTask.IsCompletedSuccessfully ? magicTask.Result
-                : await Bounded(magicTask, request.Source!.Token).ConfigureAwait(false);
-            request.Result = await Produce(request, magic, deadlineMs).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            SendFailed(request, ex);
-        }
-        finally
-        {
-            SendDone(request);
-        }
+        var magic = await Bounded(magicTask, request.Source!.Token).ConfigureAwait(false);
+        return await Produce(request, magic, deadlineMs).ConfigureAwait(false);
     }
 
     /// <summary>Encodes the batches in <paramref name="magic"/>'s format and calls the transport, bounded.</summary>
