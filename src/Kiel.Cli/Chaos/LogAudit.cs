@@ -9,16 +9,13 @@ namespace Kiel.Cli.Chaos;
 /// Reads the whole topic back after a campaign (every partition from its start to its high watermark, straight from
 /// the cluster, no proxy, no faults) and checks the log itself: every acknowledged record is at the offset its
 /// delivery report gave, and in each partition the first copies of the producer's records come in strictly increasing
-/// sequence order (an idempotent producer never reorders). Second copies are counted: the mock does not deduplicate
-/// a plain idempotent producer's retries (see ../shared/peers/test-peers.md, Produce).
+/// sequence order (<see cref="LogCheck.Analyze"/>).
 /// </summary>
 internal static class LogAudit
 {
-    public sealed record Result(long Records, long LogDuplicates, IReadOnlyList<string> Misplaced, long MisplacedCount, IReadOnlyList<string> OrderViolations, long OrderViolationCount);
-
     /// <summary>Reads the topic through <paramref name="bootstrap"/> and checks it against <paramref name="acked"/>: for each
     /// sequence number, the partition and offset of its delivery report (partition -1: not acked).</summary>
-    public static async Task<Result> RunAsync(string bootstrap, string topic, int partitions, IReadOnlyList<(int Partition, long Offset)> acked,
+    public static async Task<LogCheck.Result> RunAsync(string bootstrap, string topic, int partitions, IReadOnlyList<(int Partition, long Offset)> acked,
         ILoggerFactory? loggerFactory, CancellationToken ct)
     {
         var logs = new List<long>[partitions];
@@ -69,66 +66,6 @@ internal static class LogAudit
             }
         }
 
-        var seen = new HashSet<long>();
-        long records = 0;
-        long logDuplicates = 0;
-        long orderCount = 0;
-        var order = new List<string>();
-        for (var p = 0; p < partitions; p++)
-        {
-            long previous = -1;
-            for (var o = 0; o < logs[p].Count; o++)
-            {
-                var seq = logs[p][o];
-                if (seq < 0)
-                {
-                    continue;
-                }
-
-                records++;
-                if (!seen.Add(seq))
-                {
-                    // A second copy: the embedded cluster (librdkafka's mock) does not check a plain idempotent producer's
-                    // sequence numbers, so a retry after a lost response (a cut connection) is appended again where a
-                    // real broker would answer DUPLICATE_SEQUENCE_NUMBER. Counted, and left out of the order check.
-                    logDuplicates++;
-                    continue;
-                }
-
-                if (seq <= previous)
-                {
-                    orderCount++;
-                    if (order.Count < 10)
-                    {
-                        order.Add(FormattableString.Invariant($"{p}/{o} holds record {seq} after record {previous}"));
-                    }
-                }
-
-                previous = Math.Max(previous, seq);
-            }
-        }
-
-        long misplacedCount = 0;
-        var misplaced = new List<string>();
-        for (var seq = 0; seq < acked.Count; seq++)
-        {
-            var (p, o) = acked[seq];
-            if (p < 0)
-            {
-                continue;
-            }
-
-            var at = p < partitions && o < logs[p].Count ? logs[p][(int)o] : -1;
-            if (at != seq)
-            {
-                misplacedCount++;
-                if (misplaced.Count < 10)
-                {
-                    misplaced.Add(FormattableString.Invariant($"record {seq} acked at {p}/{o}, the log holds {(at < 0 ? "nothing" : $"record {at}")} there"));
-                }
-            }
-        }
-
-        return new Result(records, logDuplicates, misplaced, misplacedCount, order, orderCount);
+        return LogCheck.Analyze(logs, acked);
     }
 }
