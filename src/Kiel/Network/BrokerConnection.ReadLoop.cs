@@ -183,8 +183,8 @@ internal partial class BrokerConnection
         var tags = _tags;
         tags.Add("kafka.api", NetworkMetrics.ApiName(pending.ApiKey));
         NetworkMetrics.RequestDuration.Record(elapsed.TotalSeconds, tags);
-        var frame = new ResponseFrame(buffer, offset, size - offset, pending.ApiKey, pending.Version, correlationId, Endpoint);
-        if (!pending.TrySetResult(frame)) frame.Dispose(); // the caller gave up waiting
+        var frame = RentResponseFrame().Set(buffer, offset, size - offset, pending.ApiKey, pending.Version, correlationId);
+        if (!pending.TrySetResult(frame)) frame.Recycle(); // the caller gave up waiting: the frame is still only ours
     }
 
     private bool ForgetNoReplyId(int correlationId)

@@ -255,7 +255,7 @@ internal partial class BrokerConnection : IAsyncDisposable
         if (!_slots.Wait(0)) return SendQueuedAsync(request, version, start, limit, cancellationToken);
         // Fast path: a free slot and a write that completes at once allocate no state machine.
         // A free slot: the frame is queued (and written at once when no write is under way) without a state machine.
-        var pending = new PendingRequest(request.ApiKey, version, start, start + (long)(limit.TotalSeconds * _time.TimestampFrequency), limit);
+        var pending = RentRequest().Start(request.ApiKey, version, start, start + (long)(limit.TotalSeconds * _time.TimestampFrequency), limit);
         try
         {
             _ = Enqueue(request, version, pending, waitForWrite: false);
@@ -271,7 +271,7 @@ internal partial class BrokerConnection : IAsyncDisposable
     private async ValueTask<ResponseFrame> SendQueuedAsync(IRequestMessage request, short version, long start, TimeSpan limit, CancellationToken cancellationToken)
     {
         await AcquireSlotAsync(request.ApiKey, version, limit, cancellationToken).ConfigureAwait(false);
-        var pending = new PendingRequest(request.ApiKey, version, start, start + (long)(limit.TotalSeconds * _time.TimestampFrequency), limit);
+        var pending = RentRequest().Start(request.ApiKey, version, start, start + (long)(limit.TotalSeconds * _time.TimestampFrequency), limit);
         _ = Enqueue(request, version, pending, waitForWrite: false);
         pending.RegisterCancellation(cancellationToken);
         return await pending.Task.ConfigureAwait(false);
@@ -283,8 +283,15 @@ internal partial class BrokerConnection : IAsyncDisposable
     public async ValueTask<TResponse> SendAsync<TResponse>(IRequestMessage<TResponse> request, short version, CancellationToken cancellationToken = default, TimeSpan? timeout = null)
         where TResponse : IResponseMessage<TResponse>
     {
-        using var frame = await SendRawAsync(request, version, cancellationToken, timeout).ConfigureAwait(false);
-        return frame.DecodeCopy<TResponse>();
+        var frame = await SendRawAsync(request, version, cancellationToken, timeout).ConfigureAwait(false);
+        try
+        {
+            return frame.DecodeCopy<TResponse>();
+        }
+        finally
+        {
+            frame.Recycle(); // every byte field was copied: nothing refers to the frame
+        }
     }
 
     /// <summary>Sends a request at the highest version both sides support within <see cref="KielApiVersions"/>, and decodes its response.</summary>
@@ -495,6 +502,52 @@ internal partial class BrokerConnection : IAsyncDisposable
             }
         }
         frame.Dispose();
+    }
+
+    // Requests answered by their reply, and response frames their callers recycled, reused for the next requests: an
+    // awaited record is one request, and these two were most of what it allocated. See PendingRequest and ResponseFrame.
+    private readonly Stack<PendingRequest> _requestPool = new();
+    private readonly Stack<ResponseFrame> _responsePool = new();
+    private const int ExchangePoolSize = 64;
+
+    /// <summary>How many requests and response frames wait in the pools (for tests).</summary>
+    internal (int Requests, int Frames) PooledExchangeObjects
+    {
+        get
+        {
+            int requests, frames;
+            lock (_requestPool) requests = _requestPool.Count;
+            lock (_responsePool) frames = _responsePool.Count;
+            return (requests, frames);
+        }
+    }
+
+    private PendingRequest RentRequest()
+    {
+        lock (_requestPool)
+            if (_requestPool.TryPop(out var request)) return request;
+        return new PendingRequest(this);
+    }
+
+    /// <summary>Takes back a request whose reply its caller has read (<see cref="PendingRequest"/>).</summary>
+    internal void ReturnRequest(PendingRequest request)
+    {
+        lock (_requestPool)
+            if (_requestPool.Count < ExchangePoolSize) _requestPool.Push(request);
+    }
+
+    private ResponseFrame RentResponseFrame()
+    {
+        lock (_responsePool)
+            if (_responsePool.TryPop(out var frame)) return frame;
+        return new ResponseFrame(this);
+    }
+
+    /// <summary>Takes back a frame its caller recycled (<see cref="ResponseFrame.Recycle"/>).</summary>
+    internal void ReturnResponseFrame(ResponseFrame frame)
+    {
+        lock (_responsePool)
+            if (_responsePool.Count < ExchangePoolSize) _responsePool.Push(frame);
     }
 
     /// <summary>The most bytes of small frames copied together into one write.</summary>

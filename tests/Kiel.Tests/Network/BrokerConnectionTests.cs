@@ -436,6 +436,56 @@ public sealed class BrokerConnectionTests
     }
 
     [Fact]
+    public async Task Answered_requests_and_read_frames_are_reused_and_abandoned_requests_are_not()
+    {
+        var release = new TaskCompletionSource();
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var broker = new ScriptedBroker(async c =>
+        {
+            if (await c.HandshakeAsync() is null) return;
+            while (await c.ReadRequestAsync() is { } r)
+            {
+                if (r.Body.Length > 0 && r.Body[0] == 9)
+                {
+                    // Held until the client has given up waiting, then answered anyway.
+                    held.TrySetResult();
+                    await release.Task;
+                }
+                await c.RespondAsync(r.CorrelationId, r.Body);
+            }
+        });
+        await using var conn = await BrokerConnection.ConnectAsync(broker.Endpoint, Options(), "test", Bounded());
+        // The handshake's frame was disposed, not recycled; its request was reused.
+        var (requests, frames) = conn.PooledExchangeObjects;
+        Assert.True(requests <= 1 && frames == 0, $"after the handshake: {requests} request(s), {frames} frame(s) pooled");
+
+        // Round trips one after another take the same request and frame back each time (the pools do not grow).
+        for (byte i = 0; i < 3; i++)
+        {
+            var reply = await conn.SendAsync(new TestRequest(Metadata, [i]), 0, Bounded());
+            Assert.Equal([i], reply.Body);
+        }
+        Assert.Equal((1, 1), conn.PooledExchangeObjects);
+
+        // A request whose caller gave up stays in the connection's table until its reply: it is never reused, and
+        // the late reply's frame goes back to the pool unread.
+        using var cts = new CancellationTokenSource();
+        var waiting = conn.SendAsync(new TestRequest(Metadata, [9]), 0, cts.Token).AsTask();
+        await held.Task.WaitAsync(Eventually.Deadline);
+        Assert.Equal((0, 1), conn.PooledExchangeObjects);
+        cts.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
+        release.SetResult();
+        Assert.True(await WaitUntilAsync(() => conn.InFlightCount == 0, TimeSpan.FromSeconds(10)));
+        Assert.Equal((0, 1), conn.PooledExchangeObjects);
+
+        // The next request is a new one, and it answers its own caller.
+        var next = await conn.SendAsync(new TestRequest(Metadata, [7]), 0, Bounded());
+        Assert.Equal([7], next.Body);
+        Assert.Equal((1, 1), conn.PooledExchangeObjects);
+    }
+
+    [Fact]
     public async Task An_UNSUPPORTED_VERSION_reply_whose_list_is_unreadable_retries_at_v0()
     {
         var versionsSeen = new List<short>();
@@ -499,6 +549,55 @@ public sealed class BrokerConnectionTests
         var last = await conn.SendAsync(new TestRequest(Metadata, [1]), 0, Bounded());
         Assert.Equal([1], last.Body);
         foreach (var cts in sources) cts.Dispose();
+    }
+
+    [Fact]
+    public async Task Reused_requests_answer_only_their_own_callers_when_cancellations_race_the_replies()
+    {
+        // Eight callers in a row each, every wait cancelled at a random moment around its reply: a request reused while
+        // a cancellation or a late reply could still reach it would hand one caller another's answer.
+        await using var broker = new ScriptedBroker(async c =>
+        {
+            if (await c.HandshakeAsync() is null) return;
+            while (await c.ReadRequestAsync() is { } r) await c.RespondAsync(r.CorrelationId, r.Body);
+        });
+        await using var conn = await BrokerConnection.ConnectAsync(broker.Endpoint, Options(requestTimeoutMs: 10_000), "test", Bounded());
+        var answered = 0;
+        var cancelled = 0;
+        var callers = Enumerable.Range(0, 8).Select(caller => Task.Run(async () =>
+        {
+            var random = new Random(caller);
+            for (var i = 0; i < 250; i++)
+            {
+                var payload = BitConverter.GetBytes(caller * 1000 + i);
+                using var cts = new CancellationTokenSource();
+                var cancel = random.Next(4) switch
+                {
+                    0 => Task.CompletedTask,
+                    1 => Task.Run(cts.Cancel),
+                    2 => Task.Run(async () => { await Task.Yield(); cts.Cancel(); }),
+                    _ => Task.Run(() => { Thread.SpinWait(random.Next(20_000)); cts.Cancel(); }),
+                };
+                try
+                {
+                    var reply = await conn.SendAsync(new TestRequest(Metadata, payload), 0, cts.Token);
+                    Assert.Equal(payload, reply.Body);
+                    Interlocked.Increment(ref answered);
+                }
+                catch (OperationCanceledException)
+                {
+                    Interlocked.Increment(ref cancelled);
+                }
+                await cancel;
+            }
+        })).ToArray();
+        await Task.WhenAll(callers).WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(2000, answered + cancelled);
+        Assert.True(answered > 0, "no request was answered");
+        Assert.True(conn.IsOpen);
+        Assert.True(await WaitUntilAsync(() => conn.InFlightCount == 0, TimeSpan.FromSeconds(10)));
+        var last = await conn.SendAsync(new TestRequest(Metadata, [1]), 0, Bounded());
+        Assert.Equal([1], last.Body);
     }
 
     private static async Task<bool> WaitUntilAsync(Func<bool> condition, TimeSpan timeout)

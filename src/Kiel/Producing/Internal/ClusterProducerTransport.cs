@@ -138,8 +138,15 @@ internal static class ProduceWire
         if (!frame.IsCompleted) return call.Completion.Await(frame, call, request);
         try
         {
-            using var answer = frame.GetAwaiter().GetResult();
-            return new ValueTask<ProduceResult>(ReadResult(call, request, answer));
+            var answer = frame.GetAwaiter().GetResult();
+            try
+            {
+                return new ValueTask<ProduceResult>(ReadResult(call, request, answer));
+            }
+            finally
+            {
+                answer.Recycle(); // read into the call's result; nothing refers to the frame
+            }
         }
         catch (Exception e)
         {

@@ -117,8 +117,15 @@ internal sealed class ProduceCallCompletion : IValueTaskSource<ProduceResult>
         ProduceResult result;
         try
         {
-            using var frame = frameTask.GetAwaiter().GetResult();
-            result = ProduceWire.ReadResult(call, request, frame);
+            var frame = frameTask.GetAwaiter().GetResult();
+            try
+            {
+                result = ProduceWire.ReadResult(call, request, frame);
+            }
+            finally
+            {
+                frame.Recycle(); // the answer is read into the call's result; nothing refers to the frame
+            }
         }
         catch (Exception e)
         {
