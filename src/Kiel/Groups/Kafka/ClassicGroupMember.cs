@@ -674,9 +674,9 @@ internal sealed class ClassicGroupMember : IGroupMember
 
     private async Task FailAsync(Exception error, CancellationToken stop)
     {
-        _failure = error;
         KafkaGroupLog.Failed(_logger, _groupId, _memberId, error.Message);
-        _listener.OnFailed(error);
+        // The partitions are reported lost before the consumer fails: an application that hears of the failure has
+        // already heard that it owns nothing.
         try
         {
             await LoseAsync(error.Message, resetMemberId: true, stop).ConfigureAwait(false);
@@ -684,6 +684,8 @@ internal sealed class ClassicGroupMember : IGroupMember
         catch (OperationCanceledException)
         {
         }
+        _failure = error;
+        _listener.OnFailed(error);
         TaskCompletionSource signal;
         lock (_gate) signal = _assigned;
         signal.TrySetException(error);

@@ -476,9 +476,8 @@ internal sealed class ConsumerGroupMember : IGroupMember
 
     private async Task FailAsync(Exception error, CancellationToken stop)
     {
-        _failure = error;
         ConsumerGroupLog.Failed(_logger, _settings.GroupId, _memberId, error.Message);
-        _listener.OnFailed(error);
+        // The partitions are reported lost before the consumer fails (as ClassicGroupMember).
         try
         {
             await LoseAsync("the member stops: " + error.Message, stop).ConfigureAwait(false);
@@ -486,6 +485,8 @@ internal sealed class ConsumerGroupMember : IGroupMember
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
         }
+        _failure = error;
+        _listener.OnFailed(error);
         TaskCompletionSource waiters;
         lock (_gate) waiters = _assigned;
         waiters.TrySetException(error);
