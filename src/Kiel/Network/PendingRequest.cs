@@ -15,11 +15,16 @@ namespace Kiel.Network;
 /// registration is disposed first, which waits for a callback still running. A request completed any other way
 /// (cancelled, timed out, failed) is never reused: a cancelled one stays in the table until its reply or the sweep.
 /// </remarks>
-internal sealed class PendingRequest : IValueTaskSource<ResponseFrame>
+internal sealed class PendingRequest : IValueTaskSource<ResponseFrame>, IThreadPoolWorkItem
 {
-    private ManualResetValueTaskSourceCore<ResponseFrame> _core = new() { RunContinuationsAsynchronously = true };
+    // Completed from the thread pool by the request itself (IThreadPoolWorkItem), so the caller's continuation runs
+    // there and never on the read loop, the sweep, a close or a cancelling thread; the core then runs it inline. With
+    // RunContinuationsAsynchronously the core queued a new work item object for every reply.
+    private ManualResetValueTaskSourceCore<ResponseFrame> _core;
     private readonly BrokerConnection? _home;
     private int _completed;
+    private ResponseFrame? _result;
+    private Exception? _error;
     private CancellationTokenRegistration _registration;
 
     /// <summary>A request that goes back to <paramref name="home"/>'s pool once its answer has been read.</summary>
@@ -71,7 +76,8 @@ internal sealed class PendingRequest : IValueTaskSource<ResponseFrame>
     {
         if (Interlocked.Exchange(ref _completed, 1) != 0) return false;
         _registration.Unregister();
-        _core.SetResult(frame);
+        _result = frame;
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
         return true;
     }
 
@@ -79,8 +85,21 @@ internal sealed class PendingRequest : IValueTaskSource<ResponseFrame>
     {
         if (Interlocked.Exchange(ref _completed, 1) != 0) return false;
         _registration.Unregister();
-        _core.SetException(error);
+        _error = error;
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
         return true;
+    }
+
+    /// <summary>Hands the outcome to the caller, whose continuation runs here. Once the core has it, the request may
+    /// already be reused (the caller read it and it went back to the pool): nothing is touched after that.</summary>
+    void IThreadPoolWorkItem.Execute()
+    {
+        var frame = _result;
+        var error = _error;
+        _result = null;
+        _error = null;
+        if (error is not null) _core.SetException(error);
+        else _core.SetResult(frame!);
     }
 
     private void TrySetCanceled(CancellationToken token) => TrySetException(new OperationCanceledException(token));
