@@ -506,49 +506,22 @@ internal partial class BrokerConnection : IAsyncDisposable
 
     // Requests answered by their reply, and response frames their callers recycled, reused for the next requests: an
     // awaited record is one request, and these two were most of what it allocated. See PendingRequest and ResponseFrame.
-    private readonly Stack<PendingRequest> _requestPool = new();
-    private readonly Stack<ResponseFrame> _responsePool = new();
     private const int ExchangePoolSize = 64;
+    private readonly SmallPool<PendingRequest> _requestPool = new(ExchangePoolSize);
+    private readonly SmallPool<ResponseFrame> _responsePool = new(ExchangePoolSize);
 
     /// <summary>How many requests and response frames wait in the pools (for tests).</summary>
-    internal (int Requests, int Frames) PooledExchangeObjects
-    {
-        get
-        {
-            int requests, frames;
-            lock (_requestPool) requests = _requestPool.Count;
-            lock (_responsePool) frames = _responsePool.Count;
-            return (requests, frames);
-        }
-    }
+    internal (int Requests, int Frames) PooledExchangeObjects => (_requestPool.Count, _responsePool.Count);
 
-    private PendingRequest RentRequest()
-    {
-        lock (_requestPool)
-            if (_requestPool.TryPop(out var request)) return request;
-        return new PendingRequest(this);
-    }
+    private PendingRequest RentRequest() => _requestPool.TryRent(out var request) ? request : new PendingRequest(this);
 
     /// <summary>Takes back a request whose reply its caller has read (<see cref="PendingRequest"/>).</summary>
-    internal void ReturnRequest(PendingRequest request)
-    {
-        lock (_requestPool)
-            if (_requestPool.Count < ExchangePoolSize) _requestPool.Push(request);
-    }
+    internal void ReturnRequest(PendingRequest request) => _requestPool.Return(request);
 
-    private ResponseFrame RentResponseFrame()
-    {
-        lock (_responsePool)
-            if (_responsePool.TryPop(out var frame)) return frame;
-        return new ResponseFrame(this);
-    }
+    private ResponseFrame RentResponseFrame() => _responsePool.TryRent(out var frame) ? frame : new ResponseFrame(this);
 
     /// <summary>Takes back a frame its caller recycled (<see cref="ResponseFrame.Recycle"/>).</summary>
-    internal void ReturnResponseFrame(ResponseFrame frame)
-    {
-        lock (_responsePool)
-            if (_responsePool.Count < ExchangePoolSize) _responsePool.Push(frame);
-    }
+    internal void ReturnResponseFrame(ResponseFrame frame) => _responsePool.Return(frame);
 
     /// <summary>The most bytes of small frames copied together into one write.</summary>
     internal const int CoalesceLimit = 64 * 1024;
