@@ -107,7 +107,7 @@ internal sealed class ClusterConsumerBackend : IConsumerBackend
         }
         catch
         {
-            frame.Dispose();
+            frame.Recycle(); // still only ours
             throw;
         }
     }

@@ -153,8 +153,7 @@ internal sealed partial class FetchEngine
             {
                 state.FetchPosition = next;
                 lease.AddReference();
-                Enqueue(new FetchedChunk(state, state.Version, lease, records[..scan.Bytes], entry.Offset, next, partition.AbortedTransactions,
-                    _options.IsolationLevel == IsolationLevel.ReadCommitted, _options.CheckCrcs, _options.MaxDecompressedBatchBytes));
+                Enqueue(NewChunk(state, lease, records[..scan.Bytes], entry.Offset, next, partition.AbortedTransactions));
             }
             state.Resetting = true;
             Enqueue(new FetchedChunk(state, state.Version, error));
@@ -186,8 +185,8 @@ internal sealed partial class FetchEngine
 
     private FetchedChunk NewChunk(PartitionState state, FetchLease lease, ReadOnlyMemory<byte> data, long fetchOffset, long nextOffset,
         IReadOnlyList<AbortedTransaction>? aborted) =>
-        new(state, state.Version, lease, data, fetchOffset, nextOffset, aborted, _options.IsolationLevel == IsolationLevel.ReadCommitted,
-            _options.CheckCrcs, _options.MaxDecompressedBatchBytes);
+        (_chunkPool.TryRent(out var chunk) ? chunk : new FetchedChunk()).Open(state, state.Version, lease, data, fetchOffset, nextOffset, aborted,
+            _options.IsolationLevel == IsolationLevel.ReadCommitted, _options.CheckCrcs, _options.MaxDecompressedBatchBytes);
 
     /// <summary>
     /// Checks the checksums of the records <see cref="HandleFetchResponse"/> deferred, outside the engine's lock and

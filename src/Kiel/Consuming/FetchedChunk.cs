@@ -25,13 +25,28 @@ internal sealed class FetchedChunk : IDisposable
     private static int s_pooledCursors;
     private const int MaxPooledCursors = 1024;
 
+    private int _released;
+
     private AbortedTransaction[]? _aborted;
     private int _abortedIndex;
     private HashSet<long>? _abortingProducers;
 
     internal FetchedChunk(PartitionState state, int version, FetchLease? lease, ReadOnlyMemory<byte> data, long fetchOffset,
         long nextOffset, IReadOnlyList<AbortedTransaction>? aborted, bool readCommitted, bool checkCrcs = true,
-        int maxDecompressedBytes = CompressionCodec.DefaultMaxDecompressedBytes)
+        int maxDecompressedBytes = CompressionCodec.DefaultMaxDecompressedBytes) =>
+        Open(state, version, lease, data, fetchOffset, nextOffset, aborted, readCommitted, checkCrcs, maxDecompressedBytes);
+
+    /// <summary>An empty chunk of records, for <see cref="Open"/>.</summary>
+    internal FetchedChunk() => State = null!;
+
+    /// <summary>
+    /// Fills a new chunk, or one the engine took back (<see cref="FetchEngine.Release"/>): a chunk of records is reused
+    /// once it has been released, which is the last thing any holder does with it.
+    /// </summary>
+    [System.Diagnostics.CodeAnalysis.MemberNotNull(nameof(State))]
+    internal FetchedChunk Open(PartitionState state, int version, FetchLease? lease, ReadOnlyMemory<byte> data, long fetchOffset,
+        long nextOffset, IReadOnlyList<AbortedTransaction>? aborted, bool readCommitted, bool checkCrcs,
+        int maxDecompressedBytes)
     {
         State = state;
         Version = version;
@@ -40,6 +55,11 @@ internal sealed class FetchedChunk : IDisposable
         _data = data;
         FetchOffset = fetchOffset;
         NextOffset = nextOffset;
+        Delivered = 0;
+        _aborted = null;
+        _abortedIndex = 0;
+        _abortingProducers?.Clear();
+        Volatile.Write(ref _released, 0);
         var cursor = RentCursor();
         cursor.VerifyBatchCrc = false; // the scan checked every batch before this chunk was made
         cursor.VerifyInnerCrc = checkCrcs;
@@ -54,6 +74,7 @@ internal sealed class FetchedChunk : IDisposable
             _aborted = [.. aborted];
             Array.Sort(_aborted, static (a, b) => a.FirstOffset.CompareTo(b.FirstOffset));
         }
+        return this;
     }
 
     /// <summary>A chunk that carries an error for the application instead of records.</summary>
@@ -65,17 +86,17 @@ internal sealed class FetchedChunk : IDisposable
         Error = error;
     }
 
-    public PartitionState State { get; }
+    public PartitionState State { get; private set; }
 
-    public int Version { get; }
+    public int Version { get; private set; }
 
-    public TopicPartition TopicPartition { get; }
+    public TopicPartition TopicPartition { get; private set; }
 
     /// <summary>The offset the Fetch asked for; records below it are skipped.</summary>
-    public long FetchOffset { get; }
+    public long FetchOffset { get; private set; }
 
     /// <summary>The offset after the last complete batch of this chunk.</summary>
-    public long NextOffset { get; }
+    public long NextOffset { get; private set; }
 
     /// <summary>Bytes counted against the prefetch bound.</summary>
     public int Bytes => _data.Length;
@@ -150,6 +171,9 @@ internal sealed class FetchedChunk : IDisposable
         if (!cursor.MoveNextRecord(set, out var marker) || marker.IsKeyNull || marker.Key.Length < ControlRecord.KeySize) return false;
         return ControlRecord.ReadType(marker.Key) == ControlRecordType.Abort;
     }
+
+    /// <summary>True the first time only: the engine's <see cref="FetchEngine.Release"/> counts, and reuses, a chunk once.</summary>
+    internal bool TryMarkReleased() => Interlocked.Exchange(ref _released, 1) == 0;
 
     public void Dispose()
     {

@@ -79,7 +79,14 @@ internal sealed class FetchResponseView(short version, short errorCode, int sess
     public int SessionId { get; } = sessionId;
     public List<FetchPartitionResponse> Partitions { get; } = partitions;
 
-    public void Dispose() => Interlocked.Exchange(ref _buffer, null)?.Dispose();
+    /// <summary>Releases the receive buffer. The view holds the only reference to a connection's response frame, so
+    /// the frame goes back to its connection's pool (<see cref="Network.ResponseFrame.Recycle"/>).</summary>
+    public void Dispose()
+    {
+        var buffer = Interlocked.Exchange(ref _buffer, null);
+        if (buffer is Network.ResponseFrame frame) frame.Recycle();
+        else buffer?.Dispose();
+    }
 }
 
 /// <summary>One partition of a ListOffsets: <paramref name="Timestamp"/> in ms, or -2 (earliest) / -1 (latest).</summary>

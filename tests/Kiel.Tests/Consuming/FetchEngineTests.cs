@@ -39,6 +39,61 @@ public class FetchEngineTests
     }
 
     [Fact]
+    public async Task Released_chunks_are_reused_for_later_answers_and_read_their_own_records()
+    {
+        var backend = new FakeBackend();
+        backend.CreateTopic("t", 1);
+        await using var engine = new FetchEngine(backend, EngineHarness.Options());
+        engine.Assign(P0, 0);
+        var seen = new HashSet<FetchedChunk>(ReferenceEqualityComparer.Instance);
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        long expected = 0;
+        var takes = 0;
+        for (var round = 0; round < 20; round++)
+        {
+            // One answer at a time: the next set is appended only after the previous chunk was read and released.
+            backend.Append(P0, TestBatches.V2(round * 5, 5, prefix: $"r{round}-"));
+            while (expected < (round + 1) * 5)
+            {
+                var chunk = await engine.TakeAsync(bound.Token);
+                takes++;
+                seen.Add(chunk);
+                try
+                {
+                    Assert.Null(chunk.Error);
+                    while (chunk.IsCurrent && chunk.TryReadNext(out var r))
+                    {
+                        Assert.Equal(expected, r.Offset);
+                        Assert.Equal($"r{round}-{expected}", System.Text.Encoding.UTF8.GetString(r.Value));
+                        expected++;
+                    }
+                }
+                finally
+                {
+                    engine.Release(chunk);
+                }
+            }
+        }
+        Assert.Equal(100, expected);
+        // Every answer after the first could take a released chunk back (a fetch under way may still make a new one).
+        Assert.True(seen.Count <= 3, $"{seen.Count} chunk objects for {takes} answers");
+    }
+
+    [Fact]
+    public async Task A_chunk_released_twice_is_counted_and_pooled_once()
+    {
+        var backend = Backend(partitions: 1, setsPerPartition: 1);
+        await using var engine = new FetchEngine(backend, EngineHarness.Options());
+        engine.Assign(P0, 0);
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var chunk = await engine.TakeAsync(bound.Token);
+        var pooled = engine.PooledChunks;
+        engine.Release(chunk);
+        engine.Release(chunk);
+        Assert.Equal(pooled + 1, engine.PooledChunks);
+    }
+
+    [Fact]
     public async Task Starts_inside_a_compressed_set_without_redelivering_lower_offsets()
     {
         var backend = Backend(partitions: 1);

@@ -552,6 +552,22 @@ public sealed class BrokerConnectionTests
     }
 
     [Fact]
+    public async Task A_fetch_answers_frame_goes_back_to_the_pool_once_when_its_view_is_disposed()
+    {
+        await using var broker = new ScriptedBroker(EchoAsync);
+        await using var conn = await BrokerConnection.ConnectAsync(broker.Endpoint, Options(), "test", Bounded());
+        var frame = await conn.SendRawAsync(new TestRequest(ApiKey.Fetch, [5]), 0, Bounded());
+        Assert.Equal(0, conn.PooledExchangeObjects.Frames);
+        var view = new Kiel.Consuming.FetchResponseView(0, 0, 0, [], frame);
+
+        view.Dispose();
+        Assert.Equal(1, conn.PooledExchangeObjects.Frames);
+        Assert.Throws<ObjectDisposedException>(() => frame.Body);
+        view.Dispose(); // a second release (the lease's and a direct one) does not return it twice
+        Assert.Equal(1, conn.PooledExchangeObjects.Frames);
+    }
+
+    [Fact]
     public async Task Reused_requests_answer_only_their_own_callers_when_cancellations_race_the_replies()
     {
         // Eight callers in a row each, every wait cancelled at a random moment around its reply: a request reused while
