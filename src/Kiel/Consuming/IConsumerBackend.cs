@@ -70,23 +70,18 @@ internal readonly struct FetchPartitionResponse
 }
 
 /// <summary>A decoded Fetch response. Disposing it releases the receive buffer its records point into.</summary>
-internal sealed class FetchResponseView(short version, short errorCode, int sessionId, List<FetchPartitionResponse> partitions, IDisposable? buffer) : IDisposable
+internal sealed class FetchResponseView(short version, short errorCode, int sessionId, List<FetchPartitionResponse> partitions, Network.ResponseFrame? frame) : IDisposable
 {
-    private IDisposable? _buffer = buffer;
+    private Network.ResponseFrame? _frame = frame;
 
     public short Version { get; } = version;
     public short ErrorCode { get; } = errorCode;
     public int SessionId { get; } = sessionId;
     public List<FetchPartitionResponse> Partitions { get; } = partitions;
 
-    /// <summary>Releases the receive buffer. The view holds the only reference to a connection's response frame, so
-    /// the frame goes back to its connection's pool (<see cref="Network.ResponseFrame.Recycle"/>).</summary>
-    public void Dispose()
-    {
-        var buffer = Interlocked.Exchange(ref _buffer, null);
-        if (buffer is Network.ResponseFrame frame) frame.Recycle();
-        else buffer?.Dispose();
-    }
+    /// <summary>Releases the receive buffer. The view holds the only reference to its response frame, so the frame
+    /// goes back to its connection's pool (<see cref="Network.ResponseFrame.Recycle"/>).</summary>
+    public void Dispose() => Interlocked.Exchange(ref _frame, null)?.Recycle();
 }
 
 /// <summary>One partition of a ListOffsets: <paramref name="Timestamp"/> in ms, or -2 (earliest) / -1 (latest).</summary>

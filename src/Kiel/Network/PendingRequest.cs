@@ -21,14 +21,14 @@ internal sealed class PendingRequest : IValueTaskSource<ResponseFrame>, IThreadP
     // there and never on the read loop, the sweep, a close or a cancelling thread; the core then runs it inline. With
     // RunContinuationsAsynchronously the core queued a new work item object for every reply.
     private ManualResetValueTaskSourceCore<ResponseFrame> _core;
-    private readonly BrokerConnection? _home;
+    private readonly BrokerConnection _home;
     private int _completed;
     private ResponseFrame? _result;
     private Exception? _error;
     private CancellationTokenRegistration _registration;
 
     /// <summary>A request that goes back to <paramref name="home"/>'s pool once its answer has been read.</summary>
-    public PendingRequest(BrokerConnection? home) => _home = home;
+    public PendingRequest(BrokerConnection home) => _home = home;
 
     /// <summary>Sets the request up for one exchange; a new or recycled instance only.</summary>
     public PendingRequest Start(ApiKey apiKey, short version, long startTimestamp, long deadline, TimeSpan timeout)
@@ -108,16 +108,13 @@ internal sealed class PendingRequest : IValueTaskSource<ResponseFrame>, IThreadP
     {
         // Throws for a request that did not get its reply, which is never reused; only the read loop sets a result.
         var frame = _core.GetResult(token);
-        if (_home is { } home)
-        {
-            // The caller registered (if at all) before it could see the result; disposing waits for a callback that
-            // is still running (it found the request completed and did nothing).
-            _registration.Dispose();
-            _registration = default;
-            _core.Reset();
-            Volatile.Write(ref _completed, 0);
-            home.ReturnRequest(this);
-        }
+        // The caller registered (if at all) before it could see the result; disposing waits for a callback that is
+        // still running (it found the request completed and did nothing).
+        _registration.Dispose();
+        _registration = default;
+        _core.Reset();
+        Volatile.Write(ref _completed, 0);
+        _home.ReturnRequest(this);
         return frame;
     }
 

@@ -138,15 +138,7 @@ internal static class ProduceWire
         if (!frame.IsCompleted) return call.Completion.Await(frame, call, request);
         try
         {
-            var answer = frame.GetAwaiter().GetResult();
-            try
-            {
-                return new ValueTask<ProduceResult>(ReadResult(call, request, answer));
-            }
-            finally
-            {
-                answer.Recycle(); // read into the call's result; nothing refers to the frame
-            }
+            return new ValueTask<ProduceResult>(ReadResult(call, request, frame.GetAwaiter().GetResult()));
         }
         catch (Exception e)
         {
@@ -164,12 +156,20 @@ internal static class ProduceWire
     }
 
     /// <summary>Reads the answer to <paramref name="request"/> into the call's result, which is reused: the engine has
-    /// read it before it sends the same call again.</summary>
+    /// read it before it sends the same call again. The result keeps nothing of the frame, which is recycled (read or
+    /// not): the caller must not touch it afterwards.</summary>
     internal static ProduceResult ReadResult(ProduceCall call, ProduceRequest request, ResponseFrame frame)
     {
-        var result = call.Result ??= new ProduceResult(new List<ProducePartitionResult>(call.Partitions.Count));
-        ReadAnswer(frame.Body.Span, frame.Version, request, result.Partitions);
-        return result;
+        try
+        {
+            var result = call.Result ??= new ProduceResult(new List<ProducePartitionResult>(call.Partitions.Count));
+            ReadAnswer(frame.Body.Span, frame.Version, request, result.Partitions);
+            return result;
+        }
+        finally
+        {
+            frame.Recycle();
+        }
     }
 
     /// <summary>

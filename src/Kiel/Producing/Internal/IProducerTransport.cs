@@ -117,15 +117,7 @@ internal sealed class ProduceCallCompletion : IValueTaskSource<ProduceResult>
         ProduceResult result;
         try
         {
-            var frame = frameTask.GetAwaiter().GetResult();
-            try
-            {
-                result = ProduceWire.ReadResult(call, request, frame);
-            }
-            finally
-            {
-                frame.Recycle(); // the answer is read into the call's result; nothing refers to the frame
-            }
+            result = ProduceWire.ReadResult(call, request, frameTask.GetAwaiter().GetResult());
         }
         catch (Exception e)
         {
