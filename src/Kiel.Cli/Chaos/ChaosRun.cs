@@ -664,10 +664,11 @@ internal sealed class ChaosRun(ChaosSettings settings, ILoggerFactory? loggerFac
         }
 
         var lost = new List<string>();
-        for (var seq = 0; seq < acked.Length && lost.Count < 20; seq++)
+        long lostCount = 0;
+        for (var seq = 0; seq < acked.Length; seq++)
         {
             var (p, o) = acked[seq];
-            if (p >= 0 && _tracker.TimesConsumed(p, o) == 0)
+            if (p >= 0 && _tracker.TimesConsumed(p, o) == 0 && lostCount++ < 20)
             {
                 lost.Add(FormattableString.Invariant($"record {seq} at {p}/{o}"));
             }
@@ -676,7 +677,6 @@ internal sealed class ChaosRun(ChaosSettings settings, ILoggerFactory? loggerFac
         // A retry's report may name the mock's second copy of a record, after later records (LogCheck's remarks).
         var orderViolations = LogCheck.ReportOrder(acked, settings.Partitions, audit?.AckedAtLaterCopy);
 
-        var lostCount = acked.LongCount(a => a.Partition >= 0 && _tracker.TimesConsumed(a.Partition, a.Offset) == 0);
         var s = _tracker.Snapshot();
         var longestConsumeMs = _members.Count == 0 ? 0 : _members.Max(m => m.State.LongestCallMs);
         var maxStall = Math.Max(Math.Max(_longestDeliveryMs, _longestProduceCallMs), longestConsumeMs);
