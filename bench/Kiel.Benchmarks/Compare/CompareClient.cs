@@ -85,6 +85,7 @@ internal static class CompareClient
         private readonly long _start;
         // KIEL_BENCH_ALLOC_TICKS=1: which types the window allocates (sampled; the listener adds allocations of its own).
         private readonly Producing.AllocationTicks? _ticks;
+        private readonly (long Misses, long MissBytes, long Dropped) _pool0;
 
         public Window()
         {
@@ -92,6 +93,7 @@ internal static class CompareClient
             GC.Collect();
             GC.WaitForPendingFinalizers();
             _cpu0 = ProcessUsage.Now().CpuUs;
+            _pool0 = Kiel.Producing.Internal.BatchBufferPool.Stats;
             _alloc0 = GC.GetTotalAllocatedBytes(precise: true);
             _start = Stopwatch.GetTimestamp();
         }
@@ -114,7 +116,8 @@ internal static class CompareClient
                 _ticks.Dispose();
                 _ticks.Print(Console.Error, records);
                 var (misses, missBytes, dropped) = Kiel.Producing.Internal.BatchBufferPool.Stats;
-                Console.Error.WriteLine($"# batch buffer pool: {misses:N0} misses ({missBytes:N0} B), {dropped:N0} dropped over budget, {Kiel.Producing.Internal.BatchBufferPool.PooledBytes:N0} B pooled now: " +
+                Console.Error.WriteLine($"# batch buffer pool in the window: {misses - _pool0.Misses:N0} misses ({missBytes - _pool0.MissBytes:N0} B), {dropped - _pool0.Dropped:N0} dropped over budget");
+                Console.Error.WriteLine($"# batch buffer pool since start: {misses:N0} misses ({missBytes:N0} B), {dropped:N0} dropped over budget, {Kiel.Producing.Internal.BatchBufferPool.PooledBytes:N0} B pooled now: " +
                     string.Join(", ", Enumerable.Range(8, 20).Select(k => (Size: 1 << k, Count: Kiel.Producing.Internal.BatchBufferPool.PooledCount(1 << k))).Where(c => c.Count > 0).Select(c => $"{c.Count} x {c.Size}")));
                 // The heap at the window's end: what a full collection leaves is the live set; the rest is the GC's slack.
                 var info = GC.GetGCMemoryInfo();
