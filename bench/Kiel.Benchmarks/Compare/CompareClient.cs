@@ -94,9 +94,14 @@ internal static class CompareClient
             GC.WaitForPendingFinalizers();
             _cpu0 = ProcessUsage.Now().CpuUs;
             _pool0 = Kiel.Producing.Internal.BatchBufferPool.Stats;
+            if (_ticks is not null) Console.Error.WriteLine($"# batch buffer pool at the window's start: {PoolContents()}");
             _alloc0 = GC.GetTotalAllocatedBytes(precise: true);
             _start = Stopwatch.GetTimestamp();
         }
+
+        private static string PoolContents() =>
+            $"{Kiel.Producing.Internal.BatchBufferPool.PooledBytes:N0} B pooled: " +
+            string.Join(", ", Enumerable.Range(8, 20).Select(k => (Size: 1 << k, Count: Kiel.Producing.Internal.BatchBufferPool.PooledCount(1 << k))).Where(c => c.Count > 0).Select(c => $"{c.Count} x {c.Size}"));
 
         public double Elapsed => Stopwatch.GetElapsedTime(_start).TotalSeconds;
 
@@ -117,8 +122,7 @@ internal static class CompareClient
                 _ticks.Print(Console.Error, records);
                 var (misses, missBytes, dropped) = Kiel.Producing.Internal.BatchBufferPool.Stats;
                 Console.Error.WriteLine($"# batch buffer pool in the window: {misses - _pool0.Misses:N0} misses ({missBytes - _pool0.MissBytes:N0} B), {dropped - _pool0.Dropped:N0} dropped over budget");
-                Console.Error.WriteLine($"# batch buffer pool since start: {misses:N0} misses ({missBytes:N0} B), {dropped:N0} dropped over budget, {Kiel.Producing.Internal.BatchBufferPool.PooledBytes:N0} B pooled now: " +
-                    string.Join(", ", Enumerable.Range(8, 20).Select(k => (Size: 1 << k, Count: Kiel.Producing.Internal.BatchBufferPool.PooledCount(1 << k))).Where(c => c.Count > 0).Select(c => $"{c.Count} x {c.Size}")));
+                Console.Error.WriteLine($"# batch buffer pool since start: {misses:N0} misses ({missBytes:N0} B), {dropped:N0} dropped over budget, {PoolContents()}");
                 // The heap at the window's end: what a full collection leaves is the live set; the rest is the GC's slack.
                 var info = GC.GetGCMemoryInfo();
                 Console.Error.WriteLine($"# heap at the end: {info.HeapSizeBytes / 1048576.0:N1} MiB, {info.FragmentedBytes / 1048576.0:N1} MiB of it fragmented, " +
