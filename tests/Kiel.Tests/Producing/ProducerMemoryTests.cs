@@ -65,6 +65,58 @@ public sealed class ProducerMemoryTests
     }
 
     [Fact]
+    public void A_rent_that_finds_none_of_its_size_in_a_well_filled_pool_takes_the_smallest_larger_array_up_to_64_times_the_size()
+    {
+        // 4 MiB budget: the three arrays below (1.1 MiB) are over a quarter of it.
+        var pool = new TrimmingArrayPool(4L << 20);
+        var eight = pool.Rent(8192);
+        var sixtyFour = pool.Rent(65536);
+        var oneMiB = pool.Rent(1 << 20);
+        pool.Return(eight);
+        pool.Return(sixtyFour);
+        pool.Return(oneMiB);
+        var misses = pool.Stats.Misses;
+
+        Assert.Same(eight, pool.Rent(1000)); // no 1 KiB array pooled: the smallest larger one
+        Assert.Same(sixtyFour, pool.Rent(1000));
+        Assert.Equal(1024, pool.Rent(1000).Length); // 1 MiB is over 64 times 1 KiB: a new array of the size asked for
+        Assert.Equal(misses + 1, pool.Stats.Misses);
+        Assert.Equal(1, pool.PooledCount(1 << 20));
+    }
+
+    [Fact]
+    public void A_rent_from_a_pool_under_a_quarter_of_its_budget_gets_the_size_asked_for()
+    {
+        var pool = new TrimmingArrayPool(1L << 30);
+        var large = pool.Rent(65536);
+        pool.Return(large);
+        // What is in use follows need; the unused 64 KiB array is left for the trim.
+        Assert.Equal(4096, pool.Rent(4096).Length);
+        Assert.Equal(1, pool.PooledCount(65536));
+    }
+
+    [Fact]
+    public void A_full_pool_left_by_a_burst_of_large_batches_serves_a_later_load_of_small_ones_without_allocating()
+    {
+        // A burst grew four batches to 64 KiB and filled the pool's budget with them.
+        var pool = new TrimmingArrayPool(4 * 65536);
+        var burst = Enumerable.Range(0, 4).Select(_ => pool.Rent(65536)).ToList();
+        foreach (var a in burst) Assert.True(pool.Return(a));
+        var misses = pool.Stats.Misses;
+
+        // Then a steady load of four 4 KiB batches at a time: served from the burst's arrays. Were it given new arrays,
+        // the full pool would drop each on return and the load would allocate on every round.
+        for (var round = 0; round < 100; round++)
+        {
+            var batches = Enumerable.Range(0, 4).Select(_ => pool.Rent(4096)).ToList();
+            Assert.All(batches, b => Assert.True(b.Length >= 4096));
+            foreach (var b in batches) Assert.True(pool.Return(b));
+        }
+        Assert.Equal(misses, pool.Stats.Misses);
+        Assert.Equal(0, pool.Stats.Dropped);
+    }
+
+    [Fact]
     public void A_new_batch_takes_the_largest_pooled_array_it_can_use_before_a_new_one_of_the_size_it_prefers()
     {
         var pool = new TrimmingArrayPool(1L << 30);

@@ -105,18 +105,33 @@ internal sealed class TrimmingArrayPool(long maxPooledBytes)
     /// <summary>Arrays of exactly <paramref name="size"/> bytes (a power of two) pooled now.</summary>
     public int PooledCount(int size) => Volatile.Read(ref _buckets[BitOperations.Log2((uint)size)].Count);
 
-    /// <summary>An array of at least <paramref name="minimumLength"/> bytes (a power of two, 256 or more), pooled or new.</summary>
+    /// <summary>How many sizes up a rent that finds none of its own size looks for a pooled array (64 times the size).</summary>
+    public const int LargerSizesTaken = 6;
+
+    /// <summary>
+    /// An array of at least <paramref name="minimumLength"/> bytes (a power of two, 256 or more): pooled of that size,
+    /// else new — or, while the pool holds a quarter of its budget or more, the smallest pooled one up to
+    /// <see cref="LargerSizesTaken"/> sizes larger before a new one. A pool that far up holds the arrays a past burst
+    /// grew to; a new array there tends to be dropped on return once the pool is full, so a load whose batch sizes
+    /// shift would allocate steadily. Below that, a rent gets the size asked for, so that what is in use follows
+    /// need and the trim can take the larger arrays away.
+    /// </summary>
     public byte[] Rent(int minimumLength)
     {
         var size = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(256, minimumLength));
-        if (TryTake(BitOperations.Log2((uint)size), out var array)) return array;
+        var sizeClass = BitOperations.Log2((uint)size);
+        if (TryTake(sizeClass, out var array)) return array;
+        if (Interlocked.Read(ref _pooledBytes) >= maxPooledBytes / 4)
+            for (var k = sizeClass + 1; k <= Math.Min(sizeClass + LargerSizesTaken, _buckets.Length - 1); k++)
+                if (Volatile.Read(ref _buckets[k].Count) > 0 && TryTake(k, out array)) return array;
         Interlocked.Increment(ref _misses);
         Interlocked.Add(ref _missBytes, size);
         return GC.AllocateUninitializedArray<byte>(size);
     }
 
     /// <summary>An array of at least <paramref name="preferredLength"/> bytes, or a pooled one of at least
-    /// <paramref name="minimumLength"/> (the largest at hand) when none of the preferred size is pooled.</summary>
+    /// <paramref name="minimumLength"/> (the largest at hand) when none of the preferred size is pooled; failing both,
+    /// as <see cref="Rent(int)"/> for the preferred size (a larger pooled array, else a new one).</summary>
     public byte[] Rent(int preferredLength, int minimumLength)
     {
         var preferred = BitOperations.Log2(BitOperations.RoundUpToPowerOf2((uint)Math.Max(256, preferredLength)));
