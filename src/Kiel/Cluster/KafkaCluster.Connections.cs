@@ -50,7 +50,11 @@ internal partial class KafkaCluster
                 slot.Current = null;
             }
             if (slot.Connecting is null || slot.Connecting.IsCompleted)
+            {
                 slot.Connecting = ConnectSlotAsync(slot, broker, purpose);
+                // Every waiter may give up before a connect fails: observed here, its failure is never unobserved.
+                slot.Connecting.ObserveFailure();
+            }
             connecting = slot.Connecting;
         }
         if (moved is not null) _ = moved.DisposeAsync().AsTask();
@@ -172,10 +176,10 @@ internal partial class KafkaCluster
         long wait;
         lock (slot.Sync) wait = slot.NextAttempt - _time.GetTimestamp();
         if (wait > 0)
-            await Task.Delay(TimeSpan.FromSeconds((double)wait / _time.TimestampFrequency), _time, _lifetime.Token).ConfigureAwait(false);
+            await Task.Delay(TimeSpan.FromSeconds((double)wait / _time.TimestampFrequency), _time, _lifetimeToken).ConfigureAwait(false);
         try
         {
-            var connection = await BrokerConnection.ConnectAsync(broker, _connectionOptions, PurposeName(purpose), _lifetime.Token).ConfigureAwait(false);
+            var connection = await BrokerConnection.ConnectAsync(broker, _connectionOptions, PurposeName(purpose), _lifetimeToken).ConfigureAwait(false);
             lock (slot.Sync)
             {
                 slot.Current = connection;

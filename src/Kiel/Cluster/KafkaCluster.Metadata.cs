@@ -41,7 +41,10 @@ internal partial class KafkaCluster
                 else
                 {
                     _refreshNames = names;
-                    _refresh = task = Task.Run(() => RefreshCoreAsync(names, _lifetime.Token));
+                    _refresh = task = Task.Run(() => RefreshCoreAsync(names, _lifetimeToken));
+                    // Every waiter may give up (its token) before a refresh fails: its failure is observed here so
+                    // that it never surfaces as an unobserved task exception (found by the hostile broker).
+                    task.ObserveFailure();
                     covers = true;
                 }
             }
@@ -84,6 +87,15 @@ internal partial class KafkaCluster
         }
         catch (SemaphoreFullException)
         {
+        }
+    }
+
+    /// <summary>The latest refresh started, finished or not (tests wait on it without observing its outcome).</summary>
+    internal Task<MetadataSnapshot>? LatestRefresh
+    {
+        get
+        {
+            lock (_refreshLock) return _refresh;
         }
     }
 

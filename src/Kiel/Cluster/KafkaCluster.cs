@@ -16,6 +16,8 @@ internal partial class KafkaCluster : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _lifetime = new();
+    // Read once: work started just as the cluster is disposed must see a cancelled token, not a disposed source.
+    private readonly CancellationToken _lifetimeToken;
     private readonly ConcurrentDictionary<(int NodeId, ConnectionPurpose Purpose), ConnectionSlot> _connections = new();
     private readonly BrokerEndpoint[] _bootstrap;
     private Task _maintenance = Task.CompletedTask;
@@ -31,6 +33,7 @@ internal partial class KafkaCluster : IAsyncDisposable
         _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Kiel.Cluster.KafkaCluster");
         _time = options.TimeProvider;
         _bootstrap = [.. options.BootstrapServers.Select(a => BrokerEndpoint.Parse(a))];
+        _lifetimeToken = _lifetime.Token;
     }
 
     /// <summary>The options this cluster was created with.</summary>
@@ -57,7 +60,7 @@ internal partial class KafkaCluster : IAsyncDisposable
             Volatile.Write(ref _started, 0); // a failed bootstrap may be tried again
             throw;
         }
-        _maintenance = Task.Run(() => MaintainAsync(_lifetime.Token));
+        _maintenance = Task.Run(() => MaintainAsync(_lifetimeToken));
     }
 
     /// <summary>Closes every connection. Bounded: connections are closed without waiting for brokers.</summary>

@@ -689,6 +689,7 @@ internal sealed class ClassicGroupMember : IGroupMember
         TaskCompletionSource signal;
         lock (_gate) signal = _assigned;
         signal.TrySetException(error);
+        _ = signal.Task.Exception; // observed: whoever waited for an assignment may have given up already
     }
 
     // ---- close ----

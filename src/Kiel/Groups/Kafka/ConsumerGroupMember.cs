@@ -490,6 +490,7 @@ internal sealed class ConsumerGroupMember : IGroupMember
         TaskCompletionSource waiters;
         lock (_gate) waiters = _assigned;
         waiters.TrySetException(error);
+        _ = waiters.Task.Exception; // observed: whoever waited for an assignment may have given up already
     }
 
     private async Task StopLoopAsync()

@@ -44,9 +44,21 @@ internal sealed partial class ClusterProducerTransport : IProducerTransport, ITr
             if (_started is null || _started.IsFaulted || _started.IsCanceled)
             {
                 _started = _cluster.StartAsync();
+                // Callers wait with their own tokens and may all give up before a failed bootstrap ends: observed
+                // here, its failure never surfaces as an unobserved task exception (the next caller starts again).
+                _started.ObserveFailure();
             }
 
             return _started;
+        }
+    }
+
+    /// <summary>The latest bootstrap started, finished or not (tests wait on it without observing its outcome).</summary>
+    internal Task? LatestStart
+    {
+        get
+        {
+            lock (_startLock) return _started;
         }
     }
 

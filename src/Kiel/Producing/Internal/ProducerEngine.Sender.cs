@@ -321,8 +321,7 @@ internal sealed partial class ProducerEngine
             _identityLookup = InitIdentityAsync(current);
             // Observed here as well: a producer closed while a lookup runs never polls its outcome, and its failure
             // would surface as an unobserved task exception (found by the hostile broker).
-            _ = _identityLookup.ContinueWith(static t => _ = t.Exception, CancellationToken.None,
-                TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            _identityLookup.ObserveFailure();
             _identityLookupIsBump = current is not null;
             return;
         }
