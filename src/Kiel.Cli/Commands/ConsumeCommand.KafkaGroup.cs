@@ -17,10 +17,23 @@ internal static partial class ConsumeCommand
         DefaultValueFactory = _ => "classic",
     };
 
+    private static readonly Option<int?> SessionTimeoutMs = new("--session-timeout-ms")
+    {
+        Description = "With --group (Kafka groups): how long the coordinator keeps this member without a heartbeat, in ms. Default 45000; heartbeats go every third of it, at most every 3 s.",
+    };
+
     private static void AddKafkaGroupOptions(Command command)
     {
         command.Options.Add(Assignor);
         command.Options.Add(GroupProtocolOption);
+        command.Options.Add(SessionTimeoutMs);
+        SessionTimeoutMs.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int?>() is <= 0)
+            {
+                r.AddError("--session-timeout-ms must be a positive number of milliseconds (brokers accept 6000 to 1800000 by default).");
+            }
+        });
         GroupProtocolOption.AcceptOnlyFromAmong("classic", "consumer");
         Assignor.Validators.Add(r =>
         {
@@ -64,14 +77,16 @@ internal static partial class ConsumeCommand
 
     private static void CheckKafkaGroupOptions(System.CommandLine.ParseResult parse, string? group, string? zk)
     {
-        if (group is null && (parse.GetResult(Assignor) is { Implicit: false } || parse.GetResult(GroupProtocolOption) is { Implicit: false }))
+        var kafkaGroupOptionGiven = parse.GetResult(Assignor) is { Implicit: false } || parse.GetResult(GroupProtocolOption) is { Implicit: false }
+            || parse.GetResult(SessionTimeoutMs) is { Implicit: false };
+        if (group is null && kafkaGroupOptionGiven)
         {
-            throw new CliUsageException("--assignor and --group-protocol are used with --group; add --group NAME.");
+            throw new CliUsageException("--assignor, --group-protocol and --session-timeout-ms are used with --group; add --group NAME.");
         }
 
-        if (zk is not null && (parse.GetResult(Assignor) is { Implicit: false } || parse.GetResult(GroupProtocolOption) is { Implicit: false }))
+        if (zk is not null && kafkaGroupOptionGiven)
         {
-            throw new CliUsageException("--assignor and --group-protocol are for Kafka groups; drop --zookeeper, or drop them for a GroupedConsumer group.");
+            throw new CliUsageException("--assignor, --group-protocol and --session-timeout-ms are for Kafka groups; drop --zookeeper, or drop them for a GroupedConsumer group.");
         }
     }
 
@@ -83,6 +98,9 @@ internal static partial class ConsumeCommand
             ? chosen
             : [PartitionAssignor.Range, PartitionAssignor.RoundRobin];
         var protocol = parse.GetValue(GroupProtocolOption) == "consumer" ? GroupProtocol.Consumer : GroupProtocol.Classic;
+        var defaults = new KielConsumerOptions();
+        var session = parse.GetValue(SessionTimeoutMs) is { } ms ? TimeSpan.FromMilliseconds(ms) : defaults.SessionTimeout;
+        var heartbeat = TimeSpan.FromTicks(Math.Min(defaults.HeartbeatInterval.Ticks, session.Ticks / 3));
         await using var consumer = new KielConsumer<byte[]?, byte[]?>(
             KafkaCommon.Secure(new KielConsumerOptions
             {
@@ -91,6 +109,8 @@ internal static partial class ConsumeCommand
                 GroupId = group,
                 GroupProtocol = protocol,
                 PartitionAssignmentStrategy = assignors,
+                SessionTimeout = session,
+                HeartbeatInterval = heartbeat,
                 AutoOffsetReset = start.Kind == StartPositionKind.End ? OffsetResetPolicy.Latest : OffsetResetPolicy.Earliest,
                 IsolationLevel = IsolationOf(context),
                 LoggerFactory = context.LoggerFactory,

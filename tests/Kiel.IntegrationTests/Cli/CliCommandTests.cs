@@ -155,7 +155,10 @@ public sealed class CliCommandTests(KafkaClusterFixture fixture) : IClassFixture
         fixture.Cluster.SetInitialRebalanceDelay(0);
         await Consuming.ConsumingHelpers.ProduceAsync(fixture.BootstrapServers, topic, 10);
 
-        var first = await Kiel("consume", topic, "-b", fixture.BootstrapServers, "--group", group, "--count", "6", "--format", "json", "--assignor", "roundrobin");
+        // A 6 s session: the mock holds a join into a group its last member just left for the session less a second
+        // (a broker rebalances at once), so the default 45 s would make the second run wait 44 s.
+        var first = await Kiel("consume", topic, "-b", fixture.BootstrapServers, "--group", group, "--count", "6", "--format", "json", "--assignor", "roundrobin",
+            "--session-timeout-ms", "6000");
         Assert.True(first.ExitCode == 0, first.StdErr);
         var firstOffsets = first.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement)
             .Select(e => (e.GetProperty("partition").GetInt32(), e.GetProperty("offset").GetInt64())).ToList();
@@ -166,7 +169,8 @@ public sealed class CliCommandTests(KafkaClusterFixture fixture) : IClassFixture
         Assert.True(offsets.ExitCode == 0, offsets.StdErr);
         Assert.True(offsets.StdOut.Contains("total lag 4", StringComparison.Ordinal), offsets.StdOut);
 
-        var second = await Kiel("consume", topic, "-b", fixture.BootstrapServers, "--group", group, "--count", "4", "--format", "json");
+        var second = await Kiel("consume", topic, "-b", fixture.BootstrapServers, "--group", group, "--count", "4", "--format", "json",
+            "--session-timeout-ms", "6000");
         Assert.True(second.ExitCode == 0, second.StdErr);
         var secondOffsets = second.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement)
             .Select(e => (e.GetProperty("partition").GetInt32(), e.GetProperty("offset").GetInt64())).ToList();
@@ -178,7 +182,18 @@ public sealed class CliCommandTests(KafkaClusterFixture fixture) : IClassFixture
     {
         var r = await Kiel("consume", "t", "-b", fixture.BootstrapServers, "--assignor", "range");
         Assert.Equal(2, r.ExitCode);
-        Assert.StartsWith("kiel: --assignor and --group-protocol are used with --group", OneLine(r));
+        Assert.StartsWith("kiel: --assignor, --group-protocol and --session-timeout-ms are used with --group", OneLine(r));
+    }
+
+    [Fact]
+    public async Task SessionTimeoutWithZooKeeperOrNotPositiveSaysWhatIsWrong()
+    {
+        var r = await Kiel("consume", "t", "-b", fixture.BootstrapServers, "--group", "g", "--zookeeper", "127.0.0.1:1", "--session-timeout-ms", "6000");
+        Assert.Equal(2, r.ExitCode);
+        Assert.StartsWith("kiel: --assignor, --group-protocol and --session-timeout-ms are for Kafka groups", OneLine(r));
+        r = await Kiel("consume", "t", "-b", fixture.BootstrapServers, "--group", "g", "--session-timeout-ms", "0");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("--session-timeout-ms must be a positive number of milliseconds", r.StdErr);
     }
 
     [Fact]
