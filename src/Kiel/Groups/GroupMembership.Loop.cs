@@ -173,7 +173,9 @@ internal sealed partial class GroupMembership
         var cts = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
         _claimTokens[tp] = cts;
         Interlocked.Increment(ref _pendingClaims);
-        _ = Task.Run(() => ClaimAsync(tp, id, cts.Token), CancellationToken.None);
+        // The token is read here: the claim may be cancelled and its source disposed before the pool runs it.
+        var token = cts.Token;
+        _ = Task.Run(() => ClaimAsync(tp, id, token), CancellationToken.None);
     }
 
     private readonly Dictionary<TopicPartition, CancellationTokenSource> _claimTokens = [];

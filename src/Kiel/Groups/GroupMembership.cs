@@ -79,8 +79,10 @@ internal sealed partial class GroupMembership : IAsyncDisposable
         await RetryOnConnectionLossAsync(() => JoinUnderLeaseAsync(cancellationToken), cancellationToken).ConfigureAwait(false);
         GroupLog.Joined(_log, _member, _group);
         if (seed.Count > 0) await RetryOnConnectionLossAsync(() => _store.AddPartitionsAsync(seed, cancellationToken), cancellationToken).ConfigureAwait(false);
-        _loop = Task.Run(() => RunAsync(_stop.Token), CancellationToken.None);
-        _ = Task.Run(() => WatchProgressAsync(_stop.Token), CancellationToken.None);
+        // The token is read here: a start given up at once may dispose _stop before the pool runs these.
+        var stop = _stop.Token;
+        _loop = Task.Run(() => RunAsync(stop), CancellationToken.None);
+        _ = Task.Run(() => WatchProgressAsync(stop), CancellationToken.None);
         _signals.Writer.TryWrite(Signal.Change);
         await _firstAllocation.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         // In a fresh group the claims take milliseconds; give them a moment so that the first consume has partitions.

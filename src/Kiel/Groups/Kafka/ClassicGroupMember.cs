@@ -123,7 +123,11 @@ internal sealed class ClassicGroupMember : IGroupMember
         ArgumentNullException.ThrowIfNull(topics);
         lock (_gate) _topics = [.. topics.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
         _rejoin = true;
-        if (Interlocked.Exchange(ref _started, 1) == 0) _loop = Task.Run(() => RunAsync(_stop.Token));
+        if (Interlocked.Exchange(ref _started, 1) == 0)
+        {
+            var stop = _stop.Token; // read here: a member disposed at once may dispose _stop before the pool runs the loop
+            _loop = Task.Run(() => RunAsync(stop));
+        }
         else _wake.Set();
     }
 
