@@ -288,6 +288,7 @@ internal static class CompareClient
         await using var producer = new KielProducer<byte[], byte[]>(KielProducerOptions(run));
         long i = 0;
         var latencies = new long[4_000_000];
+        var stages = Kiel.Producing.Internal.LatencyProbe.Enabled ? new AwaitedStages() : null;
         while (i < run.Cold) { await producer.ProduceAsync(run.Topic, null, values[i % ClientRun.Distinct]); i++; }
         Cold(run.Cold, result);
         for (var settle = new Settle(); !settle.Done(); i++) await producer.ProduceAsync(run.Topic, null, values[i % ClientRun.Distinct]);
@@ -297,14 +298,50 @@ internal static class CompareClient
         {
             var t0 = Stopwatch.GetTimestamp();
             await producer.ProduceAsync(run.Topic, null, values[i % ClientRun.Distinct]);
-            latencies[n++] = Stopwatch.GetTimestamp() - t0;
+            var t1 = Stopwatch.GetTimestamp();
+            if (stages is not null) stages.Add(t0, t1);
+            latencies[n++] = t1 - t0;
             i++;
         }
         window.End(n, result);
+        stages?.Print();
         Latencies(latencies, n, result);
         result["produced"] = i.ToString(CultureInfo.InvariantCulture);
         result["delivered"] = producer.DeliveredCount.ToString(CultureInfo.InvariantCulture);
         result["failed"] = producer.FailedCount.ToString(CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// With <c>KIEL_BENCH_LATENCY_PROBE=1</c>: where each awaited Kiel record's time went, stage by stage (the
+    /// producer's <see cref="Kiel.Producing.Internal.LatencyProbe"/> marks), printed to stderr as percentiles.
+    /// </summary>
+    private sealed class AwaitedStages
+    {
+        private static readonly string[] Names =
+        [
+            "call -> appended", "appended -> send starts (linger)", "send starts -> written", "written -> answer read",
+            "answer read -> sender handles it", "sender handles -> promise completed", "promise completed -> await resumes",
+        ];
+        private readonly List<long>[] _segments = [.. Names.Select(_ => new List<long>())];
+
+        public void Add(long called, long resumed)
+        {
+            var marks = Kiel.Producing.Internal.LatencyProbe.Stamps;
+            long[] stamps = [called, .. marks, resumed];
+            for (var k = 0; k < _segments.Length; k++) _segments[k].Add(stamps[k + 1] - stamps[k]);
+        }
+
+        public void Print()
+        {
+            for (var k = 0; k < _segments.Length; k++)
+            {
+                var sorted = _segments[k].Order().ToArray();
+                if (sorted.Length == 0) return;
+                double Ms(double q) => sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))] * 1000.0 / Stopwatch.Frequency;
+                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"awaited stage {k} {Names[k]}: p50 {Ms(0.5):0.000} p90 {Ms(0.9):0.000} p99 {Ms(0.99):0.000} max {Ms(1):0.000} ms"));
+            }
+        }
     }
 
     private static async Task ConfluentAwaited(ClientRun run, Dictionary<string, string> result)

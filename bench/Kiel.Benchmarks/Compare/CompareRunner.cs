@@ -217,8 +217,10 @@ internal static class CompareRunner
             throw new TimeoutException($"{run.Client} {run.Mode} ran past 5 minutes");
         }
         var output = await stdout;
-        // KIEL_BENCH_ALLOC_TICKS=1 makes the client print its sampled allocations to stderr: pass them on.
-        if (Environment.GetEnvironmentVariable("KIEL_BENCH_ALLOC_TICKS") == "1") Console.Error.Write(await stderr);
+        // KIEL_BENCH_ALLOC_TICKS=1 makes the client print its sampled allocations to stderr, and KIEL_BENCH_LATENCY_PROBE=1
+        // where an awaited Kiel record's time went: pass them on.
+        if (Environment.GetEnvironmentVariable("KIEL_BENCH_ALLOC_TICKS") == "1" || Environment.GetEnvironmentVariable("KIEL_BENCH_LATENCY_PROBE") == "1")
+            Console.Error.Write(await stderr);
         if (process.ExitCode != 0) throw new InvalidOperationException($"{run.Client} {run.Mode} exited {process.ExitCode}: {Last(await stderr)}");
         var line = output.Split('\n').LastOrDefault(l => l.StartsWith("RESULT ", StringComparison.Ordinal))
                    ?? throw new InvalidOperationException($"no RESULT from {run.Client}: {Last(output)}");

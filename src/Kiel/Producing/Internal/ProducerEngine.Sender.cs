@@ -45,13 +45,16 @@ internal sealed partial class ProducerEngine
         public void Start()
         {
             // A continuation rather than an awaiting method: no state machine is boxed for the exchange.
+            if (LatencyProbe.Enabled) LatencyProbe.Mark(LatencyProbe.SendStarting);
             _producing = _engine.BeginSend(this);
+            if (LatencyProbe.Enabled) LatencyProbe.Mark(LatencyProbe.Sent);
             if (_producing.IsCompleted) OnProduced();
             else _producing.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_onProduced);
         }
 
         private void OnProduced()
         {
+            if (LatencyProbe.Enabled) LatencyProbe.Mark(LatencyProbe.Answered);
             var producing = _producing;
             _producing = default;
             _engine.EndSend(this, producing);
@@ -553,6 +556,7 @@ internal sealed partial class ProducerEngine
 
     private void HandleOutcome(SendOutcome o, List<(ProducerBatch, ProduceException)> failed)
     {
+        if (LatencyProbe.Enabled) LatencyProbe.Mark(LatencyProbe.Handled);
         _inFlightPerBroker[o.Broker] = _inFlightPerBroker.GetValueOrDefault(o.Broker) - 1;
         _inFlightTotal--;
         if (o.Error is not null) ProducerLog.RequestFailed(_log, o.Broker, o.Error.Message);
@@ -718,6 +722,7 @@ internal sealed partial class ProducerEngine
         }
         if (error is null) Kiel.Diagnostics.ClientMetrics.Sent(b.Owner.Topic, b.Owner.Partition, b.Count, b.ReservedBytes);
         b.Complete(baseOffset, logAppendTimeMs, error, _onCallbackError);
+        if (LatencyProbe.Enabled) LatencyProbe.Mark(LatencyProbe.Completed);
         ProducerMetrics.Completed(b.Owner.Topic, b.Owner.Partition, b.Count, error);
         _memory.Release(b.ReservedBytes);
         var count = b.Count;

@@ -199,6 +199,7 @@ internal sealed partial class ProducerEngine : IAsyncDisposable
             if (batch.Arena.Length >= _options.BatchSize)
                 SealLocked(state, layout.PartitionCount);
         }
+        if (LatencyProbe.Enabled) LatencyProbe.Mark(LatencyProbe.Appended);
         if (wake || _options.Linger == TimeSpan.Zero) _wake.Set();
     }
 
