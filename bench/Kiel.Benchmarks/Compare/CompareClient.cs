@@ -86,6 +86,7 @@ internal static class CompareClient
         // KIEL_BENCH_ALLOC_TICKS=1: which types the window allocates (sampled; the listener adds allocations of its own).
         private readonly Producing.AllocationTicks? _ticks;
         private readonly (long Misses, long MissBytes, long Dropped) _pool0;
+        private readonly long _underAQuarter0;
 
         public Window()
         {
@@ -94,6 +95,7 @@ internal static class CompareClient
             GC.WaitForPendingFinalizers();
             _cpu0 = ProcessUsage.Now().CpuUs;
             _pool0 = Kiel.Producing.Internal.BatchBufferPool.Stats;
+            _underAQuarter0 = Kiel.Producing.Internal.BatchBufferPool.MissesUnderAQuarter;
             if (_ticks is not null) Console.Error.WriteLine($"# batch buffer pool at the window's start: {PoolContents()}");
             _alloc0 = GC.GetTotalAllocatedBytes(precise: true);
             _start = Stopwatch.GetTimestamp();
@@ -121,7 +123,8 @@ internal static class CompareClient
                 _ticks.Dispose();
                 _ticks.Print(Console.Error, records);
                 var (misses, missBytes, dropped) = Kiel.Producing.Internal.BatchBufferPool.Stats;
-                Console.Error.WriteLine($"# batch buffer pool in the window: {misses - _pool0.Misses:N0} misses ({missBytes - _pool0.MissBytes:N0} B), {dropped - _pool0.Dropped:N0} dropped over budget");
+                Console.Error.WriteLine($"# batch buffer pool in the window: {misses - _pool0.Misses:N0} misses ({missBytes - _pool0.MissBytes:N0} B; " +
+                    $"{Kiel.Producing.Internal.BatchBufferPool.MissesUnderAQuarter - _underAQuarter0:N0} of them while the pool held under a quarter of its budget), {dropped - _pool0.Dropped:N0} dropped over budget");
                 Console.Error.WriteLine($"# batch buffer pool since start: {misses:N0} misses ({missBytes:N0} B), {dropped:N0} dropped over budget, {PoolContents()}");
                 // The heap at the window's end: what a full collection leaves is the live set; the rest is the GC's slack.
                 var info = GC.GetGCMemoryInfo();

@@ -29,6 +29,9 @@ internal static class BatchBufferPool
     /// <summary>Bytes held in the pool now (diagnostics).</summary>
     public static long PooledBytes => s_pool.PooledBytes;
 
+    /// <summary>Misses while the pool held under a quarter of its budget (diagnostics).</summary>
+    public static long MissesUnderAQuarter => s_pool.MissesUnderAQuarter;
+
     /// <summary>Arrays of exactly <paramref name="size"/> bytes (a power of two) pooled now (diagnostics).</summary>
     public static int PooledCount(int size) => s_pool.PooledCount(size);
 
@@ -91,7 +94,11 @@ internal sealed class TrimmingArrayPool(long maxPooledBytes)
 
     private readonly Bucket[] _buckets = Enumerable.Range(0, 31).Select(_ => new Bucket()).ToArray();
     private long _pooledBytes;
-    private long _misses, _missBytes, _dropped, _trimmed;
+    private long _misses, _missBytes, _dropped, _trimmed, _missesUnderAQuarter;
+
+    /// <summary>Of <see cref="Stats"/>' misses, those that came while the pool held under a quarter of its budget (and so
+    /// lent no larger array): the arrays in use then held most of the budget.</summary>
+    public long MissesUnderAQuarter => Interlocked.Read(ref _missesUnderAQuarter);
 
     /// <summary>Arrays allocated because the pool had none, their bytes, and arrays dropped over the budget.</summary>
     public (long Misses, long MissBytes, long Dropped) Stats => (Interlocked.Read(ref _misses), Interlocked.Read(ref _missBytes), Interlocked.Read(ref _dropped));
@@ -121,9 +128,11 @@ internal sealed class TrimmingArrayPool(long maxPooledBytes)
         var size = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(256, minimumLength));
         var sizeClass = BitOperations.Log2((uint)size);
         if (TryTake(sizeClass, out var array)) return array;
-        if (Interlocked.Read(ref _pooledBytes) >= maxPooledBytes / 4)
+        var wellFilled = Interlocked.Read(ref _pooledBytes) >= maxPooledBytes / 4;
+        if (wellFilled)
             for (var k = sizeClass + 1; k <= Math.Min(sizeClass + LargerSizesTaken, _buckets.Length - 1); k++)
                 if (Volatile.Read(ref _buckets[k].Count) > 0 && TryTake(k, out array)) return array;
+        if (!wellFilled) Interlocked.Increment(ref _missesUnderAQuarter);
         Interlocked.Increment(ref _misses);
         Interlocked.Add(ref _missBytes, size);
         return GC.AllocateUninitializedArray<byte>(size);
