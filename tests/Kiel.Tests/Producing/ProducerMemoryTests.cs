@@ -65,6 +65,46 @@ public sealed class ProducerMemoryTests
     }
 
     [Fact]
+    public void A_full_pool_makes_room_for_a_returned_array_by_dropping_idle_arrays_of_another_size()
+    {
+        // The budget is full of 4 KiB arrays that then sit idle through a trim interval (an earlier load's).
+        var pool = new TrimmingArrayPool(8 * 4096);
+        var earlier = Enumerable.Range(0, 8).Select(_ => pool.Rent(4096)).ToList();
+        foreach (var a in earlier) Assert.True(pool.Return(a));
+        pool.Trim(); // starts the interval: all eight are idle from here
+        var misses = pool.Stats.Misses;
+
+        // The load now wants 8 KiB arrays: the first two are new, and on return each is kept in place of two idle ones.
+        var now = Enumerable.Range(0, 2).Select(_ => pool.Rent(8192)).ToList();
+        Assert.Equal(misses + 2, pool.Stats.Misses);
+        foreach (var a in now) Assert.True(pool.Return(a));
+        Assert.Equal(2, pool.PooledCount(8192));
+        Assert.Equal(4, pool.PooledCount(4096));
+        Assert.Equal(8 * 4096, pool.PooledBytes);
+
+        // So the next round of the load allocates nothing.
+        var again = Enumerable.Range(0, 2).Select(_ => pool.Rent(8192)).ToList();
+        Assert.Equal(misses + 2, pool.Stats.Misses);
+        foreach (var a in again) Assert.True(pool.Return(a));
+    }
+
+    [Fact]
+    public void A_full_pool_drops_a_returned_array_rather_than_arrays_used_since_the_last_trim()
+    {
+        var pool = new TrimmingArrayPool(8 * 4096);
+        var earlier = Enumerable.Range(0, 8).Select(_ => pool.Rent(4096)).ToList();
+        foreach (var a in earlier) Assert.True(pool.Return(a));
+        pool.Trim();
+        // The 4 KiB arrays are all in use again in this interval: none is idle.
+        var inUse = Enumerable.Range(0, 8).Select(_ => pool.Rent(4096)).ToList();
+        foreach (var a in inUse) Assert.True(pool.Return(a));
+
+        Assert.False(pool.Return(new byte[8192]));
+        Assert.Equal(8, pool.PooledCount(4096));
+        Assert.Equal(1, pool.Stats.Dropped);
+    }
+
+    [Fact]
     public void A_rent_that_finds_none_of_its_size_in_a_well_filled_pool_takes_the_smallest_larger_array_up_to_64_times_the_size()
     {
         // 4 MiB budget: the three arrays below (1.1 MiB) are over a quarter of it.

@@ -100,7 +100,8 @@ internal sealed class TrimmingArrayPool(long maxPooledBytes)
     /// lent no larger array): the arrays in use then held most of the budget.</summary>
     public long MissesUnderAQuarter => Interlocked.Read(ref _missesUnderAQuarter);
 
-    /// <summary>Arrays allocated because the pool had none, their bytes, and arrays dropped over the budget.</summary>
+    /// <summary>Arrays allocated because the pool had none, their bytes, and arrays dropped over the budget (returned ones not
+    /// kept, and idle ones dropped to make room).</summary>
     public (long Misses, long MissBytes, long Dropped) Stats => (Interlocked.Read(ref _misses), Interlocked.Read(ref _missBytes), Interlocked.Read(ref _dropped));
 
     /// <summary>Bytes held in the pool now.</summary>
@@ -162,20 +163,64 @@ internal sealed class TrimmingArrayPool(long maxPooledBytes)
         return true;
     }
 
-    /// <summary>Takes an array back; false when it was not kept (not from this pool's sizes, or over the budget).</summary>
+    /// <summary>
+    /// Takes an array back; false when it was not kept (not from this pool's sizes, or over the budget and nothing idle
+    /// to make room). Over the budget, arrays of another size that stayed unused since the last trim (the ones the next
+    /// trim would drop) make room for it: an array just in use is more likely wanted again than one that sat idle, so
+    /// the pool's bytes follow the sizes in use now, not those of an earlier burst until the next trim.
+    /// </summary>
     public bool Return(byte[] array)
     {
         if (array.Length == 0 || !BitOperations.IsPow2(array.Length)) return false;
+        var sizeClass = BitOperations.Log2((uint)array.Length);
         if (Interlocked.Add(ref _pooledBytes, array.Length) > maxPooledBytes)
         {
             Interlocked.Add(ref _pooledBytes, -array.Length);
-            Interlocked.Increment(ref _dropped);
-            return false;
+            var kept = EvictIdle(array.Length, sizeClass);
+            if (kept && Interlocked.Add(ref _pooledBytes, array.Length) > maxPooledBytes)
+            {
+                // Another return took the room first.
+                Interlocked.Add(ref _pooledBytes, -array.Length);
+                kept = false;
+            }
+            if (!kept)
+            {
+                Interlocked.Increment(ref _dropped);
+                return false;
+            }
         }
-        var bucket = _buckets[BitOperations.Log2((uint)array.Length)];
+        var bucket = _buckets[sizeClass];
         bucket.Arrays.Add(array);
         Interlocked.Increment(ref bucket.Count);
         return true;
+    }
+
+    /// <summary>
+    /// Drops idle arrays (unused since the last trim) of the size whose idle bytes are most, other than
+    /// <paramref name="keepClass"/>, until <paramref name="bytes"/> are freed; false when there were not enough.
+    /// </summary>
+    private bool EvictIdle(int bytes, int keepClass)
+    {
+        var best = -1;
+        long bestIdle = 0;
+        for (var k = 0; k < _buckets.Length; k++)
+        {
+            if (k == keepClass) continue;
+            var idle = (long)Math.Min(Volatile.Read(ref _buckets[k].LowWater), Volatile.Read(ref _buckets[k].Count)) << k;
+            if (idle > bestIdle) (best, bestIdle) = (k, idle);
+        }
+        if (best < 0 || bestIdle < bytes) return false;
+        var victim = _buckets[best];
+        long freed = 0;
+        while (freed < bytes && Volatile.Read(ref victim.LowWater) > 0 && victim.Arrays.TryTake(out var idleArray))
+        {
+            Interlocked.Decrement(ref victim.Count);
+            Volatile.Write(ref victim.LowWater, Math.Max(0, Volatile.Read(ref victim.LowWater) - 1));
+            Interlocked.Add(ref _pooledBytes, -idleArray.Length);
+            Interlocked.Increment(ref _dropped);
+            freed += idleArray.Length;
+        }
+        return freed >= bytes;
     }
 
     /// <summary>Drops, per size, the arrays that stayed unused since the last trim, and starts the next interval.</summary>
