@@ -1,7 +1,5 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.CompilerServices;
 using Kiel.Cluster;
 using Kiel.Producing.Internal;
 
@@ -58,30 +56,7 @@ public sealed class AbandonedRefreshTests
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        var unobserved = new ConcurrentQueue<Exception>();
-        void OnUnobserved(object? sender, UnobservedTaskExceptionEventArgs e)
-        {
-            // Only this scenario's failures: other tests in the process may have their own.
-            if (e.Exception.ToString().Contains($"127.0.0.1:{port}", StringComparison.Ordinal)) unobserved.Enqueue(e.Exception);
-        }
-        TaskScheduler.UnobservedTaskException += OnUnobserved;
-        try
-        {
-            await RunAsync(scenario, listener, port);
-            for (var i = 0; i < 3; i++)
-            {
-                GC.Collect();
-                GC.WaitForPendingFinalizers();
-            }
-        }
-        finally
-        {
-            TaskScheduler.UnobservedTaskException -= OnUnobserved;
-        }
-        Assert.True(unobserved.IsEmpty, "unobserved: " + string.Join("\n", unobserved));
+        // Only this scenario's failures name its port.
+        await UnobservedExceptions.AssertNoneAsync(e => e.ToString().Contains($"127.0.0.1:{port}", StringComparison.Ordinal), () => scenario(listener, port));
     }
-
-    // Not inlined, so that nothing on the test's frame keeps the abandoned tasks alive for the collector.
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static Task RunAsync(Func<TcpListener, int, Task> scenario, TcpListener listener, int port) => scenario(listener, port);
 }

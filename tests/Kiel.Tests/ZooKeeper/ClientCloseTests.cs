@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Kiel.ZooKeeper;
 
@@ -13,30 +12,12 @@ namespace Kiel.Tests.ZooKeeper;
 public sealed class ClientCloseTests
 {
     [Fact]
-    public async Task Closing_a_client_nobody_waits_on_leaves_no_unobserved_exception()
-    {
-        var unobserved = new ConcurrentQueue<Exception>();
-        void OnUnobserved(object? sender, UnobservedTaskExceptionEventArgs e)
-        {
-            if (e.Exception.InnerExceptions.Any(x => x is ClientClosedException)) unobserved.Enqueue(e.Exception);
-        }
-        TaskScheduler.UnobservedTaskException += OnUnobserved;
-        try
+    public Task Closing_a_client_nobody_waits_on_leaves_no_unobserved_exception() =>
+        // The signal's task is collected with its client; an unobserved exception is raised by its finalizer.
+        UnobservedExceptions.AssertNoneAsync(e => e.InnerExceptions.Any(x => x is ClientClosedException), async () =>
         {
             for (var i = 0; i < 5; i++) await CreateAndCloseAsync();
-            // The signal's task is collected with its client; an unobserved exception is raised by its finalizer.
-            for (var i = 0; i < 3; i++)
-            {
-                GC.Collect();
-                GC.WaitForPendingFinalizers();
-            }
-        }
-        finally
-        {
-            TaskScheduler.UnobservedTaskException -= OnUnobserved;
-        }
-        Assert.True(unobserved.IsEmpty, "unobserved: " + string.Join("\n", unobserved));
-    }
+        });
 
     // Not inlined, so that nothing on the test's frame keeps the client (and its signal) alive.
     [MethodImpl(MethodImplOptions.NoInlining)]
