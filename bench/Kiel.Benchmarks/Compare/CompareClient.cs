@@ -323,7 +323,7 @@ internal static class CompareClient
         private static readonly string[] Names =
         [
             "call -> appended", "appended -> send starts (linger)", "send starts -> written", "written -> answer read",
-            "answer read -> sender handles it", "sender handles -> promise completed", "promise completed -> await resumes",
+            "answer read -> report starts", "report starts -> promise completed", "promise completed -> await resumes",
         ];
         private readonly List<long>[] _segments = [.. Names.Select(_ => new List<long>())];
 

@@ -8,7 +8,7 @@ namespace Kiel.Producing.Internal;
 internal static class LatencyProbe
 {
     /// <summary>The stages, in order.</summary>
-    public const int Appended = 0, SendStarting = 1, Sent = 2, Answered = 3, Handled = 4, Completed = 5, Count = 6;
+    public const int Appended = 0, SendStarting = 1, Sent = 2, Answered = 3, Reporting = 4, Completed = 5, Count = 6;
 
     public static readonly bool Enabled = Environment.GetEnvironmentVariable("KIEL_BENCH_LATENCY_PROBE") == "1";
 

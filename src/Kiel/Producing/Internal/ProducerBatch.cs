@@ -77,6 +77,10 @@ internal sealed class ProducerBatch : IDisposable
         Ordinal = 0;
         SentInOrder = false;
         SentTo = -1;
+        HasHandlers = false;
+        FinishedOnAnswer = false;
+        Reusable = false;
+        Volatile.Write(ref _reported, 0);
         Volatile.Write(ref _finished, 0);
     }
     public byte WireMagic { get; set; } = 255;
@@ -97,6 +101,26 @@ internal sealed class ProducerBatch : IDisposable
 
     public bool HasCompletions => _completions is not null;
 
+    /// <summary>True when a record of the batch is reported to a <see cref="DeliveryHandler"/> (user code, which the sender thread runs in order).</summary>
+    public bool HasHandlers { get; private set; }
+
+    /// <summary>
+    /// True when the batch was reported delivered where its answer was read (see <c>ProducerEngine.ReportDeliveredOnAnswer</c>);
+    /// the sender then only does its bookkeeping. Set before the outcome is queued for the sender.
+    /// </summary>
+    public bool FinishedOnAnswer { get; set; }
+
+    /// <summary>True once reported delivered: nothing refers to the batch once the sender has taken it out of its partition, so its objects may be reused.</summary>
+    public bool Reusable { get; set; }
+
+    private int _reported;
+
+    /// <summary>True once every record's report has been made (set after <see cref="Complete"/>): a later batch of the partition may then be reported.</summary>
+    public bool IsReported => Volatile.Read(ref _reported) != 0;
+
+    /// <summary>Marks the reports made (after <see cref="Complete"/>).</summary>
+    public void MarkReported() => Volatile.Write(ref _reported, 1);
+
     private int _finished;
 
     /// <summary>True once reported or replaced; guards against a late answer reporting twice.</summary>
@@ -108,6 +132,7 @@ internal sealed class ProducerBatch : IDisposable
     /// <summary>Counts the entry just written to <see cref="Arena"/> and remembers how to report it.</summary>
     public void AddRecord(object? completion, long timestamp)
     {
+        if (completion is DeliveryHandler) HasHandlers = true;
         if (completion is not null && _completions is null)
         {
             // Only batches that hold an awaited or called-back record pay for the array.

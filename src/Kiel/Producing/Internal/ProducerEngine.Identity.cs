@@ -76,6 +76,9 @@ internal sealed partial class ProducerEngine
         return done.Task;
     }
 
+    /// <summary>Runs <paramref name="action"/> on the sender thread (tests: an action that blocks holds the sender).</summary>
+    internal Task RunOnSenderAsync(Action action) => RunOnLoopAsync(action);
+
     private void RunLoopActions()
     {
         while (_loopActions.TryDequeue(out var item))

@@ -58,6 +58,7 @@ internal sealed partial class ProducerEngine
             var producing = _producing;
             _producing = default;
             _engine.EndSend(this, producing);
+            if (Error is null) _engine.ReportDeliveredOnAnswer(this);
             _engine._outcomes.Enqueue(this);
             _engine._wake.Set();
         }
@@ -554,98 +555,181 @@ internal sealed partial class ProducerEngine
         b.WireMagic = magic;
     }
 
-    private void HandleOutcome(SendOutcome o, List<(ProducerBatch, ProduceException)> failed)
+    /// <summary>
+    /// Reports, on the thread that read the answer, the batches it delivered whose records are all awaited (promises,
+    /// no handlers) and that are next to be reported in their partition; the sender does the rest when it takes the
+    /// outcome (<see cref="HandleOutcome"/>). An awaited record then resumes without waiting for the sender thread to
+    /// wake, which on a busy machine was most of Kiel's own part of an awaited record's latency. Handlers stay on the
+    /// sender thread: they are user code, run one at a time and in order.
+    /// </summary>
+    private void ReportDeliveredOnAnswer(SendOutcome o)
     {
-        if (LatencyProbe.Enabled) LatencyProbe.Mark(LatencyProbe.Handled);
+        var result = o.Result!;
+        // acks=0 has no answer to report from: the sender reports those batches.
+        if (result.Partitions.Count == 0) return;
+        var cursor = 0;
+        foreach (var b in o.Batches)
+        {
+            if (!b.HasCompletions || b.HasHandlers) continue;
+            if (!FindAnswer(result, b.Owner, ref cursor, out var r) || r.ErrorCode != 0) continue;
+            var p = b.Owner;
+            lock (p)
+            {
+                if (!IsNextToReport(p, b) || !b.MarkFinished()) continue;
+                b.FinishedOnAnswer = true;
+            }
+            Report(b, r.BaseOffset, r.LogAppendTimeMs, null);
+        }
+    }
+
+    /// <summary>
+    /// True when every batch of the partition sealed before <paramref name="b"/> has been reported: those in flight
+    /// ahead of it, and any waiting for a retry (<see cref="PartitionState.Ready"/> is in seal order). False when
+    /// <paramref name="b"/> is no longer in flight. Under the partition's lock.
+    /// </summary>
+    private static bool IsNextToReport(PartitionState p, ProducerBatch b)
+    {
+        var inFlight = false;
+        foreach (var x in p.InFlight)
+        {
+            if (x == b) { inFlight = true; break; }
+            if (!x.IsReported) return false;
+        }
+        return inFlight && (p.Ready.Count == 0 || p.Ready[0].Ordinal > b.Ordinal);
+    }
+
+    /// <summary>
+    /// Finds the answer for <paramref name="p"/>, searching from <paramref name="cursor"/> on (and round): answers come in
+    /// the order the request named the partitions, so each is found at once, not by a scan of the whole answer.
+    /// </summary>
+    private static bool FindAnswer(ProduceResult result, PartitionState p, ref int cursor, out ProducePartitionResult answer)
+    {
+        var parts = result.Partitions;
+        for (var n = 0; n < parts.Count; n++)
+        {
+            var i = cursor + n;
+            if (i >= parts.Count) i -= parts.Count;
+            var candidate = parts[i];
+            if (candidate.Partition == p.Partition && candidate.Topic == p.Topic)
+            {
+                answer = candidate;
+                cursor = i + 1;
+                return true;
+            }
+        }
+        answer = default;
+        return false;
+    }
+
+    private void HandleOutcome(SendOutcome o, List<(ProducerBatch Batch, ProduceException Error)> failed)
+    {
         _inFlightPerBroker[o.Broker] = _inFlightPerBroker.GetValueOrDefault(o.Broker) - 1;
         _inFlightTotal--;
         if (o.Error is not null) ProducerLog.RequestFailed(_log, o.Broker, o.Error.Message);
+        var cursor = 0;
+        foreach (var b in o.Batches)
+        {
+            if (b.IsFinished)
+            {
+                // Reported where the answer was read: what is left is the sender's.
+                if (b.FinishedOnAnswer) Delivered(b);
+                continue;
+            }
+            HandleAnswer(o, b, failed, ref cursor);
+        }
+        // A batch leaves the partition's in-flight list only once it is reported or waits again: until then the batches
+        // behind it are not reported where their answers are read (see IsNextToReport).
+        foreach (var (batch, error) in failed) Finish(batch, -1, -1, error);
+        failed.Clear();
         foreach (var b in o.Batches)
         {
             var p = b.Owner;
             lock (p) p.InFlight.Remove(b);
-            if (b.IsFinished) continue;
-            if (o.Error is { } error)
-            {
-                var retriable = error is KielException ke ? ke.IsRetriable
-                    : error is OperationCanceledException or IOException or SocketException or TimeoutException;
-                if (retriable) Retry(b, error, needsMetadata: true, failed);
-                else failed.Add((b, new ProduceException($"Produce to broker {o.Broker} failed: {error.Message}", innerException: error)));
-                continue;
-            }
-            var result = o.Result!;
-            if (result.Partitions.Count == 0 && _options.Acks == Acks.None)
-            {
-                Finish(b, -1, -1, null);
-                continue;
-            }
-            var found = false;
-            ProducePartitionResult r = default;
-            foreach (var candidate in result.Partitions)
-                if (candidate.Partition == p.Partition && candidate.Topic == p.Topic) { r = candidate; found = true; break; }
-            if (!found)
-            {
-                Retry(b, new ProduceException($"Broker {o.Broker} did not answer for {p.Topic}:{p.Partition}.", (short)Kiel.ErrorCode.NetworkException, retriable: true), true, failed);
-                continue;
-            }
-            // An out-of-order answer to a batch sent behind an unacknowledged one is the producer's own gap (retried
-            // below), not a lost sequence: the transaction goes on.
-            if (_txn is not null && r.ErrorCode != 0 && !(r.ErrorCode == (short)Kiel.ErrorCode.OutOfOrderSequenceNumber && FollowsUnacknowledged(b))
-                && _txn.OnProduceError((ErrorCode)r.ErrorCode, BrokerError(r, o.Broker).Message))
-            {
-                failed.Add((b, BrokerError(r, o.Broker)));
-                continue;
-            }
-            switch (Kiel.Cluster.ErrorClassification.ForProduce((Kiel.ErrorCode)r.ErrorCode, _identity.ProducerId >= 0))
-            {
-                case Kiel.Cluster.ProduceErrorAction.Delivered:
-                    Finish(b, r.BaseOffset, r.LogAppendTimeMs, null);
-                    break;
-                case Kiel.Cluster.ProduceErrorAction.DeliveredDuplicate:
-                    Finish(b, -1, r.LogAppendTimeMs, null);
-                    break;
-                case Kiel.Cluster.ProduceErrorAction.TooLarge when b.Count > 1:
-                    ProducerLog.Splitting(_log, b.Count, p.Topic, p.Partition);
-                    var (first, second) = b.Split();
-                    lock (p)
-                    {
-                        p.RequeueLocked(first);
-                        p.RequeueLocked(second);
-                    }
-                    b.MarkFinished();
-                    ReleaseSequence(b);
-                    b.Dispose();
-                    break;
-                case Kiel.Cluster.ProduceErrorAction.TooLarge:
-                    failed.Add((b, new RecordTooLargeException(
-                        $"The broker refused a record for {p.Topic}:{p.Partition} as too large ({Kiel.Protocol.ErrorCodes.Info(r.ErrorCode).Name}); raise the topic's max.message.bytes or send smaller records.")));
-                    break;
-                case Kiel.Cluster.ProduceErrorAction.BumpEpoch when b.StampedAs != _identity:
-                    // Sent under an identity that has since been replaced (the bump fenced it): send again under the new one.
-                    Retry(b, BrokerError(r, o.Broker), needsMetadata: false, failed, backoff: false);
-                    break;
-                case Kiel.Cluster.ProduceErrorAction.BumpEpoch when r.ErrorCode == (short)Kiel.ErrorCode.OutOfOrderSequenceNumber && FollowsUnacknowledged(b):
-                    // A batch sent behind one that has not been acknowledged (it failed, or is being retried): the gap
-                    // is ours, not the broker's. Sent again after it, with the same sequence.
-                    Retry(b, BrokerError(r, o.Broker), needsMetadata: false, failed, backoff: false);
-                    break;
-                case Kiel.Cluster.ProduceErrorAction.BumpEpoch:
-                    ProducerLog.EpochBump(_log, Kiel.Protocol.ErrorCodes.Info(r.ErrorCode).Name, p.Topic, p.Partition);
-                    RequestNewIdentity(p);
-                    Retry(b, BrokerError(r, o.Broker), needsMetadata: false, failed, backoff: false);
-                    break;
-                case Kiel.Cluster.ProduceErrorAction.Retry:
-                    Retry(b, BrokerError(r, o.Broker), needsMetadata: false, failed);
-                    break;
-                case Kiel.Cluster.ProduceErrorAction.RetryAfterMetadata:
-                    Retry(b, BrokerError(r, o.Broker), needsMetadata: true, failed);
-                    break;
-                default:
-                    failed.Add((b, BrokerError(r, o.Broker)));
-                    break;
-            }
         }
+        foreach (var b in o.Batches)
+            if (b.Reusable) ReturnBatch(b);
         ReturnRequest(o);
+    }
+
+    /// <summary>Handles the answer (or the error) for one unfinished batch of the request.</summary>
+    private void HandleAnswer(SendOutcome o, ProducerBatch b, List<(ProducerBatch Batch, ProduceException Error)> failed, ref int cursor)
+    {
+        var p = b.Owner;
+        if (o.Error is { } error)
+        {
+            var retriable = error is KielException ke ? ke.IsRetriable
+                : error is OperationCanceledException or IOException or SocketException or TimeoutException;
+            if (retriable) Retry(b, error, needsMetadata: true, failed);
+            else failed.Add((b, new ProduceException($"Produce to broker {o.Broker} failed: {error.Message}", innerException: error)));
+            return;
+        }
+        var result = o.Result!;
+        if (result.Partitions.Count == 0 && _options.Acks == Acks.None)
+        {
+            Finish(b, -1, -1, null);
+            return;
+        }
+        if (!FindAnswer(result, p, ref cursor, out var r))
+        {
+            Retry(b, new ProduceException($"Broker {o.Broker} did not answer for {p.Topic}:{p.Partition}.", (short)Kiel.ErrorCode.NetworkException, retriable: true), true, failed);
+            return;
+        }
+        // An out-of-order answer to a batch sent behind an unacknowledged one is the producer's own gap (retried
+        // below), not a lost sequence: the transaction goes on.
+        if (_txn is not null && r.ErrorCode != 0 && !(r.ErrorCode == (short)Kiel.ErrorCode.OutOfOrderSequenceNumber && FollowsUnacknowledged(b))
+            && _txn.OnProduceError((ErrorCode)r.ErrorCode, BrokerError(r, o.Broker).Message))
+        {
+            failed.Add((b, BrokerError(r, o.Broker)));
+            return;
+        }
+        switch (Kiel.Cluster.ErrorClassification.ForProduce((Kiel.ErrorCode)r.ErrorCode, _identity.ProducerId >= 0))
+        {
+            case Kiel.Cluster.ProduceErrorAction.Delivered:
+                Finish(b, r.BaseOffset, r.LogAppendTimeMs, null);
+                break;
+            case Kiel.Cluster.ProduceErrorAction.DeliveredDuplicate:
+                Finish(b, -1, r.LogAppendTimeMs, null);
+                break;
+            case Kiel.Cluster.ProduceErrorAction.TooLarge when b.Count > 1:
+                ProducerLog.Splitting(_log, b.Count, p.Topic, p.Partition);
+                var (first, second) = b.Split();
+                lock (p)
+                {
+                    p.RequeueLocked(first);
+                    p.RequeueLocked(second);
+                }
+                b.MarkFinished();
+                ReleaseSequence(b);
+                b.Dispose();
+                break;
+            case Kiel.Cluster.ProduceErrorAction.TooLarge:
+                failed.Add((b, new RecordTooLargeException(
+                    $"The broker refused a record for {p.Topic}:{p.Partition} as too large ({Kiel.Protocol.ErrorCodes.Info(r.ErrorCode).Name}); raise the topic's max.message.bytes or send smaller records.")));
+                break;
+            case Kiel.Cluster.ProduceErrorAction.BumpEpoch when b.StampedAs != _identity:
+                // Sent under an identity that has since been replaced (the bump fenced it): send again under the new one.
+                Retry(b, BrokerError(r, o.Broker), needsMetadata: false, failed, backoff: false);
+                break;
+            case Kiel.Cluster.ProduceErrorAction.BumpEpoch when r.ErrorCode == (short)Kiel.ErrorCode.OutOfOrderSequenceNumber && FollowsUnacknowledged(b):
+                // A batch sent behind one that has not been acknowledged (it failed, or is being retried): the gap
+                // is ours, not the broker's. Sent again after it, with the same sequence.
+                Retry(b, BrokerError(r, o.Broker), needsMetadata: false, failed, backoff: false);
+                break;
+            case Kiel.Cluster.ProduceErrorAction.BumpEpoch:
+                ProducerLog.EpochBump(_log, Kiel.Protocol.ErrorCodes.Info(r.ErrorCode).Name, p.Topic, p.Partition);
+                RequestNewIdentity(p);
+                Retry(b, BrokerError(r, o.Broker), needsMetadata: false, failed, backoff: false);
+                break;
+            case Kiel.Cluster.ProduceErrorAction.Retry:
+                Retry(b, BrokerError(r, o.Broker), needsMetadata: false, failed);
+                break;
+            case Kiel.Cluster.ProduceErrorAction.RetryAfterMetadata:
+                Retry(b, BrokerError(r, o.Broker), needsMetadata: true, failed);
+                break;
+            default:
+                failed.Add((b, BrokerError(r, o.Broker)));
+                break;
+        }
     }
 
     private static ProduceException BrokerError(in ProducePartitionResult r, int broker) => new(
@@ -705,31 +789,46 @@ internal sealed partial class ProducerEngine
         if (needsMetadata && _topics.TryGetValue(p.Topic, out var topic)) topic.NeedsRefresh = true;
     }
 
-    /// <summary>Reports a batch (delivered when <paramref name="error"/> is null) and returns its memory.</summary>
+    /// <summary>Reports a batch (delivered when <paramref name="error"/> is null) and returns its memory (sender thread).</summary>
     private void Finish(ProducerBatch b, long baseOffset, long logAppendTimeMs, ProduceException? error)
     {
         if (!b.MarkFinished()) return;
-        if (error is null && b.BaseSequence >= 0 && b.StampedAs == _identity)
-        {
-            var p = b.Owner;
-            lock (p) p.NextSequence = PartitionState.AddSequence(b.BaseSequence, b.Count);
-        }
-        else if (error is not null)
+        if (error is null) Delivered(b);
+        else
         {
             ReleaseSequence(b);
             ProducerLog.BatchFailed(_log, b.Owner.Topic, b.Owner.Partition, error.Message, b.Count);
             _txn?.OnRecordFailed(error);
         }
+        Report(b, baseOffset, logAppendTimeMs, error);
+    }
+
+    /// <summary>The sender's part of a delivered batch: the partition's acknowledged sequence moves past it.</summary>
+    private void Delivered(ProducerBatch b)
+    {
+        if (b.BaseSequence < 0 || b.StampedAs != _identity) return;
+        var p = b.Owner;
+        lock (p) p.NextSequence = PartitionState.AddSequence(b.BaseSequence, b.Count);
+    }
+
+    /// <summary>
+    /// Reports every record of a finished batch and returns its memory: on the sender thread, or where the answer was
+    /// read (<see cref="ReportDeliveredOnAnswer"/>). Touches nothing that only the sender may.
+    /// </summary>
+    private void Report(ProducerBatch b, long baseOffset, long logAppendTimeMs, ProduceException? error)
+    {
+        if (LatencyProbe.Enabled) LatencyProbe.Mark(LatencyProbe.Reporting);
         if (error is null) Kiel.Diagnostics.ClientMetrics.Sent(b.Owner.Topic, b.Owner.Partition, b.Count, b.ReservedBytes);
         b.Complete(baseOffset, logAppendTimeMs, error, _onCallbackError);
+        b.MarkReported();
         if (LatencyProbe.Enabled) LatencyProbe.Mark(LatencyProbe.Completed);
         ProducerMetrics.Completed(b.Owner.Topic, b.Owner.Partition, b.Count, error);
         _memory.Release(b.ReservedBytes);
         var count = b.Count;
+        // A delivered batch's objects are reused once the sender has taken it out of its partition's in-flight list
+        // (HandleOutcome); a failed one's are not: a request abandoned at its deadline may still refer to it.
+        if (error is null) b.Reusable = true;
         b.Dispose();
-        // A delivered batch came back with its request's answer, and nothing refers to it any more: its objects are
-        // reused. A failed one is not: a request abandoned at its deadline may still refer to it.
-        if (error is null) ReturnBatch(b);
         Interlocked.Add(ref error is null ? ref _delivered : ref _failed, count);
         RecordsDone(count);
     }
