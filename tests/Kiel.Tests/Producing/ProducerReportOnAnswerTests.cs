@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Kiel.Producing;
 using Kiel.Producing.Internal;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Kiel.Tests.Producing;
 
@@ -49,14 +50,39 @@ public sealed class ProducerReportOnAnswerTests
             new([.. parts.Select(p => new ProducePartitionResult("t", p.Partition, 0, p.BaseOffset, -1, null))]);
     }
 
-    private static KielProducer<string, string> Producer(ManualTransport transport) => new(new KielProducerOptions
+    /// <param name="time">A fake clock that the test never moves: the sender's 100 ms look and every deadline then
+    /// never come, so only a wake makes the sender act.</param>
+    private static KielProducer<string, string> Producer(ManualTransport transport, TimeProvider? time = null) => new(new KielProducerOptions
     {
         BootstrapServers = "fake:9092",
         Linger = TimeSpan.Zero,
         RequestTimeout = TimeSpan.FromSeconds(30),
         DeliveryTimeout = TimeSpan.FromSeconds(60),
         CloseTimeout = TimeSpan.FromSeconds(5),
+        TimeProvider = time ?? TimeProvider.System,
     }, null, null, _ => transport);
+
+    /// <summary>The sender's pass count once it has stopped changing (the sender sleeps: the fake clock brings no deadline).</summary>
+    private static async Task<long> SettledPassesAsync(KielProducer<string, string> producer)
+    {
+        for (var i = 0; i < 50; i++)
+        {
+            var before = producer.Engine.SenderPasses;
+            await Task.Delay(100);
+            if (producer.Engine.SenderPasses == before) return before;
+        }
+        Assert.Fail("The sender kept making passes for 5 s with nothing to do.");
+        return -1;
+    }
+
+    /// <summary>Produces one awaited record to partition 0 and answers its call (the <paramref name="n"/>-th) as delivered at <paramref name="offset"/>.</summary>
+    private static async Task RoundTripAsync(KielProducer<string, string> producer, ManualTransport transport, int n, long offset)
+    {
+        var delivery = producer.ProduceAsync("t", null, $"r{offset}", partition: 0).AsTask();
+        (_, var answer) = await transport.CallAsync(n);
+        answer.SetResult(ManualTransport.Delivered((0, offset)));
+        Assert.Equal(offset, (await delivery.WaitAsync(Eventually.Deadline)).Offset);
+    }
 
     /// <summary>Holds the sender thread until the returned handle is disposed (at most a minute, so a failed test still ends).</summary>
     private static async Task<IDisposable> HoldSenderAsync(KielProducer<string, string> producer)
@@ -180,5 +206,65 @@ public sealed class ProducerReportOnAnswerTests
         var (_, retryAnswer) = await transport.CallAsync(1);
         retryAnswer.SetResult(ManualTransport.Delivered((0, 5)));
         Assert.Equal(5, (await delivery.WaitAsync(Eventually.Deadline)).Offset);
+    }
+
+    [Fact]
+    public async Task An_answer_whose_records_were_all_reported_leaves_the_sender_asleep_until_it_is_needed()
+    {
+        var transport = new ManualTransport(partitions: 1);
+        var producer = Producer(transport, new FakeTimeProvider());
+        try
+        {
+            await RoundTripAsync(producer, transport, 0, 0);
+            await Eventually.Until(() => producer.PendingCount == 0, "the first record done");
+
+            // A record: a wake to send it. Its answer is reported on the spot and does not wake the sender again.
+            var delivery = producer.ProduceAsync("t", null, "r1", partition: 0).AsTask();
+            (_, var answer) = await transport.CallAsync(1);
+            var sent = await SettledPassesAsync(producer);
+            answer.SetResult(ManualTransport.Delivered((0, 1)));
+            Assert.Equal(1, (await delivery.WaitAsync(Eventually.Deadline)).Offset);
+            await Eventually.Holds(() => producer.Engine.SenderPasses == sent, "the answer woke the sender", TimeSpan.FromMilliseconds(200));
+
+            // The next record wakes it: the answer's bookkeeping is done first (the partition has room again), then it is sent.
+            await RoundTripAsync(producer, transport, 2, 2);
+        }
+        finally
+        {
+            await producer.DisposeAsync().AsTask().WaitAsync(Eventually.Deadline);
+        }
+    }
+
+    [Fact]
+    public async Task An_answer_that_frees_a_place_in_flight_wakes_the_sender_even_when_its_records_were_all_reported()
+    {
+        var transport = new ManualTransport(partitions: 1);
+        var producer = Producer(transport, new FakeTimeProvider());
+        try
+        {
+            await RoundTripAsync(producer, transport, 0, 0); // the producer id: idempotence lets five batches be in flight
+            var deliveries = new List<Task<DeliveryReport>>();
+            for (var i = 1; i <= 5; i++)
+            {
+                deliveries.Add(producer.ProduceAsync("t", null, $"r{i}", partition: 0).AsTask());
+                await transport.CallAsync(i);
+            }
+            // A sixth batch waits: five are in flight.
+            var sixth = producer.ProduceAsync("t", null, "r6", partition: 0).AsTask();
+            await Eventually.Holds(() => transport.Calls.Count == 6, "a sixth batch went while five were in flight", TimeSpan.FromMilliseconds(100));
+
+            // The first answer frees a place: the sender must take it now (the fake clock never brings its 100 ms look).
+            transport.Calls.ElementAt(1).Answer.SetResult(ManualTransport.Delivered((0, 1)));
+            Assert.Equal(1, (await deliveries[0].WaitAsync(Eventually.Deadline)).Offset);
+            var (_, sixthAnswer) = await transport.CallAsync(6);
+            for (var i = 2; i <= 5; i++) transport.Calls.ElementAt(i).Answer.SetResult(ManualTransport.Delivered((0, i)));
+            sixthAnswer.SetResult(ManualTransport.Delivered((0, 6)));
+            Assert.Equal(6, (await sixth.WaitAsync(Eventually.Deadline)).Offset);
+            for (var i = 1; i < 5; i++) Assert.Equal(i + 1, (await deliveries[i].WaitAsync(Eventually.Deadline)).Offset);
+        }
+        finally
+        {
+            await producer.DisposeAsync().AsTask().WaitAsync(Eventually.Deadline);
+        }
     }
 }

@@ -58,9 +58,11 @@ internal sealed partial class ProducerEngine
             var producing = _producing;
             _producing = default;
             _engine.EndSend(this, producing);
-            if (Error is null) _engine.ReportDeliveredOnAnswer(this);
+            var reported = Error is null && _engine.ReportDeliveredOnAnswer(this);
             _engine._outcomes.Enqueue(this);
-            _engine._wake.Set();
+            // Every batch reported: the rest is bookkeeping, which waits for the sender's next wake (a record, a
+            // deadline, or its 100 ms look while anything is in flight) unless something needs it now.
+            if (!reported || _engine.SenderWantsAnswers) _engine._wake.Set();
         }
 
         /// <summary>Clears the request for reuse (after a completed exchange; an abandoned one is never reused).</summary>
@@ -128,6 +130,8 @@ internal sealed partial class ProducerEngine
             var failAll = _failAll;
             var refused = _idempotenceRefused;
             var busy = false;
+            // Whether something held waits for an answer to free a place in flight (see SenderWantsAnswers).
+            var waitsForAnswers = false;
             // Under idempotence (transactional or not), up to five batches per partition are in flight: the broker
             // orders them by sequence and keeps the last five for duplicates.
             var perPartition = _identity.ProducerId >= 0 ? Math.Min(MaxInFlightPerPartition, _options.MaxInFlight) : 1;
@@ -162,6 +166,7 @@ internal sealed partial class ProducerEngine
                             else if (now >= due)
                             {
                                 if (p.Ready.Count == 0 && MayAddInFlight(p, perPartition, retry: false)) SealLocked(p, layout.PartitionCount);
+                                else waitsForAnswers = true;
                             }
                             else nextWake = Math.Min(nextWake, due);
                         }
@@ -191,7 +196,7 @@ internal sealed partial class ProducerEngine
                             else j++;
                         }
                         if (p.Ready.Count == 0 || !canSend || WaitsForIdentity(p)) continue;
-                        if (!MayAddInFlight(p, perPartition, p.Ready[0].Attempts > 0)) continue;
+                        if (!MayAddInFlight(p, perPartition, p.Ready[0].Attempts > 0)) { waitsForAnswers = true; continue; }
                         // A partition's first batch in a transaction waits until AddPartitionsToTxn has added it.
                         if (_txn is not null && !_txn.MaySend(p)) continue;
                         if (now < p.RetryNotBeforeMs) { nextWake = Math.Min(nextWake, p.RetryNotBeforeMs); continue; }
@@ -231,6 +236,7 @@ internal sealed partial class ProducerEngine
                             requests[k].Batches.Add(batch);
                             requests[k].Bytes += bytes;
                         }
+                        if (p.Ready.Count > 0) waitsForAnswers = true;
                     }
                 }
             }
@@ -260,6 +266,10 @@ internal sealed partial class ProducerEngine
             // While anything is held, look again at least every 100 ms (a safety net beside the deadlines above);
             // with nothing held, sleep until woken.
             if (busy || _inFlightTotal > 0) nextWake = Math.Min(nextWake, now + 100);
+            // Published before the look at the queue (both fenced): an answer queued meanwhile either sees it and wakes
+            // this loop, or is seen here.
+            Interlocked.Exchange(ref _waitsForAnswers, waitsForAnswers ? 1 : 0);
+            if (waitsForAnswers && !_outcomes.IsEmpty) continue;
             SleepUntil(nextWake);
         }
     }
@@ -562,25 +572,45 @@ internal sealed partial class ProducerEngine
     /// wake, which on a busy machine was most of Kiel's own part of an awaited record's latency. Handlers stay on the
     /// sender thread: they are user code, run one at a time and in order.
     /// </summary>
-    private void ReportDeliveredOnAnswer(SendOutcome o)
+    /// <returns>True when every batch of the request was reported here.</returns>
+    private bool ReportDeliveredOnAnswer(SendOutcome o)
     {
         var result = o.Result!;
         // acks=0 has no answer to report from: the sender reports those batches.
-        if (result.Partitions.Count == 0) return;
+        if (result.Partitions.Count == 0) return false;
         var cursor = 0;
+        var all = true;
         foreach (var b in o.Batches)
         {
-            if (!b.HasCompletions || b.HasHandlers) continue;
-            if (!FindAnswer(result, b.Owner, ref cursor, out var r) || r.ErrorCode != 0) continue;
+            if (!b.HasCompletions || b.HasHandlers || !FindAnswer(result, b.Owner, ref cursor, out var r) || r.ErrorCode != 0)
+            {
+                all = false;
+                continue;
+            }
             var p = b.Owner;
             lock (p)
             {
-                if (!IsNextToReport(p, b) || !b.MarkFinished()) continue;
+                if (!IsNextToReport(p, b) || !b.MarkFinished())
+                {
+                    all = false;
+                    continue;
+                }
                 b.FinishedOnAnswer = true;
             }
             Report(b, r.BaseOffset, r.LogAppendTimeMs, null);
         }
+        return all;
     }
+
+    private int _waitsForAnswers;
+
+    /// <summary>
+    /// True when the sender should take an answer at once even though its batches were all reported where it was read:
+    /// batches wait for a place in flight, or the producer flushes, closes or runs a transaction.
+    /// </summary>
+    private bool SenderWantsAnswers =>
+        Volatile.Read(ref _waitsForAnswers) != 0 || _closing || _failAll || Volatile.Read(ref _flushing) > 0 || _txn is not null
+        || _stop.IsCancellationRequested;
 
     /// <summary>
     /// True when every batch of the partition sealed before <paramref name="b"/> has been reported: those in flight
