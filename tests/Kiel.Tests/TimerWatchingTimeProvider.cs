@@ -14,8 +14,12 @@ internal sealed class TimerWatchingTimeProvider : FakeTimeProvider
     /// <inheritdoc />
     public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
     {
+        // Counted once the clock holds it: counted before, a test could advance the clock between the count and the
+        // timer's creation, and the timer would then start from the advanced time and wait a whole period more (seen on
+        // a busy machine: a leader's SyncGroup head start that never ended).
+        var timer = base.CreateTimer(callback, state, dueTime, period);
         lock (_dueTimes) _dueTimes.Add(dueTime);
-        return base.CreateTimer(callback, state, dueTime, period);
+        return timer;
     }
 
     /// <summary>How many timers with exactly <paramref name="dueTime"/> were created so far.</summary>
