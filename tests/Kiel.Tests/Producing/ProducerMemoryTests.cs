@@ -182,38 +182,6 @@ public sealed class ProducerMemoryTests
     }
 
     [Fact]
-    public async Task A_batch_starts_at_the_size_its_records_need_not_at_a_fixed_16_KiB()
-    {
-        var time = new FakeTimeProvider();
-        var fake = new FakeTransport();
-        fake.Topics["t"] = Enumerable.Repeat(1, 200).ToArray();
-        var producer = FakeTransport.Producer(fake, FakeTransport.Options() with
-        {
-            TimeProvider = time, Linger = TimeSpan.FromMinutes(10), DeliveryTimeout = TimeSpan.FromHours(1), CloseTimeout = TimeSpan.Zero,
-        });
-        try
-        {
-            await producer.Engine.GetPartitionCountAsync("t", CancellationToken.None).AsTask().WaitAsync(Eventually.Deadline);
-            var value = new string('v', 100);
-            for (var p = 0; p < 200; p++) _ = producer.ProduceAsync("t", null, value, partition: p);
-            var topic = producer.Engine.GetTopic("t");
-            await Eventually.Until(() => topic.Partitions.Length == 200 && topic.Partitions.All(s => { lock (s) return s.Open is not null; }), "every partition has its open batch");
-            foreach (var s in topic.Partitions)
-                lock (s) Assert.InRange(s.Open!.Arena.Capacity, 1, 512);
-        }
-        finally
-        {
-            var disposing = producer.DisposeAsync().AsTask();
-            for (var i = 0; i < 600 && !disposing.IsCompleted; i++)
-            {
-                time.Advance(TimeSpan.FromSeconds(1));
-                await Task.WhenAny(disposing, Task.Delay(10));
-            }
-            await disposing.WaitAsync(Eventually.Deadline);
-        }
-    }
-
-    [Fact]
     public async Task Records_that_linger_while_their_partition_has_a_batch_in_flight_go_out_together_as_one_batch()
     {
         var time = new FakeTimeProvider();

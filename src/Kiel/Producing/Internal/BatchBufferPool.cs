@@ -38,6 +38,16 @@ internal static class BatchBufferPool
     public static byte[] Rent(int minimumLength) => s_pool.Rent(minimumLength);
 
     /// <summary>
+    /// Drops every pooled array (two trims: the first starts an interval, the second drops what stayed unused through
+    /// it). For tests whose assertions depend on what the process-wide pool holds: other tests leave arrays in it.
+    /// </summary>
+    internal static void DropPooledArrays()
+    {
+        s_pool.Trim();
+        s_pool.Trim();
+    }
+
+    /// <summary>
     /// An array of <paramref name="preferredLength"/> bytes or, when the pool has none at hand, the largest it has of
     /// at least <paramref name="minimumLength"/>: a new batch expected to grow like the last one starts in a smaller
     /// array the pool already holds (and grows if it must) rather than in a new one.
