@@ -36,13 +36,7 @@ public sealed class ProducerBatchSizingTests
         }
         finally
         {
-            var disposing = producer.DisposeAsync().AsTask();
-            for (var i = 0; i < 600 && !disposing.IsCompleted; i++)
-            {
-                time.Advance(TimeSpan.FromSeconds(1));
-                await Task.WhenAny(disposing, Task.Delay(10));
-            }
-            await disposing.WaitAsync(Eventually.Deadline);
+            await FakeClockDisposal.DisposeDrivenAsync(producer, time);
         }
     }
 }

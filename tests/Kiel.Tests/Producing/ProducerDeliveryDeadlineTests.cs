@@ -23,17 +23,7 @@ public sealed class ProducerDeliveryDeadlineTests
         TimeProvider = time, Linger = TimeSpan.Zero, RequestTimeout = Request, DeliveryTimeout = Delivery, CloseTimeout = TimeSpan.Zero,
     };
 
-    /// <summary>Disposes while moving the fake clock along, so that waits on it can end.</summary>
-    private static async Task DisposeDrivenAsync(IAsyncDisposable producer, FakeTimeProvider time)
-    {
-        var disposing = producer.DisposeAsync().AsTask();
-        for (var i = 0; i < 600 && !disposing.IsCompleted; i++)
-        {
-            time.Advance(TimeSpan.FromSeconds(1));
-            await Task.WhenAny(disposing, Task.Delay(10));
-        }
-        await disposing.WaitAsync(Eventually.Deadline);
-    }
+    private static Task DisposeDrivenAsync(IAsyncDisposable producer, FakeTimeProvider time) => FakeClockDisposal.DisposeDrivenAsync(producer, time);
 
     /// <summary>Moves the fake clock in small steps (retry backoffs) until <paramref name="task"/> completes; bounded.</summary>
     private static async Task DriveUntilAsync(Task task, FakeTimeProvider time)

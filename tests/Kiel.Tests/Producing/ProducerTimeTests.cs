@@ -6,17 +6,7 @@ namespace Kiel.Tests.Producing;
 /// <summary>The producer's timers run on the options' <see cref="TimeProvider"/>: linger, delivery and close timeouts.</summary>
 public sealed class ProducerTimeTests
 {
-    /// <summary>Disposes while moving the fake clock along, so that waits on it (retry backoff, bounds) can end.</summary>
-    private static async Task DisposeDrivenAsync(IAsyncDisposable producer, FakeTimeProvider time)
-    {
-        var disposing = producer.DisposeAsync().AsTask();
-        for (var i = 0; i < 600 && !disposing.IsCompleted; i++)
-        {
-            time.Advance(TimeSpan.FromSeconds(1));
-            await Task.WhenAny(disposing, Task.Delay(10));
-        }
-        await disposing.WaitAsync(Eventually.Deadline);
-    }
+    private static Task DisposeDrivenAsync(IAsyncDisposable producer, FakeTimeProvider time) => FakeClockDisposal.DisposeDrivenAsync(producer, time);
 
     private static FakeTransport Cluster()
     {
