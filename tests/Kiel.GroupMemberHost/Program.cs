@@ -3,7 +3,7 @@ using Kiel;
 
 // A group member in its own process, for tests that kill it, freeze it (SIGSTOP) or let it leave.
 // Usage: Kiel.GroupMemberHost <brokers> <zk> <group> <topic> <sessionMs>
-// Prints: READY <name> | ALLOC <t:p,...> | REC <partition> <offset> <monotonic ticks when returned> | COMMITTED <p:offset,...> | LEFT
+// Prints: READY <name> | ALLOC <t:p,...> | REC <partition> <offset> <monotonic ticks when returned> <when the call began> | COMMITTED <p:offset,...> | LEFT
 // Reads commands from stdin: "leave" winds down and exits 0.
 if (args.Length < 5)
 {
@@ -67,11 +67,12 @@ try
 {
     while (!stop.IsCancellationRequested)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var records = await consumer.ConsumeRecordsAsync(topic, null, stop.Token);
         if (records.Count == 0) continue;
         var at = System.Diagnostics.Stopwatch.GetTimestamp();
         diag?.Write($"BATCH {records.Count} at {at}: " + string.Join(",", records.GroupBy(r => r.Partition).Select(g => $"{g.Key}@{g.Min(r => r.Offset)}-{g.Max(r => r.Offset)}")));
-        foreach (var r in records) Say($"REC {r.Partition} {r.Offset} {at}");
+        foreach (var r in records) Say($"REC {r.Partition} {r.Offset} {at} {started}");
         await consumer.CommitOffsetsAsync(null, stop.Token);
         var last = records.GroupBy(r => r.Partition).Select(g => $"{g.Key}:{g.Max(r => r.Offset) + 1}");
         Say("COMMITTED " + string.Join(",", last));

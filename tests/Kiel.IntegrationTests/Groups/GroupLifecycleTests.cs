@@ -189,17 +189,22 @@ public sealed class GroupLifecycleTests(EnsembleEnvironment env) : IClassFixture
     /// Repeats are allowed only for records the lost member handed out before the event at or after its last commit,
     /// handed out again by another member; and after the member is back it repeats nothing the others handed out.
     /// </summary>
+    /// <remarks>A lost member frozen inside a consume call returns, after the thaw, the records it approved before the
+    /// freeze, stamped after the thaw. Its records from a call that began before the event count as handed out when
+    /// the call began: the hand-out could have been approved then, and the consumer cannot take back a list it has
+    /// approved. A call that begins after the event is judged by its return.</remarks>
     private static void CheckRepeats(DeliveryLog log, string lost, Dictionary<int, long> committed, long before, ConcurrentQueue<string> violations, string step)
     {
+        long HandedOut(Delivery d) => d.Member == lost && d.CallStarted != 0 && d.CallStarted <= before ? d.CallStarted : d.At;
         var repeats = 0;
         foreach (var g in log.Duplicates())
         {
-            var ordered = g.OrderBy(d => d.At).ToList();
+            var ordered = g.OrderBy(HandedOut).ToList();
             for (var i = 1; i < ordered.Count; i++)
             {
                 var (first, again) = (ordered[i - 1], ordered[i]);
-                if (again.At <= before) continue; // judged at an earlier step
-                var allowed = first.Member == lost && first.At <= before && again.Member != lost
+                if (HandedOut(again) <= before) continue; // judged at an earlier step
+                var allowed = first.Member == lost && HandedOut(first) <= before && again.Member != lost
                     && (!committed.TryGetValue(first.Partition, out var c) || first.Offset >= c);
                 if (allowed) repeats++;
                 else violations.Enqueue($"{step}: {(again.Member == lost ? "lost member" : "other")} {again.Member} (at {again.At}) repeated {again.Partition}@{again.Offset} first handed out by {(first.Member == lost ? "lost member" : "other")} {first.Member} (at {first.At}); event at {before}, committed {(committed.TryGetValue(first.Partition, out var cc) ? cc : -1)}");

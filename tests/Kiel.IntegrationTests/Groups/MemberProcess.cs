@@ -5,15 +5,18 @@ using System.Runtime.InteropServices;
 namespace Kiel.IntegrationTests.Groups;
 
 /// <summary>One record as a member handed it out; <paramref name="At"/> is the monotonic clock (shared by all processes
-/// on the machine) when the consumer returned it, not when the test heard of it.</summary>
-internal sealed record Delivery(string Member, int Partition, long Offset, long At);
+/// on the machine) when the consumer returned it, not when the test heard of it. <paramref name="CallStarted"/>, when
+/// known (not 0), is when the consume call that returned it began: the consumer approved the hand-out somewhere in
+/// between, so a member frozen inside the call returns, after the thaw, records it approved before the freeze.</summary>
+internal sealed record Delivery(string Member, int Partition, long Offset, long At, long CallStarted = 0);
 
 /// <summary>What every member of a test delivered, in one global order.</summary>
 internal sealed class DeliveryLog
 {
     public ConcurrentQueue<Delivery> All { get; } = new();
 
-    public void Add(string member, int partition, long offset, long at) => All.Enqueue(new Delivery(member, partition, offset, at));
+    public void Add(string member, int partition, long offset, long at, long callStarted = 0) =>
+        All.Enqueue(new Delivery(member, partition, offset, at, callStarted));
 
     public HashSet<(int, long)> Distinct() => All.Select(d => (d.Partition, d.Offset)).ToHashSet();
 
@@ -89,7 +92,7 @@ internal sealed class MemberProcess : IAsyncDisposable
             case "READY": _ready.TrySetResult(parts[1]); break;
             case "REC":
                 var f = parts[1].Split(' ');
-                _log.Add(Name, int.Parse(f[0]), long.Parse(f[1]), long.Parse(f[2]));
+                _log.Add(Name, int.Parse(f[0]), long.Parse(f[1]), long.Parse(f[2]), f.Length > 3 ? long.Parse(f[3]) : 0);
                 break;
             case "COMMITTED":
                 lock (_gate)
