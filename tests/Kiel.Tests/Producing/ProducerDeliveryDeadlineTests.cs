@@ -23,8 +23,6 @@ public sealed class ProducerDeliveryDeadlineTests
         TimeProvider = time, Linger = TimeSpan.Zero, RequestTimeout = Request, DeliveryTimeout = Delivery, CloseTimeout = TimeSpan.Zero,
     };
 
-    private static Task DisposeDrivenAsync(IAsyncDisposable producer, FakeTimeProvider time) => FakeClockDisposal.DisposeDrivenAsync(producer, time);
-
     /// <summary>Moves the fake clock in small steps (retry backoffs) until <paramref name="task"/> completes; bounded.</summary>
     private static async Task DriveUntilAsync(Task task, FakeTimeProvider time)
     {
@@ -61,7 +59,7 @@ public sealed class ProducerDeliveryDeadlineTests
         }
         finally
         {
-            await DisposeDrivenAsync(producer, time);
+            await FakeClockDisposal.DisposeDrivenAsync(producer, time);
         }
     }
 
@@ -106,7 +104,7 @@ public sealed class ProducerDeliveryDeadlineTests
         }
         finally
         {
-            await DisposeDrivenAsync(producer, time);
+            await FakeClockDisposal.DisposeDrivenAsync(producer, time);
         }
     }
 
@@ -152,7 +150,7 @@ public sealed class ProducerDeliveryDeadlineTests
         }
         finally
         {
-            await DisposeDrivenAsync(producer, time);
+            await FakeClockDisposal.DisposeDrivenAsync(producer, time);
         }
     }
 

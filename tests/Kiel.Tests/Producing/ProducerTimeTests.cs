@@ -6,8 +6,6 @@ namespace Kiel.Tests.Producing;
 /// <summary>The producer's timers run on the options' <see cref="TimeProvider"/>: linger, delivery and close timeouts.</summary>
 public sealed class ProducerTimeTests
 {
-    private static Task DisposeDrivenAsync(IAsyncDisposable producer, FakeTimeProvider time) => FakeClockDisposal.DisposeDrivenAsync(producer, time);
-
     private static FakeTransport Cluster()
     {
         var t = new FakeTransport();
@@ -45,7 +43,7 @@ public sealed class ProducerTimeTests
         }
         finally
         {
-            await DisposeDrivenAsync(producer, time);
+            await FakeClockDisposal.DisposeDrivenAsync(producer, time);
         }
     }
 
@@ -96,7 +94,7 @@ public sealed class ProducerTimeTests
         }
         finally
         {
-            await DisposeDrivenAsync(producer, time);
+            await FakeClockDisposal.DisposeDrivenAsync(producer, time);
         }
     }
 
@@ -141,7 +139,7 @@ public sealed class ProducerTimeTests
         }
         finally
         {
-            await DisposeDrivenAsync(producer, time);
+            await FakeClockDisposal.DisposeDrivenAsync(producer, time);
         }
     }
 
