@@ -46,7 +46,7 @@ internal sealed record ClientRun(
 /// One client's run in a process of its own (<c>compare-client key=value…</c>): a cold phase (the first <c>cold</c>
 /// records of the new process, client construction included), then a timed window; prints one <c>RESULT</c> line.
 /// </summary>
-internal static class CompareClient
+internal static partial class CompareClient
 {
     private static long s_alloc0;
 
@@ -63,6 +63,7 @@ internal static class CompareClient
             case ("confluent", "produce"): ConfluentProduce(run, result); break;
             case ("kiel", "awaited"): await KielAwaited(run, result); break;
             case ("confluent", "awaited"): await ConfluentAwaited(run, result); break;
+            case ("floor", "awaited"): FloorAwaited(run, result); break;
             case ("kiel", "stream"): await KielStream(run, result); break;
             case ("kiel", "raw"): await KielRaw(run, result); break;
             case ("confluent", "consume"): ConfluentConsume(run, result); break;

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# A series of the awaited 100 B scenario (one record at a time, each awaited; 6 partitions), for latency comparisons
+# that need more runs than `compare` makes. It starts one bench broker in a process of its own, then runs each client
+# once per round, each in a new process, rotating their order from round to round, and prints every run's RESULT line
+# and, per client, the median over the rounds of its p50 and p99 over Confluent.Kafka's in the same round.
+#
+#   bash bench/awaited-series.sh ROUNDS LINGER_MS [CLIENT[:ENV=VALUE]...]
+#
+# CLIENT is kiel, confluent or floor (no Kafka client: one thread, a blocking socket, the linger as a timed wait, then
+# one pre-encoded Produce request and its answer; see bench/Kiel.Benchmarks/Compare/FloorClient.cs). An ENV=VALUE after
+# a colon is set for that client's process only, and the run is labelled client:ENV=VALUE. Default: kiel confluent floor.
+# Build first: dotnet build -c Release bench/Kiel.Benchmarks
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+bin=$here/Kiel.Benchmarks/bin/Release/net10.0
+rounds=${1:?rounds}; linger=${2:?linger in ms}; shift 2
+clients=("$@"); [ ${#clients[@]} -gt 0 ] || clients=(kiel confluent floor)
+[ -f "$bin/Kiel.Benchmarks.dll" ] || { echo "build first: dotnet build -c Release bench/Kiel.Benchmarks" >&2; exit 2; }
+
+work=$(mktemp -d)
+holder=
+broker=
+cleanup() {
+  [ -n "$broker" ] && kill "$broker" 2>/dev/null || true
+  [ -n "$holder" ] && kill "$holder" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+# The broker runs until its standard input ends: a fifo held open by a sleeper, both stopped on exit.
+mkfifo "$work/in"
+sleep 100000 > "$work/in" & holder=$!
+dotnet "$bin/Kiel.BenchBroker.dll" < "$work/in" > "$work/broker.log" 2>&1 & broker=$!
+for _ in $(seq 1 100); do grep -q '^listening ' "$work/broker.log" && break; sleep 0.1; done
+bootstrap=$(sed -n 's/^listening //p' "$work/broker.log")
+[ -n "$bootstrap" ] || { echo "the bench broker did not start: $(cat "$work/broker.log")" >&2; exit 1; }
+echo "# bench broker at $bootstrap; $rounds rounds of: ${clients[*]}; linger $linger ms, 5 s windows"
+
+n=${#clients[@]}
+for r in $(seq 1 "$rounds"); do
+  for k in $(seq 0 $((n - 1))); do
+    spec=${clients[$(( (k + r) % n ))]}
+    client=${spec%%:*}; env=; [ "$spec" != "$client" ] && env=${spec#*:}
+    line=$(env $env dotnet "$bin/Kiel.Benchmarks.dll" compare-client client="$client" mode=awaited bootstrap="$bootstrap" \
+      topic="bench.p6.s100.none.series$r$k" size=100 partitions=6 compression=None linger="$linger" window=5 cold=2000 explicit=False \
+      2> "$work/err" | grep '^RESULT ' || true)
+    [ -n "$line" ] || { echo "round $r, $spec: no RESULT: $(tail -5 "$work/err")" >&2; exit 1; }
+    echo "$r $spec $line" | tee -a "$work/runs"
+  done
+done
+
+# Per client: the median, over the rounds, of its p50 and p99 divided by Confluent.Kafka's in the same round.
+for spec in "${clients[@]}"; do
+  [ "$spec" = confluent ] && continue
+  awk -v A="$spec" '
+    { for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "p50_ms") p50[$1, $2] = kv[2]; if (kv[1] == "p99_ms") p99[$1, $2] = kv[2] } }
+    END { for (k in p50) { split(k, q, SUBSEP); if (q[2] == A && ((q[1], "confluent") in p50))
+            print p50[k] / p50[q[1], "confluent"], p99[k] / p99[q[1], "confluent"] } }' "$work/runs" > "$work/ratios"
+  median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) { print "none"; exit } m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.3f (%.2f-%.2f over %d rounds)", m, a[1], a[NR], NR }'; }
+  echo "# $spec over confluent: p50 $(cut -d' ' -f1 "$work/ratios" | median), p99 $(cut -d' ' -f2 "$work/ratios" | median)"
+done
