@@ -7,13 +7,15 @@
 #   bash bench/awaited-series.sh ROUNDS LINGER_MS [CLIENT[:ENV=VALUE]...]
 #
 # CLIENT is kiel, confluent or floor (no Kafka client: one thread, a blocking socket, the linger as a timed wait, then
-# one pre-encoded Produce request and its answer; see bench/Kiel.Benchmarks/Compare/FloorClient.cs). An ENV=VALUE after
+# one pre-encoded Produce request and its answer; see bench/Kiel.Benchmarks/Compare/CompareClient.Floor.cs). An ENV=VALUE after
 # a colon is set for that client's process only, and the run is labelled client:ENV=VALUE. Default: kiel confluent floor.
+# PARTITIONS=N in the environment sets the topic's partition count (default 6, as in `compare`).
 # Build first: dotnet build -c Release bench/Kiel.Benchmarks
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=$here/Kiel.Benchmarks/bin/Release/net10.0
 rounds=${1:?rounds}; linger=${2:?linger in ms}; shift 2
+partitions=${PARTITIONS:-6}
 clients=("$@"); [ ${#clients[@]} -gt 0 ] || clients=(kiel confluent floor)
 [ -f "$bin/Kiel.Benchmarks.dll" ] || { echo "build first: dotnet build -c Release bench/Kiel.Benchmarks" >&2; exit 2; }
 
@@ -34,7 +36,7 @@ dotnet "$bin/Kiel.BenchBroker.dll" < "$work/in" > "$work/broker.log" 2>&1 & brok
 for _ in $(seq 1 100); do grep -q '^listening ' "$work/broker.log" && break; sleep 0.1; done
 bootstrap=$(sed -n 's/^listening //p' "$work/broker.log")
 [ -n "$bootstrap" ] || { echo "the bench broker did not start: $(cat "$work/broker.log")" >&2; exit 1; }
-echo "# bench broker at $bootstrap; $rounds rounds of: ${clients[*]}; linger $linger ms, 5 s windows"
+echo "# bench broker at $bootstrap; $rounds rounds of: ${clients[*]}; linger $linger ms, $partitions partitions, 5 s windows"
 
 n=${#clients[@]}
 for r in $(seq 1 "$rounds"); do
@@ -42,7 +44,7 @@ for r in $(seq 1 "$rounds"); do
     spec=${clients[$(( (k + r) % n ))]}
     client=${spec%%:*}; env=; [ "$spec" != "$client" ] && env=${spec#*:}
     line=$(env $env dotnet "$bin/Kiel.Benchmarks.dll" compare-client client="$client" mode=awaited bootstrap="$bootstrap" \
-      topic="bench.p6.s100.none.series$r$k" size=100 partitions=6 compression=None linger="$linger" window=5 cold=2000 explicit=False \
+      topic="bench.p$partitions.s100.none.series$r$k" size=100 partitions="$partitions" compression=None linger="$linger" window=5 cold=2000 explicit=False \
       2> "$work/err" | grep '^RESULT ' || true)
     [ -n "$line" ] || { echo "round $r, $spec: no RESULT: $(tail -5 "$work/err")" >&2; exit 1; }
     echo "$r $spec $line" | tee -a "$work/runs"
