@@ -52,12 +52,12 @@ for r in $(seq 1 "$rounds"); do
 done
 
 # Per client: the median, over the rounds, of its p50 and p99 divided by Confluent.Kafka's in the same round.
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) { print "none"; exit } m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.3f (%.2f-%.2f over %d rounds)", m, a[1], a[NR], NR }'; }
 for spec in "${clients[@]}"; do
   [ "$spec" = confluent ] && continue
   awk -v A="$spec" '
     { for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "p50_ms") p50[$1, $2] = kv[2]; if (kv[1] == "p99_ms") p99[$1, $2] = kv[2] } }
     END { for (k in p50) { split(k, q, SUBSEP); if (q[2] == A && ((q[1], "confluent") in p50))
             print p50[k] / p50[q[1], "confluent"], p99[k] / p99[q[1], "confluent"] } }' "$work/runs" > "$work/ratios"
-  median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) { print "none"; exit } m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.3f (%.2f-%.2f over %d rounds)", m, a[1], a[NR], NR }'; }
   echo "# $spec over confluent: p50 $(cut -d' ' -f1 "$work/ratios" | median), p99 $(cut -d' ' -f2 "$work/ratios" | median)"
 done

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
@@ -23,7 +22,7 @@ internal static partial class CompareClient
 
     private static void FloorAwaited(ClientRun run, Dictionary<string, string> result)
     {
-        var (host, port) = ParseFloorBootstrap(run.Bootstrap);
+        var broker = BrokerEndpoint.Parse(run.Bootstrap);
         var values = Payloads.Values(run.Size, ClientRun.Distinct);
         // One frame per (partition, value) pair, correlation ids patched per send.
         var frames = new byte[run.Partitions * ClientRun.Distinct][];
@@ -31,7 +30,8 @@ internal static partial class CompareClient
         for (var v = 0; v < ClientRun.Distinct; v++)
             frames[p * ClientRun.Distinct + v] = FloorFrame(run.Topic, p, values[v]);
         using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        socket.Connect(host, port); // synchronous: the socket stays in blocking mode (an async call would make it non-blocking for good)
+        socket.Connect(broker.Host, broker.Port); // synchronous: the socket stays in blocking mode (an async call would make it non-blocking for good)
+        using var stream = new NetworkStream(socket); // its synchronous reads and writes keep it so
         using var linger = new ManualResetEventSlim(false, spinCount: 0);
         var answer = new byte[64 * 1024];
         long i = 0;
@@ -41,12 +41,12 @@ internal static partial class CompareClient
         {
             if (run.LingerMs > 0) linger.Wait(run.LingerMs);
             var frame = frames[(int)(i % run.Partitions) * ClientRun.Distinct + (int)(i % ClientRun.Distinct)];
-            BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(8), ++correlation);
-            for (var sent = 0; sent < frame.Length;) sent += socket.Send(frame, sent, frame.Length - sent, SocketFlags.None);
-            ReadExactly(socket, answer, 4);
-            var size = BinaryPrimitives.ReadInt32BigEndian(answer);
+            FrameCodec.PatchCorrelationId(frame, ++correlation);
+            stream.Write(frame);
+            stream.ReadExactly(answer, 0, FrameCodec.SizePrefixLength);
+            var size = FrameCodec.ReadSize(answer);
             if (size < 8 || size > answer.Length) throw new InvalidDataException($"a Produce answer of {size} bytes");
-            ReadExactly(socket, answer, size);
+            stream.ReadExactly(answer, 0, size);
             var offset = FrameCodec.ReadResponseHeader(answer.AsSpan(0, size), HeaderVersions.Response(ApiKey.Produce, FloorProduceVersion), out var id);
             if (id != correlation) throw new InvalidDataException($"answer {id} to request {correlation}");
             var reader = new KafkaReader(answer.AsSpan(offset, size - offset), "ProduceResponse", FloorProduceVersion);
@@ -58,8 +58,7 @@ internal static partial class CompareClient
 
         while (i < run.Cold) One();
         Cold(run.Cold, result);
-        var settleUntil = Stopwatch.GetTimestamp() + Stopwatch.Frequency; // nothing to compile after the cold phase: 1 s of records
-        while (Stopwatch.GetTimestamp() < settleUntil) One();
+        for (var settle = new Settle(); !settle.Done();) One();
         var ticks = new long[4_000_000];
         var n = 0;
         var window = new Window();
@@ -89,21 +88,5 @@ internal static partial class CompareClient
         using var buffer = new PooledBufferWriter();
         FrameCodec.WriteRequest(buffer, request, FloorProduceVersion, 0, "kiel-floor");
         return buffer.WrittenSpan.ToArray();
-    }
-
-    private static void ReadExactly(Socket socket, byte[] into, int count)
-    {
-        for (var have = 0; have < count;)
-        {
-            var n = socket.Receive(into, have, count - have, SocketFlags.None);
-            if (n == 0) throw new IOException("the broker closed the connection");
-            have += n;
-        }
-    }
-
-    private static (string Host, int Port) ParseFloorBootstrap(string bootstrap)
-    {
-        var colon = bootstrap.LastIndexOf(':');
-        return (bootstrap[..colon], int.Parse(bootstrap[(colon + 1)..], CultureInfo.InvariantCulture));
     }
 }
