@@ -15,7 +15,7 @@ internal sealed class PartitionState(string topic, int partition)
     /// <summary>The batch that is filling, or null.</summary>
     public ProducerBatch? Open;
 
-    /// <summary>Sealed batches in send order (by <see cref="ProducerBatch.Ordinal"/>); a retried batch goes back in its place.</summary>
+    /// <summary>Sealed batches in send order (see <see cref="ProducerBatch.SendsAfter"/>); a retried batch goes back in its place.</summary>
     public readonly List<ProducerBatch> Ready = [];
 
     /// <summary>How many batches were sealed: the next one's <see cref="ProducerBatch.Ordinal"/>.</summary>
@@ -49,7 +49,7 @@ internal sealed class PartitionState(string topic, int partition)
     public void RequeueLocked(ProducerBatch batch)
     {
         var at = 0;
-        while (at < Ready.Count && Ready[at].Ordinal <= batch.Ordinal) at++;
+        while (at < Ready.Count && !Ready[at].SendsAfter(batch)) at++;
         Ready.Insert(at, batch);
     }
 

@@ -75,6 +75,7 @@ internal sealed class ProducerBatch : IDisposable
         StampedAs = ProducerIdentity.None;
         BaseSequence = -1;
         Ordinal = 0;
+        SplitOffset = 0;
         SentInOrder = false;
         SentTo = -1;
         HasHandlers = false;
@@ -98,6 +99,16 @@ internal sealed class ProducerBatch : IDisposable
 
     /// <summary>The order in which the partition's batches were sealed; the halves of a split batch share it.</summary>
     public long Ordinal { get; set; }
+
+    /// <summary>
+    /// Where the batch's first record stood in the batch that was sealed (0 unless the batch is a split half): with
+    /// <see cref="Ordinal"/>, the batch's place in send order, so halves of halves keep their records' order.
+    /// </summary>
+    public int SplitOffset { get; set; }
+
+    /// <summary>True when this batch goes to the broker after <paramref name="other"/> (it was sealed later, or is a later part of the same sealed batch).</summary>
+    public bool SendsAfter(ProducerBatch other) =>
+        Ordinal != other.Ordinal ? Ordinal > other.Ordinal : SplitOffset > other.SplitOffset;
 
     public bool HasCompletions => _completions is not null;
 
@@ -204,6 +215,8 @@ internal sealed class ProducerBatch : IDisposable
         }
         a.Attempts = b.Attempts = Attempts;
         a.Ordinal = b.Ordinal = Ordinal;
+        a.SplitOffset = SplitOffset;
+        b.SplitOffset = SplitOffset + half;
         a.LastError = b.LastError = LastError;
         a.ReservedBytes = ReservedBytes / 2;
         b.ReservedBytes = ReservedBytes - a.ReservedBytes;

@@ -625,7 +625,7 @@ internal sealed partial class ProducerEngine
             if (x == b) { inFlight = true; break; }
             if (!x.IsReported) return false;
         }
-        return inFlight && (p.Ready.Count == 0 || p.Ready[0].Ordinal > b.Ordinal);
+        return inFlight && (p.Ready.Count == 0 || p.Ready[0].SendsAfter(b));
     }
 
     /// <summary>
