@@ -245,6 +245,27 @@ public class ProducerEngineTests
     }
 
     [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_refused_first_half_is_delivered_before_a_second_half_that_fits(bool idempotence)
+    {
+        // Large records then small ones, sealed together: the first half is refused again and split, the second fits.
+        // The first half's halves must still reach the log first (they once went back behind the second half).
+        var fake = Cluster("t", 1);
+        fake.MaxBatchBytes = 2000;
+        await using var producer = FakeTransport.Producer(fake, FakeTransport.Options() with
+        {
+            Linger = TimeSpan.FromMilliseconds(100),
+            EnableIdempotence = idempotence,
+        });
+        string Value(int i) => i < 10 ? $"{i:D2}{new string('x', 300)}" : $"{i:D2}";
+        var tasks = Enumerable.Range(0, 20).Select(i => producer.ProduceAsync("t", null, Value(i)).AsTask()).ToArray();
+        var reports = await Task.WhenAll(tasks).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(Enumerable.Range(0, 20).Select(Value), fake.Log("t", 0).Select(r => Encoding.UTF8.GetString(r.Value!)));
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => (long)i), reports.Select(r => r.Offset));
+    }
+
+    [Theory]
     [InlineData(4096)]
     [InlineData(1024 * 1024)]
     public async Task A_request_carries_at_most_MaxRequestBytes_of_batches_and_one_larger_batch_alone(int maxRequestBytes)
