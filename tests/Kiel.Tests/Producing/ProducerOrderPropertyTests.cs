@@ -6,8 +6,9 @@ namespace Kiel.Tests.Producing;
 /// <summary>
 /// Random producer runs against the scripted broker: record sizes that make batches too large (so they are split, and
 /// their halves split again), refusals a producer must retry, idempotence on or off, one to five requests in flight,
-/// several partitions on two brokers. Whatever happens, every record is delivered once, each partition's log holds its
-/// records in the order they were produced, and each report names the record's offset in that log.
+/// several partitions on two brokers whose leadership may move. Whatever happens, every record is delivered once, each
+/// partition's log holds its records in the order they were produced, and each report names the record's offset in
+/// that log.
 /// </summary>
 public class ProducerOrderPropertyTests
 {
@@ -40,12 +41,19 @@ public class ProducerOrderPropertyTests
         for (var k = rng.Next(0, 4); k > 0; k--) fake.ProduceErrors.Enqueue(rng.Next(2) == 0 ? (short)6 : (short)7);
         var count = rng.Next(10, 80);
         var plan = Enumerable.Range(0, count).Select(i => (Partition: rng.Next(partitions), Value: $"{i:D3}-" + new string('v', rng.Next(1, 400)))).ToArray();
+        // Half the seeds move every partition's leadership to the other broker halfway through the records.
+        var moveAt = rng.Next(2) == 0 ? count / 2 : -1;
         var context = $"seed {seed}: {partitions} partition(s), {count} records, max batch {fake.MaxBatchBytes} B, " +
-            $"idempotence {idempotence}, linger {options.Linger.TotalMilliseconds} ms, in flight {options.MaxInFlight}";
+            $"idempotence {idempotence}, linger {options.Linger.TotalMilliseconds} ms, in flight {options.MaxInFlight}, leaders move at record {moveAt}";
 
         await using (var producer = FakeTransport.Producer(fake, options))
         {
-            var sends = plan.Select(r => producer.ProduceAsync("t", null, r.Value, partition: r.Partition).AsTask()).ToArray();
+            var sends = new Task<DeliveryReport>[count];
+            for (var i = 0; i < count; i++)
+            {
+                if (i == moveAt) fake.Topics["t"] = fake.Topics["t"].Select(leader => 3 - leader).ToArray();
+                sends[i] = producer.ProduceAsync("t", null, plan[i].Value, partition: plan[i].Partition).AsTask();
+            }
             var reports = await Task.WhenAll(sends).WaitAsync(TimeSpan.FromSeconds(20));
             for (var p = 0; p < partitions; p++)
             {
