@@ -768,10 +768,27 @@ internal sealed partial class ProducerEngine
         r.ErrorCode, retriable: Kiel.Cluster.ErrorClassification.IsRetriable((ErrorCode)r.ErrorCode),
         innerException: new KafkaException((ErrorCode)r.ErrorCode, r.ErrorMessage));
 
-    /// <summary>True when a batch of the partition stamped before <paramref name="b"/> has not been acknowledged.</summary>
-    private static bool FollowsUnacknowledged(ProducerBatch b)
+    /// <summary>
+    /// True when a batch of the partition stamped before <paramref name="b"/> has not been acknowledged. A batch ahead of
+    /// it that was reported delivered where its answer was read counts as acknowledged although the sender has not yet
+    /// moved <see cref="PartitionState.NextSequence"/> past it: that answer's outcome is queued for the sender after the
+    /// report, so on a busy machine <paramref name="b"/>'s answer can be handled first.
+    /// </summary>
+    internal static bool FollowsUnacknowledged(ProducerBatch b)
     {
-        lock (b.Owner) return b.BaseSequence >= 0 && b.BaseSequence != b.Owner.NextSequence;
+        var p = b.Owner;
+        lock (p)
+        {
+            if (b.BaseSequence < 0) return false;
+            var acknowledged = p.NextSequence;
+            foreach (var x in p.InFlight)
+            {
+                if (x == b) break;
+                if (x.FinishedOnAnswer && x.StampedAs == b.StampedAs && x.BaseSequence == acknowledged)
+                    acknowledged = PartitionState.AddSequence(x.BaseSequence, x.Count);
+            }
+            return b.BaseSequence != acknowledged;
+        }
     }
 
     /// <summary>
