@@ -2,7 +2,9 @@
 # A series of the awaited 100 B scenario (one record at a time, each awaited; 6 partitions), for latency comparisons
 # that need more runs than `compare` makes. It starts one bench broker in a process of its own, then runs each client
 # once per round, each in a new process, rotating their order from round to round, and prints every run's RESULT line
-# and, per client, the median over the rounds of its p50 and p99 over Confluent.Kafka's in the same round.
+# and, per client, the median over the rounds of its p50 and p99 over Confluent.Kafka's in the same round. Every run is
+# checked as `compare` checks it (the delivered count, and the broker's count and payload checksum); a failed check
+# stops the series.
 #
 #   bash bench/awaited-series.sh ROUNDS LINGER_MS [CLIENT[:ENV=VALUE]...]
 #
@@ -38,19 +40,44 @@ bootstrap=$(sed -n 's/^listening //p' "$work/broker.log")
 [ -n "$bootstrap" ] || { echo "the bench broker did not start: $(cat "$work/broker.log")" >&2; exit 1; }
 echo "# bench broker at $bootstrap; $rounds rounds of: ${clients[*]}; linger $linger ms, $partitions partitions, 5 s windows"
 
+# Every run is checked as `compare` checks it: the client delivered what it produced, and the broker received that
+# many records, refused no batch, and its checksum over every payload byte is the expected one.
+field() { tr ' ' '\n' <<< "$2" | sed -n "s/^$1=//p"; }
+check() {
+  local topic=$1 line=$2 produced delivered failed expected stats
+  produced=$(field produced "$line"); delivered=$(field delivered "$line"); failed=$(field failed "$line")
+  [ -n "$produced" ] || { echo "no produced count in: $line" > "$work/why"; return 1; }
+  if [ -n "$delivered" ] && { [ "$delivered" != "$produced" ] || [ "${failed:-0}" != 0 ]; }; then
+    echo "$delivered delivered, ${failed:-0} failed of $produced produced" > "$work/why"; return 1
+  fi
+  echo "stats $topic" > "$work/in"
+  for _ in $(seq 1 100); do stats=$(grep "^stats $topic " "$work/broker.log" || true); [ -n "$stats" ] && break; sleep 0.1; done
+  [ -n "$stats" ] || { echo "the bench broker did not answer stats for $topic" > "$work/why"; return 1; }
+  expected=$(dotnet "$bin/Kiel.Benchmarks.dll" produce-checksum size=100 count="$produced")
+  read -r _ _ records _ _ checksum errors <<< "$stats"
+  if [ "$records" != "$produced" ] || [ "$errors" != 0 ] || [ "$checksum" != "$expected" ]; then
+    echo "the broker received $records records ($errors refused batches, checksum $checksum) of $produced produced (checksum $expected)" > "$work/why"
+    return 1
+  fi
+  echo "# checked: $records records received, checksum $checksum" >> "$work/checked"
+}
+
 n=${#clients[@]}
 for r in $(seq 1 "$rounds"); do
   for k in $(seq 0 $((n - 1))); do
     spec=${clients[$(( (k + r) % n ))]}
     client=${spec%%:*}; env=; [ "$spec" != "$client" ] && env=${spec#*:}
+    topic=bench.p$partitions.s100.none.series$r.$k
     line=$(env $env dotnet "$bin/Kiel.Benchmarks.dll" compare-client client="$client" mode=awaited bootstrap="$bootstrap" \
-      topic="bench.p$partitions.s100.none.series$r$k" size=100 partitions="$partitions" compression=None linger="$linger" window=5 cold=2000 explicit=False \
+      topic="$topic" size=100 partitions="$partitions" compression=None linger="$linger" window=5 cold=2000 explicit=False \
       2> "$work/err" | grep '^RESULT ' || true)
     [ -n "$line" ] || { echo "round $r, $spec: no RESULT: $(tail -5 "$work/err")" >&2; exit 1; }
     echo "$r $spec $line" | tee -a "$work/runs"
+    check "$topic" "$line" || { echo "round $r, $spec: $(cat "$work/why")" >&2; exit 1; }
   done
 done
 
+echo "# $(wc -l < "$work/checked") runs checked: each client's delivered count, and the broker's record count and payload checksum"
 # Per client: the median, over the rounds, of its p50 and p99 divided by Confluent.Kafka's in the same round.
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) { print "none"; exit } m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.3f (%.2f-%.2f over %d rounds)", m, a[1], a[NR], NR }'; }
 for spec in "${clients[@]}"; do

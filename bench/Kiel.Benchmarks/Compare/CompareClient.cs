@@ -76,6 +76,24 @@ internal static partial class CompareClient
         return 0;
     }
 
+    /// <summary>
+    /// Prints the payload checksum the bench broker should report for <c>count</c> records of <c>size</c> bytes from a
+    /// compare client (<c>produce-checksum size=N count=M</c>); bench/awaited-series.sh checks every run against it.
+    /// </summary>
+    [BenchRunner("produce-checksum")]
+    public static Task<int> ExpectedProduceChecksum(string[] args)
+    {
+        var d = args.Select(a => a.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv.Length > 1 ? kv[1] : "");
+        if (!d.TryGetValue("size", out var size) || !d.TryGetValue("count", out var count))
+        {
+            Console.Error.WriteLine("usage: produce-checksum size=N count=M");
+            return Task.FromResult(2);
+        }
+        Console.WriteLine(Payloads.ProduceChecksum(int.Parse(size, CultureInfo.InvariantCulture), ClientRun.Distinct,
+            long.Parse(count, CultureInfo.InvariantCulture)).ToString(CultureInfo.InvariantCulture));
+        return Task.FromResult(0);
+    }
+
     private static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
 
     /// <summary>Measures a timed window: CPU and managed allocation from its start to its end.</summary>
