@@ -30,7 +30,11 @@ internal sealed class PartitionState(string topic, int partition)
     /// <summary>No send before this time (ms), after a retriable failure.</summary>
     public long RetryNotBeforeMs;
 
-    /// <summary>The sequence after the last record the broker acknowledged under the current producer epoch.</summary>
+    /// <summary>
+    /// The sequence after the last record the broker acknowledged under the current producer epoch, as the sender has
+    /// handled it. It lags behind a batch reported delivered where its answer was read until the sender handles that
+    /// answer's outcome; <c>ProducerEngine.FollowsUnacknowledged</c> accounts for the lag.
+    /// </summary>
     public int NextSequence;
 
     /// <summary>
