@@ -41,9 +41,22 @@ internal sealed class ClassicGroupMember : IGroupMember
     /// as the leader's SyncGroup has set every assignment, clears the assignments of followers whose SyncGroup has not
     /// arrived yet and answers them INVALID_REQUEST, and their rejoin costs a whole rebalance round (SessionTimeout − 1 s).
     /// A follower in a freshly started process needs tens of milliseconds for its first SyncGroup; a warm leader computes
-    /// the assignment in a few. The wait overlaps the leader's metadata refresh and assignment.
+    /// the assignment in a few. The wait overlaps the leader's metadata refresh and assignment. Only a cluster that
+    /// <see cref="NeedsLeaderSyncHeadStart"/> names as the mock gets it: at a Kafka broker it would only delay every
+    /// rebalance.
     /// </summary>
     internal static readonly TimeSpan LeaderSyncHeadStart = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>The start of the cluster id the librdkafka mock cluster reports in Metadata ("mockCluster" and a hex number).</summary>
+    internal const string MockClusterIdPrefix = "mockCluster";
+
+    /// <summary>
+    /// True when the cluster is the librdkafka mock (its Metadata cluster id starts with <see cref="MockClusterIdPrefix"/>),
+    /// whose SyncGroup handling needs the leader's <see cref="LeaderSyncHeadStart"/>. A Kafka broker's id is a base64 UUID,
+    /// and a broker before Metadata v2 reports none.
+    /// </summary>
+    internal static bool NeedsLeaderSyncHeadStart(MetadataSnapshot metadata) =>
+        metadata.ClusterId is { } id && id.StartsWith(MockClusterIdPrefix, StringComparison.Ordinal);
 
     private readonly KafkaCluster _cluster;
     private readonly KielConsumerOptions _options;
@@ -255,7 +268,7 @@ internal sealed class ClassicGroupMember : IGroupMember
             if (join.Leader == join.MemberId)
             {
                 var headStart = Task.CompletedTask;
-                if (join.Members.Count > 1)
+                if (join.Members.Count > 1 && NeedsLeaderSyncHeadStart(_cluster.Metadata))
                 {
                     KafkaGroupLog.LeaderSyncHeadStart(_logger, _groupId, join.MemberId, LeaderSyncHeadStart.TotalMilliseconds, join.Members.Count - 1);
                     headStart = Task.Delay(LeaderSyncHeadStart, _time, stop);

@@ -51,7 +51,7 @@ internal static partial class KafkaGroupLog
     [LoggerMessage(LogEvents.KafkaGroupCommitNotOwned, LogLevel.Warning, "Group {Group}: not committing {Partitions}: this member does not own them (any more); their new owner commits them")]
     public static partial void CommitNotOwned(ILogger logger, string group, string partitions);
 
-    [LoggerMessage(LogEvents.KafkaGroupLeaderSyncHeadStart, LogLevel.Debug, "Group {Group}: leader {Member} sends its SyncGroup {HeadStartMs:0} ms after the JoinGroup answer, so that the {Followers} other members' SyncGroup requests reach the coordinator first")]
+    [LoggerMessage(LogEvents.KafkaGroupLeaderSyncHeadStart, LogLevel.Debug, "Group {Group}: leader {Member} at the librdkafka mock sends its SyncGroup {HeadStartMs:0} ms after the JoinGroup answer, so that the {Followers} other members' SyncGroup requests reach the coordinator first")]
     public static partial void LeaderSyncHeadStart(ILogger logger, string group, string member, double headStartMs, int followers);
 
     [LoggerMessage(LogEvents.KafkaGroupTopicChanged, LogLevel.Information, "Group {Group}: leader {Member} joins again: {Change} since it assigned, so the group is assigned afresh")]

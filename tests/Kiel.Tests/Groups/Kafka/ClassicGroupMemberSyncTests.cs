@@ -16,7 +16,8 @@ namespace Kiel.Tests.Groups.Kafka;
 /// The leader's SyncGroup and the librdkafka mock: the mock completes a generation as soon as the leader's SyncGroup has
 /// set every assignment and answers a follower whose SyncGroup comes later with INVALID_REQUEST (and a null assignment),
 /// so that follower must join again and the group loses a whole rebalance round (SessionTimeout − 1 s on the mock). The
-/// leader therefore gives its followers a head start; a scripted coordinator with a fake clock shows when it sends.
+/// leader therefore gives its followers a head start, at the mock only (its cluster id starts with "mockCluster"); a
+/// scripted coordinator with a fake clock shows when it sends.
 /// </summary>
 public sealed class ClassicGroupMemberSyncTests
 {
@@ -39,6 +40,36 @@ public sealed class ClassicGroupMemberSyncTests
         Assert.Equal(2, sync.Assignments); // the leader still assigns every member
         await h.Member.WaitForAssignmentAsync(h.Token);
         Assert.Equal(2, h.Member.Owned.Count); // range: 4 partitions, 2 members
+    }
+
+    [Theory]
+    [InlineData("MkU3OEVBNTcwNTJENDM2Qk")] // a Kafka broker's id: a UUID in base64
+    [InlineData(null)]                     // a broker before Metadata v2 reports none
+    [InlineData("mockclusterx")]           // the prefix is matched exactly
+    public async Task The_leader_at_a_cluster_other_than_the_mock_sends_its_SyncGroup_at_once(string? clusterId)
+    {
+        await using var h = await Harness.StartAsync(members: 2, clusterId: clusterId);
+        h.Member.Subscribe([Topic]);
+
+        await h.Member.WaitForAssignmentAsync(h.Token); // the fake clock never moves
+
+        var sync = Assert.Single(h.Broker.Syncs);
+        Assert.Equal(2, sync.Assignments);
+        Assert.Equal(0, h.Time.TimersWithDueTime(ClassicGroupMember.LeaderSyncHeadStart));
+        Assert.Equal(2, h.Member.Owned.Count);
+    }
+
+    [Theory]
+    [InlineData("mockCluster1a2b3c", true)]
+    [InlineData("mockCluster", true)]
+    [InlineData("MkU3OEVBNTcwNTJENDM2Qk", false)]
+    [InlineData("MockCluster1a2b3c", false)]
+    [InlineData("", false)]
+    [InlineData(null, false)]
+    public void Only_the_librdkafka_mock_needs_the_head_start(string? clusterId, bool needs)
+    {
+        var metadata = new MetadataSnapshot(clusterId, 1, new Dictionary<int, BrokerEndpoint>(), new Dictionary<string, TopicMetadata>(), DateTimeOffset.UnixEpoch, 12);
+        Assert.Equal(needs, ClassicGroupMember.NeedsLeaderSyncHeadStart(metadata));
     }
 
     [Fact]
@@ -202,11 +233,14 @@ public sealed class ClassicGroupMemberSyncTests
         public TimerWatchingTimeProvider Time { get; }
         public CancellationToken Token => _timeout.Token;
 
-        public static async Task<Harness> StartAsync(int members, bool leader = true, byte[]? firstSyncRaw = null)
+        /// <summary>The cluster id of the librdkafka mock, whose leaders give their followers a head start.</summary>
+        public const string MockClusterId = ClassicGroupMember.MockClusterIdPrefix + "5f3a9c";
+
+        public static async Task<Harness> StartAsync(int members, bool leader = true, byte[]? firstSyncRaw = null, string? clusterId = MockClusterId)
         {
             var time = new TimerWatchingTimeProvider();
             var broker = new CoordinatorBroker(time, members, leader, firstSyncRaw);
-            var scripted = new ScriptedCoordinator(CoordinatorBroker.Ranges, [(Topic, 4)], broker.AnswerAsync);
+            var scripted = new ScriptedCoordinator(CoordinatorBroker.Ranges, [(Topic, 4)], broker.AnswerAsync, clusterId);
             var cluster = new KafkaCluster(new ClusterOptions(scripted.BootstrapServers));
             var options = new KielConsumerOptions
             {

@@ -6,12 +6,13 @@ namespace Kiel.Tests.Groups.Kafka;
 
 /// <summary>
 /// A scripted broker that is its own group coordinator, for unit tests of a group's client side: it advertises the
-/// given ApiVersions ranges, answers Metadata (itself as broker 1 and the given topics, every partition led by it) and
+/// given ApiVersions ranges, answers Metadata (itself as broker 1, the given cluster id and topics, every partition led by it) and
 /// FindCoordinator (itself), and hands every other request to the test's script, which returns the answer to send
 /// (null: none; the script may also answer with raw bytes itself).
 /// </summary>
 internal sealed class ScriptedCoordinator : IAsyncDisposable
 {
+    private readonly string? _clusterId;
     private readonly (short Key, short Min, short Max)[] _ranges;
     private readonly (string Name, int Partitions)[] _topics;
     private readonly Func<ScriptedConnection, ScriptedRequest, Task<IKafkaMessage?>> _script;
@@ -19,8 +20,9 @@ internal sealed class ScriptedCoordinator : IAsyncDisposable
     private int _findCoordinators;
 
     public ScriptedCoordinator((short Key, short Min, short Max)[] ranges, (string Name, int Partitions)[] topics,
-        Func<ScriptedConnection, ScriptedRequest, Task<IKafkaMessage?>> script)
+        Func<ScriptedConnection, ScriptedRequest, Task<IKafkaMessage?>> script, string? clusterId = null)
     {
+        _clusterId = clusterId;
         _ranges = ranges;
         _topics = topics;
         _script = script;
@@ -55,6 +57,7 @@ internal sealed class ScriptedCoordinator : IAsyncDisposable
 
     private MetadataResponse Metadata() => new()
     {
+        ClusterId = _clusterId,
         ControllerId = 1,
         Brokers = [new MetadataResponse.MetadataResponseBroker { NodeId = 1, Host = "127.0.0.1", Port = Port }],
         Topics = [.. _topics.Select(t => new MetadataResponse.MetadataResponseTopic
