@@ -51,7 +51,7 @@ check() {
     echo "$delivered delivered, ${failed:-0} failed of $produced produced" > "$work/why"; return 1
   fi
   echo "stats $topic" > "$work/in"
-  for _ in $(seq 1 100); do stats=$(grep "^stats $topic " "$work/broker.log" || true); [ -n "$stats" ] && break; sleep 0.1; done
+  for _ in $(seq 1 100); do stats=$(awk -v t="$topic" '$1 == "stats" && $2 == t' "$work/broker.log"); [ -n "$stats" ] && break; sleep 0.1; done
   [ -n "$stats" ] || { echo "the bench broker did not answer stats for $topic" > "$work/why"; return 1; }
   expected=$(dotnet "$bin/Kiel.Benchmarks.dll" produce-checksum size=100 count="$produced")
   read -r _ _ records _ _ checksum errors <<< "$stats"
