@@ -31,6 +31,7 @@ public static class GroupRunner
         var topic = "bench-group-" + Guid.NewGuid().ToString("N")[..12];
         cluster.CreateTopic(topic, Partitions, 1);
         var expectedChecksum = Fill(cluster.BootstrapServers, topic, records);
+        await CheckRetainedAsync(cluster.BootstrapServers, topic, records);
         Console.WriteLine($"# group: {Partitions} partitions pre-filled with {records:N0} records (100 B), 3 brokers, initial rebalance delay 0, " +
                           $"range assignor, session 6 s, heartbeat 1 s, every member in its own process, {reps} repetitions alternating the client order, medians, {Environment.ProcessorCount} cores");
         var results = new Dictionary<string, List<double[]>> { ["kiel"] = [], ["confluent"] = [] };
@@ -81,6 +82,27 @@ public static class GroupRunner
         }
         if (producer.Flush(TimeSpan.FromMinutes(2)) != 0) throw new InvalidOperationException("The topic was not filled in 2 minutes.");
         return checksum;
+    }
+
+    /// <summary>
+    /// Fails the run when the cluster no longer holds every record it was filled with: the librdkafka mock drops a
+    /// partition's oldest message sets past a size limit (about 47,000 records of 100 B per partition were kept when
+    /// 2,000,000 were written), and a drain that waits for every record index would then never end.
+    /// </summary>
+    private static async Task CheckRetainedAsync(string bootstrap, string topic, int records)
+    {
+        await using var consumer = new KielConsumer<byte[]?, byte[]?>(new KielConsumerOptions { BootstrapServers = bootstrap }, Deserializers.Bytes, Deserializers.Bytes);
+        using var timeout = new CancellationTokenSource(StepDeadline);
+        long retained = 0;
+        for (var p = 0; p < Partitions; p++)
+        {
+            var (low, high) = await consumer.QueryWatermarkOffsetsAsync(new Kiel.TopicPartition(topic, p), timeout.Token);
+            if (low != 0)
+                throw new InvalidOperationException($"The cluster dropped the first {low:N0} records of partition {p} (it keeps a bounded log per partition), " +
+                    $"so a drain of all {records:N0} records could never finish. Run with fewer --records (under about {Partitions * (high - low):N0}).");
+            retained += high - low;
+        }
+        if (retained != records) throw new InvalidOperationException($"The topic holds {retained:N0} records after the fill, not {records:N0}.");
     }
 
     /// <summary>One repetition for one client: join, clean leave, SIGKILL, then a 2-member drain in a fresh group.
