@@ -120,8 +120,7 @@ public class GroupProtocolCaptureTests
     /// </summary>
     private static bool HasCooperativeRejoin(IReadOnlyList<CapturedFrame> frames)
     {
-        var rejoin = frames.Any(f => f.Direction == FrameDirection.Request && f.ApiKey == ApiKey.JoinGroup
-            && Decode(f, JoinGroupRequest.Read).Protocols is [var p]
+        var rejoin = JoinRequests(frames).Any(j => j.Body.Protocols is [var p]
             && ConsumerProtocol.DecodeSubscription("m", null, p.Metadata.Span).OwnedPartitions.Count == 7);
         return rejoin && SyncRequests(frames).Any(s => s.Body.Assignments.Count == 2);
     }
