@@ -228,8 +228,16 @@ public sealed partial class ZooKeeperClient
         (string, byte[])[] auths;
         lock (_auths) auths = [.. _auths];
         foreach (var (scheme, auth) in auths)
-            _ = SendAuth(connection, scheme, auth).ContinueWith(static t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted);
+            ObserveFailure(SendAuth(connection, scheme, auth));
     }
+
+    /// <summary>
+    /// Marks the failure of a request that nobody awaits as observed, so that it never surfaces as an unobserved task
+    /// exception. The continuation runs on the default scheduler, whatever scheduler is current where it was sent.
+    /// </summary>
+    private static void ObserveFailure(Task task) =>
+        task.ContinueWith(static t => _ = t.Exception, CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     /// <summary>Re-registers every watch on the server after a reconnect on the same session, in frames of at most 128 KiB.</summary>
     private void RearmWatches(Connection connection)
@@ -269,7 +277,7 @@ public sealed partial class ZooKeeperClient
             {
                 OnResult = code => { if (code != ZooKeeperErrorCode.Ok) Log.SetWatchesFailed(_logger, n, code); },
             };
-            _ = pending.Completion.Task.ContinueWith(static t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted);
+            ObserveFailure(pending.Completion.Task);
             connection.TrySend(w, pending, SpecialXid.SetWatches);
         }
     }
