@@ -117,6 +117,7 @@ public static class GroupRunner
         var b = Member.Start(client, cluster.BootstrapServers, topic, group);
         await b.UntilAsync(() => a.Assigned == Partitions / 2 && b.Assigned == Partitions / 2, "6 + 6 after a join");
         var join = sw.Elapsed.TotalSeconds;
+        var joinJit = b.FirstAssignmentJit;
 
         sw.Restart();
         b.Close();
@@ -162,7 +163,7 @@ public static class GroupRunner
             delivered = c1 + c2;
             if (delivered < records || s1 + s2 < expectedChecksum)
                 throw new InvalidOperationException($"{client}: delivered {delivered} records (expected at least {records}), checksum {s1 + s2} (expected at least {expectedChecksum}).");
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# {client}: join {join:F2} s, leave {leave:F2} s, kill {kill:F2} s, drain {rate:N0} records/s ({c1} + {c2} delivered, {delivered - records} again after a partition moved)"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# {client}: join {join:F2} s (the new member had JIT-compiled {joinJit.Methods:N0} methods in {joinJit.Ms:F0} ms by its first assignment), leave {leave:F2} s, kill {kill:F2} s, drain {rate:N0} records/s ({c1} + {c2} delivered, {delivered - records} again after a partition moved)"));
         }
         finally
         {
@@ -171,7 +172,8 @@ public static class GroupRunner
         return [join, leave, kill, rate];
     }
 
-    /// <summary>A member process; its stdout lines are "assigned N", "progress COUNT SUM" and "final COUNT SUM".</summary>
+    /// <summary>A member process; its stdout lines are "assigned N", "jit METHODS MS" (once, before its first assignment),
+    /// "progress COUNT SUM" and "final COUNT SUM".</summary>
     private sealed class Member : IAsyncDisposable
     {
         private readonly Process _process;
@@ -190,6 +192,10 @@ public static class GroupRunner
         }
 
         public int Assigned => _assigned;
+
+        /// <summary>Methods the member's process had JIT-compiled, and the time it spent on them, when it was first assigned partitions.</summary>
+        public (long Methods, double Ms) FirstAssignmentJit { get; private set; }
+
         public long Count => Interlocked.Read(ref _count);
 
         public static Member Start(string client, string bootstrap, string topic, string group, string map = "")
@@ -210,6 +216,7 @@ public static class GroupRunner
                 switch (f[0])
                 {
                     case "assigned": _assigned = int.Parse(f[1], CultureInfo.InvariantCulture); break;
+                    case "jit": FirstAssignmentJit = (long.Parse(f[1], CultureInfo.InvariantCulture), double.Parse(f[2], CultureInfo.InvariantCulture)); break;
                     case "progress": Interlocked.Exchange(ref _count, long.Parse(f[1], CultureInfo.InvariantCulture)); break;
                     case "final": _final.TrySetResult((long.Parse(f[1], CultureInfo.InvariantCulture), long.Parse(f[2], CultureInfo.InvariantCulture))); break;
                 }
@@ -276,6 +283,14 @@ public static class GroupRunner
                 if (line == "close") break;
             await stop.CancelAsync();
         });
+        var jitReported = 0;
+        void Assigned(int count)
+        {
+            // How much of a fresh process's way to its first assignment was compiling code: the runtime's own counters.
+            if (count > 0 && Interlocked.Exchange(ref jitReported, 1) == 0)
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"jit {System.Runtime.JitInfo.GetCompiledMethodCount()} {System.Runtime.JitInfo.GetCompilationTime().TotalMilliseconds:F1}"));
+            Console.WriteLine($"assigned {count}");
+        }
         using var progress = new Timer(_ => Console.WriteLine($"progress {Interlocked.Read(ref count)}"), null, 20, 20);
         if (client == "kiel")
         {
@@ -293,12 +308,12 @@ public static class GroupRunner
             var owned = new HashSet<Kiel.TopicPartition>();
             consumer.PartitionsAssignedHandler = (partitions, _) =>
             {
-                lock (owned) { owned.UnionWith(partitions); Console.WriteLine($"assigned {owned.Count}"); }
+                lock (owned) { owned.UnionWith(partitions); Assigned(owned.Count); }
                 return ValueTask.CompletedTask;
             };
             consumer.PartitionsRevokedHandler = (partitions, _) =>
             {
-                lock (owned) { owned.ExceptWith(partitions); Console.WriteLine($"assigned {owned.Count}"); }
+                lock (owned) { owned.ExceptWith(partitions); Assigned(owned.Count); }
                 return ValueTask.CompletedTask;
             };
             consumer.Subscribe([topic]);
@@ -326,7 +341,7 @@ public static class GroupRunner
                 AutoOffsetReset = AutoOffsetReset.Earliest,
                 EnableAutoCommit = false,
             })
-                .SetPartitionsAssignedHandler((_, partitions) => Console.WriteLine($"assigned {partitions.Count}"))
+                .SetPartitionsAssignedHandler((_, partitions) => Assigned(partitions.Count))
                 .SetPartitionsRevokedHandler((_, _) => Console.WriteLine("assigned 0"))
                 .SetPartitionsLostHandler((_, _) => Console.WriteLine("assigned 0"))
                 .Build();
