@@ -30,6 +30,9 @@ internal sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
     /// <summary>The bytes written so far, as memory.</summary>
     public ReadOnlyMemory<byte> WrittenMemory => _buffer.AsMemory(0, _written);
 
+    /// <summary>The bytes written so far, as a segment of the writer's array (for a gathered socket send).</summary>
+    public ArraySegment<byte> WrittenArraySegment => new(_buffer, 0, _written);
+
     /// <summary>The bytes written so far, writable in place (used to patch headers).</summary>
     public Span<byte> WrittenSpanMutable => _buffer.AsSpan(0, _written);
 
