@@ -539,7 +539,37 @@ internal partial class BrokerConnection : IAsyncDisposable
     private async ValueTask<long> WriteFramesAsync(List<PooledBufferWriter> frames)
     {
         var token = _closing.Token;
-        if (_socket is { } socket && HasSegments(frames)) return await SendGatheredAsync(socket, frames, token).ConfigureAwait(false);
+        if (_socket is { } socket && HasSegments(frames))
+        {
+            // Gathered sends, awaited here rather than in a method of their own: one pooled state machine per write.
+            // No token on the send itself: closing the connection disposes the socket, which ends a send the broker
+            // is not reading.
+            var send = _gatheredSend ??= new GatheredSend();
+            var gathered = GatherPieces(frames);
+            try
+            {
+                for (var first = 0; first < _pieces!.Count;)
+                {
+                    token.ThrowIfCancellationRequested();
+                    var left = NextWindow(ref first);
+                    while (true)
+                    {
+                        Interlocked.Increment(ref _gatheredSends);
+                        var sent = await send.SendAsync(socket, _window!).ConfigureAwait(false);
+                        left -= sent;
+                        if (left <= 0) break;
+                        if (sent <= 0) throw new IOException("the socket took no bytes of a gathered send");
+                        SkipSent(sent);
+                    }
+                }
+            }
+            finally
+            {
+                _pieces!.Clear();
+                _window!.Clear();
+            }
+            return gathered;
+        }
         long total = 0;
         var i = 0;
         while (i < frames.Count)
@@ -609,71 +639,64 @@ internal partial class BrokerConnection : IAsyncDisposable
     internal long GatheredSends => Interlocked.Read(ref _gatheredSends);
 
     /// <summary>
-    /// Writes the frames through the socket in gathered sends (one <c>sendmsg</c> for up to
+    /// Lists the pieces of <paramref name="frames"/> for gathered sends (one <c>sendmsg</c> for up to
     /// <see cref="MaxGatheredPieces"/> pieces), rather than a write for each batch and for each run of inline bytes
-    /// between them, which on a fast link each became a packet of its own. Allocates nothing once warm: the piece
-    /// lists and the socket operation are the connection's, and only its one writer uses them.
+    /// between them, which on a fast link each became a packet of its own. The lists and the socket operation are
+    /// the connection's, used by its one writer only, so a warm connection allocates nothing for them.
     /// </summary>
-    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<long> SendGatheredAsync(System.Net.Sockets.Socket socket, List<PooledBufferWriter> frames, CancellationToken token)
+    /// <returns>The frames' bytes.</returns>
+    private long GatherPieces(List<PooledBufferWriter> frames)
     {
         var pieces = _pieces ??= new List<ArraySegment<byte>>(MaxGatheredPieces);
-        var window = _window ??= new List<ArraySegment<byte>>(MaxGatheredPieces);
-        var send = _gatheredSend ??= new GatheredSend();
+        _window ??= new List<ArraySegment<byte>>(MaxGatheredPieces);
         long total = 0;
-        try
+        foreach (var frame in frames)
         {
-            foreach (var frame in frames)
+            var inline = frame.WrittenArraySegment;
+            var at = 0;
+            if (frame.Segments is { } segments)
             {
-                var inline = frame.WrittenArraySegment;
-                var at = 0;
-                if (frame.Segments is { } segments)
+                for (var k = 0; k < segments.Count; k++)
                 {
-                    for (var k = 0; k < segments.Count; k++)
-                    {
-                        var segment = segments[k];
-                        if (segment.At > at) pieces.Add(inline.Slice(at, segment.At - at));
-                        pieces.Add(new ArraySegment<byte>(segment.Owner.Array, segment.Start, segment.Length));
-                        at = segment.At;
-                    }
-                }
-                if (at < inline.Count) pieces.Add(inline[at..]);
-                total += frame.TotalLength;
-            }
-            // No token on the send itself: closing the connection disposes the socket, which ends a send the broker
-            // is not reading.
-            for (var first = 0; first < pieces.Count; first += MaxGatheredPieces)
-            {
-                token.ThrowIfCancellationRequested();
-                window.Clear();
-                var left = 0L;
-                for (var k = first; k < Math.Min(pieces.Count, first + MaxGatheredPieces); k++)
-                {
-                    window.Add(pieces[k]);
-                    left += pieces[k].Count;
-                }
-                while (true)
-                {
-                    Interlocked.Increment(ref _gatheredSends);
-                    var sent = await send.SendAsync(socket, window).ConfigureAwait(false);
-                    left -= sent;
-                    if (left <= 0) break;
-                    if (sent <= 0) throw new IOException("the socket took no bytes of a gathered send");
-                    // A partial send (Linux's sockets complete a send whole; kept for other systems): go on from the
-                    // first byte not sent.
-                    var done = 0;
-                    while (sent >= window[done].Count) sent -= window[done++].Count;
-                    window.RemoveRange(0, done);
-                    window[0] = window[0][sent..];
+                    var segment = segments[k];
+                    if (segment.At > at) pieces.Add(inline.Slice(at, segment.At - at));
+                    pieces.Add(new ArraySegment<byte>(segment.Owner.Array, segment.Start, segment.Length));
+                    at = segment.At;
                 }
             }
-        }
-        finally
-        {
-            pieces.Clear();
-            window.Clear();
+            if (at < inline.Count) pieces.Add(inline[at..]);
+            total += frame.TotalLength;
         }
         return total;
+    }
+
+    /// <summary>Moves the next pieces, up to <see cref="MaxGatheredPieces"/>, into the send window.</summary>
+    /// <returns>The window's bytes.</returns>
+    private long NextWindow(ref int first)
+    {
+        var window = _window!;
+        window.Clear();
+        long bytes = 0;
+        var end = Math.Min(_pieces!.Count, first + MaxGatheredPieces);
+        for (; first < end; first++)
+        {
+            window.Add(_pieces[first]);
+            bytes += _pieces[first].Count;
+        }
+        return bytes;
+    }
+
+    /// <summary>
+    /// After a partial send (Linux's sockets complete a send whole; kept for other systems), drops from the window
+    /// what was sent, so that the next send goes on from the first byte not sent.
+    /// </summary>
+    private void SkipSent(int sent)
+    {
+        var window = _window!;
+        var done = 0;
+        while (sent >= window[done].Count) sent -= window[done++].Count;
+        window.RemoveRange(0, done);
+        window[0] = window[0][sent..];
     }
 
     /// <summary>A socket send of a list of pieces, awaited without allocating: one per connection, reused by its writer.</summary>
