@@ -25,7 +25,7 @@ internal partial class BrokerConnection : IAsyncDisposable
     private const int StrayIdCapacity = 256;
 
     private readonly Stream _stream;
-    private readonly System.Net.Sockets.Socket? _socket; // the stream's socket when it is a plain NetworkStream: frames with segments go out in one gathered send
+    private readonly System.Net.Sockets.Socket? _socket; // the stream's socket when it is a plain NetworkStream: frames with segments go out in gathered sends
     private readonly ConnectionOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -576,9 +576,9 @@ internal partial class BrokerConnection : IAsyncDisposable
         {
             var size = frames[i].WrittenCount;
             var j = i + 1;
-            if (frames[i].Segments is { } segments)
+            if (frames[i].Segments is not null)
             {
-                await WriteGatheredAsync(frames[i], segments, token).ConfigureAwait(false);
+                await WriteGatheredAsync(frames[i], token).ConfigureAwait(false);
                 total += frames[i].TotalLength;
                 i = j;
                 continue;
@@ -652,19 +652,7 @@ internal partial class BrokerConnection : IAsyncDisposable
         long total = 0;
         foreach (var frame in frames)
         {
-            var inline = frame.WrittenArraySegment;
-            var at = 0;
-            if (frame.Segments is { } segments)
-            {
-                for (var k = 0; k < segments.Count; k++)
-                {
-                    var segment = segments[k];
-                    if (segment.At > at) pieces.Add(inline.Slice(at, segment.At - at));
-                    pieces.Add(new ArraySegment<byte>(segment.Owner.Array, segment.Start, segment.Length));
-                    at = segment.At;
-                }
-            }
-            if (at < inline.Count) pieces.Add(inline[at..]);
+            frame.AddPieces(pieces);
             total += frame.TotalLength;
         }
         return total;
@@ -732,21 +720,20 @@ internal partial class BrokerConnection : IAsyncDisposable
             _core.OnCompleted(continuation, state, token, flags);
     }
 
-    /// <summary>Writes a frame whose large record batches are shared segments: the inline bytes between them, and each segment in place.</summary>
+    /// <summary>Writes a frame whose large record batches are shared segments to a stream that cannot gather (TLS): the inline bytes between them, and each segment in place, a write each.</summary>
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask WriteGatheredAsync(PooledBufferWriter frame, IReadOnlyList<PooledBufferWriter.Segment> segments, CancellationToken token)
+    private async ValueTask WriteGatheredAsync(PooledBufferWriter frame, CancellationToken token)
     {
-        var inline = frame.WrittenMemory;
-        var at = 0;
-        // Indexed rather than foreach: an interface's enumerator is an allocation per frame.
-        for (var k = 0; k < segments.Count; k++)
+        var pieces = _pieces ??= new List<ArraySegment<byte>>(MaxGatheredPieces);
+        frame.AddPieces(pieces);
+        try
         {
-            var segment = segments[k];
-            if (segment.At > at) await _stream.WriteAsync(inline[at..segment.At], token).ConfigureAwait(false);
-            await _stream.WriteAsync(segment.Owner.Memory.Slice(segment.Start, segment.Length), token).ConfigureAwait(false);
-            at = segment.At;
+            for (var k = 0; k < pieces.Count; k++) await _stream.WriteAsync(pieces[k], token).ConfigureAwait(false);
         }
-        if (at < inline.Length) await _stream.WriteAsync(inline[at..], token).ConfigureAwait(false);
+        finally
+        {
+            pieces.Clear();
+        }
     }
 
     /// <summary>Closes the connection; requests in flight fail with a <see cref="KafkaConnectionException"/>. Bounded: it never waits for the broker.</summary>

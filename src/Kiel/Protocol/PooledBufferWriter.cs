@@ -30,9 +30,6 @@ internal sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
     /// <summary>The bytes written so far, as memory.</summary>
     public ReadOnlyMemory<byte> WrittenMemory => _buffer.AsMemory(0, _written);
 
-    /// <summary>The bytes written so far, as a segment of the writer's array (for a gathered socket send).</summary>
-    public ArraySegment<byte> WrittenArraySegment => new(_buffer, 0, _written);
-
     /// <summary>The bytes written so far, writable in place (used to patch headers).</summary>
     public Span<byte> WrittenSpanMutable => _buffer.AsSpan(0, _written);
 
@@ -67,6 +64,27 @@ internal sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
         (_segments ??= []).Add(new Segment(_written, owner, start, length));
         SegmentBytes += length;
         return true;
+    }
+
+    /// <summary>
+    /// Adds what this writer holds to <paramref name="pieces"/> in wire order: each run of inline bytes, and each
+    /// segment in place between them (a frame is written or sent from these pieces).
+    /// </summary>
+    internal void AddPieces(List<ArraySegment<byte>> pieces)
+    {
+        var at = 0;
+        if (_segments is { } segments)
+        {
+            // Indexed rather than foreach: no enumerator per frame.
+            for (var k = 0; k < segments.Count; k++)
+            {
+                var segment = segments[k];
+                if (segment.At > at) pieces.Add(new ArraySegment<byte>(_buffer, at, segment.At - at));
+                pieces.Add(new ArraySegment<byte>(segment.Owner.Array, segment.Start, segment.Length));
+                at = segment.At;
+            }
+        }
+        if (at < _written) pieces.Add(new ArraySegment<byte>(_buffer, at, _written - at));
     }
 
     private void ReleaseSegments()
