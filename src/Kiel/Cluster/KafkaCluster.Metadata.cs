@@ -16,6 +16,13 @@ internal partial class KafkaCluster
     private int _refreshFailures;
     private long _lastRefreshAttempt;
     private long _lastRefreshSuccess;
+    private int _maxAgeWaits;
+
+    /// <summary>
+    /// How many times the background loop has armed its wait for the metadata's max age (tests: a fake clock may only
+    /// be advanced once the wait is armed, or the timer is armed late by the size of the jump).
+    /// </summary>
+    internal int MaxAgeWaits => Volatile.Read(ref _maxAgeWaits);
 
     /// <summary>
     /// Refreshes metadata now. <paramref name="topics"/> null asks for every topic and replaces the topic list; named
@@ -115,6 +122,7 @@ internal partial class KafkaCluster
                     // Until metadata goes stale or reaches its max age on the cluster's clock (a fake one in tests).
                     using var maxAge = new CancellationTokenSource(untilMaxAge, _time);
                     using var wake = CancellationTokenSource.CreateLinkedTokenSource(token, maxAge.Token);
+                    Interlocked.Increment(ref _maxAgeWaits);
                     try { await _staleSignal.WaitAsync(wake.Token).ConfigureAwait(false); }
                     catch (OperationCanceledException) when (!token.IsCancellationRequested) { }
                 }

@@ -42,6 +42,9 @@ public sealed class ClusterTimeTests
         });
         using var cts = new CancellationTokenSource(Eventually.Deadline);
         await cluster.StartAsync(cts.Token);
+        // The background loop arms its max-age timer on the fake clock at the time it reads; advancing the clock
+        // before that would arm it a jump late. Every refresh it makes comes before the wait, so none is missed below.
+        await Eventually.Until(() => cluster.MaxAgeWaits >= 1, "the background refresh waiting for the max age");
         var first = Volatile.Read(ref metadataRequests);
         Assert.True(first >= 1);
 
