@@ -79,7 +79,13 @@ public sealed class BenchBroker : IAsyncDisposable
 
     private async Task ServeAsync(Socket socket)
     {
-        var output = new PooledBufferWriter(64 * 1024);
+        // Answers refer to the fetched records where they lie (segments of the connection's fetch slots) and are sent
+        // with gathered sends, as a Kafka broker sends its log with sendfile: the kernel's copy into the socket is the
+        // only one (a copy of every batch per fetch and another into the answer made the broker, not the client, the
+        // limit of the consume rows).
+        var output = new PooledBufferWriter(64 * 1024) { GathersSegments = true };
+        var slots = new FetchSlots();
+        var pieces = new List<ArraySegment<byte>>();
         var size = new byte[4];
         var frame = new byte[64 * 1024];
         try
@@ -94,8 +100,11 @@ public sealed class BenchBroker : IAsyncDisposable
                 if (frame.Length < length) frame = new byte[Math.Max(length, frame.Length * 2)];
                 if (!await ReadExactlyAsync(input, frame.AsMemory(0, length))) return;
                 output.Clear();
-                if (Handle(frame.AsMemory(0, length), output))
-                    await network.WriteAsync(output.WrittenMemory, _stop.Token);
+                if (!Handle(frame.AsMemory(0, length), output, slots)) continue;
+                pieces.Clear();
+                output.AddPieces(pieces);
+                // A stream socket's send completes once every byte is sent; the slots are reused only after it.
+                await socket.SendAsync(pieces, SocketFlags.None);
             }
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException) { }
@@ -106,6 +115,7 @@ public sealed class BenchBroker : IAsyncDisposable
         finally
         {
             output.Dispose();
+            slots.Dispose();
             socket.Dispose();
         }
     }
@@ -123,7 +133,7 @@ public sealed class BenchBroker : IAsyncDisposable
     }
 
     /// <summary>Answers one request frame (without its size prefix) into <paramref name="output"/>; false when no answer is due (acks=0).</summary>
-    internal bool Handle(ReadOnlyMemory<byte> frameMemory, PooledBufferWriter output)
+    internal bool Handle(ReadOnlyMemory<byte> frameMemory, PooledBufferWriter output, FetchSlots slots)
     {
         var frame = frameMemory.Span;
         var key = (ApiKey)BinaryPrimitives.ReadInt16BigEndian(frame);
@@ -181,16 +191,8 @@ public sealed class BenchBroker : IAsyncDisposable
             case ApiKey.Fetch:
             {
                 var r = new KafkaReader(body, "FetchRequest", version);
-                var rented = new List<byte[]>();
-                try
-                {
-                    Respond(output, correlationId, responseHeader, Fetch(FetchRequest.Read(ref r, version), rented), version);
-                }
-                finally
-                {
-                    foreach (var a in rented) ArrayPool<byte>.Shared.Return(a);
-                }
-                return true;
+                response = Fetch(FetchRequest.Read(ref r, version), slots);
+                break;
             }
             default:
                 throw new InvalidDataException($"{key} is not served");
@@ -209,8 +211,8 @@ public sealed class BenchBroker : IAsyncDisposable
         if (headerVersion >= 1) writer.WriteUnsignedVarInt(0);
         body.Write(ref writer, version);
         writer.Flush();
-        var written = output.WrittenSpanMutable[start..];
-        BinaryPrimitives.WriteInt32BigEndian(written, written.Length - 4);
+        // Every answer starts a cleared writer, so the segments (fetched records referred to in place) all follow start.
+        BinaryPrimitives.WriteInt32BigEndian(output.WrittenSpanMutable[start..], checked((int)(output.TotalLength - start - 4)));
     }
 
     private static ApiVersionsResponse ApiVersions(short errorCode)
@@ -349,11 +351,12 @@ public sealed class BenchBroker : IAsyncDisposable
         return true;
     }
 
-    private FetchResponse Fetch(FetchRequest request, List<byte[]> rented)
+    private FetchResponse Fetch(FetchRequest request, FetchSlots slots)
     {
         var response = new FetchResponse { SessionId = 0 };
         long budget = request.MaxBytes <= 0 ? int.MaxValue : request.MaxBytes;
         var first = true;
+        var slot = 0;
         foreach (var topic in request.Topics)
         {
             var t = GetTopic(topic.Topic);
@@ -376,16 +379,7 @@ public sealed class BenchBroker : IAsyncDisposable
                     if (copies == 0 && p.PartitionMaxBytes >= 0 && budget >= batch.Length) copies = 1;
                     if (copies > 0)
                     {
-                        var buffer = ArrayPool<byte>.Shared.Rent(copies * batch.Length);
-                        rented.Add(buffer);
-                        var baseOffset = p.FetchOffset / t.PerBatch * t.PerBatch;
-                        for (var i = 0; i < copies; i++)
-                        {
-                            var dest = buffer.AsSpan(i * batch.Length, batch.Length);
-                            batch.CopyTo(dest);
-                            BinaryPrimitives.WriteInt64BigEndian(dest, baseOffset + (long)i * t.PerBatch);
-                        }
-                        pd.Records = buffer.AsMemory(0, copies * batch.Length);
+                        pd.Records = slots.Records(slot++, batch, copies, p.FetchOffset / t.PerBatch * t.PerBatch, t.PerBatch);
                         budget -= copies * batch.Length;
                         first = false;
                     }
@@ -395,6 +389,40 @@ public sealed class BenchBroker : IAsyncDisposable
             response.Responses.Add(tr);
         }
         return response;
+    }
+
+    /// <summary>
+    /// One connection's fetched records: per partition of an answer (its slot), a buffer of copies of the topic's batch,
+    /// written once; each fetch only sets the copies' base offsets (outside the CRC, which starts at the attributes).
+    /// The answer refers to the buffer in place, so a slot is written again only after its answer has been sent.
+    /// </summary>
+    internal sealed class FetchSlots : IDisposable
+    {
+        private readonly List<(SharedBuffer Buffer, byte[] Batch, int Copies)> _slots = [];
+
+        public ReadOnlyMemory<byte> Records(int slot, byte[] batch, int copies, long baseOffset, int perBatch)
+        {
+            while (_slots.Count <= slot) _slots.Add(default);
+            var (buffer, filledWith, filled) = _slots[slot];
+            if (buffer is null || filledWith != batch || filled < copies || buffer.Array.Length < copies * batch.Length)
+            {
+                buffer?.Release();
+                var array = GC.AllocateUninitializedArray<byte>(copies * batch.Length);
+                for (var i = 0; i < copies; i++) batch.CopyTo(array.AsSpan(i * batch.Length));
+                buffer = new SharedBuffer(array, static _ => { });
+                _slots[slot] = (buffer, batch, copies);
+            }
+            var records = buffer.Array.AsSpan(0, copies * batch.Length);
+            for (var i = 0; i < copies; i++)
+                BinaryPrimitives.WriteInt64BigEndian(records[(i * batch.Length)..], baseOffset + (long)i * perBatch);
+            return buffer.Memory[..(copies * batch.Length)];
+        }
+
+        public void Dispose()
+        {
+            foreach (var (buffer, _, _) in _slots) buffer?.Release();
+            _slots.Clear();
+        }
     }
 
     public async ValueTask DisposeAsync()

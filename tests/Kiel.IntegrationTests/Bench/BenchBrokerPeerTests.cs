@@ -44,20 +44,25 @@ public sealed class BenchBrokerPeerTests
     }
 
     [Theory]
-    [InlineData(100, "none")]
-    [InlineData(1024, "lz4")]
-    [InlineData(10240, "zstd")]
-    public async Task Confluent_consumes_from_the_bench_broker_every_offset_in_order_with_the_expected_bytes(int size, string codec)
+    [InlineData(100, "none", 0)]
+    [InlineData(1024, "lz4", 0)]
+    [InlineData(10240, "zstd", 0)]
+    // One pre-encoded batch (about 72 KB of 100 B records) per partition per fetch: the connection's buffers of fetched
+    // records are sent again and again, with their base offsets set anew for each fetch.
+    [InlineData(100, "none", 100_000)]
+    public async Task Confluent_consumes_from_the_bench_broker_every_offset_in_order_with_the_expected_bytes(int size, string codec, int maxPartitionFetchBytes)
     {
         RdKafkaNative.PinAssembly(typeof(Library).Assembly);
         await using var broker = new BenchBroker.BenchBroker(0, verify: true);
         var topic = $"peer.p2.s{size}.{codec}";
         // More than one pre-encoded batch per partition, and a part of one, so that offsets run across copies.
-        var perPartition = Payloads.RecordsPerBatch(size) * 2 + 3;
-        using var consumer = new ConsumerBuilder<Ignore, byte[]>(new ConsumerConfig
+        var perPartition = Payloads.RecordsPerBatch(size) * (maxPartitionFetchBytes > 0 ? 6 : 2) + 3;
+        var config = new ConsumerConfig
         {
             BootstrapServers = $"127.0.0.1:{broker.Port}", GroupId = "bench-" + Guid.NewGuid().ToString("N"), EnableAutoCommit = false, ConsumeResultFields = "none",
-        }).Build();
+        };
+        if (maxPartitionFetchBytes > 0) config.MaxPartitionFetchBytes = maxPartitionFetchBytes;
+        using var consumer = new ConsumerBuilder<Ignore, byte[]>(config).Build();
         consumer.Assign([new TopicPartitionOffset(topic, 0, 0), new TopicPartitionOffset(topic, 1, 0)]);
         var next = new long[2];
         var checksum = 0UL;
