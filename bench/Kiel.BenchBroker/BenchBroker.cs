@@ -88,6 +88,8 @@ public sealed class BenchBroker : IAsyncDisposable
         var pieces = new List<ArraySegment<byte>>();
         var size = new byte[4];
         var frame = new byte[64 * 1024];
+        // Stopping the broker closes the connection, which ends a read or a send under way (the gathered send takes no token).
+        using var stopped = _stop.Token.Register(static s => ((Socket)s!).Dispose(), socket);
         try
         {
             await using var network = new NetworkStream(socket, ownsSocket: true);
