@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Net;
@@ -400,19 +399,20 @@ public sealed class BenchBroker : IAsyncDisposable
     /// </summary>
     internal sealed class FetchSlots : IDisposable
     {
-        private readonly List<(SharedBuffer Buffer, byte[] Batch, int Copies)> _slots = [];
+        // Each slot's buffer holds whole copies of its batch, as many as its length says.
+        private readonly List<(SharedBuffer Buffer, byte[] Batch)> _slots = [];
 
         public ReadOnlyMemory<byte> Records(int slot, byte[] batch, int copies, long baseOffset, int perBatch)
         {
             while (_slots.Count <= slot) _slots.Add(default);
-            var (buffer, filledWith, filled) = _slots[slot];
-            if (buffer is null || filledWith != batch || filled < copies || buffer.Array.Length < copies * batch.Length)
+            var (buffer, filledWith) = _slots[slot];
+            if (buffer is null || filledWith != batch || buffer.Array.Length < copies * batch.Length)
             {
                 buffer?.Release();
                 var array = GC.AllocateUninitializedArray<byte>(copies * batch.Length);
                 for (var i = 0; i < copies; i++) batch.CopyTo(array.AsSpan(i * batch.Length));
                 buffer = new SharedBuffer(array, static _ => { });
-                _slots[slot] = (buffer, batch, copies);
+                _slots[slot] = (buffer, batch);
             }
             var records = buffer.Array.AsSpan(0, copies * batch.Length);
             for (var i = 0; i < copies; i++)
@@ -422,7 +422,7 @@ public sealed class BenchBroker : IAsyncDisposable
 
         public void Dispose()
         {
-            foreach (var (buffer, _, _) in _slots) buffer?.Release();
+            foreach (var (buffer, _) in _slots) buffer?.Release();
             _slots.Clear();
         }
     }
