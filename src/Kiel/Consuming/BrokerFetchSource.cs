@@ -5,6 +5,17 @@ namespace Kiel.Consuming;
 /// leads, inside an incremental fetch session (KIP-227) when the broker grants one. The next request goes out as soon
 /// as an answer's framing is walked, before its checksums are checked and its records handed out.
 /// </summary>
+/// <remarks>
+/// <para>The answer budget. An answer is read into one buffer, its checksums are checked, and its records are read by
+/// the application; when it is no larger than the CPU's cache, each of those passes finds the bytes the pass before
+/// left there, and they cost about half what they cost over an answer that has to come from memory again (a 1 KiB
+/// record stream over answers of 6 MiB against 1.5 MiB: the socket's copy 114 against 60 ns a record, the value's copy
+/// 59 against 35). So a request asks each partition for no more than its share of a budget of
+/// <see cref="AnswerBudget.StartBytes"/> (never less than <see cref="MinPartitionShare"/>).</para>
+/// <para>When the application waits for the fetches instead, the budget may grow (see <see cref="AnswerBudget"/>).
+/// A partition whose records an answer left behind although the broker has them (a batch larger than its share, which
+/// a broker returns whole only as the first of an answer) is asked for its full size from then on.</para>
+/// </remarks>
 internal sealed class BrokerFetchSource
 {
     private readonly FetchEngine _engine;
@@ -21,11 +32,16 @@ internal sealed class BrokerFetchSource
     private int _sessionId;
     private int _sessionEpoch;
     private bool _sessionsRefused;
+    private readonly AnswerBudget _budget;
+
+    /// <summary>The least a partition is asked for under the answer budget.</summary>
+    internal const int MinPartitionShare = 64 * 1024;
 
     public BrokerFetchSource(FetchEngine engine, int brokerId, CancellationToken stop)
     {
         _engine = engine;
         BrokerId = brokerId;
+        _budget = new AnswerBudget(engine.Options.FetchMaxBytes);
         Completion = Task.Run(() => RunAsync(stop));
     }
 
@@ -38,6 +54,10 @@ internal sealed class BrokerFetchSource
     public void Wake() => _signal.Set();
 
     internal FetchRequestView Request => _request;
+
+    /// <summary>The bytes a request currently shares out among its partitions (see the remarks).</summary>
+    internal AnswerBudget Budget => _budget;
+
 
     private async Task RunAsync(CancellationToken stop)
     {
@@ -93,9 +113,11 @@ internal sealed class BrokerFetchSource
             }
 
             FetchResponseView response;
+            long bufferedAtAnswer;
             try
             {
                 response = await pending.ConfigureAwait(false);
+                bufferedAtAnswer = _engine.BufferedBytes;
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
@@ -118,6 +140,7 @@ internal sealed class BrokerFetchSource
                 continue;
             }
             backoff = options.RetryBackoff;
+            _budget.Observe(bufferedAtAnswer, RecordBytes(response), _engine.Time.GetElapsedTime(_sentAt));
             // A broker answers a fetch without records only once FetchMaxWait has passed. One that answers empty at once
             // (broken or hostile) would have this loop spin: wait out the rest of FetchMaxWait before the next fetch.
             var early = HasNoRecords(response) ? options.FetchMaxWait - _engine.Time.GetElapsedTime(_sentAt) : TimeSpan.Zero;
@@ -192,6 +215,13 @@ internal sealed class BrokerFetchSource
         }
     }
 
+    private static long RecordBytes(FetchResponseView response)
+    {
+        long bytes = 0;
+        foreach (var partition in response.Partitions) bytes += partition.Records.Length;
+        return bytes;
+    }
+
     private static bool HasNoRecords(FetchResponseView response)
     {
         foreach (var partition in response.Partitions)
@@ -201,6 +231,13 @@ internal sealed class BrokerFetchSource
 
     /// <summary>A partition's limit in a request that fetches <paramref name="split"/> partitions from one leader.</summary>
     private static int PartitionLimit(int maxBytes, int split) => split <= 1 ? maxBytes : Math.Max(1, maxBytes / split);
+
+    /// <summary>A partition's limit: its own (split as above), within its share of the answer budget unless it needs its full size.</summary>
+    private static int PartitionLimit(PartitionState state, int split, int share)
+    {
+        var limit = PartitionLimit(state.MaxBytes, split);
+        return state.FullShare ? limit : Math.Min(limit, share);
+    }
 
     /// <summary>Fills the request for <paramref name="wanted"/> (the partitions to fetch, with their offsets), as a full
     /// or an incremental fetch. Called under the engine's lock.</summary>
@@ -214,6 +251,7 @@ internal sealed class BrokerFetchSource
         request.IsolationLevel = options.IsolationLevel;
         // kiel's split: each partition of a request to this leader gets max_bytes / partitions on that leader.
         var split = options.SplitPartitionFetchBytesPerLeader ? Math.Max(1, wanted.Count) : 1;
+        var share = Math.Max(MinPartitionShare, _budget.Bytes / Math.Max(1, wanted.Count));
         if (_sessionId == 0)
         {
             request.SessionId = 0;
@@ -221,7 +259,7 @@ internal sealed class BrokerFetchSource
             _session.Clear();
             foreach (var (tp, sent) in wanted)
             {
-                var limit = PartitionLimit(sent.State.MaxBytes, split);
+                var limit = PartitionLimit(sent.State, split, share);
                 request.Partitions.Add(new FetchPartitionRequest(tp, sent.Offset, sent.State.LeaderEpoch, limit));
                 _session[tp] = (sent.Offset, limit, sent.State.LeaderEpoch);
             }
@@ -231,7 +269,7 @@ internal sealed class BrokerFetchSource
         request.SessionEpoch = _sessionEpoch;
         foreach (var (tp, sent) in wanted)
         {
-            var entry = (sent.Offset, PartitionLimit(sent.State.MaxBytes, split), sent.State.LeaderEpoch);
+            var entry = (sent.Offset, PartitionLimit(sent.State, split, share), sent.State.LeaderEpoch);
             if (_session.TryGetValue(tp, out var known) && known == entry) continue;
             request.Partitions.Add(new FetchPartitionRequest(tp, sent.Offset, sent.State.LeaderEpoch, entry.Item2));
             _session[tp] = entry;

@@ -134,7 +134,15 @@ internal sealed partial class FetchEngine
         FetchLease lease, List<DeferredChunk>? deferred)
     {
         var records = partition.Records;
-        if (records.IsEmpty) return;
+        if (records.IsEmpty)
+        {
+            // The broker holds records from here on but sent none: the first batch may be larger than the partition's
+            // share of the answer budget, which a broker returns whole only as the first of an answer.
+            var end = _options.IsolationLevel == IsolationLevel.ReadCommitted && partition.LastStableOffset >= 0
+                ? partition.LastStableOffset : partition.HighWatermark;
+            if (end > entry.Offset) state.FullShare = true;
+            return;
+        }
         var tp = state.TopicPartition;
         var scan = RecordSetScanner.Scan(records.Span, entry.Offset, _options.CheckCrcs && deferred is null, tp.Topic, tp.Partition);
         if (scan.Error is not null && deferred is not null)
@@ -162,6 +170,12 @@ internal sealed partial class FetchEngine
         if (complete == 0)
         {
             // Only part of one record came back: it is larger than the partition limit (old Fetch versions cut it).
+            // Asked for less than its full size, the partition is asked for that first; then the size grows.
+            if (!state.FullShare)
+            {
+                state.FullShare = true;
+                return;
+            }
             var raised = (int)Math.Min(int.MaxValue / 2, (long)state.MaxBytes * 2);
             if (raised > state.MaxBytes)
             {

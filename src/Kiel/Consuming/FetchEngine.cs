@@ -259,6 +259,9 @@ internal sealed partial class FetchEngine : IAsyncDisposable
         if (!_ready.Writer.TryWrite(chunk)) chunk.Dispose();
     }
 
+    /// <summary>Bytes fetched and not yet released by the application (what <see cref="KielConsumerOptions.MaxPrefetchBytes"/> bounds).</summary>
+    internal long BufferedBytes => Interlocked.Read(ref _bufferedBytes);
+
     internal bool BufferFull => Interlocked.Read(ref _bufferedBytes) >= _options.MaxPrefetchBytes;
 
     private void WakeLocked(PartitionState state)

@@ -36,6 +36,10 @@ internal sealed class PartitionState(TopicPartition topicPartition, long positio
     /// <summary>Per-partition fetch size; doubled when an old Fetch version returns only part of a too-large record.</summary>
     public int MaxBytes { get; set; } = maxBytes;
 
+    /// <summary>Set once an answer left this partition's records behind under its share of the answer budget (see
+    /// <see cref="BrokerFetchSource"/>): from then on it is asked for its full <see cref="MaxBytes"/>.</summary>
+    public bool FullShare { get; set; }
+
     /// <summary>True while a fetch for this partition is in flight, so that no two sources fetch it at once during a leader move.</summary>
     public bool InFlight { get; set; }
 

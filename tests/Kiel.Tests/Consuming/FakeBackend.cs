@@ -32,6 +32,10 @@ internal sealed class FakeBackend : IConsumerBackend
     public int MetadataCalls;
     /// <summary>Cuts every partition's data to this many bytes, like a Fetch v0-2 broker (0: no cut).</summary>
     public int TruncateTo { get; set; }
+
+    /// <summary>As a broker does (KIP-74): a partition's first batch larger than the partition's limit is sent whole
+    /// only as the first records of the answer; elsewhere the partition comes back without records.</summary>
+    public bool WithholdOversizedBatches { get; set; }
     public Dictionary<TopicPartition, IReadOnlyList<AbortedTransaction>> Aborted { get; } = [];
 
     public void CreateTopic(string topic, int partitions, int brokers = 3)
@@ -169,6 +173,9 @@ internal sealed class FakeBackend : IConsumerBackend
                 if (set is null) continue;
                 ReadOnlyMemory<byte> data = set;
                 if (TruncateTo > 0 && data.Length > TruncateTo) data = data[..TruncateTo];
+                if (WithholdOversizedBatches && partitions.Any(p => !p.Records.IsEmpty)
+                    && request.Partitions.FirstOrDefault(p => p.TopicPartition == tp) is { } asked && data.Length > asked.MaxBytes)
+                    data = ReadOnlyMemory<byte>.Empty;
                 partitions.Add(new FetchPartitionResponse
                 {
                     TopicPartition = tp,

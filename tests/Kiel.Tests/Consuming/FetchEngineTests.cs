@@ -223,6 +223,42 @@ public class FetchEngineTests
     }
 
     [Fact]
+    public async Task Each_partition_is_asked_for_its_share_of_the_answer_budget_and_a_withheld_batch_for_its_full_size()
+    {
+        var backend = new FakeBackend { WithholdOversizedBatches = true };
+        backend.CreateTopic("t", 2, brokers: 1);
+        // P0 has records for many fetches; P1 one batch larger than its share of the budget, so a broker sends it
+        // only as an answer's first records, which P0's always are.
+        for (var s = 0; s < 40; s++) backend.Append(P0, TestBatches.V2(s * 5, 5));
+        backend.Append(P1, TestBatches.V2(0, 1, valueSize: 900_000));
+        await using var engine = new FetchEngine(backend, EngineHarness.Options());
+        engine.Assign(P0, 0);
+        engine.Assign(P1, 0);
+        var bigSeen = false;
+        using (var bound = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+        {
+            for (var chunks = 0; chunks < 200 && !bigSeen; chunks++)
+            {
+                var chunk = await engine.TakeAsync(bound.Token);
+                try
+                {
+                    while (chunk.TryReadNext(out var r)) bigSeen |= r.TopicPartition == P1 && r.Value.Length == 900_000;
+                }
+                finally
+                {
+                    engine.Release(chunk);
+                }
+            }
+        }
+        Assert.True(bigSeen, "the batch larger than its share was never fetched");
+        var share = AnswerBudget.StartBytes / 2;
+        var asked = backend.Fetches.SelectMany(f => f.Request.Partitions.Where(p => p.TopicPartition == P1)).ToList();
+        // Its share first; once an answer came back without its records, while the broker had them, its full size.
+        Assert.Equal(share, asked[0].MaxBytes);
+        Assert.Equal(1024 * 1024, asked[1].MaxBytes);
+    }
+
+    [Fact]
     public async Task A_record_larger_than_the_partition_limit_grows_the_fetch_size_on_old_versions()
     {
         var backend = new FakeBackend { FetchVersion = 2, TruncateTo = 1024 };
