@@ -58,7 +58,6 @@ internal sealed class BrokerFetchSource
     /// <summary>The bytes a request currently shares out among its partitions (see the remarks).</summary>
     internal AnswerBudget Budget => _budget;
 
-
     private async Task RunAsync(CancellationToken stop)
     {
         var options = _engine.Options;
