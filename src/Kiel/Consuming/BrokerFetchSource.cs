@@ -55,9 +55,6 @@ internal sealed class BrokerFetchSource
 
     internal FetchRequestView Request => _request;
 
-    /// <summary>The bytes a request currently shares out among its partitions (see the remarks).</summary>
-    internal AnswerBudget Budget => _budget;
-
     private async Task RunAsync(CancellationToken stop)
     {
         var options = _engine.Options;
@@ -139,10 +136,12 @@ internal sealed class BrokerFetchSource
                 continue;
             }
             backoff = options.RetryBackoff;
-            _budget.Observe(bufferedAtAnswer, RecordBytes(response), _engine.Time.GetElapsedTime(_sentAt));
+            var recordBytes = RecordBytes(response);
+            var roundTrip = _engine.Time.GetElapsedTime(_sentAt);
+            _budget.Observe(bufferedAtAnswer, recordBytes, roundTrip);
             // A broker answers a fetch without records only once FetchMaxWait has passed. One that answers empty at once
             // (broken or hostile) would have this loop spin: wait out the rest of FetchMaxWait before the next fetch.
-            var early = HasNoRecords(response) ? options.FetchMaxWait - _engine.Time.GetElapsedTime(_sentAt) : TimeSpan.Zero;
+            var early = recordBytes == 0 ? options.FetchMaxWait - roundTrip : TimeSpan.Zero;
             bool healthy;
             try
             {
@@ -219,13 +218,6 @@ internal sealed class BrokerFetchSource
         long bytes = 0;
         foreach (var partition in response.Partitions) bytes += partition.Records.Length;
         return bytes;
-    }
-
-    private static bool HasNoRecords(FetchResponseView response)
-    {
-        foreach (var partition in response.Partitions)
-            if (!partition.Records.IsEmpty) return false;
-        return true;
     }
 
     /// <summary>A partition's limit in a request that fetches <paramref name="split"/> partitions from one leader.</summary>

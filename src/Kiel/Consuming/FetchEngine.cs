@@ -262,7 +262,7 @@ internal sealed partial class FetchEngine : IAsyncDisposable
     /// <summary>Bytes fetched and not yet released by the application (what <see cref="KielConsumerOptions.MaxPrefetchBytes"/> bounds).</summary>
     internal long BufferedBytes => Interlocked.Read(ref _bufferedBytes);
 
-    internal bool BufferFull => Interlocked.Read(ref _bufferedBytes) >= _options.MaxPrefetchBytes;
+    internal bool BufferFull => BufferedBytes >= _options.MaxPrefetchBytes;
 
     private void WakeLocked(PartitionState state)
     {

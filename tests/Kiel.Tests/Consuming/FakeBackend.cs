@@ -173,8 +173,9 @@ internal sealed class FakeBackend : IConsumerBackend
                 if (set is null) continue;
                 ReadOnlyMemory<byte> data = set;
                 if (TruncateTo > 0 && data.Length > TruncateTo) data = data[..TruncateTo];
+                var length = data.Length;
                 if (WithholdOversizedBatches && partitions.Any(p => !p.Records.IsEmpty)
-                    && request.Partitions.FirstOrDefault(p => p.TopicPartition == tp) is { } asked && data.Length > asked.MaxBytes)
+                    && request.Partitions.Any(p => p.TopicPartition == tp && length > p.MaxBytes))
                     data = ReadOnlyMemory<byte>.Empty;
                 partitions.Add(new FetchPartitionResponse
                 {
