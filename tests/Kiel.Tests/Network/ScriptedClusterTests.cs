@@ -4,7 +4,14 @@ using Kiel.Protocol.Messages;
 
 namespace Kiel.Tests.Network;
 
+/// <summary>Tests that listen to Kiel's ActivitySource process-wide: while one listens, every Kiel client in the process
+/// starts activities, and producers add a <c>traceparent</c> header to their records, which other tests' exact header
+/// checks would see. They run alone, after the others.</summary>
+[CollectionDefinition(nameof(ProcessWideActivityListenerCollection), DisableParallelization = true)]
+public sealed class ProcessWideActivityListenerCollection;
+
 /// <summary>KafkaCluster against a scripted broker, for paths the mock cannot serve (FindCoordinator v4 batching).</summary>
+[Collection(nameof(ProcessWideActivityListenerCollection))]
 public sealed class ScriptedClusterTests
 {
     private static byte[] Encode(IKafkaMessage message, short version) => MessageBytes.Encode(message, version);
