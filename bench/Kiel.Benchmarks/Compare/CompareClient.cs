@@ -100,6 +100,7 @@ internal static partial class CompareClient
     private sealed class Window
     {
         private readonly double _cpu0;
+        private readonly (long Voluntary, long Involuntary) _switches0;
         private readonly long _alloc0;
         private readonly long _start;
         // KIEL_BENCH_ALLOC_TICKS=1: which types the window allocates (sampled; the listener adds allocations of its own).
@@ -113,6 +114,7 @@ internal static partial class CompareClient
             GC.Collect();
             GC.WaitForPendingFinalizers();
             _cpu0 = ProcessUsage.Now().CpuUs;
+            _switches0 = ProcessUsage.ContextSwitches();
             _pool0 = Kiel.Producing.Internal.BatchBufferPool.Stats;
             _underAQuarter0 = Kiel.Producing.Internal.BatchBufferPool.MissesUnderAQuarter;
             if (_ticks is not null) Console.Error.WriteLine($"# batch buffer pool at the window's start: {PoolContents()}");
@@ -136,6 +138,9 @@ internal static partial class CompareClient
             result["msg_per_s"] = F(records / elapsed);
             result["cpu_us_per_msg"] = F(cpu / records);
             result["cpu_cores"] = F(cpu / 1e6 / elapsed);
+            var switches = ProcessUsage.ContextSwitches();
+            result["vcsw_per_kmsg"] = F((switches.Voluntary - _switches0.Voluntary) * 1000.0 / records);
+            result["ivcsw_per_kmsg"] = F((switches.Involuntary - _switches0.Involuntary) * 1000.0 / records);
             result["alloc_per_msg"] = F((double)alloc / records);
             if (_ticks is not null)
             {

@@ -22,4 +22,14 @@ internal static unsafe partial class ProcessUsage
         var cpu = buffer[0] * 1_000_000.0 + buffer[1] + buffer[2] * 1_000_000.0 + buffer[3];
         return (cpu, buffer[4]);
     }
+
+    /// <summary>Context switches of the process so far, voluntary (a thread waited) and involuntary (a thread was
+    /// preempted): ru_nvcsw and ru_nivcsw. Zero where getrusage is not available.</summary>
+    public static (long Voluntary, long Involuntary) ContextSwitches()
+    {
+        if (!OperatingSystem.IsLinux()) return (0, 0);
+        var buffer = stackalloc long[18];
+        if (getrusage(0, buffer) != 0) throw new InvalidOperationException($"getrusage failed: {Marshal.GetLastPInvokeError()}");
+        return (buffer[16], buffer[17]);
+    }
 }
