@@ -99,8 +99,7 @@ internal static partial class CompareClient
     /// <summary>Measures a timed window: CPU and managed allocation from its start to its end.</summary>
     private sealed class Window
     {
-        private readonly double _cpu0;
-        private readonly (long Voluntary, long Involuntary) _switches0;
+        private readonly ProcessUsage.Reading _usage0;
         private readonly long _alloc0;
         private readonly long _start;
         // KIEL_BENCH_ALLOC_TICKS=1: which types the window allocates (sampled; the listener adds allocations of its own).
@@ -113,8 +112,7 @@ internal static partial class CompareClient
             if (Environment.GetEnvironmentVariable("KIEL_BENCH_ALLOC_TICKS") == "1") _ticks = new Producing.AllocationTicks();
             GC.Collect();
             GC.WaitForPendingFinalizers();
-            _cpu0 = ProcessUsage.Now().CpuUs;
-            _switches0 = ProcessUsage.ContextSwitches();
+            _usage0 = ProcessUsage.Now();
             _pool0 = Kiel.Producing.Internal.BatchBufferPool.Stats;
             _underAQuarter0 = Kiel.Producing.Internal.BatchBufferPool.MissesUnderAQuarter;
             if (_ticks is not null) Console.Error.WriteLine($"# batch buffer pool at the window's start: {PoolContents()}");
@@ -131,16 +129,16 @@ internal static partial class CompareClient
         public void End(long records, Dictionary<string, string> result)
         {
             var elapsed = Elapsed;
-            var cpu = ProcessUsage.Now().CpuUs - _cpu0;
+            var usage = ProcessUsage.Now();
+            var cpu = usage.CpuUs - _usage0.CpuUs;
             var alloc = GC.GetTotalAllocatedBytes(precise: true) - _alloc0;
             result["records"] = records.ToString(CultureInfo.InvariantCulture);
             result["seconds"] = F(elapsed);
             result["msg_per_s"] = F(records / elapsed);
             result["cpu_us_per_msg"] = F(cpu / records);
             result["cpu_cores"] = F(cpu / 1e6 / elapsed);
-            var switches = ProcessUsage.ContextSwitches();
-            result["vcsw_per_kmsg"] = F((switches.Voluntary - _switches0.Voluntary) * 1000.0 / records);
-            result["ivcsw_per_kmsg"] = F((switches.Involuntary - _switches0.Involuntary) * 1000.0 / records);
+            result["vcsw_per_kmsg"] = F((usage.VoluntarySwitches - _usage0.VoluntarySwitches) * 1000.0 / records);
+            result["ivcsw_per_kmsg"] = F((usage.InvoluntarySwitches - _usage0.InvoluntarySwitches) * 1000.0 / records);
             result["alloc_per_msg"] = F((double)alloc / records);
             if (_ticks is not null)
             {
