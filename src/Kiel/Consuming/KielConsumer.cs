@@ -21,6 +21,7 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
     private readonly IDeserializer<TValue> _valueDeserializer;
     private readonly System.Collections.Concurrent.ConcurrentBag<ConsumedBatch> _batches = [];
     private int _closed;
+    private readonly bool _deserializationErrorsThrow;
     private Kiel.Groups.Kafka.GroupConsumerCoordinator? _group;
 
     /// <summary>Creates a consumer; it connects on first use.</summary>
@@ -39,6 +40,7 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
         _keyDeserializer = keyDeserializer;
         _valueDeserializer = valueDeserializer;
         Options = options;
+        _deserializationErrorsThrow = options.OnDeserializationError is null or DeserializationErrorAction.Throw && options.DeserializationErrorHandler is null;
         if (options.GroupId is not null && backend is ClusterConsumerBackend cluster)
             _group = new Kiel.Groups.Kafka.GroupConsumerCoordinator(cluster.Cluster, _engine, options);
     }
@@ -145,36 +147,140 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
     /// cancelled (then <see cref="OperationCanceledException"/> is thrown promptly, even while a Fetch is held by the broker).
     /// A record that cannot be deserialized throws <see cref="DeserializationException"/> and stays the partition's position.
     /// </summary>
-    public async IAsyncEnumerable<ConsumeResult<TKey, TValue>> ConsumeAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<ConsumeResult<TKey, TValue>> ConsumeAsync(CancellationToken cancellationToken = default) =>
+        new RecordStream(this, cancellationToken);
+
+    /// <summary>
+    /// <see cref="ConsumeAsync"/>'s sequence. Written out rather than as an async iterator: a record of the chunk in
+    /// hand is handed out by a synchronous <see cref="RecordStream.Enumerator.MoveNextAsync"/> that completes its
+    /// <see cref="ValueTask{TResult}"/> at once, with no state machine to resume per record; only taking the next chunk awaits.
+    /// </summary>
+    private sealed class RecordStream(KielConsumer<TKey, TValue> consumer, CancellationToken cancellationToken) : IAsyncEnumerable<ConsumeResult<TKey, TValue>>
     {
-        ThrowIfClosed();
-        while (true)
+        public IAsyncEnumerator<ConsumeResult<TKey, TValue>> GetAsyncEnumerator(CancellationToken enumeratorToken = default)
         {
-            var chunk = await TakeAsync(cancellationToken).ConfigureAwait(false);
-            var group = _group;
-            var next = -1L;
-            var exhausted = false;
-            try
+            // As an async iterator combines the two tokens: either one cancels.
+            if (!enumeratorToken.CanBeCanceled || enumeratorToken == cancellationToken) return new Enumerator(consumer, cancellationToken, null);
+            if (!cancellationToken.CanBeCanceled) return new Enumerator(consumer, enumeratorToken, null);
+            var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, enumeratorToken);
+            return new Enumerator(consumer, linked.Token, linked);
+        }
+
+        internal sealed class Enumerator(KielConsumer<TKey, TValue> consumer, CancellationToken cancellationToken, CancellationTokenSource? linked)
+            : IAsyncEnumerator<ConsumeResult<TKey, TValue>>
+        {
+            private FetchedChunk? _chunk;
+            private Kiel.Groups.Kafka.GroupConsumerCoordinator? _group;
+            private long _next = -1;
+            private bool _started;
+            private bool _finished;
+            private bool _busy;
+            private ConsumeResult<TKey, TValue> _current;
+
+            public ConsumeResult<TKey, TValue> Current => _current;
+
+            public ValueTask<bool> MoveNextAsync()
             {
-                while (TryNext(chunk, out var result))
+                if (_finished) return new ValueTask<bool>(false);
+                if (_busy) throw new InvalidOperationException("MoveNextAsync was called again before the previous call completed; await each call before the next.");
+                if (_chunk is not { } chunk) return MoveNextSlowAsync();
+                try
                 {
-                    if (group is not null) group.HandOuts++;
-                    next = result.Offset + 1;
-                    yield return result;
                     // The application asked for the next record: the one before counts as processed (what a group commits).
                     chunk.State.MarkProcessed(chunk.Version);
                     cancellationToken.ThrowIfCancellationRequested();
+                    if (TryHandOut(chunk)) return new ValueTask<bool>(true);
+                    chunk.State.MarkProcessed(chunk.Version);
+                    EndChunk(exhausted: true);
                 }
-                chunk.State.MarkProcessed(chunk.Version);
-                exhausted = true;
+                catch (Exception e)
+                {
+                    Finish();
+                    return ValueTask.FromException<bool>(e);
+                }
+                return MoveNextSlowAsync();
             }
-            finally
+
+            [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
+            private async ValueTask<bool> MoveNextSlowAsync()
             {
-                // The application stopped part-way through the chunk (break, dispose, cancellation): its other records
-                // were never handed out, so the partition resumes right after the last one that was, or they would be
-                // skipped by the next ConsumeAsync.
-                if (!exhausted && next >= 0 && chunk.IsCurrent) RecordConverter.Rewind(_engine, chunk.TopicPartition, next);
-                _engine.Release(chunk);
+                _busy = true;
+                try
+                {
+                    if (!_started)
+                    {
+                        _started = true;
+                        consumer.ThrowIfClosed();
+                    }
+                    while (true)
+                    {
+                        var chunk = await consumer.TakeAsync(cancellationToken).ConfigureAwait(false);
+                        _chunk = chunk;
+                        _group = consumer._group;
+                        _next = -1;
+                        if (TryHandOut(chunk)) return true;
+                        chunk.State.MarkProcessed(chunk.Version);
+                        EndChunk(exhausted: true);
+                    }
+                }
+                catch
+                {
+                    Finish();
+                    throw;
+                }
+                finally
+                {
+                    _busy = false;
+                }
+            }
+
+            private bool TryHandOut(FetchedChunk chunk)
+            {
+                if (!consumer.TryNext(chunk, out _current)) return false;
+                if (_group is { } group) group.HandOuts++;
+                _next = _current.Offset + 1;
+                return true;
+            }
+
+            /// <summary>
+            /// Lets go of the chunk in hand. When the application stopped part-way through it (break, dispose, cancellation,
+            /// an error), its other records were never handed out, so the partition resumes right after the last one that
+            /// was, or they would be skipped by the next <see cref="ConsumeAsync"/>.
+            /// </summary>
+            private void EndChunk(bool exhausted)
+            {
+                if (_chunk is not { } chunk) return;
+                _chunk = null;
+                try
+                {
+                    if (!exhausted && _next >= 0 && chunk.IsCurrent) RecordConverter.Rewind(consumer._engine, chunk.TopicPartition, _next);
+                }
+                finally
+                {
+                    consumer._engine.Release(chunk);
+                }
+            }
+
+            private void Finish()
+            {
+                if (_finished) return;
+                _finished = true;
+                _current = default;
+                try
+                {
+                    EndChunk(exhausted: false);
+                }
+                finally
+                {
+                    linked?.Dispose();
+                }
+            }
+
+            public ValueTask DisposeAsync()
+            {
+                if (_busy) throw new InvalidOperationException("The stream was disposed while a MoveNextAsync call was still running; await it first.");
+                Finish();
+                return default;
             }
         }
     }
@@ -285,7 +391,7 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
                 result = default;
                 return false;
             }
-            if (Options.OnDeserializationError is null or DeserializationErrorAction.Throw && Options.DeserializationErrorHandler is null)
+            if (_deserializationErrorsThrow)
             {
                 result = RecordConverter.Convert(record, _keyDeserializer, _valueDeserializer, _engine);
                 return true;

@@ -65,4 +65,114 @@ public sealed class KielConsumerResumeTests
         }
         Assert.Equal([1L, 2, 3, 4, 5], rest);
     }
+
+    [Fact]
+    public async Task The_enumerator_token_cancels_the_stream_as_the_method_token_does()
+    {
+        var backend = new FakeBackend();
+        backend.CreateTopic("t", 1);
+        backend.Append(P0, TestBatches.V2(0, 6));
+        await using var consumer = new KielConsumer<string?, string?>(EngineHarness.Options(), backend, Deserializers.Utf8, Deserializers.Utf8);
+        await consumer.AssignAsync(P0, StartPosition.Beginning);
+        using var deadline = new CancellationTokenSource(Eventually.Deadline);
+
+        // The token given to GetAsyncEnumerator (WithCancellation) beside the method's: either one stops the stream.
+        foreach (var enumeratorSide in new[] { true, false })
+        {
+            using var stop = new CancellationTokenSource();
+            var stream = enumeratorSide
+                ? consumer.ConsumeAsync(deadline.Token).WithCancellation(stop.Token)
+                : consumer.ConsumeAsync(stop.Token).WithCancellation(deadline.Token);
+            var handedOut = new List<long>();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+            {
+                await foreach (var record in stream)
+                {
+                    handedOut.Add(record.Offset);
+                    stop.Cancel();
+                }
+            });
+            Assert.Single(handedOut);
+            Assert.False(deadline.IsCancellationRequested);
+        }
+
+        var rest = new List<long>();
+        await foreach (var record in consumer.ConsumeAsync(deadline.Token))
+        {
+            rest.Add(record.Offset);
+            if (rest.Count == 4) break;
+        }
+        Assert.Equal([2L, 3, 4, 5], rest);
+    }
+
+    [Fact]
+    public async Task A_stream_that_failed_is_over_and_the_next_one_starts_at_the_failing_record()
+    {
+        var backend = new FakeBackend();
+        backend.CreateTopic("t", 1);
+        backend.Append(P0, TestBatches.V2(0, 5));
+        var failing = new FailingAt("v2");
+        await using var consumer = new KielConsumer<string?, string?>(EngineHarness.Options(), backend, Deserializers.Utf8, failing);
+        await consumer.AssignAsync(P0, StartPosition.Beginning);
+        using var deadline = new CancellationTokenSource(Eventually.Deadline);
+
+        var enumerator = consumer.ConsumeAsync(deadline.Token).GetAsyncEnumerator();
+        try
+        {
+            Assert.True(await enumerator.MoveNextAsync());
+            Assert.Equal(0, enumerator.Current.Offset);
+            Assert.True(await enumerator.MoveNextAsync());
+            Assert.Equal(1, enumerator.Current.Offset);
+            var error = await Assert.ThrowsAsync<DeserializationException>(async () => await enumerator.MoveNextAsync());
+            Assert.Equal(2, error.Offset);
+            Assert.False(await enumerator.MoveNextAsync()); // a stream that threw hands out nothing more
+        }
+        finally
+        {
+            await enumerator.DisposeAsync();
+        }
+
+        failing.Value = null;
+        var rest = new List<long>();
+        await foreach (var record in consumer.ConsumeAsync(deadline.Token))
+        {
+            rest.Add(record.Offset);
+            if (rest.Count == 3) break;
+        }
+        Assert.Equal([2L, 3, 4], rest);
+    }
+
+    [Fact]
+    public async Task A_second_call_while_the_stream_waits_for_records_is_refused_with_a_reason()
+    {
+        var backend = new FakeBackend();
+        backend.CreateTopic("t", 1);
+        await using var consumer = new KielConsumer<string?, string?>(EngineHarness.Options(), backend, Deserializers.Utf8, Deserializers.Utf8);
+        await consumer.AssignAsync(P0, StartPosition.Beginning);
+        using var deadline = new CancellationTokenSource(Eventually.Deadline);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token);
+
+        var enumerator = consumer.ConsumeAsync(stop.Token).GetAsyncEnumerator();
+        var waiting = enumerator.MoveNextAsync(); // the partition is empty: this waits
+        Assert.False(waiting.IsCompleted);
+        var again = Assert.Throws<InvalidOperationException>(() => { _ = enumerator.MoveNextAsync(); });
+        Assert.Contains("await each call", again.Message);
+        var disposing = Assert.Throws<InvalidOperationException>(() => { _ = enumerator.DisposeAsync(); });
+        Assert.Contains("await it first", disposing.Message);
+
+        stop.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await waiting);
+        await enumerator.DisposeAsync();
+    }
+
+    private sealed class FailingAt(string value) : IDeserializer<string?>
+    {
+        public string? Value { get; set; } = value;
+
+        public string? Deserialize(ReadOnlySpan<byte> data, bool isNull, in SerializationContext context)
+        {
+            var text = System.Text.Encoding.UTF8.GetString(data);
+            return text == Value ? throw new FormatException("not this one") : text;
+        }
+    }
 }
