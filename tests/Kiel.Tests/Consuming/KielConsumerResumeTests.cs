@@ -13,11 +13,7 @@ public sealed class KielConsumerResumeTests
     [Fact]
     public async Task A_break_mid_chunk_resumes_at_the_next_record()
     {
-        var backend = new FakeBackend();
-        backend.CreateTopic("t", 1);
-        backend.Append(P0, TestBatches.V2(0, 10)); // one batch, so one chunk holds all ten records
-        await using var consumer = new KielConsumer<string?, string?>(EngineHarness.Options(), backend, Deserializers.Utf8, Deserializers.Utf8);
-        await consumer.AssignAsync(P0, StartPosition.Beginning);
+        await using var consumer = await AssignedConsumerAsync(10);
         using var deadline = new CancellationTokenSource(Eventually.Deadline);
 
         var seen = new List<long>();
@@ -38,11 +34,7 @@ public sealed class KielConsumerResumeTests
     [Fact]
     public async Task A_cancellation_after_a_record_resumes_at_the_next_record()
     {
-        var backend = new FakeBackend();
-        backend.CreateTopic("t", 1);
-        backend.Append(P0, TestBatches.V2(0, 6));
-        await using var consumer = new KielConsumer<string?, string?>(EngineHarness.Options(), backend, Deserializers.Utf8, Deserializers.Utf8);
-        await consumer.AssignAsync(P0, StartPosition.Beginning);
+        await using var consumer = await AssignedConsumerAsync(6);
         using var deadline = new CancellationTokenSource(Eventually.Deadline);
 
         using (var stop = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token))
@@ -69,11 +61,7 @@ public sealed class KielConsumerResumeTests
     [Fact]
     public async Task The_enumerator_token_cancels_the_stream_as_the_method_token_does()
     {
-        var backend = new FakeBackend();
-        backend.CreateTopic("t", 1);
-        backend.Append(P0, TestBatches.V2(0, 6));
-        await using var consumer = new KielConsumer<string?, string?>(EngineHarness.Options(), backend, Deserializers.Utf8, Deserializers.Utf8);
-        await consumer.AssignAsync(P0, StartPosition.Beginning);
+        await using var consumer = await AssignedConsumerAsync(6);
         using var deadline = new CancellationTokenSource(Eventually.Deadline);
 
         // The token given to GetAsyncEnumerator (WithCancellation) beside the method's: either one stops the stream.
@@ -108,12 +96,8 @@ public sealed class KielConsumerResumeTests
     [Fact]
     public async Task A_stream_that_failed_is_over_and_the_next_one_starts_at_the_failing_record()
     {
-        var backend = new FakeBackend();
-        backend.CreateTopic("t", 1);
-        backend.Append(P0, TestBatches.V2(0, 5));
         var failing = new FailingAt("v2");
-        await using var consumer = new KielConsumer<string?, string?>(EngineHarness.Options(), backend, Deserializers.Utf8, failing);
-        await consumer.AssignAsync(P0, StartPosition.Beginning);
+        await using var consumer = await AssignedConsumerAsync(5, failing);
         using var deadline = new CancellationTokenSource(Eventually.Deadline);
 
         var enumerator = consumer.ConsumeAsync(deadline.Token).GetAsyncEnumerator();
@@ -145,10 +129,7 @@ public sealed class KielConsumerResumeTests
     [Fact]
     public async Task A_second_call_while_the_stream_waits_for_records_is_refused_with_a_reason()
     {
-        var backend = new FakeBackend();
-        backend.CreateTopic("t", 1);
-        await using var consumer = new KielConsumer<string?, string?>(EngineHarness.Options(), backend, Deserializers.Utf8, Deserializers.Utf8);
-        await consumer.AssignAsync(P0, StartPosition.Beginning);
+        await using var consumer = await AssignedConsumerAsync(0);
         using var deadline = new CancellationTokenSource(Eventually.Deadline);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token);
 
@@ -163,6 +144,17 @@ public sealed class KielConsumerResumeTests
         stop.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await waiting);
         await enumerator.DisposeAsync();
+    }
+
+    /// <summary>A consumer of partition t-0, assigned from the beginning, over <paramref name="records"/> records in one batch (one chunk).</summary>
+    private static async Task<KielConsumer<string?, string?>> AssignedConsumerAsync(int records, IDeserializer<string?>? values = null)
+    {
+        var backend = new FakeBackend();
+        backend.CreateTopic("t", 1);
+        if (records > 0) backend.Append(P0, TestBatches.V2(0, records));
+        var consumer = new KielConsumer<string?, string?>(EngineHarness.Options(), backend, Deserializers.Utf8, values ?? Deserializers.Utf8);
+        await consumer.AssignAsync(P0, StartPosition.Beginning);
+        return consumer;
     }
 
     private sealed class FailingAt(string value) : IDeserializer<string?>
