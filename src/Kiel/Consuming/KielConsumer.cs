@@ -170,7 +170,6 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
             : IAsyncEnumerator<ConsumeResult<TKey, TValue>>
         {
             private FetchedChunk? _chunk;
-            private Kiel.Groups.Kafka.GroupConsumerCoordinator? _group;
             private long _next = -1;
             private bool _started;
             private bool _finished;
@@ -190,7 +189,6 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
                     chunk.State.MarkProcessed(chunk.Version);
                     cancellationToken.ThrowIfCancellationRequested();
                     if (TryHandOut(chunk)) return new ValueTask<bool>(true);
-                    chunk.State.MarkProcessed(chunk.Version);
                     EndChunk(exhausted: true);
                 }
                 catch (Exception e)
@@ -216,10 +214,8 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
                     {
                         var chunk = await consumer.TakeAsync(cancellationToken).ConfigureAwait(false);
                         _chunk = chunk;
-                        _group = consumer._group;
                         _next = -1;
                         if (TryHandOut(chunk)) return true;
-                        chunk.State.MarkProcessed(chunk.Version);
                         EndChunk(exhausted: true);
                     }
                 }
@@ -237,15 +233,16 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
             private bool TryHandOut(FetchedChunk chunk)
             {
                 if (!consumer.TryNext(chunk, out _current)) return false;
-                if (_group is { } group) group.HandOuts++;
+                if (consumer._group is { } group) group.HandOuts++;
                 _next = _current.Offset + 1;
                 return true;
             }
 
             /// <summary>
-            /// Lets go of the chunk in hand. When the application stopped part-way through it (break, dispose, cancellation,
-            /// an error), its other records were never handed out, so the partition resumes right after the last one that
-            /// was, or they would be skipped by the next <see cref="ConsumeAsync"/>.
+            /// Lets go of the chunk in hand. Read to its end, its last record counts as processed. When the application
+            /// stopped part-way through it (break, dispose, cancellation, an error), its other records were never handed
+            /// out, so the partition resumes right after the last one that was, or they would be skipped by the next
+            /// <see cref="ConsumeAsync"/>.
             /// </summary>
             private void EndChunk(bool exhausted)
             {
@@ -253,7 +250,8 @@ public sealed class KielConsumer<TKey, TValue> : IAsyncDisposable
                 _chunk = null;
                 try
                 {
-                    if (!exhausted && _next >= 0 && chunk.IsCurrent) RecordConverter.Rewind(consumer._engine, chunk.TopicPartition, _next);
+                    if (exhausted) chunk.State.MarkProcessed(chunk.Version);
+                    else if (_next >= 0 && chunk.IsCurrent) RecordConverter.Rewind(consumer._engine, chunk.TopicPartition, _next);
                 }
                 finally
                 {
