@@ -510,7 +510,7 @@ internal static partial class CompareClient
             using var batch = await consumer.ConsumeBatchAsync();
             var partition = batch.TopicPartition.Partition;
             if (copyValues)
-                while (batch.TryReadNext(out var record)) tally.Add(partition, record.Offset, CopyOf(record.Value));
+                while (batch.TryReadNext(out var record)) tally.Add(partition, record.Offset, ByteArrays.CopyOf(record.Value));
             else
                 while (batch.TryReadNext(out var record)) tally.Add(partition, record.Offset, record.Value);
             if (window is null && tally.Total >= run.Cold && settle is null) Cold(tally.Total, result);
@@ -522,13 +522,6 @@ internal static partial class CompareClient
         }
         window.End(tally.Total - windowStart, result);
         tally.Report(result);
-    }
-
-    private static byte[] CopyOf(ReadOnlySpan<byte> value)
-    {
-        var copy = GC.AllocateUninitializedArray<byte>(value.Length);
-        value.CopyTo(copy);
-        return copy;
     }
 
     private static void ConfluentConsume(ClientRun run, Dictionary<string, string> result)
