@@ -18,7 +18,9 @@ namespace Kiel.IntegrationTests.KafkaGroups;
 /// requests refresh a member's last contact. A JoinGroup with no member id and a known instance id, whose member is
 /// a follower of the current generation with an assignment and was heard from within the request's session timeout,
 /// is answered here (member id and generation unchanged, as the member the coordinator still holds), and that member's
-/// next SyncGroup is answered here with its assignment. Everything else goes to the mock, so the resumed member's
+/// next SyncGroup is answered here with its assignment. A follower's SyncGroup that comes after its leader's (a slow
+/// client on a loaded machine) is answered here too, with the assignment the leader sent: the mock completes a generation
+/// on the leader's SyncGroup and fails a later follower, which then rejoins into a new round where it can be late again. Everything else goes to the mock, so the resumed member's
 /// heartbeats reach it under the member id it has always had and the mock never learns of the restart. A leader's
 /// restart goes to the mock (a real coordinator then gives the leader the members without a new assignment round, which
 /// the mock's JoinGroup v5 answer cannot say).
@@ -31,7 +33,7 @@ internal sealed class StaticMembershipCoordinator
     private readonly ConcurrentDictionary<(string Group, int Generation), Round> _rounds = new();
     private readonly ConcurrentDictionary<string, int> _currentGeneration = new();
     private readonly ConcurrentDictionary<(string MemberId, int Generation), ReadOnlyMemory<byte>> _resumed = new();
-    private int _joinsAnswered, _syncsAnswered, _joinsForwarded;
+    private int _joinsAnswered, _syncsAnswered, _joinsForwarded, _lateSyncsAnswered;
 
     private sealed record Member(string Group, string MemberId, int Generation, string? ProtocolType, string? ProtocolName);
 
@@ -46,6 +48,9 @@ internal sealed class StaticMembershipCoordinator
 
     /// <summary>SyncGroup requests of resumed members answered with their previous assignment.</summary>
     public int SyncsAnswered => Volatile.Read(ref _syncsAnswered);
+
+    /// <summary>SyncGroup requests of followers that came after their leader's, answered with the leader's assignment.</summary>
+    public int LateSyncsAnswered => Volatile.Read(ref _lateSyncsAnswered);
 
     /// <summary>JoinGroup requests that went to the mock (each one a rebalance there).</summary>
     public int JoinsForwarded => Volatile.Read(ref _joinsForwarded);
@@ -137,12 +142,23 @@ internal sealed class StaticMembershipCoordinator
         if (sync.GroupInstanceId is { } instance)
             _byInstance[instance] = new Member(sync.GroupId, sync.MemberId, sync.GenerationId, sync.ProtocolType, sync.ProtocolName);
         var round = _rounds.GetOrAdd((sync.GroupId, sync.GenerationId), _ => new Round());
-        if (sync.Assignments.Count > 0)
-            lock (round)
+        ReadOnlyMemory<byte> late;
+        lock (round)
+        {
+            if (sync.Assignments.Count > 0)
             {
                 round.Leader = sync.MemberId;
                 round.Assignments = sync.Assignments.ToDictionary(a => a.MemberId, a => (ReadOnlyMemory<byte>)a.Assignment.ToArray());
+                return null;
             }
-        return null;
+            // A follower whose SyncGroup comes after the leader's: the mock has completed the generation and would answer
+            // it with an error and no assignment (it serves only followers already waiting), so the follower would join
+            // again and start another round, in which it can be late again. A Kafka coordinator hands a member of the
+            // current generation its assignment whenever it asks; so does the hook.
+            if (round.Leader is null || !round.Assignments.TryGetValue(sync.MemberId, out late)) return null;
+        }
+        Interlocked.Increment(ref _lateSyncsAnswered);
+        var answer = new SyncGroupResponse { ProtocolType = sync.ProtocolType, ProtocolName = sync.ProtocolName, Assignment = late };
+        return Response(ApiKey.SyncGroup, version, correlationId, answer.Write);
     }
 }

@@ -110,7 +110,7 @@ public sealed class StaticMembershipTests(ITestOutputHelper output)
         {
             foreach (var id in new[] { "a", "b" }) members[id] = new ConfluentMember(s.Proxy.BootstrapServers, group, topic, id);
             Assert.True(await TestTimeouts.WaitUntilAsync(() => members.Values.All(m => m.Owned.Count == 2) && s.Coordinator.LeaderInstance(group) is not null, TimeSpan.FromSeconds(60)),
-                $"the group did not settle: {string.Join("; ", members.Select(m => $"{m.Key} owns {string.Join(",", m.Value.Owned.Keys)}"))}");
+                $"the group did not settle: {string.Join("; ", members.Select(m => $"{m.Key} owns {string.Join(",", m.Value.Owned.Keys)} after {string.Join(",", m.Value.Events)}"))}\n{GroupTrace(s)}");
             // A real coordinator rebalances when the leader restarts (it must see the members again): restart the follower.
             var (id2, other) = members.Single(m => m.Key == s.Coordinator.LeaderInstance(group));
             var follower = members.Single(m => m.Key != id2).Key;
@@ -190,10 +190,54 @@ public sealed class StaticMembershipTests(ITestOutputHelper output)
     {
         await ConsumingHelpers.ProduceAsync(s.Cluster.BootstrapServers, topic, 10 * Partitions);
         Assert.True(await TestTimeouts.WaitUntilAsync(() => read() >= 10 * Partitions, TimeSpan.FromSeconds(30)), $"read {read()} of {10 * Partitions}");
-        output.WriteLine($"joins answered {s.Coordinator.JoinsAnswered}, syncs answered {s.Coordinator.SyncsAnswered}, joins forwarded {s.Coordinator.JoinsForwarded}; {s.Coordinator.Describe()}");
+        output.WriteLine($"joins answered {s.Coordinator.JoinsAnswered}, syncs answered {s.Coordinator.SyncsAnswered}, late follower syncs answered {s.Coordinator.LateSyncsAnswered}, joins forwarded {s.Coordinator.JoinsForwarded}; {s.Coordinator.Describe()}");
         output.WriteLine("group requests: " + string.Join(", ", s.Proxy.Frames.Where(f => f.Direction == FrameDirection.Request
             && f.ApiKey is Kiel.Protocol.ApiKey.JoinGroup or Kiel.Protocol.ApiKey.SyncGroup or Kiel.Protocol.ApiKey.Heartbeat or Kiel.Protocol.ApiKey.LeaveGroup)
             .GroupBy(f => $"{f.ApiKey} v{f.ApiVersion}").Select(g => $"{g.Key} x{g.Count()}")));
+    }
+
+    /// <summary>The group requests and answers the proxy saw, in order, with members, generations and error codes.</summary>
+    private static string GroupTrace(StaticCluster s)
+    {
+        var lines = new List<string>();
+        foreach (var f in s.Proxy.Frames)
+        {
+            if (f.ApiKey is not (Kiel.Protocol.ApiKey.JoinGroup or Kiel.Protocol.ApiKey.SyncGroup or Kiel.Protocol.ApiKey.Heartbeat or Kiel.Protocol.ApiKey.LeaveGroup)) continue;
+            string what;
+            try
+            {
+                if (f.Direction == FrameDirection.Request)
+                {
+                    var r = new Kiel.Protocol.KafkaReader(f.Frame.AsMemory());
+                    Kiel.Protocol.KafkaHeaders.ReadRequestHeader(ref r);
+                    what = f.ApiKey switch
+                    {
+                        Kiel.Protocol.ApiKey.JoinGroup => Kiel.Protocol.Messages.JoinGroupRequest.Read(ref r, f.ApiVersion) is var j ? $"member '{j.MemberId}' instance {j.GroupInstanceId}" : "",
+                        Kiel.Protocol.ApiKey.SyncGroup => Kiel.Protocol.Messages.SyncGroupRequest.Read(ref r, f.ApiVersion) is var y ? $"member '{y.MemberId}' gen {y.GenerationId} assignments {y.Assignments.Count}" : "",
+                        Kiel.Protocol.ApiKey.Heartbeat => Kiel.Protocol.Messages.HeartbeatRequest.Read(ref r, f.ApiVersion) is var h ? $"member '{h.MemberId}' gen {h.GenerationId}" : "",
+                        _ => "",
+                    };
+                }
+                else
+                {
+                    var r = new Kiel.Protocol.KafkaReader(f.Frame.AsMemory());
+                    Kiel.Protocol.KafkaHeaders.ReadResponseHeader(ref r, f.ApiKey, f.ApiVersion);
+                    what = f.ApiKey switch
+                    {
+                        Kiel.Protocol.ApiKey.JoinGroup => Kiel.Protocol.Messages.JoinGroupResponse.Read(ref r, f.ApiVersion) is var j ? $"error {j.ErrorCode} member '{j.MemberId}' gen {j.GenerationId} leader '{j.Leader}' members {j.Members.Count}" : "",
+                        Kiel.Protocol.ApiKey.SyncGroup => Kiel.Protocol.Messages.SyncGroupResponse.Read(ref r, f.ApiVersion) is var y ? $"error {y.ErrorCode} assignment {y.Assignment.Length} B" : "",
+                        Kiel.Protocol.ApiKey.Heartbeat => Kiel.Protocol.Messages.HeartbeatResponse.Read(ref r, f.ApiVersion) is var h ? $"error {h.ErrorCode}" : "",
+                        _ => "",
+                    };
+                }
+            }
+            catch (Exception e)
+            {
+                what = $"unreadable: {e.Message}";
+            }
+            lines.Add($"c{f.Connection} {(f.Direction == FrameDirection.Request ? "->" : "<-")} {f.ApiKey} v{f.ApiVersion} #{f.CorrelationId} {what}");
+        }
+        return string.Join("\n", lines.TakeLast(60));
     }
 
     private static void AssertNoRebalance(StaticCluster s, int joinsBefore, int newOtherEvents, string otherEvents)
