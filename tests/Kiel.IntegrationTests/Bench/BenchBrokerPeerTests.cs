@@ -124,4 +124,58 @@ public sealed class BenchBrokerPeerTests
         }
         Assert.Equal(Payloads.FetchChecksum(1024, want), checksum);
     }
+    [Fact]
+    public async Task The_bench_broker_refuses_a_record_set_whose_bytes_do_not_match_a_batch_crc_and_counts_only_good_ones()
+    {
+        await using var broker = new BenchBroker.BenchBroker(0, verify: true);
+        const string topic = "crc.p1";
+        byte[] Batch(params byte[][] values)
+        {
+            using var builder = new Kiel.Protocol.Records.RecordBatchBuilder(Kiel.CompressionType.None, maxBatchBytes: int.MaxValue);
+            foreach (var v in values) builder.Append(1_764_633_600_000, default, v, keyIsNull: true);
+            return builder.Seal().ToArray();
+        }
+        var (v0, v1, v2) = (Payloads.Value(10240, 0), Payloads.Value(10240, 1), Payloads.Value(10240, 2));
+        var good = Batch(v0, v1);
+        var flipped = Batch(v2);
+        flipped[^100] ^= 1; // a byte of the value: the batch's CRC no longer matches
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(System.Net.IPAddress.Loopback, broker.Port);
+        var stream = client.GetStream();
+        var correlation = 0;
+        async Task<short> ProduceAsync(byte[] records)
+        {
+            const short version = 7;
+            var request = new Kiel.Protocol.Messages.ProduceRequest
+            {
+                Acks = 1, TimeoutMs = 5000,
+                TopicData = [new() { Name = topic, PartitionData = [new() { Index = 0, Records = records }] }],
+            };
+            var id = ++correlation;
+            var frame = Capture.HookFrames.Frame((ref Kiel.Protocol.KafkaWriter w) =>
+            {
+                Kiel.Protocol.KafkaHeaders.WriteRequestHeader(ref w, Kiel.Protocol.ApiKey.Produce, version, id, "crc-test");
+                request.Write(ref w, version);
+            });
+            var size = new byte[4];
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(size, frame.Length);
+            using var timeout = new CancellationTokenSource(Bound);
+            await stream.WriteAsync(size, timeout.Token);
+            await stream.WriteAsync(frame, timeout.Token);
+            await stream.ReadExactlyAsync(size, timeout.Token);
+            var answer = new byte[System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(size)];
+            await stream.ReadExactlyAsync(answer, timeout.Token);
+            var reader = new Kiel.Protocol.KafkaReader(answer.AsMemory());
+            Assert.Equal(id, Kiel.Protocol.KafkaHeaders.ReadResponseHeader(ref reader, Kiel.Protocol.ApiKey.Produce, version));
+            return Kiel.Protocol.Messages.ProduceResponse.Read(ref reader, version).Responses.Single().PartitionResponses.Single().ErrorCode;
+        }
+
+        Assert.Equal(0, await ProduceAsync(good));
+        Assert.Equal(2, await ProduceAsync(flipped)); // CORRUPT_MESSAGE
+        Assert.Equal(2, await ProduceAsync([.. good, .. flipped])); // a good batch does not carry a bad one after it
+        var stats = broker.Stats(topic);
+        Assert.Equal(2, stats.Records);
+        Assert.Equal(2, stats.Errors);
+        Assert.Equal(Payloads.Hash(v0) + Payloads.Hash(v1), stats.Checksum);
+    }
 }
