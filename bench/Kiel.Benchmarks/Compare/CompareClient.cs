@@ -108,6 +108,11 @@ internal static partial class CompareClient
         private readonly (long Misses, long MissBytes, long Dropped) _pool0;
         private readonly long _underAQuarter0;
 
+        private readonly int[] _gc0;
+        // KIEL_BENCH_GC_PHASES=1: suspension and collection time per GC, on stderr.
+        private readonly GcPhases? _phases;
+        private readonly TimeSpan _pause0;
+
         public Window()
         {
             if (Environment.GetEnvironmentVariable("KIEL_BENCH_ALLOC_TICKS") == "1") _ticks = new Producing.AllocationTicks();
@@ -118,6 +123,9 @@ internal static partial class CompareClient
             _underAQuarter0 = Kiel.Producing.Internal.BatchBufferPool.MissesUnderAQuarter;
             if (_ticks is not null) Console.Error.WriteLine($"# batch buffer pool at the window's start: {PoolContents()}");
             _alloc0 = GC.GetTotalAllocatedBytes(precise: true);
+            _gc0 = [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)];
+            _pause0 = GC.GetTotalPauseDuration();
+            if (Environment.GetEnvironmentVariable("KIEL_BENCH_GC_PHASES") == "1") _phases = new GcPhases();
             _start = Stopwatch.GetTimestamp();
         }
 
@@ -141,6 +149,15 @@ internal static partial class CompareClient
             result["vcsw_per_kmsg"] = F((usage.VoluntarySwitches - _usage0.VoluntarySwitches) * 1000.0 / records);
             result["ivcsw_per_kmsg"] = F((usage.InvoluntarySwitches - _usage0.InvoluntarySwitches) * 1000.0 / records);
             result["alloc_per_msg"] = F((double)alloc / records);
+            // Collections of each generation a second in the window (a gen1 collection counts as a gen0 one too), and the
+            // share of the window the runtime had the process's threads paused for them.
+            for (var g = 0; g < 3; g++) result[$"gc{g}_per_s"] = F((GC.CollectionCount(g) - _gc0[g]) / elapsed);
+            result["gc_pause_pct"] = F((GC.GetTotalPauseDuration() - _pause0).TotalSeconds / elapsed * 100);
+            if (_phases is not null)
+            {
+                Console.Error.WriteLine($"# GC in the window: {_phases.Describe()}");
+                _phases.Dispose();
+            }
             if (_ticks is not null)
             {
                 _ticks.Dispose();
