@@ -19,9 +19,10 @@ namespace Kiel.IntegrationTests.KafkaGroups;
 /// a follower of the current generation with an assignment and was heard from within the request's session timeout,
 /// is answered here (member id and generation unchanged, as the member the coordinator still holds), and that member's
 /// next SyncGroup is answered here with its assignment. A follower's SyncGroup that comes after its leader's (a slow
-/// client on a loaded machine) is answered here too, with the assignment the leader sent: the mock completes a generation
-/// on the leader's SyncGroup and fails a later follower, which then rejoins into a new round where it can be late again. Everything else goes to the mock, so the resumed member's
-/// heartbeats reach it under the member id it has always had and the mock never learns of the restart. A leader's
+/// client on a loaded machine) is answered here too, with the assignment the leader sent: the mock completes a
+/// generation on the leader's SyncGroup and fails a later follower, which then rejoins into a new round where it can be
+/// late again. Everything else goes to the mock, so the resumed member's heartbeats reach it under the member id it has
+/// always had and the mock never learns of the restart. A leader's
 /// restart goes to the mock (a real coordinator then gives the leader the members without a new assignment round, which
 /// the mock's JoinGroup v5 answer cannot say).
 /// </para>
