@@ -5,8 +5,8 @@ namespace Kiel.Benchmarks.Compare;
 /// <summary>
 /// Where a window's garbage collection pauses go (compare-client with <c>KIEL_BENCH_GC_PHASES=1</c>): the runtime's GC
 /// events say when it began to suspend the process's threads, when all were stopped, when the collection itself began
-/// and ended, and when the threads ran again. Suspension is the time taken to bring every thread running managed code
-/// to a safe point; a thread that is off its core (the machine has two, shared with the broker) delays it.
+/// and ended, and when the threads ran again. The listener's own work shows in the time between those phases; use it to
+/// find where pauses go, not to measure a client.
 /// </summary>
 internal sealed class GcPhases : EventListener
 {
@@ -62,8 +62,9 @@ internal sealed class GcPhases : EventListener
             if (_count == 0) return "no complete collection seen";
             double Us(double ticks) => ticks / _count / 10.0;
             var last = GC.GetGCMemoryInfo(GCKind.Ephemeral);
-            var generations = string.Join(", ", Enumerable.Range(0, last.GenerationInfo.Length)
-                .Select(g => $"gen{g} {last.GenerationInfo[g].SizeAfterBytes / 1024} KiB"));
+            string[] names = ["gen0", "gen1", "gen2", "large object heap", "pinned object heap"];
+            var generations = string.Join(", ", Enumerable.Range(0, Math.Min(names.Length, last.GenerationInfo.Length))
+                .Select(g => $"{names[g]} {last.GenerationInfo[g].SizeAfterBytes / 1024} KiB"));
             return $"{_count} collections; per collection: suspending {Us(_suspend):F0} us, collecting {Us(_collect):F0} us, " +
                    $"between {Us(_between):F0} us, restarting {Us(_restart):F0} us; the last ephemeral one promoted " +
                    $"{last.PromotedBytes / 1024} KiB with {last.PinnedObjectsCount} pinned objects, after it {generations}, " +
