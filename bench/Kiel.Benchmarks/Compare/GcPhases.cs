@@ -15,20 +15,15 @@ internal sealed class GcPhases : EventListener
     private long _suspendBegin, _suspendEnd, _start, _end, _restartBegin;
     private double _suspend, _collect, _between, _restart;
     private long _count;
-    private bool _enabled;
 
     protected override void OnEventSourceCreated(EventSource source)
     {
-        if (source.Name == "Microsoft-Windows-DotNETRuntime")
-        {
-            EnableEvents(source, EventLevel.Informational, (EventKeywords)0x1); // GC
-            _enabled = true;
-        }
+        if (source.Name == "Microsoft-Windows-DotNETRuntime") EnableEvents(source, EventLevel.Informational, (EventKeywords)0x1); // GC
     }
 
     protected override void OnEventWritten(EventWrittenEventArgs e)
     {
-        if (!_enabled) return;
+        // Only the runtime's source is enabled, so every event here is one of its GC events (others are ignored below).
         var t = e.TimeStamp.Ticks;
         lock (_gate)
         {
