@@ -69,6 +69,7 @@ internal static partial class CompareClient
             case ("floor", "stream"): await KielRaw(run, result, copyValues: true); break;
             case ("confluent", "consume"): ConfluentConsume(run, result); break;
             case ("kiel", "idle"): await KielIdle(run, result); break;
+            case ("probe", "gc"): await ProbeGc(run); break;
             case ("confluent", "idle"): ConfluentIdle(run, result); break;
             default: throw new ArgumentException($"unknown client/mode {run.Client}/{run.Mode}");
         }
@@ -521,10 +522,14 @@ internal static partial class CompareClient
         await consumer.AssignTopicAsync(run.Topic, StartPosition.Beginning);
         Window? window = null;
         Settle? settle = null;
-        long windowStart = 0;
+        long windowStart = 0, waitTicks = 0;
         while (window is null || window.Elapsed < run.WindowSeconds)
         {
-            using var batch = await consumer.ConsumeBatchAsync();
+            // Time the loop spends waiting for a batch that is not ready yet (the fetches are behind it).
+            var take = consumer.ConsumeBatchAsync();
+            var waitStart = window is not null && !take.IsCompleted ? Stopwatch.GetTimestamp() : 0;
+            using var batch = await take;
+            if (waitStart != 0) waitTicks += Stopwatch.GetTimestamp() - waitStart;
             var partition = batch.TopicPartition.Partition;
             if (copyValues)
                 while (batch.TryReadNext(out var record)) tally.Add(partition, record.Offset, ByteArrays.CopyOf(record.Value));
@@ -538,6 +543,7 @@ internal static partial class CompareClient
             }
         }
         window.End(tally.Total - windowStart, result);
+        result["take_wait_pct"] = (100.0 * waitTicks / Stopwatch.Frequency / window.Elapsed).ToString(CultureInfo.InvariantCulture);
         tally.Report(result);
     }
 
