@@ -27,15 +27,12 @@ internal static partial class CompareClient
             ThreadPool.GetMinThreads(out _, out var io);
             ThreadPool.SetMinThreads(workers, io);
             using var gate = new ManualResetEventSlim();
-            var started = 0;
+            using var started = new CountdownEvent(workers);
             for (var i = 0; i < workers; i++)
-                ThreadPool.UnsafeQueueUserWorkItem(_ => { Interlocked.Increment(ref started); gate.Wait(); }, null);
-            var deadline = Stopwatch.StartNew();
-            while (Volatile.Read(ref started) < workers)
-            {
-                if (deadline.Elapsed > TimeSpan.FromSeconds(30)) throw new TimeoutException($"only {started} of {workers} workers started in 30 s");
-                Thread.Sleep(10);
-            }
+                ThreadPool.UnsafeQueueUserWorkItem(_ => { started.Signal(); gate.Wait(); }, null);
+            // Each worker holds its item until all have started, so the pool has made that many threads.
+            if (!started.Wait(TimeSpan.FromSeconds(30)))
+                throw new TimeoutException($"only {workers - started.CurrentCount} of {workers} workers started in 30 s");
             gate.Set();
             Thread.Sleep(100);
             Probe($"{workers} idle thread-pool workers");
@@ -46,7 +43,6 @@ internal static partial class CompareClient
             var rented = new List<byte[]>();
             for (var i = 0; i < 64; i++) rented.Add(ArrayPool<byte>.Shared.Rent(2 * 1024 * 1024));
             foreach (var a in rented) ArrayPool<byte>.Shared.Return(a);
-            rented.Clear();
             GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
             Probe($"128 MiB through ArrayPool.Shared (large object heap {GC.GetGCMemoryInfo().GenerationInfo[3].SizeAfterBytes >> 20} MiB)");
             using var timer = new Timer(_ => { }, null, 1000, 1000);
@@ -99,7 +95,7 @@ internal static partial class CompareClient
     {
         const double Seconds = 2;
         var source = new byte[1024];
-        long sink = 0, arrays = 0;
+        long sink = 0, arrays = 0; // sink: a byte of every array is read, so the copies are used
         var collections = GC.CollectionCount(0);
         var paused = GC.GetTotalPauseDuration();
         var clock = Stopwatch.StartNew();
@@ -112,6 +108,9 @@ internal static partial class CompareClient
         var pause = GC.GetTotalPauseDuration() - paused;
         Console.Error.WriteLine($"PROBE {stage}: {arrays / Seconds:F0} arrays/s, {count / Seconds:F0} gen0 collections/s, " +
             $"{pause.TotalMicroseconds / Math.Max(1, count):F0} us paused per collection, {100 * pause.TotalSeconds / Seconds:F1}% paused, " +
-            $"{Directory.GetDirectories("/proc/self/task").Length} threads{more?.Invoke()}{(sink == -1 ? "" : "")}");
+            $"{Directory.GetDirectories("/proc/self/task").Length} threads{more?.Invoke()}");
+        s_probeSink = sink;
     }
+
+    private static long s_probeSink;
 }

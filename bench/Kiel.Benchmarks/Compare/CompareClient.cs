@@ -543,7 +543,7 @@ internal static partial class CompareClient
             }
         }
         window.End(tally.Total - windowStart, result);
-        result["take_wait_pct"] = (100.0 * waitTicks / Stopwatch.Frequency / window.Elapsed).ToString(CultureInfo.InvariantCulture);
+        result["take_wait_pct"] = F(100.0 * waitTicks / Stopwatch.Frequency / window.Elapsed);
         tally.Report(result);
     }
 
