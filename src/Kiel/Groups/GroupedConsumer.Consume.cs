@@ -95,7 +95,11 @@ public partial class GroupedConsumer<TValue>
         try
         {
             if (IsClosing) return [];
-            if (Options.Autocommit && MayCommitLocked()) await AutocommitInCallLockedAsync(cancellationToken).ConfigureAwait(false);
+            if (Options.Autocommit)
+            {
+                var approval = CommitApproval;
+                if (MayCommitLocked()) await AutocommitInCallLockedAsync(approval, cancellationToken).ConfigureAwait(false);
+            }
             var mine = _owned.Where(tp => tp.Topic == topic).ToList();
             if (mine.Count == 0)
             {

@@ -56,6 +56,14 @@ public partial class GroupedConsumer<TValue>
         return false;
     }
 
+    /// <summary>
+    /// Before a commit that hands partitions over (a revocation, the wind-down): in a ZooKeeper group as
+    /// <see cref="MayCommitNowLockedAsync"/>; a Kafka group's coordinator refuses the commit of a generation that is
+    /// gone by itself.
+    /// </summary>
+    private Task<bool> MayCommitHandOverLockedAsync(CancellationToken cancellationToken) =>
+        _kafka is null ? MayCommitNowLockedAsync(cancellationToken) : Task.FromResult(true);
+
     /// <summary>Every reader goes back to this member's own position: buffered records are dropped and fetched again.</summary>
     private void DropPrefetchedLocked()
     {

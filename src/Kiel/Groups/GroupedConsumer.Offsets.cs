@@ -53,8 +53,9 @@ public partial class GroupedConsumer<TValue>
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            var approval = CommitApproval;
             if (await MayCommitNowLockedAsync(cancellationToken).ConfigureAwait(false))
-                await CommitLockedAsync(metadata, cancellationToken).ConfigureAwait(false);
+                await CommitPartitionsLockedAsync(_owned, metadata, approval, force: false, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -62,10 +63,27 @@ public partial class GroupedConsumer<TValue>
         }
     }
 
+    /// <summary>For tests: runs after a commit's waits and just before its last check and send, where a member frozen
+    /// between approving a commit and sending it stands still.</summary>
+    internal Func<CancellationToken, Task>? BeforeCommitSendForTests { get; set; }
+
     private string DefaultMetadata => _commitMetadata ?? $"committed by {Name}";
 
-    private Task CommitLockedAsync(string? metadata, CancellationToken cancellationToken) =>
-        CommitPartitionsLockedAsync(_owned, metadata, cancellationToken);
+    /// <summary>
+    /// What a commit approved now is checked against just before it is sent (see <see cref="CommitStillAllowed"/>): the
+    /// lease's gap count in a ZooKeeper group; null (nothing to check) in a Kafka group, whose coordinator refuses a
+    /// commit of a generation that is gone, and in kiel-compatible mode.
+    /// </summary>
+    private int? CommitApproval => _kafka is null && !Options.KielCompatible && _membership is { } membership ? membership.Lease.Gaps : null;
+
+    /// <summary>
+    /// The check just before an OffsetCommit is sent, after every wait of the commit (the coordinator lookup, a retry's
+    /// backoff): no gap in this member's progress since the commit was approved and the claims still known alive. A
+    /// member frozen (or starved) between the approval and the send would otherwise write its old progress over the
+    /// commits of the member that took its partitions meanwhile, and a later owner would read those records again.
+    /// </summary>
+    private bool CommitStillAllowed(int? approval) =>
+        approval is not { } gaps || (!_paused && _membership!.Lease.NoGapSince(gaps) && _membership.Lease.IsFresh);
 
     /// <summary>
     /// The autocommit at the start of a consume call. With <see cref="GroupedConsumerOptions.ThrowOnTransientErrors"/>
@@ -74,18 +92,18 @@ public partial class GroupedConsumer<TValue>
     /// <see cref="KielClientOptions.RequestTimeout"/>. Transient trouble is logged and counted; what was not committed
     /// stays pending (<c>_progress</c> ahead of <c>_committed</c>) and the next call commits it. Nothing is dropped.
     /// </summary>
-    private async Task AutocommitInCallLockedAsync(CancellationToken cancellationToken)
+    private async Task AutocommitInCallLockedAsync(int? approval, CancellationToken cancellationToken)
     {
         if (Options.ThrowOnTransientErrors)
         {
-            await CommitLockedAsync(null, cancellationToken).ConfigureAwait(false);
+            await CommitPartitionsLockedAsync(_owned, null, approval, force: false, cancellationToken).ConfigureAwait(false);
             return;
         }
         using var limit = new CancellationTokenSource(Options.RequestTimeout, Options.TimeProvider);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, limit.Token);
         try
         {
-            await CommitPartitionsLockedAsync(_owned, null, deadline.Token, maxAttempts: 1).ConfigureAwait(false);
+            await CommitPartitionsLockedAsync(_owned, null, approval, force: false, deadline.Token, maxAttempts: 1).ConfigureAwait(false);
         }
         catch (Exception e) when (IsTransient(e, cancellationToken))
         {
@@ -93,19 +111,28 @@ public partial class GroupedConsumer<TValue>
         }
     }
 
-    private async Task CommitPartitionsLockedAsync(IEnumerable<TopicPartition> partitions, string? metadata, CancellationToken cancellationToken, int maxAttempts = 0)
+    /// <summary>
+    /// Commits this member's progress in <paramref name="partitions"/>: the ones that moved since their last commit, or
+    /// with <paramref name="force"/> every one with a position. A member hands partitions over with a forced commit:
+    /// a commit written late by a member that was frozen past its session (sent after its thaw) may have replaced this
+    /// member's newer one, and the next owner starts where the group's commit says.
+    /// </summary>
+    private async Task CommitPartitionsLockedAsync(IEnumerable<TopicPartition> partitions, string? metadata, int? approval, bool force, CancellationToken cancellationToken, int maxAttempts = 0)
     {
         var pending = new Dictionary<TopicPartition, long>();
         foreach (var tp in partitions)
-            if (_synced.Contains(tp) && _progress.TryGetValue(tp, out var next) && (!_committed.TryGetValue(tp, out var done) || done != next))
+            if (_synced.Contains(tp) && _progress.TryGetValue(tp, out var next) && (force || !_committed.TryGetValue(tp, out var done) || done != next))
                 pending[tp] = next;
         if (pending.Count == 0) return;
         var committed = Options.WritesZooKeeperOffsets ? new Dictionary<TopicPartition, long>(pending) : null;
-        await CommitCoreAsync(pending, metadata ?? DefaultMetadata, maxAttempts > 0 ? maxAttempts : Options.MaxRetries + 1, cancellationToken).ConfigureAwait(false);
+        if (!await CommitCoreAsync(pending, metadata ?? DefaultMetadata, maxAttempts > 0 ? maxAttempts : Options.MaxRetries + 1, approval, cancellationToken).ConfigureAwait(false))
+            return;
         if (committed is not null) await WriteZooKeeperOffsetsAsync(committed, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task CommitCoreAsync(Dictionary<TopicPartition, long> pending, string metadata, int maxAttempts, CancellationToken cancellationToken)
+    /// <summary>Sends the commit, retrying within <paramref name="maxAttempts"/>; false when it was not sent because
+    /// <see cref="CommitStillAllowed"/> said no before an attempt (nothing of it is recorded as committed).</summary>
+    private async Task<bool> CommitCoreAsync(Dictionary<TopicPartition, long> pending, string metadata, int maxAttempts, int? approval, CancellationToken cancellationToken)
     {
         var cluster = _cluster!;
         var blanked = false;
@@ -123,6 +150,13 @@ public partial class GroupedConsumer<TValue>
                 // In a Kafka group the commit carries the member id and generation, so the coordinator refuses it
                 // once the generation is gone; kiel's ZooKeeper groups commit for the group as a whole.
                 var request = OffsetCommits.Create(Options.Group, pending, metadata, _kafka?.Member.Metadata);
+                if (BeforeCommitSendForTests is { } pause) await pause(cancellationToken).ConfigureAwait(false);
+                // The last moment before the bytes go out: every wait of this commit is behind us.
+                if (!CommitStillAllowed(approval))
+                {
+                    GroupLog.CommitSkipped(_log, Options.Group, Name);
+                    return false;
+                }
                 var response = await connection.SendAsync(request, version, cancellationToken).ConfigureAwait(false);
                 foreach (var topic in response.Topics)
                     foreach (var p in topic.Partitions)
@@ -141,7 +175,7 @@ public partial class GroupedConsumer<TValue>
                         }
                     }
                 // Partitions missing from the answer (failure stays 0) are simply tried again.
-                if (pending.Count == 0) return;
+                if (pending.Count == 0) return true;
             }
             catch (Exception e) when (KafkaCluster.IsRetriable(e) && !cancellationToken.IsCancellationRequested)
             {

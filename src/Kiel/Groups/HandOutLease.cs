@@ -113,6 +113,17 @@ internal sealed class HandOutLease(ISessionLease? lease, TimeProvider clock)
         return IsFresh;
     }
 
+    /// <summary>
+    /// True when no gap was counted since <paramref name="gaps"/> was read (<see cref="Gaps"/>) and none is going on:
+    /// the member has not been paused or frozen since then. A commit checks it, with <see cref="IsFresh"/>, just before
+    /// it is sent, so that one approved before a freeze is not written after the thaw over the commits of the member
+    /// that took the partitions meanwhile.
+    /// </summary>
+    public bool NoGapSince(int gaps)
+    {
+        lock (_gate) return _gaps == gaps && !InGapLocked();
+    }
+
     /// <summary>The lease's state in words, for logs: gaps, the time since the last tick, the sessions and the contact's age.</summary>
     public string Describe()
     {

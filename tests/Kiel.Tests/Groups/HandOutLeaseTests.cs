@@ -173,4 +173,25 @@ public class HandOutLeaseTests
         Assert.True(lease.MayHandOut(lease.Gaps));
         Assert.False(lease.NeedsConfirmation(out _));
     }
+
+    [Fact]
+    public void A_commit_approved_before_a_gap_is_refused_after_it_even_once_the_gap_is_counted_and_confirmed()
+    {
+        var (clock, session, lease) = Joined();
+        var approved = lease.Gaps;
+        Progress(clock, lease, TimeSpan.FromMilliseconds(500));
+        Assert.True(lease.NoGapSince(approved));
+
+        // Frozen past the margin: refused while the gap goes on, and after the watch has counted it.
+        clock.Advance(TimeSpan.FromSeconds(1.5));
+        Assert.False(lease.NoGapSince(approved));
+        lease.Tick();
+        Assert.False(lease.NoGapSince(approved));
+
+        // A confirmation after the gap does not bring the old approval back; a new one is fine.
+        session.Contact();
+        lease.Confirmed(lease.Gaps);
+        Assert.False(lease.NoGapSince(approved));
+        Assert.True(lease.NoGapSince(lease.Gaps));
+    }
 }
