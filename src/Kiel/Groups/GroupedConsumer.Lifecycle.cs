@@ -43,10 +43,10 @@ public partial class GroupedConsumer<TValue>
                     // 2. Commit what was handed out.
                     if (Options.Autocommit)
                     {
-                        // The partitions go to the others: a forced commit, only while the claims are known alive.
+                        // The partitions go to the others (a ZooKeeper group: a forced commit, only while the claims are known alive).
                         var approval = CommitApproval;
                         if (await MayCommitHandOverLockedAsync(bound.Token).ConfigureAwait(false))
-                            await CommitPartitionsLockedAsync(_owned, null, approval, force: true, bound.Token).ConfigureAwait(false);
+                            await CommitPartitionsLockedAsync(_owned, null, approval, force: _kafka is null, bound.Token).ConfigureAwait(false);
                     }
                 }
                 catch (Exception e)

@@ -115,7 +115,8 @@ public partial class GroupedConsumer<TValue>
     /// Commits this member's progress in <paramref name="partitions"/>: the ones that moved since their last commit, or
     /// with <paramref name="force"/> every one with a position. A member hands partitions over with a forced commit:
     /// a commit written late by a member that was frozen past its session (sent after its thaw) may have replaced this
-    /// member's newer one, and the next owner starts where the group's commit says.
+    /// member's newer one, and the next owner starts where the group's commit says. (A ZooKeeper group only: a Kafka
+    /// group's coordinator refuses the late commit of a generation that is gone.)
     /// </summary>
     private async Task CommitPartitionsLockedAsync(IEnumerable<TopicPartition> partitions, string? metadata, int? approval, bool force, CancellationToken cancellationToken, int maxAttempts = 0)
     {
