@@ -62,6 +62,8 @@ internal sealed partial class GroupMembership
                 // so stop at once and commit nothing (their commits are the ones that count).
                 _expired = true;
                 _rejoin = true;
+                // The expiry removed every claim node of the old session.
+                _unreleased.Clear();
                 CancelClaims(_claimIdOf.Keys.ToArray());
                 if (_owned.Count > 0)
                 {
@@ -142,11 +144,11 @@ internal sealed partial class GroupMembership
                 GroupLog.RevokeCommitFailed(_log, e, _member);
             }
             _owned.ExceptWith(revoked);
+            if (_claims) _unreleased.UnionWith(revoked);
             Publish();
             await RaiseAsync(revoked, [], cancellationToken).ConfigureAwait(false);
-            if (_claims)
-                foreach (var tp in revoked) await _store.ReleaseAsync(tp.ToString(), cancellationToken).ConfigureAwait(false);
         }
+        if (_unreleased.Count > 0) await ReleaseGivenUpAsync(desired, cancellationToken).ConfigureAwait(false);
 
         var fresh = desired.Where(tp => !_owned.Contains(tp) && !_claimIdOf.ContainsKey(tp)).Order().ToArray();
         if (fresh.Length > 0)
@@ -164,6 +166,21 @@ internal sealed partial class GroupMembership
             }
         }
         _firstAllocation.TrySetResult();
+    }
+
+    // Claims of partitions given up and not released yet: a release that met a connection loss fails the round, and the
+    // next round (the retry) must release them still, or the partitions stay claimed by a live session that reads none.
+    private readonly HashSet<TopicPartition> _unreleased = [];
+
+    private async Task ReleaseGivenUpAsync(HashSet<TopicPartition> desired, CancellationToken cancellationToken)
+    {
+        foreach (var tp in _unreleased.Order().ToArray())
+        {
+            // Wanted again: our own claim node counts as claimed by the next claim attempt.
+            if (!desired.Contains(tp) && !_owned.Contains(tp) && !_claimIdOf.ContainsKey(tp))
+                await _store.ReleaseAsync(tp.ToString(), cancellationToken).ConfigureAwait(false);
+            _unreleased.Remove(tp);
+        }
     }
 
     private void StartClaim(TopicPartition tp)

@@ -187,7 +187,8 @@ internal sealed partial class GroupMembership : IAsyncDisposable
             // Nothing of ours is read any more: say so before the claims go, so that no partition ever shows two owners.
             _allocation = Empty;
             await _store.LeaveAsync(_member, cancellationToken).ConfigureAwait(false);
-            foreach (var tp in owned) await _store.ReleaseAsync(tp.ToString(), cancellationToken).ConfigureAwait(false);
+            // And claims given up earlier whose release met a connection loss.
+            foreach (var tp in owned.Concat(_unreleased.Except(owned)).ToArray()) await _store.ReleaseAsync(tp.ToString(), cancellationToken).ConfigureAwait(false);
         }
         finally
         {

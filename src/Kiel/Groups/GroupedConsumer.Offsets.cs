@@ -67,6 +67,17 @@ public partial class GroupedConsumer<TValue>
     /// between approving a commit and sending it stands still.</summary>
     internal Func<CancellationToken, Task>? BeforeCommitSendForTests { get; set; }
 
+    /// <summary>
+    /// A commit whose lease went stale while it waited (its retries, a slow coordinator; no consume call confirms the
+    /// lease meanwhile, they wait for the gate), with no gap in the member's progress since its approval: confirmed
+    /// with ZooKeeper, then checked again. A gap (a freeze) is never confirmed away.
+    /// </summary>
+    private async Task<bool> ReconfirmForCommitAsync(int? approval, CancellationToken cancellationToken)
+    {
+        if (approval is not { } gaps || _paused || !_membership!.Lease.NoGapSince(gaps)) return false;
+        return await _membership.VerifySessionAsync(TimeSpan.Zero, cancellationToken).ConfigureAwait(false) && CommitStillAllowed(approval);
+    }
+
     private string DefaultMetadata => _commitMetadata ?? $"committed by {Name}";
 
     /// <summary>
@@ -153,7 +164,7 @@ public partial class GroupedConsumer<TValue>
                 var request = OffsetCommits.Create(Options.Group, pending, metadata, _kafka?.Member.Metadata);
                 if (BeforeCommitSendForTests is { } pause) await pause(cancellationToken).ConfigureAwait(false);
                 // The last moment before the bytes go out: every wait of this commit is behind us.
-                if (!CommitStillAllowed(approval))
+                if (!CommitStillAllowed(approval) && !await ReconfirmForCommitAsync(approval, cancellationToken).ConfigureAwait(false))
                 {
                     GroupLog.CommitSkipped(_log, Options.Group, Name);
                     return false;

@@ -194,7 +194,16 @@ internal sealed class InMemoryGroupStore(InMemoryGroupServer server, long sessio
         while (DateTime.UtcNow < until && server.IsClaimed(partition)) await Task.Delay(10, cancellationToken);
     }
 
-    public Task ReleaseAsync(string partition, CancellationToken cancellationToken) { Check(); server.Release(partition, Session); return Task.CompletedTask; }
+    /// <summary>How many of the next releases fail with a connection loss (before reaching the server: the claim stays).</summary>
+    public int ReleaseConnectionLosses;
+
+    public Task ReleaseAsync(string partition, CancellationToken cancellationToken)
+    {
+        Check();
+        if (Interlocked.Decrement(ref ReleaseConnectionLosses) >= 0) throw new Kiel.ZooKeeper.ConnectionLossException("/owners/" + partition, "The connection was lost before the release was sent.", null);
+        server.Release(partition, Session);
+        return Task.CompletedTask;
+    }
     public Task<IReadOnlyDictionary<string, string>> GetOwnersAsync(CancellationToken cancellationToken) => Task.FromResult(server.Owners);
     public Task<(string? Json, int Version)> GetAllocationAsync(CancellationToken cancellationToken) { Check(); return Task.FromResult(server.GetAllocation()); }
     public Task<bool> TrySetAllocationAsync(string json, int expectedVersion, CancellationToken cancellationToken) { Check(); return Task.FromResult(server.TrySetAllocation(json, expectedVersion)); }
