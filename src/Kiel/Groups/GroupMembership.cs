@@ -188,7 +188,7 @@ internal sealed partial class GroupMembership : IAsyncDisposable
             _allocation = Empty;
             await _store.LeaveAsync(_member, cancellationToken).ConfigureAwait(false);
             // And claims given up earlier whose release met a connection loss.
-            foreach (var tp in owned.Concat(_unreleased.Except(owned)).ToArray()) await _store.ReleaseAsync(tp.ToString(), cancellationToken).ConfigureAwait(false);
+            foreach (var tp in owned.Union(_unreleased).ToArray()) await _store.ReleaseAsync(tp.ToString(), cancellationToken).ConfigureAwait(false);
         }
         finally
         {

@@ -57,12 +57,18 @@ public partial class GroupedConsumer<TValue>
     }
 
     /// <summary>
-    /// Before a commit that hands partitions over (a revocation, the wind-down): in a ZooKeeper group as
-    /// <see cref="MayCommitNowLockedAsync"/>; a Kafka group's coordinator refuses the commit of a generation that is
-    /// gone by itself.
+    /// The commit that hands <paramref name="partitions"/> over (a revocation, the wind-down). In a ZooKeeper group it
+    /// is forced (see <see cref="CommitPartitionsLockedAsync"/>) and made only while the claims are known alive
+    /// (<see cref="MayCommitNowLockedAsync"/>): a member thawed after its session expired must not write its old progress
+    /// over the commits of the member that took its partitions. A Kafka group's coordinator refuses the commit of a
+    /// generation that is gone by itself.
     /// </summary>
-    private Task<bool> MayCommitHandOverLockedAsync(CancellationToken cancellationToken) =>
-        _kafka is null ? MayCommitNowLockedAsync(cancellationToken) : Task.FromResult(true);
+    private async Task CommitHandOverLockedAsync(IEnumerable<TopicPartition> partitions, CancellationToken cancellationToken)
+    {
+        var approval = CommitApproval;
+        if (_kafka is null && !await MayCommitNowLockedAsync(cancellationToken).ConfigureAwait(false)) return;
+        await CommitPartitionsLockedAsync(partitions, null, approval, force: _kafka is null, cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>Every reader goes back to this member's own position: buffered records are dropped and fetched again.</summary>
     private void DropPrefetchedLocked()

@@ -41,13 +41,7 @@ public partial class GroupedConsumer<TValue>
                     // 1. Stop fetching: what was fetched but not handed out is dropped and will be read by the next owner.
                     await StopReadersAsync().ConfigureAwait(false);
                     // 2. Commit what was handed out.
-                    if (Options.Autocommit)
-                    {
-                        // The partitions go to the others (a ZooKeeper group: a forced commit, only while the claims are known alive).
-                        var approval = CommitApproval;
-                        if (await MayCommitHandOverLockedAsync(bound.Token).ConfigureAwait(false))
-                            await CommitPartitionsLockedAsync(_owned, null, approval, force: _kafka is null, bound.Token).ConfigureAwait(false);
-                    }
+                    if (Options.Autocommit) await CommitHandOverLockedAsync(_owned, bound.Token).ConfigureAwait(false);
                 }
                 catch (Exception e)
                 {

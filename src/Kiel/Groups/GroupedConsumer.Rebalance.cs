@@ -21,15 +21,7 @@ public partial class GroupedConsumer<TValue>
             Exception? failure = null;
             if (commit)
             {
-                // In a ZooKeeper group: handed over with a forced commit, and only while the claims are known alive (confirmed with
-                // ZooKeeper first when not): a member thawed after its session expired must not write its old
-                // progress over the commits of the member that took its partitions.
-                var approval = CommitApproval;
-                try
-                {
-                    if (await MayCommitHandOverLockedAsync(cancellationToken).ConfigureAwait(false))
-                        await CommitPartitionsLockedAsync(revoked.Where(_owned.Contains).ToList(), null, approval, force: _kafka is null, cancellationToken).ConfigureAwait(false);
-                }
+                try { await CommitHandOverLockedAsync(revoked.Where(_owned.Contains).ToList(), cancellationToken).ConfigureAwait(false); }
                 catch (Exception e) when (e is not OperationCanceledException) { failure = e; }
             }
             foreach (var tp in revoked)
