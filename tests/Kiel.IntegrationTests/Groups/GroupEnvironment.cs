@@ -68,5 +68,13 @@ public sealed class GroupEnvironment : IAsyncLifetime
         producer.Flush(TimeSpan.FromSeconds(10));
     }
 
+    /// <summary>The group's committed offset of each of <paramref name="partitions"/>, in partition order (OffsetFetch through Confluent.Kafka; -1001 where none).</summary>
+    public static long[] Committed(string bootstrap, string group, string topic, IEnumerable<int> partitions)
+    {
+        using var probe = ConfluentClients.Consumer(bootstrap, group);
+        return probe.Committed(partitions.Select(p => new Confluent.Kafka.TopicPartition(topic, p)), TimeSpan.FromSeconds(10))
+            .OrderBy(t => t.Partition.Value).Select(t => t.Offset.Value).ToArray();
+    }
+
     public static string Unique(string prefix) => $"{prefix}-{Guid.NewGuid().ToString("N")[..8]}";
 }

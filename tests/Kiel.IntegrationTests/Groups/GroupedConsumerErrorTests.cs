@@ -34,12 +34,7 @@ public sealed class GroupedConsumerErrorTests(GroupEnvironment env) : IClassFixt
         return seen;
     }
 
-    private long Committed(string group, string topic, int partition)
-    {
-        using var probe = ConfluentClients.Consumer(env.Bootstrap, group);
-        var tpo = probe.Committed([new Confluent.Kafka.TopicPartition(topic, partition)], TimeSpan.FromSeconds(10)).Single();
-        return tpo.Offset.Value;
-    }
+    private long Committed(string group, string topic, int partition) => GroupEnvironment.Committed(env.Bootstrap, group, topic, [partition]).Single();
 
     [Theory]
     [InlineData(14)]

@@ -16,23 +16,10 @@ public sealed class StaleCommitTests
 {
     private const int Partitions = 4;
 
-    private static long[] Committed(string bootstrap, string group, string topic)
-    {
-        using var probe = ConfluentClients.Consumer(bootstrap, group);
-        return probe.Committed(Enumerable.Range(0, Partitions).Select(p => new Confluent.Kafka.TopicPartition(topic, p)), TimeSpan.FromSeconds(10))
-            .OrderBy(t => t.Partition.Value).Select(t => t.Offset.Value).ToArray();
-    }
+    private static long[] Committed(string bootstrap, string group, string topic) => GroupEnvironment.Committed(bootstrap, group, topic, Enumerable.Range(0, Partitions));
 
-    private static async Task<bool> CommittedReachesAsync(string bootstrap, string group, string topic, long each)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (Committed(bootstrap, group, topic).All(o => o == each)) return true;
-            await Task.Delay(100);
-        }
-        return false;
-    }
+    private static Task<bool> CommittedReachesAsync(string bootstrap, string group, string topic, long each) =>
+        GroupScaleTests.WaitAsync(() => Committed(bootstrap, group, topic).All(o => o == each), TimeSpan.FromSeconds(30));
 
     [Fact]
     public async Task A_commit_approved_before_a_freeze_is_not_sent_once_the_member_lost_its_session()
