@@ -14,7 +14,9 @@ namespace Kiel.Benchmarks.Compare;
 /// process has. Stages: a new process; then, with <c>KIEL_PROBE_WORKERS=N</c>, N idle thread-pool workers (and the probe
 /// ends there); with <c>KIEL_PROBE_POOL=1</c>, 128 MiB through <see cref="ArrayPool{T}.Shared"/>, then a timer and a
 /// pending socket receive (and the probe ends there); otherwise a consumer reading raw batches on another task, the
-/// consumer stopped, disposed, and after a full compacting collection. Measurement only: prints lines starting
+/// consumer stopped, disposed, and after a full compacting collection; with <c>KIEL_PROBE_HOLD=S</c> it then waits S
+/// seconds (for <c>dotnet-dump collect</c>). Each stage also prints what the runtime says of its last gen0 collection
+/// (survivors, pinned objects) and the gen1 and gen2 collections in the stage. Measurement only: prints lines starting
 /// <c>PROBE</c> on stderr; its <c>RESULT</c> line carries only the peak RSS.
 /// </summary>
 internal static partial class CompareClient
@@ -87,6 +89,11 @@ internal static partial class CompareClient
         GC.WaitForPendingFinalizers();
         GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
         Probe($"after a full compacting collection (heap {GC.GetGCMemoryInfo().HeapSizeBytes >> 20} MiB)");
+        if (int.TryParse(Environment.GetEnvironmentVariable("KIEL_PROBE_HOLD"), out var hold) && hold > 0)
+        {
+            Console.Error.WriteLine($"PROBE holding pid {Environment.ProcessId} for {hold} s");
+            Thread.Sleep(TimeSpan.FromSeconds(Math.Min(hold, 600)));
+        }
         Console.Error.WriteLine("PROBE threads: " + string.Join(", ", Directory.GetDirectories("/proc/self/task")
             .Select(t => File.ReadAllText(Path.Combine(t, "comm")).Trim()).GroupBy(n => n).Select(g => g.Count() > 1 ? $"{g.Key} x{g.Count()}" : g.Key)));
     }
@@ -97,6 +104,7 @@ internal static partial class CompareClient
         var source = new byte[1024];
         long sink = 0, arrays = 0; // sink: a byte of every array is read, so the copies are used
         var collections = GC.CollectionCount(0);
+        var (gen1, gen2) = (GC.CollectionCount(1), GC.CollectionCount(2));
         var paused = GC.GetTotalPauseDuration();
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed.TotalSeconds < Seconds)
@@ -108,7 +116,10 @@ internal static partial class CompareClient
         var pause = GC.GetTotalPauseDuration() - paused;
         Console.Error.WriteLine($"PROBE {stage}: {arrays / Seconds:F0} arrays/s, {count / Seconds:F0} gen0 collections/s, " +
             $"{pause.TotalMicroseconds / Math.Max(1, count):F0} us paused per collection, {100 * pause.TotalSeconds / Seconds:F1}% paused, " +
-            $"{Directory.GetDirectories("/proc/self/task").Length} threads{more?.Invoke()}");
+            $"{Directory.GetDirectories("/proc/self/task").Length} threads{more?.Invoke()}; gen1 {GC.CollectionCount(1) - gen1}, gen2 {GC.CollectionCount(2) - gen2} in the stage, {GC.CollectionCount(2)} gen2 in all");
+        var last = GC.GetGCMemoryInfo(GCKind.Ephemeral);
+        Console.Error.WriteLine($"PROBE   last ephemeral collection: gen {last.Generation}, promoted {last.PromotedBytes} B, pinned objects {last.PinnedObjectsCount}, " +
+            $"pause {last.PauseDurations[0].TotalMicroseconds:F0} us, finalization pending {last.FinalizationPendingCount}, gen0 after {last.GenerationInfo[0].SizeAfterBytes} B, gen1 after {last.GenerationInfo[1].SizeAfterBytes} B, fragmented {last.FragmentedBytes} B, concurrent {last.Concurrent}");
         s_probeSink = sink;
     }
 
