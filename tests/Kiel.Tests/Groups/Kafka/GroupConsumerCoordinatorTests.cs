@@ -64,16 +64,18 @@ public sealed class GroupConsumerCoordinatorTests
         await h.Coordinator.OnAssignedAsync([P0, P1], h.Token);
         // Hold the revocation's final commit at the broker until a second commit (taken before the revocation) is queued.
         h.Broker.HoldCommits = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        h.Engine.Seek(P0, 500); // a position past the committed 10, so the revocation has something to commit
+        // A position past the committed 10, so the revocation has something to commit, and inside the log (0-99): a
+        // position past its end is reset to 100 by the reset policy as soon as the engine's fetch comes back.
+        h.Engine.Seek(P0, 60);
         var revoke = h.Coordinator.OnRevokedAsync([P0], h.Token).AsTask();
         await Eventually.Until(() => h.Broker.Received >= 1, "the revocation's commit reached the broker", TimeSpan.FromSeconds(20));
-        var queued = h.Coordinator.CommitAsync(new Dictionary<TopicPartition, long> { [P0] = 400, [P1] = 30 }, h.Token);
+        var queued = h.Coordinator.CommitAsync(new Dictionary<TopicPartition, long> { [P0] = 40, [P1] = 30 }, h.Token);
         h.Broker.HoldCommits.SetResult();
         await revoke;
         await queued;
 
         Assert.Equal(2, h.Broker.Commits.Count);
-        Assert.Equal([(P0, 500L)], h.Broker.Commits[0]);
+        Assert.Equal([(P0, 60L)], h.Broker.Commits[0]);
         Assert.Equal([(P1, 30L)], h.Broker.Commits[1]);
     }
 
