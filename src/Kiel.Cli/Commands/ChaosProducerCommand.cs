@@ -70,7 +70,7 @@ internal static class ChaosProducerCommand
                 DeliveryTimeout = TimeSpan.FromMilliseconds(parse.GetValue(DeliveryTimeoutMs)),
                 RequestTimeout = TimeSpan.FromMilliseconds(parse.GetValue(RequestTimeoutMs)),
 
-                // One batch in flight per partition: the embedded cluster does not check a plain idempotent producer's
+                // One request in flight per broker, so one batch per partition: the embedded cluster does not check a plain idempotent producer's
                 // sequence numbers, so a batch sent behind one that then fails is appended ahead of that one's retry,
                 // where a real broker refuses it as out of order. With one in flight the campaign's order check
                 // judges Kiel's retries alone (the pipelined case is ProducerFaultTests', against the mock's checked
