@@ -246,7 +246,11 @@ internal partial class BrokerConnection : IAsyncDisposable
     /// <param name="version">The version to write; choose it with <see cref="Versions"/>.</param>
     /// <param name="cancellationToken">Stops waiting (the request stays on the wire; its reply is dropped).</param>
     /// <param name="timeout">Overrides <see cref="ConnectionOptions.RequestTimeout"/>, for example for a long-polling Fetch.</param>
-    public ValueTask<ResponseFrame> SendRawAsync(IRequestMessage request, short version, CancellationToken cancellationToken = default, TimeSpan? timeout = null)
+    /// <param name="writeInline">Write a large frame on the calling thread when no write is under way and the
+    /// connection is a plain socket, rather than from the thread pool (see <see cref="Enqueue"/>): for a caller that has
+    /// nothing else to do meanwhile, such as the producer's sender after the last request of its pass.</param>
+    public ValueTask<ResponseFrame> SendRawAsync(IRequestMessage request, short version, CancellationToken cancellationToken = default, TimeSpan? timeout = null,
+        bool writeInline = false)
     {
         ArgumentNullException.ThrowIfNull(request);
         if (cancellationToken.IsCancellationRequested) return ValueTask.FromCanceled<ResponseFrame>(cancellationToken);
@@ -254,13 +258,13 @@ internal partial class BrokerConnection : IAsyncDisposable
         var limit = timeout ?? _options.RequestTimeout;
         var start = _time.GetTimestamp();
         Volatile.Write(ref _lastActivity, start);
-        if (!_slots.Wait(0)) return SendQueuedAsync(request, version, start, limit, cancellationToken);
+        if (!_slots.Wait(0)) return SendQueuedAsync(request, version, start, limit, writeInline, cancellationToken);
         // Fast path: a free slot and a write that completes at once allocate no state machine.
         // A free slot: the frame is queued (and written at once when no write is under way) without a state machine.
         var pending = RentRequest().Start(request.ApiKey, version, start, start + (long)(limit.TotalSeconds * _time.TimestampFrequency), limit);
         try
         {
-            _ = Enqueue(request, version, pending, waitForWrite: false);
+            _ = Enqueue(request, version, pending, waitForWrite: false, writeInline);
         }
         catch (Exception e)
         {
@@ -270,11 +274,12 @@ internal partial class BrokerConnection : IAsyncDisposable
         return pending.Task;
     }
 
-    private async ValueTask<ResponseFrame> SendQueuedAsync(IRequestMessage request, short version, long start, TimeSpan limit, CancellationToken cancellationToken)
+    private async ValueTask<ResponseFrame> SendQueuedAsync(IRequestMessage request, short version, long start, TimeSpan limit, bool writeInline,
+        CancellationToken cancellationToken)
     {
         await AcquireSlotAsync(request.ApiKey, version, limit, cancellationToken).ConfigureAwait(false);
         var pending = RentRequest().Start(request.ApiKey, version, start, start + (long)(limit.TotalSeconds * _time.TimestampFrequency), limit);
-        _ = Enqueue(request, version, pending, waitForWrite: false);
+        _ = Enqueue(request, version, pending, waitForWrite: false, writeInline);
         pending.RegisterCancellation(cancellationToken);
         return await pending.Task.ConfigureAwait(false);
     }
@@ -363,7 +368,7 @@ internal partial class BrokerConnection : IAsyncDisposable
     /// connection closed first (callers that wait for a reply ignore it: a failed write fails the connection, and
     /// with it every request in flight). It never faults.
     /// </summary>
-    private Task<bool> Enqueue(IRequestMessage request, short version, PendingRequest? pending, bool waitForWrite)
+    private Task<bool> Enqueue(IRequestMessage request, short version, PendingRequest? pending, bool waitForWrite, bool writeInline = false)
     {
         // Record batches of a produce request are written from where the producer encoded them, not copied in.
         var buffer = RentFrame();
@@ -407,12 +412,17 @@ internal partial class BrokerConnection : IAsyncDisposable
             else if (waitForWrite) written = (_nextBatchWritten ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
         }
         if (pending is not null) NetworkMetrics.RequestsInFlight.Add(1, _tags);
-        // A large frame (a produce request of big batches) is written from the thread pool: on loopback or a fast link
-        // the kernel copies it and runs the TCP send inline, which would otherwise stall the caller (the producer's
-        // sender thread, which meanwhile encodes the next batches). A small one is written at once, for latency.
+        // A small frame is written at once, for latency. A large one (a produce request of big batches) is written from
+        // the thread pool: on loopback or a fast link the kernel copies it and runs the TCP send inline, which would
+        // stall a caller with more to do (the producer's sender, with more requests of its pass to start). A caller
+        // with nothing more to do writes it itself over a plain socket (writeInline): that saves waking a pool thread
+        // for every request, and the send returns once the kernel has taken what fits in the socket's buffer (the rest
+        // goes on from the socket's own completion). Over TLS it still goes to the pool: encrypting a large frame is work.
         if (startWriter)
         {
-            if (buffer.TotalLength <= SmallFrameLimit) written = WriteQueuedAsync();
+            var inline = buffer.TotalLength <= SmallFrameLimit || (writeInline && _socket is not null);
+            if (inline && buffer.TotalLength > SmallFrameLimit) Interlocked.Increment(ref _inlineLargeWrites);
+            if (inline) written = WriteQueuedAsync();
             else if (waitForWrite) written = Task.Run(WriteQueuedAsync);
             else ThreadPool.UnsafeQueueUserWorkItem(_largeFrameWriter ??= new LargeFrameWriter(this), preferLocal: false);
         }
@@ -420,6 +430,10 @@ internal partial class BrokerConnection : IAsyncDisposable
     }
 
     private LargeFrameWriter? _largeFrameWriter;
+    private long _inlineLargeWrites;
+
+    /// <summary>How many large frames this connection's callers wrote themselves (writeInline; for tests).</summary>
+    internal long InlineLargeWrites => Interlocked.Read(ref _inlineLargeWrites);
 
     /// <summary>
     /// Starts the writer on the thread pool for a large frame whose caller does not wait for the write (every request

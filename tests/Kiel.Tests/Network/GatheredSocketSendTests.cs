@@ -139,4 +139,36 @@ public sealed class GatheredSocketSendTests
         await connection.DisposeAsync().AsTask().WaitAsync(cts.Token);
         await Assert.ThrowsAsync<KafkaConnectionException>(() => write.WaitAsync(cts.Token));
     }
+    [Fact]
+    public async Task A_large_frame_is_written_by_its_caller_when_it_asks_and_from_the_pool_otherwise()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var requests = Channel.CreateUnbounded<ScriptedRequest>();
+        await using var broker = Reader(requests);
+        await using var connection = await BrokerConnection.ConnectAsync(broker.Endpoint, Options(), "test", cts.Token);
+        var large = new SharedBuffer(Pattern(2 * KafkaWriter.SegmentThreshold + 3, 7), _ => { });
+        var request = Request(large.Memory, Pattern(40, 8));
+        var expected = Body(request, 3);
+        Assert.True(expected.Length > BrokerConnection.SmallFrameLimit);
+
+        // The broker never answers: each wait is cancelled once its frame has arrived.
+        using var inlineWait = CancellationTokenSource.CreateLinkedTokenSource(cts.Token);
+        var inline = connection.SendRawAsync(request, 3, inlineWait.Token, writeInline: true).AsTask();
+        // Written by this call, before it returned.
+        Assert.Equal(1, connection.InlineLargeWrites);
+        var frame = await requests.Reader.ReadAsync(cts.Token);
+        Assert.Equal(expected[^frame.Body.Length..], frame.Body.ToArray());
+
+        using var pooledWait = CancellationTokenSource.CreateLinkedTokenSource(cts.Token);
+        var pooled = connection.SendRawAsync(request, 3, pooledWait.Token).AsTask();
+        frame = await requests.Reader.ReadAsync(cts.Token);
+        Assert.Equal(expected[^frame.Body.Length..], frame.Body.ToArray());
+        Assert.Equal(1, connection.InlineLargeWrites);
+        large.Release();
+
+        inlineWait.Cancel();
+        pooledWait.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => inline);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pooled);
+    }
 }

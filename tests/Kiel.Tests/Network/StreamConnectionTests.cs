@@ -182,6 +182,24 @@ public sealed class StreamConnectionTests
     }
 
     [Fact]
+    public async Task A_large_frame_over_a_stream_that_is_not_a_plain_socket_is_written_from_the_pool_even_when_asked()
+    {
+        // TLS is such a stream: encrypting a large frame is work the caller asked to be spared only on a plain socket.
+        var token = Bounded();
+        var server = new DuplexServer();
+        await using var connection = await ConnectAsync(server, token);
+        var body = new byte[BrokerConnection.SmallFrameLimit + 1];
+        body.AsSpan().Fill(7);
+
+        var reply = connection.SendRawAsync(new TestRequest(ApiKey.Metadata, body), 1, token, writeInline: true).AsTask();
+        var request = await server.ReadRequestAsync(token);
+        Assert.Equal(body, request!.Value.Body);
+        await server.WriteAsync(DuplexServer.Response(request.Value.CorrelationId, [4, 5]), token);
+        (await reply).Recycle();
+        Assert.Equal(0, connection.InlineLargeWrites);
+    }
+
+    [Fact]
     public async Task Requests_queued_behind_a_write_leave_together_in_one_write()
     {
         var token = Bounded();

@@ -80,8 +80,12 @@ internal sealed partial class FakeTransport : IProducerTransport
         public readonly Queue<(int First, int Last, long BaseOffset)> Recent = new();
     }
 
+    /// <summary>Each Produce call's broker and whether the sender asked for its write on the calling thread, in call order.</summary>
+    public readonly ConcurrentQueue<(int Broker, bool WriteInline)> WriteInlineFlags = new();
+
     public async ValueTask<ProduceResult> ProduceAsync(int brokerId, ProduceCall call, CancellationToken cancellationToken)
     {
+        WriteInlineFlags.Enqueue((brokerId, call.WriteInline));
         // Like one connection per broker: calls are handled, and answered, in the order they were made.
         var handled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Task previous;

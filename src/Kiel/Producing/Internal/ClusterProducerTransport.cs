@@ -141,7 +141,7 @@ internal static class ProduceWire
         {
             var version = connection.Versions.Choose(ApiKey.Produce);
             request = BuildRequest(call, version);
-            frame = connection.SendRawAsync(request, version, cancellationToken);
+            frame = connection.SendRawAsync(request, version, cancellationToken, writeInline: call.WriteInline);
         }
         catch (Exception e)
         {

@@ -63,6 +63,13 @@ internal sealed class ProduceCall(short acks, int timeoutMs, List<ProducePartiti
     public string? TransactionalId { get; init; }
 
     /// <summary>
+    /// Set by the sender on the requests to the last broker it starts requests for in a pass: with nothing left to start
+    /// for another broker, it writes a large request itself rather than waking a pool thread for it
+    /// (<see cref="Kiel.Network.BrokerConnection.SendRawAsync"/>).
+    /// </summary>
+    public bool WriteInline { get; set; }
+
+    /// <summary>
     /// The wire request and result of this call's previous exchange, reused by <see cref="ProduceWire"/> when the
     /// engine sends the same (pooled) call again: a request per awaited record would otherwise cost a dozen objects.
     /// </summary>

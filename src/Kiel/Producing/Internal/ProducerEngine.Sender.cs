@@ -244,6 +244,11 @@ internal sealed partial class ProducerEngine
             _txn?.PollAddPartitions(now, ref nextWake);
             foreach (var (batch, error) in failed) Finish(batch, -1, -1, error);
             failed.Clear();
+            // The requests to the pass's last broker are written by this thread (WriteInline), the others from the pool
+            // while it goes on. A broker's requests share one writer, so only requests to other brokers gain from it.
+            var lastBroker = -1;
+            foreach (var (broker, pass) in ready)
+                if (pass.Requests.Count > 0) lastBroker = broker;
             foreach (var (broker, pass) in ready)
             {
                 var requests = pass.Requests;
@@ -252,6 +257,7 @@ internal sealed partial class ProducerEngine
                 {
                     _inFlightPerBroker[broker] = _inFlightPerBroker.GetValueOrDefault(broker) + 1;
                     _inFlightTotal++;
+                    request.Call.WriteInline = broker == lastBroker;
                     request.Start();
                 }
                 requests.Clear();
