@@ -248,7 +248,7 @@ internal partial class BrokerConnection : IAsyncDisposable
     /// <param name="timeout">Overrides <see cref="ConnectionOptions.RequestTimeout"/>, for example for a long-polling Fetch.</param>
     /// <param name="writeInline">Write a large frame on the calling thread when no write is under way and the
     /// connection is a plain socket, rather than from the thread pool (see <see cref="Enqueue"/>): for a caller that has
-    /// nothing else to do meanwhile, such as the producer's sender after the last request of its pass.</param>
+    /// nothing else to do meanwhile, such as the producer's sender for the requests to the last broker of its pass.</param>
     public ValueTask<ResponseFrame> SendRawAsync(IRequestMessage request, short version, CancellationToken cancellationToken = default, TimeSpan? timeout = null,
         bool writeInline = false)
     {
