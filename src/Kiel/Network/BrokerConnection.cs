@@ -420,9 +420,12 @@ internal partial class BrokerConnection : IAsyncDisposable
         // goes on from the socket's own completion). Over TLS it still goes to the pool: encrypting a large frame is work.
         if (startWriter)
         {
-            var inline = buffer.TotalLength <= SmallFrameLimit || (writeInline && _socket is not null);
-            if (inline && buffer.TotalLength > SmallFrameLimit) Interlocked.Increment(ref _inlineLargeWrites);
-            if (inline) written = WriteQueuedAsync();
+            var small = buffer.TotalLength <= SmallFrameLimit;
+            if (small || (writeInline && _socket is not null))
+            {
+                if (!small) Interlocked.Increment(ref _inlineLargeWrites);
+                written = WriteQueuedAsync();
+            }
             else if (waitForWrite) written = Task.Run(WriteQueuedAsync);
             else ThreadPool.UnsafeQueueUserWorkItem(_largeFrameWriter ??= new LargeFrameWriter(this), preferLocal: false);
         }

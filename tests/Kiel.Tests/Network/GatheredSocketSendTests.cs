@@ -139,6 +139,7 @@ public sealed class GatheredSocketSendTests
         await connection.DisposeAsync().AsTask().WaitAsync(cts.Token);
         await Assert.ThrowsAsync<KafkaConnectionException>(() => write.WaitAsync(cts.Token));
     }
+
     [Fact]
     public async Task A_large_frame_is_written_by_its_caller_when_it_asks_and_from_the_pool_otherwise()
     {

@@ -9,6 +9,14 @@ namespace Kiel.Tests.Producing;
 /// </summary>
 public sealed class ProducerWriteInlineTests
 {
+    /// <summary>Produces <paramref name="values"/>[i] to partition i of "t", flushes, and checks every record was delivered.</summary>
+    private static async Task ProduceAndFlushAsync(KielProducer<string, string> producer, params string[] values)
+    {
+        var deliveries = values.Select((v, p) => producer.ProduceAsync("t", null, v, partition: p).AsTask()).ToList();
+        await producer.FlushAsync().WaitAsync(Eventually.Deadline);
+        foreach (var delivery in deliveries) Assert.True((await delivery.WaitAsync(Eventually.Deadline)).IsDelivered);
+    }
+
     [Fact]
     public async Task Only_the_requests_to_the_last_broker_of_a_pass_are_written_by_the_sender()
     {
@@ -19,16 +27,12 @@ public sealed class ProducerWriteInlineTests
         await using var producer = FakeTransport.Producer(fake, options);
 
         // Warm-up: the layout and the producer id are known. A pass of one request writes it on the sender.
-        var warm = producer.ProduceAsync("t", null, "warm", partition: 0).AsTask();
-        await producer.FlushAsync().WaitAsync(Eventually.Deadline);
-        Assert.True((await warm.WaitAsync(Eventually.Deadline)).IsDelivered);
+        await ProduceAndFlushAsync(producer, "warm");
         Assert.Equal([(1, true)], fake.WriteInlineFlags);
         fake.WriteInlineFlags.Clear();
 
         // One batch for each of the three leaders, sealed by one flush: three requests in one pass.
-        var deliveries = Enumerable.Range(0, 3).Select(p => producer.ProduceAsync("t", null, $"r{p}", partition: p).AsTask()).ToList();
-        await producer.FlushAsync().WaitAsync(Eventually.Deadline);
-        foreach (var delivery in deliveries) Assert.True((await delivery.WaitAsync(Eventually.Deadline)).IsDelivered);
+        await ProduceAndFlushAsync(producer, "r0", "r1", "r2");
 
         var flags = fake.WriteInlineFlags.ToArray();
         Assert.Equal(3, flags.Length);
@@ -47,15 +51,11 @@ public sealed class ProducerWriteInlineTests
             Linger = TimeSpan.FromSeconds(30), DeliveryTimeout = TimeSpan.FromSeconds(60), MaxRequestBytes = 1024,
         };
         await using var producer = FakeTransport.Producer(fake, options);
-        var warm = producer.ProduceAsync("t", null, "warm", partition: 0).AsTask();
-        await producer.FlushAsync().WaitAsync(Eventually.Deadline);
-        Assert.True((await warm.WaitAsync(Eventually.Deadline)).IsDelivered);
+        await ProduceAndFlushAsync(producer, "warm");
         fake.WriteInlineFlags.Clear();
 
         var value = new string('v', 600);
-        var deliveries = Enumerable.Range(0, 2).Select(p => producer.ProduceAsync("t", null, value, partition: p).AsTask()).ToList();
-        await producer.FlushAsync().WaitAsync(Eventually.Deadline);
-        foreach (var delivery in deliveries) Assert.True((await delivery.WaitAsync(Eventually.Deadline)).IsDelivered);
+        await ProduceAndFlushAsync(producer, value, value);
 
         Assert.Equal([(1, true), (1, true)], fake.WriteInlineFlags);
     }
