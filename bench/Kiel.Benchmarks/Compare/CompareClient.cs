@@ -147,6 +147,10 @@ internal static partial class CompareClient
             result["msg_per_s"] = F(records / elapsed);
             result["cpu_us_per_msg"] = F(cpu / records);
             result["cpu_cores"] = F(cpu / 1e6 / elapsed);
+            result["sys_us_per_msg"] = F((usage.SystemUs - _usage0.SystemUs) / records);
+            result["minflt_per_kmsg"] = F((usage.MinorFaults - _usage0.MinorFaults) * 1000.0 / records);
+            // Timed after the window's figures are taken, so that it costs the window nothing.
+            result["syscall_ns"] = F(ProcessUsage.SystemCallNanoseconds());
             result["vcsw_per_kmsg"] = F((usage.VoluntarySwitches - _usage0.VoluntarySwitches) * 1000.0 / records);
             result["ivcsw_per_kmsg"] = F((usage.InvoluntarySwitches - _usage0.InvoluntarySwitches) * 1000.0 / records);
             result["alloc_per_msg"] = F((double)alloc / records);
