@@ -14,7 +14,7 @@ internal static unsafe partial class ProcessUsage
 
     /// <summary>One reading: user + system CPU in microseconds, the system part of it, the peak RSS in KiB (Linux reports
     /// ru_maxrss in KiB), the context switches so far, voluntary (a thread waited: ru_nvcsw) and involuntary (a thread was
-    /// preempted: ru_nivcsw), and the minor page faults (ru_minflt); the last four zero where getrusage is not available.</summary>
+    /// preempted: ru_nivcsw), and the minor page faults (ru_minflt); the last three zero where getrusage is not available.</summary>
     internal readonly record struct Reading(double CpuUs, double SystemUs, long PeakRssKiB, long VoluntarySwitches, long InvoluntarySwitches,
         long MinorFaults);
 
