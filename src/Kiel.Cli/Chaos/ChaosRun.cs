@@ -240,7 +240,7 @@ internal sealed class ChaosRun(ChaosSettings settings, ILoggerFactory? loggerFac
     private void StartMember()
     {
         var label = $"member-{++_nextMember}";
-        var member = DemoMemberProcess.Start(_tracker, label, _memberArgs);
+        var member = DemoMemberProcess.Start(_tracker, label, _memberArgs, forwardLog: settings.Verbose);
         lock (_members)
         {
             _members.Add(member);

@@ -29,15 +29,24 @@ internal sealed class DemoMemberProcess : IAsyncDisposable
 
     public string StdErrTail => _stderr.ToString();
 
-    public static DemoMemberProcess Start(DemoTracker tracker, string label, IReadOnlyList<string> memberArgs)
+    /// <summary>Starts a member. With <paramref name="forwardLog"/> every stderr line of the child (its log, with
+    /// --verbose) is also written to this process's stderr, prefixed with <paramref name="label"/>, so that a failed
+    /// run's output holds what each member did.</summary>
+    public static DemoMemberProcess Start(DemoTracker tracker, string label, IReadOnlyList<string> memberArgs, bool forwardLog = false)
     {
         var process = ChildProcess.Create("demo-member", memberArgs);
         var member = new DemoMemberProcess(process, tracker, tracker.AddMember(label));
+        var prefix = label + ": ";
         process.OutputDataReceived += (_, e) => member.OnLine(e.Data);
         process.ErrorDataReceived += (_, e) =>
         {
             if (e.Data is not null)
             {
+                if (forwardLog)
+                {
+                    Console.Error.WriteLine(prefix + e.Data);
+                }
+
                 member._stderr.Append(e.Data);
             }
         };
