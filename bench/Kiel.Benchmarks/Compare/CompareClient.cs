@@ -381,6 +381,16 @@ internal static partial class CompareClient
 
         public void Print()
         {
+            // The tail: each stage's median among the slowest 2% of records, which says where their extra time went
+            // (the per-stage percentiles printed next need not come from the same records).
+            var records = _segments[0].Count;
+            if (records > 0)
+            {
+                var slowest = Enumerable.Range(0, records).OrderByDescending(r => _segments.Sum(g => g[r])).Take(Math.Max(1, records / 50)).ToArray();
+                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"awaited slowest {slowest.Length} of {records}, median per stage: ") +
+                    string.Join(" | ", _segments.Select((g, k) => string.Create(CultureInfo.InvariantCulture,
+                        $"{k} {slowest.Select(r => g[r]).Order().ElementAt(slowest.Length / 2) * 1000.0 / Stopwatch.Frequency:0.000}"))) + " ms");
+            }
             for (var k = 0; k < _segments.Length; k++)
             {
                 var sorted = _segments[k].Order().ToArray();
