@@ -37,6 +37,29 @@ internal static class ChildProcess
     }
 
     /// <summary>
+    /// Keeps each stderr line of <paramref name="process"/> in <paramref name="tail"/>; with
+    /// <paramref name="forwardPrefix"/>, also writes it to this process's stderr behind that prefix (a child's log, with
+    /// --verbose, in a campaign's output).
+    /// </summary>
+    public static void CollectStdErr(Process process, StdErrTail tail, string? forwardPrefix)
+    {
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+            {
+                return;
+            }
+
+            if (forwardPrefix is not null)
+            {
+                Console.Error.WriteLine(forwardPrefix + e.Data);
+            }
+
+            tail.Append(e.Data);
+        };
+    }
+
+    /// <summary>
     /// Asks <paramref name="process"/> to stop (end of stdin) and waits up to <paramref name="bound"/>; kills its tree when
     /// the bound ends. True when it exited by itself (or had exited already), false when it was killed.
     /// </summary>

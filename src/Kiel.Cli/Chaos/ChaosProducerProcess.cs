@@ -51,18 +51,7 @@ internal sealed class ChaosProducerProcess : IAsyncDisposable
         var process = ChildProcess.Create("chaos-producer", args);
         var child = new ChaosProducerProcess(process, delivered, failed, longestCall);
         process.OutputDataReceived += (_, e) => child.OnLine(e.Data);
-        process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is not null)
-            {
-                if (forwardLog)
-                {
-                    Console.Error.WriteLine("producer: " + e.Data);
-                }
-
-                child._stderr.Append(e.Data);
-            }
-        };
+        ChildProcess.CollectStdErr(process, child._stderr, forwardLog ? "producer: " : null);
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();

@@ -36,20 +36,8 @@ internal sealed class DemoMemberProcess : IAsyncDisposable
     {
         var process = ChildProcess.Create("demo-member", memberArgs);
         var member = new DemoMemberProcess(process, tracker, tracker.AddMember(label));
-        var prefix = label + ": ";
         process.OutputDataReceived += (_, e) => member.OnLine(e.Data);
-        process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is not null)
-            {
-                if (forwardLog)
-                {
-                    Console.Error.WriteLine(prefix + e.Data);
-                }
-
-                member._stderr.Append(e.Data);
-            }
-        };
+        ChildProcess.CollectStdErr(process, member._stderr, forwardLog ? label + ": " : null);
         process.Exited += (_, _) =>
         {
             member._joined.TrySetException(new InvalidOperationException($"{label} exited before joining: {member.StdErrTail}"));
