@@ -42,6 +42,7 @@ internal sealed class BrokerFetchSource
         _engine = engine;
         BrokerId = brokerId;
         _budget = new AnswerBudget(engine.Options.FetchMaxBytes);
+        _phaseSince = engine.Time.GetTimestamp();
         Completion = Task.Run(() => RunAsync(stop));
     }
 
@@ -52,6 +53,25 @@ internal sealed class BrokerFetchSource
     internal readonly record struct SentPartition(PartitionState State, int Version, long Offset);
 
     public void Wake() => _signal.Set();
+
+    // What the loop is doing and since when, for the state a closing engine logs (see FetchEngine.DescribeLocked).
+    private enum Phase { Starting, Idle, Fetching, BackingOff, Pausing, Stopped }
+    private volatile Phase _phase;
+    private long _phaseSince;
+
+    private void Enter(Phase phase)
+    {
+        Volatile.Write(ref _phaseSince, _engine.Time.GetTimestamp());
+        _phase = phase;
+    }
+
+    /// <summary>The loop's phase and how long it has been in it, or how it ended.</summary>
+    internal string Describe()
+    {
+        var since = _engine.Time.GetElapsedTime(Volatile.Read(ref _phaseSince)).TotalMilliseconds;
+        var text = FormattableString.Invariant($"broker {BrokerId}: {_phase} for {since:0} ms");
+        return Completion.Exception is { } failed ? text + " (loop failed: " + failed.GetBaseException().Message + ")" : text;
+    }
 
     internal FetchRequestView Request => _request;
 
@@ -65,6 +85,7 @@ internal sealed class BrokerFetchSource
         }
         finally
         {
+            Enter(Phase.Stopped);
             _timeoutOrStop?.Dispose();
             _timeout?.Dispose();
         }
@@ -95,6 +116,7 @@ internal sealed class BrokerFetchSource
                 }
                 if (!any)
                 {
+                    Enter(Phase.Idle);
                     try
                     {
                         await _signal.WaitAsync(stop).ConfigureAwait(false);
@@ -107,6 +129,7 @@ internal sealed class BrokerFetchSource
                 }
                 pending = SendAsync(options, stop);
             }
+            Enter(Phase.Fetching);
 
             FetchResponseView response;
             long bufferedAtAnswer;
@@ -124,6 +147,7 @@ internal sealed class BrokerFetchSource
             {
                 ResetSession();
                 _engine.FetchFailed(this, _sent, ex);
+                Enter(Phase.BackingOff);
                 try
                 {
                     await Task.Delay(backoff, _engine.Time, stop).ConfigureAwait(false);
@@ -165,6 +189,7 @@ internal sealed class BrokerFetchSource
             }
             if (pause > TimeSpan.Zero)
             {
+                Enter(healthy ? Phase.Pausing : Phase.BackingOff);
                 try
                 {
                     await Task.Delay(pause, _engine.Time, stop).ConfigureAwait(false);

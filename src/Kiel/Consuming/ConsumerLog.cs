@@ -39,6 +39,9 @@ internal static partial class ConsumerLog
     [LoggerMessage(EventId = LogEvents.ConsumerFetchTopLevelError, Level = LogLevel.Warning, Message = "Fetch from broker {BrokerId} failed with error {ErrorCode}")]
     public static partial void FetchTopLevelError(ILogger logger, int brokerId, short errorCode);
 
+    [LoggerMessage(EventId = LogEvents.ConsumerFetchState, Level = LogLevel.Debug, Message = "Fetch engine closing with {Count} partition(s) assigned: {State}")]
+    public static partial void FetchState(ILogger logger, int count, string state);
+
     [LoggerMessage(EventId = LogEvents.ConsumerTransientError, Level = LogLevel.Warning, Message = "Consuming {Topic} met transient trouble ({ErrorType}: {Problem}); returning what it has and trying again on the next call")]
     public static partial void TransientError(ILogger logger, string topic, string errorType, string problem);
 }

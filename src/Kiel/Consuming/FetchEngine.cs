@@ -276,6 +276,29 @@ internal sealed partial class FetchEngine : IAsyncDisposable
         _metadataSignal.Set();
     }
 
+    /// <summary>
+    /// Every assigned partition's fetch state (positions, leader, and whatever holds it back from the next Fetch), every
+    /// source's phase and the prefetch bound: what a debug log needs to say why a partition reads nothing. Caller holds the lock.
+    /// </summary>
+    internal string DescribeLocked()
+    {
+        var text = new System.Text.StringBuilder();
+        foreach (var (tp, s) in _partitions)
+        {
+            text.Append(System.Globalization.CultureInfo.InvariantCulture,
+                $"{tp} fetch {s.FetchPosition} consumed {Volatile.Read(ref s.ConsumedPosition)} high {s.HighWatermark} leader {s.LeaderId} epoch {s.LeaderEpoch}");
+            if (s.Paused) text.Append(" paused");
+            if (s.Resetting) text.Append(" resetting");
+            if (s.InFlight) text.Append(" in-flight");
+            if (s.DeferredBy is { } owner) text.Append(" deferred-by-").Append(owner.BrokerId);
+            text.Append("; ");
+        }
+        foreach (var source in _sources.Values) text.Append(source.Describe()).Append("; ");
+        var metadata = _metadataLoop.Exception is { } failed ? "failed: " + failed.GetBaseException().Message : _metadataLoop.IsCompleted ? "ended" : "running";
+        text.Append(System.Globalization.CultureInfo.InvariantCulture, $"buffered {BufferedBytes} of {_options.MaxPrefetchBytes} bytes; metadata loop {metadata}");
+        return text.ToString();
+    }
+
     public async ValueTask DisposeAsync()
     {
         lock (_gate)
@@ -284,6 +307,9 @@ internal sealed partial class FetchEngine : IAsyncDisposable
             _disposed = true;
         }
         Kiel.Diagnostics.ClientMetrics.UnregisterLag(this);
+        if (_logger.IsEnabled(LogLevel.Debug))
+            lock (_gate)
+                if (_partitions.Count > 0) ConsumerLog.FetchState(_logger, _partitions.Count, DescribeLocked());
         await _stop.CancelAsync().ConfigureAwait(false);
         List<Task> tasks = [_metadataLoop];
         lock (_gate)

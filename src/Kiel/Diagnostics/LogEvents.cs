@@ -270,6 +270,8 @@ public static class LogEvents
     public const int ConsumerTimestampNotFound = 7009;
     /// <summary>Logs <c>Fetch from broker {BrokerId} failed with error {ErrorCode}</c>.</summary>
     public const int ConsumerFetchTopLevelError = 7010;
+    /// <summary>Logs <c>Fetch engine closing with {Count} partition(s) assigned: {State}</c>.</summary>
+    public const int ConsumerFetchState = 7011;
     /// <summary>A record that could not be deserialized was skipped by the deserialization policy.</summary>
     public const int ConsumerRecordSkipped = 7050;
     /// <summary>A SingleConsumer's ConsumeAsync met transient trouble, logged it and returned (ThrowOnTransientErrors off).</summary>

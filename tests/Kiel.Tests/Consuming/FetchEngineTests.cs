@@ -451,4 +451,26 @@ public class FetchEngineTests
         Assert.Equal(12, (await EngineHarness.ReadAsync(engine, 12)).Count);
         Assert.Equal(12, Interlocked.Read(ref consumed));
     }
+
+    [Fact]
+    public async Task A_closing_engine_logs_what_each_partition_and_source_was_doing()
+    {
+        var backend = Backend(partitions: 2, setsPerPartition: 1);
+        var logs = new ListLoggerFactory();
+        var engine = new FetchEngine(backend, EngineHarness.Options() with { LoggerFactory = logs });
+        engine.Assign(P0, 0);
+        engine.Assign(P1, 0);
+        Assert.Equal(20, (await EngineHarness.ReadAsync(engine, 20)).Count);
+        engine.Pause(P1);
+        await engine.DisposeAsync();
+
+        var state = Assert.Single(logs.Entries, e => e.EventId == Kiel.Diagnostics.LogEvents.ConsumerFetchState);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Debug, state.Level);
+        Assert.StartsWith("Fetch engine closing with 2 partition(s) assigned: ", state.Message);
+        // Each partition's positions and leader, and what holds it back; each broker's loop; the prefetch bound.
+        Assert.Matches(@"t:0 fetch 10 consumed 10 high 10 leader 1 epoch 0( in-flight)?; ", state.Message);
+        Assert.Matches(@"t:1 fetch 10 consumed 10 high 10 leader 2 epoch 0 paused( in-flight)?; ", state.Message);
+        Assert.Matches(@"broker 1: (Idle|Fetching|Pausing) for \d+ ms; broker 2: (Idle|Fetching|Pausing) for \d+ ms; ", state.Message);
+        Assert.EndsWith("buffered 0 of 67108864 bytes; metadata loop running", state.Message);
+    }
 }
