@@ -59,9 +59,11 @@ internal sealed class BrokerFetchSource
     private volatile Phase _phase;
     private long _phaseSince;
 
-    private void Enter(Phase phase)
+    private void Enter(Phase phase) => Enter(phase, _engine.Time.GetTimestamp());
+
+    private void Enter(Phase phase, long since)
     {
-        Volatile.Write(ref _phaseSince, _engine.Time.GetTimestamp());
+        Volatile.Write(ref _phaseSince, since);
         _phase = phase;
     }
 
@@ -129,7 +131,8 @@ internal sealed class BrokerFetchSource
                 }
                 pending = SendAsync(options, stop);
             }
-            Enter(Phase.Fetching);
+            // Since the request went out (SendAsync stamped it): no second clock read per answer.
+            Enter(Phase.Fetching, _sentAt);
 
             FetchResponseView response;
             long bufferedAtAnswer;

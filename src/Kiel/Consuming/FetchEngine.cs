@@ -305,11 +305,9 @@ internal sealed partial class FetchEngine : IAsyncDisposable
         {
             if (_disposed) return;
             _disposed = true;
+            if (_partitions.Count > 0 && _logger.IsEnabled(LogLevel.Debug)) ConsumerLog.FetchState(_logger, _partitions.Count, DescribeLocked());
         }
         Kiel.Diagnostics.ClientMetrics.UnregisterLag(this);
-        if (_logger.IsEnabled(LogLevel.Debug))
-            lock (_gate)
-                if (_partitions.Count > 0) ConsumerLog.FetchState(_logger, _partitions.Count, DescribeLocked());
         await _stop.CancelAsync().ConfigureAwait(false);
         List<Task> tasks = [_metadataLoop];
         lock (_gate)
