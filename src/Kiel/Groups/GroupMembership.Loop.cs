@@ -138,9 +138,10 @@ internal sealed partial class GroupMembership
         {
             GroupLog.Revoking(_log, _member, Describe(revoked));
             try { await _owner.RevokeAsync(revoked, commit: true, cancellationToken).ConfigureAwait(false); }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
             {
-                // Keeping the claim would stall the partition for good; releasing it costs at most duplicates.
+                // Keeping the claim would stall the partition for good; releasing it costs at most duplicates. That holds
+                // for a cancellation that is not ours too (a timeout inside the commit): the owner has stopped reading them.
                 GroupLog.RevokeCommitFailed(_log, e, _member);
             }
             _owned.ExceptWith(revoked);

@@ -180,7 +180,7 @@ internal sealed partial class GroupMembership : IAsyncDisposable
         if (owned.Length > 0)
         {
             try { await _owner.RevokeAsync(owned, commit, cancellationToken).ConfigureAwait(false); }
-            catch (Exception e) when (e is not OperationCanceledException) { GroupLog.RevokeCommitFailed(_log, e, _member); }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested) { GroupLog.RevokeCommitFailed(_log, e, _member); }
         }
         try
         {

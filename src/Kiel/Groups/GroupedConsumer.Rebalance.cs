@@ -18,20 +18,23 @@ public partial class GroupedConsumer<TValue>
                     try { reader.Engine.Unassign(tp); }
                     catch (ObjectDisposedException) { }
                 }
-            Exception? failure = null;
-            if (commit)
+            try
             {
-                try { await CommitHandOverLockedAsync(revoked.Where(_owned.Contains).ToList(), cancellationToken).ConfigureAwait(false); }
-                catch (Exception e) when (e is not OperationCanceledException) { failure = e; }
+                if (commit) await CommitHandOverLockedAsync(revoked.Where(_owned.Contains).ToList(), cancellationToken).ConfigureAwait(false);
             }
-            foreach (var tp in revoked)
+            finally
             {
-                _owned.Remove(tp);
-                _synced.Remove(tp);
-                _progress.Remove(tp);
-                _committed.Remove(tp);
+                // The engine no longer fetches them, whatever the commit did (a failure, or a cancellation from a timeout
+                // inside it): a partition left owned and synced here would never be assigned to the engine again when
+                // it comes back to this member, and would be held and never read.
+                foreach (var tp in revoked)
+                {
+                    _owned.Remove(tp);
+                    _synced.Remove(tp);
+                    _progress.Remove(tp);
+                    _committed.Remove(tp);
+                }
             }
-            if (failure is not null) throw failure;
         }
         finally
         {

@@ -123,9 +123,10 @@ internal sealed class KafkaGroupCoordination : IGroupMemberListener, IAsyncDispo
         {
             await _owner.RevokeAsync(partitions, commit: _options.Autocommit, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
-            // The partitions are given up all the same; what was not committed is read again by their next owner.
+            // The partitions are given up all the same (a cancellation from a timeout inside the commit too); what was
+            // not committed is read again by their next owner.
             KafkaGroupLog.CommitFailed(Logger, e, _options.Group);
         }
         await ChangedAsync(partitions, [], cancellationToken).ConfigureAwait(false);
