@@ -81,9 +81,39 @@ internal sealed class BrokerFetchSource
     {
         var options = _engine.Options;
         var backoff = options.RetryBackoff;
+        var restart = TimeSpan.FromMilliseconds(Math.Max(1, backoff.TotalMilliseconds));
         try
         {
-            await LoopAsync(stop, options, backoff).ConfigureAwait(false);
+            while (true)
+            {
+                try
+                {
+                    await LoopAsync(stop, options, backoff).ConfigureAwait(false);
+                    return;
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException && !stop.IsCancellationRequested)
+                {
+                    // A fault outside the paths the loop handles: ended here, the loop would leave the partitions of its
+                    // last request marked in flight and never fetch them again. It starts again instead, after a pause
+                    // that grows while the fault repeats, with a full fetch from the partitions' positions.
+                    ConsumerLog.FetchLoopFault(_engine.Logger, BrokerId,
+                        FormattableString.Invariant($"running; the loop starts again in {restart.TotalMilliseconds:0} ms"), ex);
+                    ResetSession();
+                    _engine.DropDeferred(this, _deferred);
+                    _engine.FetchFailed(this, _sent, null);
+                    _sent.Clear();
+                    Enter(Phase.BackingOff);
+                    try
+                    {
+                        await Task.Delay(restart, _engine.Time, stop).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return;
+                    }
+                    restart = TimeSpan.FromMilliseconds(Math.Min(1000, restart.TotalMilliseconds * 2));
+                }
+            }
         }
         finally
         {

@@ -42,6 +42,9 @@ internal static partial class ConsumerLog
     [LoggerMessage(EventId = LogEvents.ConsumerFetchState, Level = LogLevel.Debug, Message = "Fetch engine closing with {Count} partition(s) assigned: {State}")]
     public static partial void FetchState(ILogger logger, int count, string state);
 
+    [LoggerMessage(EventId = LogEvents.ConsumerFetchLoopFault, Level = LogLevel.Error, Message = "The fetch loop of broker {BrokerId} met a fault it does not handle while {Stage}; its partitions are fetched again from their positions")]
+    public static partial void FetchLoopFault(ILogger logger, int brokerId, string stage, Exception exception);
+
     [LoggerMessage(EventId = LogEvents.ConsumerTransientError, Level = LogLevel.Warning, Message = "Consuming {Topic} met transient trouble ({ErrorType}: {Problem}); returning what it has and trying again on the next call")]
     public static partial void TransientError(ILogger logger, string topic, string errorType, string problem);
 }

@@ -31,6 +31,7 @@ internal sealed partial class FetchEngine
                 if (state.DeferredBy is { } owner && owner != source) continue;
                 state.InFlight = true;
                 sent[state.TopicPartition] = new(state, state.Version, state.FetchPosition);
+                FaultForTests?.Invoke(FaultPoint.Build);
             }
             if (sent.Count == 0) return false;
             source.FillRequest(request, sent);
@@ -218,29 +219,50 @@ internal sealed partial class FetchEngine
             {
                 var item = deferred[done];
                 var tp = item.State.TopicPartition;
+                FaultForTests?.Invoke(FaultPoint.HandOut);
                 var scan = RecordSetScanner.Scan(item.Data.Span, item.FetchOffset, verifyCrc: true, tp.Topic, tp.Partition);
                 lock (_gate) HandOutDeferredLocked(source, item, scan);
                 // After the hand-out, so that the bound is not seen freed for bytes that are still buffered.
                 ReleaseBytes(item.Data.Length);
             }
         }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Thrown out of here it would end the source's loop, with a Fetch possibly on the wire whose partitions
+            // would then stay in flight for good.
+            ConsumerLog.FetchLoopFault(_logger, source.BrokerId, "checking and handing out fetched records", ex);
+        }
         finally
         {
             // Only an unexpected fault leaves items here: they are dropped, and their partitions fetched again.
-            for (; done < deferred.Count; done++)
-            {
-                var item = deferred[done];
-                lock (_gate)
-                {
-                    if (item.State.DeferredBy == source) item.State.DeferredBy = null;
-                    if (item.State.Version == item.Version && item.State.FetchPosition == item.NextOffset) item.State.FetchPosition = item.FetchOffset;
-                }
-                item.Lease.Release();
-                ReleaseBytes(item.Data.Length);
-            }
-            deferred.Clear();
+            DropDeferred(source, deferred, done);
         }
     }
+
+    /// <summary>Drops the deferred chunks from <paramref name="from"/> on (their partitions go back to where those
+    /// chunks started, to be fetched again) and empties <paramref name="deferred"/>.</summary>
+    internal void DropDeferred(BrokerFetchSource source, List<DeferredChunk> deferred, int from = 0)
+    {
+        for (var i = from; i < deferred.Count; i++)
+        {
+            var item = deferred[i];
+            lock (_gate)
+            {
+                if (item.State.DeferredBy == source) item.State.DeferredBy = null;
+                if (item.State.Version == item.Version && item.State.FetchPosition == item.NextOffset) item.State.FetchPosition = item.FetchOffset;
+                WakeLocked(item.State);
+            }
+            item.Lease.Release();
+            ReleaseBytes(item.Data.Length);
+        }
+        deferred.Clear();
+    }
+
+    /// <summary>Where <see cref="FaultForTests"/> is called.</summary>
+    internal enum FaultPoint { Build, HandOut }
+
+    /// <summary>For tests: called at each <see cref="FaultPoint"/>; what it throws stands for a fault the code there does not expect.</summary>
+    internal Action<FaultPoint>? FaultForTests { get; set; }
 
     private void HandOutDeferredLocked(BrokerFetchSource source, DeferredChunk item, RecordSetScanner.Result scan)
     {

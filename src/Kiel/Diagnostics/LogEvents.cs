@@ -272,6 +272,8 @@ public static class LogEvents
     public const int ConsumerFetchTopLevelError = 7010;
     /// <summary>Logs <c>Fetch engine closing with {Count} partition(s) assigned: {State}</c>.</summary>
     public const int ConsumerFetchState = 7011;
+    /// <summary>Logs <c>The fetch loop of broker {BrokerId} met a fault it does not handle while {Stage}; its partitions are fetched again from their positions</c>.</summary>
+    public const int ConsumerFetchLoopFault = 7012;
     /// <summary>A record that could not be deserialized was skipped by the deserialization policy.</summary>
     public const int ConsumerRecordSkipped = 7050;
     /// <summary>A SingleConsumer's ConsumeAsync met transient trouble, logged it and returned (ThrowOnTransientErrors off).</summary>

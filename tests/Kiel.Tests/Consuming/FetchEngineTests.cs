@@ -473,4 +473,30 @@ public class FetchEngineTests
         Assert.Matches(@"broker 1: (Idle|Fetching|Pausing) for \d+ ms; broker 2: (Idle|Fetching|Pausing) for \d+ ms; ", state.Message);
         Assert.EndsWith("buffered 0 of 67108864 bytes; metadata loop running", state.Message);
     }
+
+    [Theory]
+    [InlineData("Build", "running; the loop starts again in ")]
+    [InlineData("HandOut", "checking and handing out fetched records")]
+    public async Task A_fault_the_fetch_loop_does_not_expect_is_logged_and_its_partitions_are_fetched_on(string where, string stage)
+    {
+        var point = Enum.Parse<FetchEngine.FaultPoint>(where);
+        var backend = Backend(partitions: 2, setsPerPartition: 3);
+        var logs = new ListLoggerFactory();
+        await using var engine = new FetchEngine(backend, EngineHarness.Options() with { LoggerFactory = logs });
+        var faults = 0;
+        // Once, at the given point: before, a fault there ended the broker's loop and left its partitions in flight for good.
+        engine.FaultForTests = at =>
+        {
+            if (at == point && Interlocked.Exchange(ref faults, 1) == 0) throw new InvalidOperationException("injected fault");
+        };
+        engine.Assign(P0, 0);
+        engine.Assign(P1, 0);
+        var records = await EngineHarness.ReadAsync(engine, 60);
+        Assert.Equal(1, Volatile.Read(ref faults));
+        Assert.Equal(60, records.Count);
+        AssertInOrderOnce(records, 2, 0, 30);
+        var fault = Assert.Single(logs.Entries, e => e.EventId == Kiel.Diagnostics.LogEvents.ConsumerFetchLoopFault);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Error, fault.Level);
+        Assert.Contains(stage, fault.Message);
+    }
 }
