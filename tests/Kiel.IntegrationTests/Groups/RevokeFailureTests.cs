@@ -16,27 +16,14 @@ public sealed class RevokeFailureTests
 {
     private const int Partitions = 4;
 
-    private static long[] Committed(string bootstrap, string group, string topic) => GroupEnvironment.Committed(bootstrap, group, topic, Enumerable.Range(0, Partitions));
-
     [Fact]
     public async Task A_revocation_whose_commit_is_cancelled_from_inside_still_hands_the_partitions_over()
     {
-        await using var zk = await EmbeddedZooKeeper.StartAsync();
-        await using var kafka = await EmbeddedKafkaCluster.StartAsync(new EmbeddedKafkaOptions { Brokers = 1 });
-        var topic = GroupEnvironment.Unique("revoke");
-        var group = GroupEnvironment.Unique("g");
-        kafka.CreateTopic(topic, Partitions);
-        await GroupEnvironment.ProduceAsync(kafka.BootstrapServers, topic, Partitions, 0, 100);
-        GroupedConsumerOptions Options() => GroupEnvironment.MemberOptions(kafka.BootstrapServers, group, [zk.ConnectString], TimeSpan.FromSeconds(4));
-
-        var log = new DeliveryLog();
-        // The first member commits only when told to, or when it hands partitions over.
-        var first = await InProcessMember.StartAsync(Options() with { Autocommit = false }, log, topic);
+        await using var setting = await Setting.StartAsync();
+        var (kafka, topic, group, log, first) = (setting.Kafka, setting.Topic, setting.Group, setting.Log, setting.First);
         InProcessMember? second = null;
         try
         {
-            Assert.True(await GroupScaleTests.WaitAsync(() => log.Distinct().Count >= 100, TimeSpan.FromSeconds(30)), $"consumed {log.Distinct().Count} of 100");
-
             // Every commit of the first member now ends as a timeout inside it would: in a cancellation not of its caller.
             var failing = 1;
             var cancelled = 0;
@@ -48,7 +35,7 @@ public sealed class RevokeFailureTests
             };
 
             // A second member joins: the first must give two partitions up although its hand-over commit fails.
-            second = await InProcessMember.StartAsync(Options(), log, topic);
+            second = await InProcessMember.StartAsync(setting.Options(), log, topic);
             Assert.True(await GroupScaleTests.WaitAsync(() => first.Allocation.Count == Partitions / 2 && second.Allocation.Count == Partitions / 2, TimeSpan.FromSeconds(30)),
                 $"no even split after a cancelled hand-over commit ({Volatile.Read(ref cancelled)} cancelled): first=[{string.Join(",", first.Allocation)}], second=[{string.Join(",", second.Allocation)}]");
             Assert.True(Volatile.Read(ref cancelled) > 0, "the hand-over commit was never attempted");
@@ -61,7 +48,7 @@ public sealed class RevokeFailureTests
             // partitions it gave up over the second member's.
             using (var cts = TestTimeouts.After(30)) await second.Consumer.CommitOffsetsAsync(null, cts.Token);
             using (var cts = TestTimeouts.After(30)) await first.Consumer.CommitOffsetsAsync(null, cts.Token);
-            Assert.Equal(new long[] { 50, 50, 50, 50 }, Committed(kafka.BootstrapServers, group, topic));
+            Assert.Equal(new long[] { 50, 50, 50, 50 }, GroupEnvironment.Committed(kafka.BootstrapServers, group, topic, Enumerable.Range(0, Partitions)));
 
             // The second member leaves: its partitions come back to the first, which reads them on.
             await second.DisposeAsync();
@@ -76,52 +63,85 @@ public sealed class RevokeFailureTests
         finally
         {
             if (second is not null) await second.DisposeAsync();
-            await first.DisposeAsync();
         }
     }
 
     [Fact]
     public async Task Partitions_that_come_back_right_after_a_cancelled_hand_over_are_read_again()
     {
-        await using var zk = await EmbeddedZooKeeper.StartAsync();
-        await using var kafka = await EmbeddedKafkaCluster.StartAsync(new EmbeddedKafkaOptions { Brokers = 1 });
-        var topic = GroupEnvironment.Unique("revoke");
-        var group = GroupEnvironment.Unique("g");
-        kafka.CreateTopic(topic, Partitions);
-        await GroupEnvironment.ProduceAsync(kafka.BootstrapServers, topic, Partitions, 0, 100);
-        GroupedConsumerOptions Options() => GroupEnvironment.MemberOptions(kafka.BootstrapServers, group, [zk.ConnectString], TimeSpan.FromSeconds(4));
-
-        var log = new DeliveryLog();
-        var first = await InProcessMember.StartAsync(Options() with { Autocommit = false }, log, topic);
-        await using var second = new GroupedConsumer(Options());
-        try
+        await using var setting = await Setting.StartAsync();
+        var (kafka, topic, log, first) = (setting.Kafka, setting.Topic, setting.Log, setting.First);
+        await using var second = new GroupedConsumer(setting.Options());
+        // A second member joins, and the first starts to hand two partitions over. Its commit stands still while the
+        // second member leaves again, then ends in a cancellation not of its caller (a timeout inside it): the
+        // partitions are wanted back by the first member at once, before any retry of the failed round.
+        var joined = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var hook = 0;
+        first.Consumer.BeforeCommitSendForTests = async _ =>
         {
-            Assert.True(await GroupScaleTests.WaitAsync(() => log.Distinct().Count >= 100, TimeSpan.FromSeconds(30)), $"consumed {log.Distinct().Count} of 100");
+            if (Interlocked.Exchange(ref hook, 1) != 0) return;
+            await joined.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            using (var cts = TestTimeouts.After(30)) await second.WindDownAsync(cts.Token);
+            throw new OperationCanceledException("a timeout inside the commit (test)");
+        };
+        using (var cts = TestTimeouts.After(30)) await second.ConnectAsync(cts.Token);
+        joined.SetResult();
+        Assert.True(await GroupScaleTests.WaitAsync(() => Volatile.Read(ref hook) == 1, TimeSpan.FromSeconds(30)), "the first member never started to hand partitions over");
 
-            // A second member joins, and the first starts to hand two partitions over. Its commit stands still while the
-            // second member leaves again, then ends in a cancellation not of its caller (a timeout inside it): the
-            // partitions are wanted back by the first member at once, before any retry of the failed round.
-            Task? joined = null;
-            var hook = 0;
-            first.Consumer.BeforeCommitSendForTests = async _ =>
+        await GroupEnvironment.ProduceAsync(kafka.BootstrapServers, topic, Partitions, 100, 100);
+        Assert.True(await GroupScaleTests.WaitAsync(() => log.Distinct().Count >= 200, TimeSpan.FromSeconds(30)),
+            $"consumed {log.Distinct().Count} of 200; first holds [{string.Join(",", first.Allocation)}]; partitions with records missing: [{string.Join(",", Enumerable.Range(0, Partitions).Where(p => Enumerable.Range(0, 50).Any(o => !log.Distinct().Contains((p, o)))))}]");
+        Assert.Equal(Partitions, first.Allocation.Count);
+        Assert.Null(first.Failure);
+    }
+
+    /// <summary>ZooKeeper, one broker, a topic of <see cref="Partitions"/> partitions holding 100 records, and a first
+    /// member that has read them and commits only when told to or when it hands partitions over.</summary>
+    private sealed class Setting : IAsyncDisposable
+    {
+        private Setting(EmbeddedZooKeeper zk, EmbeddedKafkaCluster kafka) => (ZooKeeper, Kafka) = (zk, kafka);
+
+        public EmbeddedZooKeeper ZooKeeper { get; }
+        public EmbeddedKafkaCluster Kafka { get; }
+        public string Topic { get; } = GroupEnvironment.Unique("revoke");
+        public string Group { get; } = GroupEnvironment.Unique("g");
+        public DeliveryLog Log { get; } = new();
+        public InProcessMember First { get; private set; } = null!;
+
+        public GroupedConsumerOptions Options() => GroupEnvironment.MemberOptions(Kafka.BootstrapServers, Group, [ZooKeeper.ConnectString], TimeSpan.FromSeconds(4));
+
+        public static async Task<Setting> StartAsync()
+        {
+            var zk = await EmbeddedZooKeeper.StartAsync();
+            EmbeddedKafkaCluster? kafka = null;
+            Setting? setting = null;
+            try
             {
-                if (Interlocked.Exchange(ref hook, 1) != 0) return;
-                await joined!.WaitAsync(TimeSpan.FromSeconds(30));
-                using (var cts = TestTimeouts.After(30)) await second.WindDownAsync(cts.Token);
-                throw new OperationCanceledException("a timeout inside the commit (test)");
-            };
-            using (var cts = TestTimeouts.After(30)) await (joined = second.ConnectAsync(cts.Token));
-            Assert.True(await GroupScaleTests.WaitAsync(() => Volatile.Read(ref hook) == 1, TimeSpan.FromSeconds(30)), "the first member never started to hand partitions over");
-
-            await GroupEnvironment.ProduceAsync(kafka.BootstrapServers, topic, Partitions, 100, 100);
-            Assert.True(await GroupScaleTests.WaitAsync(() => log.Distinct().Count >= 200, TimeSpan.FromSeconds(30)),
-                $"consumed {log.Distinct().Count} of 200; first holds [{string.Join(",", first.Allocation)}]; partitions with records missing: [{string.Join(",", Enumerable.Range(0, Partitions).Where(p => Enumerable.Range(0, 50).Any(o => !log.Distinct().Contains((p, o)))))}]");
-            Assert.Equal(Partitions, first.Allocation.Count);
-            Assert.Null(first.Failure);
+                kafka = await EmbeddedKafkaCluster.StartAsync(new EmbeddedKafkaOptions { Brokers = 1 });
+                setting = new Setting(zk, kafka);
+                kafka.CreateTopic(setting.Topic, Partitions);
+                await GroupEnvironment.ProduceAsync(kafka.BootstrapServers, setting.Topic, Partitions, 0, 100);
+                setting.First = await InProcessMember.StartAsync(setting.Options() with { Autocommit = false }, setting.Log, setting.Topic);
+                Assert.True(await GroupScaleTests.WaitAsync(() => setting.Log.Distinct().Count >= 100, TimeSpan.FromSeconds(30)), $"consumed {setting.Log.Distinct().Count} of 100");
+                return setting;
+            }
+            catch
+            {
+                if (setting is not null) await setting.DisposeAsync();
+                else
+                {
+                    if (kafka is not null) await kafka.DisposeAsync();
+                    await zk.DisposeAsync();
+                }
+                throw;
+            }
         }
-        finally
+
+        public async ValueTask DisposeAsync()
         {
-            await first.DisposeAsync();
+            if (First is not null) await First.DisposeAsync();
+            await Kafka.DisposeAsync();
+            await ZooKeeper.DisposeAsync();
         }
     }
 }
