@@ -217,34 +217,49 @@ internal sealed partial class GroupMembership
         var name = tp.ToString();
         var waiting = false;
         var backoff = TimeSpan.FromMilliseconds(100);
-        while (!cancellationToken.IsCancellationRequested)
+        // True while the last create may have reached the server unseen (its answer was lost with the connection).
+        var unsure = false;
+        try
         {
-            try
+            while (!cancellationToken.IsCancellationRequested)
             {
-                // Not cancellable on purpose: a create that reached the server must be seen, or the node would be orphaned.
-                if (await _store.TryClaimAsync(name, _member, CancellationToken.None).ConfigureAwait(false))
+                try
                 {
-                    _signals.Writer.TryWrite(new Signal(SignalKind.Claimed, tp, default, id));
+                    // Not cancellable on purpose: a create that reached the server must be seen, or the node would be orphaned.
+                    unsure = true;
+                    if (await _store.TryClaimAsync(name, _member, CancellationToken.None).ConfigureAwait(false))
+                    {
+                        unsure = false;
+                        _signals.Writer.TryWrite(new Signal(SignalKind.Claimed, tp, default, id));
+                        return;
+                    }
+                    unsure = false;
+                    if (!waiting)
+                    {
+                        GroupLog.WaitingForClaim(_log, _member, name);
+                        waiting = true;
+                    }
+                    await _store.WaitForReleaseAsync(name, _claimPoll, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
                     return;
                 }
-                if (!waiting)
+                catch (Exception e)
                 {
-                    GroupLog.WaitingForClaim(_log, _member, name);
-                    waiting = true;
+                    GroupLog.ClaimFailed(_log, e, _member, name);
+                    try { await Task.Delay(backoff, _time, cancellationToken).ConfigureAwait(false); }
+                    catch (OperationCanceledException) { return; }
+                    backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
                 }
-                await _store.WaitForReleaseAsync(name, _claimPoll, cancellationToken).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                GroupLog.ClaimFailed(_log, e, _member, name);
-                try { await Task.Delay(backoff, _time, cancellationToken).ConfigureAwait(false); }
-                catch (OperationCanceledException) { return; }
-                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
-            }
+        }
+        finally
+        {
+            // Given up (the partition went elsewhere) after a create whose answer was lost: the node may be ours, held by
+            // this live session where nobody reads the partition and its next owner waits for it for good. The loop
+            // treats it as a claim that is no longer wanted, and releases the node if it is ours.
+            if (unsure) _signals.Writer.TryWrite(new Signal(SignalKind.Claimed, tp, default, id));
         }
     }
 

@@ -86,6 +86,10 @@ internal sealed class InMemoryGroupServer
         NotifyAll();
     }
 
+    /// <summary>While set to a member's name, that member's claims reach the server (the claim node is written for
+    /// its session) and their answers are lost with the connection.</summary>
+    public volatile string? LoseClaimAnswersOf;
+
     internal bool TryClaim(string partition, string member, long session)
     {
         lock (_gate)
@@ -186,7 +190,13 @@ internal sealed class InMemoryGroupStore(InMemoryGroupServer server, long sessio
     public Task<IReadOnlyList<string>> GetPartitionsAsync(CancellationToken cancellationToken) { Check(); return Task.FromResult(server.GetPartitions()); }
     public Task AddPartitionsAsync(IReadOnlyCollection<string> partitions, CancellationToken cancellationToken) { Check(); server.AddPartitions(partitions); return Task.CompletedTask; }
     public Task RemovePartitionsAsync(IReadOnlyCollection<string> partitions, CancellationToken cancellationToken) { Check(); server.RemovePartitions(partitions); return Task.CompletedTask; }
-    public Task<bool> TryClaimAsync(string partition, string member, CancellationToken cancellationToken) { Check(); return Task.FromResult(server.TryClaim(partition, member, Session)); }
+    public Task<bool> TryClaimAsync(string partition, string member, CancellationToken cancellationToken)
+    {
+        Check();
+        var claimed = server.TryClaim(partition, member, Session);
+        if (server.LoseClaimAnswersOf == member) throw new Kiel.ZooKeeper.ConnectionLossException("/owners/" + partition, "The connection was lost while the claim was in flight; it may or may not have been applied.", null);
+        return Task.FromResult(claimed);
+    }
 
     public async Task WaitForReleaseAsync(string partition, TimeSpan poll, CancellationToken cancellationToken)
     {
