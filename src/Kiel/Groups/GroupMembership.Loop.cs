@@ -274,20 +274,25 @@ internal sealed partial class GroupMembership
                 if (current != id) continue;
                 CancelClaims([tp]);
                 if (!_expired && _desired.Contains(tp) && !_owned.Contains(tp)) take.Add(tp);
-                else if (!_owned.Contains(tp)) await _store.ReleaseAsync(tp.ToString(), cancellationToken).ConfigureAwait(false);
+                else if (!_owned.Contains(tp)) _unreleased.Add(tp);
             }
             else if (!_owned.Contains(tp) && !_desired.Contains(tp))
             {
-                await _store.ReleaseAsync(tp.ToString(), cancellationToken).ConfigureAwait(false);
+                _unreleased.Add(tp);
             }
         }
-        if (take.Count == 0) return;
-        take.Sort();
-        GroupLog.Claimed(_log, _member, Describe(take));
-        await _owner.AssignAsync(take, cancellationToken).ConfigureAwait(false);
-        _owned.UnionWith(take);
-        Publish();
-        await RaiseAsync([], take, cancellationToken).ConfigureAwait(false);
+        if (take.Count > 0)
+        {
+            take.Sort();
+            GroupLog.Claimed(_log, _member, Describe(take));
+            await _owner.AssignAsync(take, cancellationToken).ConfigureAwait(false);
+            _owned.UnionWith(take);
+            Publish();
+            await RaiseAsync([], take, cancellationToken).ConfigureAwait(false);
+        }
+        // Claims not wanted any more go through the list a failed round's retry releases too: a release that meets a
+        // connection loss is made by the next round, not forgotten with the node left held.
+        if (_unreleased.Count > 0) await ReleaseGivenUpAsync(_desired, cancellationToken).ConfigureAwait(false);
     }
 
     // The allocator's order of this member's partitions (kiel's allocation listed them as dealt), by rank.
