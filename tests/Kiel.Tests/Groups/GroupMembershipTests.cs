@@ -120,15 +120,15 @@ public class GroupMembershipTests
         // b's claims reach the server but their answers are lost: its session holds the claim nodes, unknown to b.
         server.LoseClaimAnswersOf = "b";
         var b = await StartAsync(server, readers, "b");
-        Assert.True(await WaitAsync(() => server.Owners.Count(kv => kv.Value == "b") == 6), "b's claims never reached the server");
+        await Eventually.Until(() => server.Owners.Count(kv => kv.Value == "b") == 6, "b's six claims to reach the server", TimeSpan.FromSeconds(10));
         // c joins: of b's t:1, t:3, t:5, t:7, t:9 and t:11 (the naive allocator deals the partitions in text order), t:3
         // and t:9 are c's now and t:7 and t:11 a's, so b gives up claiming them. Once its claims of t:2 and t:8, which it
         // wants now, have reached the server too, b hears its answers again.
         // And b's first release after that meets a connection loss: the next round must make it.
         b.Store.ReleaseConnectionLosses = 1;
         var c = await StartAsync(server, readers, "c");
-        Assert.True(await WaitAsync(() => server.Owners.TryGetValue("t:2", out var o2) && o2 == "b" && server.Owners.TryGetValue("t:8", out var o8) && o8 == "b"),
-            "b never claimed t:2 and t:8 after c joined");
+        await Eventually.Until(() => server.Owners.TryGetValue("t:2", out var o2) && o2 == "b" && server.Owners.TryGetValue("t:8", out var o8) && o8 == "b",
+            "b to claim t:2 and t:8 after c joined", TimeSpan.FromSeconds(10));
         server.LoseClaimAnswersOf = null;
         // The nodes of t:3, t:7, t:9 and t:11 that b's session holds must be released, or a and c wait for them for good.
         await ConvergeAsync([a, b, c]);
@@ -136,17 +136,6 @@ public class GroupMembershipTests
         Assert.Empty(readers.Violations);
         foreach (var m in new[] { a, b, c }) { await m.Membership.LeaveAsync(true, default); await m.Membership.DisposeAsync(); await m.Store.DisposeAsync(); }
         Assert.Empty(server.Owners);
-    }
-
-    private static async Task<bool> WaitAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) return false;
-            await Task.Delay(10);
-        }
-        return true;
     }
 
     [Fact]
