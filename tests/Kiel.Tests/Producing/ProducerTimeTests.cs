@@ -64,14 +64,7 @@ public sealed class ProducerTimeTests
 
             // Settled: the passes that handled the answer are over once the count stops moving.
             var engine = producer.Engine;
-            var passes = engine.SenderPasses;
-            for (var quiet = 0; quiet < 5;)
-            {
-                await Task.Delay(20);
-                var now = engine.SenderPasses;
-                quiet = now == passes ? quiet + 1 : 0;
-                passes = now;
-            }
+            var passes = await SettledAsync(engine);
 
             // An hour of fake time in 100 ms steps: the old 100 ms scan would have made 36,000 passes.
             for (var i = 0; i < 36_000; i++)
@@ -91,6 +84,66 @@ public sealed class ProducerTimeTests
             }
             Assert.True((await second.WaitAsync(Eventually.Deadline)).IsDelivered);
             Assert.Equal(["a", "b"], fake.Log("t", 0).Select(r => System.Text.Encoding.UTF8.GetString(r.Value!)));
+        }
+        finally
+        {
+            await FakeClockDisposal.DisposeDrivenAsync(producer, time);
+        }
+    }
+
+    /// <summary>Waits (bounded) until the sender's pass count has not moved for 100 ms, and returns it.</summary>
+    private static async Task<long> SettledAsync(Kiel.Producing.Internal.ProducerEngine engine)
+    {
+        var passes = engine.SenderPasses;
+        for (int quiet = 0, i = 0; quiet < 5; i++)
+        {
+            Assert.True(i < 250, "the sender did not settle within 5 s");
+            await Task.Delay(20);
+            var now = engine.SenderPasses;
+            quiet = now == passes ? quiet + 1 : 0;
+            passes = now;
+        }
+        return passes;
+    }
+
+    [Fact]
+    public async Task A_linger_ends_to_the_tick_after_its_batch_opened_not_on_a_whole_millisecond()
+    {
+        var time = new FakeTimeProvider();
+        var fake = new FakeTransport();
+        fake.Topics["t"] = [1, 1];
+        var producer = FakeTransport.Producer(fake, FakeTransport.Options() with
+        {
+            TimeProvider = time, Linger = TimeSpan.FromMilliseconds(5), CloseTimeout = TimeSpan.Zero,
+        });
+        try
+        {
+            var warm = producer.ProduceAsync("t", null, "warm-up", partition: 0).AsTask();
+            await producer.FlushAsync().WaitAsync(Eventually.Deadline);
+            Assert.True((await warm).IsDelivered);
+            var engine = producer.Engine;
+            await SettledAsync(engine);
+            // Start on a whole millisecond of the fake clock.
+            var perMs = time.TimestampFrequency / 1000;
+            if (time.GetTimestamp() % perMs is var past and > 0) time.Advance(TimeSpan.FromTicks((perMs - past) * TimeSpan.TicksPerSecond / time.TimestampFrequency));
+
+            // Partition 1's batch opens at 0 ms, partition 0's at 0.9 ms: their lingers end at 5 and 5.9 ms.
+            var first = producer.ProduceAsync("t", null, "one", partition: 1).AsTask();
+            await SettledAsync(engine);
+            time.Advance(TimeSpan.FromMicroseconds(900));
+            var second = producer.ProduceAsync("t", null, "two", partition: 0).AsTask();
+            await SettledAsync(engine);
+
+            // At 5 ms only the first is sent; a linger counted from the whole millisecond its batch opened in (0 ms)
+            // would send the second with it, 0.9 ms early.
+            time.Advance(TimeSpan.FromMicroseconds(4100));
+            Assert.True((await first.WaitAsync(Eventually.Deadline)).IsDelivered);
+            await Eventually.Holds(() => !second.IsCompleted, "the second batch waits for the end of its own linger", TimeSpan.FromMilliseconds(300));
+            Assert.Equal(2, fake.Calls.Count);
+
+            time.Advance(TimeSpan.FromMicroseconds(900));
+            Assert.True((await second.WaitAsync(Eventually.Deadline)).IsDelivered);
+            Assert.Equal(3, fake.Calls.Count);
         }
         finally
         {

@@ -41,4 +41,30 @@ public class SignalTests
         Assert.True(waited.Elapsed >= TimeSpan.FromMilliseconds(150), $"the wait returned after {waited.Elapsed} without a set");
         Assert.True(waited.Elapsed < TimeSpan.FromSeconds(30), "the cancelled wait did not end");
     }
+
+    [Fact]
+    public void On_Linux_with_the_system_clock_a_timed_wait_is_precise_and_never_ends_early()
+    {
+        using var signal = new Signal();
+        Assert.Equal(OperatingSystem.IsLinux(), signal.IsPrecise);
+        // A linger's end is never brought forward: 2.5 ms (not a whole millisecond) is waited in full, each time.
+        var ticks = System.Diagnostics.Stopwatch.Frequency * 25 / 10_000;
+        for (var i = 0; i < 20; i++)
+        {
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            signal.WaitTicks(ticks, CancellationToken.None);
+            var waited = System.Diagnostics.Stopwatch.GetTimestamp() - started;
+            Assert.True(waited >= ticks, $"a wait of 2.5 ms ended after {waited * 1000.0 / System.Diagnostics.Stopwatch.Frequency} ms");
+        }
+    }
+
+    [Fact]
+    public async Task A_set_from_another_thread_wakes_a_wait_without_a_time_limit()
+    {
+        using var signal = new Signal();
+        var waiting = Task.Factory.StartNew(() => signal.WaitTicks(Signal.NoLimit, CancellationToken.None), TaskCreationOptions.LongRunning);
+        await Eventually.Holds(() => !waiting.IsCompleted, "the wait blocks until set", TimeSpan.FromMilliseconds(100));
+        signal.Set();
+        await waiting.WaitAsync(Eventually.Deadline);
+    }
 }

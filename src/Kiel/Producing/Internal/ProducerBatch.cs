@@ -22,6 +22,8 @@ internal sealed class ProducerBatch : IDisposable
     public RecordArena Arena { get; }
     public int Count { get; private set; }
     public long CreatedMs { get; private set; }
+    /// <summary>When the batch was opened, as a timestamp of the producer's clock: its linger ends that long after it, to the tick.</summary>
+    public long CreatedTimestamp { get; set; }
     /// <summary>Bytes reserved from the producer's buffer memory for this batch.</summary>
     public long ReservedBytes { get; set; }
     public int Attempts { get; set; }

@@ -112,14 +112,17 @@ internal sealed partial class ProducerEngine
         // partition's batches reach the broker in sequence order.
         var ready = new Dictionary<int, BrokerPass>();
         var failed = new List<(ProducerBatch Batch, ProduceException Error)>();
-        var lingerMs = (long)_options.Linger.TotalMilliseconds;
+        var lingerTicks = (long)(_options.Linger.TotalSeconds * _time.TimestampFrequency);
         var deliveryMs = (long)_options.DeliveryTimeout.TotalMilliseconds;
         while (true)
         {
             Volatile.Write(ref _senderPasses, _senderPasses + 1);
             while (_outcomes.TryDequeue(out var outcome)) HandleOutcome(outcome, failed);
             RunLoopActions();
-            var now = NowMs;
+            var nowTs = _time.GetTimestamp();
+            var now = nowTs / _ticksPerMs;
+            // The end of the earliest linger, to the tick (a timestamp; long.MaxValue: none).
+            var lingerWake = long.MaxValue;
             // No deadline yet: an idle producer sleeps until it is woken (a record, a flush, an answer, a lookup done).
             var nextWake = long.MaxValue;
             // A transactional producer's identity comes from InitTransactionsAsync and its aborts, not from this loop.
@@ -156,19 +159,19 @@ internal sealed partial class ProducerEngine
                         var failQueued = _txn?.FailQueuedReason;
                         if (p.Open is { } open)
                         {
-                            var due = open.CreatedMs + lingerMs;
+                            var due = open.CreatedTimestamp + lingerTicks;
                             if (flushing || failAll || failQueued is not null || refused is not null || now - open.CreatedMs >= deliveryMs)
                                 SealLocked(p, layout.PartitionCount);
                             // Lingered: sealed when the partition can send it now. While the partition cannot (batches
                             // queued, or as many in flight as it may have), the open one keeps filling (up to BatchSize)
                             // and goes when the partition can, as one batch rather than a queue of small ones (an answer
                             // wakes this loop).
-                            else if (now >= due)
+                            else if (nowTs >= due)
                             {
                                 if (p.Ready.Count == 0 && MayAddInFlight(p, perPartition, retry: false)) SealLocked(p, layout.PartitionCount);
                                 else waitsForAnswers = true;
                             }
-                            else nextWake = Math.Min(nextWake, due);
+                            else lingerWake = Math.Min(lingerWake, due);
                         }
                         for (var j = 0; j < p.Ready.Count;)
                         {
@@ -276,7 +279,7 @@ internal sealed partial class ProducerEngine
             // this loop, or is seen here.
             Interlocked.Exchange(ref _waitsForAnswers, waitsForAnswers ? 1 : 0);
             if (waitsForAnswers && !_outcomes.IsEmpty) continue;
-            SleepUntil(nextWake);
+            SleepUntil(nextWake, lingerWake);
         }
     }
 
@@ -307,17 +310,15 @@ internal sealed partial class ProducerEngine
         p.InFlight.Count == 0 ||
         (!retry && p.InFlight.Count < perPartition && p.InFlight[0].StampedAs == _identity);
 
-    /// <summary>Blocks until <paramref name="nextWakeMs"/> (<see cref="long.MaxValue"/>: none) or a wake.</summary>
-    private void SleepUntil(long nextWakeMs)
+    /// <summary>
+    /// Blocks until <paramref name="nextWakeMs"/> (in milliseconds of the clock), <paramref name="lingerWake"/> (a
+    /// timestamp of the clock: a linger's end, kept to the tick) or a wake; <see cref="long.MaxValue"/> for none.
+    /// </summary>
+    private void SleepUntil(long nextWakeMs, long lingerWake)
     {
-        if (nextWakeMs == long.MaxValue)
-        {
-            _wake.Wait(Timeout.Infinite, _stop.Token);
-            return;
-        }
-        // Round a sub-millisecond remainder up to 1 ms: waiting 0 would spin until the deadline.
-        var waitMs = nextWakeMs - NowMs;
-        _wake.Wait(waitMs <= 0 ? 0 : (int)Math.Min(int.MaxValue, Math.Max(1, waitMs)), _stop.Token);
+        var until = nextWakeMs == long.MaxValue ? long.MaxValue : nextWakeMs * _ticksPerMs;
+        until = Math.Min(until, lingerWake);
+        _wake.WaitTicks(until == long.MaxValue ? Signal.NoLimit : until - _time.GetTimestamp(), _stop.Token);
     }
 
     private DeliveryTimeoutException Expired(ProducerBatch b)

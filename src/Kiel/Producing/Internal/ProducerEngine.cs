@@ -189,8 +189,10 @@ internal sealed partial class ProducerEngine : IAsyncDisposable
                 // Sized like the partition's last batch (the arena doubles when it needs more), not at a fixed 16 KiB: with
                 // thousands of partitions a batch often holds a record or two, and 16 KiB each was most of the memory.
                 // An array the pool holds, big enough for this record, is taken before a new one of the last batch's size.
-                batch = state.Open = RentBatch(state, Math.Min(_options.BatchSize, Math.Max(size, state.LastBatchBytes)), NowMs,
+                var opened = _time.GetTimestamp();
+                batch = state.Open = RentBatch(state, Math.Min(_options.BatchSize, Math.Max(size, state.LastBatchBytes)), opened / _ticksPerMs,
                     size + BatchEncoder.V2HeaderSize);
+                batch.CreatedTimestamp = opened;
                 wake = true;
             }
             BatchEncoder.AppendRecord(batch.Arena, batch.Count, timestamp, key, keyIsNull, value, valueIsNull, headers);
@@ -310,5 +312,6 @@ internal sealed partial class ProducerEngine : IAsyncDisposable
         try { await _sender.ConfigureAwait(false); } catch (OperationCanceledException) { }
         await _transport.DisposeAsync().ConfigureAwait(false);
         _stop.Dispose();
+        _wake.Dispose();
     }
 }
