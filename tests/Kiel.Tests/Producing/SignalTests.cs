@@ -67,4 +67,19 @@ public class SignalTests
         signal.Set();
         await waiting.WaitAsync(Eventually.Deadline);
     }
+
+    [Fact]
+    public async Task The_waiting_thread_gets_a_timer_slack_of_a_microsecond_on_Linux()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var signal = new Signal();
+        var slack = await Task.Factory.StartNew(() =>
+        {
+            signal.PrepareWaiter();
+            // /proc/thread-self links to <pid>/task/<tid>; a thread's own timerslack_ns is read at /proc/<tid>.
+            var tid = Path.GetFileName(new DirectoryInfo("/proc/thread-self").LinkTarget!);
+            return File.ReadAllText($"/proc/{tid}/timerslack_ns").Trim();
+        }, TaskCreationOptions.LongRunning).WaitAsync(Eventually.Deadline);
+        Assert.Equal(Signal.WaiterTimerSlackNanoseconds.ToString(System.Globalization.CultureInfo.InvariantCulture), slack);
+    }
 }

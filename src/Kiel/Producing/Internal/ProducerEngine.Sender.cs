@@ -107,6 +107,7 @@ internal sealed partial class ProducerEngine
     /// <summary>The sender, on a thread of its own (see <see cref="Signal"/> for why it blocks rather than awaits).</summary>
     private void SendLoop()
     {
+        _wake.PrepareWaiter();
         // The requests each broker gets on this pass. A partition's first batch goes into the first, its second (when
         // it may have more than one in flight) into the second, and so on: they are started in that order, so a
         // partition's batches reach the broker in sequence order.
