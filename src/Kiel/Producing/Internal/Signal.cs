@@ -204,7 +204,8 @@ internal sealed partial class Signal : IDisposable
                         read(fd, &count, sizeof(ulong));
                         return;
                     }
-                    if (result == 0) return;
+                    // Timed out: returns once the deadline has passed by the clock the caller measures with.
+                    if (result == 0) continue;
                     // Interrupted by a signal: wait on for the rest. Any other failure (none is expected of a valid
                     // eventfd) returns after a short sleep, a wake the sender's loop treats like any other.
                     if (Marshal.GetLastPInvokeError() != EINTR)
