@@ -4,6 +4,9 @@ namespace Kiel.Tests.Producing;
 
 public class SignalTests
 {
+    /// <summary>Milliseconds as ticks of the system clock, which <see cref="Signal.WaitTicks"/> takes.</summary>
+    private static long Ms(int milliseconds) => System.Diagnostics.Stopwatch.Frequency * milliseconds / 1000;
+
     [Fact]
     public async Task Concurrent_sets_never_throw_and_never_lose_a_wake()
     {
@@ -13,15 +16,15 @@ public class SignalTests
         {
             for (var i = 0; i < 200_000 && !Volatile.Read(ref stop); i++) signal.Set();
         })).ToArray();
-        for (var i = 0; i < 2000; i++) signal.Wait(1, CancellationToken.None);
+        for (var i = 0; i < 2000; i++) signal.WaitTicks(Ms(1), CancellationToken.None);
         Volatile.Write(ref stop, true);
         await Task.WhenAll(setters).WaitAsync(TimeSpan.FromSeconds(10));
 
         // After the storm, one set wakes the next wait promptly (well before its 10 s timeout).
-        signal.Wait(0, CancellationToken.None);
+        signal.WaitTicks(0, CancellationToken.None);
         signal.Set();
         var waited = System.Diagnostics.Stopwatch.StartNew();
-        signal.Wait(10_000, CancellationToken.None);
+        signal.WaitTicks(Ms(10_000), CancellationToken.None);
         Assert.True(waited.Elapsed < TimeSpan.FromSeconds(5));
     }
 
@@ -31,13 +34,13 @@ public class SignalTests
         var signal = new Signal();
         signal.Set();
         var waited = System.Diagnostics.Stopwatch.StartNew();
-        signal.Wait(10_000, CancellationToken.None);
+        signal.WaitTicks(Ms(10_000), CancellationToken.None);
         Assert.True(waited.Elapsed < TimeSpan.FromSeconds(5), "a set made before the wait was lost");
 
         // Reset by that wait: the next one blocks until its token is cancelled.
         using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
         waited.Restart();
-        signal.Wait(60_000, cancel.Token);
+        signal.WaitTicks(Ms(60_000), cancel.Token);
         Assert.True(waited.Elapsed >= TimeSpan.FromMilliseconds(150), $"the wait returned after {waited.Elapsed} without a set");
         Assert.True(waited.Elapsed < TimeSpan.FromSeconds(30), "the cancelled wait did not end");
     }

@@ -49,10 +49,6 @@ internal sealed partial class Signal : IDisposable
         if (Volatile.Read(ref _sleeping) != 0) _fd.Write();
     }
 
-    /// <summary>Blocks until set, <paramref name="milliseconds"/> pass (0: do not block, <see cref="Timeout.Infinite"/>: no time limit) or the token is cancelled; then resets.</summary>
-    public void Wait(int milliseconds, CancellationToken cancellationToken) =>
-        WaitTicks(milliseconds == Timeout.Infinite ? NoLimit : milliseconds * Frequency / 1000, cancellationToken);
-
     /// <summary>A wait of <see cref="WaitTicks"/> with no time limit.</summary>
     public const long NoLimit = long.MaxValue;
 
@@ -108,8 +104,6 @@ internal sealed partial class Signal : IDisposable
         // As above: reset before the caller looks at its state.
         Interlocked.Exchange(ref _set, 0);
     }
-
-    private long Frequency => _time?.TimestampFrequency ?? Stopwatch.Frequency;
 
     private static int CeilingMilliseconds(long ticks) =>
         (int)Math.Min(int.MaxValue, (ticks * 1000 + Stopwatch.Frequency - 1) / Stopwatch.Frequency);
