@@ -6,10 +6,11 @@ namespace Kiel.Tests.Producing;
 /// <summary>The producer's timers run on the options' <see cref="TimeProvider"/>: linger, delivery and close timeouts.</summary>
 public sealed class ProducerTimeTests
 {
-    private static FakeTransport Cluster()
+    /// <summary>A cluster of one broker (1) leading every partition of topic "t".</summary>
+    private static FakeTransport Cluster(int partitions = 1)
     {
         var t = new FakeTransport();
-        t.Topics["t"] = [1];
+        t.Topics["t"] = [.. Enumerable.Repeat(1, partitions)];
         return t;
     }
 
@@ -110,8 +111,7 @@ public sealed class ProducerTimeTests
     public async Task A_linger_ends_to_the_tick_after_its_batch_opened_not_on_a_whole_millisecond()
     {
         var time = new FakeTimeProvider();
-        var fake = new FakeTransport();
-        fake.Topics["t"] = [1, 1];
+        var fake = Cluster(partitions: 2);
         var producer = FakeTransport.Producer(fake, FakeTransport.Options() with
         {
             TimeProvider = time, Linger = TimeSpan.FromMilliseconds(5), CloseTimeout = TimeSpan.Zero,
