@@ -115,10 +115,12 @@ internal static class CompareRunner
         }
         var load1 = LoadAverage();
         foreach (var f in failures) Console.WriteLine("# FAILED " + f);
+        var systemCalls = SystemCallLine(syscalls);
+        var machine = MachineLine(gen0Bytes);
         if (!args.Contains("--no-write") && only is null && brokers == "both")
-            WriteDocs(command, quick, reps, window, cold, settings, rows, failures, load0, load1, SystemCallLine(syscalls) + " " + MachineLine(gen0Bytes));
-        Console.WriteLine("# " + SystemCallLine(syscalls));
-        Console.WriteLine("# " + MachineLine(gen0Bytes));
+            WriteDocs(command, quick, reps, window, cold, settings, rows, failures, load0, load1, systemCalls + " " + machine);
+        Console.WriteLine("# " + systemCalls);
+        Console.WriteLine("# " + machine);
         return failures.Count == 0 ? 0 : 1;
     }
 
