@@ -15,4 +15,7 @@ internal enum ConnectionPurpose
     Fetch = 2,
     /// <summary>Metadata refreshes and coordinator lookups, which the cluster itself sends.</summary>
     Metadata = 3,
+    /// <summary>The Fetch requests of a consumer's second fetch lane to the broker (see <see cref="Kiel.Consuming.BrokerFetchSource"/>):
+    /// on a connection of its own, so that neither lane's long poll holds the other's answer back.</summary>
+    SecondFetch = 4,
 }

@@ -23,6 +23,7 @@ internal partial class KafkaCluster
     {
         ConnectionPurpose.Produce => "produce",
         ConnectionPurpose.Fetch => "fetch",
+        ConnectionPurpose.SecondFetch => "fetch-2",
         ConnectionPurpose.Metadata => "metadata",
         _ => "group",
     };

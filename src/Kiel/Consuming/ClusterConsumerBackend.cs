@@ -88,10 +88,11 @@ internal sealed class ClusterConsumerBackend : IConsumerBackend
     }
 
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<FetchResponseView> FetchAsync(int brokerId, FetchRequestView view, CancellationToken cancellationToken)
+    public async ValueTask<FetchResponseView> FetchAsync(int brokerId, int lane, FetchRequestView view, CancellationToken cancellationToken)
     {
         await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
-        var connection = await _cluster.GetConnectionAsync(brokerId, ConnectionPurpose.Fetch, cancellationToken).ConfigureAwait(false);
+        var purpose = lane == 0 ? ConnectionPurpose.Fetch : ConnectionPurpose.SecondFetch;
+        var connection = await _cluster.GetConnectionAsync(brokerId, purpose, cancellationToken).ConfigureAwait(false);
         var version = connection.Versions.Choose(ApiKey.Fetch, 0, FetchAnswer.MaxVersion);
         var wire = view.Wire ??= new FetchRequestWire();
         var request = wire.Fill(view, version);

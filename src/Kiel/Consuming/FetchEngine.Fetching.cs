@@ -7,12 +7,12 @@ namespace Kiel.Consuming;
 
 internal sealed partial class FetchEngine
 {
-    private BrokerFetchSource SourceLocked(int brokerId)
+    private BrokerFetchSource SourceLocked(int brokerId, int lane)
     {
-        if (!_sources.TryGetValue(brokerId, out var source))
+        if (!_sources.TryGetValue((brokerId, lane), out var source))
         {
-            source = new BrokerFetchSource(this, brokerId, _stop.Token);
-            _sources[brokerId] = source;
+            source = new BrokerFetchSource(this, brokerId, lane, _stop.Token);
+            _sources[(brokerId, lane)] = source;
         }
         return source;
     }
@@ -25,16 +25,20 @@ internal sealed partial class FetchEngine
             ObjectDisposedException.ThrowIf(_disposed, this);
             sent.Clear();
             if (BufferFull) return false;
+            // Kiel's split shares a leader's bytes among all its fetchable partitions, whichever lane fetches them.
+            var leaderPartitions = 0;
             foreach (var state in _partitions.Values)
             {
-                if (state.LeaderId != source.BrokerId || state.Paused || state.Resetting || state.InFlight) continue;
+                if (state.LeaderId != source.BrokerId || state.Paused || state.Resetting) continue;
+                leaderPartitions++;
+                if (state.Lane != source.Lane || state.InFlight) continue;
                 if (state.DeferredBy is { } owner && owner != source) continue;
                 state.InFlight = true;
                 sent[state.TopicPartition] = new(state, state.Version, state.FetchPosition);
                 FaultForTests?.Invoke(FaultPoint.Build);
             }
             if (sent.Count == 0) return false;
-            source.FillRequest(request, sent);
+            source.FillRequest(request, sent, leaderPartitions);
             return true;
         }
     }

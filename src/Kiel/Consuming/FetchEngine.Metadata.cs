@@ -89,7 +89,7 @@ internal sealed partial class FetchEngine
                 state.LeaderId = l.LeaderId;
                 state.LeaderEpoch = l.LeaderEpoch;
                 ConsumerLog.LeaderChanged(_logger, state.TopicPartition, l.LeaderId, l.LeaderEpoch);
-                SourceLocked(l.LeaderId).Wake();
+                SourceLocked(l.LeaderId, state.Lane).Wake();
             }
         }
         return complete;

@@ -4,8 +4,9 @@
 //   position (next offset handed out), the leader, pause/reset flags and a Version that changes on every seek,
 //   reset and unassign. Anything fetched for an older Version is dropped, so Unassign and Seek never leak
 //   stale records to the application.
-// * One BrokerFetchSource per leader broker keeps exactly one Fetch outstanding, covering every fetchable
-//   partition that broker leads, with an incremental fetch session (KIP-227) when the broker grants one.
+// * A leader broker's partitions are split between two lanes (PartitionState.Lane); one BrokerFetchSource per
+//   broker and lane keeps exactly one Fetch outstanding on a connection of its own, covering every fetchable
+//   partition of its lane, with an incremental fetch session (KIP-227) when the broker grants one.
 // * A response is cut into one FetchedChunk per partition; the chunks share the response's pooled receive
 //   buffer through a FetchLease and records are decoded in place only when the application reads them.
 //   The fetch position moves on as soon as the response's framing is walked, so the next Fetch is sent before
@@ -31,7 +32,7 @@ internal sealed partial class FetchEngine : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly object _gate = new();
     private readonly Dictionary<TopicPartition, PartitionState> _partitions = [];
-    private readonly Dictionary<int, BrokerFetchSource> _sources = [];
+    private readonly Dictionary<(int Broker, int Lane), BrokerFetchSource> _sources = [];
     private readonly Channel<FetchedChunk> _ready = Channel.CreateUnbounded<FetchedChunk>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = false });
     private readonly AsyncSignal _metadataSignal = new();
     private readonly CancellationTokenSource _stop = new();
@@ -266,7 +267,7 @@ internal sealed partial class FetchEngine : IAsyncDisposable
 
     private void WakeLocked(PartitionState state)
     {
-        if (state.LeaderId >= 0 && _sources.TryGetValue(state.LeaderId, out var source)) source.Wake();
+        if (state.LeaderId >= 0 && _sources.TryGetValue((state.LeaderId, state.Lane), out var source)) source.Wake();
     }
 
     /// <summary>Clears the leader of a partition so that the metadata loop looks it up again.</summary>

@@ -11,8 +11,9 @@ internal interface IConsumerBackend : IAsyncDisposable
     /// <paramref name="refresh"/> asks for fresh metadata instead of the cache.</summary>
     ValueTask<IReadOnlyList<PartitionLeader>?> GetPartitionsAsync(string topic, bool refresh, CancellationToken cancellationToken);
 
-    /// <summary>Sends one Fetch to <paramref name="brokerId"/>. The caller disposes the response, which releases its receive buffer.</summary>
-    ValueTask<FetchResponseView> FetchAsync(int brokerId, FetchRequestView request, CancellationToken cancellationToken);
+    /// <summary>Sends one Fetch to <paramref name="brokerId"/> on the connection of fetch lane <paramref name="lane"/> (0 or 1,
+    /// see <see cref="BrokerFetchSource"/>). The caller disposes the response, which releases its receive buffer.</summary>
+    ValueTask<FetchResponseView> FetchAsync(int brokerId, int lane, FetchRequestView request, CancellationToken cancellationToken);
 
     /// <summary>Sends one ListOffsets to <paramref name="brokerId"/> (timestamps in milliseconds; -2 earliest, -1 latest).</summary>
     ValueTask<IReadOnlyList<ListOffsetsAnswer>> ListOffsetsAsync(int brokerId, IReadOnlyList<ListOffsetsQuery> queries, IsolationLevel isolationLevel, CancellationToken cancellationToken);

@@ -21,6 +21,18 @@ internal sealed class PartitionState(TopicPartition topicPartition, long positio
 
     public int Version { get; set; }
 
+    /// <summary>Which of its leader's fetch lanes fetches this partition (see <see cref="BrokerFetchSource"/>): the
+    /// partitions of a topic alternate between them, from a lane that depends on the topic's name.</summary>
+    public int Lane { get; } = LaneOf(topicPartition);
+
+    internal static int LaneOf(TopicPartition topicPartition)
+    {
+        // FNV-1a of the name: the same lanes in every process (string.GetHashCode differs from run to run).
+        var hash = 2166136261u;
+        foreach (var c in topicPartition.Topic) hash = (hash ^ c) * 16777619u;
+        return (int)((hash + (uint)topicPartition.Partition) % BrokerFetchSource.Lanes);
+    }
+
     public bool Assigned { get; set; } = true;
 
     public bool Paused { get; set; }

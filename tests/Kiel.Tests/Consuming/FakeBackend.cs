@@ -115,12 +115,22 @@ internal sealed class FakeBackend : IConsumerBackend
         }
     }
 
-    public async ValueTask<FetchResponseView> FetchAsync(int brokerId, FetchRequestView request, CancellationToken cancellationToken)
+    /// <summary>Every Fetch's broker, fetch lane and partitions, in the order they were sent.</summary>
+    public ConcurrentQueue<(int Broker, int Lane, TopicPartition[] Partitions)> LaneFetches { get; } = new();
+
+    /// <summary>When set, the fetches of this lane wait for <see cref="ReleaseHeldLane"/> before they are answered.</summary>
+    public int? HoldLane { get; set; }
+
+    public TaskCompletionSource ReleaseHeldLane { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public async ValueTask<FetchResponseView> FetchAsync(int brokerId, int lane, FetchRequestView request, CancellationToken cancellationToken)
     {
         var copy = new FetchRequestView { SessionId = request.SessionId, SessionEpoch = request.SessionEpoch, MaxWaitMs = request.MaxWaitMs };
         copy.Partitions.AddRange(request.Partitions);
         copy.Forgotten.AddRange(request.Forgotten);
         Fetches.Enqueue((brokerId, copy));
+        LaneFetches.Enqueue((brokerId, lane, [.. request.Partitions.Select(p => p.TopicPartition)]));
+        if (HoldLane == lane) await ReleaseHeldLane.Task.WaitAsync(cancellationToken);
         OnFetch?.Invoke(copy);
         if (DownBrokers.Contains(brokerId)) throw new IOException($"broker {brokerId} is down");
         var partitions = new List<FetchPartitionResponse>();

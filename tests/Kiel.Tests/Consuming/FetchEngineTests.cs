@@ -107,25 +107,67 @@ public class FetchEngineTests
     public async Task Fetch_sessions_send_only_changes_and_forget_unassigned_partitions()
     {
         var backend = new FakeBackend { SupportsSessions = true };
-        backend.CreateTopic("t", 2, brokers: 1);
+        backend.CreateTopic("t", 3, brokers: 1);
+        // P0 and P2 are in one fetch lane, so in one session.
+        Assert.Equal(PartitionState.LaneOf(P0), PartitionState.LaneOf(P2));
         for (var i = 0; i < 4; i++)
         {
             backend.Append(P0, TestBatches.V2(i * 5, 5));
-            backend.Append(P1, TestBatches.V2(i * 5, 5));
+            backend.Append(P2, TestBatches.V2(i * 5, 5));
         }
         await using var engine = new FetchEngine(backend, EngineHarness.Options());
         engine.Assign(P0, 0);
-        engine.Assign(P1, 0);
+        engine.Assign(P2, 0);
         var records = await EngineHarness.ReadAsync(engine, 40);
         Assert.Equal(40, records.Count);
         var fetches = backend.Fetches.ToArray();
         Assert.Equal(0, fetches[0].Request.SessionEpoch);
         Assert.Contains(fetches, f => f.Request.SessionId != 0 && f.Request.SessionEpoch > 0);
-        engine.Unassign(P1);
+        engine.Unassign(P2);
         backend.Append(P0, TestBatches.V2(20, 5));
         var more = await EngineHarness.ReadAsync(engine, 5);
         Assert.Equal(Enumerable.Range(20, 5).Select(i => (long)i), more.Select(r => r.Offset));
-        Assert.Contains(backend.Fetches, f => f.Request.Forgotten.Contains(P1));
+        Assert.Contains(backend.Fetches, f => f.Request.Forgotten.Contains(P2));
+    }
+
+    [Fact]
+    public async Task A_leaders_partitions_are_fetched_in_two_lanes_each_partition_always_in_its_own()
+    {
+        var backend = Backend(partitions: 4);
+        backend.CreateTopic("u", 4, brokers: 1);
+        var others = Enumerable.Range(0, 4).Select(p => new TopicPartition("u", p)).ToArray();
+        foreach (var tp in others) backend.Append(tp, TestBatches.V2(0, 10));
+        await using var engine = new FetchEngine(backend, EngineHarness.Options());
+        var all = Enumerable.Range(0, 4).Select(p => new TopicPartition("t", p)).Concat(others).ToArray();
+        foreach (var tp in all) engine.Assign(tp, 0);
+        Assert.Equal(4 * 30 + 4 * 10, (await EngineHarness.ReadAsync(engine, 160)).Count);
+
+        // A topic's partitions alternate between the lanes; every Fetch asks for partitions of its own lane only.
+        Assert.NotEqual(PartitionState.LaneOf(all[0]), PartitionState.LaneOf(all[1]));
+        Assert.NotEqual(PartitionState.LaneOf(others[0]), PartitionState.LaneOf(others[1]));
+        foreach (var (_, lane, partitions) in backend.LaneFetches)
+            Assert.All(partitions, tp => Assert.Equal(PartitionState.LaneOf(tp), lane));
+        // Broker 1 leads partitions of both lanes, and both lanes fetched from it.
+        Assert.Equal([0, 1], backend.LaneFetches.Where(f => f.Broker == 1 && f.Partitions.Length > 0).Select(f => f.Lane).Distinct().Order());
+    }
+
+    [Fact]
+    public async Task A_lane_whose_fetch_is_held_by_the_broker_does_not_hold_back_the_other_lanes_records()
+    {
+        var backend = Backend(partitions: 2, setsPerPartition: 1);
+        backend.SetLeader(P1, 1);
+        var held = PartitionState.LaneOf(P0);
+        Assert.NotEqual(held, PartitionState.LaneOf(P1));
+        backend.HoldLane = held;
+        await using var engine = new FetchEngine(backend, EngineHarness.Options());
+        engine.Assign(P0, 0);
+        engine.Assign(P1, 0);
+        // P0's lane waits on its broker (a long poll); P1, led by the same broker, is read meanwhile.
+        var first = await EngineHarness.ReadAsync(engine, 10);
+        Assert.All(first, r => Assert.Equal(P1, r.Tp));
+        backend.ReleaseHeldLane.SetResult();
+        var rest = await EngineHarness.ReadAsync(engine, 10);
+        Assert.All(rest, r => Assert.Equal(P0, r.Tp));
     }
 
     [Fact]
@@ -218,22 +260,24 @@ public class FetchEngineTests
         await using var engine = new FetchEngine(backend, EngineHarness.Options() with { MaxPartitionFetchBytes = 3000, SplitPartitionFetchBytesPerLeader = split });
         foreach (var tp in new[] { P0, P1, P2 }) engine.Assign(tp, 0);
         await EngineHarness.ReadAsync(engine, 15);
-        var first = backend.Fetches.First(f => f.Request.Partitions.Count == 3);
-        Assert.All(first.Request.Partitions, p => Assert.Equal(expected, p.MaxBytes));
+        // The share counts every partition of the leader, whichever of its fetch lanes asks for it.
+        foreach (var tp in new[] { P0, P1, P2 })
+            Assert.Equal(expected, backend.Fetches.SelectMany(f => f.Request.Partitions).First(p => p.TopicPartition == tp).MaxBytes);
     }
 
     [Fact]
     public async Task Each_partition_is_asked_for_its_share_of_the_answer_budget_and_a_withheld_batch_for_its_full_size()
     {
         var backend = new FakeBackend { WithholdOversizedBatches = true };
-        backend.CreateTopic("t", 2, brokers: 1);
-        // P0 has records for many fetches; P1 one batch larger than its share of the budget, so a broker sends it
-        // only as an answer's first records, which P0's always are.
+        backend.CreateTopic("t", 3, brokers: 1);
+        // P0 has records for many fetches; P2 (in P0's fetch lane) one batch larger than its share of the budget, so a
+        // broker sends it only as an answer's first records, which P0's always are.
+        Assert.Equal(PartitionState.LaneOf(P0), PartitionState.LaneOf(P2));
         for (var s = 0; s < 40; s++) backend.Append(P0, TestBatches.V2(s * 5, 5));
-        backend.Append(P1, TestBatches.V2(0, 1, valueSize: 900_000));
+        backend.Append(P2, TestBatches.V2(0, 1, valueSize: 900_000));
         await using var engine = new FetchEngine(backend, EngineHarness.Options());
         engine.Assign(P0, 0);
-        engine.Assign(P1, 0);
+        engine.Assign(P2, 0);
         var bigSeen = false;
         using (var bound = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
         {
@@ -242,7 +286,7 @@ public class FetchEngineTests
                 var chunk = await engine.TakeAsync(bound.Token);
                 try
                 {
-                    while (chunk.TryReadNext(out var r)) bigSeen |= r.TopicPartition == P1 && r.Value.Length == 900_000;
+                    while (chunk.TryReadNext(out var r)) bigSeen |= r.TopicPartition == P2 && r.Value.Length == 900_000;
                 }
                 finally
                 {
@@ -252,7 +296,7 @@ public class FetchEngineTests
         }
         Assert.True(bigSeen, "the batch larger than its share was never fetched");
         var share = AnswerBudget.StartBytes / 2;
-        var asked = backend.Fetches.SelectMany(f => f.Request.Partitions.Where(p => p.TopicPartition == P1)).ToList();
+        var asked = backend.Fetches.SelectMany(f => f.Request.Partitions.Where(p => p.TopicPartition == P2)).ToList();
         // Its share first; once an answer came back without its records, while the broker had them, its full size.
         Assert.Equal(share, asked[0].MaxBytes);
         Assert.Equal(1024 * 1024, asked[1].MaxBytes);
@@ -470,7 +514,7 @@ public class FetchEngineTests
         // Each partition's positions and leader, and what holds it back; each broker's loop; the prefetch bound.
         Assert.Matches(@"t:0 fetch 10 consumed 10 high 10 leader 1 epoch 0( in-flight)?; ", state.Message);
         Assert.Matches(@"t:1 fetch 10 consumed 10 high 10 leader 2 epoch 0 paused( in-flight)?; ", state.Message);
-        Assert.Matches(@"broker 1: (Idle|Fetching|Pausing) for \d+ ms; broker 2: (Idle|Fetching|Pausing) for \d+ ms; ", state.Message);
+        Assert.Matches(@"broker 1 lane \d: (Idle|Fetching|Pausing) for \d+ ms; broker 2 lane \d: (Idle|Fetching|Pausing) for \d+ ms; ", state.Message);
         Assert.EndsWith("buffered 0 of 67108864 bytes; metadata loop running", state.Message);
     }
 
