@@ -7,14 +7,15 @@ namespace Kiel.Consuming;
 /// </summary>
 public sealed partial record KielConsumerOptions : KielClientOptions
 {
-    /// <summary>The most bytes one Fetch asks a broker for, over all partitions (Fetch v3+). Default 50 MiB.
+    /// <summary>The most bytes one Fetch asks a broker for, over its partitions (Fetch v3+). A broker's partitions are
+    /// fetched in two lanes, each with one Fetch of its own outstanding on a connection of its own. Default 50 MiB.
     /// A first batch larger than this is still returned by the broker, so no record is ever too large to consume.</summary>
     public int FetchMaxBytes { get; init; } = 50 * 1024 * 1024;
 
     /// <summary>The most bytes one Fetch asks for per partition (kiel's <c>max_bytes</c>). Default 1 MiB.
     /// On old Fetch versions that cut a too-large record short, the limit is doubled for that partition until it fits.
     /// While a broker's answers come fast (over 1 GB/s, as over loopback), a Fetch asks each partition for less: its
-    /// share of 1.5 MiB (at least 64 KiB), so that each answer is read while it is still in the CPU's cache; slower
+    /// share of 1.5 MiB per lane (at least 64 KiB), so that each answer is read while it is still in the CPU's cache; slower
     /// answers that keep the application waiting raise that share back up to this limit.</summary>
     public int MaxPartitionFetchBytes { get; init; } = 1024 * 1024;
 
@@ -40,7 +41,8 @@ public sealed partial record KielConsumerOptions : KielClientOptions
 
     /// <summary>
     /// kiel's split (spec §5): each partition of a fetch gets <see cref="MaxPartitionFetchBytes"/> divided by the number
-    /// of partitions in that request to its leader. Set by the kiel-shaped GroupedConsumer and SingleConsumer.
+    /// of partitions fetched from its leader (in both of the leader's fetch lanes, as kiel's one request to it held
+    /// them all). Set by the kiel-shaped GroupedConsumer and SingleConsumer.
     /// </summary>
     internal bool SplitPartitionFetchBytesPerLeader { get; init; }
 
