@@ -170,7 +170,8 @@ internal static class CompareRunner
         "delivery report fields none (status only when awaited), socket.nagle.disable=true; Produce retried on Local_QueueFull after Poll(1 ms)",
         "consumers: every partition assigned from offset 0, fetch.max.bytes 50 MiB, 1 MiB per partition, 64 MiB prefetch (Kiel MaxPrefetchBytes, " +
         "Confluent queued.max.messages.kbytes); Confluent with dotnet.consumer.consume.result.fields=none and fetch.queue.backoff.ms=0 (no 1 s pause of a partition past a queue threshold), a group id (required by Confluent.Kafka) but assigned partitions, no commits; " +
-        "each client at its default for batch CRCs: Kiel checks every fetched batch's CRC-32C (CheckCrcs), librdkafka does not (check.crcs=false)",
+        "each client at its default for batch CRCs: Kiel checks every fetched batch's CRC-32C (CheckCrcs), librdkafka does not (check.crcs=false); " +
+        "each at its own design for fetching: Kiel keeps two Fetch requests outstanding per broker (two lanes, each with half the partitions and a connection of its own), librdkafka one",
         "Kiel consume is measured twice: the records stream (ConsumeAsync, a byte[] value per record) and the raw path (ConsumeBatchAsync, values read in place)",
         "checks on every run: producers — the bench broker's count of records received equals the records produced, and its checksum over every " +
         "payload byte (XxHash3 per value, summed) equals the expected one, Kiel's delivered count too; consumers — offsets of each partition " +
