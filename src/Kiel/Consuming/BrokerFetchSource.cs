@@ -302,7 +302,8 @@ internal sealed class BrokerFetchSource
 
     /// <summary>Fills the request for <paramref name="wanted"/> (the partitions to fetch, with their offsets), as a full
     /// or an incremental fetch; <paramref name="leaderPartitions"/> counts the broker's fetchable partitions in every
-    /// lane, among which kiel's split shares the bytes. Called under the engine's lock.</summary>
+    /// lane (<paramref name="wanted"/>'s among them), among which kiel's split shares the bytes. Called under the
+    /// engine's lock.</summary>
     internal void FillRequest(FetchRequestView request, Dictionary<TopicPartition, SentPartition> wanted, int leaderPartitions)
     {
         var options = _engine.Options;
@@ -312,7 +313,7 @@ internal sealed class BrokerFetchSource
         request.MaxBytes = options.FetchMaxBytes;
         request.IsolationLevel = options.IsolationLevel;
         // kiel's split: each partition of a request to this leader gets max_bytes / partitions on that leader.
-        var split = options.SplitPartitionFetchBytesPerLeader ? Math.Max(1, Math.Max(wanted.Count, leaderPartitions)) : 1;
+        var split = options.SplitPartitionFetchBytesPerLeader ? Math.Max(1, leaderPartitions) : 1;
         var share = Math.Max(MinPartitionShare, _budget.Bytes / Math.Max(1, wanted.Count));
         if (_sessionId == 0)
         {
