@@ -25,7 +25,8 @@ internal sealed class FakeBackend : IConsumerBackend
     public short FetchVersion { get; set; } = 12;
     /// <summary>Answers ListOffsets by time; default -1 (no time index, like the mock).</summary>
     public Func<TopicPartition, long, long> OffsetForTime { get; set; } = (_, _) => -1;
-    public ConcurrentQueue<(int Broker, FetchRequestView Request)> Fetches { get; } = new();
+    /// <summary>Every Fetch's broker, fetch lane and request (a copy), in the order they were sent.</summary>
+    public ConcurrentQueue<(int Broker, int Lane, FetchRequestView Request)> Fetches { get; } = new();
     /// <summary>Runs as each Fetch arrives, on the caller's thread, before it is answered.</summary>
     public Action<FetchRequestView>? OnFetch { get; set; }
     public ConcurrentQueue<ListOffsetsQuery> OffsetQueries { get; } = new();
@@ -115,9 +116,6 @@ internal sealed class FakeBackend : IConsumerBackend
         }
     }
 
-    /// <summary>Every Fetch's broker, fetch lane and partitions, in the order they were sent.</summary>
-    public ConcurrentQueue<(int Broker, int Lane, TopicPartition[] Partitions)> LaneFetches { get; } = new();
-
     /// <summary>When set, the fetches of this lane wait for <see cref="ReleaseHeldLane"/> before they are answered.</summary>
     public int? HoldLane { get; set; }
 
@@ -128,8 +126,7 @@ internal sealed class FakeBackend : IConsumerBackend
         var copy = new FetchRequestView { SessionId = request.SessionId, SessionEpoch = request.SessionEpoch, MaxWaitMs = request.MaxWaitMs };
         copy.Partitions.AddRange(request.Partitions);
         copy.Forgotten.AddRange(request.Forgotten);
-        Fetches.Enqueue((brokerId, copy));
-        LaneFetches.Enqueue((brokerId, lane, [.. request.Partitions.Select(p => p.TopicPartition)]));
+        Fetches.Enqueue((brokerId, lane, copy));
         if (HoldLane == lane) await ReleaseHeldLane.Task.WaitAsync(cancellationToken);
         OnFetch?.Invoke(copy);
         if (DownBrokers.Contains(brokerId)) throw new IOException($"broker {brokerId} is down");

@@ -145,10 +145,10 @@ public class FetchEngineTests
         // A topic's partitions alternate between the lanes; every Fetch asks for partitions of its own lane only.
         Assert.NotEqual(PartitionState.LaneOf(all[0]), PartitionState.LaneOf(all[1]));
         Assert.NotEqual(PartitionState.LaneOf(others[0]), PartitionState.LaneOf(others[1]));
-        foreach (var (_, lane, partitions) in backend.LaneFetches)
-            Assert.All(partitions, tp => Assert.Equal(PartitionState.LaneOf(tp), lane));
+        foreach (var (_, lane, request) in backend.Fetches)
+            Assert.All(request.Partitions, p => Assert.Equal(PartitionState.LaneOf(p.TopicPartition), lane));
         // Broker 1 leads partitions of both lanes, and both lanes fetched from it.
-        Assert.Equal([0, 1], backend.LaneFetches.Where(f => f.Broker == 1 && f.Partitions.Length > 0).Select(f => f.Lane).Distinct().Order());
+        Assert.Equal([0, 1], backend.Fetches.Where(f => f.Broker == 1 && f.Request.Partitions.Count > 0).Select(f => f.Lane).Distinct().Order());
     }
 
     [Fact]
