@@ -64,6 +64,7 @@ internal static partial class CompareClient
             case ("kiel", "awaited"): await KielAwaited(run, result); break;
             case ("confluent", "awaited"): await ConfluentAwaited(run, result); break;
             case ("floor", "awaited"): FloorAwaited(run, result); break;
+            case ("floor", "produce"): FloorProduce(run, result); break;
             case ("kiel", "stream"): await KielStream(run, result); break;
             case ("kiel", "raw"): await KielRaw(run, result); break;
             case ("floor", "stream"): await KielRaw(run, result, copyValues: true); break;
