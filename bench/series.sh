@@ -16,9 +16,8 @@
 # (CompareClient.FloorProduce.cs). An ENV=VALUE after a colon is set for that client's process only, and the run is
 # labelled client:ENV=VALUE. Default: kiel confluent floor. PARTITIONS=N in the environment sets the topic's partition
 # count (default 6, as in `compare`). Windows are 5 s (awaited) or 3 s (produce). The rotation keeps the clients'
-# cyclic order, so each client always runs right after the same other one: at 10 KiB the run after the produce floor
-# was the slower one in both orders tried (docs/performance.md, thirty-third round), so compare orders before reading
-# a ratio of two clients from a series with the floor in it.
+# cyclic order, so each client always runs right after the same other one; a second series in another order shows
+# whether that matters (docs/performance.md, thirty-third round, ran both orders of kiel, confluent and floor).
 # bench/awaited-series.sh ROUNDS LINGER_MS [CLIENT...] is this script's awaited series of 100 B records.
 # Build first: dotnet build -c Release bench/Kiel.Benchmarks
 set -euo pipefail
