@@ -13,7 +13,7 @@
 # thread, a blocking socket, the linger as a timed wait, then one pre-encoded Produce request and its answer
 # (bench/Kiel.Benchmarks/Compare/CompareClient.Floor.cs); produce, each value copied into a batch, the batch's CRC, one
 # request per full batch on a blocking socket, answers read by a second thread, at most 5 outstanding
-# (CompareClient.FloorProduce.cs). An ENV=VALUE after a colon is set for that client's process only, and the run is
+# (FloorProduce in the same file). An ENV=VALUE after a colon is set for that client's process only, and the run is
 # labelled client:ENV=VALUE. Default: kiel confluent floor. PARTITIONS=N in the environment sets the topic's partition
 # count (default 6, as in `compare`). Windows are 5 s (awaited) or 3 s (produce). The rotation keeps the clients'
 # cyclic order, so each client always runs right after the same other one; a second series in another order shows
