@@ -3,7 +3,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
-using System.Text;
 using Kiel.BenchBroker;
 using Kiel.Network;
 using Kiel.Protocol;
@@ -155,7 +154,7 @@ internal static partial class CompareClient
         }) { IsBackground = true, Name = "floor answers" };
         reader.Start();
 
-        var header = FloorBatchHeaderSize;
+        var header = RecordBatchHeader.Size;
         var batch = new byte[ClientRun.BatchBytes];
         var length = header;
         var count = 0;
@@ -167,7 +166,8 @@ internal static partial class CompareClient
         void Send()
         {
             if (count == 0) return;
-            SealFloorBatch(batch.AsSpan(0, length), count);
+            var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            RecordBatchWriter.FinishBatch(batch.AsSpan(0, length), 0, count, now, now, producerId: -1, producerEpoch: -1, baseSequence: -1);
             if (!inFlight.Wait(TimeSpan.FromSeconds(30))) throw new TimeoutException("no answer from the broker in 30 s");
             if (Volatile.Read(ref readerFailure) is { } failure) throw new InvalidOperationException("the answer reader failed", failure);
             var frame = prefix.Frame;
@@ -188,23 +188,14 @@ internal static partial class CompareClient
         void One()
         {
             var value = values[i % ClientRun.Distinct];
-            var body = FloorRecordBody(count, value.Length);
-            if (length + VarInt.SizeOfVarInt(body) + body > batch.Length)
+            // Keyless, no headers, every record at the batch's timestamp (delta 0).
+            var body = RecordBatchWriter.RecordBodySize(0, count, -1, value.Length, 0, 0);
+            if (length + RecordBatchWriter.RecordSize(body) > batch.Length)
             {
                 Send();
-                body = FloorRecordBody(count, value.Length);
+                body = RecordBatchWriter.RecordBodySize(0, count, -1, value.Length, 0, 0);
             }
-            var span = batch.AsSpan(length);
-            var at = VarInt.WriteVarInt(span, body);
-            span[at++] = 0; // attributes
-            span[at++] = 0; // timestamp delta
-            at += VarInt.WriteVarInt(span[at..], count); // offset delta
-            span[at++] = 1; // key length -1 (zigzag)
-            at += VarInt.WriteVarInt(span[at..], value.Length);
-            value.CopyTo(span[at..]);
-            at += value.Length;
-            span[at++] = 0; // no headers
-            length += at;
+            length += RecordBatchWriter.WriteRecordStart(batch.AsSpan(length), body, 0, count, default, -1, value, value.Length, 0);
             count++;
             i++;
         }
@@ -237,51 +228,21 @@ internal static partial class CompareClient
         result["failed"] = "0";
     }
 
-    // attributes, timestamp delta 0, offset delta, key length -1, value length, value, no headers
-    private static int FloorRecordBody(int offsetDelta, int valueLength) =>
-        1 + 1 + VarInt.SizeOfVarInt(offsetDelta) + 1 + VarInt.SizeOfVarInt(valueLength) + valueLength + 1;
-
-    // baseOffset 8, batchLength 4, partitionLeaderEpoch 4, magic 1, crc 4, attributes 2, lastOffsetDelta 4,
-    // baseTimestamp 8, maxTimestamp 8, producerId 8, producerEpoch 2, baseSequence 4, records 4.
-    private const int FloorBatchHeaderSize = 61;
-
-    private static void SealFloorBatch(Span<byte> batch, int count)
-    {
-        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        BinaryPrimitives.WriteInt64BigEndian(batch, 0);
-        BinaryPrimitives.WriteInt32BigEndian(batch[8..], batch.Length - 12);
-        BinaryPrimitives.WriteInt32BigEndian(batch[12..], -1);
-        batch[16] = 2;
-        BinaryPrimitives.WriteInt16BigEndian(batch[21..], 0);
-        BinaryPrimitives.WriteInt32BigEndian(batch[23..], count - 1);
-        BinaryPrimitives.WriteInt64BigEndian(batch[27..], now);
-        BinaryPrimitives.WriteInt64BigEndian(batch[35..], now);
-        BinaryPrimitives.WriteInt64BigEndian(batch[43..], -1);
-        BinaryPrimitives.WriteInt16BigEndian(batch[51..], -1);
-        BinaryPrimitives.WriteInt32BigEndian(batch[53..], -1);
-        BinaryPrimitives.WriteInt32BigEndian(batch[57..], count);
-        BinaryPrimitives.WriteUInt32BigEndian(batch[17..], Crc32C.Compute(batch[21..]));
-    }
-
-    /// <summary>A Produce v3 frame up to its records' length; size, correlation id, partition and length are patched per send.</summary>
+    /// <summary>
+    /// A Produce v3 frame for one partition of <paramref name="topic"/> with no records: its last bytes are the
+    /// partition index and the records' length, patched per send with the size and correlation id; the batch follows it.
+    /// </summary>
     private static (byte[] Frame, int PartitionOffset) FloorPrefix(string topic)
     {
-        var clientId = "kiel-floor"u8;
-        var name = Encoding.UTF8.GetBytes(topic);
-        var frame = new byte[4 + 2 + 2 + 4 + 2 + clientId.Length + 2 + 2 + 4 + 4 + 2 + name.Length + 4 + 4 + 4];
-        var at = 4;
-        BinaryPrimitives.WriteInt16BigEndian(frame.AsSpan(at), (short)ApiKey.Produce); at += 2;
-        BinaryPrimitives.WriteInt16BigEndian(frame.AsSpan(at), FloorProduceRequestVersion); at += 2;
-        at += 4; // correlation id
-        BinaryPrimitives.WriteInt16BigEndian(frame.AsSpan(at), (short)clientId.Length); at += 2;
-        clientId.CopyTo(frame.AsSpan(at)); at += clientId.Length;
-        BinaryPrimitives.WriteInt16BigEndian(frame.AsSpan(at), -1); at += 2; // no transactional id
-        BinaryPrimitives.WriteInt16BigEndian(frame.AsSpan(at), -1); at += 2; // acks all
-        BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(at), 30_000); at += 4;
-        BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(at), 1); at += 4;
-        BinaryPrimitives.WriteInt16BigEndian(frame.AsSpan(at), (short)name.Length); at += 2;
-        name.CopyTo(frame.AsSpan(at)); at += name.Length;
-        BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(at), 1); at += 4;
-        return (frame, at);
+        var request = new ProduceRequest
+        {
+            Acks = -1,
+            TimeoutMs = 30_000,
+            TopicData = [new() { Name = topic, PartitionData = [new() { Index = 0, Records = Array.Empty<byte>() }] }],
+        };
+        using var buffer = new PooledBufferWriter();
+        FrameCodec.WriteRequest(buffer, request, FloorProduceRequestVersion, 0, "kiel-floor");
+        var frame = buffer.WrittenSpan.ToArray();
+        return (frame, frame.Length - 8);
     }
 }
