@@ -25,7 +25,7 @@ internal static class BatchEncoder
     /// number <paramref name="offsetDelta"/> of the batch.
     /// </summary>
     public static void AppendRecord(RecordArena arena, int offsetDelta, long timestamp, ReadOnlySpan<byte> key, bool keyIsNull,
-        ReadOnlySpan<byte> value, bool valueIsNull, Headers? headers)
+        ReadOnlySpan<byte> value, bool valueIsNull, Headers? headers, bool streamValue = false)
     {
         long baseTs;
         if (arena.Length == 0)
@@ -56,7 +56,7 @@ internal static class BatchEncoder
         var body = RecordBatchWriter.RecordBodySize(tsDelta, offsetDelta, keyLen, valueLen, headerCount, headersSize);
         var size = RecordBatchWriter.RecordSize(body);
         var s = arena.GetSpan(size)[..size];
-        var p = RecordBatchWriter.WriteRecordStart(s, body, tsDelta, offsetDelta, key, keyLen, value, valueLen, headerCount);
+        var p = RecordBatchWriter.WriteRecordStart(s, body, tsDelta, offsetDelta, key, keyLen, value, valueLen, headerCount, streamValue);
         for (var i = 0; i < headerCount; i++)
         {
             var h = headers![i];

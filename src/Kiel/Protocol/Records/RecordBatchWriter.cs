@@ -34,17 +34,24 @@ internal static class RecordBatchWriter
 
     /// <summary>
     /// Writes a record's length prefix and every field up to and including the header count; the caller writes the
-    /// <paramref name="headerCount"/> headers after it with <see cref="WriteHeader"/>. Returns the bytes written.
+    /// <paramref name="headerCount"/> headers after it with <see cref="WriteHeader"/>. Returns the bytes written. With
+    /// <paramref name="streamValue"/> the value is copied with <see cref="StreamingCopy"/> (the same bytes, around the caches).
     /// </summary>
     public static int WriteRecordStart(Span<byte> s, int bodySize, long timestampDelta, int offsetDelta,
-        ReadOnlySpan<byte> key, int keyLength, ReadOnlySpan<byte> value, int valueLength, int headerCount)
+        ReadOnlySpan<byte> key, int keyLength, ReadOnlySpan<byte> value, int valueLength, int headerCount, bool streamValue = false)
     {
         var p = VarInt.WriteVarInt(s, bodySize);
         s[p++] = 0; // attributes: unused
         p += VarInt.WriteVarLong(s[p..], timestampDelta);
         p += VarInt.WriteVarInt(s[p..], offsetDelta);
         p += WriteBytes(s[p..], key, keyLength);
-        p += WriteBytes(s[p..], value, valueLength);
+        if (streamValue && valueLength > 0)
+        {
+            p += VarInt.WriteVarInt(s[p..], valueLength);
+            StreamingCopy.Copy(value[..valueLength], s[p..]);
+            p += valueLength;
+        }
+        else p += WriteBytes(s[p..], value, valueLength);
         p += VarInt.WriteVarInt(s[p..], headerCount);
         return p;
     }
