@@ -7,9 +7,13 @@
 # Every run is checked as `compare` checks it (the delivered count, and the broker's count and payload checksum); a
 # failed check stops the series.
 #
-#   bash bench/series.sh awaited|produce SIZE ROUNDS LINGER_MS [CLIENT[:ENV=VALUE]...]
+#   bash bench/series.sh awaited|produce SIZE ROUNDS LINGER_MS [CLIENT[@DIR][:ENV=VALUE]...]
 #
-# CLIENT is kiel, confluent or floor. The floor is no Kafka client, only what the scenario cannot avoid: awaited, one
+# CLIENT is kiel, confluent or floor. A @DIR after it runs that client from another build's bench folder (DIR holds its
+# Kiel.Benchmarks.dll, e.g. a worktree of an older commit: `git worktree add ../base COMMIT`, then `dotnet build -c
+# Release bench/Kiel.Benchmarks` there and name ../base/bench/Kiel.Benchmarks/bin/Release/net10.0), so two builds run
+# side by side against the same broker; the run is labelled with the whole spec.
+# The floor is no Kafka client, only what the scenario cannot avoid: awaited, one
 # thread, a blocking socket, the linger as a timed wait, then one pre-encoded Produce request and its answer
 # (bench/Kiel.Benchmarks/Compare/CompareClient.Floor.cs); produce, each value copied into a batch, the batch's CRC, one
 # request per full batch on a blocking socket, answers read by a second thread, at most 5 outstanding
@@ -32,6 +36,12 @@ esac
 partitions=${PARTITIONS:-6}
 clients=("$@"); [ ${#clients[@]} -gt 0 ] || clients=(kiel confluent floor)
 [ -f "$bin/Kiel.Benchmarks.dll" ] || { echo "build first: dotnet build -c Release bench/Kiel.Benchmarks" >&2; exit 2; }
+for spec in "${clients[@]}"; do
+  head=${spec%%:*}
+  case $head in
+    *@*) [ -f "${head#*@}/Kiel.Benchmarks.dll" ] || { echo "$spec: no Kiel.Benchmarks.dll in ${head#*@}; build that tree's bench/Kiel.Benchmarks first" >&2; exit 2; } ;;
+  esac
+done
 
 work=$(mktemp -d)
 holder=
@@ -78,9 +88,10 @@ n=${#clients[@]}
 for r in $(seq 1 "$rounds"); do
   for k in $(seq 0 $((n - 1))); do
     spec=${clients[$(( (k + r) % n ))]}
-    client=${spec%%:*}; env=; [ "$spec" != "$client" ] && env=${spec#*:}
+    head=${spec%%:*}; env=; [ "$spec" != "$head" ] && env=${spec#*:}
+    client=${head%%@*}; cbin=$bin; [ "$head" != "$client" ] && cbin=${head#*@}
     topic=bench.p$partitions.s$size.none.series$r.$k
-    line=$(env $env dotnet "$bin/Kiel.Benchmarks.dll" compare-client client="$client" mode="$mode" bootstrap="$bootstrap" \
+    line=$(env $env dotnet "$cbin/Kiel.Benchmarks.dll" compare-client client="$client" mode="$mode" bootstrap="$bootstrap" \
       topic="$topic" size="$size" partitions="$partitions" compression=None linger="$linger" window="$window" cold="$cold" explicit=False \
       2> "$work/err" | grep '^RESULT ' || true)
     [ -n "$line" ] || { echo "round $r, $spec: no RESULT: $(tail -5 "$work/err")" >&2; exit 1; }
