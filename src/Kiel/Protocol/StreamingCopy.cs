@@ -13,7 +13,10 @@ namespace Kiel.Protocol;
 /// </summary>
 internal static unsafe class StreamingCopy
 {
-    /// <summary>Fewer bytes than this are copied the ordinary way: the unaligned ends would be most of the copy.</summary>
+    /// <summary>
+    /// Fewer bytes than this are copied the ordinary way: the unaligned ends would be most of the copy (and the ordinary
+    /// copy up to the destination's first 32-byte boundary, at most 31 bytes, always fits in the span).
+    /// </summary>
     public const int MinBytes = 1024;
 
     /// <summary>True where streaming stores are used (x86 with AVX).</summary>

@@ -45,13 +45,7 @@ internal static class RecordBatchWriter
         p += VarInt.WriteVarLong(s[p..], timestampDelta);
         p += VarInt.WriteVarInt(s[p..], offsetDelta);
         p += WriteBytes(s[p..], key, keyLength);
-        if (streamValue && valueLength > 0)
-        {
-            p += VarInt.WriteVarInt(s[p..], valueLength);
-            StreamingCopy.Copy(value[..valueLength], s[p..]);
-            p += valueLength;
-        }
-        else p += WriteBytes(s[p..], value, valueLength);
+        p += WriteBytes(s[p..], value, valueLength, streamValue);
         p += VarInt.WriteVarInt(s[p..], headerCount);
         return p;
     }
@@ -63,12 +57,16 @@ internal static class RecordBatchWriter
         return p + WriteBytes(s[p..], value, valueLength);
     }
 
-    /// <summary>Writes a varint length and the bytes (none for a length of -1 or 0); returns the bytes written.</summary>
-    public static int WriteBytes(Span<byte> s, ReadOnlySpan<byte> bytes, int length)
+    /// <summary>
+    /// Writes a varint length and the bytes (none for a length of -1 or 0); returns the bytes written. With
+    /// <paramref name="stream"/> the bytes are copied with <see cref="StreamingCopy"/>.
+    /// </summary>
+    public static int WriteBytes(Span<byte> s, ReadOnlySpan<byte> bytes, int length, bool stream = false)
     {
         var p = VarInt.WriteVarInt(s, length);
         if (length <= 0) return p;
-        bytes[..length].CopyTo(s[p..]);
+        if (stream) StreamingCopy.Copy(bytes[..length], s[p..]);
+        else bytes[..length].CopyTo(s[p..]);
         return p + length;
     }
 
