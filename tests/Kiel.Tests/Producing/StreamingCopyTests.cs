@@ -48,8 +48,8 @@ public sealed class StreamingCopyTests
     {
         // Values up to 12 KiB, so most take the streaming path and some the ordinary one below its minimum.
         var records = RandomRecords(seed, maxCount: 12, maxValue: 12 * 1024);
-        using var ordinary = Append(records, stream: false);
-        using var streamed = Append(records, stream: true);
+        using var ordinary = AppendToArena(records);
+        using var streamed = AppendToArena(records, streamValues: true);
         Assert.Equal(Convert.ToHexString(ordinary.Span), Convert.ToHexString(streamed.Span));
         Assert.Equal(Expected(records, 0, 2), ReadAll(FinishedCopy(streamed, records.Count)));
     }
@@ -94,20 +94,6 @@ public sealed class StreamingCopyTests
         var b = new byte[length];
         new Random(seed).NextBytes(b);
         return b;
-    }
-
-    private static RecordArena Append(IReadOnlyList<TestRecord> records, bool stream)
-    {
-        var arena = new RecordArena(64);
-        for (var i = 0; i < records.Count; i++)
-        {
-            var r = records[i];
-            Headers? headers = null;
-            foreach (var (key, value) in r.Headers) (headers ??= new Headers()).Add(key, value);
-            BatchEncoder.AppendRecord(arena, i, r.Timestamp, r.Key, r.Key is null, r.Value, r.Value is null, headers,
-                stream);
-        }
-        return arena;
     }
 
     private static byte[] FinishedCopy(RecordArena arena, int count)

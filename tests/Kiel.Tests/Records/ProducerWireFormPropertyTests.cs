@@ -13,24 +13,11 @@ namespace Kiel.Tests.Records;
 /// </summary>
 public class ProducerWireFormPropertyTests
 {
-    private static RecordArena Append(IReadOnlyList<TestRecord> records)
-    {
-        var arena = new RecordArena(64);
-        for (var i = 0; i < records.Count; i++)
-        {
-            var r = records[i];
-            Headers? headers = null;
-            foreach (var (key, value) in r.Headers) (headers ??= new Headers()).Add(key, value);
-            BatchEncoder.AppendRecord(arena, i, r.Timestamp, r.Key, r.Key is null, r.Value, r.Value is null, headers);
-        }
-        return arena;
-    }
-
     [Property(MaxTest = 60)]
     public void AnUncompressedBatchFinishedInPlaceIsTheBuildersBatch(int seed)
     {
         var records = RandomRecords(seed);
-        using var arena = Append(records);
+        using var arena = AppendToArena(records);
         BatchEncoder.FinishInPlace(arena.MutableSpan, records.Count, ProducerIdentity.None, 0);
         Assert.Equal(Convert.ToHexString(BuildBatch(records)), Convert.ToHexString(arena.Span));
         Assert.Equal(Expected(records, 0, 2), ReadAll(arena.Span));
@@ -40,7 +27,7 @@ public class ProducerWireFormPropertyTests
     public void EveryFormatReadsBackTheRecordsAppended(int seed)
     {
         var records = RandomRecords(seed);
-        using var arena = Append(records);
+        using var arena = AppendToArena(records);
         using var output = new RecordArena(64);
         using var scratch = new RecordArena(64);
         foreach (var codec in AllCodecs)
@@ -67,7 +54,7 @@ public class ProducerWireFormPropertyTests
         // A split (MESSAGE_TOO_LARGE): each half re-based, offset deltas from 0 and timestamp deltas from its first record.
         var records = RandomRecords(seed, maxCount: 30);
         var at = new Random(seed).Next(0, records.Count + 1);
-        using var arena = Append(records);
+        using var arena = AppendToArena(records);
         using var first = new RecordArena(64);
         using var second = new RecordArena(64);
         var span = arena.Span;

@@ -1,3 +1,4 @@
+using Kiel.Producing.Internal;
 using Kiel.Protocol.Compression;
 using Kiel.Protocol.Records;
 
@@ -27,6 +28,23 @@ public sealed record TestRecord(long Timestamp, byte[]? Key, byte[]? Value, (str
 
 internal static class RecordTestKit
 {
+    /// <summary>
+    /// The records appended as the producer appends them (its wire form, before the batch is finished), values copied
+    /// with streaming stores when <paramref name="streamValues"/> is set.
+    /// </summary>
+    public static RecordArena AppendToArena(IReadOnlyList<TestRecord> records, bool streamValues = false)
+    {
+        var arena = new RecordArena(64);
+        for (var i = 0; i < records.Count; i++)
+        {
+            var r = records[i];
+            Headers? headers = null;
+            foreach (var (key, value) in r.Headers) (headers ??= new Headers()).Add(key, value);
+            BatchEncoder.AppendRecord(arena, i, r.Timestamp, r.Key, r.Key is null, r.Value, r.Value is null, headers, streamValues);
+        }
+        return arena;
+    }
+
     public static readonly CompressionType[] AllCodecs =
         [CompressionType.None, CompressionType.Gzip, CompressionType.Snappy, CompressionType.Lz4, CompressionType.Zstd];
 
