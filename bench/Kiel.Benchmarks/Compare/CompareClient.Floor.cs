@@ -21,7 +21,14 @@ namespace Kiel.Benchmarks.Compare;
 /// </summary>
 internal static partial class CompareClient
 {
-    private const short FloorProduceVersion = 9;
+    /// <summary>The awaited floor's Produce version (a whole pre-encoded request per record).</summary>
+    private const short FloorAwaitedVersion = 9;
+
+    /// <summary>
+    /// The produce floor's Produce version: not flexible, so the records' length is the frame's last fixed-width field
+    /// and can be patched per send (<see cref="FloorPrefix"/>).
+    /// </summary>
+    private const short FloorBatchVersion = 3;
 
     private static void FloorAwaited(ClientRun run, Dictionary<string, string> result)
     {
@@ -46,16 +53,8 @@ internal static partial class CompareClient
             var frame = frames[(int)(i % run.Partitions) * ClientRun.Distinct + (int)(i % ClientRun.Distinct)];
             FrameCodec.PatchCorrelationId(frame, ++correlation);
             stream.Write(frame);
-            stream.ReadExactly(answer, 0, FrameCodec.SizePrefixLength);
-            var size = FrameCodec.ReadSize(answer);
-            if (size < 8 || size > answer.Length) throw new InvalidDataException($"a Produce answer of {size} bytes");
-            stream.ReadExactly(answer, 0, size);
-            var offset = FrameCodec.ReadResponseHeader(answer.AsSpan(0, size), HeaderVersions.Response(ApiKey.Produce, FloorProduceVersion), out var id);
+            var id = ReadFloorAnswer(stream, answer, FloorAwaitedVersion) ?? throw new EndOfStreamException("the broker closed before answering");
             if (id != correlation) throw new InvalidDataException($"answer {id} to request {correlation}");
-            var reader = new KafkaReader(answer.AsSpan(offset, size - offset), "ProduceResponse", FloorProduceVersion);
-            var response = ProduceResponse.Read(ref reader, FloorProduceVersion);
-            var error = response.Responses[0].PartitionResponses[0].ErrorCode;
-            if (error != 0) throw new InvalidDataException($"Produce refused with error {error}");
             i++;
         }
 
@@ -82,18 +81,41 @@ internal static partial class CompareClient
     {
         using var builder = new RecordBatchBuilder();
         builder.Append(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), default, value, keyIsNull: true);
+        return FloorRequestFrame(topic, partition, builder.Seal().ToArray(), FloorAwaitedVersion);
+    }
+
+    /// <summary>A whole Produce request frame (acks all) of <paramref name="records"/> for one partition, correlation id 0.</summary>
+    private static byte[] FloorRequestFrame(string topic, int partition, byte[] records, short version)
+    {
         var request = new ProduceRequest
         {
             Acks = -1,
             TimeoutMs = 30_000,
-            TopicData = [new() { Name = topic, PartitionData = [new() { Index = partition, Records = builder.Seal().ToArray() }] }],
+            TopicData = [new() { Name = topic, PartitionData = [new() { Index = partition, Records = records }] }],
         };
         using var buffer = new PooledBufferWriter();
-        FrameCodec.WriteRequest(buffer, request, FloorProduceVersion, 0, "kiel-floor");
+        FrameCodec.WriteRequest(buffer, request, version, 0, "kiel-floor");
         return buffer.WrittenSpan.ToArray();
     }
 
-    private const short FloorProduceRequestVersion = 3;
+    /// <summary>
+    /// Reads one Produce answer into <paramref name="answer"/> and checks it: a plausible size, and no error for its
+    /// partition. Returns its correlation id, or null when the stream ended before an answer began.
+    /// </summary>
+    private static int? ReadFloorAnswer(Stream stream, byte[] answer, short version)
+    {
+        if (stream.ReadAtLeast(answer.AsSpan(0, FrameCodec.SizePrefixLength), FrameCodec.SizePrefixLength, throwOnEndOfStream: false) < FrameCodec.SizePrefixLength)
+            return null;
+        var size = FrameCodec.ReadSize(answer);
+        if (size < 8 || size > answer.Length) throw new InvalidDataException($"a Produce answer of {size} bytes");
+        stream.ReadExactly(answer, 0, size);
+        var offset = FrameCodec.ReadResponseHeader(answer.AsSpan(0, size), HeaderVersions.Response(ApiKey.Produce, version), out var id);
+        var reader = new KafkaReader(answer.AsSpan(offset, size - offset), "ProduceResponse", version);
+        var response = ProduceResponse.Read(ref reader, version);
+        var error = response.Responses[0].PartitionResponses[0].ErrorCode;
+        if (error != 0) throw new InvalidDataException($"Produce refused with error {error}");
+        return id;
+    }
 
     /// <summary>
     /// The floor under the fire-and-forget produce rows (<c>compare-client client=floor mode=produce …</c>): no Kafka
@@ -128,16 +150,12 @@ internal static partial class CompareClient
                 var answer = new byte[64 * 1024];
                 while (true)
                 {
-                    if (input.ReadAtLeast(answer.AsSpan(0, 4), 4, throwOnEndOfStream: false) < 4) { if (!sent.IsEmpty) throw new EndOfStreamException("the broker closed with requests unanswered"); return; }
-                    var size = FrameCodec.ReadSize(answer);
-                    if (size < 8 || size > answer.Length) throw new InvalidDataException($"a Produce answer of {size} bytes");
-                    input.ReadExactly(answer, 0, size);
-                    var offset = FrameCodec.ReadResponseHeader(answer.AsSpan(0, size), HeaderVersions.Response(ApiKey.Produce, FloorProduceRequestVersion), out var id);
+                    if (ReadFloorAnswer(input, answer, FloorBatchVersion) is not { } id)
+                    {
+                        if (!sent.IsEmpty) throw new EndOfStreamException("the broker closed with requests unanswered");
+                        return;
+                    }
                     if (!sent.TryDequeue(out var request) || request.Correlation != id) throw new InvalidDataException($"answer {id} out of order");
-                    var r = new KafkaReader(answer.AsSpan(offset, size - offset), "ProduceResponse", FloorProduceRequestVersion);
-                    var response = ProduceResponse.Read(ref r, FloorProduceRequestVersion);
-                    var error = response.Responses[0].PartitionResponses[0].ErrorCode;
-                    if (error != 0) throw new InvalidDataException($"Produce refused with error {error}");
                     Interlocked.Add(ref delivered, request.Records);
                     free.Add(request.Batch);
                     inFlight.Release();
@@ -234,15 +252,7 @@ internal static partial class CompareClient
     /// </summary>
     private static (byte[] Frame, int PartitionOffset) FloorPrefix(string topic)
     {
-        var request = new ProduceRequest
-        {
-            Acks = -1,
-            TimeoutMs = 30_000,
-            TopicData = [new() { Name = topic, PartitionData = [new() { Index = 0, Records = Array.Empty<byte>() }] }],
-        };
-        using var buffer = new PooledBufferWriter();
-        FrameCodec.WriteRequest(buffer, request, FloorProduceRequestVersion, 0, "kiel-floor");
-        var frame = buffer.WrittenSpan.ToArray();
+        var frame = FloorRequestFrame(topic, 0, [], FloorBatchVersion);
         return (frame, frame.Length - 8);
     }
 }
